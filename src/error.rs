@@ -1,0 +1,538 @@
+//! The one error type of the crate: a kind, a phase for timeouts, and an optional source.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type Source = Box<dyn StdError + Send + Sync + 'static>;
+
+/// An error from nethttp: what went wrong ([`ErrorKind`]) and, where there is one, the
+/// lower-level error that caused it ([`source`](StdError::source)).
+///
+/// `Error` is `Send + Sync + 'static` and one pointer wide, so `Result<T, Error>` stays small on
+/// hot paths.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    source: Option<Source>,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An I/O error from the operating system; the source holds the [`io::Error`].
+    Io,
+    /// A deadline passed; the phase names what was being waited for.
+    Timeout(TimeoutPhase),
+    /// The operation was canceled by its caller.
+    Canceled,
+    /// The peer sent bytes that are not valid HTTP/1.x; the value names what was wrong.
+    Malformed(Malformed),
+    /// A message or one of its parts is larger than the configured limit.
+    TooLarge(TooLarge),
+    /// The peer sent an HTTP version other than HTTP/1.0 and HTTP/1.1 (a server answers 505).
+    UnsupportedVersion,
+    /// A `Transfer-Encoding` names a coding this crate does not implement (a server answers 501).
+    UnsupportedTransferCoding,
+    /// The connection closed before the named part of the message was complete.
+    ConnectionClosed(ClosedDuring),
+    /// A handler tried to write a body on a response that cannot have one (HEAD, 1xx, 204, 304).
+    BodyNotAllowed,
+    /// A handler wrote more body bytes than the `Content-Length` it declared.
+    ContentLengthMismatch,
+    /// The client followed more redirects than its policy allows.
+    TooManyRedirects,
+    /// The connection was taken over by [`hijack`](crate::server::ResponseWriter::hijack); the
+    /// HTTP layer can no longer use it.
+    Hijacked,
+    /// The server is shutting down or closed and accepts no more work.
+    ServerClosed,
+    /// A request or response could not be built from the values given (a bad URL, header or
+    /// method); the source says which.
+    InvalidInput,
+}
+
+/// The phase a [`ErrorKind::Timeout`] happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Establishing the TCP connection.
+    Connect,
+    /// The TLS handshake.
+    TlsHandshake,
+    /// Writing a request head or body.
+    WriteRequest,
+    /// Waiting for and reading a response head.
+    ReadResponseHead,
+    /// Waiting for `100 Continue` before sending a request body.
+    ExpectContinue,
+    /// Reading a request head (the server's `read_header_timeout`).
+    ReadRequestHead,
+    /// Reading a message body.
+    ReadBody,
+    /// Writing a response (the server's `write_timeout`).
+    WriteResponse,
+    /// A keep-alive connection waiting for its next request.
+    Idle,
+    /// Waiting for a pooled connection to become free.
+    PoolWait,
+    /// A whole exchange under one overall deadline (the client's `timeout`).
+    Total,
+}
+
+/// The part of a message that was malformed, for [`ErrorKind::Malformed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// The request line (method, target, version).
+    RequestLine,
+    /// The method token.
+    Method,
+    /// The request target.
+    Target,
+    /// The status line of a response.
+    StatusLine,
+    /// The HTTP-version token.
+    Version,
+    /// A header field name, including whitespace before the colon.
+    HeaderName,
+    /// A header field value, including NUL, bare CR and bare LF.
+    HeaderValue,
+    /// A header line continued on the next line (obs-fold, RFC 9112 §5.2).
+    ObsFold,
+    /// A line ending that is not CRLF or LF, or a missing line ending.
+    LineEnding,
+    /// A missing, repeated or invalid `Host` header.
+    Host,
+    /// A `Content-Length` that is not one decimal number.
+    ContentLength,
+    /// A `Transfer-Encoding` that cannot frame the message.
+    TransferEncoding,
+    /// Both `Transfer-Encoding` and `Content-Length` on a request (RFC 9112 §6.1).
+    ConflictingFraming,
+    /// A chunk-size line.
+    ChunkSize,
+    /// A chunk extension.
+    ChunkExtension,
+    /// The CRLF that must follow chunk data.
+    ChunkData,
+    /// A trailer field.
+    Trailer,
+}
+
+/// The limit a [`ErrorKind::TooLarge`] exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TooLarge {
+    /// The request line alone is longer than the head limit (a server answers 414).
+    RequestLine,
+    /// The whole head is longer than the head limit (a server answers 431).
+    Head,
+    /// There are more header fields than the header-count limit (a server answers 431).
+    HeaderCount,
+    /// The trailer section is longer than the head limit.
+    Trailers,
+    /// The chunk extensions of one message are longer than their limit.
+    ChunkExtensions,
+    /// A body is longer than the limit set for it.
+    Body,
+}
+
+/// What was being read when a [`ErrorKind::ConnectionClosed`] happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClosedDuring {
+    /// The message head (the peer closed partway through it, or before a response began).
+    Head,
+    /// The message body (fewer bytes than its framing promised).
+    Body,
+    /// Writing: the peer stopped reading or reset the connection.
+    Write,
+}
+
+impl Error {
+    /// Creates an error of `kind` with no source.
+    pub fn new(kind: ErrorKind) -> Error {
+        Error {
+            inner: Box::new(Inner { kind, source: None }),
+        }
+    }
+
+    /// Creates an error of `kind` caused by `source`.
+    pub fn with_source<E>(kind: ErrorKind, source: E) -> Error
+    where
+        E: Into<Box<dyn StdError + Send + Sync + 'static>>,
+    {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                source: Some(source.into()),
+            }),
+        }
+    }
+
+    /// Creates an [`ErrorKind::Malformed`] error.
+    pub fn malformed(what: Malformed) -> Error {
+        Error::new(ErrorKind::Malformed(what))
+    }
+
+    /// Creates an [`ErrorKind::TooLarge`] error.
+    pub fn too_large(what: TooLarge) -> Error {
+        Error::new(ErrorKind::TooLarge(what))
+    }
+
+    /// Creates an [`ErrorKind::Timeout`] error.
+    pub fn timeout(phase: TimeoutPhase) -> Error {
+        Error::new(ErrorKind::Timeout(phase))
+    }
+
+    /// Creates an [`ErrorKind::ConnectionClosed`] error.
+    pub fn closed(during: ClosedDuring) -> Error {
+        Error::new(ErrorKind::ConnectionClosed(during))
+    }
+
+    /// Creates an [`ErrorKind::InvalidInput`] error with a message naming what was wrong.
+    pub fn invalid_input(msg: impl Into<String>) -> Error {
+        Error::with_source(ErrorKind::InvalidInput, msg.into())
+    }
+
+    /// Wraps an I/O error met while doing `phase`: a timeout becomes
+    /// [`ErrorKind::Timeout`]`(phase)`, an unexpected EOF or reset becomes
+    /// [`ErrorKind::ConnectionClosed`], anything else [`ErrorKind::Io`].
+    pub fn from_io(err: io::Error, phase: TimeoutPhase) -> Error {
+        // Errors we made ourselves and passed through io::Read come back out unchanged.
+        if err.get_ref().is_some_and(|e| e.is::<Error>()) {
+            if let Some(inner) = err.into_inner() {
+                if let Ok(e) = inner.downcast::<Error>() {
+                    return *e;
+                }
+            }
+            return Error::new(ErrorKind::Io);
+        }
+        let kind = match err.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ErrorKind::Timeout(phase),
+            io::ErrorKind::UnexpectedEof => ErrorKind::ConnectionClosed(match phase {
+                TimeoutPhase::ReadBody => ClosedDuring::Body,
+                TimeoutPhase::WriteRequest | TimeoutPhase::WriteResponse => ClosedDuring::Write,
+                _ => ClosedDuring::Head,
+            }),
+            io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+                if matches!(
+                    phase,
+                    TimeoutPhase::WriteRequest | TimeoutPhase::WriteResponse
+                ) =>
+            {
+                ErrorKind::ConnectionClosed(ClosedDuring::Write)
+            }
+            _ => ErrorKind::Io,
+        };
+        Error::with_source(kind, err)
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// True if a deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Timeout(_))
+    }
+
+    /// The phase that timed out, if this is a timeout.
+    pub fn timeout_phase(&self) -> Option<TimeoutPhase> {
+        match self.inner.kind {
+            ErrorKind::Timeout(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// True if the operation was canceled.
+    pub fn is_canceled(&self) -> bool {
+        self.inner.kind == ErrorKind::Canceled
+    }
+
+    /// True if the peer sent something that is not valid HTTP/1.x, an unsupported version or
+    /// transfer coding, or a message larger than a limit: the cases a server answers with 4xx
+    /// or 5xx and then closes.
+    pub fn is_parse(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            ErrorKind::Malformed(_)
+                | ErrorKind::TooLarge(_)
+                | ErrorKind::UnsupportedVersion
+                | ErrorKind::UnsupportedTransferCoding
+        )
+    }
+
+    /// True if the connection closed before a message was complete.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::ConnectionClosed(_))
+    }
+
+    /// True if the error came from the operating system's I/O.
+    pub fn is_io(&self) -> bool {
+        self.inner.kind == ErrorKind::Io
+    }
+
+    /// The status code a server answers this error with, for errors caused by the request's
+    /// bytes; `None` for the rest.
+    pub fn status_hint(&self) -> Option<http::StatusCode> {
+        use http::StatusCode as S;
+        Some(match self.inner.kind {
+            ErrorKind::Malformed(_) => S::BAD_REQUEST,
+            ErrorKind::TooLarge(TooLarge::RequestLine) => S::URI_TOO_LONG,
+            ErrorKind::TooLarge(TooLarge::Head | TooLarge::HeaderCount) => {
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            ErrorKind::TooLarge(TooLarge::Body) => S::PAYLOAD_TOO_LARGE,
+            ErrorKind::TooLarge(_) => S::BAD_REQUEST,
+            ErrorKind::UnsupportedVersion => S::HTTP_VERSION_NOT_SUPPORTED,
+            ErrorKind::UnsupportedTransferCoding => S::NOT_IMPLEMENTED,
+            _ => return None,
+        })
+    }
+
+    /// Turns this error into an [`io::Error`] that carries it, for returning from
+    /// [`io::Read`] and [`io::Write`]; [`Error::from_io`] unwraps it again.
+    pub fn into_io(self) -> io::Error {
+        let kind = match self.inner.kind {
+            ErrorKind::Timeout(_) => io::ErrorKind::TimedOut,
+            ErrorKind::ConnectionClosed(_) => io::ErrorKind::UnexpectedEof,
+            ErrorKind::Malformed(_) | ErrorKind::TooLarge(_) => io::ErrorKind::InvalidData,
+            ErrorKind::Canceled => io::ErrorKind::Interrupted,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, self)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Io => f.write_str("i/o error"),
+            ErrorKind::Timeout(p) => write!(f, "timed out {p}"),
+            ErrorKind::Canceled => f.write_str("request canceled"),
+            ErrorKind::Malformed(m) => write!(f, "malformed message: {m}"),
+            ErrorKind::TooLarge(t) => write!(f, "{t}"),
+            ErrorKind::UnsupportedVersion => f.write_str("unsupported http version"),
+            ErrorKind::UnsupportedTransferCoding => f.write_str("unsupported transfer coding"),
+            ErrorKind::ConnectionClosed(ClosedDuring::Head) => {
+                f.write_str("connection closed before message head was complete")
+            }
+            ErrorKind::ConnectionClosed(ClosedDuring::Body) => {
+                f.write_str("connection closed before message body was complete")
+            }
+            ErrorKind::ConnectionClosed(ClosedDuring::Write) => {
+                f.write_str("connection closed by peer while writing")
+            }
+            ErrorKind::BodyNotAllowed => f.write_str("response status does not allow a body"),
+            ErrorKind::ContentLengthMismatch => {
+                f.write_str("wrote more body bytes than the declared content-length")
+            }
+            ErrorKind::TooManyRedirects => f.write_str("stopped after too many redirects"),
+            ErrorKind::Hijacked => f.write_str("connection has been hijacked"),
+            ErrorKind::ServerClosed => f.write_str("server closed"),
+            ErrorKind::InvalidInput => f.write_str("invalid input"),
+        }
+    }
+}
+
+impl fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutPhase::Connect => "connecting",
+            TimeoutPhase::TlsHandshake => "during tls handshake",
+            TimeoutPhase::WriteRequest => "writing request",
+            TimeoutPhase::ReadResponseHead => "awaiting response head",
+            TimeoutPhase::ExpectContinue => "awaiting 100 continue",
+            TimeoutPhase::ReadRequestHead => "reading request head",
+            TimeoutPhase::ReadBody => "reading body",
+            TimeoutPhase::WriteResponse => "writing response",
+            TimeoutPhase::Idle => "waiting on idle connection",
+            TimeoutPhase::PoolWait => "waiting for a pooled connection",
+            TimeoutPhase::Total => "before request completed",
+        })
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Malformed::RequestLine => "invalid request line",
+            Malformed::Method => "invalid method",
+            Malformed::Target => "invalid request target",
+            Malformed::StatusLine => "invalid status line",
+            Malformed::Version => "invalid http version",
+            Malformed::HeaderName => "invalid header name",
+            Malformed::HeaderValue => "invalid header value",
+            Malformed::ObsFold => "obsolete line folding in header",
+            Malformed::LineEnding => "invalid line ending",
+            Malformed::Host => "missing, repeated or invalid host header",
+            Malformed::ContentLength => "invalid content-length",
+            Malformed::TransferEncoding => "invalid transfer-encoding",
+            Malformed::ConflictingFraming => "both transfer-encoding and content-length",
+            Malformed::ChunkSize => "invalid chunk size line",
+            Malformed::ChunkExtension => "invalid chunk extension",
+            Malformed::ChunkData => "chunk data not followed by crlf",
+            Malformed::Trailer => "invalid trailer field",
+        })
+    }
+}
+
+impl fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TooLarge::RequestLine => "request line too long",
+            TooLarge::Head => "message head too large",
+            TooLarge::HeaderCount => "too many header fields",
+            TooLarge::Trailers => "trailer section too large",
+            TooLarge::ChunkExtensions => "chunk extensions too long",
+            TooLarge::Body => "body larger than limit",
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner.kind, f)?;
+        // Messages given to invalid_input are the whole story; show them inline.
+        if self.inner.kind == ErrorKind::InvalidInput {
+            if let Some(src) = &self.inner.source {
+                write!(f, ": {src}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(src) = &self.inner.source {
+            d.field("source", src);
+        }
+        d.finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|s| &**s as &(dyn StdError + 'static))
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Error {
+        Error::new(kind)
+    }
+}
+
+impl From<io::Error> for Error {
+    /// An I/O error outside any timed phase; a timeout is reported as
+    /// [`TimeoutPhase::Total`]. Prefer [`Error::from_io`], which names the phase.
+    fn from(err: io::Error) -> Error {
+        Error::from_io(err, TimeoutPhase::Total)
+    }
+}
+
+impl From<http::Error> for Error {
+    fn from(err: http::Error) -> Error {
+        Error::with_source(ErrorKind::InvalidInput, err)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        err.into_io()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_send_sync_static_and_small() {
+        fn assert_traits<T: Send + Sync + 'static + StdError>() {}
+        assert_traits::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn display_is_lowercase_without_trailing_punctuation() {
+        let cases = [
+            Error::timeout(TimeoutPhase::ReadResponseHead),
+            Error::malformed(Malformed::ContentLength),
+            Error::too_large(TooLarge::HeaderCount),
+            Error::closed(ClosedDuring::Head),
+            Error::new(ErrorKind::Hijacked),
+            Error::invalid_input("bad url"),
+        ];
+        for e in cases {
+            let s = e.to_string();
+            assert!(!s.is_empty());
+            assert_eq!(s, s.to_lowercase(), "{s}");
+            assert!(!s.ends_with('.'), "{s}");
+        }
+        assert_eq!(
+            Error::closed(ClosedDuring::Head).to_string(),
+            "connection closed before message head was complete"
+        );
+    }
+
+    #[test]
+    fn io_errors_map_to_phase_and_round_trip() {
+        let e = Error::from_io(io::ErrorKind::WouldBlock.into(), TimeoutPhase::ReadBody);
+        assert_eq!(e.timeout_phase(), Some(TimeoutPhase::ReadBody));
+        assert!(e.source().is_some());
+
+        let e = Error::from_io(io::ErrorKind::UnexpectedEof.into(), TimeoutPhase::ReadBody);
+        assert_eq!(e.kind(), ErrorKind::ConnectionClosed(ClosedDuring::Body));
+
+        let inner = Error::malformed(Malformed::ChunkSize);
+        let back = Error::from_io(inner.into_io(), TimeoutPhase::ReadBody);
+        assert_eq!(back.kind(), ErrorKind::Malformed(Malformed::ChunkSize));
+    }
+
+    #[test]
+    fn status_hints() {
+        use http::StatusCode as S;
+        let cases = [
+            (ErrorKind::Malformed(Malformed::Host), Some(S::BAD_REQUEST)),
+            (
+                ErrorKind::TooLarge(TooLarge::RequestLine),
+                Some(S::URI_TOO_LONG),
+            ),
+            (
+                ErrorKind::TooLarge(TooLarge::Head),
+                Some(S::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            ),
+            (
+                ErrorKind::UnsupportedVersion,
+                Some(S::HTTP_VERSION_NOT_SUPPORTED),
+            ),
+            (
+                ErrorKind::UnsupportedTransferCoding,
+                Some(S::NOT_IMPLEMENTED),
+            ),
+            (ErrorKind::Io, None),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(Error::new(kind).status_hint(), want, "{kind:?}");
+        }
+    }
+}

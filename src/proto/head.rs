@@ -1,0 +1,686 @@
+//! Parsing request and response heads (sans-IO) with `httparse`, into `http` types.
+//!
+//! Incomplete input is not an error: the parsers return [`Parsed::Partial`] and the caller reads
+//! more bytes and calls again with the whole buffer. [`find_end`] tells cheaply whether a buffer
+//! holds a whole head yet, so a head that arrives a byte at a time is not re-parsed each time.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode, Uri, Version};
+
+use super::Limits;
+use crate::error::{Error, ErrorKind, Malformed, Result, TooLarge};
+
+/// The outcome of parsing a head from a buffer.
+#[derive(Debug)]
+pub enum Parsed<T> {
+    /// A whole head was parsed; it took `len` bytes, and the body (or the next message) starts
+    /// at `buf[len..]`.
+    Complete {
+        /// The parsed head.
+        head: T,
+        /// How many bytes of the buffer the head took.
+        len: usize,
+    },
+    /// The buffer ends before the head does: read more and call again.
+    Partial,
+}
+
+/// A parsed request head.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    /// The request method.
+    pub method: Method,
+    /// The request target, as sent (origin-, absolute-, authority- or asterisk-form).
+    pub uri: Uri,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The header fields, names lowercased, values as sent.
+    pub headers: HeaderMap,
+}
+
+/// A parsed response head.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    /// The status code.
+    pub status: StatusCode,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The header fields, names lowercased, values as sent.
+    pub headers: HeaderMap,
+}
+
+/// Looks for the blank line that ends a head in `buf`, starting the search at `from` (pass the
+/// length the previous call saw, so each byte is scanned about once). Returns the length of the
+/// head including the blank line.
+///
+/// A line may end in CRLF or, as RFC 9112 §2.2 allows a recipient to accept, a bare LF.
+pub fn find_end(buf: &[u8], from: usize) -> Option<usize> {
+    let start = from.saturating_sub(3).min(buf.len());
+    let mut i = start;
+    while let Some(off) = buf[i..].iter().position(|&b| b == b'\n') {
+        let nl = i + off;
+        match buf.get(nl + 1) {
+            Some(b'\n') => return Some(nl + 2),
+            Some(b'\r') if buf.get(nl + 2) == Some(&b'\n') => return Some(nl + 3),
+            _ => i = nl + 1,
+        }
+    }
+    None
+}
+
+const STACK_HEADERS: usize = 64;
+
+/// Parses a request head from the start of `buf`.
+///
+/// Checks, beyond `httparse`'s token and line rules: the head and header-count limits (a
+/// request line that alone fills the head limit is [`TooLarge::RequestLine`], for a 414),
+/// an HTTP version other than 1.0 and 1.1 ([`ErrorKind::UnsupportedVersion`], for a 505),
+/// obs-fold, the form of the request target for the method, exactly one valid `Host` on
+/// HTTP/1.1 (RFC 9112 §3.2), and header names that only an underscore separates from a framing
+/// header (`Transfer_Encoding`, `Content_Length`), which some proxies merge with the real ones.
+///
+/// # Errors
+///
+/// [`ErrorKind::Malformed`], [`ErrorKind::TooLarge`] or [`ErrorKind::UnsupportedVersion`].
+pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>> {
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap;
+    let headers: &mut [httparse::Header<'_>] = if limits.max_headers <= STACK_HEADERS {
+        &mut stack[..limits.max_headers]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        &mut heap
+    };
+    let mut req = httparse::Request::new(headers);
+    let status = match req.parse(buf) {
+        Ok(s) => s,
+        Err(e) => return Err(map_request_error(e, buf, limits)),
+    };
+    let len = match status {
+        httparse::Status::Partial => {
+            check_partial(buf, limits, true)?;
+            return Ok(Parsed::Partial);
+        }
+        httparse::Status::Complete(len) => len,
+    };
+    if len > limits.max_head_bytes {
+        return Err(Error::too_large(TooLarge::Head));
+    }
+
+    let version = match req.version {
+        Some(0) => Version::HTTP_10,
+        Some(1) => Version::HTTP_11,
+        _ => return Err(Error::malformed(Malformed::Version)),
+    };
+    let method = req
+        .method
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        .ok_or_else(|| Error::malformed(Malformed::Method))?;
+    let target = req
+        .path
+        .ok_or_else(|| Error::malformed(Malformed::Target))?;
+    let uri = parse_target(&method, target)?;
+    let headers = to_header_map(req.headers)?;
+    check_request_headers(version, &headers)?;
+    Ok(Parsed::Complete {
+        head: RequestHead {
+            method,
+            uri,
+            version,
+            headers,
+        },
+        len,
+    })
+}
+
+/// Parses a response head from the start of `buf`.
+///
+/// # Errors
+///
+/// [`ErrorKind::Malformed`], [`ErrorKind::TooLarge`] or [`ErrorKind::UnsupportedVersion`].
+pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Parsed<ResponseHead>> {
+    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut heap;
+    let headers: &mut [httparse::Header<'_>] = if limits.max_headers <= STACK_HEADERS {
+        &mut stack[..limits.max_headers]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        &mut heap
+    };
+    let mut res = httparse::Response::new(headers);
+    let status = match res.parse(buf) {
+        Ok(s) => s,
+        Err(e) => return Err(map_response_error(e, buf)),
+    };
+    let len = match status {
+        httparse::Status::Partial => {
+            check_partial(buf, limits, false)?;
+            return Ok(Parsed::Partial);
+        }
+        httparse::Status::Complete(len) => len,
+    };
+    if len > limits.max_head_bytes {
+        return Err(Error::too_large(TooLarge::Head));
+    }
+    let version = match res.version {
+        Some(0) => Version::HTTP_10,
+        Some(1) => Version::HTTP_11,
+        _ => return Err(Error::malformed(Malformed::Version)),
+    };
+    let status = res
+        .code
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .ok_or_else(|| Error::malformed(Malformed::StatusLine))?;
+    let headers = to_header_map(res.headers)?;
+    Ok(Parsed::Complete {
+        head: ResponseHead {
+            status,
+            version,
+            headers,
+        },
+        len,
+    })
+}
+
+/// Parses a block of header fields ending in a blank line, such as a chunked trailer section.
+/// `buf` must hold the whole block.
+///
+/// # Errors
+///
+/// [`ErrorKind::Malformed`] with `what` for a bad field, or [`TooLarge::HeaderCount`].
+pub(crate) fn parse_fields(buf: &[u8], max_headers: usize, what: Malformed) -> Result<HeaderMap> {
+    let mut heap = vec![httparse::EMPTY_HEADER; max_headers.max(1)];
+    match httparse::parse_headers(buf, &mut heap) {
+        Ok(httparse::Status::Complete((_, fields))) => {
+            to_header_map(fields).map_err(|_| Error::malformed(what))
+        }
+        Ok(httparse::Status::Partial) => Err(Error::malformed(what)),
+        Err(httparse::Error::TooManyHeaders) => Err(Error::too_large(TooLarge::HeaderCount)),
+        Err(_) => Err(Error::malformed(what)),
+    }
+}
+
+fn check_partial(buf: &[u8], limits: &Limits, request: bool) -> Result<()> {
+    if buf.len() < limits.max_head_bytes {
+        return Ok(());
+    }
+    // The limit is reached and the head is not over. If the first line has not ended either,
+    // the request line alone is too long: 414 rather than 431.
+    if request && !buf[..limits.max_head_bytes].contains(&b'\n') {
+        return Err(Error::too_large(TooLarge::RequestLine));
+    }
+    Err(Error::too_large(TooLarge::Head))
+}
+
+fn map_request_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {
+    match e {
+        httparse::Error::Version => {
+            // RFC 9112 §2.3: a well-formed version we do not speak gets 505, not 400.
+            if first_line(buf).and_then(looks_like_version).is_some() {
+                Error::new(ErrorKind::UnsupportedVersion)
+            } else {
+                Error::malformed(Malformed::Version)
+            }
+        }
+        httparse::Error::TooManyHeaders => {
+            if buf.len() > limits.max_head_bytes {
+                Error::too_large(TooLarge::Head)
+            } else {
+                Error::too_large(TooLarge::HeaderCount)
+            }
+        }
+        httparse::Error::Token => Error::malformed(Malformed::RequestLine),
+        other => map_common_error(other, buf),
+    }
+}
+
+fn map_response_error(e: httparse::Error, buf: &[u8]) -> Error {
+    match e {
+        httparse::Error::Version => {
+            let version = first_line(buf).and_then(|l| l.split(|&b| b == b' ').next());
+            if version.and_then(looks_like_version_token).is_some() {
+                Error::new(ErrorKind::UnsupportedVersion)
+            } else {
+                Error::malformed(Malformed::Version)
+            }
+        }
+        httparse::Error::TooManyHeaders => Error::too_large(TooLarge::HeaderCount),
+        httparse::Error::Status | httparse::Error::Token => Error::malformed(Malformed::StatusLine),
+        other => map_common_error(other, buf),
+    }
+}
+
+fn map_common_error(e: httparse::Error, buf: &[u8]) -> Error {
+    match e {
+        httparse::Error::HeaderName if has_obs_fold(buf) => Error::malformed(Malformed::ObsFold),
+        httparse::Error::HeaderName => Error::malformed(Malformed::HeaderName),
+        httparse::Error::HeaderValue => Error::malformed(Malformed::HeaderValue),
+        httparse::Error::NewLine => Error::malformed(Malformed::LineEnding),
+        _ => Error::malformed(Malformed::RequestLine),
+    }
+}
+
+fn first_line(buf: &[u8]) -> Option<&[u8]> {
+    let end = buf.iter().position(|&b| b == b'\n')?;
+    let line = &buf[..end];
+    Some(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
+/// For a request line, the last space-separated token if it is `HTTP/<digit>.<digit>` or
+/// `HTTP/<digit>`.
+fn looks_like_version(line: &[u8]) -> Option<()> {
+    let token = line.rsplit(|&b| b == b' ').next()?;
+    looks_like_version_token(token)
+}
+
+fn looks_like_version_token(token: &[u8]) -> Option<()> {
+    let rest = token.strip_prefix(b"HTTP/")?;
+    match rest {
+        [a] if a.is_ascii_digit() => Some(()),
+        [a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit() => Some(()),
+        _ => None,
+    }
+}
+
+fn has_obs_fold(buf: &[u8]) -> bool {
+    let end = find_end(buf, 0).unwrap_or(buf.len());
+    buf[..end]
+        .windows(2)
+        .any(|w| w[0] == b'\n' && (w[1] == b' ' || w[1] == b'\t'))
+}
+
+fn to_header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap> {
+    let mut map = HeaderMap::with_capacity(fields.len());
+    for f in fields {
+        // httparse has checked names are tokens and values hold no CTLs but HTAB; the http
+        // types check the same again. obs-text (0x80-0xFF) is kept as opaque bytes.
+        let name = HeaderName::from_bytes(f.name.as_bytes())
+            .map_err(|_| Error::malformed(Malformed::HeaderName))?;
+        let value = HeaderValue::from_bytes(f.value)
+            .map_err(|_| Error::malformed(Malformed::HeaderValue))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+fn parse_target(method: &Method, target: &str) -> Result<Uri> {
+    let bad = || Error::malformed(Malformed::Target);
+    // RFC 9112 §3.2: origin-form, absolute-form, authority-form (CONNECT only) and
+    // asterisk-form (OPTIONS only).
+    if method == Method::CONNECT {
+        let uri: Uri = target.parse().map_err(|_| bad())?;
+        let authority_only = uri.scheme().is_none()
+            && uri.authority().is_some()
+            && uri.path_and_query().map_or(true, |p| p.as_str().is_empty());
+        return if authority_only && uri.port().is_some() {
+            Ok(uri)
+        } else {
+            Err(bad())
+        };
+    }
+    if target == "*" {
+        return if method == Method::OPTIONS {
+            target.parse().map_err(|_| bad())
+        } else {
+            Err(bad())
+        };
+    }
+    let uri: Uri = target.parse().map_err(|_| bad())?;
+    if target.starts_with('/') || (uri.scheme().is_some() && uri.authority().is_some()) {
+        Ok(uri)
+    } else {
+        Err(bad())
+    }
+}
+
+fn check_request_headers(version: Version, headers: &HeaderMap) -> Result<()> {
+    for name in headers.keys() {
+        // Names one underscore away from a framing header: some intermediaries treat `_` as
+        // `-`, so a request carrying one could be framed two ways along the path.
+        let n = name.as_str();
+        if n.contains('_') {
+            let dashed = n.replace('_', "-");
+            if dashed == "transfer-encoding" || dashed == "content-length" {
+                return Err(Error::malformed(Malformed::HeaderName));
+            }
+        }
+    }
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        // RFC 9112 §3.2: a server MUST respond with 400 to an HTTP/1.1 request that lacks a
+        // Host field or has more than one.
+        (None, _) if version == Version::HTTP_11 => Err(Error::malformed(Malformed::Host)),
+        (None, _) => Ok(()),
+        (Some(_), Some(_)) => Err(Error::malformed(Malformed::Host)),
+        (Some(h), None) => {
+            if valid_host(h.as_bytes()) {
+                Ok(())
+            } else {
+                Err(Error::malformed(Malformed::Host))
+            }
+        }
+    }
+}
+
+/// The bytes of RFC 3986's `host [":" port]`: unreserved, sub-delims, `%`, `:` and the IPv6
+/// brackets.
+pub(crate) fn valid_host(h: &[u8]) -> bool {
+    h.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+                    | b':'
+                    | b'['
+                    | b']'
+            )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(wire: &str) -> Result<Parsed<RequestHead>> {
+        parse_request(wire.as_bytes(), &Limits::default())
+    }
+
+    fn kind(r: Result<Parsed<RequestHead>>) -> Option<ErrorKind> {
+        r.err().map(|e| e.kind())
+    }
+
+    #[test]
+    fn find_end_handles_crlf_lf_and_resumes() {
+        let cases: &[(&str, &[u8], Option<usize>)] = &[
+            ("crlf", b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest", Some(24)),
+            ("bare_lf", b"GET / HTTP/1.1\nA: b\n\nrest", Some(21)),
+            ("mixed", b"GET / HTTP/1.1\r\nA: b\n\r\n", Some(23)),
+            ("partial", b"GET / HTTP/1.1\r\nA: b\r\n", None),
+            ("partial_cr", b"GET / HTTP/1.1\r\n\r", None),
+        ];
+        for (name, buf, want) in cases {
+            assert_eq!(find_end(buf, 0), *want, "{name}");
+            // Resuming from any earlier point finds the same end.
+            for from in 0..buf.len() {
+                if want.map_or(true, |w| from < w) {
+                    assert_eq!(find_end(buf, from), *want, "{name} from {from}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn request_rules() {
+        use ErrorKind::{Malformed as M, UnsupportedVersion};
+        let cases: &[(&str, &[u8], Option<ErrorKind>)] = &[
+            ("simple_get", b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", None),
+            ("http10_no_host", b"GET / HTTP/1.0\r\n\r\n", None),
+            (
+                "leading_crlf_ignored",
+                b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                None,
+            ),
+            (
+                "absolute_form",
+                b"GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n",
+                None,
+            ),
+            (
+                "connect_authority",
+                b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+                None,
+            ),
+            (
+                "options_star",
+                b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+                None,
+            ),
+            ("empty_host", b"GET / HTTP/1.1\r\nHost:\r\n\r\n", None),
+            (
+                "ipv6_host",
+                b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+                None,
+            ),
+            (
+                "obs_text_value_kept",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX: \xa0\r\n\r\n",
+                None,
+            ),
+            (
+                "missing_host",
+                b"GET / HTTP/1.1\r\n\r\n",
+                Some(M(Malformed::Host)),
+            ),
+            (
+                "two_hosts",
+                b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                Some(M(Malformed::Host)),
+            ),
+            (
+                "bad_host_char",
+                b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+                Some(M(Malformed::Host)),
+            ),
+            (
+                "space_before_colon",
+                b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+                Some(M(Malformed::HeaderName)),
+            ),
+            (
+                "obs_fold",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+                Some(M(Malformed::ObsFold)),
+            ),
+            (
+                "obs_fold_tab",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n",
+                Some(M(Malformed::ObsFold)),
+            ),
+            (
+                "empty_name",
+                b"GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n",
+                Some(M(Malformed::HeaderName)),
+            ),
+            (
+                "non_token_name",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX(y): b\r\n\r\n",
+                Some(M(Malformed::HeaderName)),
+            ),
+            (
+                "nbsp_in_name",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX\xa0: b\r\n\r\n",
+                Some(M(Malformed::HeaderName)),
+            ),
+            (
+                "nul_in_value",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n",
+                Some(M(Malformed::HeaderValue)),
+            ),
+            (
+                "bare_cr_in_value",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+                Some(M(Malformed::HeaderValue)),
+            ),
+            (
+                "underscore_te",
+                b"GET / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n",
+                Some(M(Malformed::HeaderName)),
+            ),
+            (
+                "underscore_cl",
+                b"GET / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\n\r\n",
+                Some(M(Malformed::HeaderName)),
+            ),
+            (
+                "http2",
+                b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+                Some(UnsupportedVersion),
+            ),
+            (
+                "http12",
+                b"GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+                Some(UnsupportedVersion),
+            ),
+            (
+                "http3_short",
+                b"GET / HTTP/3\r\nHost: a\r\n\r\n",
+                Some(UnsupportedVersion),
+            ),
+            (
+                "garbage_version",
+                b"GET / HTXP/1.1\r\nHost: a\r\n\r\n",
+                Some(M(Malformed::Version)),
+            ),
+            (
+                "lowercase_version",
+                b"GET / http/1.1\r\nHost: a\r\n\r\n",
+                Some(M(Malformed::Version)),
+            ),
+            (
+                "no_slash_target",
+                b"GET x HTTP/1.1\r\nHost: a\r\n\r\n",
+                Some(M(Malformed::Target)),
+            ),
+            (
+                "star_not_options",
+                b"GET * HTTP/1.1\r\nHost: a\r\n\r\n",
+                Some(M(Malformed::Target)),
+            ),
+            (
+                "connect_path",
+                b"CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n",
+                Some(M(Malformed::Target)),
+            ),
+            (
+                "double_space",
+                b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+                Some(M(Malformed::RequestLine)),
+            ),
+            (
+                "bad_method",
+                b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+                Some(M(Malformed::RequestLine)),
+            ),
+        ];
+        for (name, wire, want) in cases {
+            let got = kind(parse_request(wire, &Limits::default()));
+            assert_eq!(got, *want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn complete_head_reports_length_and_values() {
+        let wire = "POST /a?b=c HTTP/1.1\r\nHost: example.com\r\nX-A: 1\r\nx-a: 2\r\n\r\nBODY";
+        let Parsed::Complete { head, len } = req(wire).unwrap() else {
+            panic!("partial")
+        };
+        assert_eq!(&wire[len..], "BODY");
+        assert_eq!(head.method, Method::POST);
+        assert_eq!(head.uri.path(), "/a");
+        assert_eq!(head.uri.query(), Some("b=c"));
+        assert_eq!(head.version, Version::HTTP_11);
+        let xs: Vec<_> = head.headers.get_all("x-a").iter().collect();
+        assert_eq!(xs, ["1", "2"]);
+    }
+
+    #[test]
+    fn partial_then_limits() {
+        assert!(matches!(
+            req("GET / HTTP/1.1\r\nHost: a\r\n"),
+            Ok(Parsed::Partial)
+        ));
+        let limits = Limits {
+            max_head_bytes: 64,
+            ..Limits::default()
+        };
+        let long_line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(100));
+        let e = parse_request(long_line.as_bytes(), &limits).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::RequestLine));
+
+        let long_head = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(100));
+        let e = parse_request(long_head.as_bytes(), &limits).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::Head));
+
+        let complete_but_long = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", "a".repeat(100));
+        let e = parse_request(complete_but_long.as_bytes(), &limits).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::Head));
+
+        let few = Limits {
+            max_headers: 2,
+            ..Limits::default()
+        };
+        let many = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
+        let e = parse_request(many.as_bytes(), &few).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::HeaderCount));
+
+        let lots = Limits {
+            max_headers: 200,
+            ..Limits::default()
+        };
+        let mut big = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        for i in 0..150 {
+            big.push_str(&format!("X-{i}: v\r\n"));
+        }
+        big.push_str("\r\n");
+        assert!(matches!(
+            parse_request(big.as_bytes(), &lots),
+            Ok(Parsed::Complete { .. })
+        ));
+    }
+
+    #[test]
+    fn response_rules() {
+        let lim = Limits::default();
+        let ok = parse_response(b"HTTP/1.1 204 No Content\r\nA: b\r\n\r\n", &lim).unwrap();
+        let Parsed::Complete { head, len } = ok else {
+            panic!()
+        };
+        assert_eq!(head.status, StatusCode::NO_CONTENT);
+        assert_eq!(len, 33);
+        let cases: &[(&str, &[u8], ErrorKind)] = &[
+            (
+                "bad_code",
+                b"HTTP/1.1 2x0 OK\r\n\r\n",
+                ErrorKind::Malformed(Malformed::StatusLine),
+            ),
+            (
+                "code_below_100",
+                b"HTTP/1.1 099 X\r\n\r\n",
+                ErrorKind::Malformed(Malformed::StatusLine),
+            ),
+            (
+                "http2",
+                b"HTTP/2.0 200 OK\r\n\r\n",
+                ErrorKind::UnsupportedVersion,
+            ),
+            (
+                "obs_fold",
+                b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n",
+                ErrorKind::Malformed(Malformed::ObsFold),
+            ),
+            (
+                "nul",
+                b"HTTP/1.1 200 OK\r\nA: \0\r\n\r\n",
+                ErrorKind::Malformed(Malformed::HeaderValue),
+            ),
+        ];
+        for (name, wire, want) in cases {
+            let got = parse_response(wire, &lim).err().map(|e| e.kind());
+            assert_eq!(got, Some(*want), "case {name}");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Sans-IO HTTP/1.1 wire core shared by client and server: bytes in, bytes out.
+//!
+//! Nothing in this module touches a socket, a thread or a clock. It parses message heads
+//! ([`head`]), decides how a body is framed ([`framing`]), decodes and encodes bodies
+//! ([`body`], [`chunked`]) and writes heads ([`write`]). The client and the server own the
+//! sockets and threads and call into it, so both roles frame messages with the same code.
+//!
+//! The rules are strict on purpose: anything that two HTTP implementations could read two ways
+//! (the raw material of request smuggling) is an error here. Each rule cites its section of
+//! RFC 9112.
+//!
+//! ```
+//! use nethttp::proto::{self, head::Parsed, Limits};
+//!
+//! let wire = b"POST /upload HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello";
+//! let Parsed::Complete { head, len } = proto::head::parse_request(wire, &Limits::default())?
+//! else {
+//!     unreachable!("the head is complete")
+//! };
+//! assert_eq!(head.uri.path(), "/upload");
+//! let framing = proto::framing::request(head.version, &head.headers)?;
+//! assert_eq!(framing, proto::framing::Framing::Length(5));
+//! assert_eq!(&wire[len..], b"hello");
+//! # Ok::<(), nethttp::Error>(())
+//! ```
+
+pub mod body;
+pub mod chunked;
+pub mod date;
+pub mod framing;
+pub mod head;
+pub mod write;
+
+/// Size limits applied while parsing. Every limit counts bytes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest message head (request or status line plus header fields plus the blank line),
+    /// and the largest trailer section. Default is 1 MiB, as Go's `DefaultMaxHeaderBytes`.
+    pub max_head_bytes: usize,
+    /// The most header fields in one head, and in one trailer section. Default is 100.
+    pub max_headers: usize,
+    /// The most bytes of chunk extensions in one message (extensions are parsed and ignored).
+    /// Default is 4 KiB.
+    pub max_chunk_ext_bytes: usize,
+}
+
+impl Limits {
+    /// The default head limit: 1 MiB.
+    pub const DEFAULT_MAX_HEAD_BYTES: usize = 1 << 20;
+    /// The default header-count limit: 100.
+    pub const DEFAULT_MAX_HEADERS: usize = 100;
+    /// The default chunk-extension limit: 4 KiB.
+    pub const DEFAULT_MAX_CHUNK_EXT_BYTES: usize = 4096;
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_head_bytes: Limits::DEFAULT_MAX_HEAD_BYTES,
+            max_headers: Limits::DEFAULT_MAX_HEADERS,
+            max_chunk_ext_bytes: Limits::DEFAULT_MAX_CHUNK_EXT_BYTES,
+        }
+    }
+}
+
+/// True for the bytes RFC 9110 §5.6.2 allows in a token (method names, header names, codings).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+        | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+}
