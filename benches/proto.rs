@@ -1,1 +1,2 @@
+//! Placeholder until the wire-core benchmark lands.
 fn main() {}

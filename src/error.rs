@@ -85,6 +85,8 @@ pub enum TimeoutPhase {
     PoolWait,
     /// A whole exchange under one overall deadline (the client's `timeout`).
     Total,
+    /// A server's graceful shutdown, waiting for connections to finish.
+    Shutdown,
 }
 
 /// The part of a message that was malformed, for [`ErrorKind::Malformed`].
@@ -361,6 +363,7 @@ impl fmt::Display for TimeoutPhase {
             TimeoutPhase::Idle => "waiting on idle connection",
             TimeoutPhase::PoolWait => "waiting for a pooled connection",
             TimeoutPhase::Total => "before request completed",
+            TimeoutPhase::Shutdown => "waiting for connections to finish",
         })
     }
 }

@@ -2,9 +2,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod deadline;
 pub mod error;
 pub mod proto;
+pub mod server;
 
 pub use error::{Error, ErrorKind, Result};
 pub use http;
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+pub use server::{listen_and_serve, Handler, Request, ResponseWriter, Server};

@@ -1,0 +1,202 @@
+//! Deadlines on blocking sockets: per-operation socket timeouts derived from one deadline.
+//!
+//! `std::net` offers only per-operation timeouts (`SO_RCVTIMEO`/`SO_SNDTIMEO`), while HTTP wants
+//! deadlines ("the whole head within 10 s"). Before each blocking call we set the socket timeout
+//! to the time left; [`TimeoutSlot`] remembers what is set so the `setsockopt` is skipped while
+//! the setting is still close enough, which keeps the keep-alive hot path at one syscall per
+//! read or write. A timeout that fires before the deadline (the setting was a little short) is
+//! retried; one that would overshoot the deadline by more than an eighth is re-armed first.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// The socket timeout currently set on one direction of a socket.
+///
+/// Owned by whoever owns that direction of the socket (the read half or the write half).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct TimeoutSlot {
+    current: Option<Duration>,
+    known: bool,
+}
+
+impl TimeoutSlot {
+    /// Makes the socket timeout fit `deadline` (`None`: block without limit), calling `set`
+    /// only when the current setting is off by more than the tolerance.
+    ///
+    /// Returns `TimedOut` without calling `set` if the deadline has passed.
+    fn arm(
+        &mut self,
+        deadline: Option<Instant>,
+        set: impl FnOnce(Option<Duration>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let want = match deadline {
+            None => None,
+            Some(d) => {
+                let now = Instant::now();
+                if d <= now {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                // A zero timeout means "block forever" to the OS; never ask for one.
+                Some((d - now).max(Duration::from_millis(1)))
+            }
+        };
+        let close_enough = self.known
+            && match (self.current, want) {
+                (None, None) => true,
+                // Overshoot at most an eighth; undershoot is retried, but not more than about
+                // once per halving of the time left.
+                (Some(c), Some(w)) => c <= w + w / 8 && c * 2 >= w,
+                _ => false,
+            };
+        if !close_enough {
+            set(want)?;
+            self.current = want;
+            self.known = true;
+        }
+        Ok(())
+    }
+
+    /// Forgets what is set (after someone else may have changed the socket's timeout).
+    pub(crate) fn reset(&mut self) {
+        self.known = false;
+    }
+}
+
+/// True for the error kinds a socket timeout produces.
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Reads into `buf` from `stream`, returning by `deadline` with `TimedOut` if nothing came.
+pub(crate) fn read(
+    stream: &TcpStream,
+    slot: &mut TimeoutSlot,
+    deadline: Option<Instant>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    loop {
+        slot.arm(deadline, |t| stream.set_read_timeout(t))?;
+        match (&*stream).read(buf) {
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                // Loop: arm() reports the deadline once it has really passed.
+                continue;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Writes all of `parts`, in order, to `stream`, by `deadline`.
+pub(crate) fn write_all(
+    stream: &TcpStream,
+    slot: &mut TimeoutSlot,
+    deadline: Option<Instant>,
+    parts: &[&[u8]],
+) -> io::Result<()> {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total == 0 {
+        return Ok(());
+    }
+    // One vectored write covers the common case (head and body in one syscall).
+    let mut done = 0usize;
+    if parts.len() > 1 {
+        slot.arm(deadline, |t| stream.set_write_timeout(t))?;
+        let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        match (&*stream).write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done = n,
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        if done == total {
+            return Ok(());
+        }
+    }
+    // Whatever is left, part by part.
+    let mut skip = done;
+    for part in parts {
+        if skip >= part.len() {
+            skip -= part.len();
+            continue;
+        }
+        let mut rest = &part[skip..];
+        skip = 0;
+        while !rest.is_empty() {
+            slot.arm(deadline, |t| stream.set_write_timeout(t))?;
+            match (&*stream).write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// `now + d`, or `None` for no limit (or a limit too far away to represent).
+pub(crate) fn after(d: Option<Duration>) -> Option<Instant> {
+    d.and_then(|d| Instant::now().checked_add(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_sets_only_when_needed() {
+        let mut slot = TimeoutSlot::default();
+        let mut calls = Vec::new();
+        let d = Some(Instant::now() + Duration::from_secs(60));
+        slot.arm(d, |t| {
+            calls.push(t);
+            Ok(())
+        })
+        .unwrap();
+        // A fresh deadline of about the same length: no second call.
+        let d2 = Some(Instant::now() + Duration::from_secs(60));
+        slot.arm(d2, |t| {
+            calls.push(t);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(calls.len(), 1);
+        // Much shorter: must re-arm, or a read could overshoot.
+        slot.arm(Some(Instant::now() + Duration::from_secs(1)), |t| {
+            calls.push(t);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(calls.len(), 2);
+        // No deadline after a deadline: must clear.
+        slot.arm(None, |t| {
+            calls.push(t);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(calls.last().copied(), Some(None));
+        // A passed deadline is an error without a call.
+        let n = calls.len();
+        let e = slot
+            .arm(Some(Instant::now() - Duration::from_millis(1)), |t| {
+                calls.push(t);
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(calls.len(), n);
+    }
+}

@@ -1,0 +1,644 @@
+//! One server connection: Go's `conn.serve` loop on the connection's own thread.
+//!
+//! Ownership of the socket halves:
+//! - The read half (the read buffer, the current request body's decoder, the read timeout
+//!   setting) is [`ReadHalf`], behind `ConnShared::read`. Holding that lock *is* owning the read
+//!   half, so it is held across blocking reads; the serve loop holds it while reading a head and
+//!   the request [`Body`] while reading body bytes. The only other taker is `hijack`, which waits
+//!   at most for one read's deadline.
+//! - The write half (the response buffers, the write timeout setting) is [`WriteHalf`], owned by
+//!   the serve loop and lent to the response writer for one request; it needs no lock.
+//! - `ConnShared::cont` serialises the one write that does not come from the response writer:
+//!   `100 Continue`, sent by the body on its first read.
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{CONNECTION, EXPECT};
+use http::{HeaderMap, Version};
+use parking_lot::Mutex;
+
+use super::request::{Body, ConnBody};
+use super::response::{ConnWriter, ReqInfo};
+use super::{ConnState, Request, ServerInner};
+use crate::deadline::{self, TimeoutSlot};
+use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::proto::body::BodyDecoder;
+use crate::proto::date::DateCache;
+use crate::proto::framing::{self, Framing};
+use crate::proto::head::{self, Parsed, RequestHead};
+use crate::proto::Limits;
+
+/// The most of an unread request body the server reads and discards to keep the connection
+/// (Go's `maxPostHandlerReadBytes`).
+pub(crate) const MAX_DRAIN: u64 = 256 << 10;
+
+/// How long a closing connection waits for the client's FIN after the server's, so the client
+/// is not sent a reset that could destroy the response it has not read yet.
+const LINGER: Duration = Duration::from_millis(500);
+
+const READ_BUF: usize = 8 << 10;
+
+/// State shared by the serve loop, the request body and the server's connection table.
+pub(crate) struct ConnShared {
+    /// The socket. Reads happen only under `read`; writes only from the thread serving the
+    /// connection (the response writer) and under `cont` (100 Continue).
+    pub(crate) stream: TcpStream,
+    pub(crate) remote_addr: SocketAddr,
+    /// The read half; see the module docs.
+    pub(crate) read: Mutex<ReadHalf>,
+    /// Expect: 100-continue bookkeeping for the current request.
+    pub(crate) cont: Mutex<Continue>,
+    /// The [`ConnState`] as a `u8`; written by the serve loop, read by `shutdown`.
+    pub(crate) state: AtomicU8,
+    pub(crate) id: u64,
+}
+
+/// Whether `100 Continue` may still be sent for a request.
+#[derive(Debug, Default)]
+pub(crate) struct Continue {
+    req_id: u64,
+    pending: bool,
+    sent: bool,
+}
+
+/// The read half of a connection: buffered bytes and the state of the body being read.
+pub(crate) struct ReadHalf {
+    buf: ReadBuf,
+    slot: TimeoutSlot,
+    body: BodyState,
+    hijacked: bool,
+    limits: Limits,
+}
+
+struct BodyState {
+    req_id: u64,
+    decoder: BodyDecoder,
+    error: Option<ErrorKind>,
+    deadline: Option<Instant>,
+    inactivity: Option<Duration>,
+}
+
+/// A growable read buffer: `buf[start..end]` holds bytes read but not yet consumed.
+struct ReadBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads more bytes; the buffer grows up to `max` bytes of unconsumed data.
+    fn fill(
+        &mut self,
+        stream: &TcpStream,
+        slot: &mut TimeoutSlot,
+        deadline: Option<Instant>,
+        max: usize,
+    ) -> io::Result<usize> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < max {
+                let new_len = (self.buf.len() * 2).clamp(READ_BUF, max);
+                self.buf.resize(new_len, 0);
+            } else {
+                return Err(io::Error::other("read buffer full"));
+            }
+        }
+        let n = deadline::read(stream, slot, deadline, &mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+impl ConnShared {
+    pub(crate) fn new(stream: TcpStream, remote_addr: SocketAddr, id: u64, limits: Limits) -> Self {
+        ConnShared {
+            stream,
+            remote_addr,
+            read: Mutex::new(ReadHalf {
+                buf: ReadBuf {
+                    buf: vec![0; READ_BUF],
+                    start: 0,
+                    end: 0,
+                },
+                slot: TimeoutSlot::default(),
+                body: BodyState {
+                    req_id: 0,
+                    decoder: BodyDecoder::empty(),
+                    error: None,
+                    deadline: None,
+                    inactivity: None,
+                },
+                hijacked: false,
+                limits,
+            }),
+            cont: Mutex::new(Continue::default()),
+            state: AtomicU8::new(ConnState::New as u8),
+            id,
+        }
+    }
+
+    /// Reads body bytes of request `req_id` into `out`.
+    pub(crate) fn read_body(&self, req_id: u64, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let mut rh = self.read.lock();
+        rh.read_body(&self.stream, req_id, out)
+            .map_err(Error::into_io)
+    }
+
+    /// Sends `100 Continue` for `req_id` if it is still wanted (first body read).
+    pub(crate) fn send_continue(&self, req_id: u64) -> io::Result<()> {
+        let mut c = self.cont.lock();
+        if c.req_id == req_id && c.pending && !c.sent {
+            c.sent = true;
+            // A 25-byte write into an idle connection's empty send buffer; it is bounded by the
+            // socket's current write timeout all the same.
+            (&self.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
+        Ok(())
+    }
+
+    /// True if the client of `req_id` expects 100 Continue and has not been sent it.
+    pub(crate) fn continue_waiting(&self, req_id: u64) -> bool {
+        let c = self.cont.lock();
+        c.req_id == req_id && c.pending && !c.sent
+    }
+
+    /// Called before the final response head: if 100 Continue was never sent, it never will
+    /// be. Returns true if the client is still waiting for it (so the body will not come).
+    pub(crate) fn refuse_continue(&self, req_id: u64) -> bool {
+        let mut c = self.cont.lock();
+        if c.req_id == req_id && c.pending && !c.sent {
+            c.pending = false;
+            return true;
+        }
+        false
+    }
+
+    pub(crate) fn take_trailers(&self, req_id: u64) -> Option<HeaderMap> {
+        let mut rh = self.read.lock();
+        if rh.body.req_id == req_id {
+            rh.body.decoder.take_trailers()
+        } else {
+            None
+        }
+    }
+
+    /// True if the body of `req_id` has been read to its end without error.
+    pub(crate) fn body_done(&self, req_id: u64) -> bool {
+        let rh = self.read.lock();
+        rh.body.req_id == req_id && rh.body.error.is_none() && rh.body.decoder.is_done()
+    }
+
+    /// Reads and discards what is left of the body of `req_id`, up to [`MAX_DRAIN`] bytes.
+    /// Returns true if the body ended cleanly within that.
+    pub(crate) fn drain_body(&self, req_id: u64) -> bool {
+        let mut scratch = [0u8; 8192];
+        let mut total = 0u64;
+        let mut rh = self.read.lock();
+        loop {
+            match rh.read_body(&self.stream, req_id, &mut scratch) {
+                Ok(0) => return true,
+                Ok(n) => {
+                    total += n as u64;
+                    if total > MAX_DRAIN {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Hands over the buffered, unconsumed bytes and stops all further reads by the server.
+    pub(crate) fn hijack_read_half(&self) -> Vec<u8> {
+        let mut rh = self.read.lock();
+        rh.hijacked = true;
+        let data = rh.buf.data().to_vec();
+        let n = data.len();
+        rh.buf.consume(n);
+        data
+    }
+
+    pub(crate) fn set_state(&self, srv: &ServerInner, state: ConnState) {
+        self.state.store(state as u8, Ordering::SeqCst);
+        srv.conn_state_changed(self.remote_addr, state);
+    }
+}
+
+impl ReadHalf {
+    fn read_body(&mut self, stream: &TcpStream, req_id: u64, out: &mut [u8]) -> Result<usize> {
+        if self.hijacked {
+            return Err(Error::new(ErrorKind::Hijacked));
+        }
+        if self.body.req_id != req_id {
+            return Err(Error::invalid_input(
+                "request body read after its response was finished",
+            ));
+        }
+        if let Some(kind) = self.body.error {
+            return Err(Error::new(kind));
+        }
+        let r = self.read_body_inner(stream, out);
+        if let Err(e) = &r {
+            self.body.error = Some(e.kind());
+        }
+        r
+    }
+
+    fn read_body_inner(&mut self, stream: &TcpStream, out: &mut [u8]) -> Result<usize> {
+        loop {
+            if self.body.decoder.is_done() {
+                return Ok(0);
+            }
+            if !self.buf.data().is_empty() {
+                let step = self.body.decoder.decode(self.buf.data(), out.len())?;
+                let n = step.data.len();
+                out[..n].copy_from_slice(&self.buf.data()[step.data]);
+                self.buf.consume(step.consumed);
+                if n > 0 {
+                    return Ok(n);
+                }
+                continue;
+            }
+            let deadline =
+                deadline::earliest(self.body.deadline, deadline::after(self.body.inactivity));
+            let direct = self.body.decoder.direct_limit();
+            // A large read with nothing buffered goes straight into the caller's buffer.
+            if direct > 0 && out.len() >= READ_BUF {
+                let lim = direct.min(out.len() as u64) as usize;
+                let n = deadline::read(stream, &mut self.slot, deadline, &mut out[..lim])
+                    .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
+                if n == 0 {
+                    self.body.decoder.on_eof()?;
+                    return Ok(0);
+                }
+                self.body.decoder.consume_direct(n as u64);
+                return Ok(n);
+            }
+            let n = self
+                .buf
+                .fill(stream, &mut self.slot, deadline, READ_BUF)
+                .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
+            if n == 0 {
+                self.body.decoder.on_eof()?;
+                return Ok(0);
+            }
+        }
+    }
+
+    /// Reads the next request head. `Ok(None)` means the client closed the connection (or
+    /// went quiet past `wait_deadline`) before sending a byte of it.
+    fn read_head(
+        &mut self,
+        stream: &TcpStream,
+        wait_deadline: Option<Instant>,
+        srv: &ServerInner,
+        on_first_byte: &mut dyn FnMut(),
+    ) -> Result<Option<(RequestHead, Instant)>> {
+        let cfg = &srv.config;
+        let max = self.limits.max_head_bytes;
+        let mut scanned = 0;
+        let mut started: Option<(Instant, Option<Instant>)> = None;
+        loop {
+            let data = self.buf.data();
+            if !data.is_empty() {
+                if started.is_none() {
+                    let now = Instant::now();
+                    let hdr = deadline::earliest(
+                        cfg.read_header_timeout.and_then(|d| now.checked_add(d)),
+                        cfg.read_timeout.and_then(|d| now.checked_add(d)),
+                    );
+                    started = Some((now, hdr));
+                    on_first_byte();
+                }
+                if let Some(end) = head::find_end(data, scanned) {
+                    match head::parse_request(&data[..end], &self.limits)? {
+                        Parsed::Complete { head, len } => {
+                            self.buf.consume(len);
+                            let t = started.map(|s| s.0).unwrap_or_else(Instant::now);
+                            return Ok(Some((head, t)));
+                        }
+                        // Only empty lines so far (RFC 9112 §2.2 lets us skip them).
+                        Parsed::Partial => scanned = end,
+                    }
+                } else {
+                    scanned = data.len();
+                }
+                if data.len() >= max {
+                    // Classify: 414 for a request line that alone is too long, else 431.
+                    head::parse_request(data, &self.limits)?;
+                    return Err(Error::too_large(crate::error::TooLarge::Head));
+                }
+            }
+            let (deadline, phase) = match started {
+                Some((_, hdr)) => (hdr, TimeoutPhase::ReadRequestHead),
+                None => (wait_deadline, TimeoutPhase::Idle),
+            };
+            let cap = max.saturating_add(READ_BUF);
+            match self.buf.fill(stream, &mut self.slot, deadline, cap) {
+                Ok(0) if started.is_none() => return Ok(None),
+                Ok(0) => return Err(Error::closed(crate::error::ClosedDuring::Head)),
+                Ok(_) => {}
+                Err(_) if started.is_none() && phase == TimeoutPhase::Idle => return Ok(None),
+                Err(e) => return Err(Error::from_io(e, phase)),
+            }
+        }
+    }
+}
+
+/// The write half of a connection, owned by the serve loop and lent to each response writer.
+pub(crate) struct WriteHalf {
+    /// Body bytes written by the handler and not yet sent.
+    pub(crate) buf: Vec<u8>,
+    /// Scratch space for building a head.
+    pub(crate) head: Vec<u8>,
+    pub(crate) slot: TimeoutSlot,
+    pub(crate) date: DateCache,
+}
+
+/// How a connection ends.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// The client is gone or went idle: just close.
+    Quiet,
+    /// We are closing while the client may still send: FIN first, then drain briefly.
+    Linger,
+    /// A handler took the connection; leave the socket alone.
+    Hijacked,
+}
+
+/// Serves one connection until it closes or is hijacked. Runs on the connection's thread.
+pub(crate) fn serve(srv: &ServerInner, shared: Arc<ConnShared>) {
+    let mut wh = WriteHalf {
+        buf: Vec::with_capacity(super::response::BUFFER_SIZE),
+        head: Vec::with_capacity(512),
+        slot: TimeoutSlot::default(),
+        date: DateCache::new(),
+    };
+    let ending = serve_loop(srv, &shared, &mut wh);
+    match ending {
+        Ending::Hijacked => {}
+        Ending::Quiet => {
+            let _ = shared.stream.shutdown(Shutdown::Both);
+        }
+        Ending::Linger => linger_close(&shared),
+    }
+    if ending != Ending::Hijacked {
+        shared.set_state(srv, ConnState::Closed);
+    }
+    srv.untrack(shared.id);
+}
+
+fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -> Ending {
+    let cfg = &srv.config;
+    let mut req_id = 0u64;
+    loop {
+        let wait = if req_id == 0 {
+            deadline::after(cfg.read_header_timeout)
+        } else {
+            shared.set_state(srv, ConnState::Idle);
+            // Dekker with shutdown(): it sets the flag, then closes connections it sees Idle.
+            if srv.is_shutting_down() {
+                return Ending::Quiet;
+            }
+            deadline::after(cfg.idle_timeout)
+        };
+        let head = {
+            let mut rh = shared.read.lock();
+            // Active from the first byte of a request, so shutdown leaves it alone.
+            rh.read_head(&shared.stream, wait, srv, &mut || {
+                shared.set_state(srv, ConnState::Active)
+            })
+        };
+        let (head, started) = match head {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ending::Quiet,
+            Err(e) => {
+                if e.status_hint().is_some() {
+                    log::debug!("bad request from {}: {e}", shared.remote_addr);
+                    write_error_response(shared, wh, &e);
+                    return Ending::Linger;
+                }
+                log::debug!("reading request from {}: {e}", shared.remote_addr);
+                return Ending::Quiet;
+            }
+        };
+        req_id += 1;
+
+        let framing = match framing::request(head.version, &head.headers) {
+            Ok(f) => f,
+            Err(e) => {
+                log::debug!("bad request framing from {}: {e}", shared.remote_addr);
+                write_error_response(shared, wh, &e);
+                return Ending::Linger;
+            }
+        };
+        let has_body = !matches!(framing, Framing::Empty | Framing::Length(0));
+        let expect_continue = match expect_continue(&head) {
+            Ok(e) => e && has_body,
+            Err(()) => {
+                write_simple_response(shared, wh, http::StatusCode::EXPECTATION_FAILED, "");
+                return Ending::Linger;
+            }
+        };
+        {
+            let mut rh = shared.read.lock();
+            let limits = rh.limits;
+            rh.body = BodyState {
+                req_id,
+                decoder: BodyDecoder::new(framing, &limits),
+                error: None,
+                deadline: cfg.read_timeout.and_then(|d| started.checked_add(d)),
+                inactivity: cfg.inactivity_timeout,
+            };
+        }
+        {
+            let mut c = shared.cont.lock();
+            *c = Continue {
+                req_id,
+                pending: expect_continue,
+                sent: false,
+            };
+        }
+        let info = ReqInfo {
+            req_id,
+            head: head.method == http::Method::HEAD,
+            version: head.version,
+            client_close: wants_close(head.version, &head.headers),
+            expect_continue,
+            write_deadline: cfg
+                .write_timeout
+                .and_then(|d| Instant::now().checked_add(d)),
+        };
+        let known_len = match framing {
+            Framing::Empty => Some(0),
+            Framing::Length(n) => Some(n),
+            _ => None,
+        };
+        let body = Body::from_conn(ConnBody {
+            shared: Arc::clone(shared),
+            req_id,
+            known_len,
+            expect_continue,
+        });
+        let mut req = Request::from_parts(
+            head.method,
+            head.uri,
+            head.version,
+            head.headers,
+            body,
+            Some(shared.remote_addr),
+        );
+        let mut w = ConnWriter::new(shared, wh, srv, info);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            srv.handler.serve_http(&mut w, &mut req);
+        }));
+        if let Err(panic) = outcome {
+            let msg = panic_message(&panic);
+            log::error!(
+                "panic serving {}: {} {}: {msg}",
+                shared.remote_addr,
+                req.method,
+                req.uri
+            );
+            w.abort_after_panic();
+            return Ending::Linger;
+        }
+        if w.is_hijacked() {
+            return Ending::Hijacked;
+        }
+        w.finish();
+        let mut close = w.close_after();
+        drop(w);
+        // The body may be gone (moved out by the handler); whatever it was, the read half
+        // says whether this request's bytes are all off the wire.
+        drop(req);
+        if !close && !shared.body_done(req_id) {
+            close = !shared.drain_body(req_id);
+        }
+        if close || srv.is_shutting_down() {
+            return Ending::Linger;
+        }
+    }
+}
+
+/// `Expect: 100-continue` (case-insensitive) → true; no Expect → false; any other expectation
+/// → error, answered with 417 (RFC 9110 §10.1.1).
+fn expect_continue(head: &RequestHead) -> std::result::Result<bool, ()> {
+    let mut values = head.headers.get_all(EXPECT).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(false),
+        (Some(v), None) if v.as_bytes().eq_ignore_ascii_case(b"100-continue") => {
+            // RFC 9110 §10.1.1: a server ignores 100-continue from an HTTP/1.0 client.
+            Ok(head.version == Version::HTTP_11)
+        }
+        _ => Err(()),
+    }
+}
+
+/// True if the request asks for the connection to close after the response: `Connection:
+/// close`, or HTTP/1.0 without `Connection: keep-alive` (RFC 9112 §9.3).
+pub(crate) fn wants_close(version: Version, headers: &HeaderMap) -> bool {
+    if has_connection_token(headers, "close") {
+        return true;
+    }
+    version == Version::HTTP_10 && !has_connection_token(headers, "keep-alive")
+}
+
+/// True if a `Connection` field lists `token` (case-insensitive).
+pub(crate) fn has_connection_token(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(CONNECTION).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+fn write_error_response(shared: &ConnShared, wh: &mut WriteHalf, e: &Error) {
+    let status = e.status_hint().unwrap_or(http::StatusCode::BAD_REQUEST);
+    write_simple_response(shared, wh, status, &e.to_string());
+}
+
+/// Writes a whole short response with `Connection: close`.
+pub(crate) fn write_simple_response(
+    shared: &ConnShared,
+    wh: &mut WriteHalf,
+    status: http::StatusCode,
+    detail: &str,
+) {
+    use crate::proto::write;
+    let reason = status.canonical_reason().unwrap_or("");
+    let mut body = format!("{} {reason}", status.as_str());
+    if !detail.is_empty() {
+        body.push_str(": ");
+        body.push_str(detail);
+    }
+    body.push('\n');
+    let buf = &mut wh.head;
+    buf.clear();
+    write::status_line(buf, Version::HTTP_11, status);
+    write::header(buf, "Content-Type", b"text/plain; charset=utf-8");
+    write::header(buf, "Connection", b"close");
+    let date = wh.date.get(std::time::SystemTime::now()).to_vec();
+    write::header(buf, "Date", &date);
+    write::header_u64(buf, "Content-Length", body.len() as u64);
+    write::end(buf);
+    let deadline = Instant::now().checked_add(Duration::from_secs(5));
+    let _ = deadline::write_all(
+        &shared.stream,
+        &mut wh.slot,
+        deadline,
+        &[&wh.head, body.as_bytes()],
+    );
+}
+
+/// Half-closes the connection and reads what the client still sends, briefly, so the client
+/// gets our FIN after the response rather than a reset that may discard it (Go's
+/// `closeWriteAndWait`).
+fn linger_close(shared: &ConnShared) {
+    let _ = shared.stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut scratch = [0u8; 4096];
+    let mut total = 0usize;
+    let mut rh = shared.read.lock();
+    rh.slot.reset();
+    while total < MAX_DRAIN as usize {
+        match deadline::read(&shared.stream, &mut rh.slot, Some(deadline), &mut scratch) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    let _ = shared.stream.shutdown(Shutdown::Both);
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

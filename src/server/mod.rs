@@ -1,0 +1,531 @@
+//! HTTP/1.1 server: accept loop, one OS thread per connection (from a thread cache), shutdown.
+//!
+//! The per-connection loop is in `conn.rs`, the response writer in `response.rs`.
+//!
+//! ```no_run
+//! use nethttp::server::{Request, ResponseWriter, Server};
+//! use std::io::Write;
+//!
+//! let srv = Server::new(|w: &mut dyn ResponseWriter, r: &mut Request| {
+//!     let _ = write!(w, "hello from {}\n", r.uri.path());
+//! });
+//! let stopper = srv.clone();
+//! std::thread::spawn(move || {
+//!     // ... later, from any thread:
+//!     let _ = stopper.shutdown(std::time::Duration::from_secs(5));
+//! });
+//! srv.listen_and_serve()?;
+//! # Ok::<(), nethttp::Error>(())
+//! ```
+//!
+//! # Threads
+//!
+//! The thread that calls [`Server::serve`] runs the accept loop. Each accepted connection is
+//! handed to a connection thread, which reads a request, calls the handler, finishes the
+//! response and goes on while keep-alive holds (Go's `conn.serve`). A thread whose connection
+//! closed parks in a cache and takes the next accepted connection, so connection churn does not
+//! pay a thread spawn each time; it exits after [`Config::thread_idle_timeout`].
+
+mod conn;
+mod handler;
+mod request;
+mod response;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::{Condvar, Mutex};
+
+pub use handler::Handler;
+pub use request::{Body, Request};
+pub use response::{Hijacked, ResponseWriter};
+
+use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::proto::Limits;
+use conn::ConnShared;
+
+/// The state of a server connection, reported to [`Config::conn_state`] (Go's `ConnState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ConnState {
+    /// Just accepted; no request byte read yet.
+    New = 0,
+    /// Reading a request or running its handler.
+    Active = 1,
+    /// Between requests, waiting for the next one.
+    Idle = 2,
+    /// Taken over by a handler; the server no longer tracks it.
+    Hijacked = 3,
+    /// Closed by the server or the client.
+    Closed = 4,
+}
+
+/// A callback for connection state changes: the client's address and the new state. It runs
+/// on the connection's thread and must not block.
+pub type ConnStateHook = Arc<dyn Fn(SocketAddr, ConnState) + Send + Sync>;
+
+/// Server settings. Every default is safe for a server exposed to untrusted clients: unlike
+/// Go, a head-read timeout, an idle timeout, a stall timeout and a connection limit are on.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut cfg = nethttp::server::Config::default();
+/// cfg.addr = "127.0.0.1:0".into();
+/// cfg.write_timeout = Some(Duration::from_secs(30));
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The address [`Server::listen_and_serve`] binds. Default is `127.0.0.1:8080`.
+    pub addr: String,
+    /// How long a client may take to send a whole request head, from its first byte (or, for
+    /// a new connection, from accept). `None` means no limit. Default is 10 seconds.
+    pub read_header_timeout: Option<Duration>,
+    /// How long reading a whole request, head and body, may take. `None` means no limit.
+    /// Default is `None` (bodies may stream for long; the stall timeout still applies).
+    pub read_timeout: Option<Duration>,
+    /// How long writing a response may take, from the end of its request head. `None` means no
+    /// limit. Default is `None` (the stall timeout still applies).
+    pub write_timeout: Option<Duration>,
+    /// How long a keep-alive connection may wait for its next request. `None` means no limit.
+    /// Default is 120 seconds (longer than Go's and nethttp's client idle timeout of 90 s, so
+    /// clients usually close first).
+    pub idle_timeout: Option<Duration>,
+    /// How long one read of a request body or one write of a response may wait without any
+    /// progress, within `read_timeout` and `write_timeout`. `None` means no limit. Default is
+    /// 60 seconds (nginx's `client_body_timeout` and `send_timeout`).
+    pub inactivity_timeout: Option<Duration>,
+    /// The largest request head, request line included. A longer request line gets 414, a
+    /// longer head 431. Default is 1 MiB (Go's `DefaultMaxHeaderBytes`).
+    pub max_header_bytes: usize,
+    /// The most header fields in a request head (431 beyond). Default is 100.
+    pub max_headers: usize,
+    /// The most connections served at once; at the limit the server stops accepting and the
+    /// kernel's backlog holds new connections. Zero means no limit. Default is 10,000.
+    pub max_connections: usize,
+    /// Stack size of connection threads, in bytes. Default is 2 MiB (Rust's default); lower it
+    /// to save address space with many connections if handlers are shallow.
+    pub stack_size: usize,
+    /// How long a cached connection thread waits for a new connection before it exits.
+    /// Default is 30 seconds.
+    pub thread_idle_timeout: Duration,
+    /// Called on every connection state change. Default is none.
+    pub conn_state: Option<ConnStateHook>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            addr: "127.0.0.1:8080".to_string(),
+            read_header_timeout: Some(Duration::from_secs(10)),
+            read_timeout: None,
+            write_timeout: None,
+            idle_timeout: Some(Duration::from_secs(120)),
+            inactivity_timeout: Some(Duration::from_secs(60)),
+            max_header_bytes: Limits::DEFAULT_MAX_HEAD_BYTES,
+            max_headers: Limits::DEFAULT_MAX_HEADERS,
+            max_connections: 10_000,
+            stack_size: 2 << 20,
+            thread_idle_timeout: Duration::from_secs(30),
+            conn_state: None,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("read_header_timeout", &self.read_header_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("inactivity_timeout", &self.inactivity_timeout)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_headers", &self.max_headers)
+            .field("max_connections", &self.max_connections)
+            .field("stack_size", &self.stack_size)
+            .field("thread_idle_timeout", &self.thread_idle_timeout)
+            .field("conn_state", &self.conn_state.as_ref().map(|_| "hook"))
+            .finish()
+    }
+}
+
+/// An HTTP/1.1 server. A cheap handle: clone it to call [`shutdown`](Self::shutdown) or
+/// [`close`](Self::close) from another thread while one thread is in [`serve`](Self::serve).
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<ServerInner>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.inner.config)
+            .field("connections", &self.num_connections())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct ServerInner {
+    pub(crate) config: Config,
+    pub(crate) handler: Box<dyn Handler>,
+    limits: Limits,
+    /// Set once by shutdown() or close(); never cleared.
+    shutting_down: AtomicBool,
+    /// The connections being served (not hijacked ones). Guarded with `conns_changed`, which
+    /// is notified whenever a connection leaves, and on shutdown.
+    conns: Mutex<HashMap<u64, Arc<ConnShared>>>,
+    conns_changed: Condvar,
+    /// Addresses of listeners in serve(), to wake their accept calls on shutdown.
+    listeners: Mutex<Vec<SocketAddr>>,
+    next_conn_id: AtomicU64,
+    /// Connection threads alive (busy or cached), for leak checks.
+    threads: Arc<AtomicUsize>,
+}
+
+impl ServerInner {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn conn_state_changed(&self, addr: SocketAddr, state: ConnState) {
+        if let Some(hook) = &self.config.conn_state {
+            hook(addr, state);
+        }
+    }
+
+    pub(crate) fn untrack(&self, id: u64) {
+        let mut conns = self.conns.lock();
+        if conns.remove(&id).is_some() {
+            self.conns_changed.notify_all();
+        }
+    }
+
+    /// Makes every accept loop return from `accept()` by connecting to its listener.
+    fn wake_listeners(&self) {
+        let addrs: Vec<SocketAddr> = self.listeners.lock().clone();
+        for mut addr in addrs {
+            if addr.ip().is_unspecified() {
+                addr.set_ip(match addr {
+                    SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        }
+        self.conns_changed.notify_all();
+    }
+}
+
+impl Server {
+    /// A server for `handler` with the default [`Config`].
+    pub fn new(handler: impl Handler) -> Server {
+        Server::with_config(Config::default(), handler)
+    }
+
+    /// A server for `handler` with `config`.
+    pub fn with_config(config: Config, handler: impl Handler) -> Server {
+        let limits = Limits {
+            max_head_bytes: config.max_header_bytes.max(64),
+            max_headers: config.max_headers.max(1),
+            ..Limits::default()
+        };
+        Server {
+            inner: Arc::new(ServerInner {
+                config,
+                handler: Box::new(handler),
+                limits,
+                shutting_down: AtomicBool::new(false),
+                conns: Mutex::new(HashMap::new()),
+                conns_changed: Condvar::new(),
+                listeners: Mutex::new(Vec::new()),
+                next_conn_id: AtomicU64::new(1),
+                threads: Arc::new(AtomicUsize::new(0)),
+            }),
+        }
+    }
+
+    /// The settings this server runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Binds [`Config::addr`] and serves on it until [`shutdown`](Self::shutdown) or
+    /// [`close`](Self::close).
+    ///
+    /// # Errors
+    ///
+    /// The bind error, or as [`serve`](Self::serve).
+    pub fn listen_and_serve(&self) -> Result<()> {
+        let listener = TcpListener::bind(self.inner.config.addr.as_str())
+            .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+        self.serve(listener)
+    }
+
+    /// Accepts connections on `listener` and serves each on its own thread, until
+    /// [`shutdown`](Self::shutdown) or [`close`](Self::close); then returns `Ok(())` at once
+    /// (shutdown itself waits for the connections). Accept errors such as running out of file
+    /// descriptors are logged and retried with a backoff; they never end the server. Several
+    /// threads may serve several listeners on one server.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ServerClosed`] if the server was already shut down.
+    pub fn serve(&self, listener: TcpListener) -> Result<()> {
+        let srv = &self.inner;
+        if srv.is_shutting_down() {
+            return Err(Error::new(ErrorKind::ServerClosed));
+        }
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+        srv.listeners.lock().push(local);
+        let pool = Pool::new(srv);
+        let mut backoff: Option<Duration> = None;
+        let max = srv.config.max_connections;
+        loop {
+            if srv.is_shutting_down() {
+                break;
+            }
+            if max > 0 {
+                let mut conns = srv.conns.lock();
+                while conns.len() >= max && !srv.is_shutting_down() {
+                    srv.conns_changed
+                        .wait_for(&mut conns, Duration::from_millis(250));
+                }
+            }
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    backoff = None;
+                    if srv.is_shutting_down() {
+                        break;
+                    }
+                    self.start_conn(&pool, stream, peer);
+                }
+                Err(e) => {
+                    if srv.is_shutting_down() {
+                        break;
+                    }
+                    // Go's tempDelay: 5 ms doubling to 1 s. The wait is on the condvar so a
+                    // shutdown ends it at once.
+                    let d = backoff.map_or(Duration::from_millis(5), |d| {
+                        (d * 2).min(Duration::from_secs(1))
+                    });
+                    backoff = Some(d);
+                    log::warn!("nethttp: accept error: {e}; retrying in {d:?}");
+                    let mut conns = srv.conns.lock();
+                    srv.conns_changed.wait_for(&mut conns, d);
+                }
+            }
+        }
+        srv.listeners.lock().retain(|a| *a != local);
+        Ok(())
+    }
+
+    fn start_conn(&self, pool: &Pool, stream: TcpStream, peer: SocketAddr) {
+        let srv = &self.inner;
+        let _ = stream.set_nodelay(true);
+        let id = srv.next_conn_id.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(ConnShared::new(stream, peer, id, srv.limits));
+        srv.conns.lock().insert(id, Arc::clone(&shared));
+        srv.conn_state_changed(peer, ConnState::New);
+        let inner = Arc::clone(srv);
+        let job: Job = Box::new(move || {
+            if inner.is_shutting_down() {
+                let _ = shared.stream.shutdown(std::net::Shutdown::Both);
+                shared.set_state(&inner, ConnState::Closed);
+                inner.untrack(shared.id);
+                return;
+            }
+            conn::serve(&inner, shared);
+        });
+        if let Err(e) = pool.dispatch(srv, job) {
+            log::error!("nethttp: cannot start a connection thread: {e}");
+            srv.untrack(id);
+        }
+    }
+
+    /// Stops the server gracefully: stops accepting, closes idle connections at once, lets
+    /// active requests finish and closes each connection after its current response. Returns
+    /// when every connection is closed, or with a [`TimeoutPhase::Shutdown`] error at the
+    /// timeout, leaving the rest to finish or to [`close`](Self::close). Hijacked connections
+    /// are not waited for. Safe to call from any thread, more than once.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Timeout`] if connections remain at the timeout.
+    pub fn shutdown(&self, timeout: Duration) -> Result<()> {
+        let srv = &self.inner;
+        srv.shutting_down.store(true, Ordering::SeqCst);
+        srv.wake_listeners();
+        let deadline = Instant::now() + timeout;
+        let mut conns = srv.conns.lock();
+        loop {
+            if conns.is_empty() {
+                return Ok(());
+            }
+            for c in conns.values() {
+                let state = c.state.load(Ordering::SeqCst);
+                if state == ConnState::Idle as u8 || state == ConnState::New as u8 {
+                    // Wakes the connection's blocked read with EOF; it then closes quietly.
+                    let _ = c.stream.shutdown(std::net::Shutdown::Both);
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::timeout(TimeoutPhase::Shutdown));
+            }
+            // Re-check idle connections now and then: one may go idle without a wake-up.
+            let wait = (deadline - now).min(Duration::from_millis(50));
+            srv.conns_changed.wait_for(&mut conns, wait);
+        }
+    }
+
+    /// Closes the server now: stops accepting and closes every connection, active or not
+    /// (hijacked ones excepted). In-flight responses are cut off. Does not wait.
+    pub fn close(&self) {
+        let srv = &self.inner;
+        srv.shutting_down.store(true, Ordering::SeqCst);
+        srv.wake_listeners();
+        for c in srv.conns.lock().values() {
+            let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// How many connections are being served (hijacked ones are not counted).
+    pub fn num_connections(&self) -> usize {
+        self.inner.conns.lock().len()
+    }
+
+    /// How many connection threads are alive, busy or cached. After a shutdown and once
+    /// [`serve`](Self::serve) has returned, this falls to zero: for leak checks.
+    pub fn num_threads(&self) -> usize {
+        self.inner.threads.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves `handler` on `addr` with the default [`Config`], as Go's `http.ListenAndServe`.
+/// Runs until the process ends.
+///
+/// # Errors
+///
+/// The bind error.
+pub fn listen_and_serve(addr: impl ToSocketAddrs, handler: impl Handler) -> Result<()> {
+    let listener = TcpListener::bind(addr).map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+    Server::new(handler).serve(listener)
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The connection-thread cache of one `serve` call. Jobs go to a parked thread if one is idle,
+/// else to a new thread. Dropping the pool (when `serve` returns) disconnects the channel, so
+/// parked threads exit and busy ones exit after their connection.
+struct Pool {
+    tx: Sender<Job>,
+    rx: Receiver<Job>,
+    /// Threads parked in `recv`, not yet claimed by a job.
+    idle: Arc<AtomicUsize>,
+    threads: Arc<AtomicUsize>,
+    stack_size: usize,
+    idle_timeout: Duration,
+}
+
+impl Pool {
+    fn new(srv: &ServerInner) -> Pool {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Pool {
+            tx,
+            rx,
+            idle: Arc::new(AtomicUsize::new(0)),
+            threads: Arc::clone(&srv.threads),
+            stack_size: srv.config.stack_size,
+            idle_timeout: srv.config.thread_idle_timeout,
+        }
+    }
+
+    fn dispatch(&self, _srv: &ServerInner, job: Job) -> std::io::Result<()> {
+        // Claim a parked thread: each claim is matched by exactly one job on the channel.
+        let mut n = self.idle.load(Ordering::SeqCst);
+        while n > 0 {
+            match self
+                .idle
+                .compare_exchange_weak(n, n - 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => {
+                    // Cannot fail: this pool holds a receiver.
+                    let _ = self.tx.send(job);
+                    return Ok(());
+                }
+                Err(m) => n = m,
+            }
+        }
+        let rx = self.rx.clone();
+        let idle = Arc::clone(&self.idle);
+        let threads = Arc::clone(&self.threads);
+        let idle_timeout = self.idle_timeout;
+        threads.fetch_add(1, Ordering::SeqCst);
+        let spawned = std::thread::Builder::new()
+            .name("nethttp-conn".into())
+            .stack_size(self.stack_size)
+            .spawn(move || {
+                let _count = ThreadCount(threads);
+                worker(job, &rx, &idle, idle_timeout);
+            });
+        if let Err(e) = spawned {
+            self.threads.fetch_sub(1, Ordering::SeqCst);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+struct ThreadCount(Arc<AtomicUsize>);
+
+impl Drop for ThreadCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn worker(first: Job, rx: &Receiver<Job>, idle: &AtomicUsize, idle_timeout: Duration) {
+    let mut job = first;
+    loop {
+        job();
+        idle.fetch_add(1, Ordering::SeqCst);
+        job = loop {
+            match rx.recv_timeout(idle_timeout) {
+                Ok(j) => break j,
+                Err(RecvTimeoutError::Timeout) => {
+                    // Retire, unless a dispatcher has already claimed us (then a job is on
+                    // its way and the count is already down).
+                    let mut n = idle.load(Ordering::SeqCst);
+                    let mut retired = false;
+                    while n > 0 {
+                        match idle.compare_exchange_weak(
+                            n,
+                            n - 1,
+                            Ordering::SeqCst,
+                            Ordering::SeqCst,
+                        ) {
+                            Ok(_) => {
+                                retired = true;
+                                break;
+                            }
+                            Err(m) => n = m,
+                        }
+                    }
+                    if retired {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        };
+    }
+}
