@@ -322,6 +322,20 @@ impl ReadHalf {
         let mut scanned = 0;
         let mut started: Option<(Instant, Option<Instant>)> = None;
         loop {
+            // RFC 9112 §2.2: skip empty lines before a request line. Dropping them here also
+            // keeps find_end from taking them for the blank line that ends a head.
+            let mut skip = 0;
+            loop {
+                match &self.buf.data()[skip..] {
+                    [b'\r', b'\n', ..] => skip += 2,
+                    [b'\n', ..] => skip += 1,
+                    _ => break,
+                }
+            }
+            if skip > 0 {
+                self.buf.consume(skip);
+                scanned = 0;
+            }
             let data = self.buf.data();
             if !data.is_empty() {
                 if started.is_none() {
@@ -340,8 +354,8 @@ impl ReadHalf {
                             let t = started.map(|s| s.0).unwrap_or_else(Instant::now);
                             return Ok(Some((head, t)));
                         }
-                        // Only empty lines so far (RFC 9112 §2.2 lets us skip them).
-                        Parsed::Partial => scanned = end,
+                        // Cannot happen once leading empty lines are gone; read more.
+                        Parsed::Partial => scanned = data.len(),
                     }
                 } else {
                     scanned = data.len();
