@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, Sender};
 use http::{Method, StatusCode, Uri};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::response::{ConnBody, Response, ResponseBody};
 use super::trace::{CancelToken, ClientTrace};
@@ -41,6 +41,13 @@ use crate::server::Body;
 
 /// The most informational responses skipped before a final one.
 const MAX_1XX: usize = 16;
+
+/// How long a finished response waits for the writer to report its request written.
+const WROTE_WAIT: Duration = Duration::from_millis(50);
+
+/// Bodies up to this size that are already buffered when the head is parsed are read by the
+/// reader thread itself, sparing a hand-off.
+const SMALL_BODY: usize = 16 << 10;
 
 /// A pooled connection. Shared by the pool, the two connection threads, the caller of a round
 /// trip and the response body.
@@ -66,11 +73,17 @@ pub(crate) struct PersistConn {
     /// How many round trips have started on this connection.
     uses: AtomicU64,
     /// The id of the last request the writer finished writing in full; written by the writer
-    /// thread, read when deciding whether the connection can be reused.
-    wrote: AtomicU64,
+    /// thread (which then notifies `wrote_cv`), read when deciding whether the connection can
+    /// be reused.
+    wrote: Mutex<u64>,
+    wrote_cv: Condvar,
     /// Set when a 101 response handed the connection to the caller: close() then leaves the
     /// socket open.
     upgraded: AtomicBool,
+    /// Owned by the writer thread: the `done` sender of the last request written without a
+    /// success report. Kept rather than dropped, because dropping it would wake the caller
+    /// waiting on it for nothing; replaced by the next one.
+    parked_done: Mutex<Option<Sender<WriteResult>>>,
     pub(crate) transport: Weak<TransportInner>,
 }
 
@@ -105,11 +118,17 @@ struct WriteRequest {
     continue_timeout: Duration,
     deadline: Option<Instant>,
     done_tx: Sender<WriteResult>,
+    /// Report success too (the caller times the response head from it); failures are always
+    /// reported.
+    notify_ok: bool,
     trace: ClientTrace,
 }
 
 enum WriteResult {
     Ok,
+    /// A final response arrived instead of `100 Continue`, so the body was not sent (by
+    /// design: the exchange goes on, but the connection cannot be reused).
+    Skipped,
     Failed {
         err: Error,
         /// The head did not go out whole, so the server cannot have acted on the request.
@@ -132,8 +151,10 @@ struct RespParts {
     head: ResponseHead,
     /// The connection may carry another request after this body.
     reusable: bool,
-    /// The body was empty and the reader already finished the exchange.
+    /// The reader already finished the exchange: the body was empty, or is `small_body`.
     body_done: bool,
+    /// A small body the reader read whole from its buffer, with its trailers.
+    small_body: Option<(Vec<u8>, Option<http::HeaderMap>)>,
     upgraded: Option<Conn>,
 }
 
@@ -203,8 +224,10 @@ impl PersistConn {
                 decoder: BodyDecoder::empty(),
             }),
             uses: AtomicU64::new(0),
-            wrote: AtomicU64::new(0),
+            wrote: Mutex::new(0),
+            wrote_cv: Condvar::new(),
             upgraded: AtomicBool::new(false),
+            parked_done: Mutex::new(None),
             transport: Arc::downgrade(t),
         });
         let limits = Limits {
@@ -260,8 +283,24 @@ impl PersistConn {
         self.uses.fetch_add(1, Ordering::SeqCst) > 0
     }
 
+    /// True if the writer has written request `req_id` in full.
     pub(crate) fn wrote_in_full(&self, req_id: u64) -> bool {
-        self.wrote.load(Ordering::SeqCst) == req_id
+        *self.wrote.lock() == req_id
+    }
+
+    /// Waits briefly for the writer to finish request `req_id` (Go's `wroteRequest`): a
+    /// response can arrive a moment before the writer thread records its success. A writer
+    /// still busy after `WROTE_WAIT` is still sending a body the server did not wait for; the
+    /// connection is then not reused.
+    pub(crate) fn wait_wrote(&self, req_id: u64) -> bool {
+        let deadline = Instant::now() + WROTE_WAIT;
+        let mut w = self.wrote.lock();
+        while *w != req_id {
+            if self.is_closed() || self.wrote_cv.wait_until(&mut w, deadline).timed_out() {
+                return *w == req_id;
+            }
+        }
+        true
     }
 
     /// Closes the connection: shuts the socket down (waking both threads and any body read),
@@ -378,6 +417,7 @@ pub(crate) fn round_trip(
         continue_timeout: t.cfg.expect_continue_timeout,
         deadline: req_deadline,
         done_tx,
+        notify_ok: t.cfg.response_header_timeout.is_some(),
         trace: ctx.trace.clone(),
     };
     if let Err(e) = pc.writech.send(wr) {
@@ -387,10 +427,11 @@ pub(crate) fn round_trip(
     let never = crossbeam_channel::never();
     let never_done = crossbeam_channel::never();
     let cancel_rx = ctx.cancel.as_ref().map_or(&never, |c| c.receiver());
+    // The writer reports failures always, success only when a response-header timer must
+    // start from it (`notify_ok`): a report nobody needs would wake this thread for nothing.
     let mut write_done = false;
     let mut head_deadline: Option<Instant> = None;
     loop {
-        // Once the write result is in, the writer has let go of `done`: stop watching it.
         let done = if write_done { &never_done } else { &done_rx };
         let deadline = deadline::earliest(req_deadline, head_deadline);
         let wait = deadline.map_or(Duration::from_secs(3600), |d| {
@@ -402,8 +443,18 @@ pub(crate) fn round_trip(
                     Ok(Ok(parts)) => Ok(make_response(pc, parts, req_id, &url, &ctx)),
                     Ok(Err(mut e)) => {
                         // How far did the writer get? It fails fast now the socket is shut.
-                        match done_rx.recv_timeout(Duration::from_millis(100)) {
-                            Ok(WriteResult::Failed { nothing_written, body, .. }) => {
+                        // A write error explains the failure better than the read's EOF.
+                        let written = pc.wrote_in_full(req_id);
+                        let result = if written {
+                            None
+                        } else {
+                            done_rx.recv_timeout(Duration::from_millis(100)).ok()
+                        };
+                        match result {
+                            Some(WriteResult::Failed { err, nothing_written, body }) => {
+                                if e.before_response {
+                                    e.err = err;
+                                }
                                 e.nothing_written = nothing_written;
                                 e.body = body;
                             }
@@ -415,7 +466,7 @@ pub(crate) fn round_trip(
                 };
             }
             recv(done) -> r => match r {
-                Ok(WriteResult::Ok) => {
+                Ok(WriteResult::Ok | WriteResult::Skipped) => {
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
                 }
@@ -442,7 +493,12 @@ pub(crate) fn round_trip(
             }
             default(wait) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    let phase = if !write_done {
+                    if !write_done
+                        && matches!(done_rx.try_recv(), Ok(WriteResult::Ok | WriteResult::Skipped))
+                    {
+                        write_done = true;
+                    }
+                    let phase = if !write_done && !pc.wrote_in_full(req_id) {
                         TimeoutPhase::WriteRequest
                     } else {
                         TimeoutPhase::ReadResponseHead
@@ -471,6 +527,8 @@ fn make_response(
 ) -> Response {
     let body = if let Some(conn) = parts.upgraded {
         return Response::new(parts.head, ResponseBody::empty(), url.clone(), Some(conn));
+    } else if let Some((bytes, trailers)) = parts.small_body {
+        ResponseBody::from_bytes(bytes, trailers)
     } else if parts.body_done {
         ResponseBody::empty()
     } else {
@@ -624,6 +682,7 @@ fn respond(
             head,
             reusable: false,
             body_done: true,
+            small_body: None,
             upgraded: Some(conn),
         }));
         return false;
@@ -642,12 +701,21 @@ fn respond(
         && !crate::proto::head::wants_close(head.version, &head.headers)
         && framing != Framing::UntilClose;
     rh.decoder = BodyDecoder::new(framing, limits);
+    let small_body = match take_small_body(&mut rh) {
+        Ok(b) => b,
+        Err(e) => {
+            drop(rh);
+            pc.close(Error::new(e.kind()));
+            fail_pending(Some(rc), e, false);
+            return false;
+        }
+    };
 
     if rh.decoder.is_done() {
-        // No body: finish the exchange here, so the connection is back in the pool before the
-        // caller even sees the response.
+        // No body, or a small one already here: finish the exchange on this thread, so the
+        // connection is back in the pool before the caller even sees the response.
         drop(rh);
-        let pooled = reusable && pc.wrote_in_full(rc.req_id) && put_idle(pc, &rc.trace);
+        let pooled = reusable && pc.wait_wrote(rc.req_id) && put_idle(pc, &rc.trace);
         if !pooled {
             pc.close(Error::closed(ClosedDuring::Body));
         }
@@ -655,6 +723,7 @@ fn respond(
             head,
             reusable,
             body_done: true,
+            small_body,
             upgraded: None,
         }));
         return pooled;
@@ -666,6 +735,7 @@ fn respond(
             head,
             reusable,
             body_done: false,
+            small_body: None,
             upgraded: None,
         }))
         .is_err()
@@ -678,6 +748,51 @@ fn respond(
         recv(bodyrx) -> ev => matches!(ev, Ok(BodyEvent::Done { pooled: true })),
         recv(pc.close_rx) -> _ => false,
     }
+}
+
+/// If the whole body (at most `SMALL_BODY` bytes) is already buffered, decodes it out of the
+/// buffer, leaving the decoder done.
+fn take_small_body(rh: &mut ReadHalf) -> Result<Option<(Vec<u8>, Option<http::HeaderMap>)>> {
+    if rh.decoder.is_done() || rh.decoder.is_until_close() {
+        return Ok(None);
+    }
+    let data = rh.buf.data();
+    match rh.decoder.remaining() {
+        Some(n) if n as usize > SMALL_BODY || (data.len() as u64) < n => return Ok(None),
+        Some(_) => {}
+        None => {
+            // Chunked: see on a copy whether the buffer holds the whole body.
+            if data.len() > SMALL_BODY * 2 {
+                return Ok(None);
+            }
+            let mut probe = rh.decoder.clone();
+            let mut at = 0;
+            let mut total = 0;
+            while !probe.is_done() {
+                let step = match probe.decode(&data[at..], SMALL_BODY) {
+                    Ok(s) => s,
+                    // Report the error when the caller reads the body, as for any body.
+                    Err(_) => return Ok(None),
+                };
+                if step.consumed == 0 {
+                    return Ok(None);
+                }
+                total += step.data.len();
+                at += step.consumed;
+                if total > SMALL_BODY || (at == data.len() && !probe.is_done()) {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    let mut body = Vec::new();
+    while !rh.decoder.is_done() {
+        let step = rh.decoder.decode(rh.buf.data(), SMALL_BODY)?;
+        body.extend_from_slice(&rh.buf.data()[step.data]);
+        rh.buf.consume(step.consumed);
+    }
+    let trailers = rh.decoder.take_trailers();
+    Ok(Some((body, trailers)))
 }
 
 /// Reads heads until a final (non-1xx, or 101) one, signalling 100 Continue to the writer.
@@ -774,19 +889,29 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteRequest>) {
         };
         let req_id = wr.req_id;
         let done_tx = wr.done_tx.clone();
+        let notify_ok = wr.notify_ok;
         let trace = wr.trace.clone();
         let result = write_request(pc, &mut slot, &mut buf, wr);
         match &result {
             WriteResult::Ok => {
-                pc.wrote.store(req_id, Ordering::SeqCst);
+                *pc.wrote.lock() = req_id;
+                pc.wrote_cv.notify_all();
                 trace.wrote_request(true);
             }
-            WriteResult::Failed { err, .. } => {
+            WriteResult::Skipped => trace.wrote_request(false),
+            WriteResult::Failed { .. } => {
                 trace.wrote_request(false);
-                pc.close(Error::new(err.kind()));
+                // Stop sending, but let the reader still take a response the server may have
+                // sent before it stopped reading (a 413, say). The caller closes the
+                // connection if none comes; it can never be reused (`wrote` is not set).
+                let _ = pc.stream.shutdown(std::net::Shutdown::Write);
             }
         }
-        let _ = done_tx.send(result);
+        if matches!(result, WriteResult::Ok) && !notify_ok {
+            *pc.parked_done.lock() = Some(done_tx);
+        } else {
+            let _ = done_tx.send(result);
+        }
         if pc.is_closed() {
             return;
         }
@@ -863,11 +988,7 @@ fn write_request(
         if !go {
             // A final status came instead of 100 Continue: the body is not sent, and the
             // connection cannot be reused (the server may still be waiting for it).
-            return WriteResult::Failed {
-                err: Error::new(ErrorKind::Canceled),
-                nothing_written: false,
-                body: None,
-            };
+            return WriteResult::Skipped;
         }
     }
     match write_body(stream, slot, deadline, buf, &mut body, body_len) {

@@ -167,6 +167,7 @@ pub struct ResponseBody {
 
 enum Kind {
     Empty,
+    Bytes(io::Cursor<Vec<u8>>),
     Conn(Box<ConnBody>),
     Reader(Box<dyn Read + Send>),
 }
@@ -176,6 +177,13 @@ impl ResponseBody {
         ResponseBody {
             kind: Kind::Empty,
             trailers: None,
+        }
+    }
+
+    pub(crate) fn from_bytes(b: Vec<u8>, trailers: Option<HeaderMap>) -> ResponseBody {
+        ResponseBody {
+            kind: Kind::Bytes(io::Cursor::new(b)),
+            trailers,
         }
     }
 
@@ -204,6 +212,7 @@ impl Read for ResponseBody {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.kind {
             Kind::Empty => Ok(0),
+            Kind::Bytes(c) => c.read(buf),
             Kind::Reader(r) => r.read(buf),
             Kind::Conn(c) => {
                 let n = c.read(buf, &mut self.trailers)?;
@@ -217,6 +226,7 @@ impl fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
             Kind::Empty => "empty",
+            Kind::Bytes(_) => "bytes",
             Kind::Conn(_) => "connection",
             Kind::Reader(_) => "reader",
         };
@@ -301,7 +311,7 @@ impl ConnBody {
         let pooled = eof
             && self.reusable
             && !self.pc.is_closed()
-            && self.pc.wrote_in_full(self.req_id)
+            && self.pc.wait_wrote(self.req_id)
             && put_idle(&self.pc, &self.trace);
         if !pooled {
             self.pc
