@@ -4,6 +4,7 @@
 
 mod deadline;
 pub mod error;
+pub mod httptest;
 pub mod proto;
 pub mod server;
 
