@@ -7,11 +7,14 @@ pub mod client;
 mod deadline;
 pub mod error;
 pub mod net;
+pub mod fs;
+pub mod httptest;
 pub mod proto;
 pub mod server;
 
 pub use client::{Client, Response, Transport};
 pub use error::{Error, ErrorKind, Result};
+pub use fs::FileServer;
 pub use http;
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 pub use server::{listen_and_serve, Handler, Request, ResponseWriter, Server};
