@@ -45,10 +45,24 @@ const DROP_WAIT: Duration = Duration::from_secs(1);
 ///
 /// It starts serving at once, on its own thread. [`close`](Self::close) shuts it down
 /// gracefully and waits; dropping it closes it without waiting for handlers (and waits at
-/// most a second for the accept thread). A `client()` wired to the server is added with the
-/// client transport.
+/// most a second for the accept thread). [`client`](Self::client) gives a client wired to it,
+/// whose idle connections are closed with the server, as Go's `Server.Client`.
+///
+/// ```
+/// use std::io::Write;
+/// use nethttp::{httptest, Request, ResponseWriter};
+///
+/// let ts = httptest::Server::new(|w: &mut dyn ResponseWriter, _r: &mut Request| {
+///     let _ = w.write_all(b"hi");
+/// });
+/// let mut resp = ts.client().get(&format!("{}/", ts.url()))?;
+/// assert_eq!(resp.text()?, "hi");
+/// # Ok::<(), nethttp::Error>(())
+/// ```
 pub struct Server {
     srv: server::Server,
+    /// The transport behind `client()`; its idle connections close with the server.
+    transport: crate::Transport,
     addr: SocketAddr,
     url: String,
     /// Closed by the accept thread when `serve` returns; received by `shutdown` and `drop`.
@@ -96,6 +110,7 @@ impl Server {
             .unwrap_or_else(|e| panic!("httptest: cannot start the accept thread: {e}"));
         Server {
             srv,
+            transport: crate::Transport::new(),
             addr,
             url: format!("http://{addr}"),
             done,
@@ -111,6 +126,12 @@ impl Server {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A client for this server. Clients from one server share a transport, whose idle
+    /// connections are closed when the server shuts down.
+    pub fn client(&self) -> crate::Client {
+        crate::Client::with_transport(self.transport.clone())
     }
 
     /// The underlying server, for its connection and thread counts
@@ -142,6 +163,7 @@ impl Server {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
+        self.transport.close_idle_connections();
         let graceful = self.srv.shutdown(timeout);
         if graceful.is_err() {
             self.srv.close();
@@ -166,6 +188,7 @@ impl Drop for Server {
         let Some(thread) = self.thread.take() else {
             return;
         };
+        self.transport.close_idle_connections();
         self.srv.close();
         if let Err(crossbeam_channel::RecvTimeoutError::Disconnected) =
             self.done.recv_timeout(DROP_WAIT)

@@ -6,9 +6,9 @@ mod bufio;
 pub mod client;
 mod deadline;
 pub mod error;
-pub mod net;
 pub mod fs;
 pub mod httptest;
+pub mod net;
 pub mod proto;
 pub mod server;
 
