@@ -98,6 +98,23 @@ pub(crate) fn write_all<S: Stream + ?Sized>(
     deadline: Option<Instant>,
     parts: &[&[u8]],
 ) -> io::Result<()> {
+    write_parts(stream, slot, deadline, parts)?;
+    // Whatever the stream still holds (TLS records) goes out under the same deadline.
+    loop {
+        slot.arm(deadline, |t| stream.set_write_timeout(t))?;
+        match stream.flush() {
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+fn write_parts<S: Stream + ?Sized>(
+    stream: &S,
+    slot: &mut TimeoutSlot,
+    deadline: Option<Instant>,
+    parts: &[&[u8]],
+) -> io::Result<()> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     if total == 0 {
         return Ok(());

@@ -57,6 +57,9 @@ pub enum ErrorKind {
     /// A request or response could not be built from the values given (a bad URL, header or
     /// method); the source says which.
     InvalidInput,
+    /// The TLS handshake or a TLS record failed (bad certificate, wrong protocol, alert); the
+    /// source says which.
+    Tls,
 }
 
 /// The phase a [`ErrorKind::Timeout`] happened in.
@@ -345,6 +348,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Hijacked => f.write_str("connection has been hijacked"),
             ErrorKind::ServerClosed => f.write_str("server closed"),
             ErrorKind::InvalidInput => f.write_str("invalid input"),
+            ErrorKind::Tls => f.write_str("tls error"),
         }
     }
 }
@@ -408,8 +412,12 @@ impl fmt::Display for TooLarge {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.inner.kind, f)?;
-        // Messages given to invalid_input are the whole story; show them inline.
-        if self.inner.kind == ErrorKind::InvalidInput {
+        // For these kinds the kind alone says little: show what the source says inline
+        // ("i/o error: connection refused").
+        if matches!(
+            self.inner.kind,
+            ErrorKind::InvalidInput | ErrorKind::Tls | ErrorKind::Io
+        ) {
             if let Some(src) = &self.inner.source {
                 write!(f, ": {src}")?;
             }

@@ -11,6 +11,8 @@ pub mod httptest;
 pub mod net;
 pub mod proto;
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::{Client, Response, Transport};
 pub use error::{Error, ErrorKind, Result};

@@ -55,6 +55,16 @@ pub trait Stream: Send + Sync + fmt::Debug + 'static {
     /// The socket's error.
     fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()>;
 
+    /// Sends anything the stream has accepted but not yet written to the socket (a TLS stream
+    /// may hold encrypted records after a write that timed out). The default does nothing.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error; a timeout may be retried.
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Shuts down one or both directions; a thread blocked in `read` returns.
     ///
     /// # Errors

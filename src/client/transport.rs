@@ -50,6 +50,8 @@ pub(crate) struct TransportConfig {
     pub(crate) max_response_header_bytes: usize,
     pub(crate) disable_keep_alives: bool,
     pub(crate) user_agent: Option<HeaderValue>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: crate::tls::ClientTls,
 }
 
 impl Default for TransportConfig {
@@ -65,6 +67,8 @@ impl Default for TransportConfig {
             max_response_header_bytes: Limits::DEFAULT_MAX_HEAD_BYTES,
             disable_keep_alives: false,
             user_agent: HeaderValue::from_str(concat!("nethttp/", env!("CARGO_PKG_VERSION"))).ok(),
+            #[cfg(feature = "tls")]
+            tls: crate::tls::ClientTls::default(),
         }
     }
 }
@@ -165,6 +169,35 @@ impl TransportBuilder {
     /// `nethttp/<version>`.
     pub fn user_agent(&mut self, ua: Option<HeaderValue>) -> &mut Self {
         self.cfg.user_agent = ua;
+        self
+    }
+
+    /// TLS settings for `https://` URLs (feature `tls`): roots, client certificates, the
+    /// handshake timeout. Default: [`ClientTls::default`](crate::tls::ClientTls).
+    #[cfg(feature = "tls")]
+    pub fn tls(&mut self, tls: crate::tls::ClientTls) -> &mut Self {
+        self.cfg.tls = tls;
+        self
+    }
+
+    /// The TLS settings, to change in place.
+    #[cfg(feature = "tls")]
+    pub fn tls_mut(&mut self) -> &mut crate::tls::ClientTls {
+        &mut self.cfg.tls
+    }
+
+    /// How long a TLS handshake may take. Default is 10 seconds.
+    #[cfg(feature = "tls")]
+    pub fn tls_handshake_timeout(&mut self, d: Duration) -> &mut Self {
+        self.cfg.tls.handshake_timeout = d;
+        self
+    }
+
+    /// **Danger:** accept any server certificate for any name. See
+    /// [`ClientTls::danger_accept_invalid_certs`](crate::tls::ClientTls::danger_accept_invalid_certs).
+    #[cfg(feature = "tls")]
+    pub fn danger_accept_invalid_certs(&mut self, yes: bool) -> &mut Self {
+        self.cfg.tls.danger_accept_invalid_certs(yes);
         self
     }
 
@@ -369,9 +402,12 @@ fn target_of(uri: &Uri) -> Result<Target> {
         .to_ascii_lowercase();
     let default_port = match scheme.as_str() {
         "http" => 80,
+        #[cfg(feature = "tls")]
+        "https" => 443,
+        #[cfg(not(feature = "tls"))]
         "https" => {
             return Err(Error::invalid_input(
-                "https urls need tls support, which this build does not have",
+                "https urls need the `tls` feature, which this build does not have",
             ))
         }
         other => {
@@ -636,10 +672,15 @@ impl TransportInner {
             .name("nethttp-dial".into())
             .stack_size(256 << 10)
             .spawn(move || {
-                let r = t.cfg.dialer.dial(&key, deadline, &trace).and_then(|s| {
-                    let id = t.next_id.fetch_add(1, Ordering::Relaxed);
-                    PersistConn::start(&t, id, key.clone(), s)
-                });
+                let r = t
+                    .cfg
+                    .dialer
+                    .dial(&key, deadline, &trace)
+                    .and_then(|s| t.wrap_tls(s, &key, deadline))
+                    .and_then(|s| {
+                        let id = t.next_id.fetch_add(1, Ordering::Relaxed);
+                        PersistConn::start(&t, id, key.clone(), s)
+                    });
                 match r {
                     Ok(pc) => {
                         let info = GotConnInfo {
@@ -663,6 +704,28 @@ impl TransportInner {
         if spawned.is_err() {
             self.release_slot(&want2.key);
             want2.try_deliver(Err(Error::invalid_input("cannot start a dial thread")));
+        }
+    }
+
+    /// Runs the TLS handshake for an `https` target; other streams pass through.
+    fn wrap_tls(
+        &self,
+        s: Box<dyn crate::net::Stream>,
+        key: &Target,
+        deadline: Option<Instant>,
+    ) -> Result<Box<dyn crate::net::Stream>> {
+        if key.scheme != "https" {
+            return Ok(s);
+        }
+        #[cfg(feature = "tls")]
+        {
+            let tls = crate::tls::connect(s, &key.host, &self.cfg.tls, deadline)?;
+            Ok(Box::new(tls))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = (s, deadline);
+            Err(Error::invalid_input("https needs the `tls` feature"))
         }
     }
 
