@@ -4,7 +4,8 @@
 //! ```no_run
 //! let client = nethttp::Client::new();
 //! let mut resp = client.get("http://127.0.0.1:8080/echo")?;
-//! println!("{} {}", resp.status, resp.text()?);
+//! let body = resp.text()?; // reads to the end: the connection goes back to the pool
+//! println!("{} {body}", resp.status);
 //! # Ok::<(), nethttp::Error>(())
 //! ```
 //!
