@@ -617,17 +617,21 @@ pub(crate) fn write_simple_response(
 /// Half-closes the connection and reads what the client still sends, briefly, so the client
 /// gets our FIN after the response rather than a reset that may discard it (Go's
 /// `closeWriteAndWait`).
+///
+/// Only time bounds the wait, never a byte count: closing with unread bytes sends a reset,
+/// which also throws away whatever of the response is still queued in our send buffer, so
+/// stopping early for a client that is still uploading would cut off the very response the
+/// linger is for.
 fn linger_close(shared: &ConnShared) {
     let _ = shared.stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
     let mut scratch = [0u8; 4096];
-    let mut total = 0usize;
     let mut rh = shared.read.lock();
     rh.slot.reset();
-    while total < MAX_DRAIN as usize {
+    loop {
         match deadline::read(&shared.stream, &mut rh.slot, Some(deadline), &mut scratch) {
             Ok(0) | Err(_) => break,
-            Ok(n) => total += n,
+            Ok(_) => {}
         }
     }
     let _ = shared.stream.shutdown(Shutdown::Both);
