@@ -291,7 +291,11 @@ impl<'a> ConnWriter<'a> {
         if mode == Mode::Chunked {
             write::header(head, "Transfer-Encoding", b"chunked");
         }
-        if self.close_after {
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            // The connection goes on in the new protocol (RFC 9110 §7.8): the handler's
+            // `Connection: upgrade` is the whole story. The server still closes it if the
+            // handler does not hijack, but a 101 saying `close` would contradict itself.
+        } else if self.close_after {
             if !has_connection_token(h, "close") {
                 write::header(head, "Connection", b"close");
             }
