@@ -6,7 +6,6 @@
 mod support;
 
 use std::io::Write;
-use std::sync::Once;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,29 +14,10 @@ use nethttp::proto::framing::Framing;
 use nethttp::server::{Request, ResponseWriter};
 use nethttp::{HeaderValue, StatusCode};
 
-use support::{describe, nethttp_kind, test_config, Calls, RawConn, ReadError, TestServer};
-
-/// Handler panics these tests cause on purpose carry this text; the panic hook stays quiet
-/// about them.
-const EXPECTED_PANIC: &str = "panic expected by the test";
-
-fn quiet_expected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            if !msg.contains(EXPECTED_PANIC) {
-                default(info);
-            }
-        }));
-    });
-}
+use support::{
+    describe, nethttp_kind, quiet_expected_panics, test_config, Calls, RawConn, ReadError,
+    TestServer, EXPECTED_PANIC,
+};
 
 /// The size of the `/reject-big` answer.
 const REJECT_BIG: usize = 8 << 20;

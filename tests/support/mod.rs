@@ -147,6 +147,29 @@ impl Drop for TestServer {
     }
 }
 
+/// Handler panics these tests cause on purpose carry this text; the panic hook stays quiet
+/// about them.
+pub const EXPECTED_PANIC: &str = "panic expected by the test";
+
+/// Installs (once) a panic hook that prints every panic but the expected ones.
+pub fn quiet_expected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            if !msg.contains(EXPECTED_PANIC) {
+                default(info);
+            }
+        }));
+    });
+}
+
 /// Polls `cond` every 2 ms until it holds or `timeout` passes; true if it held.
 pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -555,8 +578,8 @@ impl RawConn {
 /// A one-line description of a read error, with the bytes received.
 pub fn describe(e: &ReadError) -> String {
     fn text(b: &[u8]) -> String {
-        let s = String::from_utf8_lossy(&b[..b.len().min(600)]).into_owned();
-        format!("{s:?}{}", if b.len() > 600 { "..." } else { "" })
+        let s = String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned();
+        format!("{s:?}{}", if b.len() > 300 { "..." } else { "" })
     }
     match e {
         ReadError::Closed { reset } => {
