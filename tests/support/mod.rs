@@ -623,7 +623,8 @@ pub fn require_tool(name: &str, probe: &mut Command) -> bool {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{name} not installed (CI=true: peers are required; run .ci/install-peers)");
     }
-    eprintln!("skipped: {name} not installed");
+    // Straight to stderr, past the test harness's output capture, so the skip is seen.
+    let _ = writeln!(io::stderr(), "skipped: {name} not installed");
     false
 }
 
