@@ -730,6 +730,30 @@ fn a_client_silent_mid_head_is_dropped_at_read_header_timeout() {
 }
 
 #[test]
+fn an_idle_keep_alive_connection_waits_idle_timeout_not_read_header_timeout() {
+    let mut cfg = test_config();
+    cfg.read_header_timeout = Some(Duration::from_millis(200));
+    let idle = Duration::from_millis(700);
+    cfg.idle_timeout = Some(idle);
+    let srv = TestServer::start(cfg, routes(Calls::default()));
+    let mut c = srv.connect();
+    c.send(get("/small"));
+    assert_eq!(c.read_response().body, b"hello");
+    // Past the head timeout, the idle connection is still open and usable.
+    c.expect_silent(Duration::from_millis(400), "idle, past read_header_timeout");
+    c.send(get("/small"));
+    assert_eq!(c.read_response().body, b"hello");
+    // Then, idle for idle_timeout, it is closed without a word.
+    let t0 = Instant::now();
+    c.expect_closed("idle past idle_timeout");
+    let took = t0.elapsed();
+    assert!(
+        took >= idle - Duration::from_millis(50),
+        "closed after {took:?}"
+    );
+}
+
+#[test]
 fn a_panicking_handler_gets_500_and_a_close_and_the_server_keeps_serving() {
     let (srv, _) = start();
     let mut c = srv.connect();
