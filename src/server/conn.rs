@@ -438,7 +438,8 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             Err(e) => {
                 if e.status_hint().is_some() {
                     log::debug!("bad request from {}: {e}", shared.remote_addr);
-                    write_error_response(shared, wh, &e);
+                    // The method is unknown: answer as to a GET.
+                    write_error_response(shared, wh, &e, None);
                     return Ending::Linger;
                 }
                 log::debug!("reading request from {}: {e}", shared.remote_addr);
@@ -451,7 +452,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             Ok(f) => f,
             Err(e) => {
                 log::debug!("bad request framing from {}: {e}", shared.remote_addr);
-                write_error_response(shared, wh, &e);
+                write_error_response(shared, wh, &e, Some(&head.method));
                 return Ending::Linger;
             }
         };
@@ -459,7 +460,13 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
         let expect_continue = match expect_continue(&head) {
             Ok(e) => e && has_body,
             Err(()) => {
-                write_simple_response(shared, wh, http::StatusCode::EXPECTATION_FAILED, "");
+                write_simple_response(
+                    shared,
+                    wh,
+                    http::StatusCode::EXPECTATION_FAILED,
+                    "",
+                    Some(&head.method),
+                );
                 return Ending::Linger;
             }
         };
@@ -576,17 +583,24 @@ pub(crate) fn has_connection_token(headers: &HeaderMap, token: &str) -> bool {
     })
 }
 
-fn write_error_response(shared: &ConnShared, wh: &mut WriteHalf, e: &Error) {
+fn write_error_response(
+    shared: &ConnShared,
+    wh: &mut WriteHalf,
+    e: &Error,
+    method: Option<&http::Method>,
+) {
     let status = e.status_hint().unwrap_or(http::StatusCode::BAD_REQUEST);
-    write_simple_response(shared, wh, status, &e.to_string());
+    write_simple_response(shared, wh, status, &e.to_string(), method);
 }
 
-/// Writes a whole short response with `Connection: close`.
+/// Writes a whole short response with `Connection: close`. `method` is the request's method
+/// where known; only HEAD changes the answer, which then has the head only (RFC 9110 §9.3.2).
 pub(crate) fn write_simple_response(
     shared: &ConnShared,
     wh: &mut WriteHalf,
     status: http::StatusCode,
     detail: &str,
+    method: Option<&http::Method>,
 ) {
     use crate::proto::write;
     let reason = status.canonical_reason().unwrap_or("");
@@ -605,6 +619,9 @@ pub(crate) fn write_simple_response(
     write::header(buf, "Date", &date);
     write::header_u64(buf, "Content-Length", body.len() as u64);
     write::end(buf);
+    if method == Some(&http::Method::HEAD) {
+        body.clear();
+    }
     let deadline = Instant::now().checked_add(Duration::from_secs(5));
     let _ = deadline::write_all(
         &shared.stream,

@@ -407,7 +407,14 @@ impl<'a> ConnWriter<'a> {
         if self.hijacked || self.committed() || self.failed.is_some() {
             return;
         }
-        write_simple_response(self.shared, self.wh, StatusCode::INTERNAL_SERVER_ERROR, "");
+        let method = self.req.head.then_some(&http::Method::HEAD);
+        write_simple_response(
+            self.shared,
+            self.wh,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "",
+            method,
+        );
     }
 }
 
