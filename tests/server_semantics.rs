@@ -763,6 +763,14 @@ fn a_panicking_handler_gets_500_and_a_close_and_the_server_keeps_serving() {
     assert!(r.is_close(), "{}", r.raw_head);
     assert_closed(&mut c, false, "after a panic");
 
+    // The 500 to a HEAD request has no body either.
+    let mut c = srv.connect();
+    c.send(b"HEAD /panic HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = c.read_response_for("HEAD");
+    assert_eq!(r.status, 500, "{}", r.raw_head);
+    assert!(r.is_close(), "{}", r.raw_head);
+    assert_closed(&mut c, false, "after a panic on HEAD");
+
     // Panic after the head went out: no 500 can follow; the body is cut off by the close.
     let mut c = srv.connect();
     c.send(get("/panic-after-flush"));
