@@ -67,6 +67,30 @@ fn routes(calls: Calls) -> impl Fn(&mut dyn ResponseWriter, &mut Request) + Send
                     let _ = w.write_all(&[b'd'; 1000]);
                 }
             }
+            "/declared-over" => {
+                // Declares less than it writes, all within the buffer.
+                w.headers_mut()
+                    .insert("content-length", HeaderValue::from_static("5"));
+                let r = w.write_all(b"hello world");
+                calls.push(format!(
+                    "declared-over write: {:?}",
+                    r.map_err(|e| nethttp_kind(&e))
+                ));
+            }
+            "/declared-over-big" => {
+                // Declares 10, buffers 100, then overflows the buffer.
+                w.headers_mut()
+                    .insert("content-length", HeaderValue::from_static("10"));
+                let first = w.write_all(&[b'x'; 100]).map_err(|e| nethttp_kind(&e));
+                let second = w.write_all(&[b'y'; 5000]).map_err(|e| nethttp_kind(&e));
+                calls.push(format!("declared-over-big writes: {first:?} {second:?}"));
+            }
+            "/declared-short" => {
+                // Declares more than it writes.
+                w.headers_mut()
+                    .insert("content-length", HeaderValue::from_static("10"));
+                let _ = w.write_all(b"hello");
+            }
             "/declared-head" => {
                 // A HEAD-aware handler: declares the length, writes nothing.
                 w.headers_mut()
@@ -224,6 +248,56 @@ fn declared_content_length_is_used_as_is() {
     assert_eq!(r.header("transfer-encoding"), None);
     assert_eq!(r.body, vec![b'd'; 10000]);
     assert_still_open(&mut c, "after a declared length");
+}
+
+#[test]
+fn a_declared_content_length_the_handler_breaks() {
+    let (srv, calls) = start();
+    // More written than declared: the response keeps its declared framing (the first bytes),
+    // so the next response on the connection is still read as the next one.
+    for (path, want) in [
+        ("/declared-over", &b"hello"[..]),
+        ("/declared-over-big", &[b'x'; 10][..]),
+    ] {
+        let mut c = srv.connect();
+        c.send(format!(
+            "GET {path} HTTP/1.1\r\nHost: a\r\n\r\nGET /small HTTP/1.1\r\nHost: a\r\n\r\n"
+        ));
+        let r = c.read_response();
+        assert_eq!(
+            r.header("x-path"),
+            Some(path),
+            "{path}: no response of its own"
+        );
+        assert_eq!(
+            r.header("content-length"),
+            Some(want.len().to_string().as_str()),
+            "{path}"
+        );
+        assert_eq!(r.body, want, "{path}");
+        let next = c.read_response();
+        assert_eq!(next.header("x-path"), Some("/small"), "{path}");
+    }
+    assert!(
+        calls.any_contains("declared-over-big writes: Ok(()) Err(Some(ContentLengthMismatch))"),
+        "{:?}",
+        calls.list()
+    );
+    // Less written than declared: the body is cut short and the connection closes (said in
+    // the head, which goes out after the handler returned).
+    let mut c = srv.connect();
+    c.send(get("/declared-short"));
+    match c.try_read_response("GET") {
+        Err(ReadError::Truncated { got, reset: false }) => {
+            let text = String::from_utf8_lossy(&got);
+            assert!(text.ends_with("\r\n\r\nhello"), "{text:?}");
+            assert!(text.contains("Connection: close\r\n"), "{text:?}");
+        }
+        other => panic!(
+            "want a short body and a close, got {:?}",
+            other.map(|r| r.raw_head).map_err(|e| describe(&e))
+        ),
+    }
 }
 
 #[test]
