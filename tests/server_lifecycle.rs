@@ -217,6 +217,10 @@ fn shutdown_closes_idle_connections_and_lets_active_requests_finish() {
     started
         .recv_timeout(Duration::from_secs(2))
         .expect("handler started");
+    // Connected, not a byte sent yet (state New).
+    let mut fresh = srv.connect();
+    let s = srv.server();
+    wait_until(TEARDOWN, "three connections", || s.num_connections() == 3);
 
     // From another thread, as a signal handler would.
     let s = srv.server().clone();
@@ -224,6 +228,7 @@ fn shutdown_closes_idle_connections_and_lets_active_requests_finish() {
 
     // The idle connection is closed at once, with nothing sent on it.
     idle.expect_closed("idle connection at shutdown");
+    fresh.expect_closed("new connection at shutdown");
     // New connections are refused once serve() has returned.
     srv.join_serve();
     assert!(

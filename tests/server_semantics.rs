@@ -801,6 +801,20 @@ fn a_client_silent_mid_head_is_dropped_at_read_header_timeout() {
         assert!(took < Duration::from_millis(1500), "{name}: took {took:?}");
     }
     assert!(calls.list().is_empty());
+
+    // On a kept-alive connection the head timeout runs from the next request's first byte.
+    let mut c = srv.connect();
+    c.send(get("/small"));
+    assert_eq!(c.read_response().body, b"hello");
+    c.expect_silent(
+        timeout + Duration::from_millis(100),
+        "idle between requests",
+    );
+    let t0 = Instant::now();
+    c.send(b"GET /small HTTP/1.1\r\nHo");
+    c.expect_closed("silent mid-head on a kept-alive connection");
+    let took = t0.elapsed();
+    assert!(took >= timeout - Duration::from_millis(50), "{took:?}");
 }
 
 #[test]
