@@ -7,9 +7,10 @@
 //! read or write. A timeout that fires before the deadline (the setting was a little short) is
 //! retried; one that would overshoot the deadline by more than an eighth is re-armed first.
 
-use std::io::{self, IoSlice, Read, Write};
-use std::net::TcpStream;
+use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
+
+use crate::net::Stream;
 
 /// The socket timeout currently set on one direction of a socket.
 ///
@@ -72,15 +73,15 @@ fn is_timeout(e: &io::Error) -> bool {
 }
 
 /// Reads into `buf` from `stream`, returning by `deadline` with `TimedOut` if nothing came.
-pub(crate) fn read(
-    stream: &TcpStream,
+pub(crate) fn read<S: Stream + ?Sized>(
+    stream: &S,
     slot: &mut TimeoutSlot,
     deadline: Option<Instant>,
     buf: &mut [u8],
 ) -> io::Result<usize> {
     loop {
         slot.arm(deadline, |t| stream.set_read_timeout(t))?;
-        match (&*stream).read(buf) {
+        match stream.read(buf) {
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
                 // Loop: arm() reports the deadline once it has really passed.
                 continue;
@@ -91,8 +92,8 @@ pub(crate) fn read(
 }
 
 /// Writes all of `parts`, in order, to `stream`, by `deadline`.
-pub(crate) fn write_all(
-    stream: &TcpStream,
+pub(crate) fn write_all<S: Stream + ?Sized>(
+    stream: &S,
     slot: &mut TimeoutSlot,
     deadline: Option<Instant>,
     parts: &[&[u8]],
@@ -106,7 +107,7 @@ pub(crate) fn write_all(
     if parts.len() > 1 {
         slot.arm(deadline, |t| stream.set_write_timeout(t))?;
         let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-        match (&*stream).write_vectored(&slices) {
+        match stream.write_vectored(&slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => done = n,
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
@@ -127,7 +128,7 @@ pub(crate) fn write_all(
         skip = 0;
         while !rest.is_empty() {
             slot.arm(deadline, |t| stream.set_write_timeout(t))?;
-            match (&*stream).write(rest) {
+            match stream.write(rest) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => rest = &rest[n..],
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}

@@ -68,6 +68,24 @@ pub fn find_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// True if a `Connection` field lists `token` (case-insensitive), RFC 9110 §7.6.1.
+pub fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(http::header::CONNECTION).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// True if a message asks for its connection to close after it: `Connection: close`, or
+/// HTTP/1.0 without `Connection: keep-alive` (RFC 9112 §9.3).
+pub fn wants_close(version: Version, headers: &HeaderMap) -> bool {
+    if connection_has_token(headers, "close") {
+        return true;
+    }
+    version == Version::HTTP_10 && !connection_has_token(headers, "keep-alive")
+}
+
 const STACK_HEADERS: usize = 64;
 
 /// Parses a request head from the start of `buf`.

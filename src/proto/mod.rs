@@ -2,8 +2,9 @@
 //!
 //! Nothing in this module touches a socket, a thread or a clock. It parses message heads
 //! ([`head`]), decides how a body is framed ([`framing`]), decodes and encodes bodies
-//! ([`body`], [`chunked`]) and writes heads ([`write`]). The client and the server own the
-//! sockets and threads and call into it, so both roles frame messages with the same code.
+//! ([`body`], [`chunked`]) and writes heads ([`write`](mod@write)). The client and the server
+//! own the sockets and threads and call into it, so both roles frame messages with the same
+//! code.
 //!
 //! The rules are strict on purpose: anything that two HTTP implementations could read two ways
 //! (the raw material of request smuggling) is an error here. Each rule cites its section of

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{CONNECTION, EXPECT};
+use http::header::EXPECT;
 use http::{HeaderMap, Version};
 use parking_lot::Mutex;
 
@@ -31,6 +31,7 @@ use crate::proto::body::BodyDecoder;
 use crate::proto::date::DateCache;
 use crate::proto::framing::{self, Framing};
 use crate::proto::head::{self, Parsed, RequestHead};
+pub(crate) use crate::proto::head::{connection_has_token as has_connection_token, wants_close};
 use crate::proto::Limits;
 
 /// The most of an unread request body the server reads and discards to keep the connection
@@ -322,6 +323,20 @@ impl ReadHalf {
         let mut scanned = 0;
         let mut started: Option<(Instant, Option<Instant>)> = None;
         loop {
+            // RFC 9112 §2.2: skip empty lines before a request line. Dropping them here also
+            // keeps find_end from taking them for the blank line that ends a head.
+            let mut skip = 0;
+            loop {
+                match &self.buf.data()[skip..] {
+                    [b'\r', b'\n', ..] => skip += 2,
+                    [b'\n', ..] => skip += 1,
+                    _ => break,
+                }
+            }
+            if skip > 0 {
+                self.buf.consume(skip);
+                scanned = 0;
+            }
             let data = self.buf.data();
             if !data.is_empty() {
                 if started.is_none() {
@@ -340,8 +355,8 @@ impl ReadHalf {
                             let t = started.map(|s| s.0).unwrap_or_else(Instant::now);
                             return Ok(Some((head, t)));
                         }
-                        // Only empty lines so far (RFC 9112 §2.2 lets us skip them).
-                        Parsed::Partial => scanned = end,
+                        // Cannot happen once leading empty lines are gone; read more.
+                        Parsed::Partial => scanned = data.len(),
                     }
                 } else {
                     scanned = data.len();
@@ -563,24 +578,6 @@ fn expect_continue(head: &RequestHead) -> std::result::Result<bool, ()> {
         }
         _ => Err(()),
     }
-}
-
-/// True if the request asks for the connection to close after the response: `Connection:
-/// close`, or HTTP/1.0 without `Connection: keep-alive` (RFC 9112 §9.3).
-pub(crate) fn wants_close(version: Version, headers: &HeaderMap) -> bool {
-    if has_connection_token(headers, "close") {
-        return true;
-    }
-    version == Version::HTTP_10 && !has_connection_token(headers, "keep-alive")
-}
-
-/// True if a `Connection` field lists `token` (case-insensitive).
-pub(crate) fn has_connection_token(headers: &HeaderMap, token: &str) -> bool {
-    headers.get_all(CONNECTION).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
 }
 
 fn write_error_response(

@@ -208,10 +208,23 @@ pub struct Body {
 
 enum BodyKind {
     Empty,
-    Bytes(io::Cursor<Vec<u8>>),
-    Reader(Box<dyn Read + Send>),
+    Bytes {
+        data: bytes::Bytes,
+        pos: usize,
+    },
+    Reader {
+        reader: Box<dyn Read + Send>,
+        len: Option<u64>,
+    },
+    Replayable {
+        make: MakeReader,
+        len: Option<u64>,
+        current: Option<Box<dyn Read + Send>>,
+    },
     Conn(ConnBody),
 }
+
+type MakeReader = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
 
 /// A body being read from a server connection.
 pub(crate) struct ConnBody {
@@ -233,12 +246,85 @@ impl Body {
         }
     }
 
-    /// A body that reads from `r`.
+    /// A body that reads from `r`, of unknown length (a client sends it chunked).
     pub fn from_reader(r: impl Read + Send + 'static) -> Body {
         Body {
-            kind: BodyKind::Reader(Box::new(r)),
+            kind: BodyKind::Reader {
+                reader: Box::new(r),
+                len: None,
+            },
             trailers: None,
         }
+    }
+
+    /// A body that reads exactly `len` bytes from `r` (a client sends `Content-Length: len`;
+    /// a reader that ends early or runs long makes the request fail).
+    pub fn sized(r: impl Read + Send + 'static, len: u64) -> Body {
+        Body {
+            kind: BodyKind::Reader {
+                reader: Box::new(r),
+                len: Some(len),
+            },
+            trailers: None,
+        }
+    }
+
+    /// A body that can be produced again, by calling `make` for a fresh reader each time: a
+    /// client can then retry the request or follow a 307/308 redirect with it (Go's
+    /// `GetBody`). `len` is the length each reader yields, if known.
+    ///
+    /// ```
+    /// use nethttp::server::Body;
+    /// let path = std::env::temp_dir().join("upload.bin");
+    /// let body = Body::replayable(None, move || {
+    ///     Ok(Box::new(std::fs::File::open(&path)?) as Box<dyn std::io::Read + Send>)
+    /// });
+    /// assert!(body.try_clone().is_some());
+    /// ```
+    pub fn replayable<F>(len: Option<u64>, make: F) -> Body
+    where
+        F: Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync + 'static,
+    {
+        Body {
+            kind: BodyKind::Replayable {
+                make: Arc::new(make),
+                len,
+                current: None,
+            },
+            trailers: None,
+        }
+    }
+
+    /// A copy of this body from its start, if it can be produced again: empty and in-memory
+    /// bodies and [`replayable`](Self::replayable) ones can; streams cannot.
+    pub fn try_clone(&self) -> Option<Body> {
+        let kind = match &self.kind {
+            BodyKind::Empty => BodyKind::Empty,
+            BodyKind::Bytes { data, .. } => BodyKind::Bytes {
+                data: data.clone(),
+                pos: 0,
+            },
+            BodyKind::Replayable { make, len, .. } => BodyKind::Replayable {
+                make: Arc::clone(make),
+                len: *len,
+                current: None,
+            },
+            BodyKind::Reader { .. } | BodyKind::Conn(_) => return None,
+        };
+        Some(Body {
+            kind,
+            trailers: None,
+        })
+    }
+
+    /// The body's length, when known before reading it.
+    pub fn len_hint(&self) -> Option<u64> {
+        self.known_len()
+    }
+
+    /// True if the body is known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.known_len() == Some(0)
     }
 
     pub(crate) fn from_conn(c: ConnBody) -> Body {
@@ -251,8 +337,8 @@ impl Body {
     fn known_len(&self) -> Option<u64> {
         match &self.kind {
             BodyKind::Empty => Some(0),
-            BodyKind::Bytes(c) => Some(c.get_ref().len() as u64),
-            BodyKind::Reader(_) => None,
+            BodyKind::Bytes { data, pos } => Some((data.len() - pos) as u64),
+            BodyKind::Reader { len, .. } | BodyKind::Replayable { len, .. } => *len,
             BodyKind::Conn(c) => c.known_len,
         }
     }
@@ -279,8 +365,22 @@ impl Read for Body {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.kind {
             BodyKind::Empty => Ok(0),
-            BodyKind::Bytes(c) => c.read(buf),
-            BodyKind::Reader(r) => r.read(buf),
+            BodyKind::Bytes { data, pos } => {
+                let n = (data.len() - *pos).min(buf.len());
+                buf[..n].copy_from_slice(&data[*pos..*pos + n]);
+                *pos += n;
+                Ok(n)
+            }
+            BodyKind::Reader { reader, .. } => reader.read(buf),
+            BodyKind::Replayable { make, current, .. } => {
+                if current.is_none() {
+                    *current = Some(make()?);
+                }
+                match current {
+                    Some(r) => r.read(buf),
+                    None => Ok(0),
+                }
+            }
             BodyKind::Conn(c) => {
                 if c.expect_continue && !buf.is_empty() {
                     c.expect_continue = false;
@@ -300,8 +400,9 @@ impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
             BodyKind::Empty => "empty",
-            BodyKind::Bytes(_) => "bytes",
-            BodyKind::Reader(_) => "reader",
+            BodyKind::Bytes { .. } => "bytes",
+            BodyKind::Reader { .. } => "reader",
+            BodyKind::Replayable { .. } => "replayable",
             BodyKind::Conn(_) => "connection",
         };
         f.debug_struct("Body").field("kind", &kind).finish()
@@ -314,12 +415,18 @@ impl Default for Body {
     }
 }
 
-impl From<Vec<u8>> for Body {
-    fn from(v: Vec<u8>) -> Body {
+impl From<bytes::Bytes> for Body {
+    fn from(data: bytes::Bytes) -> Body {
         Body {
-            kind: BodyKind::Bytes(io::Cursor::new(v)),
+            kind: BodyKind::Bytes { data, pos: 0 },
             trailers: None,
         }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Body {
+        Body::from(bytes::Bytes::from(v))
     }
 }
 

@@ -1,0 +1,134 @@
+//! Buffered reading of heads and bodies from a blocking stream, shared by client and server.
+//!
+//! [`ReadBuf`] holds bytes read but not consumed; [`read_body`] feeds them through a sans-IO
+//! [`BodyDecoder`] and reads more from the stream under a deadline, straight into the caller's
+//! buffer when a large read needs no framing in between.
+
+use std::io;
+use std::time::Instant;
+
+use crate::deadline::{self, TimeoutSlot};
+use crate::error::{Error, Result, TimeoutPhase};
+use crate::net::Stream;
+use crate::proto::body::BodyDecoder;
+
+/// The initial size of a read buffer, and the read size above which body reads bypass it.
+pub(crate) const READ_BUF: usize = 8 << 10;
+
+/// A growable read buffer: `buf[start..end]` holds bytes read but not yet consumed.
+#[derive(Debug)]
+pub(crate) struct ReadBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    pub(crate) fn new() -> ReadBuf {
+        ReadBuf {
+            buf: vec![0; READ_BUF],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start >= self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Takes every buffered byte out (for a hijack or an upgrade).
+    pub(crate) fn take_all(&mut self) -> Vec<u8> {
+        let v = self.data().to_vec();
+        self.start = 0;
+        self.end = 0;
+        v
+    }
+
+    /// Reads more bytes; the buffer grows up to `max` bytes of unconsumed data.
+    pub(crate) fn fill<S: Stream + ?Sized>(
+        &mut self,
+        stream: &S,
+        slot: &mut TimeoutSlot,
+        deadline: Option<Instant>,
+        max: usize,
+    ) -> io::Result<usize> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() < max {
+                let new_len = (self.buf.len() * 2).clamp(READ_BUF, max);
+                self.buf.resize(new_len, 0);
+            } else {
+                return Err(io::Error::other("read buffer full"));
+            }
+        }
+        let n = deadline::read(stream, slot, deadline, &mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+/// Reads body bytes into `out`: from `buf` first, then from `stream` under `deadline`. Returns
+/// `Ok(0)` at the end of the body. A peer that closes before the framing is satisfied is an
+/// error, and so is any framing error.
+pub(crate) fn read_body<S: Stream + ?Sized>(
+    buf: &mut ReadBuf,
+    decoder: &mut BodyDecoder,
+    stream: &S,
+    slot: &mut TimeoutSlot,
+    deadline: Option<Instant>,
+    out: &mut [u8],
+) -> Result<usize> {
+    if out.is_empty() {
+        return Ok(0);
+    }
+    loop {
+        if decoder.is_done() {
+            return Ok(0);
+        }
+        if !buf.is_empty() {
+            let step = decoder.decode(buf.data(), out.len())?;
+            let n = step.data.len();
+            out[..n].copy_from_slice(&buf.data()[step.data]);
+            buf.consume(step.consumed);
+            if n > 0 {
+                return Ok(n);
+            }
+            continue;
+        }
+        let direct = decoder.direct_limit();
+        // A large read with nothing buffered goes straight into the caller's buffer.
+        if direct > 0 && out.len() >= READ_BUF {
+            let lim = direct.min(out.len() as u64) as usize;
+            let n = deadline::read(stream, slot, deadline, &mut out[..lim])
+                .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
+            if n == 0 {
+                decoder.on_eof()?;
+                return Ok(0);
+            }
+            decoder.consume_direct(n as u64);
+            return Ok(n);
+        }
+        let n = buf
+            .fill(stream, slot, deadline, READ_BUF)
+            .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
+        if n == 0 {
+            decoder.on_eof()?;
+            return Ok(0);
+        }
+    }
+}

@@ -1,0 +1,1071 @@
+//! One pooled client connection, as Go's `persistConn`: a reader thread, a writer thread, and
+//! the caller's side of a round trip (`round_trip`), all talking over crossbeam channels.
+//!
+//! A round trip (Go's `persistConn.roundTrip`): the caller sends a [`RequestAndChan`] on
+//! `reqch` (to the reader) and then a [`WriteRequest`] on `writech` (to the writer), and waits
+//! in a `select!` for the response, a write error, the connection closing, a deadline or a
+//! cancel. Sending on `reqch` first means that when response bytes arrive, the reader already
+//! holds the request they answer; bytes with no request pending are an unsolicited response
+//! and close the connection.
+//!
+//! The reader thread (Go's `readLoop`) blocks reading the socket even while the connection is
+//! idle, so it sees the server close an idle connection at once and removes it from the pool.
+//! It parses the response head (skipping 1xx, signalling `100 Continue` to the writer), hands
+//! the response to the caller, and then lends the read half to the caller's body and waits on
+//! `bodych`. The body reads the socket directly (no hand-off per read); at its end it returns
+//! the connection to the pool *before* the caller sees EOF, then tells the reader to go on.
+//!
+//! The writer thread (Go's `writeLoop`) writes each request's head and body, waiting for
+//! `100 Continue` when asked, and reports the result on the request's `done` channel.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, Receiver, Sender};
+use http::{Method, StatusCode, Uri};
+use parking_lot::{Condvar, Mutex};
+
+use super::response::{ConnBody, Response, ResponseBody};
+use super::trace::{CancelToken, ClientTrace};
+use super::transport::TransportInner;
+use crate::bufio::{ReadBuf, READ_BUF};
+use crate::deadline::{self, TimeoutSlot};
+use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase, TooLarge};
+use crate::net::{Conn, Stream, Target};
+use crate::proto::body::BodyDecoder;
+use crate::proto::framing::{self, Framing};
+use crate::proto::head::{self, Parsed, ResponseHead};
+use crate::proto::{chunked, Limits};
+use crate::server::Body;
+
+/// The most informational responses skipped before a final one.
+const MAX_1XX: usize = 16;
+
+/// How long a finished response waits for the writer to report its request written.
+const WROTE_WAIT: Duration = Duration::from_millis(50);
+
+/// Bodies up to this size that are already buffered when the head is parsed are read by the
+/// reader thread itself, sparing a hand-off.
+const SMALL_BODY: usize = 16 << 10;
+
+/// A pooled connection. Shared by the pool, the two connection threads, the caller of a round
+/// trip and the response body.
+pub(crate) struct PersistConn {
+    pub(crate) id: u64,
+    pub(crate) key: Target,
+    pub(crate) stream: Arc<dyn Stream>,
+    /// Sent by `round_trip`; received by the reader thread.
+    reqch: Sender<RequestAndChan>,
+    /// Sent by `round_trip`; received by the writer thread.
+    writech: Sender<WriteRequest>,
+    /// Sent by the response body when it ends or is dropped; received by the reader thread.
+    pub(crate) bodych: Sender<BodyEvent>,
+    /// Dropped by `close`: every `recv` on `close_rx` then returns at once.
+    close_tx: Mutex<Option<Sender<()>>>,
+    close_rx: Receiver<()>,
+    closed: AtomicBool,
+    /// Why it closed; set once, before `closed`.
+    close_reason: Mutex<Option<ErrorKind>>,
+    /// The read half: owned by the reader thread while it waits for and parses a head, lent to
+    /// the response body while the caller reads it. See `ReadHalf`.
+    pub(crate) read: Mutex<ReadHalf>,
+    /// How many round trips have started on this connection.
+    uses: AtomicU64,
+    /// The id of the last request the writer finished writing in full; written by the writer
+    /// thread (which then notifies `wrote_cv`), read when deciding whether the connection can
+    /// be reused.
+    wrote: Mutex<u64>,
+    wrote_cv: Condvar,
+    /// Set when a 101 response handed the connection to the caller: close() then leaves the
+    /// socket open.
+    upgraded: AtomicBool,
+    /// Owned by the writer thread: the `done` sender of the last request written without a
+    /// success report. Kept rather than dropped, because dropping it would wake the caller
+    /// waiting on it for nothing; replaced by the next one.
+    parked_done: Mutex<Option<Sender<WriteResult>>>,
+    pub(crate) transport: Weak<TransportInner>,
+}
+
+/// The read half of a client connection: buffered bytes and the body decoder.
+pub(crate) struct ReadHalf {
+    pub(crate) buf: ReadBuf,
+    pub(crate) slot: TimeoutSlot,
+    pub(crate) decoder: BodyDecoder,
+}
+
+/// What the caller hands the reader thread for one round trip.
+struct RequestAndChan {
+    req_id: u64,
+    method: Method,
+    /// The request asked for the connection to close (or keep-alives are off).
+    close_after: bool,
+    /// Receives the response head, or the error that ended the wait for it.
+    resp_tx: Sender<std::result::Result<RespParts, Box<RtError>>>,
+    /// Tells the writer whether to send the body after `Expect: 100-continue`.
+    continue_tx: Option<Sender<bool>>,
+    trace: ClientTrace,
+}
+
+/// What the caller hands the writer thread for one round trip.
+struct WriteRequest {
+    req_id: u64,
+    head: Vec<u8>,
+    body: Body,
+    /// How the body goes out: `Some(n)` with Content-Length n, `None` chunked.
+    body_len: Option<u64>,
+    continue_rx: Option<Receiver<bool>>,
+    continue_timeout: Duration,
+    deadline: Option<Instant>,
+    done_tx: Sender<WriteResult>,
+    /// Report success too (the caller times the response head from it); failures are always
+    /// reported.
+    notify_ok: bool,
+    trace: ClientTrace,
+}
+
+enum WriteResult {
+    Ok,
+    /// A final response arrived instead of `100 Continue`, so the body was not sent (by
+    /// design: the exchange goes on, but the connection cannot be reused).
+    Skipped,
+    Failed {
+        err: Error,
+        /// The head did not go out whole, so the server cannot have acted on the request.
+        nothing_written: bool,
+        /// The body, if the writer never read from it.
+        body: Option<Body>,
+    },
+}
+
+/// Sent by a response body to the reader thread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BodyEvent {
+    /// The body ended or was dropped; `pooled` says whether the connection went back to the
+    /// pool (else it is closed).
+    Done { pooled: bool },
+}
+
+/// A response head delivered by the reader thread.
+struct RespParts {
+    head: ResponseHead,
+    /// The connection may carry another request after this body.
+    reusable: bool,
+    /// The reader already finished the exchange: the body was empty, or is `small_body`.
+    body_done: bool,
+    /// A small body the reader read whole from its buffer, with its trailers.
+    small_body: Option<(Vec<u8>, Option<http::HeaderMap>)>,
+    upgraded: Option<Conn>,
+}
+
+/// A failed round trip, with what the transport needs to decide on a retry.
+pub(crate) struct RtError {
+    pub(crate) err: Error,
+    /// Failed before any byte of a response arrived.
+    pub(crate) before_response: bool,
+    /// The request head was not written in full.
+    pub(crate) nothing_written: bool,
+    /// The untouched request body, if the writer gives it back.
+    pub(crate) body: Option<Body>,
+}
+
+impl RtError {
+    fn new(err: Error) -> RtError {
+        RtError {
+            err,
+            before_response: false,
+            nothing_written: false,
+            body: None,
+        }
+    }
+}
+
+/// A request ready for a connection: the head is serialised, the framing decided.
+pub(crate) struct Prepared {
+    pub(crate) method: Method,
+    pub(crate) url: Uri,
+    pub(crate) head: Vec<u8>,
+    pub(crate) body: Body,
+    pub(crate) body_len: Option<u64>,
+    pub(crate) expect_continue: bool,
+    pub(crate) close_after: bool,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) cancel: Option<CancelToken>,
+    pub(crate) trace: ClientTrace,
+}
+
+impl PersistConn {
+    /// Wraps a dialled stream and starts its reader and writer threads.
+    pub(crate) fn start(
+        t: &Arc<TransportInner>,
+        id: u64,
+        key: Target,
+        stream: Box<dyn Stream>,
+    ) -> Result<Arc<PersistConn>> {
+        let stream: Arc<dyn Stream> = Arc::from(stream);
+        let (reqch, reqrx) = crossbeam_channel::bounded(1);
+        let (writech, writerx) = crossbeam_channel::bounded(1);
+        let (bodych, bodyrx) = crossbeam_channel::bounded(1);
+        let (close_tx, close_rx) = crossbeam_channel::bounded(0);
+        let pc = Arc::new(PersistConn {
+            id,
+            key,
+            stream,
+            reqch,
+            writech,
+            bodych,
+            close_tx: Mutex::new(Some(close_tx)),
+            close_rx,
+            closed: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
+            read: Mutex::new(ReadHalf {
+                buf: ReadBuf::new(),
+                slot: TimeoutSlot::default(),
+                decoder: BodyDecoder::empty(),
+            }),
+            uses: AtomicU64::new(0),
+            wrote: Mutex::new(0),
+            wrote_cv: Condvar::new(),
+            upgraded: AtomicBool::new(false),
+            parked_done: Mutex::new(None),
+            transport: Arc::downgrade(t),
+        });
+        let limits = Limits {
+            max_head_bytes: t.cfg.max_response_header_bytes,
+            ..Limits::default()
+        };
+        let idle_timeout = t.cfg.idle_conn_timeout;
+        let threads = Arc::clone(&t.threads);
+
+        let r = Arc::clone(&pc);
+        let rt = Arc::clone(&threads);
+        rt.fetch_add(1, Ordering::SeqCst);
+        let reader = std::thread::Builder::new()
+            .name("nethttp-read".into())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                read_loop(&r, &reqrx, &bodyrx, limits, idle_timeout);
+                rt.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = reader {
+            threads.fetch_sub(1, Ordering::SeqCst);
+            pc.close(Error::with_source(ErrorKind::Io, e));
+            return Err(Error::invalid_input(
+                "cannot start connection reader thread",
+            ));
+        }
+        let w = Arc::clone(&pc);
+        let wt = Arc::clone(&threads);
+        wt.fetch_add(1, Ordering::SeqCst);
+        let writer = std::thread::Builder::new()
+            .name("nethttp-write".into())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                write_loop(&w, &writerx);
+                wt.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = writer {
+            threads.fetch_sub(1, Ordering::SeqCst);
+            pc.close(Error::with_source(ErrorKind::Io, e));
+            return Err(Error::invalid_input(
+                "cannot start connection writer thread",
+            ));
+        }
+        Ok(pc)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Marks the start of a round trip; true if the connection carried one before.
+    pub(crate) fn begin_use(&self) -> bool {
+        self.uses.fetch_add(1, Ordering::SeqCst) > 0
+    }
+
+    /// True if the writer has written request `req_id` in full.
+    pub(crate) fn wrote_in_full(&self, req_id: u64) -> bool {
+        *self.wrote.lock() == req_id
+    }
+
+    /// Waits briefly for the writer to finish request `req_id` (Go's `wroteRequest`): a
+    /// response can arrive a moment before the writer thread records its success. A writer
+    /// still busy after `WROTE_WAIT` is still sending a body the server did not wait for; the
+    /// connection is then not reused.
+    pub(crate) fn wait_wrote(&self, req_id: u64) -> bool {
+        let deadline = Instant::now() + WROTE_WAIT;
+        let mut w = self.wrote.lock();
+        while *w != req_id {
+            if self.is_closed() || self.wrote_cv.wait_until(&mut w, deadline).timed_out() {
+                return *w == req_id;
+            }
+        }
+        true
+    }
+
+    /// Closes the connection: shuts the socket down (waking both threads and any body read),
+    /// and tells the transport it is gone. Never blocks; idempotent. Must not be called with
+    /// the pool lock held.
+    pub(crate) fn close(&self, reason: Error) {
+        {
+            let mut r = self.close_reason.lock();
+            if r.is_none() {
+                *r = Some(reason.kind());
+            }
+        }
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if !self.upgraded.load(Ordering::SeqCst) {
+            let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        }
+        drop(self.close_tx.lock().take());
+        if let Some(t) = self.transport.upgrade() {
+            t.conn_closed(self);
+        }
+    }
+
+    /// Hands the socket to the caller after a 101: the threads stop, the socket stays open.
+    fn release_for_upgrade(&self) {
+        self.upgraded.store(true, Ordering::SeqCst);
+        self.close(Error::new(ErrorKind::Hijacked));
+    }
+
+    fn closed_error(&self) -> Error {
+        match *self.close_reason.lock() {
+            Some(ErrorKind::Canceled) => Error::new(ErrorKind::Canceled),
+            Some(ErrorKind::Timeout(p)) => Error::timeout(p),
+            _ => Error::closed(ClosedDuring::Head),
+        }
+    }
+}
+
+impl std::fmt::Debug for PersistConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersistConn")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The caller's side of one exchange on `pc`.
+pub(crate) fn round_trip(
+    pc: &Arc<PersistConn>,
+    t: &TransportInner,
+    req: Prepared,
+    req_id: u64,
+) -> std::result::Result<Response, Box<RtError>> {
+    let Prepared {
+        method,
+        url,
+        head,
+        body,
+        body_len,
+        expect_continue,
+        close_after,
+        deadline: req_deadline,
+        cancel,
+        trace,
+    } = req;
+    let ctx = BodyCtx {
+        deadline: req_deadline,
+        cancel,
+        trace,
+    };
+    let (resp_tx, resp_rx) = crossbeam_channel::bounded(1);
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    let (continue_tx, continue_rx) = if expect_continue {
+        let (a, b) = crossbeam_channel::bounded(1);
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
+    let closed_early = |body: Option<Body>| RtError {
+        err: Error::closed(ClosedDuring::Head),
+        before_response: true,
+        nothing_written: true,
+        body,
+    };
+    if let Some(c) = &ctx.cancel {
+        if c.is_canceled() {
+            return Err(Box::new(RtError::new(Error::new(ErrorKind::Canceled))));
+        }
+        c.watch(pc);
+    }
+    if pc
+        .reqch
+        .send(RequestAndChan {
+            req_id,
+            method,
+            close_after,
+            resp_tx,
+            continue_tx,
+            trace: ctx.trace.clone(),
+        })
+        .is_err()
+    {
+        return Err(Box::new(closed_early(Some(body))));
+    }
+    let wr = WriteRequest {
+        req_id,
+        head,
+        body,
+        body_len,
+        continue_rx,
+        continue_timeout: t.cfg.expect_continue_timeout,
+        deadline: req_deadline,
+        done_tx,
+        notify_ok: t.cfg.response_header_timeout.is_some(),
+        trace: ctx.trace.clone(),
+    };
+    if let Err(e) = pc.writech.send(wr) {
+        return Err(Box::new(closed_early(Some(e.into_inner().body))));
+    }
+
+    let never = crossbeam_channel::never();
+    let never_done = crossbeam_channel::never();
+    let cancel_rx = ctx.cancel.as_ref().map_or(&never, |c| c.receiver());
+    // The writer reports failures always, success only when a response-header timer must
+    // start from it (`notify_ok`): a report nobody needs would wake this thread for nothing.
+    let mut write_done = false;
+    let mut head_deadline: Option<Instant> = None;
+    loop {
+        let done = if write_done { &never_done } else { &done_rx };
+        let deadline = deadline::earliest(req_deadline, head_deadline);
+        let wait = deadline.map_or(Duration::from_secs(3600), |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        select! {
+            recv(resp_rx) -> r => {
+                return match r {
+                    Ok(Ok(parts)) => Ok(make_response(pc, parts, req_id, &url, &ctx)),
+                    Ok(Err(mut e)) => {
+                        // How far did the writer get? It fails fast now the socket is shut.
+                        // A write error explains the failure better than the read's EOF.
+                        let written = pc.wrote_in_full(req_id);
+                        let result = if written {
+                            None
+                        } else {
+                            done_rx.recv_timeout(Duration::from_millis(100)).ok()
+                        };
+                        match result {
+                            Some(WriteResult::Failed { err, nothing_written, body }) => {
+                                if e.before_response {
+                                    e.err = err;
+                                }
+                                e.nothing_written = nothing_written;
+                                e.body = body;
+                            }
+                            _ => e.nothing_written = false,
+                        }
+                        Err(e)
+                    }
+                    Err(_) => Err(Box::new(RtError::new(pc.closed_error()))),
+                };
+            }
+            recv(done) -> r => match r {
+                Ok(WriteResult::Ok | WriteResult::Skipped) => {
+                    write_done = true;
+                    head_deadline = deadline::after(t.cfg.response_header_timeout);
+                }
+                Ok(WriteResult::Failed { err, nothing_written, body }) => {
+                    // A server may answer before reading the whole body (a 413, say) and close:
+                    // its answer is more use than the write error.
+                    let grace = Duration::from_millis(250).min(wait);
+                    if let Ok(Ok(parts)) = resp_rx.recv_timeout(grace) {
+                        return Ok(make_response(pc, parts, req_id, &url, &ctx));
+                    }
+                    pc.close(Error::new(err.kind()));
+                    return Err(Box::new(RtError {
+                        err,
+                        before_response: true,
+                        nothing_written,
+                        body,
+                    }));
+                }
+                Err(_) => return Err(Box::new(RtError::new(pc.closed_error()))),
+            },
+            recv(cancel_rx) -> _ => {
+                pc.close(Error::new(ErrorKind::Canceled));
+                return Err(Box::new(RtError::new(Error::new(ErrorKind::Canceled))));
+            }
+            default(wait) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    if !write_done
+                        && matches!(done_rx.try_recv(), Ok(WriteResult::Ok | WriteResult::Skipped))
+                    {
+                        write_done = true;
+                    }
+                    let phase = if !write_done && !pc.wrote_in_full(req_id) {
+                        TimeoutPhase::WriteRequest
+                    } else {
+                        TimeoutPhase::ReadResponseHead
+                    };
+                    pc.close(Error::timeout(phase));
+                    return Err(Box::new(RtError::new(Error::timeout(phase))));
+                }
+            }
+        }
+    }
+}
+
+/// What a response body needs from its request.
+struct BodyCtx {
+    deadline: Option<Instant>,
+    cancel: Option<CancelToken>,
+    trace: ClientTrace,
+}
+
+fn make_response(
+    pc: &Arc<PersistConn>,
+    parts: RespParts,
+    req_id: u64,
+    url: &Uri,
+    req: &BodyCtx,
+) -> Response {
+    let body = if let Some(conn) = parts.upgraded {
+        return Response::new(parts.head, ResponseBody::empty(), url.clone(), Some(conn));
+    } else if let Some((bytes, trailers)) = parts.small_body {
+        ResponseBody::from_bytes(bytes, trailers)
+    } else if parts.body_done {
+        ResponseBody::empty()
+    } else {
+        ResponseBody::from_conn(ConnBody::new(
+            Arc::clone(pc),
+            req_id,
+            parts.reusable,
+            req.deadline,
+            req.cancel.clone(),
+            req.trace.clone(),
+        ))
+    };
+    Response::new(parts.head, body, url.clone(), None)
+}
+
+/// The reader thread.
+fn read_loop(
+    pc: &Arc<PersistConn>,
+    reqrx: &Receiver<RequestAndChan>,
+    bodyrx: &Receiver<BodyEvent>,
+    limits: Limits,
+    idle_timeout: Option<Duration>,
+) {
+    let mut pending: Option<RequestAndChan> = None;
+    loop {
+        // Wait for a response byte, or for the server to close the connection.
+        let waited = {
+            let mut rh = pc.read.lock();
+            if rh.buf.is_empty() {
+                let deadline = if pending.is_none() {
+                    deadline::after(idle_timeout)
+                } else {
+                    None
+                };
+                let ReadHalf { buf, slot, .. } = &mut *rh;
+                Some(buf.fill(&*pc.stream, slot, deadline, READ_BUF))
+            } else {
+                None
+            }
+        };
+        match waited {
+            None | Some(Ok(1..)) => {}
+            Some(Ok(0)) => {
+                // The server closed: fine while idle; an error for a request in flight.
+                let err = Error::closed(ClosedDuring::Head);
+                pc.close(Error::closed(ClosedDuring::Head));
+                fail_pending(pending.take().or_else(|| reqrx.try_recv().ok()), err, true);
+                return;
+            }
+            Some(Err(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                if let Ok(rc) = reqrx.try_recv() {
+                    pending = Some(rc);
+                    continue;
+                }
+                // Idle too long: close, unless a caller has just taken the connection.
+                if let Some(t) = pc.transport.upgrade() {
+                    if t.remove_idle(pc) {
+                        pc.close(Error::timeout(TimeoutPhase::Idle));
+                        return;
+                    }
+                }
+                continue;
+            }
+            Some(Err(e)) => {
+                let err = if pc.is_closed() {
+                    pc.closed_error()
+                } else {
+                    Error::from_io(e, TimeoutPhase::ReadResponseHead)
+                };
+                pc.close(Error::new(err.kind()));
+                fail_pending(pending.take().or_else(|| reqrx.try_recv().ok()), err, true);
+                return;
+            }
+        }
+        if pc.is_closed() {
+            fail_pending(
+                pending.take().or_else(|| reqrx.try_recv().ok()),
+                pc.closed_error(),
+                true,
+            );
+            return;
+        }
+
+        // Bytes have arrived: they answer the pending request, which was sent to us before its
+        // bytes were written.
+        let rc = match pending.take().or_else(|| reqrx.try_recv().ok()) {
+            Some(rc) => rc,
+            None => {
+                let sample = {
+                    let rh = pc.read.lock();
+                    String::from_utf8_lossy(&rh.buf.data()[..rh.buf.data().len().min(40)])
+                        .into_owned()
+                };
+                log::debug!("unsolicited response on idle connection starting with {sample:?}");
+                pc.close(Error::malformed(crate::error::Malformed::StatusLine));
+                return;
+            }
+        };
+        rc.trace.got_first_response_byte();
+        if !respond(pc, rc, &limits, bodyrx) {
+            return;
+        }
+    }
+}
+
+fn fail_pending(rc: Option<RequestAndChan>, err: Error, before_response: bool) {
+    if let Some(rc) = rc {
+        let _ = rc.resp_tx.send(Err(Box::new(RtError {
+            err,
+            before_response,
+            nothing_written: false,
+            body: None,
+        })));
+    }
+}
+
+/// Reads one response for `rc` and hands it over. Returns false when the reader thread must
+/// stop (the connection closed or was upgraded).
+fn respond(
+    pc: &Arc<PersistConn>,
+    mut rc: RequestAndChan,
+    limits: &Limits,
+    bodyrx: &Receiver<BodyEvent>,
+) -> bool {
+    let mut rh = pc.read.lock();
+    let head = match read_final_head(pc, &mut rh, &mut rc, limits) {
+        Ok(h) => h,
+        Err(e) => {
+            drop(rh);
+            pc.close(Error::new(e.kind()));
+            fail_pending(Some(rc), e, false);
+            return false;
+        }
+    };
+    // A final status without 100 Continue: the writer must not send the body.
+    if let Some(c) = rc.continue_tx.take() {
+        let _ = c.try_send(false);
+    }
+
+    if head.status == StatusCode::SWITCHING_PROTOCOLS {
+        let buffered = rh.buf.take_all();
+        drop(rh);
+        pc.release_for_upgrade();
+        let conn = Conn::new(Arc::clone(&pc.stream), buffered);
+        let _ = rc.resp_tx.send(Ok(RespParts {
+            head,
+            reusable: false,
+            body_done: true,
+            small_body: None,
+            upgraded: Some(conn),
+        }));
+        return false;
+    }
+
+    let framing = match framing::response(&rc.method, head.status, head.version, &head.headers) {
+        Ok(f) => f,
+        Err(e) => {
+            drop(rh);
+            pc.close(Error::new(e.kind()));
+            fail_pending(Some(rc), e, false);
+            return false;
+        }
+    };
+    let reusable = !rc.close_after
+        && !crate::proto::head::wants_close(head.version, &head.headers)
+        && framing != Framing::UntilClose;
+    rh.decoder = BodyDecoder::new(framing, limits);
+    let small_body = match take_small_body(&mut rh) {
+        Ok(b) => b,
+        Err(e) => {
+            drop(rh);
+            pc.close(Error::new(e.kind()));
+            fail_pending(Some(rc), e, false);
+            return false;
+        }
+    };
+
+    if rh.decoder.is_done() {
+        // No body, or a small one already here: finish the exchange on this thread, so the
+        // connection is back in the pool before the caller even sees the response.
+        drop(rh);
+        let pooled = reusable && pc.wait_wrote(rc.req_id) && put_idle(pc, &rc.trace);
+        if !pooled {
+            pc.close(Error::closed(ClosedDuring::Body));
+        }
+        let _ = rc.resp_tx.send(Ok(RespParts {
+            head,
+            reusable,
+            body_done: true,
+            small_body,
+            upgraded: None,
+        }));
+        return pooled;
+    }
+    drop(rh);
+    if rc
+        .resp_tx
+        .send(Ok(RespParts {
+            head,
+            reusable,
+            body_done: false,
+            small_body: None,
+            upgraded: None,
+        }))
+        .is_err()
+    {
+        pc.close(Error::new(ErrorKind::Canceled));
+        return false;
+    }
+    // The caller reads the body now; wait until it ends or is dropped.
+    select! {
+        recv(bodyrx) -> ev => matches!(ev, Ok(BodyEvent::Done { pooled: true })),
+        recv(pc.close_rx) -> _ => false,
+    }
+}
+
+/// If the whole body (at most `SMALL_BODY` bytes) is already buffered, decodes it out of the
+/// buffer, leaving the decoder done.
+fn take_small_body(rh: &mut ReadHalf) -> Result<Option<(Vec<u8>, Option<http::HeaderMap>)>> {
+    if rh.decoder.is_done() || rh.decoder.is_until_close() {
+        return Ok(None);
+    }
+    let data = rh.buf.data();
+    match rh.decoder.remaining() {
+        Some(n) if n as usize > SMALL_BODY || (data.len() as u64) < n => return Ok(None),
+        Some(_) => {}
+        None => {
+            // Chunked: see on a copy whether the buffer holds the whole body.
+            if data.len() > SMALL_BODY * 2 {
+                return Ok(None);
+            }
+            let mut probe = rh.decoder.clone();
+            let mut at = 0;
+            let mut total = 0;
+            while !probe.is_done() {
+                let step = match probe.decode(&data[at..], SMALL_BODY) {
+                    Ok(s) => s,
+                    // Report the error when the caller reads the body, as for any body.
+                    Err(_) => return Ok(None),
+                };
+                if step.consumed == 0 {
+                    return Ok(None);
+                }
+                total += step.data.len();
+                at += step.consumed;
+                if total > SMALL_BODY || (at == data.len() && !probe.is_done()) {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    let mut body = Vec::new();
+    while !rh.decoder.is_done() {
+        let step = rh.decoder.decode(rh.buf.data(), SMALL_BODY)?;
+        body.extend_from_slice(&rh.buf.data()[step.data]);
+        rh.buf.consume(step.consumed);
+    }
+    let trailers = rh.decoder.take_trailers();
+    Ok(Some((body, trailers)))
+}
+
+/// Reads heads until a final (non-1xx, or 101) one, signalling 100 Continue to the writer.
+fn read_final_head(
+    pc: &PersistConn,
+    rh: &mut ReadHalf,
+    rc: &mut RequestAndChan,
+    limits: &Limits,
+) -> Result<ResponseHead> {
+    let mut informational = 0;
+    loop {
+        let head = read_head(pc, rh, limits)?;
+        if !head.status.is_informational() || head.status == StatusCode::SWITCHING_PROTOCOLS {
+            return Ok(head);
+        }
+        informational += 1;
+        if informational > MAX_1XX {
+            return Err(Error::too_large(TooLarge::HeaderCount));
+        }
+        if head.status == StatusCode::CONTINUE {
+            rc.trace.got_100_continue();
+            if let Some(c) = rc.continue_tx.take() {
+                let _ = c.try_send(true);
+            }
+        } else {
+            rc.trace.got_1xx_response(head.status, &head.headers);
+        }
+    }
+}
+
+fn read_head(pc: &PersistConn, rh: &mut ReadHalf, limits: &Limits) -> Result<ResponseHead> {
+    let mut scanned = 0;
+    loop {
+        let data = rh.buf.data();
+        if let Some(end) = head::find_end(data, scanned) {
+            match head::parse_response(&data[..end], limits)? {
+                Parsed::Complete { head, len } => {
+                    rh.buf.consume(len);
+                    return Ok(head);
+                }
+                Parsed::Partial => scanned = data.len(),
+            }
+        } else {
+            scanned = data.len();
+            if data.len() >= limits.max_head_bytes {
+                head::parse_response(data, limits)?;
+                return Err(Error::too_large(TooLarge::Head));
+            }
+        }
+        let cap = limits.max_head_bytes.saturating_add(READ_BUF);
+        let ReadHalf { buf, slot, .. } = rh;
+        match buf.fill(&*pc.stream, slot, None, cap) {
+            Ok(0) => return Err(Error::closed(ClosedDuring::Head)),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(if pc.is_closed() {
+                    pc.closed_error()
+                } else {
+                    Error::from_io(e, TimeoutPhase::ReadResponseHead)
+                })
+            }
+        }
+    }
+}
+
+/// Returns the connection to the pool; false if it could not go (then the caller closes it).
+pub(crate) fn put_idle(pc: &Arc<PersistConn>, trace: &ClientTrace) -> bool {
+    match pc.transport.upgrade() {
+        Some(t) => match t.put_idle(pc) {
+            Ok(()) => {
+                trace.put_idle_conn(None);
+                true
+            }
+            Err(reason) => {
+                trace.put_idle_conn(Some(reason));
+                false
+            }
+        },
+        None => false,
+    }
+}
+
+/// The writer thread.
+fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteRequest>) {
+    let mut slot = TimeoutSlot::default();
+    let mut buf = vec![0u8; 32 << 10];
+    loop {
+        let wr = select! {
+            recv(rx) -> r => match r {
+                Ok(wr) => wr,
+                Err(_) => return,
+            },
+            recv(pc.close_rx) -> _ => return,
+        };
+        let req_id = wr.req_id;
+        let done_tx = wr.done_tx.clone();
+        let notify_ok = wr.notify_ok;
+        let trace = wr.trace.clone();
+        let result = write_request(pc, &mut slot, &mut buf, wr);
+        match &result {
+            WriteResult::Ok => {
+                *pc.wrote.lock() = req_id;
+                pc.wrote_cv.notify_all();
+                trace.wrote_request(true);
+            }
+            WriteResult::Skipped => trace.wrote_request(false),
+            WriteResult::Failed { .. } => {
+                trace.wrote_request(false);
+                // Stop sending, but let the reader still take a response the server may have
+                // sent before it stopped reading (a 413, say). The caller closes the
+                // connection if none comes; it can never be reused (`wrote` is not set).
+                let _ = pc.stream.shutdown(std::net::Shutdown::Write);
+            }
+        }
+        if matches!(result, WriteResult::Ok) && !notify_ok {
+            *pc.parked_done.lock() = Some(done_tx);
+        } else {
+            let _ = done_tx.send(result);
+        }
+        if pc.is_closed() {
+            return;
+        }
+    }
+}
+
+fn write_request(
+    pc: &PersistConn,
+    slot: &mut TimeoutSlot,
+    buf: &mut [u8],
+    wr: WriteRequest,
+) -> WriteResult {
+    let WriteRequest {
+        head,
+        mut body,
+        body_len,
+        continue_rx,
+        continue_timeout,
+        deadline,
+        trace,
+        ..
+    } = wr;
+    let fail = |e: std::io::Error| Error::from_io(e, TimeoutPhase::WriteRequest);
+    let stream = &*pc.stream;
+
+    // A small body with a known length goes out with the head in one write.
+    if continue_rx.is_none() {
+        if let Some(n) = body_len.filter(|&n| n > 0 && n as usize <= buf.len()) {
+            let n = n as usize;
+            if let Err(e) = read_exact_body(&mut body, &mut buf[..n]) {
+                return WriteResult::Failed {
+                    err: e,
+                    nothing_written: true,
+                    body: None,
+                };
+            }
+            if let Err(e) = deadline::write_all(stream, slot, deadline, &[&head, &buf[..n]]) {
+                return WriteResult::Failed {
+                    err: fail(e),
+                    nothing_written: true,
+                    body: None,
+                };
+            }
+            trace.wrote_headers();
+            return match ensure_body_end(&mut body) {
+                Ok(()) => WriteResult::Ok,
+                Err(e) => WriteResult::Failed {
+                    err: e,
+                    nothing_written: false,
+                    body: None,
+                },
+            };
+        }
+    }
+
+    if let Err(e) = deadline::write_all(stream, slot, deadline, &[&head]) {
+        return WriteResult::Failed {
+            err: fail(e),
+            nothing_written: true,
+            body: Some(body),
+        };
+    }
+    trace.wrote_headers();
+    if body_len == Some(0) {
+        return WriteResult::Ok;
+    }
+    if let Some(rx) = continue_rx {
+        let wait = continue_timeout;
+        let go = select! {
+            recv(rx) -> v => v.unwrap_or(false),
+            recv(pc.close_rx) -> _ => false,
+            default(wait) => true,
+        };
+        if !go {
+            // A final status came instead of 100 Continue: the body is not sent, and the
+            // connection cannot be reused (the server may still be waiting for it).
+            return WriteResult::Skipped;
+        }
+    }
+    match write_body(stream, slot, deadline, buf, &mut body, body_len) {
+        Ok(()) => WriteResult::Ok,
+        Err(e) => WriteResult::Failed {
+            err: e,
+            nothing_written: false,
+            body: None,
+        },
+    }
+}
+
+fn read_exact_body(body: &mut Body, out: &mut [u8]) -> Result<()> {
+    use std::io::Read;
+    body.read_exact(out).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::invalid_input("request body shorter than its declared length")
+        } else {
+            Error::with_source(ErrorKind::Io, e)
+        }
+    })
+}
+
+fn ensure_body_end(body: &mut Body) -> Result<()> {
+    use std::io::Read;
+    let mut one = [0u8; 1];
+    match body.read(&mut one) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(Error::invalid_input(
+            "request body longer than its declared length",
+        )),
+        Err(e) => Err(Error::with_source(ErrorKind::Io, e)),
+    }
+}
+
+pub(crate) fn write_body(
+    stream: &dyn Stream,
+    slot: &mut TimeoutSlot,
+    deadline: Option<Instant>,
+    buf: &mut [u8],
+    body: &mut Body,
+    body_len: Option<u64>,
+) -> Result<()> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| Error::from_io(e, TimeoutPhase::WriteRequest);
+    let mut sent: u64 = 0;
+    let mut line = Vec::with_capacity(20);
+    loop {
+        let n = match body.read(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::with_source(ErrorKind::Io, e)),
+        };
+        if n == 0 {
+            break;
+        }
+        sent += n as u64;
+        match body_len {
+            Some(len) if sent > len => {
+                return Err(Error::invalid_input(
+                    "request body longer than its declared length",
+                ))
+            }
+            Some(_) => deadline::write_all(stream, slot, deadline, &[&buf[..n]]).map_err(fail)?,
+            None => {
+                line.clear();
+                chunked::encode_chunk_header(n, &mut line);
+                deadline::write_all(stream, slot, deadline, &[&line, &buf[..n], b"\r\n"])
+                    .map_err(fail)?;
+            }
+        }
+    }
+    match body_len {
+        Some(len) if sent < len => Err(Error::invalid_input(
+            "request body shorter than its declared length",
+        )),
+        Some(_) => Ok(()),
+        None => deadline::write_all(stream, slot, deadline, &[b"0\r\n\r\n"]).map_err(fail),
+    }
+}

@@ -1,0 +1,330 @@
+//! The client's `Response` and its streaming body.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, StatusCode, Uri, Version};
+
+use super::persist::{put_idle, BodyEvent, PersistConn, ReadHalf};
+use super::trace::{CancelToken, ClientTrace};
+use crate::bufio;
+use crate::error::{Error, ErrorKind, Result, TimeoutPhase, TooLarge};
+use crate::net::Conn;
+use crate::proto::head::ResponseHead;
+
+/// The default limit of [`Response::bytes`] and [`Response::text`]: 10 MiB.
+pub const DEFAULT_BODY_LIMIT: u64 = 10 << 20;
+
+/// A response received by the client.
+///
+/// Read the body to its end (or use [`bytes`](Self::bytes) / [`text`](Self::text)) so the
+/// connection goes back to the pool; dropping a response before the end of its body closes the
+/// connection.
+pub struct Response {
+    /// The status code.
+    pub status: StatusCode,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The header fields.
+    pub headers: HeaderMap,
+    url: Uri,
+    body: ResponseBody,
+    upgraded: Option<Conn>,
+}
+
+impl Response {
+    pub(crate) fn new(
+        head: ResponseHead,
+        body: ResponseBody,
+        url: Uri,
+        upgraded: Option<Conn>,
+    ) -> Response {
+        Response {
+            status: head.status,
+            version: head.version,
+            headers: head.headers,
+            url,
+            body,
+            upgraded,
+        }
+    }
+
+    /// The URL this response came from (after redirects, the last one).
+    pub fn url(&self) -> &Uri {
+        &self.url
+    }
+
+    /// The body, to read from.
+    pub fn body(&mut self) -> &mut ResponseBody {
+        &mut self.body
+    }
+
+    /// The body as an owned reader.
+    pub fn into_reader(self) -> ResponseBody {
+        self.body
+    }
+
+    /// The trailer fields of a chunked body, once the body has been read to its end.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.body.trailers.as_ref()
+    }
+
+    /// Reads the whole body, failing with [`TooLarge::Body`] past `limit` bytes.
+    ///
+    /// # Errors
+    ///
+    /// The body's read errors, or the limit.
+    pub fn bytes_limited(&mut self, limit: u64) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut take = (&mut self.body).take(limit.saturating_add(1));
+        take.read_to_end(&mut out)
+            .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
+        if out.len() as u64 > limit {
+            return Err(Error::too_large(TooLarge::Body));
+        }
+        Ok(out)
+    }
+
+    /// Reads the whole body, up to [`DEFAULT_BODY_LIMIT`].
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes_limited`](Self::bytes_limited).
+    pub fn bytes(&mut self) -> Result<Vec<u8>> {
+        self.bytes_limited(DEFAULT_BODY_LIMIT)
+    }
+
+    /// Reads the whole body as text (invalid UTF-8 is replaced), up to
+    /// [`DEFAULT_BODY_LIMIT`].
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes_limited`](Self::bytes_limited).
+    pub fn text(&mut self) -> Result<String> {
+        let b = self.bytes()?;
+        Ok(match String::from_utf8(b) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// After `101 Switching Protocols`: the connection, now a raw bidirectional stream that
+    /// starts with any bytes the server sent after its response head. The connection has left
+    /// the pool.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] if the response is not a 101 or was already upgraded.
+    pub fn upgrade(&mut self) -> Result<Conn> {
+        self.upgraded
+            .take()
+            .ok_or_else(|| Error::invalid_input("response is not an upgrade (101)"))
+    }
+
+    /// Converts into an `http::Response` with the streaming body.
+    pub fn into_http(self) -> http::Response<ResponseBody> {
+        let mut r = http::Response::new(self.body);
+        *r.status_mut() = self.status;
+        *r.version_mut() = self.version;
+        *r.headers_mut() = self.headers;
+        r
+    }
+
+    /// Builds a response from an `http::Response` whose body is any reader (for tests and
+    /// for round trippers that synthesise responses).
+    pub fn from_http<R: Read + Send + 'static>(r: http::Response<R>) -> Response {
+        let (parts, body) = r.into_parts();
+        Response {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            url: Uri::default(),
+            body: ResponseBody::from_reader(body),
+            upgraded: None,
+        }
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .field("url", &self.url)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A response body: read it with [`std::io::Read`]. It stops exactly at the end of the
+/// response; a body cut short by the server is an error, never a clean end.
+pub struct ResponseBody {
+    kind: Kind,
+    trailers: Option<HeaderMap>,
+}
+
+enum Kind {
+    Empty,
+    Bytes(io::Cursor<Vec<u8>>),
+    Conn(Box<ConnBody>),
+    Reader(Box<dyn Read + Send>),
+}
+
+impl ResponseBody {
+    pub(crate) fn empty() -> ResponseBody {
+        ResponseBody {
+            kind: Kind::Empty,
+            trailers: None,
+        }
+    }
+
+    pub(crate) fn from_bytes(b: Vec<u8>, trailers: Option<HeaderMap>) -> ResponseBody {
+        ResponseBody {
+            kind: Kind::Bytes(io::Cursor::new(b)),
+            trailers,
+        }
+    }
+
+    pub(crate) fn from_conn(c: ConnBody) -> ResponseBody {
+        ResponseBody {
+            kind: Kind::Conn(Box::new(c)),
+            trailers: None,
+        }
+    }
+
+    /// A body reading from `r`.
+    pub fn from_reader(r: impl Read + Send + 'static) -> ResponseBody {
+        ResponseBody {
+            kind: Kind::Reader(Box::new(r)),
+            trailers: None,
+        }
+    }
+
+    /// The trailer fields, once read to the end.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.trailers.as_ref()
+    }
+}
+
+impl Read for ResponseBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.kind {
+            Kind::Empty => Ok(0),
+            Kind::Bytes(c) => c.read(buf),
+            Kind::Reader(r) => r.read(buf),
+            Kind::Conn(c) => {
+                let n = c.read(buf, &mut self.trailers)?;
+                Ok(n)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Empty => "empty",
+            Kind::Bytes(_) => "bytes",
+            Kind::Conn(_) => "connection",
+            Kind::Reader(_) => "reader",
+        };
+        f.debug_struct("ResponseBody").field("kind", &kind).finish()
+    }
+}
+
+/// A body read straight from a pooled connection's read half.
+pub(crate) struct ConnBody {
+    pc: Arc<PersistConn>,
+    req_id: u64,
+    reusable: bool,
+    deadline: Option<Instant>,
+    cancel: Option<CancelToken>,
+    trace: ClientTrace,
+    done: bool,
+}
+
+impl ConnBody {
+    pub(crate) fn new(
+        pc: Arc<PersistConn>,
+        req_id: u64,
+        reusable: bool,
+        deadline: Option<Instant>,
+        cancel: Option<CancelToken>,
+        trace: ClientTrace,
+    ) -> ConnBody {
+        ConnBody {
+            pc,
+            req_id,
+            reusable,
+            deadline,
+            cancel,
+            trace,
+            done: false,
+        }
+    }
+
+    fn read(&mut self, out: &mut [u8], trailers: &mut Option<HeaderMap>) -> io::Result<usize> {
+        if self.done || out.is_empty() {
+            return Ok(0);
+        }
+        if self.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
+            self.finish(false);
+            return Err(Error::new(ErrorKind::Canceled).into_io());
+        }
+        let r = {
+            let mut rh = self.pc.read.lock();
+            let ReadHalf { buf, slot, decoder } = &mut *rh;
+            let r = bufio::read_body(buf, decoder, &*self.pc.stream, slot, self.deadline, out);
+            if matches!(r, Ok(0)) {
+                *trailers = decoder.take_trailers();
+            }
+            r
+        };
+        match r {
+            Ok(0) => {
+                // The connection goes back to the pool before the caller sees the end.
+                self.finish(true);
+                Ok(0)
+            }
+            Ok(n) => Ok(n),
+            Err(e) => {
+                let e = if self.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
+                    Error::new(ErrorKind::Canceled)
+                } else {
+                    e
+                };
+                self.finish(false);
+                Err(e.into_io())
+            }
+        }
+    }
+
+    /// Ends the exchange: pools the connection after a clean end, else closes it; then lets
+    /// the reader thread go on.
+    fn finish(&mut self, eof: bool) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let pooled = eof
+            && self.reusable
+            && !self.pc.is_closed()
+            && self.pc.wait_wrote(self.req_id)
+            && put_idle(&self.pc, &self.trace);
+        if !pooled {
+            self.pc
+                .close(Error::closed(crate::error::ClosedDuring::Body));
+        }
+        let _ = self.pc.bodych.try_send(BodyEvent::Done { pooled });
+    }
+}
+
+impl Drop for ConnBody {
+    /// Dropping a body before its end closes the connection (it cannot carry another request
+    /// until the rest is read). Never blocks.
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}

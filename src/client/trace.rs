@@ -1,0 +1,279 @@
+//! Request tracing hooks (Go's `httptrace.ClientTrace`) and cancellation.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+
+use super::persist::PersistConn;
+use crate::error::Error;
+use crate::{HeaderMap, StatusCode};
+
+/// What [`ClientTrace::on_got_conn`] learns about the connection a request got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GotConnInfo {
+    /// The connection carried an earlier request.
+    pub reused: bool,
+    /// The connection came from the idle pool.
+    pub was_idle: bool,
+    /// How long it had been idle, if it was.
+    pub idle_time: Duration,
+}
+
+type Hook<T> = Option<Arc<dyn Fn(T) + Send + Sync>>;
+type StrHook = Option<Arc<dyn Fn(&str) + Send + Sync>>;
+type PutIdleHook = Option<Arc<dyn Fn(Option<&str>) + Send + Sync>>;
+type InfoHook = Option<Arc<dyn Fn(StatusCode, &HeaderMap) + Send + Sync>>;
+
+/// Hooks called as a request goes through the transport, as Go's `httptrace`. Hooks run on
+/// whichever thread reaches that point (the caller's, a dial thread, the connection's reader or
+/// writer thread), so they must be quick and must not block.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// let reused = Arc::new(AtomicBool::new(false));
+/// let r = Arc::clone(&reused);
+/// let trace = nethttp::client::ClientTrace::new()
+///     .on_got_conn(move |info| r.store(info.reused, Ordering::SeqCst));
+/// # let _ = trace;
+/// ```
+#[derive(Clone, Default)]
+pub struct ClientTrace {
+    get_conn: StrHook,
+    got_conn: Hook<GotConnInfo>,
+    put_idle_conn: PutIdleHook,
+    dns_start: StrHook,
+    dns_done: Hook<usize>,
+    connect_start: Hook<SocketAddr>,
+    connect_done: Hook<(SocketAddr, bool)>,
+    wrote_headers: Hook<()>,
+    wrote_request: Hook<bool>,
+    got_first_response_byte: Hook<()>,
+    got_1xx_response: InfoHook,
+    got_100_continue: Hook<()>,
+}
+
+impl fmt::Debug for ClientTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientTrace").finish_non_exhaustive()
+    }
+}
+
+macro_rules! hook_setter {
+    ($(#[$doc:meta])* $name:ident, $field:ident, $arg:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, f: impl Fn($arg) + Send + Sync + 'static) -> Self {
+            self.$field = Some(Arc::new(f));
+            self
+        }
+    };
+}
+
+impl ClientTrace {
+    /// No hooks.
+    pub fn new() -> ClientTrace {
+        ClientTrace::default()
+    }
+
+    hook_setter!(
+        /// Before looking for a connection; gets `"host:port"`.
+        on_get_conn, get_conn, &str
+    );
+    hook_setter!(
+        /// A connection was obtained.
+        on_got_conn, got_conn, GotConnInfo
+    );
+    hook_setter!(
+        /// The connection went back to the idle pool (`None`), or could not (`Some(reason)`).
+        on_put_idle_conn, put_idle_conn, Option<&str>
+    );
+    hook_setter!(
+        /// Name resolution starts; gets the host.
+        on_dns_start, dns_start, &str
+    );
+    hook_setter!(
+        /// Name resolution ended; gets the number of addresses (0 on failure).
+        on_dns_done, dns_done, usize
+    );
+    hook_setter!(
+        /// A TCP connect starts.
+        on_connect_start, connect_start, SocketAddr
+    );
+    hook_setter!(
+        /// A TCP connect ended; gets the address and whether it succeeded.
+        on_connect_done, connect_done, (SocketAddr, bool)
+    );
+    hook_setter!(
+        /// The request head was written.
+        on_wrote_headers, wrote_headers, ()
+    );
+    hook_setter!(
+        /// The whole request was written (`true`) or writing failed (`false`).
+        on_wrote_request, wrote_request, bool
+    );
+    hook_setter!(
+        /// The first byte of the response arrived.
+        on_got_first_response_byte, got_first_response_byte, ()
+    );
+    hook_setter!(
+        /// A `100 Continue` arrived.
+        on_got_100_continue, got_100_continue, ()
+    );
+
+    /// An informational (1xx) response other than 100 and 101 arrived and was skipped.
+    pub fn on_got_1xx_response(
+        mut self,
+        f: impl Fn(StatusCode, &HeaderMap) + Send + Sync + 'static,
+    ) -> Self {
+        self.got_1xx_response = Some(Arc::new(f));
+        self
+    }
+
+    pub(crate) fn get_conn(&self, host_port: &str) {
+        if let Some(f) = &self.get_conn {
+            f(host_port);
+        }
+    }
+    pub(crate) fn got_conn(&self, info: GotConnInfo) {
+        if let Some(f) = &self.got_conn {
+            f(info);
+        }
+    }
+    pub(crate) fn put_idle_conn(&self, err: Option<&str>) {
+        if let Some(f) = &self.put_idle_conn {
+            f(err);
+        }
+    }
+    pub(crate) fn dns_start(&self, host: &str) {
+        if let Some(f) = &self.dns_start {
+            f(host);
+        }
+    }
+    pub(crate) fn dns_done(&self, r: Result<&[SocketAddr], &io::Error>) {
+        if let Some(f) = &self.dns_done {
+            f(r.map(|a| a.len()).unwrap_or(0));
+        }
+    }
+    pub(crate) fn connect_start(&self, a: SocketAddr) {
+        if let Some(f) = &self.connect_start {
+            f(a);
+        }
+    }
+    pub(crate) fn connect_done(&self, a: SocketAddr, err: Option<&io::Error>) {
+        if let Some(f) = &self.connect_done {
+            f((a, err.is_none()));
+        }
+    }
+    pub(crate) fn wrote_headers(&self) {
+        if let Some(f) = &self.wrote_headers {
+            f(());
+        }
+    }
+    pub(crate) fn wrote_request(&self, ok: bool) {
+        if let Some(f) = &self.wrote_request {
+            f(ok);
+        }
+    }
+    pub(crate) fn got_first_response_byte(&self) {
+        if let Some(f) = &self.got_first_response_byte {
+            f(());
+        }
+    }
+    pub(crate) fn got_1xx_response(&self, status: StatusCode, headers: &HeaderMap) {
+        if let Some(f) = &self.got_1xx_response {
+            f(status, headers);
+        }
+    }
+    pub(crate) fn got_100_continue(&self) {
+        if let Some(f) = &self.got_100_continue {
+            f(());
+        }
+    }
+}
+
+/// A handle that cancels a request from another thread: the request fails with
+/// [`ErrorKind::Canceled`](crate::ErrorKind::Canceled) promptly, whether it is waiting for a
+/// connection, writing, waiting for the response or reading the body, and its connection is
+/// closed. Clones cancel the same requests.
+#[derive(Clone)]
+pub struct CancelToken {
+    inner: Arc<CancelInner>,
+}
+
+struct CancelInner {
+    canceled: AtomicBool,
+    /// Dropped by cancel(): every receiver then wakes with a disconnect.
+    tx: Mutex<Option<Sender<()>>>,
+    rx: Receiver<()>,
+    /// Connections carrying requests under this token; closed on cancel.
+    conns: Mutex<Vec<Weak<PersistConn>>>,
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("canceled", &self.is_canceled())
+            .finish()
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        CancelToken::new()
+    }
+}
+
+impl CancelToken {
+    /// A token not yet canceled.
+    pub fn new() -> CancelToken {
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        CancelToken {
+            inner: Arc::new(CancelInner {
+                canceled: AtomicBool::new(false),
+                tx: Mutex::new(Some(tx)),
+                rx,
+                conns: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Cancels every request using this token. Never blocks; safe from any thread.
+    pub fn cancel(&self) {
+        if self.inner.canceled.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        drop(self.inner.tx.lock().take());
+        let conns = std::mem::take(&mut *self.inner.conns.lock());
+        for c in conns.iter().filter_map(Weak::upgrade) {
+            c.close(Error::new(crate::ErrorKind::Canceled));
+        }
+    }
+
+    /// True once [`cancel`](Self::cancel) was called.
+    pub fn is_canceled(&self) -> bool {
+        self.inner.canceled.load(Ordering::SeqCst)
+    }
+
+    /// A channel that disconnects when canceled, for `select!`.
+    pub(crate) fn receiver(&self) -> &Receiver<()> {
+        &self.inner.rx
+    }
+
+    /// Registers a connection to close on cancel (closes it now if already canceled).
+    pub(crate) fn watch(&self, pc: &Arc<PersistConn>) {
+        let mut conns = self.inner.conns.lock();
+        if self.is_canceled() {
+            drop(conns);
+            pc.close(Error::new(crate::ErrorKind::Canceled));
+            return;
+        }
+        conns.retain(|w| w.strong_count() > 0);
+        conns.push(Arc::downgrade(pc));
+    }
+}

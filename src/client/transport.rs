@@ -1,0 +1,886 @@
+//! Connection pool and dialing (Go's `Transport`); each connection's threads are in
+//! persist.rs, and the policy layer (redirects, cookies) in client.rs.
+//!
+//! `get_conn` follows Go's `getConn`: it makes a [`WantConn`], first tries the idle pool (most
+//! recently used first, skipping broken connections and closing ones idle too long), else
+//! queues the want for the next connection put back (`idle_wait`) *and* for a dial, which runs
+//! on its own thread at once if `max_conns_per_host` allows, else waits in `per_host_wait`.
+//! Whichever comes first — a freed connection or the dial — is delivered; a dialled connection
+//! nobody wants any more goes to the pool (late binding). The pool lock is held only to look up
+//! and insert, never across a dial, a close or a channel send that can block.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, Receiver, Sender};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, USER_AGENT};
+use http::{HeaderValue, Method, Uri};
+use parking_lot::Mutex;
+
+use super::persist::{self, PersistConn, Prepared};
+use super::response::Response;
+use super::trace::{CancelToken, GotConnInfo};
+use super::{RequestOptions, RoundTripper};
+use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::net::{Dial, Target, TcpDialer};
+use crate::proto::head::connection_has_token as has_connection_token;
+use crate::proto::{write, Limits};
+use crate::server::Request;
+
+/// Pools connections and carries requests over them, as Go's `http.Transport`. Cheap to clone
+/// (clones share the pool); create one and reuse it.
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<TransportInner>,
+}
+
+/// Settings of a [`Transport`], set through [`Transport::builder`].
+#[derive(Clone)]
+pub(crate) struct TransportConfig {
+    pub(crate) dialer: Arc<dyn Dial>,
+    pub(crate) max_idle_conns: usize,
+    pub(crate) max_idle_conns_per_host: usize,
+    pub(crate) max_conns_per_host: usize,
+    pub(crate) idle_conn_timeout: Option<Duration>,
+    pub(crate) response_header_timeout: Option<Duration>,
+    pub(crate) expect_continue_timeout: Duration,
+    pub(crate) max_response_header_bytes: usize,
+    pub(crate) disable_keep_alives: bool,
+    pub(crate) user_agent: Option<HeaderValue>,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            dialer: Arc::new(TcpDialer::default()),
+            max_idle_conns: 100,
+            max_idle_conns_per_host: 32,
+            max_conns_per_host: 0,
+            idle_conn_timeout: Some(Duration::from_secs(90)),
+            response_header_timeout: None,
+            expect_continue_timeout: Duration::from_secs(1),
+            max_response_header_bytes: Limits::DEFAULT_MAX_HEAD_BYTES,
+            disable_keep_alives: false,
+            user_agent: HeaderValue::from_str(concat!("nethttp/", env!("CARGO_PKG_VERSION"))).ok(),
+        }
+    }
+}
+
+/// Builds a [`Transport`]. Setters take `&mut self`; [`build`](Self::build) may be called more
+/// than once.
+#[derive(Clone, Default)]
+pub struct TransportBuilder {
+    cfg: TransportConfig,
+}
+
+impl fmt::Debug for TransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.cfg.fmt(f)
+    }
+}
+
+impl fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("dialer", &self.dialer)
+            .field("max_idle_conns", &self.max_idle_conns)
+            .field("max_idle_conns_per_host", &self.max_idle_conns_per_host)
+            .field("max_conns_per_host", &self.max_conns_per_host)
+            .field("idle_conn_timeout", &self.idle_conn_timeout)
+            .field("response_header_timeout", &self.response_header_timeout)
+            .field("expect_continue_timeout", &self.expect_continue_timeout)
+            .field("max_response_header_bytes", &self.max_response_header_bytes)
+            .field("disable_keep_alives", &self.disable_keep_alives)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+impl TransportBuilder {
+    /// How connections are opened. Default is [`TcpDialer::default`] (30 s connect timeout,
+    /// 30 s TCP keep-alive, `TCP_NODELAY`); [`crate::net::unix_socket`] reaches a Unix socket.
+    pub fn dialer(&mut self, d: impl Dial) -> &mut Self {
+        self.cfg.dialer = Arc::new(d);
+        self
+    }
+
+    /// The most idle connections kept across all hosts; the least recently used goes first.
+    /// Zero means no limit. Default is 100.
+    pub fn max_idle_conns(&mut self, n: usize) -> &mut Self {
+        self.cfg.max_idle_conns = n;
+        self
+    }
+
+    /// The most idle connections kept per host. Zero keeps none (every connection closes after
+    /// its response). Default is 32 (Go's is 2, which makes parallel callers to one host
+    /// re-dial constantly).
+    pub fn max_idle_conns_per_host(&mut self, n: usize) -> &mut Self {
+        self.cfg.max_idle_conns_per_host = n;
+        self
+    }
+
+    /// The most connections per host, counting dialing, active and idle ones; callers beyond it
+    /// wait, first come first served. Zero means no limit. Default is 0.
+    pub fn max_conns_per_host(&mut self, n: usize) -> &mut Self {
+        self.cfg.max_conns_per_host = n;
+        self
+    }
+
+    /// How long an idle connection is kept. `None` means forever. Default is 90 seconds.
+    pub fn idle_conn_timeout(&mut self, d: Option<Duration>) -> &mut Self {
+        self.cfg.idle_conn_timeout = d;
+        self
+    }
+
+    /// How long to wait for a response head once the request is written. `None` means no
+    /// limit (the request's own deadline still applies). Default is `None`.
+    pub fn response_header_timeout(&mut self, d: Option<Duration>) -> &mut Self {
+        self.cfg.response_header_timeout = d;
+        self
+    }
+
+    /// How long to wait for `100 Continue` before sending a body anyway, for requests with
+    /// `Expect: 100-continue`. Default is 1 second.
+    pub fn expect_continue_timeout(&mut self, d: Duration) -> &mut Self {
+        self.cfg.expect_continue_timeout = d;
+        self
+    }
+
+    /// The largest response head accepted. Default is 1 MiB.
+    pub fn max_response_header_bytes(&mut self, n: usize) -> &mut Self {
+        self.cfg.max_response_header_bytes = n.max(64);
+        self
+    }
+
+    /// Uses each connection for one request only (`Connection: close`). Default is false.
+    pub fn disable_keep_alives(&mut self, yes: bool) -> &mut Self {
+        self.cfg.disable_keep_alives = yes;
+        self
+    }
+
+    /// The `User-Agent` sent when a request has none; `None` sends none. Default is
+    /// `nethttp/<version>`.
+    pub fn user_agent(&mut self, ua: Option<HeaderValue>) -> &mut Self {
+        self.cfg.user_agent = ua;
+        self
+    }
+
+    /// A transport with these settings.
+    pub fn build(&self) -> Transport {
+        Transport {
+            inner: Arc::new(TransportInner {
+                cfg: self.cfg.clone(),
+                pool: Mutex::new(Pool::default()),
+                next_id: AtomicU64::new(1),
+                threads: Arc::new(AtomicUsize::new(0)),
+            }),
+        }
+    }
+}
+
+pub(crate) struct TransportInner {
+    pub(crate) cfg: TransportConfig,
+    /// Idle connections, waiters and per-host counts; see `Pool`.
+    pool: Mutex<Pool>,
+    next_id: AtomicU64,
+    /// Reader and writer threads alive, for leak checks.
+    pub(crate) threads: Arc<AtomicUsize>,
+}
+
+/// The pool state, all under `TransportInner::pool`.
+#[derive(Default)]
+struct Pool {
+    /// Idle connections per host, least recently used first.
+    idle: HashMap<Target, Vec<IdleConn>>,
+    /// Every idle connection by the sequence number it was put back with: the global LRU.
+    lru: BTreeMap<u64, (Target, u64)>,
+    seq: u64,
+    /// Callers waiting for a connection to be put back (Go's `idleConnWait`).
+    idle_wait: HashMap<Target, VecDeque<Arc<WantConn>>>,
+    /// Connections per host: dialing, active and idle (Go's `connsPerHost`).
+    per_host: HashMap<Target, usize>,
+    /// Callers waiting for a dial slot under `max_conns_per_host` (Go's `connsPerHostWait`).
+    per_host_wait: HashMap<Target, VecDeque<Arc<WantConn>>>,
+    /// Set when the last transport handle is dropped.
+    closed: bool,
+}
+
+struct IdleConn {
+    pc: Arc<PersistConn>,
+    since: Instant,
+    seq: u64,
+}
+
+/// A caller waiting for a connection (Go's `wantConn`). Delivered to exactly once: by a dial,
+/// by a connection put back, or by the caller giving up.
+pub(crate) struct WantConn {
+    key: Target,
+    /// The outcome; `done` becomes true at the single delivery.
+    slot: Mutex<WantSlot>,
+    ready_tx: Sender<()>,
+    ready_rx: Receiver<()>,
+}
+
+#[derive(Default)]
+struct WantSlot {
+    done: bool,
+    result: Option<Result<(Arc<PersistConn>, GotConnInfo)>>,
+}
+
+impl WantConn {
+    fn new(key: Target) -> WantConn {
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+        WantConn {
+            key,
+            slot: Mutex::new(WantSlot::default()),
+            ready_tx,
+            ready_rx,
+        }
+    }
+
+    /// Delivers `r` if nothing was delivered yet; false if the want is already settled.
+    fn try_deliver(&self, r: Result<(Arc<PersistConn>, GotConnInfo)>) -> bool {
+        let mut s = self.slot.lock();
+        if s.done {
+            return false;
+        }
+        s.done = true;
+        s.result = Some(r);
+        let _ = self.ready_tx.try_send(());
+        true
+    }
+
+    fn is_done(&self) -> bool {
+        self.slot.lock().done
+    }
+
+    /// The caller gives up; returns a connection delivered meanwhile, to be put back.
+    fn cancel(&self) -> Option<Arc<PersistConn>> {
+        let mut s = self.slot.lock();
+        s.done = true;
+        match s.result.take() {
+            Some(Ok((pc, _))) => Some(pc),
+            _ => None,
+        }
+    }
+
+    fn take(&self) -> Option<Result<(Arc<PersistConn>, GotConnInfo)>> {
+        self.slot.lock().result.take()
+    }
+}
+
+/// Pool counts, for monitoring and leak checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Idle connections in the pool.
+    pub idle: usize,
+    /// Connections per host summed: dialing, active and idle.
+    pub open: usize,
+    /// Reader and writer threads alive.
+    pub threads: usize,
+}
+
+impl Transport {
+    /// A transport with the default settings.
+    pub fn new() -> Transport {
+        Transport::builder().build()
+    }
+
+    /// A builder for a transport with non-default settings.
+    pub fn builder() -> TransportBuilder {
+        TransportBuilder::default()
+    }
+
+    /// Closes every idle connection now (their threads then exit). Connections in use are not
+    /// touched.
+    pub fn close_idle_connections(&self) {
+        let victims: Vec<Arc<PersistConn>> = {
+            let mut pool = self.inner.pool.lock();
+            pool.lru.clear();
+            pool.idle
+                .drain()
+                .flat_map(|(_, v)| v)
+                .map(|ic| ic.pc)
+                .collect()
+        };
+        for pc in victims {
+            pc.close(Error::timeout(TimeoutPhase::Idle));
+        }
+    }
+
+    /// Pool counts.
+    pub fn stats(&self) -> PoolStats {
+        let pool = self.inner.pool.lock();
+        PoolStats {
+            idle: pool.lru.len(),
+            open: pool.per_host.values().sum(),
+            threads: self.inner.threads.load(Ordering::SeqCst),
+        }
+    }
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Transport::new()
+    }
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("config", &self.inner.cfg)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Drop for TransportInner {
+    /// The last handle is gone: close idle connections so their threads exit. Never blocks.
+    fn drop(&mut self) {
+        let victims: Vec<Arc<PersistConn>> = {
+            let mut pool = self.pool.lock();
+            pool.closed = true;
+            pool.lru.clear();
+            pool.idle
+                .drain()
+                .flat_map(|(_, v)| v)
+                .map(|ic| ic.pc)
+                .collect()
+        };
+        for pc in victims {
+            pc.close(Error::timeout(TimeoutPhase::Idle));
+        }
+    }
+}
+
+impl RoundTripper for Transport {
+    fn round_trip(&self, req: Request) -> Result<Response> {
+        self.inner.round_trip(req)
+    }
+}
+
+fn target_of(uri: &Uri) -> Result<Target> {
+    let scheme = uri
+        .scheme_str()
+        .ok_or_else(|| Error::invalid_input(format!("url has no scheme: {uri}")))?
+        .to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => {
+            return Err(Error::invalid_input(
+                "https urls need tls support, which this build does not have",
+            ))
+        }
+        other => {
+            return Err(Error::invalid_input(format!(
+                "unsupported url scheme {other:?}"
+            )))
+        }
+    };
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| Error::invalid_input(format!("url has no host: {uri}")))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok(Target {
+        scheme,
+        host: host.to_string(),
+        port: uri.port_u16().unwrap_or(default_port),
+    })
+}
+
+/// True for requests that may be sent twice (RFC 9110 §9.2.2), or that say so with an
+/// idempotency key.
+fn is_idempotent(req: &Request) -> bool {
+    matches!(
+        req.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) || req.headers.contains_key("idempotency-key")
+        || req.headers.contains_key("x-idempotency-key")
+}
+
+impl TransportInner {
+    fn round_trip(self: &Arc<Self>, mut req: Request) -> Result<Response> {
+        let key = target_of(&req.uri)?;
+        let opts = req
+            .extensions
+            .get::<RequestOptions>()
+            .cloned()
+            .unwrap_or_default();
+        let idempotent = is_idempotent(&req);
+        let mut retried = false;
+        loop {
+            let prepared = self.prepare(&mut req, &opts)?;
+            let (pc, info) = self.get_conn(&key, &opts)?;
+            opts.trace.got_conn(info);
+            let reused = pc.begin_use();
+            // Keep a copy of the body for one retry on a reused connection.
+            let spare = if reused && !retried && idempotent {
+                prepared.body.try_clone()
+            } else {
+                None
+            };
+            let req_id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            match persist::round_trip(&pc, self, prepared, req_id) {
+                Ok(resp) => return Ok(resp),
+                Err(e) => {
+                    // Go's shouldRetryRequest: a reused connection that failed before any
+                    // response byte, where either nothing reached the server or the request
+                    // may be sent twice and its body can be produced again.
+                    let retry = reused
+                        && !retried
+                        && e.before_response
+                        && !matches!(e.err.kind(), ErrorKind::Canceled | ErrorKind::Timeout(_))
+                        && (e.nothing_written || spare.is_some());
+                    if !retry {
+                        return Err(e.err);
+                    }
+                    let body = match (e.nothing_written, e.body) {
+                        (true, Some(b)) => Some(b),
+                        _ => spare,
+                    };
+                    match body {
+                        Some(b) => {
+                            req.replace_body(b);
+                        }
+                        None => return Err(e.err),
+                    }
+                    log::debug!(
+                        "retrying {} {} on a new connection: {}",
+                        req.method,
+                        req.uri,
+                        e.err
+                    );
+                    retried = true;
+                }
+            }
+        }
+    }
+
+    /// Serialises the head and decides the body framing.
+    fn prepare(&self, req: &mut Request, opts: &RequestOptions) -> Result<Prepared> {
+        let enc = encode_request(
+            req,
+            self.cfg.user_agent.as_ref(),
+            self.cfg.disable_keep_alives,
+        )?;
+        Ok(Prepared {
+            method: req.method.clone(),
+            url: req.uri.clone(),
+            head: enc.head,
+            body: enc.body,
+            body_len: enc.body_len,
+            expect_continue: enc.expect_continue,
+            close_after: enc.close_after,
+            deadline: opts.deadline,
+            cancel: opts.cancel.clone(),
+            trace: opts.trace.clone(),
+        })
+    }
+
+    /// Gets a connection for `key`: an idle one, one put back while we wait, or a new one.
+    fn get_conn(
+        self: &Arc<Self>,
+        key: &Target,
+        opts: &RequestOptions,
+    ) -> Result<(Arc<PersistConn>, GotConnInfo)> {
+        opts.trace.get_conn(&key.to_string());
+        if let Some(c) = &opts.cancel {
+            if c.is_canceled() {
+                return Err(Error::new(ErrorKind::Canceled));
+            }
+        }
+        let want = Arc::new(WantConn::new(key.clone()));
+        let mut stale = Vec::new();
+        let mut got = None;
+        let mut dial = false;
+        {
+            let mut pool = self.pool.lock();
+            if pool.closed {
+                return Err(Error::new(ErrorKind::ServerClosed));
+            }
+            if !self.cfg.disable_keep_alives {
+                if let Some(list) = pool.idle.get_mut(key) {
+                    // Most recently used first: it is the least likely to have been closed.
+                    while let Some(ic) = list.pop() {
+                        let seq = ic.seq;
+                        let expired = self
+                            .cfg
+                            .idle_conn_timeout
+                            .is_some_and(|t| ic.since.elapsed() > t);
+                        if ic.pc.is_closed() || expired {
+                            stale.push((seq, ic.pc));
+                            continue;
+                        }
+                        got = Some((seq, ic));
+                        break;
+                    }
+                }
+                for (seq, _) in &stale {
+                    pool.lru.remove(seq);
+                }
+                if let Some((seq, _)) = &got {
+                    pool.lru.remove(seq);
+                }
+            }
+            if got.is_none() {
+                if !self.cfg.disable_keep_alives {
+                    pool.idle_wait
+                        .entry(key.clone())
+                        .or_default()
+                        .push_back(Arc::clone(&want));
+                }
+                let max = self.cfg.max_conns_per_host;
+                let n = pool.per_host.entry(key.clone()).or_insert(0);
+                if max == 0 || *n < max {
+                    *n += 1;
+                    dial = true;
+                } else {
+                    pool.per_host_wait
+                        .entry(key.clone())
+                        .or_default()
+                        .push_back(Arc::clone(&want));
+                }
+            }
+        }
+        for (_, pc) in stale {
+            pc.close(Error::timeout(TimeoutPhase::Idle));
+        }
+        if let Some((_, ic)) = got {
+            let info = GotConnInfo {
+                reused: true,
+                was_idle: true,
+                idle_time: ic.since.elapsed(),
+            };
+            return Ok((ic.pc, info));
+        }
+        if dial {
+            self.spawn_dial(Arc::clone(&want), opts);
+        }
+        self.wait_for_conn(&want, opts, dial)
+    }
+
+    fn wait_for_conn(
+        self: &Arc<Self>,
+        want: &Arc<WantConn>,
+        opts: &RequestOptions,
+        dialing: bool,
+    ) -> Result<(Arc<PersistConn>, GotConnInfo)> {
+        let never = crossbeam_channel::never();
+        let cancel_rx = opts.cancel.as_ref().map_or(&never, CancelToken::receiver);
+        loop {
+            let wait = opts.deadline.map_or(Duration::from_secs(3600), |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            let outcome: Option<Error> = select! {
+                recv(want.ready_rx) -> _ => None,
+                recv(cancel_rx) -> _ => Some(Error::new(ErrorKind::Canceled)),
+                default(wait) => {
+                    if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                        Some(Error::timeout(if dialing {
+                            TimeoutPhase::Connect
+                        } else {
+                            TimeoutPhase::PoolWait
+                        }))
+                    } else {
+                        continue;
+                    }
+                }
+            };
+            if let Some(err) = outcome {
+                if let Some(pc) = want.cancel() {
+                    if !persist::put_idle(&pc, &opts.trace) {
+                        pc.close(Error::new(ErrorKind::Canceled));
+                    }
+                }
+                self.forget_want(want);
+                return Err(err);
+            }
+            self.forget_want(want);
+            return match want.take() {
+                Some(r) => r,
+                None => Err(Error::new(ErrorKind::Canceled)),
+            };
+        }
+    }
+
+    /// Removes a settled want from the wait queues.
+    fn forget_want(&self, want: &Arc<WantConn>) {
+        let mut pool = self.pool.lock();
+        if let Some(q) = pool.idle_wait.get_mut(&want.key) {
+            q.retain(|w| !Arc::ptr_eq(w, want));
+            if q.is_empty() {
+                pool.idle_wait.remove(&want.key);
+            }
+        }
+        if let Some(q) = pool.per_host_wait.get_mut(&want.key) {
+            q.retain(|w| !Arc::ptr_eq(w, want));
+            if q.is_empty() {
+                pool.per_host_wait.remove(&want.key);
+            }
+        }
+    }
+
+    /// Dials for `want` on a new thread (the caller may meanwhile take a connection that frees
+    /// up first). A slot in `per_host` is already counted for this dial.
+    fn spawn_dial(self: &Arc<Self>, want: Arc<WantConn>, opts: &RequestOptions) {
+        let t = Arc::clone(self);
+        let deadline = opts.deadline;
+        let trace = opts.trace.clone();
+        let key = want.key.clone();
+        let want2 = Arc::clone(&want);
+        let spawned = std::thread::Builder::new()
+            .name("nethttp-dial".into())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                let r = t.cfg.dialer.dial(&key, deadline, &trace).and_then(|s| {
+                    let id = t.next_id.fetch_add(1, Ordering::Relaxed);
+                    PersistConn::start(&t, id, key.clone(), s)
+                });
+                match r {
+                    Ok(pc) => {
+                        let info = GotConnInfo {
+                            reused: false,
+                            was_idle: false,
+                            idle_time: Duration::ZERO,
+                        };
+                        if !want.try_deliver(Ok((Arc::clone(&pc), info)))
+                            && !persist::put_idle(&pc, &trace)
+                        {
+                            // Nobody wants it and the pool is full: close it.
+                            pc.close(Error::timeout(TimeoutPhase::Idle));
+                        }
+                    }
+                    Err(e) => {
+                        want.try_deliver(Err(e));
+                        t.release_slot(&key);
+                    }
+                }
+            });
+        if spawned.is_err() {
+            self.release_slot(&want2.key);
+            want2.try_deliver(Err(Error::invalid_input("cannot start a dial thread")));
+        }
+    }
+
+    /// A connection (or a dial) for `key` is gone: free its per-host slot, or give the slot to
+    /// the first caller still waiting for one and dial for it.
+    fn release_slot(self: &Arc<Self>, key: &Target) {
+        let next = {
+            let mut pool = self.pool.lock();
+            let mut next = None;
+            if let Some(q) = pool.per_host_wait.get_mut(key) {
+                while let Some(w) = q.pop_front() {
+                    if !w.is_done() {
+                        next = Some(w);
+                        break;
+                    }
+                }
+                if q.is_empty() {
+                    pool.per_host_wait.remove(key);
+                }
+            }
+            if next.is_none() {
+                if let Some(n) = pool.per_host.get_mut(key) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        pool.per_host.remove(key);
+                    }
+                }
+            }
+            next
+        };
+        if let Some(w) = next {
+            // The slot passes to `w` unchanged in count.
+            self.spawn_dial(w, &RequestOptions::default());
+        }
+    }
+
+    /// Called by `PersistConn::close`.
+    pub(crate) fn conn_closed(self: &Arc<Self>, pc: &PersistConn) {
+        {
+            let mut pool = self.pool.lock();
+            remove_idle_locked(&mut pool, pc);
+        }
+        self.release_slot(&pc.key);
+    }
+
+    /// Takes `pc` out of the idle pool if it is there; true if it was.
+    pub(crate) fn remove_idle(&self, pc: &PersistConn) -> bool {
+        let mut pool = self.pool.lock();
+        remove_idle_locked(&mut pool, pc)
+    }
+
+    /// Returns a connection after a response ended cleanly (Go's `tryPutIdleConn`): to the
+    /// first caller waiting for one, else to the idle pool. `Err` says why it cannot be kept.
+    pub(crate) fn put_idle(&self, pc: &Arc<PersistConn>) -> std::result::Result<(), &'static str> {
+        if self.cfg.disable_keep_alives {
+            return Err("keep-alives disabled");
+        }
+        let mut evicted = None;
+        {
+            let mut pool = self.pool.lock();
+            if pool.closed {
+                return Err("transport closed");
+            }
+            if pc.is_closed() {
+                return Err("connection closed");
+            }
+            if let Some(q) = pool.idle_wait.get_mut(&pc.key) {
+                while let Some(w) = q.pop_front() {
+                    let info = GotConnInfo {
+                        reused: true,
+                        was_idle: false,
+                        idle_time: Duration::ZERO,
+                    };
+                    if w.try_deliver(Ok((Arc::clone(pc), info))) {
+                        return Ok(());
+                    }
+                }
+                pool.idle_wait.remove(&pc.key);
+            }
+            let per_host = pool.idle.get(&pc.key).map_or(0, Vec::len);
+            if per_host >= self.cfg.max_idle_conns_per_host {
+                return Err("too many idle connections for host");
+            }
+            pool.seq += 1;
+            let seq = pool.seq;
+            pool.idle.entry(pc.key.clone()).or_default().push(IdleConn {
+                pc: Arc::clone(pc),
+                since: Instant::now(),
+                seq,
+            });
+            pool.lru.insert(seq, (pc.key.clone(), pc.id));
+            if self.cfg.max_idle_conns > 0 && pool.lru.len() > self.cfg.max_idle_conns {
+                // Evict the least recently used connection across all hosts.
+                if let Some((_, (key, id))) = pool.lru.pop_first() {
+                    if let Some(list) = pool.idle.get_mut(&key) {
+                        if let Some(i) = list.iter().position(|ic| ic.pc.id == id) {
+                            evicted = Some(list.remove(i).pc);
+                        }
+                        if list.is_empty() {
+                            pool.idle.remove(&key);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(old) = evicted {
+            old.close(Error::timeout(TimeoutPhase::Idle));
+        }
+        Ok(())
+    }
+}
+
+/// A request serialised for the wire.
+pub(crate) struct Encoded {
+    pub(crate) head: Vec<u8>,
+    pub(crate) body: crate::server::Body,
+    /// `Some(n)`: Content-Length n; `None`: chunked.
+    pub(crate) body_len: Option<u64>,
+    pub(crate) expect_continue: bool,
+    pub(crate) close_after: bool,
+}
+
+/// Serialises `req`'s head (origin-form target, `Host`, a default `User-Agent`, the user's
+/// fields, our framing fields) and takes its body out.
+pub(crate) fn encode_request(
+    req: &mut Request,
+    user_agent: Option<&HeaderValue>,
+    disable_keep_alives: bool,
+) -> Result<Encoded> {
+    let body = req.replace_body(crate::server::Body::empty());
+    let body_len = body.len_hint();
+    let mut head = Vec::with_capacity(256);
+    let target = match req.uri.path_and_query() {
+        Some(pq) if !pq.as_str().is_empty() => pq.as_str().to_string(),
+        _ => "/".to_string(),
+    };
+    // An absolute path must not start with "//" or be empty in origin-form.
+    let target = if target.starts_with('/') || target == "*" {
+        target
+    } else {
+        format!("/{target}")
+    };
+    write::request_line(&mut head, &req.method, &target, http::Version::HTTP_11);
+    match req.headers.get(HOST) {
+        Some(h) => write::header(&mut head, "Host", h.as_bytes()),
+        None => {
+            let authority = req
+                .uri
+                .authority()
+                .ok_or_else(|| Error::invalid_input("url has no host"))?;
+            // Omit the scheme's default port, as browsers and Go do.
+            let host = match (req.uri.port_u16(), req.uri.scheme_str()) {
+                (Some(80), Some("http")) | (Some(443), Some("https")) => authority.host(),
+                _ => authority.as_str(),
+            };
+            write::header(&mut head, "Host", host.as_bytes());
+        }
+    }
+    if !req.headers.contains_key(USER_AGENT) {
+        if let Some(ua) = user_agent {
+            write::header(&mut head, "User-Agent", ua.as_bytes());
+        }
+    }
+    for (name, value) in &req.headers {
+        // We frame the body and name the host ourselves.
+        if name == HOST || name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        write::header(&mut head, name.as_str(), value.as_bytes());
+    }
+    let close_after = disable_keep_alives || has_connection_token(&req.headers, "close");
+    if disable_keep_alives && !req.headers.contains_key(CONNECTION) {
+        write::header(&mut head, "Connection", b"close");
+    }
+    let sends_body = body_len != Some(0);
+    let framing_len = match body_len {
+        Some(0) => {
+            // Go sends an explicit zero for methods that normally carry a body.
+            if matches!(req.method, Method::POST | Method::PUT | Method::PATCH) {
+                write::header(&mut head, "Content-Length", b"0");
+            }
+            Some(0)
+        }
+        Some(n) => {
+            write::header_u64(&mut head, "Content-Length", n);
+            Some(n)
+        }
+        None => {
+            write::header(&mut head, "Transfer-Encoding", b"chunked");
+            None
+        }
+    };
+    write::end(&mut head);
+    let expect_continue = sends_body
+        && req
+            .headers
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    Ok(Encoded {
+        head,
+        body,
+        body_len: framing_len,
+        expect_continue,
+        close_after,
+    })
+}
+
+fn remove_idle_locked(pool: &mut Pool, pc: &PersistConn) -> bool {
+    let Some(list) = pool.idle.get_mut(&pc.key) else {
+        return false;
+    };
+    let Some(i) = list.iter().position(|ic| ic.pc.id == pc.id) else {
+        return false;
+    };
+    let ic = list.remove(i);
+    if list.is_empty() {
+        pool.idle.remove(&pc.key);
+    }
+    pool.lru.remove(&ic.seq);
+    true
+}
