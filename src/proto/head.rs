@@ -122,7 +122,7 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>>
         httparse::Status::Complete(len) => len,
     };
     if len > limits.max_head_bytes {
-        return Err(Error::too_large(TooLarge::Head));
+        return Err(over_limit(buf, limits, true));
     }
 
     let version = match req.version {
@@ -222,12 +222,18 @@ fn check_partial(buf: &[u8], limits: &Limits, request: bool) -> Result<()> {
     if buf.len() < limits.max_head_bytes {
         return Ok(());
     }
-    // The limit is reached and the head is not over. If the first line has not ended either,
-    // the request line alone is too long: 414 rather than 431.
-    if request && !buf[..limits.max_head_bytes].contains(&b'\n') {
-        return Err(Error::too_large(TooLarge::RequestLine));
+    Err(over_limit(buf, limits, request))
+}
+
+/// The error for a head that does not fit in the limit, whether or not it is complete in `buf`:
+/// if the first line has not ended within the limit, the request line alone is too long (414
+/// rather than 431).
+fn over_limit(buf: &[u8], limits: &Limits, request: bool) -> Error {
+    let within = &buf[..limits.max_head_bytes.min(buf.len())];
+    if request && !within.contains(&b'\n') {
+        return Error::too_large(TooLarge::RequestLine);
     }
-    Err(Error::too_large(TooLarge::Head))
+    Error::too_large(TooLarge::Head)
 }
 
 fn map_request_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {
@@ -636,6 +642,11 @@ mod tests {
         let complete_but_long = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", "a".repeat(100));
         let e = parse_request(complete_but_long.as_bytes(), &limits).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::Head));
+
+        // A whole head in the buffer whose request line alone passes the limit: still 414.
+        let complete_long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100));
+        let e = parse_request(complete_long_line.as_bytes(), &limits).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::RequestLine));
 
         let few = Limits {
             max_headers: 2,

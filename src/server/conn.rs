@@ -453,7 +453,8 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             Err(e) => {
                 if e.status_hint().is_some() {
                     log::debug!("bad request from {}: {e}", shared.remote_addr);
-                    write_error_response(shared, wh, &e);
+                    // The method is unknown: answer as to a GET.
+                    write_error_response(shared, wh, &e, None);
                     return Ending::Linger;
                 }
                 log::debug!("reading request from {}: {e}", shared.remote_addr);
@@ -466,7 +467,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             Ok(f) => f,
             Err(e) => {
                 log::debug!("bad request framing from {}: {e}", shared.remote_addr);
-                write_error_response(shared, wh, &e);
+                write_error_response(shared, wh, &e, Some(&head.method));
                 return Ending::Linger;
             }
         };
@@ -474,7 +475,13 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
         let expect_continue = match expect_continue(&head) {
             Ok(e) => e && has_body,
             Err(()) => {
-                write_simple_response(shared, wh, http::StatusCode::EXPECTATION_FAILED, "");
+                write_simple_response(
+                    shared,
+                    wh,
+                    http::StatusCode::EXPECTATION_FAILED,
+                    "",
+                    Some(&head.method),
+                );
                 return Ending::Linger;
             }
         };
@@ -573,17 +580,24 @@ fn expect_continue(head: &RequestHead) -> std::result::Result<bool, ()> {
     }
 }
 
-fn write_error_response(shared: &ConnShared, wh: &mut WriteHalf, e: &Error) {
+fn write_error_response(
+    shared: &ConnShared,
+    wh: &mut WriteHalf,
+    e: &Error,
+    method: Option<&http::Method>,
+) {
     let status = e.status_hint().unwrap_or(http::StatusCode::BAD_REQUEST);
-    write_simple_response(shared, wh, status, &e.to_string());
+    write_simple_response(shared, wh, status, &e.to_string(), method);
 }
 
-/// Writes a whole short response with `Connection: close`.
+/// Writes a whole short response with `Connection: close`. `method` is the request's method
+/// where known; only HEAD changes the answer, which then has the head only (RFC 9110 §9.3.2).
 pub(crate) fn write_simple_response(
     shared: &ConnShared,
     wh: &mut WriteHalf,
     status: http::StatusCode,
     detail: &str,
+    method: Option<&http::Method>,
 ) {
     use crate::proto::write;
     let reason = status.canonical_reason().unwrap_or("");
@@ -602,6 +616,9 @@ pub(crate) fn write_simple_response(
     write::header(buf, "Date", &date);
     write::header_u64(buf, "Content-Length", body.len() as u64);
     write::end(buf);
+    if method == Some(&http::Method::HEAD) {
+        body.clear();
+    }
     let deadline = Instant::now().checked_add(Duration::from_secs(5));
     let _ = deadline::write_all(
         &shared.stream,
@@ -614,17 +631,21 @@ pub(crate) fn write_simple_response(
 /// Half-closes the connection and reads what the client still sends, briefly, so the client
 /// gets our FIN after the response rather than a reset that may discard it (Go's
 /// `closeWriteAndWait`).
+///
+/// Only time bounds the wait, never a byte count: closing with unread bytes sends a reset,
+/// which also throws away whatever of the response is still queued in our send buffer, so
+/// stopping early for a client that is still uploading would cut off the very response the
+/// linger is for.
 fn linger_close(shared: &ConnShared) {
     let _ = shared.stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
     let mut scratch = [0u8; 4096];
-    let mut total = 0usize;
     let mut rh = shared.read.lock();
     rh.slot.reset();
-    while total < MAX_DRAIN as usize {
+    loop {
         match deadline::read(&shared.stream, &mut rh.slot, Some(deadline), &mut scratch) {
             Ok(0) | Err(_) => break,
-            Ok(n) => total += n,
+            Ok(_) => {}
         }
     }
     let _ = shared.stream.shutdown(Shutdown::Both);

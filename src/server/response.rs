@@ -268,6 +268,17 @@ impl<'a> ConnWriter<'a> {
             Mode::UntilClose
         };
 
+        if let (true, Mode::Length(n)) = (last, mode) {
+            if n > self.wh.buf.len() as u64 {
+                // The handler returned having written less than it declared: the body will be
+                // short, and the connection cannot carry another response after it.
+                log::debug!(
+                    "handler wrote {} body bytes under a content-length of {n}",
+                    self.wh.buf.len()
+                );
+                self.close_after = true;
+            }
+        }
         if self.req.expect_continue && self.shared.refuse_continue(self.req.req_id) {
             // The client still waits for 100 Continue, so its body will not follow; the
             // connection cannot carry another request (RFC 9110 §10.1.1).
@@ -291,7 +302,11 @@ impl<'a> ConnWriter<'a> {
         if mode == Mode::Chunked {
             write::header(head, "Transfer-Encoding", b"chunked");
         }
-        if self.close_after {
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            // The connection goes on in the new protocol (RFC 9110 §7.8): the handler's
+            // `Connection: upgrade` is the whole story. The server still closes it if the
+            // handler does not hijack, but a 101 saying `close` would contradict itself.
+        } else if self.close_after {
             if !has_connection_token(h, "close") {
                 write::header(head, "Connection", b"close");
             }
@@ -313,13 +328,22 @@ impl<'a> ConnWriter<'a> {
         let head = std::mem::take(&mut self.wh.head);
         let r = match self.mode {
             Mode::Discard | Mode::NoBody => self.send(&[&head]),
+            Mode::Length(n) if body.len() as u64 > n => {
+                // The handler buffered more than it declared. The head still goes out with the
+                // declared length and as many bytes, so the response exists and is framed as
+                // announced (dropping it would leave the client reading the next response as
+                // this one's); the excess is refused, as a direct write would be.
+                log::warn!(
+                    "handler wrote {} body bytes under a content-length of {n}; sending {n}",
+                    body.len()
+                );
+                self.mode = Mode::Length(0);
+                self.send(&[&head, &body[..n as usize]])
+                    .and(Err(Error::new(ErrorKind::ContentLengthMismatch).into_io()))
+            }
             Mode::Length(n) => {
-                if body.len() as u64 > n {
-                    Err(Error::new(ErrorKind::ContentLengthMismatch).into_io())
-                } else {
-                    self.mode = Mode::Length(n - body.len() as u64);
-                    self.send(&[&head, body])
-                }
+                self.mode = Mode::Length(n - body.len() as u64);
+                self.send(&[&head, body])
             }
             Mode::Chunked if !body.is_empty() => {
                 let mut line = Vec::with_capacity(18);
@@ -403,7 +427,14 @@ impl<'a> ConnWriter<'a> {
         if self.hijacked || self.committed() || self.failed.is_some() {
             return;
         }
-        write_simple_response(self.shared, self.wh, StatusCode::INTERNAL_SERVER_ERROR, "");
+        let method = self.req.head.then_some(&http::Method::HEAD);
+        write_simple_response(
+            self.shared,
+            self.wh,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "",
+            method,
+        );
     }
 }
 
