@@ -63,6 +63,8 @@ pub struct Server {
     srv: server::Server,
     /// The transport behind `client()`; its idle connections close with the server.
     transport: crate::Transport,
+    /// The test CA of a TLS server.
+    ca_pem: Option<String>,
     addr: SocketAddr,
     url: String,
     /// Closed by the accept thread when `serve` returns; received by `shutdown` and `drop`.
@@ -88,7 +90,56 @@ impl Server {
     /// # Panics
     ///
     /// As [`Server::new`].
-    pub fn with_config(mut config: server::Config, handler: impl Handler) -> Server {
+    pub fn with_config(config: server::Config, handler: impl Handler) -> Server {
+        Server::start(config, handler, None)
+    }
+
+    /// Starts a TLS server for `handler` (feature `httptest-tls`), with a certificate for
+    /// `127.0.0.1` and `localhost` issued by a CA generated for this server alone.
+    /// [`client`](Self::client) trusts that CA; [`ca_pem`](Self::ca_pem) gives it to other
+    /// tools (`curl --cacert`). The URL is `https://127.0.0.1:PORT`.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use nethttp::{httptest, Request, ResponseWriter};
+    ///
+    /// let ts = httptest::Server::new_tls(|w: &mut dyn ResponseWriter, r: &mut Request| {
+    ///     let _ = write!(w, "tls={}", r.is_tls());
+    /// });
+    /// assert_eq!(ts.client().get(ts.url())?.text()?, "tls=true");
+    /// # Ok::<(), nethttp::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Server::new`], or if the certificate cannot be generated.
+    #[cfg(feature = "httptest-tls")]
+    pub fn new_tls(handler: impl Handler) -> Server {
+        Server::with_config_tls(server::Config::default(), handler)
+    }
+
+    /// As [`new_tls`](Self::new_tls), with `config`.
+    ///
+    /// # Panics
+    ///
+    /// As [`new_tls`](Self::new_tls).
+    #[cfg(feature = "httptest-tls")]
+    pub fn with_config_tls(config: server::Config, handler: impl Handler) -> Server {
+        let certs = TestCerts::generate()
+            .unwrap_or_else(|e| panic!("httptest: cannot generate a test certificate: {e}"));
+        Server::start(config, handler, Some(certs))
+    }
+
+    /// The PEM of the CA that issued the server's certificate (TLS servers only).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    fn start(
+        mut config: server::Config,
+        handler: impl Handler,
+        certs: Option<TestCerts>,
+    ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0")
             .unwrap_or_else(|e| panic!("httptest: failed to listen on a loopback port: {e}"));
         let addr = listener
@@ -98,10 +149,20 @@ impl Server {
         let srv = server::Server::with_config(config, handler);
         let (tx, done) = crossbeam_channel::bounded::<()>(0);
         let serving = srv.clone();
+        let scheme = if certs.is_some() { "https" } else { "http" };
+        let ca_pem = certs.as_ref().map(|c| c.ca_pem.clone());
+        let transport = match &certs {
+            None => crate::Transport::new(),
+            Some(c) => c.client_transport(),
+        };
         let thread = std::thread::Builder::new()
             .name("nethttp-httptest".into())
             .spawn(move || {
-                if let Err(e) = serving.serve(listener) {
+                let r = match certs {
+                    None => serving.serve(listener),
+                    Some(c) => c.serve(&serving, listener),
+                };
+                if let Err(e) = r {
                     log::warn!("httptest: serve: {e}");
                 }
                 // Dropping the sender wakes whoever waits for the end.
@@ -110,15 +171,16 @@ impl Server {
             .unwrap_or_else(|e| panic!("httptest: cannot start the accept thread: {e}"));
         Server {
             srv,
-            transport: crate::Transport::new(),
+            transport,
+            ca_pem,
             addr,
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             done,
             thread: Some(thread),
         }
     }
 
-    /// The base URL, `http://127.0.0.1:PORT`, without a trailing slash.
+    /// The base URL, `http://127.0.0.1:PORT` (or `https://`), without a trailing slash.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -392,4 +454,67 @@ where
         body.into(),
         Some(SocketAddr::from(([192, 0, 2, 1], 1234))),
     )
+}
+
+/// A CA and a leaf certificate for 127.0.0.1 and localhost, made for one test server.
+#[cfg(feature = "httptest-tls")]
+struct TestCerts {
+    ca_pem: String,
+    leaf_pem: String,
+    key_pem: String,
+}
+
+#[cfg(not(feature = "httptest-tls"))]
+enum TestCerts {}
+
+#[cfg(feature = "httptest-tls")]
+impl TestCerts {
+    fn generate() -> std::result::Result<TestCerts, rcgen::Error> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let ca_key = KeyPair::generate()?;
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "nethttp httptest CA");
+        let ca = ca.self_signed(&ca_key)?;
+        let leaf_key = KeyPair::generate()?;
+        let mut leaf =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+        leaf.distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let leaf = leaf.signed_by(&leaf_key, &ca, &ca_key)?;
+        Ok(TestCerts {
+            ca_pem: ca.pem(),
+            leaf_pem: leaf.pem(),
+            key_pem: leaf_key.serialize_pem(),
+        })
+    }
+
+    fn client_transport(&self) -> crate::Transport {
+        let mut b = crate::Transport::builder();
+        if let Err(e) = b
+            .tls_mut()
+            .add_root_certificates_pem(self.ca_pem.as_bytes())
+        {
+            panic!("httptest: test CA rejected: {e}");
+        }
+        b.build()
+    }
+
+    fn serve(self, srv: &server::Server, listener: TcpListener) -> Result<()> {
+        let tls =
+            crate::tls::ServerTls::from_pem(self.leaf_pem.as_bytes(), self.key_pem.as_bytes())?;
+        srv.serve_tls(listener, tls)
+    }
+}
+
+#[cfg(not(feature = "httptest-tls"))]
+impl TestCerts {
+    fn client_transport(&self) -> crate::Transport {
+        match *self {}
+    }
+
+    fn serve(self, _srv: &server::Server, _listener: TcpListener) -> Result<()> {
+        match self {}
+    }
 }

@@ -78,6 +78,33 @@ pub trait Stream: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+impl<T: Stream + ?Sized> Stream for Arc<T> {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (**self).read(buf)
+    }
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        (**self).write(buf)
+    }
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (**self).write_vectored(bufs)
+    }
+    fn flush(&self) -> io::Result<()> {
+        (**self).flush()
+    }
+    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(d)
+    }
+    fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        (**self).set_write_timeout(d)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        (**self).shutdown(how)
+    }
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        (**self).peer_addr()
+    }
+}
+
 impl Stream for TcpStream {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         Read::read(&mut &*self, buf)
@@ -149,6 +176,12 @@ impl Conn {
     /// Bytes read from the peer before the hand-over and not yet returned by `read`.
     pub fn buffered(&self) -> &[u8] {
         &self.buffered[self.pos..]
+    }
+
+    /// The stream and the buffered bytes not yet read.
+    pub fn into_parts(mut self) -> (Arc<dyn Stream>, Vec<u8>) {
+        let rest = self.buffered.split_off(self.pos);
+        (self.stream, rest)
     }
 
     /// A second handle on the same connection, for a writer thread while this one reads (as

@@ -47,11 +47,22 @@ pub struct TlsStream {
     queue: Mutex<Vec<u8>>,
     /// Held across blocking socket writes: owning it is owning the write direction.
     flusher: Mutex<()>,
-    /// Held across blocking socket reads: owning it is owning the read direction; holds the
-    /// ciphertext scratch buffer.
-    reader: Mutex<Vec<u8>>,
+    /// Held across blocking socket reads: owning it is owning the read direction; holds
+    /// ciphertext read from the socket and not yet taken by the session.
+    reader: Mutex<Ciphertext>,
     /// The socket reached EOF.
     eof: AtomicBool,
+    /// The first fatal TLS error; once set the session is not touched again.
+    failed: Mutex<Option<rustls::Error>>,
+}
+
+/// Ciphertext read but not yet fed to the session: `buf[start..end]`. rustls takes at most
+/// one record buffer at a time and holds at most 16 KiB of unread plaintext, so a large read
+/// is fed in steps as the plaintext is drained.
+struct Ciphertext {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
 }
 
 impl fmt::Debug for TlsStream {
@@ -108,6 +119,13 @@ impl TlsStream {
                 ));
             }
             if first && !is_client && looks_like_http(&buf[..n]) {
+                // Go's answer, in plain text since there is no session.
+                let _ = deadline::write_all(
+                    &*sock,
+                    &mut wslot,
+                    deadline,
+                    &[b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"],
+                );
                 return Err(Error::with_source(
                     ErrorKind::Tls,
                     "client sent an HTTP request to an HTTPS server",
@@ -131,8 +149,13 @@ impl TlsStream {
             session: Mutex::new(conn),
             queue: Mutex::new(Vec::new()),
             flusher: Mutex::new(()),
-            reader: Mutex::new(Vec::new()),
+            reader: Mutex::new(Ciphertext {
+                buf: Vec::new(),
+                start: 0,
+                end: 0,
+            }),
             eof: AtomicBool::new(false),
+            failed: Mutex::new(None),
         })
     }
 
@@ -199,8 +222,11 @@ impl Stream for TlsStream {
         if out.is_empty() {
             return Ok(0);
         }
-        let mut rbuf = self.reader.lock();
+        let mut ct = self.reader.lock();
         loop {
+            if let Some(e) = self.failed.lock().clone() {
+                return Err(tls_io_error(e));
+            }
             {
                 let mut s = self.session.lock();
                 match s.reader().read(out) {
@@ -212,30 +238,61 @@ impl Stream for TlsStream {
                     Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
                     Err(e) => return Err(e),
                 }
+                if ct.start < ct.end {
+                    // Feed buffered ciphertext, one step: the plaintext is drained above
+                    // before more is taken.
+                    let mut data = &ct.buf[ct.start..ct.end];
+                    let before = data.len();
+                    s.read_tls(&mut data)?;
+                    let used = before - data.len();
+                    ct.start += used;
+                    if let Err(e) = s.process_new_packets() {
+                        *self.failed.lock() = Some(e.clone());
+                        let mut q = self.queue.lock();
+                        let _ = s.write_tls(&mut *q);
+                        return Err(tls_io_error(e));
+                    }
+                    if s.wants_write() {
+                        let mut q = self.queue.lock();
+                        s.write_tls(&mut *q)?;
+                    }
+                    if used > 0 {
+                        continue;
+                    }
+                }
                 if self.eof.load(Ordering::SeqCst) {
                     return Ok(0);
                 }
             }
-            if rbuf.len() < CIPHERTEXT_BUF {
-                rbuf.resize(CIPHERTEXT_BUF, 0);
+            // Nothing to decrypt: read more ciphertext, holding no session lock.
+            if ct.buf.len() < CIPHERTEXT_BUF {
+                ct.buf.resize(CIPHERTEXT_BUF, 0);
             }
-            let n = self.sock.read(&mut rbuf)?;
-            let mut s = self.session.lock();
+            if ct.start < ct.end {
+                // The session took nothing although bytes are waiting: it needs the rest of
+                // a record; keep what we have and append.
+                let (start, end) = (ct.start, ct.end);
+                ct.buf.copy_within(start..end, 0);
+                ct.end = end - start;
+                ct.start = 0;
+                if ct.end == ct.buf.len() {
+                    let len = ct.buf.len() * 2;
+                    ct.buf.resize(len, 0);
+                }
+            } else {
+                ct.start = 0;
+                ct.end = 0;
+            }
+            let end = ct.end;
+            let n = self.sock.read(&mut ct.buf[end..])?;
             if n == 0 {
                 self.eof.store(true, Ordering::SeqCst);
+                let mut s = self.session.lock();
                 let _ = s.read_tls(&mut io::empty());
                 let _ = s.process_new_packets();
                 continue;
             }
-            let mut data = &rbuf[..n];
-            while !data.is_empty() {
-                s.read_tls(&mut data)?;
-                s.process_new_packets().map_err(tls_io_error)?;
-            }
-            if s.wants_write() {
-                let mut q = self.queue.lock();
-                s.write_tls(&mut *q)?;
-            }
+            ct.end += n;
         }
     }
 
@@ -446,8 +503,14 @@ fn add_default_roots(roots: &mut rustls::RootCertStore) {
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
 }
 
-/// Runs a client handshake for `host` over `sock`.
-pub(crate) fn connect(
+/// Runs a client handshake for `host` over `sock` within `tls`'s handshake timeout (and
+/// `deadline`), e.g. to run a [`ClientConn`](crate::client::ClientConn) over TLS.
+///
+/// # Errors
+///
+/// [`ErrorKind::Tls`] for a certificate or protocol failure,
+/// [`ErrorKind::Timeout`]([`TimeoutPhase::TlsHandshake`]) at the deadline, I/O errors.
+pub fn connect(
     sock: Box<dyn Stream>,
     host: &str,
     tls: &ClientTls,
@@ -519,7 +582,6 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 /// timeout (10 seconds by default), applied on each connection's own thread.
 #[derive(Clone)]
 pub struct ServerTls {
-    #[allow(dead_code)] // Read by accept().
     config: Arc<rustls::ServerConfig>,
     /// How long a client may take to complete the handshake. Default is 10 seconds.
     pub handshake_timeout: Duration,
@@ -586,7 +648,6 @@ impl ServerTls {
     }
 
     /// Runs the server handshake over `sock`.
-    #[allow(dead_code)] // The server's serve_tls calls it; wired in with the server change.
     pub(crate) fn accept(&self, sock: Box<dyn Stream>) -> Result<TlsStream> {
         let conn = rustls::ServerConnection::new(Arc::clone(&self.config))
             .map_err(|e| Error::with_source(ErrorKind::Tls, e))?;

@@ -11,7 +11,7 @@
 //! - `ConnShared::cont` serialises the one write that does not come from the response writer:
 //!   `100 Continue`, sent by the body on its first read.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -25,8 +25,10 @@ use parking_lot::Mutex;
 use super::request::{Body, ConnBody};
 use super::response::{ConnWriter, ReqInfo};
 use super::{ConnState, Request, ServerInner};
+use crate::bufio::{self, ReadBuf, READ_BUF};
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::net::Stream;
 use crate::proto::body::BodyDecoder;
 use crate::proto::date::DateCache;
 use crate::proto::framing::{self, Framing};
@@ -42,13 +44,16 @@ pub(crate) const MAX_DRAIN: u64 = 256 << 10;
 /// is not sent a reset that could destroy the response it has not read yet.
 const LINGER: Duration = Duration::from_millis(500);
 
-const READ_BUF: usize = 8 << 10;
-
 /// State shared by the serve loop, the request body and the server's connection table.
 pub(crate) struct ConnShared {
-    /// The socket. Reads happen only under `read`; writes only from the thread serving the
-    /// connection (the response writer) and under `cont` (100 Continue).
-    pub(crate) stream: TcpStream,
+    /// The connection HTTP runs over: the TCP socket itself, or TLS over it. Reads happen only
+    /// under `read`; writes only from the thread serving the connection (the response writer)
+    /// and under `cont` (100 Continue).
+    pub(crate) stream: Arc<dyn Stream>,
+    /// The TCP socket underneath, which `shutdown` and `close` shut down from other threads.
+    pub(crate) tcp: Arc<TcpStream>,
+    /// Whether `stream` is TLS.
+    pub(crate) tls: bool,
     pub(crate) remote_addr: SocketAddr,
     /// The read half; see the module docs.
     pub(crate) read: Mutex<ReadHalf>,
@@ -84,63 +89,22 @@ struct BodyState {
     inactivity: Option<Duration>,
 }
 
-/// A growable read buffer: `buf[start..end]` holds bytes read but not yet consumed.
-struct ReadBuf {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-}
-
-impl ReadBuf {
-    fn data(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-
-    /// Reads more bytes; the buffer grows up to `max` bytes of unconsumed data.
-    fn fill(
-        &mut self,
-        stream: &TcpStream,
-        slot: &mut TimeoutSlot,
-        deadline: Option<Instant>,
-        max: usize,
-    ) -> io::Result<usize> {
-        if self.end == self.buf.len() {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            } else if self.buf.len() < max {
-                let new_len = (self.buf.len() * 2).clamp(READ_BUF, max);
-                self.buf.resize(new_len, 0);
-            } else {
-                return Err(io::Error::other("read buffer full"));
-            }
-        }
-        let n = deadline::read(stream, slot, deadline, &mut self.buf[self.end..])?;
-        self.end += n;
-        Ok(n)
-    }
-}
-
 impl ConnShared {
-    pub(crate) fn new(stream: TcpStream, remote_addr: SocketAddr, id: u64, limits: Limits) -> Self {
+    pub(crate) fn new(
+        tcp: Arc<TcpStream>,
+        stream: Arc<dyn Stream>,
+        tls: bool,
+        remote_addr: SocketAddr,
+        id: u64,
+        limits: Limits,
+    ) -> Self {
         ConnShared {
             stream,
+            tcp,
+            tls,
             remote_addr,
             read: Mutex::new(ReadHalf {
-                buf: ReadBuf {
-                    buf: vec![0; READ_BUF],
-                    start: 0,
-                    end: 0,
-                },
+                buf: ReadBuf::new(),
                 slot: TimeoutSlot::default(),
                 body: BodyState {
                     req_id: 0,
@@ -164,7 +128,7 @@ impl ConnShared {
             return Ok(0);
         }
         let mut rh = self.read.lock();
-        rh.read_body(&self.stream, req_id, out)
+        rh.read_body(&*self.stream, req_id, out)
             .map_err(Error::into_io)
     }
 
@@ -175,7 +139,13 @@ impl ConnShared {
             c.sent = true;
             // A 25-byte write into an idle connection's empty send buffer; it is bounded by the
             // socket's current write timeout all the same.
-            (&self.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            let mut slot = TimeoutSlot::default();
+            deadline::write_all(
+                &*self.stream,
+                &mut slot,
+                deadline::after(Some(Duration::from_secs(10))),
+                &[b"HTTP/1.1 100 Continue\r\n\r\n"],
+            )?;
         }
         Ok(())
     }
@@ -219,7 +189,7 @@ impl ConnShared {
         let mut total = 0u64;
         let mut rh = self.read.lock();
         loop {
-            match rh.read_body(&self.stream, req_id, &mut scratch) {
+            match rh.read_body(&*self.stream, req_id, &mut scratch) {
                 Ok(0) => return true,
                 Ok(n) => {
                     total += n as u64;
@@ -236,10 +206,7 @@ impl ConnShared {
     pub(crate) fn hijack_read_half(&self) -> Vec<u8> {
         let mut rh = self.read.lock();
         rh.hijacked = true;
-        let data = rh.buf.data().to_vec();
-        let n = data.len();
-        rh.buf.consume(n);
-        data
+        rh.buf.take_all()
     }
 
     pub(crate) fn set_state(&self, srv: &ServerInner, state: ConnState) {
@@ -249,7 +216,7 @@ impl ConnShared {
 }
 
 impl ReadHalf {
-    fn read_body(&mut self, stream: &TcpStream, req_id: u64, out: &mut [u8]) -> Result<usize> {
+    fn read_body(&mut self, stream: &dyn Stream, req_id: u64, out: &mut [u8]) -> Result<usize> {
         if self.hijacked {
             return Err(Error::new(ErrorKind::Hijacked));
         }
@@ -261,59 +228,27 @@ impl ReadHalf {
         if let Some(kind) = self.body.error {
             return Err(Error::new(kind));
         }
-        let r = self.read_body_inner(stream, out);
+        let deadline =
+            deadline::earliest(self.body.deadline, deadline::after(self.body.inactivity));
+        let r = bufio::read_body(
+            &mut self.buf,
+            &mut self.body.decoder,
+            stream,
+            &mut self.slot,
+            deadline,
+            out,
+        );
         if let Err(e) = &r {
             self.body.error = Some(e.kind());
         }
         r
     }
 
-    fn read_body_inner(&mut self, stream: &TcpStream, out: &mut [u8]) -> Result<usize> {
-        loop {
-            if self.body.decoder.is_done() {
-                return Ok(0);
-            }
-            if !self.buf.data().is_empty() {
-                let step = self.body.decoder.decode(self.buf.data(), out.len())?;
-                let n = step.data.len();
-                out[..n].copy_from_slice(&self.buf.data()[step.data]);
-                self.buf.consume(step.consumed);
-                if n > 0 {
-                    return Ok(n);
-                }
-                continue;
-            }
-            let deadline =
-                deadline::earliest(self.body.deadline, deadline::after(self.body.inactivity));
-            let direct = self.body.decoder.direct_limit();
-            // A large read with nothing buffered goes straight into the caller's buffer.
-            if direct > 0 && out.len() >= READ_BUF {
-                let lim = direct.min(out.len() as u64) as usize;
-                let n = deadline::read(stream, &mut self.slot, deadline, &mut out[..lim])
-                    .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
-                if n == 0 {
-                    self.body.decoder.on_eof()?;
-                    return Ok(0);
-                }
-                self.body.decoder.consume_direct(n as u64);
-                return Ok(n);
-            }
-            let n = self
-                .buf
-                .fill(stream, &mut self.slot, deadline, READ_BUF)
-                .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
-            if n == 0 {
-                self.body.decoder.on_eof()?;
-                return Ok(0);
-            }
-        }
-    }
-
     /// Reads the next request head. `Ok(None)` means the client closed the connection (or
     /// went quiet past `wait_deadline`) before sending a byte of it.
     fn read_head(
         &mut self,
-        stream: &TcpStream,
+        stream: &dyn Stream,
         wait_deadline: Option<Instant>,
         srv: &ServerInner,
         on_first_byte: &mut dyn FnMut(),
@@ -321,6 +256,7 @@ impl ReadHalf {
         let cfg = &srv.config;
         let max = self.limits.max_head_bytes;
         let mut scanned = 0;
+        let mut line_checked = false;
         let mut started: Option<(Instant, Option<Instant>)> = None;
         loop {
             // RFC 9112 §2.2: skip empty lines before a request line. Dropping them here also
@@ -360,6 +296,17 @@ impl ReadHalf {
                     }
                 } else {
                     scanned = data.len();
+                    // A request line that is already wrong is answered now, not after the
+                    // head timeout (a TLS ClientHello on a plain port, say): httparse reports
+                    // errors on partial input. Checked until the first line is complete.
+                    if !line_checked {
+                        if let Err(e) = head::parse_request(data, &self.limits) {
+                            if !e.is_timeout() {
+                                return Err(e);
+                            }
+                        }
+                        line_checked = data.contains(&b'\n');
+                    }
                 }
                 if data.len() >= max {
                     // Classify: 414 for a request line that alone is too long, else 431.
@@ -443,7 +390,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
         let head = {
             let mut rh = shared.read.lock();
             // Active from the first byte of a request, so shutdown leaves it alone.
-            rh.read_head(&shared.stream, wait, srv, &mut || {
+            rh.read_head(&*shared.stream, wait, srv, &mut || {
                 shared.set_state(srv, ConnState::Active)
             })
         };
@@ -533,6 +480,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             body,
             Some(shared.remote_addr),
         );
+        req.set_tls(shared.tls);
         let mut w = ConnWriter::new(shared, wh, srv, info);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             srv.handler.serve_http(&mut w, &mut req);
@@ -621,7 +569,7 @@ pub(crate) fn write_simple_response(
     }
     let deadline = Instant::now().checked_add(Duration::from_secs(5));
     let _ = deadline::write_all(
-        &shared.stream,
+        &*shared.stream,
         &mut wh.slot,
         deadline,
         &[&wh.head, body.as_bytes()],
@@ -643,7 +591,7 @@ fn linger_close(shared: &ConnShared) {
     let mut rh = shared.read.lock();
     rh.slot.reset();
     loop {
-        match deadline::read(&shared.stream, &mut rh.slot, Some(deadline), &mut scratch) {
+        match deadline::read(&*shared.stream, &mut rh.slot, Some(deadline), &mut scratch) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }

@@ -46,6 +46,7 @@ pub use request::{Body, Request};
 pub use response::{Hijacked, ResponseWriter};
 
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::net::Stream;
 use crate::proto::Limits;
 use conn::ConnShared;
 
@@ -278,6 +279,43 @@ impl Server {
     ///
     /// [`ErrorKind::ServerClosed`] if the server was already shut down.
     pub fn serve(&self, listener: TcpListener) -> Result<()> {
+        self.serve_with(listener, None)
+    }
+
+    /// As [`serve`](Self::serve), speaking TLS (feature `tls`). Each connection's handshake
+    /// runs on its own connection thread, never on the accept loop, under
+    /// [`ServerTls::handshake_timeout`](crate::tls::ServerTls); a client that sends plain
+    /// HTTP gets a plain-text 400 and is closed. [`ResponseWriter::hijack`] then returns the
+    /// TLS stream.
+    ///
+    /// # Errors
+    ///
+    /// As [`serve`](Self::serve).
+    #[cfg(feature = "tls")]
+    pub fn serve_tls(&self, listener: TcpListener, tls: crate::tls::ServerTls) -> Result<()> {
+        self.serve_with(listener, Some(Arc::new(tls)))
+    }
+
+    /// Binds [`Config::addr`] and serves TLS with the certificate chain and key in the PEM
+    /// files `cert` and `key`, as Go's `ListenAndServeTLS`.
+    ///
+    /// # Errors
+    ///
+    /// The bind error, a certificate or key error ([`ErrorKind::Tls`]), or as
+    /// [`serve`](Self::serve).
+    #[cfg(feature = "tls")]
+    pub fn listen_and_serve_tls(
+        &self,
+        cert: impl AsRef<std::path::Path>,
+        key: impl AsRef<std::path::Path>,
+    ) -> Result<()> {
+        let tls = crate::tls::ServerTls::from_pem_files(cert, key)?;
+        let listener = TcpListener::bind(self.inner.config.addr.as_str())
+            .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+        self.serve_tls(listener, tls)
+    }
+
+    fn serve_with(&self, listener: TcpListener, tls: Option<Arc<Acceptor>>) -> Result<()> {
         let srv = &self.inner;
         if srv.is_shutting_down() {
             return Err(Error::new(ErrorKind::ServerClosed));
@@ -306,7 +344,7 @@ impl Server {
                     if srv.is_shutting_down() {
                         break;
                     }
-                    self.start_conn(&pool, stream, peer);
+                    self.start_conn(&pool, stream, peer, tls.clone());
                 }
                 Err(e) => {
                     if srv.is_shutting_down() {
@@ -328,21 +366,36 @@ impl Server {
         Ok(())
     }
 
-    fn start_conn(&self, pool: &Pool, stream: TcpStream, peer: SocketAddr) {
+    fn start_conn(
+        &self,
+        pool: &Pool,
+        stream: TcpStream,
+        peer: SocketAddr,
+        tls: Option<Arc<Acceptor>>,
+    ) {
         let srv = &self.inner;
         let _ = stream.set_nodelay(true);
         let id = srv.next_conn_id.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::new(ConnShared::new(stream, peer, id, srv.limits));
+        let tcp = Arc::new(stream);
+        let plain: Arc<dyn Stream> = Arc::clone(&tcp) as Arc<dyn Stream>;
+        let shared = Arc::new(ConnShared::new(tcp, plain, false, peer, id, srv.limits));
         srv.conns.lock().insert(id, Arc::clone(&shared));
         srv.conn_state_changed(peer, ConnState::New);
         let inner = Arc::clone(srv);
         let job: Job = Box::new(move || {
             if inner.is_shutting_down() {
-                let _ = shared.stream.shutdown(std::net::Shutdown::Both);
+                let _ = shared.tcp.shutdown(std::net::Shutdown::Both);
                 shared.set_state(&inner, ConnState::Closed);
                 inner.untrack(shared.id);
                 return;
             }
+            let shared = match tls {
+                None => shared,
+                Some(acceptor) => match tls_handshake(&inner, shared, &acceptor) {
+                    Some(s) => s,
+                    None => return,
+                },
+            };
             conn::serve(&inner, shared);
         });
         if let Err(e) = pool.dispatch(srv, job) {
@@ -374,7 +427,7 @@ impl Server {
                 let state = c.state.load(Ordering::SeqCst);
                 if state == ConnState::Idle as u8 || state == ConnState::New as u8 {
                     // Wakes the connection's blocked read with EOF; it then closes quietly.
-                    let _ = c.stream.shutdown(std::net::Shutdown::Both);
+                    let _ = c.tcp.shutdown(std::net::Shutdown::Both);
                 }
             }
             let now = Instant::now();
@@ -394,7 +447,7 @@ impl Server {
         srv.shutting_down.store(true, Ordering::SeqCst);
         srv.wake_listeners();
         for c in srv.conns.lock().values() {
-            let _ = c.stream.shutdown(std::net::Shutdown::Both);
+            let _ = c.tcp.shutdown(std::net::Shutdown::Both);
         }
     }
 
@@ -419,6 +472,60 @@ impl Server {
 pub fn listen_and_serve(addr: impl ToSocketAddrs, handler: impl Handler) -> Result<()> {
     let listener = TcpListener::bind(addr).map_err(|e| Error::with_source(ErrorKind::Io, e))?;
     Server::new(handler).serve(listener)
+}
+
+#[cfg(feature = "tls")]
+type Acceptor = crate::tls::ServerTls;
+
+/// Without the `tls` feature there is no acceptor; this type has no values.
+#[cfg(not(feature = "tls"))]
+enum Acceptor {}
+
+/// Runs the TLS handshake of a just-accepted connection on its own thread and swaps the
+/// connection's table entry for one over TLS. `None` if the handshake failed (the connection
+/// is then closed and untracked).
+#[cfg(feature = "tls")]
+fn tls_handshake(
+    srv: &ServerInner,
+    plain: Arc<ConnShared>,
+    acceptor: &Acceptor,
+) -> Option<Arc<ConnShared>> {
+    let sock: Box<dyn Stream> = Box::new(Arc::clone(&plain.tcp));
+    match acceptor.accept(sock) {
+        Ok(tls) => {
+            let shared = Arc::new(ConnShared::new(
+                Arc::clone(&plain.tcp),
+                Arc::new(tls),
+                true,
+                plain.remote_addr,
+                plain.id,
+                srv.limits,
+            ));
+            let mut conns = srv.conns.lock();
+            // Closed meanwhile (close() shut the socket): nothing to serve.
+            if !conns.contains_key(&plain.id) {
+                return None;
+            }
+            conns.insert(plain.id, Arc::clone(&shared));
+            Some(shared)
+        }
+        Err(e) => {
+            log::debug!("tls handshake with {}: {e}", plain.remote_addr);
+            let _ = plain.tcp.shutdown(std::net::Shutdown::Both);
+            plain.set_state(srv, ConnState::Closed);
+            srv.untrack(plain.id);
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_handshake(
+    _srv: &ServerInner,
+    _plain: Arc<ConnShared>,
+    acceptor: &Acceptor,
+) -> Option<Arc<ConnShared>> {
+    match *acceptor {}
 }
 
 type Job = Box<dyn FnOnce() + Send>;

@@ -31,6 +31,7 @@ pub struct Request {
     content_length: Option<u64>,
     path_values: Vec<(String, String)>,
     pattern: Option<String>,
+    tls: bool,
 }
 
 impl Request {
@@ -74,6 +75,7 @@ impl Request {
             content_length,
             path_values: Vec::new(),
             pattern: None,
+            tls: false,
         }
     }
 
@@ -87,6 +89,15 @@ impl Request {
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
+    }
+
+    /// True if the request arrived over TLS (Go's `r.TLS != nil`).
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    pub(crate) fn set_tls(&mut self, tls: bool) {
+        self.tls = tls;
     }
 
     /// The address of the client, if the request came over a network connection.

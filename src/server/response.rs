@@ -1,7 +1,6 @@
 //! `ResponseWriter`: how a handler answers; the connection's writer that implements it; Hijack.
 
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -61,56 +60,11 @@ pub trait ResponseWriter: Write {
     }
 }
 
-/// A connection taken over from the server by [`ResponseWriter::hijack`].
-///
-/// Reading yields first the bytes the server had already read from the client past the
-/// request head, then bytes from the socket; writes go straight to the socket. The socket has
-/// no read or write timeout set.
-#[derive(Debug)]
-pub struct Hijacked {
-    stream: TcpStream,
-    buffered: Vec<u8>,
-    pos: usize,
-}
-
-impl Hijacked {
-    /// The socket.
-    pub fn stream(&self) -> &TcpStream {
-        &self.stream
-    }
-
-    /// The bytes read from the client but not yet consumed.
-    pub fn buffered(&self) -> &[u8] {
-        &self.buffered[self.pos..]
-    }
-
-    /// The socket and the unconsumed buffered bytes.
-    pub fn into_parts(mut self) -> (TcpStream, Vec<u8>) {
-        let rest = self.buffered.split_off(self.pos);
-        (self.stream, rest)
-    }
-}
-
-impl Read for Hijacked {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos < self.buffered.len() {
-            let n = (self.buffered.len() - self.pos).min(buf.len());
-            buf[..n].copy_from_slice(&self.buffered[self.pos..self.pos + n]);
-            self.pos += n;
-            return Ok(n);
-        }
-        (&self.stream).read(buf)
-    }
-}
-
-impl Write for Hijacked {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&self.stream).write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// A connection taken over from the server by [`ResponseWriter::hijack`]: a
+/// [`Conn`](crate::net::Conn) whose reads yield first the bytes the server had already read
+/// from the client past the request head, then bytes from the connection (TLS-decrypted on a
+/// TLS server); writes go straight to the connection. No read or write timeout is set.
+pub type Hijacked = crate::net::Conn;
 
 /// What the writer needs to know about the request it answers.
 #[derive(Debug, Clone, Copy)]
@@ -207,7 +161,7 @@ impl<'a> ConnWriter<'a> {
             self.req.write_deadline,
             deadline::after(self.srv.config.inactivity_timeout),
         );
-        let r = deadline::write_all(&self.shared.stream, &mut self.wh.slot, deadline, parts);
+        let r = deadline::write_all(&*self.shared.stream, &mut self.wh.slot, deadline, parts);
         if let Err(e) = r {
             let err = Error::from_io(e, TimeoutPhase::WriteResponse);
             log::debug!("writing response to {}: {err}", self.shared.remote_addr);
@@ -548,22 +502,14 @@ impl ResponseWriter for ConnWriter<'_> {
             self.send_body(&[])
                 .map_err(|e| Error::from_io(e, TimeoutPhase::WriteResponse))?;
         }
-        let stream = self
-            .shared
-            .stream
-            .try_clone()
-            .map_err(|e| Error::from_io(e, TimeoutPhase::WriteResponse))?;
-        // The caller gets a plain blocking socket.
+        let stream = Arc::clone(&self.shared.stream);
+        // The caller gets a plain blocking connection.
         let _ = stream.set_read_timeout(None);
         let _ = stream.set_write_timeout(None);
         let buffered = self.shared.hijack_read_half();
         self.hijacked = true;
         self.shared.set_state(self.srv, ConnState::Hijacked);
         self.srv.untrack(self.shared.id);
-        Ok(Hijacked {
-            stream,
-            buffered,
-            pos: 0,
-        })
+        Ok(crate::net::Conn::new(stream, buffered))
     }
 }

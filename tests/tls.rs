@@ -1,0 +1,464 @@
+//! TLS for client and server: round trips and pooling over TLS, full-duplex traffic on one
+//! session, certificate and protocol failures, handshake timeouts on both sides, hijack and
+//! upgrade over TLS, ClientConn over TLS, and interop with curl and nginx.
+#![cfg(feature = "httptest-tls")]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nethttp::client::{ClientConn, ClientTrace};
+use nethttp::error::TimeoutPhase;
+use nethttp::net::{Dial, Stream, Target};
+use nethttp::server::Body;
+use nethttp::{httptest, ErrorKind, Method, Request, ResponseWriter, StatusCode};
+use support::{poll_until, require_tool, run_bounded, RawConn};
+
+fn hello(w: &mut dyn ResponseWriter, r: &mut Request) {
+    let _ = write!(w, "hello {} tls={}", r.uri.path(), r.is_tls());
+}
+
+/// A streaming echo: each chunk read is written and flushed at once, so request and
+/// response bodies flow at the same time over one TLS session.
+fn duplex_echo(w: &mut dyn ResponseWriter, r: &mut Request) {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match r.body().read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if w.write_all(&buf[..n]).is_err() || w.flush().is_err() {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+fn checksum(b: &[u8]) -> u64 {
+    b.iter().fold(1469598103934665603u64, |h, &x| {
+        (h ^ x as u64).wrapping_mul(1099511628211)
+    })
+}
+
+#[test]
+fn round_trips_and_pools_over_tls() {
+    let ts = httptest::Server::new_tls(hello);
+    assert!(ts.url().starts_with("https://127.0.0.1:"));
+    let client = ts.client();
+    let reused = Arc::new(AtomicUsize::new(0));
+    for i in 0..5 {
+        let r2 = Arc::clone(&reused);
+        let mut req = Request::new(Method::GET, &format!("{}/p{i}", ts.url())).unwrap();
+        req.set_trace(ClientTrace::new().on_got_conn(move |info| {
+            if info.reused {
+                r2.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        let mut resp = client.send(req).unwrap();
+        assert_eq!(resp.status, StatusCode::OK);
+        assert_eq!(resp.text().unwrap(), format!("hello /p{i} tls=true"));
+    }
+    assert_eq!(
+        reused.load(Ordering::SeqCst),
+        4,
+        "one TLS connection, reused"
+    );
+}
+
+#[test]
+fn full_duplex_body_over_one_session() {
+    let ts = httptest::Server::new_tls(duplex_echo);
+    let client = ts.client();
+    let body: Vec<u8> = (0..8u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
+    let want = checksum(&body);
+    let len = body.len();
+    // A reader of unknown length: sent chunked by the writer thread while the reader thread
+    // and this thread take the echoed response off the same TLS session.
+    let mut req = Request::new(Method::POST, &format!("{}/echo", ts.url())).unwrap();
+    req.replace_body(Body::from_reader(std::io::Cursor::new(body)));
+    req.set_timeout(Duration::from_secs(30));
+    let mut resp = client.send(req).unwrap();
+    let got = resp.bytes_limited(16 << 20).unwrap();
+    assert_eq!(got.len(), len);
+    assert_eq!(checksum(&got), want);
+}
+
+#[test]
+fn plain_http_to_the_tls_port_gets_a_clear_400() {
+    let ts = httptest::Server::new_tls(hello);
+    let mut c = RawConn::connect(ts.addr());
+    c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let out = c.read_to_close().expect("server answers and closes");
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.0 400 Bad Request\r\n"), "{text}");
+    assert!(
+        text.contains("Client sent an HTTP request to an HTTPS server."),
+        "{text}"
+    );
+}
+
+#[test]
+fn https_client_to_a_plain_server_says_so() {
+    let plain = httptest::Server::new(hello);
+    let url = plain.url().replace("http://", "https://");
+    let err = httptest::Server::new_tls(hello)
+        .client()
+        .get(&url)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls);
+    assert!(
+        err.to_string()
+            .contains("server gave HTTP response to HTTPS client"),
+        "{err}"
+    );
+}
+
+#[test]
+fn untrusted_certificate_is_refused() {
+    let ts = httptest::Server::new_tls(hello);
+    let err = nethttp::Client::new().get(ts.url()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+}
+
+/// Connects every request to one address, whatever the URL says.
+#[derive(Debug)]
+struct FixedDialer(std::net::SocketAddr);
+
+impl Dial for FixedDialer {
+    fn dial(
+        &self,
+        _t: &Target,
+        _d: Option<Instant>,
+        _trace: &ClientTrace,
+    ) -> nethttp::Result<Box<dyn Stream>> {
+        Ok(Box::new(
+            TcpStream::connect(self.0).map_err(nethttp::Error::from)?,
+        ))
+    }
+}
+
+#[test]
+fn host_name_mismatch_is_refused_and_danger_option_accepts() {
+    let ts = httptest::Server::new_tls(hello);
+    let mut b = nethttp::Transport::builder();
+    b.dialer(FixedDialer(ts.addr()));
+    b.tls_mut()
+        .add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
+        .unwrap();
+    let client = nethttp::Client::with_transport(b.build());
+    let url = format!("https://not-this-host.test:{}/", ts.addr().port());
+    let err = client.get(&url).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+
+    let mut b = nethttp::Transport::builder();
+    b.dialer(FixedDialer(ts.addr()))
+        .danger_accept_invalid_certs(true);
+    let mut resp = nethttp::Client::with_transport(b.build())
+        .get(&url)
+        .unwrap();
+    assert_eq!(resp.text().unwrap(), "hello / tls=true");
+}
+
+#[test]
+fn client_handshake_timeout_is_its_own_phase() {
+    // Accepts and never answers the ClientHello.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let mut b = nethttp::Transport::builder();
+    b.tls_handshake_timeout(Duration::from_millis(300));
+    let client = nethttp::Client::with_transport(b.build());
+    let t0 = Instant::now();
+    let err = client
+        .get(&format!("https://localhost:{}/", addr.port()))
+        .unwrap_err();
+    assert_eq!(
+        err.timeout_phase(),
+        Some(TimeoutPhase::TlsHandshake),
+        "{err}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    drop(silent);
+}
+
+fn test_certs() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "test CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    (ca.pem(), leaf.pem(), key.serialize_pem())
+}
+
+#[test]
+fn server_handshake_runs_on_the_connection_thread_with_its_own_timeout() {
+    let (ca, leaf, key) = test_certs();
+    let mut tls = nethttp::tls::ServerTls::from_pem(leaf.as_bytes(), key.as_bytes()).unwrap();
+    tls.handshake_timeout = Duration::from_millis(300);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = nethttp::Server::new(hello);
+    let s2 = srv.clone();
+    let serving = std::thread::spawn(move || s2.serve_tls(listener, tls));
+
+    // A client that connects and says nothing does not stall accepting: a real client is
+    // served meanwhile, and the silent one is dropped at the handshake timeout.
+    let mut silent = RawConn::connect(addr);
+    let mut b = nethttp::Transport::builder();
+    b.tls_mut()
+        .add_root_certificates_pem(ca.as_bytes())
+        .unwrap();
+    let client = nethttp::Client::with_transport(b.build());
+    let mut resp = client
+        .get(&format!("https://localhost:{}/x", addr.port()))
+        .unwrap();
+    assert_eq!(resp.text().unwrap(), "hello /x tls=true");
+    let t0 = Instant::now();
+    silent.expect_closed("silent tls client");
+    assert!(t0.elapsed() < Duration::from_secs(3));
+
+    drop(client);
+    srv.shutdown(Duration::from_secs(5)).unwrap();
+    serving.join().unwrap().unwrap();
+}
+
+#[test]
+fn upgrade_over_tls_echoes_both_ways() {
+    let ts = httptest::Server::new_tls(|w: &mut dyn ResponseWriter, _r: &mut Request| {
+        w.headers_mut().insert("upgrade", "echo".parse().unwrap());
+        w.headers_mut()
+            .insert("connection", "Upgrade".parse().unwrap());
+        w.write_header(StatusCode::SWITCHING_PROTOCOLS);
+        let mut conn = w.hijack().expect("hijack over tls");
+        let mut buf = [0u8; 1024];
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if conn.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let req = Request::new(Method::GET, &format!("{}/up", ts.url()))
+        .unwrap()
+        .with_header("Upgrade", "echo")
+        .unwrap()
+        .with_header("Connection", "Upgrade")
+        .unwrap();
+    let mut resp = ts.client().send(req).unwrap();
+    assert_eq!(resp.status, StatusCode::SWITCHING_PROTOCOLS);
+    let mut conn = resp.upgrade().unwrap();
+    for msg in ["one", "two, longer", "three"] {
+        conn.write_all(msg.as_bytes()).unwrap();
+        let mut got = vec![0u8; msg.len()];
+        conn.stream()
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        conn.read_exact(&mut got).unwrap();
+        assert_eq!(got, msg.as_bytes());
+    }
+}
+
+#[test]
+fn client_conn_over_tls() {
+    let ts = httptest::Server::new_tls(hello);
+    let mut tls = nethttp::tls::ClientTls::default();
+    tls.add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
+        .unwrap();
+    let sock = TcpStream::connect(ts.addr()).unwrap();
+    let stream = nethttp::tls::connect(Box::new(sock), "localhost", &tls, None).unwrap();
+    assert_eq!(stream.alpn_protocol().as_deref(), Some(&b"http/1.1"[..]));
+    let cc = ClientConn::new(stream);
+    for path in ["/a", "/b"] {
+        let mut resp = cc
+            .send(Request::new(Method::GET, &format!("https://localhost{path}")).unwrap())
+            .unwrap();
+        assert_eq!(resp.text().unwrap(), format!("hello {path} tls=true"));
+    }
+}
+
+#[test]
+fn no_connection_threads_left_after_close() {
+    let ts = httptest::Server::new_tls(hello);
+    let transport = {
+        let mut b = nethttp::Transport::builder();
+        b.tls_mut()
+            .add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
+            .unwrap();
+        b.build()
+    };
+    let client = nethttp::Client::with_transport(transport.clone());
+    for _ in 0..3 {
+        client.get(ts.url()).unwrap().bytes().unwrap();
+    }
+    assert_eq!(transport.stats().threads, 2);
+    transport.close_idle_connections();
+    assert!(
+        poll_until(Duration::from_secs(5), || transport.stats().threads == 0),
+        "reader/writer threads left: {:?}",
+        transport.stats()
+    );
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("nethttp-tls-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn curl_trusts_our_tls_server_with_cacert() {
+    if !require_tool("curl", std::process::Command::new("curl").arg("--version")) {
+        return;
+    }
+    let ts = httptest::Server::new_tls(hello);
+    let dir = temp_dir("curl");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, ts.ca_pem().unwrap()).unwrap();
+    let out = run_bounded(
+        std::process::Command::new("curl")
+            .args(["-sS", "--http1.1", "--cacert"])
+            .arg(&ca)
+            .arg(format!("{}/curl", ts.url()))
+            .arg(format!("{}/again", ts.url())),
+        Duration::from_secs(20),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello /curl tls=truehello /again tls=true"
+    );
+}
+
+/// A real nginx serving TLS on a free port, with certificates made for the test.
+struct Nginx {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    port: u16,
+    ca: String,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn nginx_bin() -> Option<String> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(|p| p.to_string())
+}
+
+fn start_nginx() -> Option<Nginx> {
+    let Some(bin) = nginx_bin() else {
+        require_tool(
+            "nginx",
+            &mut std::process::Command::new("nginx-not-installed"),
+        );
+        return None;
+    };
+    let (ca, leaf, key) = test_certs();
+    let dir = temp_dir("nginx");
+    std::fs::write(dir.join("cert.pem"), &leaf).unwrap();
+    std::fs::write(dir.join("key.pem"), &key).unwrap();
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::write(dir.join("www/hello.txt"), "hello from nginx\n").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {d}/tmp;\n proxy_temp_path {d}/tmp;\n\
+         fastcgi_temp_path {d}/tmp;\n uwsgi_temp_path {d}/tmp;\n scgi_temp_path {d}/tmp;\n\
+         keepalive_requests 1000;\n\
+         server {{\n  listen 127.0.0.1:{port} ssl;\n  ssl_certificate {d}/cert.pem;\n\
+         ssl_certificate_key {d}/key.pem;\n  root {d}/www;\n }}\n}}\n"
+    );
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = std::process::Command::new(bin)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-p")
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start nginx");
+    let n = Nginx {
+        child,
+        dir,
+        port,
+        ca,
+    };
+    let up = poll_until(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", n.port)).is_ok()
+    });
+    assert!(up, "nginx did not start on port {}", n.port);
+    Some(n)
+}
+
+#[test]
+fn our_client_against_nginx_tls() {
+    let Some(nginx) = start_nginx() else { return };
+    let mut b = nethttp::Transport::builder();
+    b.tls_mut()
+        .add_root_certificates_pem(nginx.ca.as_bytes())
+        .unwrap();
+    let client = nethttp::Client::with_transport(b.build());
+    let reused = Arc::new(AtomicUsize::new(0));
+    for _ in 0..3 {
+        let r2 = Arc::clone(&reused);
+        let mut req = Request::new(
+            Method::GET,
+            &format!("https://localhost:{}/hello.txt", nginx.port),
+        )
+        .unwrap();
+        req.set_trace(ClientTrace::new().on_got_conn(move |i| {
+            if i.reused {
+                r2.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        req.set_timeout(Duration::from_secs(10));
+        let mut resp = client.send(req).unwrap();
+        assert_eq!(resp.status, StatusCode::OK);
+        assert_eq!(resp.text().unwrap(), "hello from nginx\n");
+    }
+    assert_eq!(
+        reused.load(Ordering::SeqCst),
+        2,
+        "keep-alive over TLS with nginx"
+    );
+    let resp = client
+        .get(&format!("https://localhost:{}/missing", nginx.port))
+        .unwrap();
+    assert_eq!(resp.status, StatusCode::NOT_FOUND);
+}
