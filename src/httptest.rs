@@ -150,7 +150,7 @@ impl Server {
         let (tx, done) = crossbeam_channel::bounded::<()>(0);
         let serving = srv.clone();
         let scheme = if certs.is_some() { "https" } else { "http" };
-        let ca_pem = certs.as_ref().map(|c| c.ca_pem.clone());
+        let ca_pem = certs.as_ref().map(TestCerts::ca_pem);
         let transport = match &certs {
             None => crate::Transport::new(),
             Some(c) => c.client_transport(),
@@ -490,6 +490,10 @@ impl TestCerts {
         })
     }
 
+    fn ca_pem(&self) -> String {
+        self.ca_pem.clone()
+    }
+
     fn client_transport(&self) -> crate::Transport {
         let mut b = crate::Transport::builder();
         if let Err(e) = b
@@ -510,6 +514,10 @@ impl TestCerts {
 
 #[cfg(not(feature = "httptest-tls"))]
 impl TestCerts {
+    fn ca_pem(&self) -> String {
+        match *self {}
+    }
+
     fn client_transport(&self) -> crate::Transport {
         match *self {}
     }
