@@ -57,6 +57,14 @@ pub enum ErrorKind {
     /// A request or response could not be built from the values given (a bad URL, header or
     /// method); the source says which.
     InvalidInput,
+    /// The server answered with a 4xx or 5xx status, from
+    /// [`Response::error_for_status`](crate::client::Response::error_for_status).
+    Status(http::StatusCode),
+    /// An HTTP proxy answered a `CONNECT` with a status other than 200; no tunnel was made.
+    ProxyConnect(http::StatusCode),
+    /// A response body could not be decoded: a corrupt gzip or deflate stream, or JSON that
+    /// does not fit the requested type; the source says what was wrong.
+    Decode,
 }
 
 /// The phase a [`ErrorKind::Timeout`] happened in.
@@ -127,6 +135,8 @@ pub enum Malformed {
     ChunkData,
     /// A trailer field.
     Trailer,
+    /// The `Location` of a redirect response is not a URL the client can follow.
+    Location,
 }
 
 /// The limit a [`ErrorKind::TooLarge`] exceeded.
@@ -281,6 +291,14 @@ impl Error {
         matches!(self.inner.kind, ErrorKind::ConnectionClosed(_))
     }
 
+    /// The status of an [`ErrorKind::Status`] or [`ErrorKind::ProxyConnect`] error.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match self.inner.kind {
+            ErrorKind::Status(s) | ErrorKind::ProxyConnect(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// True if the error came from the operating system's I/O.
     pub fn is_io(&self) -> bool {
         self.inner.kind == ErrorKind::Io
@@ -310,7 +328,9 @@ impl Error {
         let kind = match self.inner.kind {
             ErrorKind::Timeout(_) => io::ErrorKind::TimedOut,
             ErrorKind::ConnectionClosed(_) => io::ErrorKind::UnexpectedEof,
-            ErrorKind::Malformed(_) | ErrorKind::TooLarge(_) => io::ErrorKind::InvalidData,
+            ErrorKind::Malformed(_) | ErrorKind::TooLarge(_) | ErrorKind::Decode => {
+                io::ErrorKind::InvalidData
+            }
             ErrorKind::Canceled => io::ErrorKind::Interrupted,
             _ => io::ErrorKind::Other,
         };
@@ -345,6 +365,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Hijacked => f.write_str("connection has been hijacked"),
             ErrorKind::ServerClosed => f.write_str("server closed"),
             ErrorKind::InvalidInput => f.write_str("invalid input"),
+            ErrorKind::Status(s) => write!(f, "server answered {}", StatusText(*s)),
+            ErrorKind::ProxyConnect(s) => {
+                write!(f, "proxy refused to open a tunnel: {}", StatusText(*s))
+            }
+            ErrorKind::Decode => f.write_str("cannot decode response body"),
         }
     }
 }
@@ -368,6 +393,19 @@ impl fmt::Display for TimeoutPhase {
     }
 }
 
+/// A status code and its reason phrase in lowercase: "404 not found".
+struct StatusText(http::StatusCode);
+
+impl fmt::Display for StatusText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_u16())?;
+        if let Some(reason) = self.0.canonical_reason() {
+            write!(f, " {}", reason.to_ascii_lowercase())?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -388,6 +426,7 @@ impl fmt::Display for Malformed {
             Malformed::ChunkExtension => "invalid chunk extension",
             Malformed::ChunkData => "chunk data not followed by crlf",
             Malformed::Trailer => "invalid trailer field",
+            Malformed::Location => "invalid location in redirect",
         })
     }
 }
@@ -408,8 +447,15 @@ impl fmt::Display for TooLarge {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.inner.kind, f)?;
-        // Messages given to invalid_input are the whole story; show them inline.
-        if self.inner.kind == ErrorKind::InvalidInput {
+        // Messages given to invalid_input, and what a decoder or a redirect limit reported,
+        // are the whole story; show them inline.
+        if matches!(
+            self.inner.kind,
+            ErrorKind::InvalidInput
+                | ErrorKind::Decode
+                | ErrorKind::TooManyRedirects
+                | ErrorKind::Malformed(Malformed::Location)
+        ) {
             if let Some(src) = &self.inner.source {
                 write!(f, ": {src}")?;
             }
@@ -484,6 +530,10 @@ mod tests {
             Error::closed(ClosedDuring::Head),
             Error::new(ErrorKind::Hijacked),
             Error::invalid_input("bad url"),
+            Error::new(ErrorKind::Status(http::StatusCode::NOT_FOUND)),
+            Error::new(ErrorKind::ProxyConnect(http::StatusCode::FORBIDDEN)),
+            Error::with_source(ErrorKind::Decode, "corrupt deflate stream"),
+            Error::with_source(ErrorKind::TooManyRedirects, "stopped after 10 redirects"),
         ];
         for e in cases {
             let s = e.to_string();
@@ -494,6 +544,14 @@ mod tests {
         assert_eq!(
             Error::closed(ClosedDuring::Head).to_string(),
             "connection closed before message head was complete"
+        );
+        assert_eq!(
+            Error::new(ErrorKind::Status(http::StatusCode::NOT_FOUND)).to_string(),
+            "server answered 404 not found"
+        );
+        assert_eq!(
+            Error::new(ErrorKind::ProxyConnect(http::StatusCode::FORBIDDEN)).to_string(),
+            "proxy refused to open a tunnel: 403 forbidden"
         );
     }
 
