@@ -324,9 +324,26 @@ pub(crate) struct ConnKey {
 impl ConnKey {
     /// The key for a request to `target` through `proxy`.
     pub(crate) fn new(target: Target, proxy: Option<&ProxyUrl>) -> ConnKey {
+        let Some(p) = proxy else {
+            return ConnKey {
+                target,
+                proxy: None,
+            };
+        };
+        // A forwarding proxy takes requests for any origin on one connection, so the
+        // origin is not part of the key (Go's connectMethod.key).
+        let target = if target.scheme == "http" {
+            Target {
+                scheme: target.scheme,
+                host: String::new(),
+                port: 0,
+            }
+        } else {
+            target
+        };
         ConnKey {
             target,
-            proxy: proxy.map(|p| p.key.clone()),
+            proxy: Some(p.key.clone()),
         }
     }
 
@@ -350,6 +367,7 @@ impl fmt::Display for ConnKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.proxy {
             None => write!(f, "{}", self.target),
+            Some(p) if self.forwards() => write!(f, "http via {}", p.addr),
             Some(p) => write!(f, "{} via {}", self.target, p.addr),
         }
     }
