@@ -98,7 +98,8 @@ fn redirect_method_and_body_table() {
     let c = client();
     // (status, method, body) -> Some((method at the target, body at the target)), or None
     // when the 3xx itself comes back.
-    let cases: &[(u16, Method, Kind, Option<(&str, &str)>)] = &[
+    type Case = (u16, Method, Kind, Option<(&'static str, &'static str)>);
+    let cases: &[Case] = &[
         (301, Method::GET, Kind::Empty, Some(("GET", ""))),
         (301, Method::POST, Kind::Bytes, Some(("GET", ""))),
         (302, Method::POST, Kind::Bytes, Some(("GET", ""))),

@@ -8,7 +8,7 @@ use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{Method, StatusCode};
 
 use super::response::{Response, ResponseBody};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, TimeoutPhase};
 
 /// The `Accept-Encoding` the client sends when the user set none.
 pub(crate) const ACCEPT: &str = "gzip";
@@ -60,35 +60,36 @@ enum State {
     Zlib(ZlibDecoder<BufReader<ResponseBody>>),
     Raw(DeflateDecoder<BufReader<ResponseBody>>),
     Done,
+    /// A read failed; later reads fail the same way rather than look like a clean end.
+    Failed(ErrorKind),
 }
 
 impl Decoder {
+    /// Picks the decoder once the first bytes are in; false for an empty body.
     fn start(&mut self) -> io::Result<bool> {
-        let State::Start(coding, _) = &self.state else {
-            return Ok(true);
-        };
-        let coding = *coding;
-        let State::Start(_, mut inner) = std::mem::replace(&mut self.state, State::Done) else {
-            unreachable!("checked above");
+        let (coding, inner) = match &mut self.state {
+            State::Start(coding, inner) => (*coding, inner),
+            State::Done => return Ok(false),
+            State::Failed(kind) => return Err(Error::new(*kind).into_io()),
+            State::Gzip(_) | State::Zlib(_) | State::Raw(_) => return Ok(true),
         };
         let head = inner.fill_buf()?;
         if head.is_empty() {
+            self.state = State::Done;
             return Ok(false);
         }
+        // RFC 9110 §8.4.1.2: "deflate" is the zlib format (RFC 1950), but some servers send
+        // a raw deflate stream (RFC 1951); browsers accept both, and so do we.
+        let zlib = head.len() >= 2
+            && head[0] & 0x0f == 8
+            && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
+        let State::Start(_, inner) = std::mem::replace(&mut self.state, State::Done) else {
+            unreachable!("matched above");
+        };
         self.state = match coding {
             Coding::Gzip => State::Gzip(MultiGzDecoder::new(inner)),
-            Coding::Deflate => {
-                // RFC 9110 §8.4.1.2: "deflate" is the zlib format (RFC 1950), but some servers
-                // send a raw deflate stream (RFC 1951); browsers accept both, and so do we.
-                let zlib = head.len() >= 2
-                    && head[0] & 0x0f == 8
-                    && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
-                if zlib {
-                    State::Zlib(ZlibDecoder::new(inner))
-                } else {
-                    State::Raw(DeflateDecoder::new(inner))
-                }
-            }
+            Coding::Deflate if zlib => State::Zlib(ZlibDecoder::new(inner)),
+            Coding::Deflate => State::Raw(DeflateDecoder::new(inner)),
         };
         Ok(true)
     }
@@ -98,8 +99,32 @@ impl Decoder {
             State::Gzip(d) => Some(d.get_mut()),
             State::Zlib(d) => Some(d.get_mut()),
             State::Raw(d) => Some(d.get_mut()),
-            State::Start(..) | State::Done => None,
+            State::Start(..) | State::Done | State::Failed(_) => None,
         }
+    }
+
+    fn read_decoded(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.start()? {
+            return Ok(0);
+        }
+        let n = match &mut self.state {
+            State::Gzip(d) => d.read(buf)?,
+            State::Zlib(d) => d.read(buf)?,
+            State::Raw(d) => d.read(buf)?,
+            State::Start(..) | State::Done | State::Failed(_) => return Ok(0),
+        };
+        if n == 0 {
+            // The compressed stream ended: the body must end with it.
+            let trailing = match self.inner() {
+                Some(inner) => !inner.fill_buf()?.is_empty(),
+                None => false,
+            };
+            if trailing {
+                return Err(corrupt("data after the end of the compressed stream"));
+            }
+            self.state = State::Done;
+        }
+        Ok(n)
     }
 }
 
@@ -108,34 +133,15 @@ impl Read for Decoder {
         if buf.is_empty() {
             return Ok(0);
         }
-        if !self.start().map_err(passthrough)? {
-            return Ok(0);
-        }
-        let r = match &mut self.state {
-            State::Gzip(d) => d.read(buf),
-            State::Zlib(d) => d.read(buf),
-            State::Raw(d) => d.read(buf),
-            State::Start(..) | State::Done => return Ok(0),
-        };
-        match r {
-            Ok(0) => {
-                // The compressed stream ended: the body must end with it.
-                let trailing = match self.inner() {
-                    Some(inner) => !inner.fill_buf().map_err(passthrough)?.is_empty(),
-                    None => false,
-                };
-                self.state = State::Done;
-                if trailing {
-                    return Err(corrupt("data after the end of the compressed stream"));
-                }
-                Ok(0)
-            }
-            Ok(n) => Ok(n),
-            Err(e) => {
-                self.state = State::Done;
-                Err(passthrough(e))
-            }
-        }
+        self.read_decoded(buf).map_err(|e| {
+            let e = passthrough(e);
+            let kind = match e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+                Some(err) => err.kind(),
+                None => ErrorKind::Io,
+            };
+            self.state = State::Failed(kind);
+            e
+        })
     }
 }
 
@@ -146,7 +152,9 @@ fn passthrough(e: io::Error) -> io::Error {
         return e;
     }
     match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => e,
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            Error::with_source(ErrorKind::Timeout(TimeoutPhase::ReadBody), e).into_io()
+        }
         _ => Error::with_source(ErrorKind::Decode, e).into_io(),
     }
 }
@@ -241,6 +249,9 @@ mod tests {
             decode_response(&mut resp, &Method::GET);
             let e = resp.bytes().expect_err(name);
             assert_eq!(e.kind(), ErrorKind::Decode, "{name}: {e:?}");
+            // Still an error, not a clean end, when read again.
+            let mut one = [0u8; 1];
+            assert!(resp.body().read(&mut one).is_err(), "{name}");
         }
     }
 
