@@ -370,7 +370,7 @@ fn timeout_covers_the_body() {
     let (tx, rx) = crossbeam_channel::unbounded();
     let ts = stalling_server(rx);
     let mut b = builder();
-    b.timeout(Some(Duration::from_millis(300)));
+    b.timeout(Some(Duration::from_millis(500)));
     let c = b.build();
     let mut resp = c.get(&format!("{}/body", ts.url())).unwrap();
     let mut buf = [0u8; 10];
@@ -382,11 +382,73 @@ fn timeout_covers_the_body() {
 }
 
 #[test]
+fn timeout_covers_every_redirect() {
+    // Each hop takes 300 ms; five of them do not fit in 1 s, though each one would.
+    let ts = Server::new(|w: &mut dyn ResponseWriter, r: &mut Request| {
+        let n: u32 = r.uri.path().trim_start_matches('/').parse().unwrap_or(0);
+        std::thread::sleep(Duration::from_millis(300));
+        if n > 0 {
+            set(w, "location", &format!("/{}", n - 1));
+            w.write_header(StatusCode::FOUND);
+        }
+    });
+    let mut b = builder();
+    b.timeout(Some(Duration::from_secs(1)));
+    let c = b.build();
+    assert!(c.get(&format!("{}/0", ts.url())).is_ok());
+    let e = c.get(&format!("{}/4", ts.url())).unwrap_err();
+    assert!(e.is_timeout(), "{e:?}");
+}
+
+#[test]
+fn redirects_and_decoding_leave_no_connection_behind() {
+    let (ts, _) = chain_server();
+    let t = nethttp::Transport::new();
+    let mut b = builder();
+    b.transport(t.clone());
+    let c = b.build();
+    for _ in 0..3 {
+        let mut resp = c.get(&format!("{}/chain/4", ts.url())).unwrap();
+        assert_eq!(resp.text().unwrap(), "done");
+    }
+    let stats = t.stats();
+    assert_eq!((stats.idle, stats.open), (1, 1), "{stats:?}");
+    // A response dropped before its end closes its connection.
+    let big = Server::new(|w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let _ = w.write_all(&vec![b'x'; 1 << 20]);
+    });
+    drop(c.get(big.url()).unwrap());
+    assert!(
+        wait_for(Duration::from_secs(5), || t.stats().open == 1),
+        "{:?}",
+        t.stats()
+    );
+    drop(c);
+    t.close_idle_connections();
+    assert!(
+        wait_for(Duration::from_secs(5), || t.stats().threads == 0),
+        "{:?}",
+        t.stats()
+    );
+}
+
+fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+#[test]
 fn timeout_covers_the_head_and_per_request_timeouts() {
     let (tx, rx) = crossbeam_channel::unbounded();
     let ts = stalling_server(rx);
     let mut b = builder();
-    b.timeout(Some(Duration::from_millis(300)));
+    b.timeout(Some(Duration::from_millis(500)));
     let e = b.build().get(&format!("{}/head", ts.url())).unwrap_err();
     assert_eq!(
         e.timeout_phase(),
@@ -724,6 +786,29 @@ mod cookies {
             .unwrap();
         assert_eq!(resp.url().path(), "/show");
         assert_eq!(resp.headers["x-cookie"], "a=1");
+    }
+
+    #[test]
+    fn caller_cookies_reset_by_a_redirect_give_way_to_the_jar() {
+        let ts = Server::new(|w: &mut dyn ResponseWriter, r: &mut Request| {
+            set(w, "x-cookie", &header(&r.headers, "cookie"));
+            if r.uri.path() == "/start" {
+                w.headers_mut()
+                    .append("set-cookie", "a=server; Path=/".parse().unwrap());
+                set(w, "location", "/end");
+                w.write_header(StatusCode::FOUND);
+            }
+        });
+        let mut b = builder();
+        b.cookie_store(true);
+        let resp = b
+            .build()
+            .request(Method::GET, &format!("{}/start", ts.url()))
+            .header("cookie", "a=user; b=keep")
+            .send()
+            .unwrap();
+        assert_eq!(resp.url().path(), "/end");
+        assert_eq!(resp.headers["x-cookie"], "b=keep; a=server");
     }
 
     #[test]

@@ -329,7 +329,7 @@ impl Client {
             }
         }
         // Every hop starts from the first request's fields (Go's makeHeadersCopier).
-        let initial_headers = req.headers.clone();
+        let mut initial_headers = req.headers.clone();
         let extensions = req.extensions.clone();
         let replay = req.body().try_clone();
         let had_body = !req.body().is_empty();
@@ -375,6 +375,11 @@ impl Client {
                 }
             };
 
+            if c.jar.is_some() {
+                // A cookie the caller set that the redirect response sets anew is left to the
+                // jar (Go issue 17494).
+                forget_reset_cookies(&mut initial_headers, &resp.headers);
+            }
             let mut headers = initial_headers.clone();
             if !strip_sensitive
                 && !redirect::same_site(&via[0], &redirect::strip_userinfo(&next_url))
@@ -479,6 +484,44 @@ fn finish(mut resp: Response, decode: bool, method: &Method) -> Response {
 #[cfg(not(feature = "gzip"))]
 fn finish(resp: Response, _decode: bool, _method: &Method) -> Response {
     resp
+}
+
+/// Removes from the caller's `Cookie` field the cookies that `response` sets, so the jar's
+/// newer values go out instead of the stale ones (Go's `makeHeadersCopier`).
+fn forget_reset_cookies(headers: &mut HeaderMap, response: &HeaderMap) {
+    let Some(cookie) = headers.get(header::COOKIE) else {
+        return;
+    };
+    let reset: Vec<&[u8]> = response
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.as_bytes().split(|&b| b == b'=').next())
+        .map(<[u8]>::trim_ascii)
+        .collect();
+    if reset.is_empty() {
+        return;
+    }
+    let kept: Vec<&[u8]> = cookie
+        .as_bytes()
+        .split(|&b| b == b';')
+        .map(<[u8]>::trim_ascii)
+        .filter(|pair| {
+            let name = pair
+                .split(|&b| b == b'=')
+                .next()
+                .unwrap_or(b"")
+                .trim_ascii();
+            !pair.is_empty() && !reset.contains(&name)
+        })
+        .collect();
+    if kept.is_empty() {
+        headers.remove(header::COOKIE);
+        return;
+    }
+    if let Ok(mut v) = HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
+        v.set_sensitive(true);
+        headers.insert(header::COOKIE, v);
+    }
 }
 
 /// Appends `cookies` to the `Cookie` field (one field, `; `-separated, RFC 6265 §5.4).
