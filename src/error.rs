@@ -533,7 +533,7 @@ mod tests {
             Error::new(ErrorKind::Status(http::StatusCode::NOT_FOUND)),
             Error::new(ErrorKind::ProxyConnect(http::StatusCode::FORBIDDEN)),
             Error::with_source(ErrorKind::Decode, "corrupt deflate stream"),
-            Error::with_source(ErrorKind::TooManyRedirects, "stopped after 10 redirects"),
+            Error::with_source(ErrorKind::TooManyRedirects, "at most 10 allowed"),
         ];
         for e in cases {
             let s = e.to_string();

@@ -191,7 +191,7 @@ fn redirect_limit() {
     assert_eq!(e.kind(), ErrorKind::TooManyRedirects);
     assert_eq!(
         e.to_string(),
-        "stopped after too many redirects: stopped after 10 redirects"
+        "stopped after too many redirects: at most 10 allowed"
     );
 
     let mut b = builder();

@@ -90,7 +90,9 @@ impl ClientBuilder {
     }
 
     /// How long opening a connection may take. `None` means no limit beyond the overall
-    /// timeout. Default is 30 seconds. Applies to the built-in transport only.
+    /// timeout. Default is 30 seconds. Applies to the built-in transport only, and sets its
+    /// dialer to a [`TcpDialer`] with the other settings at their defaults (replacing a dialer
+    /// set through [`transport_builder`](Self::transport_builder)).
     pub fn connect_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
         self.transport.dialer(TcpDialer {
             connect_timeout: timeout,

@@ -130,7 +130,7 @@ impl RedirectPolicy {
                 if previous.len() > *max {
                     RedirectAction::Error(Error::with_source(
                         ErrorKind::TooManyRedirects,
-                        format!("stopped after {max} redirects"),
+                        format!("at most {max} allowed"),
                     ))
                 } else {
                     RedirectAction::Follow
