@@ -60,6 +60,14 @@ pub enum ErrorKind {
     /// The TLS handshake or a TLS record failed (bad certificate, wrong protocol, alert); the
     /// source says which.
     Tls,
+    /// The server answered with a 4xx or 5xx status, from
+    /// [`Response::error_for_status`](crate::client::Response::error_for_status).
+    Status(http::StatusCode),
+    /// An HTTP proxy answered a `CONNECT` with a status other than 200; no tunnel was made.
+    ProxyConnect(http::StatusCode),
+    /// A response body could not be decoded: a corrupt gzip or deflate stream, or JSON that
+    /// does not fit the requested type; the source says what was wrong.
+    Decode,
 }
 
 /// The phase a [`ErrorKind::Timeout`] happened in.
@@ -130,6 +138,8 @@ pub enum Malformed {
     ChunkData,
     /// A trailer field.
     Trailer,
+    /// The `Location` of a redirect response is not a URL the client can follow.
+    Location,
 }
 
 /// The limit a [`ErrorKind::TooLarge`] exceeded.
@@ -284,6 +294,14 @@ impl Error {
         matches!(self.inner.kind, ErrorKind::ConnectionClosed(_))
     }
 
+    /// The status of an [`ErrorKind::Status`] or [`ErrorKind::ProxyConnect`] error.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match self.inner.kind {
+            ErrorKind::Status(s) | ErrorKind::ProxyConnect(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// True if the error came from the operating system's I/O.
     pub fn is_io(&self) -> bool {
         self.inner.kind == ErrorKind::Io
@@ -313,7 +331,9 @@ impl Error {
         let kind = match self.inner.kind {
             ErrorKind::Timeout(_) => io::ErrorKind::TimedOut,
             ErrorKind::ConnectionClosed(_) => io::ErrorKind::UnexpectedEof,
-            ErrorKind::Malformed(_) | ErrorKind::TooLarge(_) => io::ErrorKind::InvalidData,
+            ErrorKind::Malformed(_) | ErrorKind::TooLarge(_) | ErrorKind::Decode => {
+                io::ErrorKind::InvalidData
+            }
             ErrorKind::Canceled => io::ErrorKind::Interrupted,
             _ => io::ErrorKind::Other,
         };
@@ -349,6 +369,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::ServerClosed => f.write_str("server closed"),
             ErrorKind::InvalidInput => f.write_str("invalid input"),
             ErrorKind::Tls => f.write_str("tls error"),
+            ErrorKind::Status(s) => write!(f, "server answered {}", StatusText(*s)),
+            ErrorKind::ProxyConnect(s) => {
+                write!(f, "proxy refused to open a tunnel: {}", StatusText(*s))
+            }
+            ErrorKind::Decode => f.write_str("cannot decode response body"),
         }
     }
 }
@@ -372,6 +397,19 @@ impl fmt::Display for TimeoutPhase {
     }
 }
 
+/// A status code and its reason phrase in lowercase: "404 not found".
+struct StatusText(http::StatusCode);
+
+impl fmt::Display for StatusText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_u16())?;
+        if let Some(reason) = self.0.canonical_reason() {
+            write!(f, " {}", reason.to_ascii_lowercase())?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -392,6 +430,7 @@ impl fmt::Display for Malformed {
             Malformed::ChunkExtension => "invalid chunk extension",
             Malformed::ChunkData => "chunk data not followed by crlf",
             Malformed::Trailer => "invalid trailer field",
+            Malformed::Location => "invalid location in redirect",
         })
     }
 }
@@ -413,10 +452,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.inner.kind, f)?;
         // For these kinds the kind alone says little: show what the source says inline
-        // ("i/o error: connection refused").
+        // ("i/o error: connection refused"); messages given to invalid_input, and what a
+        // decoder or a redirect limit reported, are the whole story.
         if matches!(
             self.inner.kind,
-            ErrorKind::InvalidInput | ErrorKind::Tls | ErrorKind::Io
+            ErrorKind::InvalidInput
+                | ErrorKind::Tls
+                | ErrorKind::Io
+                | ErrorKind::Decode
+                | ErrorKind::TooManyRedirects
+                | ErrorKind::Malformed(Malformed::Location)
         ) {
             if let Some(src) = &self.inner.source {
                 write!(f, ": {src}")?;
@@ -492,6 +537,10 @@ mod tests {
             Error::closed(ClosedDuring::Head),
             Error::new(ErrorKind::Hijacked),
             Error::invalid_input("bad url"),
+            Error::new(ErrorKind::Status(http::StatusCode::NOT_FOUND)),
+            Error::new(ErrorKind::ProxyConnect(http::StatusCode::FORBIDDEN)),
+            Error::with_source(ErrorKind::Decode, "corrupt deflate stream"),
+            Error::with_source(ErrorKind::TooManyRedirects, "at most 10 allowed"),
         ];
         for e in cases {
             let s = e.to_string();
@@ -502,6 +551,14 @@ mod tests {
         assert_eq!(
             Error::closed(ClosedDuring::Head).to_string(),
             "connection closed before message head was complete"
+        );
+        assert_eq!(
+            Error::new(ErrorKind::Status(http::StatusCode::NOT_FOUND)).to_string(),
+            "server answered 404 not found"
+        );
+        assert_eq!(
+            Error::new(ErrorKind::ProxyConnect(http::StatusCode::FORBIDDEN)).to_string(),
+            "proxy refused to open a tunnel: 403 forbidden"
         );
     }
 

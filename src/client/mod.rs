@@ -1,5 +1,6 @@
-//! HTTP/1.1 client: `Client` (policy), `Transport` (pool and per-connection threads), and
-//! `ClientConn` (one connection, no pool).
+//! HTTP/1.1 client: `Client` (policy: redirects, cookies, the overall timeout, decompression;
+//! this file), `Transport` (pool and per-connection threads), and `ClientConn` (one
+//! connection, no pool).
 //!
 //! ```no_run
 //! let client = nethttp::Client::new();
@@ -13,6 +14,44 @@
 //! carry another request; and create one `Client` and reuse it — it is cheap to clone, and
 //! clones share the connection pool.
 //!
+//! A client with settings, and a request built step by step:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use nethttp::client::{Client, Proxy, RedirectPolicy};
+//! use nethttp::Method;
+//!
+//! let mut b = Client::builder();
+//! b.timeout(Some(Duration::from_secs(30)))       // connect, redirects and body together
+//!     .connect_timeout(Some(Duration::from_secs(5)))
+//!     .redirect(RedirectPolicy::limited(5))
+//!     .proxy(Proxy::from_env());                  // the default
+//! let client = b.build();
+//!
+//! let mut resp = client
+//!     .request(Method::POST, "http://127.0.0.1:8080/search")
+//!     .query(&[("q", "rust & go"), ("page", "2")]) // ?q=rust+%26+go&page=2
+//!     .form(&[("user", "ann")])                    // application/x-www-form-urlencoded
+//!     .bearer_auth("t0ken")
+//!     .send()?
+//!     .error_for_status()?;                         // 4xx and 5xx become errors
+//! println!("{}", resp.text()?);
+//! # Ok::<(), nethttp::Error>(())
+//! ```
+//!
+//! # Policy
+//!
+//! As Go's `http.Client`: 301, 302 and 303 are followed with GET (HEAD stays HEAD) and no
+//! body; 307 and 308 keep the method and body if the body can be produced again
+//! ([`Body::try_clone`]), else the 3xx is returned; a 3xx without `Location` is returned; at
+//! most 10 redirects by default ([`RedirectPolicy`]). `Authorization`, `Cookie`,
+//! `Proxy-Authorization` and `WWW-Authenticate` set on the request go to the same host and
+//! its subdomains only, and once dropped stay dropped. `Referer` names the previous URL,
+//! never from https to http. With feature `gzip` (on by default) the client asks for gzip
+//! and decodes it (and deflate) unless the request set `Accept-Encoding` or `Range` or is a
+//! HEAD; [`Response::uncompressed`] tells. A [`ClientBuilder::timeout`] is one deadline for
+//! the connect, every redirect and reading the body; a timeout error names the phase it hit.
+//!
 //! # Threads
 //!
 //! Each pooled connection has a reader thread and a writer thread (`persist.rs`), as Go's
@@ -20,8 +59,14 @@
 //! response. Dials run on short-lived threads so a request waiting for a slow dial can take a
 //! connection another request frees first.
 
+mod builder;
 mod clientconn;
+mod cookies;
+#[cfg(feature = "gzip")]
+mod decompress;
 mod persist;
+mod proxy;
+mod redirect;
 mod response;
 mod trace;
 mod transport;
@@ -30,10 +75,19 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use builder::{ClientBuilder, RequestBuilder};
 pub use clientconn::ClientConn;
+pub use cookies::CookieJar;
+#[cfg(feature = "cookies")]
+pub use cookies::Jar;
+pub use proxy::{connect_tunnel, Proxy, Tunnel};
+pub use redirect::{Attempt, RedirectAction, RedirectPolicy};
 pub use response::{Response, ResponseBody, DEFAULT_BODY_LIMIT};
 pub use trace::{CancelToken, ClientTrace, GotConnInfo};
 pub use transport::{PoolStats, Transport, TransportBuilder};
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::Uri;
 
 use crate::error::{Error, Result};
 use crate::server::{Body, Request};
@@ -120,16 +174,38 @@ impl Request {
     }
 }
 
-/// An HTTP client, as Go's `http.Client`: conveniences over a [`RoundTripper`] (by default a
-/// shared [`Transport`]). Cheap to clone; clones share the transport and its pool.
+/// An HTTP client, as Go's `http.Client`: the policy layer — redirects, cookies, one overall
+/// timeout, decompression, default headers — over a [`RoundTripper`] (by default a
+/// [`Transport`]). Cheap to clone; clones share the transport, its pool and the cookie jar.
+///
+/// See the [module documentation](self) for the rules it follows.
 #[derive(Clone)]
 pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+/// A client's settings, fixed when it is built.
+struct ClientInner {
     transport: Arc<dyn RoundTripper>,
+    timeout: Option<Duration>,
+    redirect: RedirectPolicy,
+    jar: Option<Arc<dyn CookieJar>>,
+    gzip: bool,
+    default_headers: HeaderMap,
+    body_limit: u64,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").finish_non_exhaustive()
+        let c = &self.inner;
+        f.debug_struct("Client")
+            .field("timeout", &c.timeout)
+            .field("redirect", &c.redirect)
+            .field("cookies", &c.jar.is_some())
+            .field("gzip", &c.gzip)
+            .field("default_headers", &c.default_headers)
+            .field("body_limit", &c.body_limit)
+            .finish_non_exhaustive()
     }
 }
 
@@ -140,25 +216,40 @@ impl Default for Client {
 }
 
 impl Client {
-    /// A client with a default [`Transport`].
+    /// A client with the default settings and a new [`Transport`] (proxies from the
+    /// environment).
     pub fn new() -> Client {
-        Client::with_transport(Transport::new())
+        ClientBuilder::new().build()
     }
 
-    /// A client sending through `transport`.
+    /// A client with the default settings sending through `transport`.
     pub fn with_transport(transport: impl RoundTripper) -> Client {
-        Client {
-            transport: Arc::new(transport),
-        }
+        let mut b = ClientBuilder::new();
+        b.transport(transport);
+        b.build()
     }
 
-    /// Sends `req`.
+    /// A builder for a client with other settings.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A request to build step by step and [`send`](RequestBuilder::send).
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, url)
+    }
+
+    /// Sends `req`, following the client's policy (redirects, cookies, timeout,
+    /// decompression).
     ///
     /// # Errors
     ///
-    /// As [`RoundTripper::round_trip`].
+    /// As [`RoundTripper::round_trip`], for any request of the chain;
+    /// [`ErrorKind::TooManyRedirects`](crate::ErrorKind::TooManyRedirects) or the error of a
+    /// custom [`RedirectPolicy`]; [`Malformed::Location`](crate::error::Malformed::Location)
+    /// for a redirect that cannot be followed.
     pub fn send(&self, req: Request) -> Result<Response> {
-        self.transport.round_trip(req)
+        self.execute(req)
     }
 
     fn simple(&self, method: Method, url: &str, body: Option<(&str, Body)>) -> Result<Response> {
@@ -217,5 +308,235 @@ impl Client {
     /// An invalid URL, or as [`send`](Self::send).
     pub fn delete(&self, url: &str) -> Result<Response> {
         self.simple(Method::DELETE, url, None)
+    }
+
+    /// Go's `Client.do`: one request, then each redirect the policy allows.
+    fn execute(&self, mut req: Request) -> Result<Response> {
+        let c = &*self.inner;
+        // One deadline for the whole exchange: every hop and the final body read.
+        let own = req
+            .extensions
+            .get::<RequestOptions>()
+            .and_then(|o| o.deadline);
+        if let Some(d) = crate::deadline::earliest(own, crate::deadline::after(c.timeout)) {
+            req.set_deadline(d);
+        }
+        for name in c.default_headers.keys() {
+            if !req.headers.contains_key(name) {
+                for v in c.default_headers.get_all(name) {
+                    req.headers.append(name.clone(), v.clone());
+                }
+            }
+        }
+        // Every hop starts from the first request's fields (Go's makeHeadersCopier).
+        let mut initial_headers = req.headers.clone();
+        let extensions = req.extensions.clone();
+        let replay = req.body().try_clone();
+        let had_body = !req.body().is_empty();
+        let mut body_dropped = false;
+        let mut strip_sensitive = false;
+        let mut via: Vec<Uri> = Vec::new();
+        loop {
+            let url = req.uri.clone();
+            let method = req.method.clone();
+            let decode = self.prepare_hop(&mut req);
+            let sent_url = req.uri.clone();
+            let mut resp = c.transport.round_trip(req)?;
+            resp.set_body_limit(c.body_limit);
+            if let Some(jar) = &c.jar {
+                let mut set = resp.headers.get_all(header::SET_COOKIE).iter();
+                jar.set_cookies(&sent_url, &mut set);
+            }
+            via.push(sent_url);
+
+            let Some((next_method, keep_body)) = redirect::behavior(resp.status, &method) else {
+                return Ok(finish(resp, decode, &method));
+            };
+            let Some(location) = resp.headers.get(header::LOCATION) else {
+                // 3xx without Location happen in the wild (Go issues 17773, 49281).
+                return Ok(finish(resp, decode, &method));
+            };
+            let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
+            let keep_body = keep_body && !body_dropped;
+            let next_body = if keep_body && had_body {
+                match replay.as_ref().and_then(Body::try_clone) {
+                    Some(b) => b,
+                    // A 307/308 must resend the body, which cannot be produced again.
+                    None => return Ok(finish(resp, decode, &method)),
+                }
+            } else {
+                Body::empty()
+            };
+            let next_url = match redirect::resolve_location(&url, &location) {
+                Ok(u) => u,
+                Err(e) => {
+                    redirect::drain(resp);
+                    return Err(e);
+                }
+            };
+
+            if c.jar.is_some() {
+                // A cookie the caller set that the redirect response sets anew is left to the
+                // jar (Go issue 17494).
+                forget_reset_cookies(&mut initial_headers, &resp.headers);
+            }
+            let mut headers = initial_headers.clone();
+            if !strip_sensitive
+                && !redirect::same_site(&via[0], &redirect::strip_userinfo(&next_url))
+            {
+                strip_sensitive = true;
+            }
+            if strip_sensitive {
+                for name in &redirect::SENSITIVE {
+                    headers.remove(name);
+                }
+            }
+            if !keep_body {
+                body_dropped = true;
+                for name in &redirect::BODY_FIELDS {
+                    headers.remove(name);
+                }
+            }
+            // A Host set by the caller survives a relative redirect only (Go issue 22233).
+            if !redirect::is_relative(&location) {
+                headers.remove(header::HOST);
+            }
+            match redirect::referer(&url, &next_url) {
+                Some(r) => {
+                    headers.insert(header::REFERER, r);
+                }
+                None => {
+                    headers.remove(header::REFERER);
+                }
+            }
+            let mut next = Request::from_parts(
+                next_method,
+                next_url,
+                http::Version::HTTP_11,
+                headers,
+                next_body,
+                None,
+            );
+            next.extensions = extensions.clone();
+
+            match c.redirect.check(resp.status, &next, &via) {
+                RedirectAction::Follow => {}
+                RedirectAction::Stop => return Ok(finish(resp, decode, &method)),
+                RedirectAction::Error(e) => {
+                    redirect::drain(resp);
+                    return Err(e);
+                }
+            }
+            redirect::drain(resp);
+            req = next;
+        }
+    }
+
+    /// Adds what the client sends on every hop: credentials from the URL, cookies from the
+    /// jar, `Accept-Encoding`. True if the client asked for gzip itself (then it decodes).
+    fn prepare_hop(&self, req: &mut Request) -> bool {
+        let c = &*self.inner;
+        // Credentials in the URL become Authorization (Go's send) and never go on the wire.
+        if let Some((user, password)) = redirect::userinfo(&req.uri) {
+            if !req.headers.contains_key(header::AUTHORIZATION) {
+                req.headers.insert(
+                    header::AUTHORIZATION,
+                    redirect::basic_auth(&user, password.as_deref()),
+                );
+            }
+            req.uri = redirect::strip_userinfo(&req.uri);
+        }
+        if let Some(jar) = &c.jar {
+            if let Some(v) = jar.cookies(&req.uri) {
+                add_cookie(&mut req.headers, v);
+            }
+        }
+        // Go's transport: ask for gzip unless the caller chose an encoding, wants a range
+        // (offsets would count compressed bytes) or sends HEAD.
+        if c.gzip
+            && !req.headers.contains_key(header::ACCEPT_ENCODING)
+            && !req.headers.contains_key(header::RANGE)
+            && req.method != Method::HEAD
+        {
+            #[cfg(feature = "gzip")]
+            {
+                req.headers.insert(
+                    header::ACCEPT_ENCODING,
+                    HeaderValue::from_static(decompress::ACCEPT),
+                );
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The last step for a response handed to the caller: decoding, if the client asked for it.
+#[cfg(feature = "gzip")]
+fn finish(mut resp: Response, decode: bool, method: &Method) -> Response {
+    if decode {
+        decompress::decode_response(&mut resp, method);
+    }
+    resp
+}
+
+/// Without feature `gzip` the client never asks for an encoding, so there is nothing to do.
+#[cfg(not(feature = "gzip"))]
+fn finish(resp: Response, _decode: bool, _method: &Method) -> Response {
+    resp
+}
+
+/// Removes from the caller's `Cookie` field the cookies that `response` sets, so the jar's
+/// newer values go out instead of the stale ones (Go's `makeHeadersCopier`).
+fn forget_reset_cookies(headers: &mut HeaderMap, response: &HeaderMap) {
+    let Some(cookie) = headers.get(header::COOKIE) else {
+        return;
+    };
+    let reset: Vec<&[u8]> = response
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.as_bytes().split(|&b| b == b'=').next())
+        .map(<[u8]>::trim_ascii)
+        .collect();
+    if reset.is_empty() {
+        return;
+    }
+    let kept: Vec<&[u8]> = cookie
+        .as_bytes()
+        .split(|&b| b == b';')
+        .map(<[u8]>::trim_ascii)
+        .filter(|pair| {
+            let name = pair
+                .split(|&b| b == b'=')
+                .next()
+                .unwrap_or(b"")
+                .trim_ascii();
+            !pair.is_empty() && !reset.contains(&name)
+        })
+        .collect();
+    if kept.is_empty() {
+        headers.remove(header::COOKIE);
+        return;
+    }
+    if let Ok(mut v) = HeaderValue::from_bytes(&kept.join(&b"; "[..])) {
+        v.set_sensitive(true);
+        headers.insert(header::COOKIE, v);
+    }
+}
+
+/// Appends `cookies` to the `Cookie` field (one field, `; `-separated, RFC 6265 §5.4).
+fn add_cookie(headers: &mut HeaderMap, cookies: HeaderValue) {
+    let merged = match headers.get(header::COOKIE) {
+        Some(old) if !old.is_empty() => {
+            let mut v = old.as_bytes().to_vec();
+            v.extend_from_slice(b"; ");
+            v.extend_from_slice(cookies.as_bytes());
+            HeaderValue::from_bytes(&v).ok()
+        }
+        _ => Some(cookies),
+    };
+    if let Some(mut v) = merged {
+        v.set_sensitive(true);
+        headers.insert(header::COOKIE, v);
     }
 }

@@ -26,13 +26,14 @@ use crossbeam_channel::{select, Receiver, Sender};
 use http::{Method, StatusCode, Uri};
 use parking_lot::{Condvar, Mutex};
 
+use super::proxy::ConnKey;
 use super::response::{ConnBody, Response, ResponseBody};
 use super::trace::{CancelToken, ClientTrace};
 use super::transport::TransportInner;
 use crate::bufio::{ReadBuf, READ_BUF};
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase, TooLarge};
-use crate::net::{Conn, Stream, Target};
+use crate::net::{Conn, Stream};
 use crate::proto::body::BodyDecoder;
 use crate::proto::framing::{self, Framing};
 use crate::proto::head::{self, Parsed, ResponseHead};
@@ -53,7 +54,7 @@ const SMALL_BODY: usize = 16 << 10;
 /// trip and the response body.
 pub(crate) struct PersistConn {
     pub(crate) id: u64,
-    pub(crate) key: Target,
+    pub(crate) key: ConnKey,
     pub(crate) stream: Arc<dyn Stream>,
     /// Sent by `round_trip`; received by the reader thread.
     reqch: Sender<RequestAndChan>,
@@ -199,7 +200,7 @@ impl PersistConn {
     pub(crate) fn start(
         t: &Arc<TransportInner>,
         id: u64,
-        key: Target,
+        key: ConnKey,
         stream: Box<dyn Stream>,
     ) -> Result<Arc<PersistConn>> {
         let stream: Arc<dyn Stream> = Arc::from(stream);

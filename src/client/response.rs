@@ -32,6 +32,10 @@ pub struct Response {
     url: Uri,
     body: ResponseBody,
     upgraded: Option<Conn>,
+    /// The body was decoded from gzip or deflate by the client (Go's `Uncompressed`).
+    uncompressed: bool,
+    /// The limit of `bytes`, `text` and `json`.
+    body_limit: u64,
 }
 
 impl Response {
@@ -48,6 +52,8 @@ impl Response {
             url,
             body,
             upgraded,
+            uncompressed: false,
+            body_limit: DEFAULT_BODY_LIMIT,
         }
     }
 
@@ -77,27 +83,21 @@ impl Response {
     ///
     /// The body's read errors, or the limit.
     pub fn bytes_limited(&mut self, limit: u64) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut take = (&mut self.body).take(limit.saturating_add(1));
-        take.read_to_end(&mut out)
-            .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
-        if out.len() as u64 > limit {
-            return Err(Error::too_large(TooLarge::Body));
-        }
-        Ok(out)
+        read_limited(&mut self.body, limit)
     }
 
-    /// Reads the whole body, up to [`DEFAULT_BODY_LIMIT`].
+    /// Reads the whole body, up to the [body limit](Self::body_limit) ([`DEFAULT_BODY_LIMIT`]
+    /// unless the client sets another).
     ///
     /// # Errors
     ///
     /// As [`bytes_limited`](Self::bytes_limited).
     pub fn bytes(&mut self) -> Result<Vec<u8>> {
-        self.bytes_limited(DEFAULT_BODY_LIMIT)
+        self.bytes_limited(self.body_limit)
     }
 
-    /// Reads the whole body as text (invalid UTF-8 is replaced), up to
-    /// [`DEFAULT_BODY_LIMIT`].
+    /// Reads the whole body as text (invalid UTF-8 is replaced), up to the
+    /// [body limit](Self::body_limit).
     ///
     /// # Errors
     ///
@@ -143,6 +143,8 @@ impl Response {
             url: Uri::default(),
             body: ResponseBody::from_reader(body),
             upgraded: None,
+            uncompressed: false,
+            body_limit: DEFAULT_BODY_LIMIT,
         }
     }
 }
@@ -156,6 +158,39 @@ impl fmt::Debug for Response {
             .field("headers", &self.headers)
             .finish_non_exhaustive()
     }
+}
+
+/// Reads `r` to its end into memory, failing with [`TooLarge::Body`] past `limit` bytes. The
+/// buffer grows at most to `limit + 1` bytes, whatever the body claims or decompresses to.
+pub(crate) fn read_limited(r: &mut impl Read, limit: u64) -> Result<Vec<u8>> {
+    let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() >= cap {
+                return Err(Error::too_large(TooLarge::Body));
+            }
+            // Grow by doubling, but never past the limit.
+            let want = out.capacity().max(8 << 10).min(cap - out.len());
+            out.reserve_exact(want);
+        }
+        let spare = out.capacity().min(cap) - out.len();
+        let start = out.len();
+        out.resize(start + spare, 0);
+        match r.read(&mut out[start..]) {
+            Ok(0) => {
+                out.truncate(start);
+                break;
+            }
+            Ok(n) => out.truncate(start + n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => out.truncate(start),
+            Err(e) => return Err(Error::from_io(e, TimeoutPhase::ReadBody)),
+        }
+    }
+    if out.len() as u64 > limit {
+        return Err(Error::too_large(TooLarge::Body));
+    }
+    Ok(out)
 }
 
 /// A response body: read it with [`std::io::Read`]. It stops exactly at the end of the
@@ -326,5 +361,81 @@ impl Drop for ConnBody {
     /// until the rest is read). Never blocks.
     fn drop(&mut self) {
         self.finish(false);
+    }
+}
+
+/// Client policy: decoding, limits and status checks (see client/mod.rs).
+impl Response {
+    /// True if the client decoded a gzip or deflate body itself (Go's `Uncompressed`): the
+    /// `Content-Encoding` and `Content-Length` fields were removed, and the body reads as the
+    /// decoded bytes.
+    pub fn uncompressed(&self) -> bool {
+        self.uncompressed
+    }
+
+    /// The limit of [`bytes`](Self::bytes), [`text`](Self::text) and `json`. Default is
+    /// [`DEFAULT_BODY_LIMIT`]; a client's `body_limit` setting changes it.
+    pub fn body_limit(&self) -> u64 {
+        self.body_limit
+    }
+
+    /// Sets the limit of [`bytes`](Self::bytes), [`text`](Self::text) and `json`.
+    pub fn set_body_limit(&mut self, limit: u64) -> &mut Self {
+        self.body_limit = limit;
+        self
+    }
+
+    /// Replaces the body with a decoded one and marks the response
+    /// [uncompressed](Self::uncompressed).
+    #[cfg(feature = "gzip")]
+    pub(crate) fn set_decoded_body(&mut self, body: ResponseBody) {
+        self.body = body;
+        self.uncompressed = true;
+    }
+
+    /// Takes the body out, leaving an empty one.
+    #[cfg(feature = "gzip")]
+    pub(crate) fn take_body(&mut self) -> ResponseBody {
+        std::mem::replace(&mut self.body, ResponseBody::empty())
+    }
+
+    /// The response itself for a 1xx, 2xx or 3xx status; an [`ErrorKind::Status`] error for
+    /// 4xx and 5xx (reqwest's `error_for_status`). The body of a failed response is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Status`] with the status, for 4xx and 5xx.
+    pub fn error_for_status(self) -> Result<Response> {
+        match self.error_for_status_ref() {
+            Ok(_) => Ok(self),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// As [`error_for_status`](Self::error_for_status), keeping the response.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Status`] with the status, for 4xx and 5xx.
+    pub fn error_for_status_ref(&self) -> Result<&Response> {
+        if self.status.is_client_error() || self.status.is_server_error() {
+            return Err(Error::with_source(
+                ErrorKind::Status(self.status),
+                format!("{} from {}", self.status, self.url),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// Reads the whole body (up to the [body limit](Self::body_limit)) and parses it as JSON
+    /// into `T`.
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Self::bytes); [`ErrorKind::Decode`] if the body is not JSON of that shape.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
+        let b = self.bytes()?;
+        serde_json::from_slice(&b).map_err(|e| Error::with_source(ErrorKind::Decode, e))
     }
 }

@@ -21,6 +21,7 @@ use http::{HeaderValue, Method, Uri};
 use parking_lot::Mutex;
 
 use super::persist::{self, PersistConn, Prepared};
+use super::proxy::{self, ConnKey, Proxy};
 use super::response::Response;
 use super::trace::{CancelToken, GotConnInfo};
 use super::{RequestOptions, RoundTripper};
@@ -52,6 +53,7 @@ pub(crate) struct TransportConfig {
     pub(crate) user_agent: Option<HeaderValue>,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::tls::ClientTls,
+    pub(crate) proxy: Proxy,
 }
 
 impl Default for TransportConfig {
@@ -69,6 +71,7 @@ impl Default for TransportConfig {
             user_agent: HeaderValue::from_str(concat!("nethttp/", env!("CARGO_PKG_VERSION"))).ok(),
             #[cfg(feature = "tls")]
             tls: crate::tls::ClientTls::default(),
+            proxy: Proxy::from_env(),
         }
     }
 }
@@ -99,6 +102,7 @@ impl fmt::Debug for TransportConfig {
             .field("max_response_header_bytes", &self.max_response_header_bytes)
             .field("disable_keep_alives", &self.disable_keep_alives)
             .field("user_agent", &self.user_agent)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -201,6 +205,14 @@ impl TransportBuilder {
         self
     }
 
+    /// Which requests go through a proxy. Default is [`Proxy::from_env`] (`HTTP_PROXY`,
+    /// `HTTPS_PROXY`, `NO_PROXY`, read when the builder is made); [`Proxy::none`] turns
+    /// proxies off.
+    pub fn proxy(&mut self, proxy: Proxy) -> &mut Self {
+        self.cfg.proxy = proxy;
+        self
+    }
+
     /// A transport with these settings.
     pub fn build(&self) -> Transport {
         Transport {
@@ -227,16 +239,16 @@ pub(crate) struct TransportInner {
 #[derive(Default)]
 struct Pool {
     /// Idle connections per host, least recently used first.
-    idle: HashMap<Target, Vec<IdleConn>>,
+    idle: HashMap<ConnKey, Vec<IdleConn>>,
     /// Every idle connection by the sequence number it was put back with: the global LRU.
-    lru: BTreeMap<u64, (Target, u64)>,
+    lru: BTreeMap<u64, (ConnKey, u64)>,
     seq: u64,
     /// Callers waiting for a connection to be put back (Go's `idleConnWait`).
-    idle_wait: HashMap<Target, VecDeque<Arc<WantConn>>>,
+    idle_wait: HashMap<ConnKey, VecDeque<Arc<WantConn>>>,
     /// Connections per host: dialing, active and idle (Go's `connsPerHost`).
-    per_host: HashMap<Target, usize>,
+    per_host: HashMap<ConnKey, usize>,
     /// Callers waiting for a dial slot under `max_conns_per_host` (Go's `connsPerHostWait`).
-    per_host_wait: HashMap<Target, VecDeque<Arc<WantConn>>>,
+    per_host_wait: HashMap<ConnKey, VecDeque<Arc<WantConn>>>,
     /// Set when the last transport handle is dropped.
     closed: bool,
 }
@@ -250,7 +262,7 @@ struct IdleConn {
 /// A caller waiting for a connection (Go's `wantConn`). Delivered to exactly once: by a dial,
 /// by a connection put back, or by the caller giving up.
 pub(crate) struct WantConn {
-    key: Target,
+    key: ConnKey,
     /// The outcome; `done` becomes true at the single delivery.
     slot: Mutex<WantSlot>,
     ready_tx: Sender<()>,
@@ -264,7 +276,7 @@ struct WantSlot {
 }
 
 impl WantConn {
-    fn new(key: Target) -> WantConn {
+    fn new(key: ConnKey) -> WantConn {
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
         WantConn {
             key,
@@ -440,7 +452,7 @@ fn is_idempotent(req: &Request) -> bool {
 
 impl TransportInner {
     fn round_trip(self: &Arc<Self>, mut req: Request) -> Result<Response> {
-        let key = target_of(&req.uri)?;
+        let key = self.conn_key(&req.uri)?;
         let opts = req
             .extensions
             .get::<RequestOptions>()
@@ -449,7 +461,7 @@ impl TransportInner {
         let idempotent = is_idempotent(&req);
         let mut retried = false;
         loop {
-            let prepared = self.prepare(&mut req, &opts)?;
+            let prepared = self.prepare(&mut req, &opts, &key)?;
             let (pc, info) = self.get_conn(&key, &opts)?;
             opts.trace.got_conn(info);
             let reused = pc.begin_use();
@@ -496,12 +508,27 @@ impl TransportInner {
         }
     }
 
+    /// The pool key for a request to `uri`: its origin and the proxy it goes through.
+    fn conn_key(&self, uri: &Uri) -> Result<ConnKey> {
+        let target = target_of(uri)?;
+        let proxy = self.cfg.proxy.select(uri)?;
+        Ok(ConnKey::new(target, proxy))
+    }
+
     /// Serialises the head and decides the body framing.
-    fn prepare(&self, req: &mut Request, opts: &RequestOptions) -> Result<Prepared> {
-        let enc = encode_request(
+    fn prepare(&self, req: &mut Request, opts: &RequestOptions, key: &ConnKey) -> Result<Prepared> {
+        let form = if key.forwards() {
+            TargetForm::Absolute {
+                proxy_auth: key.forward_auth(),
+            }
+        } else {
+            TargetForm::Origin
+        };
+        let enc = encode_request_as(
             req,
             self.cfg.user_agent.as_ref(),
             self.cfg.disable_keep_alives,
+            form,
         )?;
         Ok(Prepared {
             method: req.method.clone(),
@@ -520,7 +547,7 @@ impl TransportInner {
     /// Gets a connection for `key`: an idle one, one put back while we wait, or a new one.
     fn get_conn(
         self: &Arc<Self>,
-        key: &Target,
+        key: &ConnKey,
         opts: &RequestOptions,
     ) -> Result<(Arc<PersistConn>, GotConnInfo)> {
         opts.trace.get_conn(&key.to_string());
@@ -672,11 +699,8 @@ impl TransportInner {
             .name("nethttp-dial".into())
             .stack_size(256 << 10)
             .spawn(move || {
-                let r = t
-                    .cfg
-                    .dialer
-                    .dial(&key, deadline, &trace)
-                    .and_then(|s| t.wrap_tls(s, &key, deadline))
+                let r = proxy::dial_conn(&*t.cfg.dialer, &key, deadline, &trace)
+                    .and_then(|s| t.wrap_tls(s, &key.target, deadline))
                     .and_then(|s| {
                         let id = t.next_id.fetch_add(1, Ordering::Relaxed);
                         PersistConn::start(&t, id, key.clone(), s)
@@ -731,7 +755,7 @@ impl TransportInner {
 
     /// A connection (or a dial) for `key` is gone: free its per-host slot, or give the slot to
     /// the first caller still waiting for one and dial for it.
-    fn release_slot(self: &Arc<Self>, key: &Target) {
+    fn release_slot(self: &Arc<Self>, key: &ConnKey) {
         let next = {
             let mut pool = self.pool.lock();
             let mut next = None;
@@ -848,12 +872,31 @@ pub(crate) struct Encoded {
     pub(crate) close_after: bool,
 }
 
+/// The form of a request's target (RFC 9112 §3.2).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TargetForm<'a> {
+    /// `/path?query`, to an origin server or through a tunnel.
+    Origin,
+    /// `http://host/path?query`, to a forwarding proxy, with the proxy's credentials.
+    Absolute { proxy_auth: Option<&'a HeaderValue> },
+}
+
 /// Serialises `req`'s head (origin-form target, `Host`, a default `User-Agent`, the user's
 /// fields, our framing fields) and takes its body out.
 pub(crate) fn encode_request(
     req: &mut Request,
     user_agent: Option<&HeaderValue>,
     disable_keep_alives: bool,
+) -> Result<Encoded> {
+    encode_request_as(req, user_agent, disable_keep_alives, TargetForm::Origin)
+}
+
+/// As [`encode_request`], with the target in `form`.
+pub(crate) fn encode_request_as(
+    req: &mut Request,
+    user_agent: Option<&HeaderValue>,
+    disable_keep_alives: bool,
+    form: TargetForm<'_>,
 ) -> Result<Encoded> {
     let body = req.replace_body(crate::server::Body::empty());
     let body_len = body.len_hint();
@@ -868,7 +911,26 @@ pub(crate) fn encode_request(
     } else {
         format!("/{target}")
     };
+    let target = match form {
+        TargetForm::Origin => target,
+        TargetForm::Absolute { .. } => {
+            let scheme = req.uri.scheme_str().unwrap_or("http");
+            let authority = req.uri.authority().map_or("", |a| a.as_str());
+            // Credentials in the URL are never sent on the wire (the client turns them into
+            // Authorization).
+            let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{authority}{target}")
+        }
+    };
     write::request_line(&mut head, &req.method, &target, http::Version::HTTP_11);
+    if let TargetForm::Absolute {
+        proxy_auth: Some(auth),
+    } = form
+    {
+        if !req.headers.contains_key(http::header::PROXY_AUTHORIZATION) {
+            write::header(&mut head, "Proxy-Authorization", auth.as_bytes());
+        }
+    }
     match req.headers.get(HOST) {
         Some(h) => write::header(&mut head, "Host", h.as_bytes()),
         None => {

@@ -1,0 +1,382 @@
+//! Client policy against real peers on loopback: Python's httpbin under gunicorn (redirects,
+//! cookies, gzip and deflate, auth) and tinyproxy as a forwarding proxy and a CONNECT proxy.
+//! A missing peer skips the test with a note, and fails it under `CI=true`;
+//! `bash .ci/install-peers` installs them.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nethttp::client::{Client, ClientBuilder, ClientConn, Proxy};
+use nethttp::httptest::Server;
+use nethttp::{ErrorKind, Method, Request, ResponseWriter, StatusCode};
+
+const BOUND: Duration = Duration::from_secs(20);
+
+/// Whether `program args` runs; a missing peer fails under `CI=true` and skips otherwise.
+fn have(what: &str, program: &str, args: &[&str]) -> bool {
+    let ok = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{what} is required under CI=true (bash .ci/install-peers installs it)");
+        }
+        eprintln!("skipped: {what} not found");
+    }
+    ok
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A peer process, killed on drop.
+struct Peer {
+    child: Child,
+    addr: SocketAddr,
+    /// Removed on drop.
+    dir: Option<PathBuf>,
+}
+
+impl Peer {
+    /// Waits until the peer accepts connections, within `within`.
+    fn ready(mut self, within: Duration) -> Peer {
+        let deadline = Instant::now() + within;
+        loop {
+            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+                return self;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("peer on {} exited early: {status}", self.addr);
+            }
+            assert!(Instant::now() < deadline, "peer on {} not ready", self.addr);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // SIGTERM first: gunicorn's master then stops its workers.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn httpbin() -> Option<Peer> {
+    if !have("gunicorn", "gunicorn", &["--version"])
+        || !have("python httpbin", "python3", &["-c", "import httpbin"])
+    {
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new("gunicorn")
+        .args(["-b", &format!("127.0.0.1:{port}"), "-w", "2"])
+        .args(["--log-level", "warning", "httpbin:app"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gunicorn");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    Some(
+        Peer {
+            child,
+            addr,
+            dir: None,
+        }
+        .ready(Duration::from_secs(30)),
+    )
+}
+
+/// tinyproxy on a free port, allowing CONNECT to `connect_port` only, and asking for
+/// `user:secret` when `auth` is set.
+fn tinyproxy(connect_port: u16, auth: bool) -> Option<Peer> {
+    if !have("tinyproxy", "tinyproxy", &["-v"]) {
+        return None;
+    }
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("nethttp-tinyproxy-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("tinyproxy.conf");
+    let mut f = std::fs::File::create(&conf).unwrap();
+    writeln!(
+        f,
+        "Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nMaxClients 20\n\
+         ConnectPort {connect_port}\nLogLevel Warning"
+    )
+    .unwrap();
+    if auth {
+        writeln!(f, "BasicAuth user secret").unwrap();
+    }
+    drop(f);
+    let child = Command::new("tinyproxy")
+        .arg("-d")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tinyproxy");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    Some(
+        Peer {
+            child,
+            addr,
+            dir: Some(dir),
+        }
+        .ready(Duration::from_secs(10)),
+    )
+}
+
+fn builder() -> ClientBuilder {
+    let mut b = Client::builder();
+    b.timeout(Some(BOUND)).no_proxy();
+    b
+}
+
+#[test]
+fn httpbin_redirects() {
+    let Some(hb) = httpbin() else { return };
+    let c = builder().build();
+    for path in [
+        "/redirect/3",
+        "/absolute-redirect/2",
+        "/relative-redirect/2",
+    ] {
+        let mut resp = c.get(&format!("{}{path}", hb.url())).unwrap();
+        assert_eq!(resp.status, 200, "{path}");
+        assert_eq!(resp.url().path(), "/get", "{path}");
+        let text = resp.text().unwrap();
+        assert!(text.contains("\"url\""), "{path}: {text}");
+    }
+    let e = c.get(&format!("{}/redirect/11", hb.url())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooManyRedirects);
+    assert!(c.get(&format!("{}/redirect/10", hb.url())).is_ok());
+
+    // 307 keeps the method and the body; 303 turns to GET without one.
+    for (code, method, has_body) in [
+        ("307", "POST", true),
+        ("308", "POST", true),
+        ("303", "GET", false),
+    ] {
+        let mut resp = c
+            .request(Method::POST, &format!("{}/redirect-to", hb.url()))
+            .query(&[("url", "/anything"), ("status_code", code)])
+            .form(&[("k", "v w")])
+            .send()
+            .unwrap();
+        assert_eq!(resp.status, 200, "{code}");
+        let text = resp.text().unwrap();
+        assert!(
+            text.contains(&format!("\"method\": \"{method}\"")),
+            "{code}: {text}"
+        );
+        assert_eq!(text.contains("\"k\": \"v w\""), has_body, "{code}: {text}");
+    }
+}
+
+#[cfg(feature = "cookies")]
+#[test]
+fn httpbin_cookies() {
+    let Some(hb) = httpbin() else { return };
+    let mut b = builder();
+    b.cookie_store(true);
+    let c = b.build();
+    // /cookies/set answers with Set-Cookie and a redirect to /cookies.
+    let text = c
+        .get(&format!("{}/cookies/set?a=b&c=d", hb.url()))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(text.contains("\"a\": \"b\""), "{text}");
+    assert!(text.contains("\"c\": \"d\""), "{text}");
+    let text = c
+        .get(&format!("{}/cookies/delete?a", hb.url()))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!text.contains("\"a\""), "{text}");
+    assert!(text.contains("\"c\": \"d\""), "{text}");
+}
+
+#[cfg(feature = "gzip")]
+#[test]
+fn httpbin_gzip_and_deflate() {
+    let Some(hb) = httpbin() else { return };
+    let c = builder().build();
+    for (path, flag) in [
+        ("/gzip", "\"gzipped\": true"),
+        ("/deflate", "\"deflated\": true"),
+    ] {
+        let mut resp = c.get(&format!("{}{path}", hb.url())).unwrap();
+        assert!(resp.uncompressed(), "{path}");
+        assert!(resp.headers.get("content-encoding").is_none(), "{path}");
+        let text = resp.text().unwrap();
+        assert!(text.contains(flag), "{path}: {text}");
+        assert!(
+            text.contains("\"Accept-Encoding\": \"gzip\""),
+            "{path}: {text}"
+        );
+    }
+}
+
+#[test]
+fn httpbin_auth() {
+    let Some(hb) = httpbin() else { return };
+    let c = builder().build();
+    let ok = c
+        .request(Method::GET, &format!("{}/basic-auth/u/p", hb.url()))
+        .basic_auth("u", Some("p"))
+        .send()
+        .unwrap();
+    assert_eq!(ok.status, 200);
+    let bad = c
+        .request(Method::GET, &format!("{}/basic-auth/u/p", hb.url()))
+        .basic_auth("u", Some("wrong"))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status, 401);
+    let e = bad.error_for_status().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Status(StatusCode::UNAUTHORIZED));
+    let in_url = hb.url().replace("http://", "http://u:p@");
+    assert_eq!(
+        c.get(&format!("{in_url}/basic-auth/u/p")).unwrap().status,
+        200
+    );
+
+    let ok = c
+        .request(Method::GET, &format!("{}/bearer", hb.url()))
+        .bearer_auth("token-1")
+        .send()
+        .unwrap();
+    assert_eq!(ok.status, 200);
+    assert_eq!(c.get(&format!("{}/bearer", hb.url())).unwrap().status, 401);
+}
+
+/// An origin server that reports the Via field a proxy adds.
+fn origin() -> Server {
+    Server::new(|w: &mut dyn ResponseWriter, r: &mut Request| {
+        let via = r
+            .headers
+            .get("via")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let _ = write!(w, "{} {} via={via}", r.method, r.uri.path());
+    })
+}
+
+#[test]
+fn tinyproxy_forwards_requests() {
+    let ts = origin();
+    let Some(tp) = tinyproxy(ts.addr().port(), true) else {
+        return;
+    };
+    let with_auth = tp.url().replace("http://", "http://user:secret@");
+    let mut b = builder();
+    b.proxy(Proxy::all(&with_auth).unwrap());
+    let c = b.build();
+    for i in 0..3 {
+        let mut resp = c.get(&format!("{}/through/{i}", ts.url())).unwrap();
+        assert_eq!(resp.status, 200);
+        let text = resp.text().unwrap();
+        assert!(
+            text.starts_with(&format!("GET /through/{i} via=")),
+            "{text}"
+        );
+        assert!(text.contains("tinyproxy"), "{text}");
+    }
+
+    // Without credentials the proxy itself answers 407.
+    let mut b = builder();
+    b.proxy(Proxy::all(&tp.url()).unwrap());
+    let resp = b.build().get(&format!("{}/x", ts.url())).unwrap();
+    assert_eq!(resp.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+
+    // NO_PROXY-style exceptions go direct.
+    let mut b = builder();
+    b.proxy(Proxy::all(&with_auth).unwrap().no_proxy("127.0.0.1"));
+    let text = b
+        .build()
+        .get(&format!("{}/direct", ts.url()))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(text, "GET /direct via=");
+}
+
+#[test]
+fn tinyproxy_connect_tunnel() {
+    use nethttp::client::connect_tunnel;
+    use nethttp::net::Target;
+    let ts = origin();
+    let Some(tp) = tinyproxy(ts.addr().port(), true) else {
+        return;
+    };
+    let auth = "Basic dXNlcjpzZWNyZXQ=".parse().unwrap(); // user:secret
+    let deadline = Some(Instant::now() + BOUND);
+    let target = Target {
+        scheme: "http".into(),
+        host: "127.0.0.1".into(),
+        port: ts.addr().port(),
+    };
+    let s = TcpStream::connect(tp.addr).unwrap();
+    // Plain HTTP through the tunnel stands in for the TLS an https origin would get.
+    let tunnel = connect_tunnel(Box::new(s), &target, Some(&auth), deadline).unwrap();
+    let conn = ClientConn::new(tunnel);
+    for i in 0..2 {
+        let mut req = Request::new(Method::GET, &format!("{}/tunnel/{i}", ts.url())).unwrap();
+        req.set_timeout(BOUND);
+        let mut resp = conn.send(req).unwrap();
+        // No Via: the proxy only relays bytes.
+        assert_eq!(resp.text().unwrap(), format!("GET /tunnel/{i} via="));
+    }
+
+    // A port the proxy does not allow CONNECT to: an error with its status.
+    let other = Target {
+        port: tp.addr.port(),
+        ..target.clone()
+    };
+    let s = TcpStream::connect(tp.addr).unwrap();
+    let e = connect_tunnel(Box::new(s), &other, Some(&auth), deadline).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::ProxyConnect(StatusCode::FORBIDDEN),
+        "{e}"
+    );
+
+    // Without credentials: 407.
+    let s = TcpStream::connect(tp.addr).unwrap();
+    let e = connect_tunnel(Box::new(s), &target, None, deadline).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::ProxyConnect(StatusCode::PROXY_AUTHENTICATION_REQUIRED),
+        "{e}"
+    );
+}
