@@ -462,3 +462,74 @@ fn our_client_against_nginx_tls() {
         .unwrap();
     assert_eq!(resp.status, StatusCode::NOT_FOUND);
 }
+
+/// A minimal CONNECT proxy for one tunnel: reads `CONNECT host:port`, connects to `origin`
+/// (whatever the host), answers 200 and splices bytes both ways. Records the CONNECT line.
+fn connect_proxy(
+    origin: std::net::SocketAddr,
+) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        let Ok((mut client, _)) = listener.accept() else {
+            return;
+        };
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if client.read(&mut b).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(b[0]);
+        }
+        let line = String::from_utf8_lossy(&head)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        seen2.lock().unwrap().push(line);
+        let upstream = TcpStream::connect(origin).unwrap();
+        client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .unwrap();
+        client.set_read_timeout(None).unwrap();
+        let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+        let (mut c1, mut u1) = (client, upstream);
+        let a = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut c1, &mut u1);
+            let _ = u1.shutdown(std::net::Shutdown::Write);
+        });
+        let _ = std::io::copy(&mut u2, &mut c2);
+        let _ = c2.shutdown(std::net::Shutdown::Write);
+        let _ = a.join();
+    });
+    (addr, seen)
+}
+
+#[test]
+fn https_through_a_connect_proxy_runs_tls_inside_the_tunnel() {
+    let ts = httptest::Server::new_tls(hello);
+    let (proxy_addr, seen) = connect_proxy(ts.addr());
+    let mut b = nethttp::Transport::builder();
+    b.proxy(nethttp::client::Proxy::all(&format!("http://{proxy_addr}")).unwrap());
+    b.tls_mut()
+        .add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
+        .unwrap();
+    let client = nethttp::Client::with_transport(b.build());
+    let url = format!("https://localhost:{}/tunnelled", ts.addr().port());
+    for _ in 0..2 {
+        let mut resp = client.get(&url).unwrap();
+        assert_eq!(resp.text().unwrap(), "hello /tunnelled tls=true");
+    }
+    let lines = seen.lock().unwrap().clone();
+    assert_eq!(
+        lines,
+        vec![format!("CONNECT localhost:{} HTTP/1.1", ts.addr().port())],
+        "one tunnel, reused for both requests"
+    );
+}
