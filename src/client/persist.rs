@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, Sender};
 use http::{Method, StatusCode, Uri};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::response::{ConnBody, Response, ResponseBody};
 use super::trace::{CancelToken, ClientTrace};
@@ -41,6 +41,10 @@ use crate::server::Body;
 
 /// The most informational responses skipped before a final one.
 const MAX_1XX: usize = 16;
+
+/// How long a finished response waits for the writer to finish its request before the
+/// connection is given up instead of reused (Go's `maxWriteWaitBeforeConnReuse`).
+const MAX_WRITE_WAIT_BEFORE_REUSE: Duration = Duration::from_millis(50);
 
 /// A pooled connection. Shared by the pool, the two connection threads, the caller of a round
 /// trip and the response body.
@@ -66,8 +70,10 @@ pub(crate) struct PersistConn {
     /// How many round trips have started on this connection.
     uses: AtomicU64,
     /// The id of the last request the writer finished writing in full; written by the writer
-    /// thread, read when deciding whether the connection can be reused.
-    wrote: AtomicU64,
+    /// thread, waited for when deciding whether the connection can be reused (`wrote_cv` is
+    /// notified on each write and on close).
+    wrote: Mutex<u64>,
+    wrote_cv: Condvar,
     /// Set when a 101 response handed the connection to the caller: close() then leaves the
     /// socket open.
     upgraded: AtomicBool,
@@ -203,7 +209,8 @@ impl PersistConn {
                 decoder: BodyDecoder::empty(),
             }),
             uses: AtomicU64::new(0),
-            wrote: AtomicU64::new(0),
+            wrote: Mutex::new(0),
+            wrote_cv: Condvar::new(),
             upgraded: AtomicBool::new(false),
             transport: Arc::downgrade(t),
         });
@@ -260,8 +267,22 @@ impl PersistConn {
         self.uses.fetch_add(1, Ordering::SeqCst) > 0
     }
 
+    /// True once the writer has written request `req_id` in full. A fast server's whole
+    /// response can be read before the writer thread records the end of its write, so this
+    /// waits for the writer a little, as Go's `persistConn.wroteRequest` does
+    /// (`maxWriteWaitBeforeConnReuse`, 50 ms); false if it did not finish by then.
     pub(crate) fn wrote_in_full(&self, req_id: u64) -> bool {
-        self.wrote.load(Ordering::SeqCst) == req_id
+        let mut wrote = self.wrote.lock();
+        if *wrote == req_id {
+            return true;
+        }
+        let until = Instant::now() + MAX_WRITE_WAIT_BEFORE_REUSE;
+        while *wrote != req_id && !self.is_closed() {
+            if self.wrote_cv.wait_until(&mut wrote, until).timed_out() {
+                break;
+            }
+        }
+        *wrote == req_id
     }
 
     /// Closes the connection: shuts the socket down (waking both threads and any body read),
@@ -281,6 +302,11 @@ impl PersistConn {
             let _ = self.stream.shutdown(std::net::Shutdown::Both);
         }
         drop(self.close_tx.lock().take());
+        {
+            // Wake a `wrote_in_full` waiter: the write will not finish now.
+            let _wrote = self.wrote.lock();
+            self.wrote_cv.notify_all();
+        }
         if let Some(t) = self.transport.upgrade() {
             t.conn_closed(self);
         }
@@ -778,7 +804,8 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteRequest>) {
         let result = write_request(pc, &mut slot, &mut buf, wr);
         match &result {
             WriteResult::Ok => {
-                pc.wrote.store(req_id, Ordering::SeqCst);
+                *pc.wrote.lock() = req_id;
+                pc.wrote_cv.notify_all();
                 trace.wrote_request(true);
             }
             WriteResult::Failed { err, .. } => {
