@@ -224,6 +224,17 @@ impl fmt::Debug for ResponseBody {
     }
 }
 
+/// `e` as an `io::Error` for `Read`. Never `Interrupted`, which `Error::into_io` gives a
+/// cancel: std's `read_to_end`, `read_exact` and `io::copy` retry on `Interrupted`, so they
+/// would read on past a cancel (and, after it, see what looks like a clean end).
+fn body_io_error(e: Error) -> io::Error {
+    if e.is_canceled() {
+        io::Error::other(e)
+    } else {
+        e.into_io()
+    }
+}
+
 /// A body read straight from a pooled connection's read half.
 pub(crate) struct ConnBody {
     pc: Arc<PersistConn>,
@@ -233,6 +244,9 @@ pub(crate) struct ConnBody {
     cancel: Option<CancelToken>,
     trace: ClientTrace,
     done: bool,
+    /// The error that ended the body early. Every later read returns it again, as Go's
+    /// `bodyEOFSignal` does, so a failed body never turns into a clean end.
+    failed: Option<ErrorKind>,
 }
 
 impl ConnBody {
@@ -252,16 +266,19 @@ impl ConnBody {
             cancel,
             trace,
             done: false,
+            failed: None,
         }
     }
 
     fn read(&mut self, out: &mut [u8], trailers: &mut Option<HeaderMap>) -> io::Result<usize> {
+        if let Some(kind) = self.failed {
+            return Err(body_io_error(Error::new(kind)));
+        }
         if self.done || out.is_empty() {
             return Ok(0);
         }
         if self.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
-            self.finish(false);
-            return Err(Error::new(ErrorKind::Canceled).into_io());
+            return Err(self.fail(Error::new(ErrorKind::Canceled)));
         }
         let r = {
             let mut rh = self.pc.read.lock();
@@ -285,10 +302,16 @@ impl ConnBody {
                 } else {
                     e
                 };
-                self.finish(false);
-                Err(e.into_io())
+                Err(self.fail(e))
             }
         }
+    }
+
+    /// Ends the exchange after an error, which later reads repeat.
+    fn fail(&mut self, e: Error) -> io::Error {
+        self.failed = Some(e.kind());
+        self.finish(false);
+        body_io_error(e)
     }
 
     /// Ends the exchange: pools the connection after a clean end, else closes it; then lets
