@@ -280,22 +280,27 @@ impl ConnBody {
         if self.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
             return Err(self.fail(Error::new(ErrorKind::Canceled)));
         }
-        let r = {
+        let (r, at_end) = {
             let mut rh = self.pc.read.lock();
             let ReadHalf { buf, slot, decoder } = &mut *rh;
             let r = bufio::read_body(buf, decoder, &*self.pc.stream, slot, self.deadline, out);
-            if matches!(r, Ok(0)) {
+            let at_end = r.is_ok() && decoder.is_done();
+            if at_end {
                 *trailers = decoder.take_trailers();
             }
-            r
+            (r, at_end)
         };
         match r {
-            Ok(0) => {
-                // The connection goes back to the pool before the caller sees the end.
-                self.finish(true);
-                Ok(0)
+            Ok(n) => {
+                if at_end {
+                    // The framing is satisfied: the exchange ends with the last bytes (Go's
+                    // body returns io.EOF with them), so a caller that reads exactly the
+                    // declared length and drops the body still gets the connection reused.
+                    // It goes back to the pool before the caller sees the end.
+                    self.finish(true);
+                }
+                Ok(n)
             }
-            Ok(n) => Ok(n),
             Err(e) => {
                 let e = if self.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
                     Error::new(ErrorKind::Canceled)
