@@ -122,7 +122,27 @@ enum WriteResult {
         nothing_written: bool,
         /// The body, if the writer never read from it.
         body: Option<Body>,
+        /// The request body itself failed (a read error, or a length other than the declared
+        /// one): the caller's error, which wins over a response or a connection error that
+        /// follows from it (Go's `requestBodyReadError`).
+        body_err: bool,
     },
+}
+
+/// Why writing a request body stopped.
+pub(crate) enum BodyWriteError {
+    /// Reading the body failed, or it was shorter or longer than its declared length.
+    Body(Error),
+    /// Writing to the connection failed.
+    Conn(Error),
+}
+
+impl From<BodyWriteError> for Error {
+    fn from(e: BodyWriteError) -> Error {
+        match e {
+            BodyWriteError::Body(e) | BodyWriteError::Conn(e) => e,
+        }
+    }
 }
 
 /// Sent by a response body to the reader thread.
@@ -429,9 +449,13 @@ pub(crate) fn round_trip(
                     Ok(Err(mut e)) => {
                         // How far did the writer get? It fails fast now the socket is shut.
                         match done_rx.recv_timeout(Duration::from_millis(100)) {
-                            Ok(WriteResult::Failed { nothing_written, body, .. }) => {
+                            Ok(WriteResult::Failed { err, nothing_written, body, body_err }) => {
                                 e.nothing_written = nothing_written;
                                 e.body = body;
+                                if body_err {
+                                    // The connection error is only the consequence.
+                                    e.err = err;
+                                }
                             }
                             _ => e.nothing_written = false,
                         }
@@ -445,12 +469,15 @@ pub(crate) fn round_trip(
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
                 }
-                Ok(WriteResult::Failed { err, nothing_written, body }) => {
+                Ok(WriteResult::Failed { err, nothing_written, body, body_err }) => {
                     // A server may answer before reading the whole body (a 413, say) and close:
-                    // its answer is more use than the write error.
-                    let grace = Duration::from_millis(250).min(wait);
-                    if let Ok(Ok(parts)) = resp_rx.recv_timeout(grace) {
-                        return Ok(make_response(pc, parts, req_id, &url, &ctx));
+                    // its answer is more use than a connection write error (not than an error
+                    // of the request body itself).
+                    if !body_err {
+                        let grace = Duration::from_millis(250).min(wait);
+                        if let Ok(Ok(parts)) = resp_rx.recv_timeout(grace) {
+                            return Ok(make_response(pc, parts, req_id, &url, &ctx));
+                        }
                     }
                     pc.close(Error::new(err.kind()));
                     return Err(Box::new(RtError {
@@ -848,6 +875,7 @@ fn write_request(
                     err: e,
                     nothing_written: true,
                     body: None,
+                    body_err: true,
                 };
             }
             if let Err(e) = deadline::write_all(stream, slot, deadline, &[&head, &buf[..n]]) {
@@ -855,6 +883,7 @@ fn write_request(
                     err: fail(e),
                     nothing_written: true,
                     body: None,
+                    body_err: false,
                 };
             }
             trace.wrote_headers();
@@ -864,6 +893,7 @@ fn write_request(
                     err: e,
                     nothing_written: false,
                     body: None,
+                    body_err: true,
                 },
             };
         }
@@ -874,6 +904,7 @@ fn write_request(
             err: fail(e),
             nothing_written: true,
             body: Some(body),
+            body_err: false,
         };
     }
     trace.wrote_headers();
@@ -894,13 +925,15 @@ fn write_request(
                 err: Error::new(ErrorKind::Canceled),
                 nothing_written: false,
                 body: None,
+                body_err: false,
             };
         }
     }
     match write_body(stream, slot, deadline, buf, &mut body, body_len) {
         Ok(()) => WriteResult::Ok,
         Err(e) => WriteResult::Failed {
-            err: e,
+            body_err: matches!(e, BodyWriteError::Body(_)),
+            err: e.into(),
             nothing_written: false,
             body: None,
         },
@@ -937,16 +970,17 @@ pub(crate) fn write_body(
     buf: &mut [u8],
     body: &mut Body,
     body_len: Option<u64>,
-) -> Result<()> {
+) -> std::result::Result<(), BodyWriteError> {
     use std::io::Read;
-    let fail = |e: std::io::Error| Error::from_io(e, TimeoutPhase::WriteRequest);
+    let fail =
+        |e: std::io::Error| BodyWriteError::Conn(Error::from_io(e, TimeoutPhase::WriteRequest));
     let mut sent: u64 = 0;
     let mut line = Vec::with_capacity(20);
     loop {
         let n = match body.read(buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::with_source(ErrorKind::Io, e)),
+            Err(e) => return Err(BodyWriteError::Body(Error::with_source(ErrorKind::Io, e))),
         };
         if n == 0 {
             break;
@@ -954,9 +988,9 @@ pub(crate) fn write_body(
         sent += n as u64;
         match body_len {
             Some(len) if sent > len => {
-                return Err(Error::invalid_input(
+                return Err(BodyWriteError::Body(Error::invalid_input(
                     "request body longer than its declared length",
-                ))
+                )))
             }
             Some(_) => deadline::write_all(stream, slot, deadline, &[&buf[..n]]).map_err(fail)?,
             None => {
@@ -968,9 +1002,9 @@ pub(crate) fn write_body(
         }
     }
     match body_len {
-        Some(len) if sent < len => Err(Error::invalid_input(
+        Some(len) if sent < len => Err(BodyWriteError::Body(Error::invalid_input(
             "request body shorter than its declared length",
-        )),
+        ))),
         Some(_) => Ok(()),
         None => deadline::write_all(stream, slot, deadline, &[b"0\r\n\r\n"]).map_err(fail),
     }
