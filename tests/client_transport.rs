@@ -600,7 +600,10 @@ fn late_binding_takes_a_connection_freed_during_a_slow_dial() {
     eventually("the late connection to land in the pool", || {
         t.stats().idle == 2
     });
-    assert_eq!(srv.accepted(), 2);
+    // The server counts a connection when its accept loop gets to it.
+    eventually("the server to accept the late connection", || {
+        srv.accepted() == 2
+    });
     drop(c);
     assert_no_leaks(&t);
 }
@@ -1492,7 +1495,23 @@ fn user_agent_default_override_and_none() {
 #[test]
 fn request_body_shorter_or_longer_than_declared_fails() {
     let _wd = Watchdog::new("request_body_shorter_or_longer_than_declared_fails", BUDGET);
-    let srv = RawServer::start(|mut c, _| serve_echo(&mut c));
+    // POSTs get no answer, so the outcome cannot depend on whether a response to the
+    // declared bytes beats the writer's error (Go has that race too); GETs are echoed.
+    let srv = RawServer::start(|mut c, _| {
+        while let Some(req) = c.read_request() {
+            if req.head.method == Method::POST {
+                c.read_to_close();
+                return;
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Path: {}\r\n\r\n",
+                req.head.uri
+            );
+            if !c.send(head) {
+                return;
+            }
+        }
+    });
     let t = Transport::new();
     let c = client_for(&t);
     let big = vec![1u8; 100 << 10];
