@@ -630,3 +630,113 @@ impl Signal {
 pub fn text(resp: &mut nethttp::Response) -> String {
     resp.text().expect("read response body")
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raw Unix-domain socket server
+
+/// A Unix-domain socket server at a unique path under the temp dir, running a script per
+/// connection like [`RawServer`]; removes its socket file on `Drop`.
+#[cfg(unix)]
+pub struct UnixServer {
+    path: std::path::PathBuf,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    socks: Arc<Mutex<Vec<std::os::unix::net::UnixStream>>>,
+    live: Arc<AtomicUsize>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+#[cfg(unix)]
+impl UnixServer {
+    /// Starts the server; `script(conn, n)` runs for the n-th accepted connection.
+    pub fn start<F>(script: F) -> UnixServer
+    where
+        F: Fn(RawConn<std::os::unix::net::UnixStream>, usize) + Send + Sync + 'static,
+    {
+        use std::os::unix::net::UnixListener;
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "nethttp-test-{}-{}.sock",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).expect("bind unix socket");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let socks = Arc::new(Mutex::new(Vec::new()));
+        let live = Arc::new(AtomicUsize::new(0));
+        let script = Arc::new(script);
+        let (acc, st, sk, lv) = (
+            Arc::clone(&accepted),
+            Arc::clone(&stop),
+            Arc::clone(&socks),
+            Arc::clone(&live),
+        );
+        let accept_thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let n = acc.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+                let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+                let mine = stream.try_clone().ok();
+                if let Ok(c) = stream.try_clone() {
+                    sk.lock().unwrap().push(c);
+                }
+                lv.fetch_add(1, Ordering::SeqCst);
+                let (script, lv2) = (Arc::clone(&script), Arc::clone(&lv));
+                std::thread::spawn(move || {
+                    /// Closes the connection and marks the script done, even on a panic.
+                    struct Done(Arc<AtomicUsize>, Option<std::os::unix::net::UnixStream>);
+                    impl Drop for Done {
+                        fn drop(&mut self) {
+                            if let Some(s) = &self.1 {
+                                let _ = s.shutdown(Shutdown::Both);
+                            }
+                            self.0.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    let _done = Done(lv2, mine);
+                    script(RawConn::new(stream), n);
+                });
+            }
+        });
+        UnixServer {
+            path,
+            accepted,
+            stop,
+            socks,
+            live,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// How many connections were accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(unix)]
+impl Drop for UnixServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::os::unix::net::UnixStream::connect(&self.path);
+        if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+        for s in self.socks.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        wait_until(IO_TIMEOUT, || self.live.load(Ordering::SeqCst) == 0);
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
