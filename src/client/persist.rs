@@ -69,10 +69,10 @@ pub(crate) struct PersistConn {
     pub(crate) read: Mutex<ReadHalf>,
     /// How many round trips have started on this connection.
     uses: AtomicU64,
-    /// The id of the last request the writer finished writing in full; written by the writer
-    /// thread, waited for when deciding whether the connection can be reused (`wrote_cv` is
-    /// notified on each write and on close).
-    wrote: Mutex<u64>,
+    /// What the writer has done; written by the writer thread, waited for when deciding
+    /// whether the connection can be reused (`wrote_cv` is notified on each request the
+    /// writer is done with, and on close).
+    wrote: Mutex<Wrote>,
     wrote_cv: Condvar,
     /// Set when a 101 response handed the connection to the caller: close() then leaves the
     /// socket open.
@@ -114,8 +114,21 @@ struct WriteRequest {
     trace: ClientTrace,
 }
 
+/// Request ids the writer is done with, for `PersistConn::wrote_in_full`.
+#[derive(Default)]
+struct Wrote {
+    /// The last request the writer is done with, written in full or not.
+    done: u64,
+    /// The last request written in full.
+    full: u64,
+}
+
 enum WriteResult {
     Ok,
+    /// A final status came instead of `100 Continue`: the head went out, the body did not.
+    /// The connection stays open for the response but cannot carry another request (the
+    /// server may still be waiting for the body).
+    BodySkipped,
     Failed {
         err: Error,
         /// The head did not go out whole, so the server cannot have acted on the request.
@@ -229,7 +242,7 @@ impl PersistConn {
                 decoder: BodyDecoder::empty(),
             }),
             uses: AtomicU64::new(0),
-            wrote: Mutex::new(0),
+            wrote: Mutex::new(Wrote::default()),
             wrote_cv: Condvar::new(),
             upgraded: AtomicBool::new(false),
             transport: Arc::downgrade(t),
@@ -293,16 +306,13 @@ impl PersistConn {
     /// (`maxWriteWaitBeforeConnReuse`, 50 ms); false if it did not finish by then.
     pub(crate) fn wrote_in_full(&self, req_id: u64) -> bool {
         let mut wrote = self.wrote.lock();
-        if *wrote == req_id {
-            return true;
-        }
         let until = Instant::now() + MAX_WRITE_WAIT_BEFORE_REUSE;
-        while *wrote != req_id && !self.is_closed() {
+        while wrote.done != req_id && !self.is_closed() {
             if self.wrote_cv.wait_until(&mut wrote, until).timed_out() {
                 break;
             }
         }
-        *wrote == req_id
+        wrote.full == req_id
     }
 
     /// Closes the connection: shuts the socket down (waking both threads and any body read),
@@ -465,7 +475,7 @@ pub(crate) fn round_trip(
                 };
             }
             recv(done) -> r => match r {
-                Ok(WriteResult::Ok) => {
+                Ok(WriteResult::Ok | WriteResult::BodySkipped) => {
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
                 }
@@ -829,12 +839,19 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteRequest>) {
         let done_tx = wr.done_tx.clone();
         let trace = wr.trace.clone();
         let result = write_request(pc, &mut slot, &mut buf, wr);
-        match &result {
-            WriteResult::Ok => {
-                *pc.wrote.lock() = req_id;
-                pc.wrote_cv.notify_all();
-                trace.wrote_request(true);
+        {
+            let mut wrote = pc.wrote.lock();
+            wrote.done = req_id;
+            if matches!(result, WriteResult::Ok) {
+                wrote.full = req_id;
             }
+            pc.wrote_cv.notify_all();
+        }
+        match &result {
+            WriteResult::Ok => trace.wrote_request(true),
+            // The response is still to be read: the connection closes after it, as it is
+            // not reusable (`wrote_in_full` says no).
+            WriteResult::BodySkipped => trace.wrote_request(false),
             WriteResult::Failed { err, .. } => {
                 trace.wrote_request(false);
                 pc.close(Error::new(err.kind()));
@@ -919,14 +936,9 @@ fn write_request(
             default(wait) => true,
         };
         if !go {
-            // A final status came instead of 100 Continue: the body is not sent, and the
-            // connection cannot be reused (the server may still be waiting for it).
-            return WriteResult::Failed {
-                err: Error::new(ErrorKind::Canceled),
-                nothing_written: false,
-                body: None,
-                body_err: false,
-            };
+            // A final status came instead of 100 Continue (or the connection closed): the
+            // body is not sent. Closing the connection here would cut off that response.
+            return WriteResult::BodySkipped;
         }
     }
     match write_body(stream, slot, deadline, buf, &mut body, body_len) {
