@@ -123,8 +123,25 @@ impl ClientConn {
         let method = req.method.clone();
         let url = req.uri.clone();
         let enc = encode_request(&mut req, None, false)?;
-        let deadline = opts.deadline;
+        let r = self.exchange(inner, stream, enc, method, url, opts.deadline);
+        if r.is_err() {
+            // Part of the exchange may be on the wire or unread: another request on this
+            // connection would be misread by one side or the other.
+            inner.spent = true;
+        }
+        r
+    }
 
+    /// Writes the request and reads the response head, for `send`.
+    fn exchange(
+        &self,
+        inner: &mut Inner,
+        stream: Arc<dyn Stream>,
+        enc: super::transport::Encoded,
+        method: http::Method,
+        url: http::Uri,
+        deadline: Option<Instant>,
+    ) -> Result<Response> {
         let mut body = enc.body;
         let mut scratch = vec![0u8; 16 << 10];
         deadline::write_all(&*stream, &mut inner.wslot, deadline, &[&enc.head])
