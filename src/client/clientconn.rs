@@ -187,6 +187,7 @@ impl ClientConn {
             inner: Arc::clone(&self.inner),
             id,
             deadline,
+            failed: None,
         });
         Ok(Response::new(head, body, url, None))
     }
@@ -257,10 +258,16 @@ struct CcBody {
     inner: Arc<Mutex<Inner>>,
     id: u64,
     deadline: Option<Instant>,
+    /// The error that ended the body early; later reads return it again, so a failed body
+    /// never turns into a clean end.
+    failed: Option<ErrorKind>,
 }
 
 impl Read for CcBody {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(kind) = self.failed {
+            return Err(Error::new(kind).into_io());
+        }
         let mut g = self.inner.lock();
         let inner = &mut *g;
         if inner.body_id != self.id {
@@ -286,6 +293,7 @@ impl Read for CcBody {
             Err(e) => {
                 inner.body_id = 0;
                 inner.spent = true;
+                self.failed = Some(e.kind());
                 Err(e.into_io())
             }
         }
