@@ -713,6 +713,32 @@ fn clientconn_failed_request_body_spoils_the_connection() {
 }
 
 #[test]
+fn clientconn_caps_informational_responses() {
+    let _wd = Watchdog::new("clientconn_caps_informational_responses", BUDGET);
+    for (count, ok) in [(16, true), (17, false)] {
+        let srv = RawServer::start(move |mut c, _| {
+            if c.read_request().is_some() {
+                c.send("HTTP/1.1 102 Processing\r\n\r\n".repeat(count));
+                c.send(ok_response("done"));
+                c.read_to_close();
+            }
+        });
+        let cc = ClientConn::new(connect(srv.addr()));
+        let r = cc
+            .send(request(Method::GET, &srv.url("/")))
+            .and_then(|mut r| r.text());
+        match ok {
+            true => assert_eq!(r.unwrap(), "done", "{count} 1xx"),
+            false => assert_eq!(
+                r.unwrap_err().kind(),
+                ErrorKind::TooLarge(TooLarge::HeaderCount),
+                "{count} 1xx: as many as the pooled transport allows"
+            ),
+        }
+    }
+}
+
+#[test]
 fn clientconn_deadline() {
     let _wd = Watchdog::new("clientconn_deadline", BUDGET);
     let srv = RawServer::start(|mut c, _| {
