@@ -157,10 +157,15 @@ impl ClientConn {
             )?;
         }
 
+        let mut informational = 0;
         let head = loop {
             let h = read_head(&*stream, inner, deadline)?;
             if !h.status.is_informational() || h.status == StatusCode::SWITCHING_PROTOCOLS {
                 break h;
+            }
+            informational += 1;
+            if informational > super::persist::MAX_1XX {
+                return Err(Error::too_large(TooLarge::HeaderCount));
             }
         };
         if head.status == StatusCode::SWITCHING_PROTOCOLS {

@@ -40,7 +40,7 @@ use crate::proto::{chunked, Limits};
 use crate::server::Body;
 
 /// The most informational responses skipped before a final one.
-const MAX_1XX: usize = 16;
+pub(crate) const MAX_1XX: usize = 16;
 
 /// How long a finished response waits for the writer to finish its request before the
 /// connection is given up instead of reused (Go's `maxWriteWaitBeforeConnReuse`).
