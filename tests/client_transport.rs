@@ -860,7 +860,8 @@ fn idempotent_posts_with_replayable_bodies_are_retried() {
     );
     let makes = Arc::new(AtomicUsize::new(0));
     let m = Arc::clone(&makes);
-    let bodies: Vec<(&str, Box<dyn Fn() -> Body>)> = vec![
+    type MakeBody = Box<dyn Fn() -> Body>;
+    let bodies: Vec<(&str, MakeBody)> = vec![
         ("bytes", Box::new(|| Body::from("payload"))),
         (
             "replayable_sized",
@@ -1336,8 +1337,16 @@ fn request_bodies_and_framing() {
     let big = vec![b'z'; 100 << 10];
     let big2 = big.clone();
     type MakeBody = Box<dyn Fn() -> Body>;
-    // (name, method, body, want Content-Length, want chunked, want body)
-    let cases: Vec<(&str, Method, MakeBody, Option<&str>, bool, Vec<u8>)> = vec![
+    /// (name, method, body, want Content-Length, want chunked, want body)
+    type Case = (
+        &'static str,
+        Method,
+        MakeBody,
+        Option<&'static str>,
+        bool,
+        Vec<u8>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "get_empty",
             Method::GET,

@@ -92,7 +92,10 @@ fn expect_continue_server_sends_100_then_the_final_response() {
         assert!(ev.saw(&Ev::Got100), "request {i}: {:?}", ev.all());
         assert!(ev.saw(&Ev::WroteRequest(true)));
         let (held_back, body) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert!(held_back, "request {i}: the body was sent before 100 Continue");
+        assert!(
+            held_back,
+            "request {i}: the body was sent before 100 Continue"
+        );
         assert_eq!(body, b"payload");
         assert_eq!(ev.got_conn().reused, i > 0);
     }
@@ -157,7 +160,10 @@ fn expect_continue_final_status_without_100_skips_the_body() {
         "",
         "the body was sent after a final status"
     );
-    assert!(closed, "the connection was kept although the body was never sent");
+    assert!(
+        closed,
+        "the connection was kept although the body was never sent"
+    );
     // The next request gets a new connection.
     let ev = Events::new();
     let mut resp = c
@@ -359,7 +365,8 @@ fn upgrade_request(url: &str) -> Request {
 #[track_caller]
 fn read_n(conn: &mut impl Read, want: usize) -> String {
     let mut got = vec![0u8; want];
-    conn.read_exact(&mut got).expect("read from the upgraded connection");
+    conn.read_exact(&mut got)
+        .expect("read from the upgraded connection");
     String::from_utf8(got).unwrap()
 }
 
@@ -453,7 +460,8 @@ fn upgrade_echo_with_a_raw_server_and_bytes_after_the_head() {
         if let Some(req) = c.read_request() {
             assert_eq!(req.header("upgrade"), Some("echo"));
             // The 101 head and the first protocol bytes in one write.
-            let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n";
+            let head =
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n";
             if !c.send(head) {
                 return;
             }
@@ -612,7 +620,9 @@ fn clientconn_upgrade_via_the_response() {
     let _wd = Watchdog::new("clientconn_upgrade_via_the_response", BUDGET);
     let srv = RawServer::start(|mut c, _| {
         if c.read_request().is_some() {
-            if !c.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n") {
+            if !c.send(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n",
+            ) {
                 return;
             }
             serve_echo_protocol(&mut c.stream);
@@ -631,7 +641,11 @@ fn clientconn_errors_spoil_the_connection() {
     // (name, what the server answers the first request with, and whether ClientConn can be
     // used after it)
     let cases: &[(&str, &str, bool)] = &[
-        ("keep_alive", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true),
+        (
+            "keep_alive",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            true,
+        ),
         (
             "server_says_close",
             "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
@@ -642,10 +656,8 @@ fn clientconn_errors_spoil_the_connection() {
     for (name, first, reusable) in cases {
         let first = first.to_string();
         let srv = RawServer::start(move |mut c, _| {
-            if c.read_request().is_some() && c.send(&first) {
-                if first.contains("Content-Length") {
-                    serve_echo(&mut c);
-                }
+            if c.read_request().is_some() && c.send(&first) && first.contains("Content-Length") {
+                serve_echo(&mut c);
             }
         });
         let cc = ClientConn::new(connect(srv.addr()));
@@ -682,7 +694,10 @@ fn clientconn_truncated_body_stays_an_error() {
 
 #[test]
 fn clientconn_failed_request_body_spoils_the_connection() {
-    let _wd = Watchdog::new("clientconn_failed_request_body_spoils_the_connection", BUDGET);
+    let _wd = Watchdog::new(
+        "clientconn_failed_request_body_spoils_the_connection",
+        BUDGET,
+    );
     // The server reads whatever comes and answers every complete request; after a body that
     // fell short of its Content-Length, a second request on the connection would be read as
     // the rest of the first body.
@@ -708,7 +723,10 @@ fn clientconn_failed_request_body_spoils_the_connection() {
         "a request was sent on a connection whose previous request body was cut short"
     );
     if let Ok(body) = rx.recv_timeout(Duration::from_millis(500)) {
-        panic!("the server saw a request with body {:?}", String::from_utf8_lossy(&body));
+        panic!(
+            "the server saw a request with body {:?}",
+            String::from_utf8_lossy(&body)
+        );
     }
 }
 
@@ -802,10 +820,8 @@ fn unix_socket_clientconn_and_missing_socket() {
     assert_eq!(resp.headers["x-method"], "POST");
     assert_eq!(text(&mut resp), "x");
 
-    let missing = std::env::temp_dir().join(format!(
-        "nethttp-test-{}-missing.sock",
-        std::process::id()
-    ));
+    let missing =
+        std::env::temp_dir().join(format!("nethttp-test-{}-missing.sock", std::process::id()));
     let t = Transport::builder()
         .dialer(nethttp::net::unix_socket(&missing))
         .build();
