@@ -4,7 +4,8 @@
 //! ```no_run
 //! let client = nethttp::Client::new();
 //! let mut resp = client.get("http://127.0.0.1:8080/echo")?;
-//! println!("{} {}", resp.status, resp.text()?);
+//! let status = resp.status;
+//! println!("{status} {}", resp.text()?);
 //! # Ok::<(), nethttp::Error>(())
 //! ```
 //!
