@@ -907,6 +907,37 @@ fn idempotent_posts_with_replayable_bodies_are_retried() {
 }
 
 #[test]
+fn early_response_while_the_body_is_still_uploading() {
+    let _wd = Watchdog::new("early_response_while_the_body_is_still_uploading", BUDGET);
+    // As a server refusing an upload by its head: answer at once, close its side, and drain
+    // what the client still sends (a lingering close), so the answer is not lost to a reset.
+    let (tx, rx) = mpsc::channel::<usize>();
+    let tx = Mutex::new(tx);
+    let srv = RawServer::start(move |mut c, _| {
+        if c.read_head().is_some() {
+            c.send("HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big\n");
+            let _ = c.stream.shutdown(std::net::Shutdown::Write);
+            let (drained, _) = c.read_to_close();
+            let _ = tx.lock().unwrap().send(drained.len());
+        }
+    });
+    let t = Transport::new();
+    let c = client_for(&t);
+    let upload = Body::from_reader(std::io::Cursor::new(vec![0u8; 8 << 20]));
+    let mut req = request(Method::PUT, &srv.url("/upload")).with_body(upload);
+    req.set_timeout(REQ_TIMEOUT);
+    let mut resp = c.send(req).expect("the early answer, not a write error");
+    assert_eq!(resp.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(text(&mut resp), "too big\n");
+    drop(resp);
+    rx.recv_timeout(Duration::from_secs(6)).unwrap();
+    let (_, info) = traced_get(&c, &srv.url("/"));
+    assert!(!info.reused);
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+#[test]
 fn first_request_on_a_new_connection_is_not_retried() {
     let _wd = Watchdog::new("first_request_on_a_new_connection_is_not_retried", BUDGET);
     let srv = RawServer::start(|mut c, _| {
