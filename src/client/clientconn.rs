@@ -123,8 +123,25 @@ impl ClientConn {
         let method = req.method.clone();
         let url = req.uri.clone();
         let enc = encode_request(&mut req, None, false)?;
-        let deadline = opts.deadline;
+        let r = self.exchange(inner, stream, enc, method, url, opts.deadline);
+        if r.is_err() {
+            // Part of the exchange may be on the wire or unread: another request on this
+            // connection would be misread by one side or the other.
+            inner.spent = true;
+        }
+        r
+    }
 
+    /// Writes the request and reads the response head, for `send`.
+    fn exchange(
+        &self,
+        inner: &mut Inner,
+        stream: Arc<dyn Stream>,
+        enc: super::transport::Encoded,
+        method: http::Method,
+        url: http::Uri,
+        deadline: Option<Instant>,
+    ) -> Result<Response> {
         let mut body = enc.body;
         let mut scratch = vec![0u8; 16 << 10];
         deadline::write_all(&*stream, &mut inner.wslot, deadline, &[&enc.head])
@@ -140,10 +157,15 @@ impl ClientConn {
             )?;
         }
 
+        let mut informational = 0;
         let head = loop {
             let h = read_head(&*stream, inner, deadline)?;
             if !h.status.is_informational() || h.status == StatusCode::SWITCHING_PROTOCOLS {
                 break h;
+            }
+            informational += 1;
+            if informational > super::persist::MAX_1XX {
+                return Err(Error::too_large(TooLarge::HeaderCount));
             }
         };
         if head.status == StatusCode::SWITCHING_PROTOCOLS {
@@ -170,6 +192,7 @@ impl ClientConn {
             inner: Arc::clone(&self.inner),
             id,
             deadline,
+            failed: None,
         });
         Ok(Response::new(head, body, url, None))
     }
@@ -240,10 +263,16 @@ struct CcBody {
     inner: Arc<Mutex<Inner>>,
     id: u64,
     deadline: Option<Instant>,
+    /// The error that ended the body early; later reads return it again, so a failed body
+    /// never turns into a clean end.
+    failed: Option<ErrorKind>,
 }
 
 impl Read for CcBody {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(kind) = self.failed {
+            return Err(Error::new(kind).into_io());
+        }
         let mut g = self.inner.lock();
         let inner = &mut *g;
         if inner.body_id != self.id {
@@ -269,6 +298,7 @@ impl Read for CcBody {
             Err(e) => {
                 inner.body_id = 0;
                 inner.spent = true;
+                self.failed = Some(e.kind());
                 Err(e.into_io())
             }
         }

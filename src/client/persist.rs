@@ -41,10 +41,11 @@ use crate::proto::{chunked, Limits};
 use crate::server::Body;
 
 /// The most informational responses skipped before a final one.
-const MAX_1XX: usize = 16;
+pub(crate) const MAX_1XX: usize = 16;
 
-/// How long a finished response waits for the writer to report its request written.
-const WROTE_WAIT: Duration = Duration::from_millis(50);
+/// How long a finished response waits for the writer to finish its request before the
+/// connection is given up instead of reused (Go's `maxWriteWaitBeforeConnReuse`).
+const MAX_WRITE_WAIT_BEFORE_REUSE: Duration = Duration::from_millis(50);
 
 /// Bodies up to this size that are already buffered when the head is parsed are read by the
 /// reader thread itself, sparing a hand-off.
@@ -73,10 +74,10 @@ pub(crate) struct PersistConn {
     pub(crate) read: Mutex<ReadHalf>,
     /// How many round trips have started on this connection.
     uses: AtomicU64,
-    /// The id of the last request the writer finished writing in full; written by the writer
-    /// thread (which then notifies `wrote_cv`), read when deciding whether the connection can
-    /// be reused.
-    wrote: Mutex<u64>,
+    /// What the writer has done; written by the writer thread, waited for when deciding
+    /// whether the connection can be reused (`wrote_cv` is notified on each request the
+    /// writer is done with, and on close).
+    wrote: Mutex<Wrote>,
     wrote_cv: Condvar,
     /// Set when a 101 response handed the connection to the caller: close() then leaves the
     /// socket open.
@@ -125,18 +126,48 @@ struct WriteRequest {
     trace: ClientTrace,
 }
 
+/// Request ids the writer is done with, for `PersistConn::wrote_in_full`.
+#[derive(Default)]
+struct Wrote {
+    /// The last request the writer is done with, written in full or not.
+    done: u64,
+    /// The last request written in full.
+    full: u64,
+}
+
 enum WriteResult {
     Ok,
-    /// A final response arrived instead of `100 Continue`, so the body was not sent (by
-    /// design: the exchange goes on, but the connection cannot be reused).
-    Skipped,
+    /// A final status came instead of `100 Continue`: the head went out, the body did not.
+    /// The connection stays open for the response but cannot carry another request (the
+    /// server may still be waiting for the body).
+    BodySkipped,
     Failed {
         err: Error,
         /// The head did not go out whole, so the server cannot have acted on the request.
         nothing_written: bool,
         /// The body, if the writer never read from it.
         body: Option<Body>,
+        /// The request body itself failed (a read error, or a length other than the declared
+        /// one): the caller's error, which wins over a response or a connection error that
+        /// follows from it (Go's `requestBodyReadError`).
+        body_err: bool,
     },
+}
+
+/// Why writing a request body stopped.
+pub(crate) enum BodyWriteError {
+    /// Reading the body failed, or it was shorter or longer than its declared length.
+    Body(Error),
+    /// Writing to the connection failed.
+    Conn(Error),
+}
+
+impl From<BodyWriteError> for Error {
+    fn from(e: BodyWriteError) -> Error {
+        match e {
+            BodyWriteError::Body(e) | BodyWriteError::Conn(e) => e,
+        }
+    }
 }
 
 /// Sent by a response body to the reader thread.
@@ -225,7 +256,7 @@ impl PersistConn {
                 decoder: BodyDecoder::empty(),
             }),
             uses: AtomicU64::new(0),
-            wrote: Mutex::new(0),
+            wrote: Mutex::new(Wrote::default()),
             wrote_cv: Condvar::new(),
             upgraded: AtomicBool::new(false),
             parked_done: Mutex::new(None),
@@ -284,24 +315,19 @@ impl PersistConn {
         self.uses.fetch_add(1, Ordering::SeqCst) > 0
     }
 
-    /// True if the writer has written request `req_id` in full.
+    /// True once the writer has written request `req_id` in full. A fast server's whole
+    /// response can be read before the writer thread records the end of its write, so this
+    /// waits for the writer a little, as Go's `persistConn.wroteRequest` does
+    /// (`maxWriteWaitBeforeConnReuse`, 50 ms); false if it did not finish by then.
     pub(crate) fn wrote_in_full(&self, req_id: u64) -> bool {
-        *self.wrote.lock() == req_id
-    }
-
-    /// Waits briefly for the writer to finish request `req_id` (Go's `wroteRequest`): a
-    /// response can arrive a moment before the writer thread records its success. A writer
-    /// still busy after `WROTE_WAIT` is still sending a body the server did not wait for; the
-    /// connection is then not reused.
-    pub(crate) fn wait_wrote(&self, req_id: u64) -> bool {
-        let deadline = Instant::now() + WROTE_WAIT;
-        let mut w = self.wrote.lock();
-        while *w != req_id {
-            if self.is_closed() || self.wrote_cv.wait_until(&mut w, deadline).timed_out() {
-                return *w == req_id;
+        let mut wrote = self.wrote.lock();
+        let until = Instant::now() + MAX_WRITE_WAIT_BEFORE_REUSE;
+        while wrote.done != req_id && !self.is_closed() {
+            if self.wrote_cv.wait_until(&mut wrote, until).timed_out() {
+                break;
             }
         }
-        true
+        wrote.full == req_id
     }
 
     /// Closes the connection: shuts the socket down (waking both threads and any body read),
@@ -321,6 +347,11 @@ impl PersistConn {
             let _ = self.stream.shutdown(std::net::Shutdown::Both);
         }
         drop(self.close_tx.lock().take());
+        {
+            // Wake a `wrote_in_full` waiter: the write will not finish now.
+            let _wrote = self.wrote.lock();
+            self.wrote_cv.notify_all();
+        }
         if let Some(t) = self.transport.upgrade() {
             t.conn_closed(self);
         }
@@ -443,21 +474,23 @@ pub(crate) fn round_trip(
                 return match r {
                     Ok(Ok(parts)) => Ok(make_response(pc, parts, req_id, &url, &ctx)),
                     Ok(Err(mut e)) => {
-                        // How far did the writer get? It fails fast now the socket is shut.
-                        // A write error explains the failure better than the read's EOF.
-                        let written = pc.wrote_in_full(req_id);
-                        let result = if written {
+                        // How far did the writer get? It fails fast now the socket is shut. A
+                        // write that succeeded sends no report (its sender is parked), so do
+                        // not wait for one then.
+                        let succeeded = pc.wrote.lock().full == req_id;
+                        let result = if succeeded {
                             None
                         } else {
                             done_rx.recv_timeout(Duration::from_millis(100)).ok()
                         };
                         match result {
-                            Some(WriteResult::Failed { err, nothing_written, body }) => {
-                                if e.before_response {
-                                    e.err = err;
-                                }
+                            Some(WriteResult::Failed { err, nothing_written, body, body_err }) => {
                                 e.nothing_written = nothing_written;
                                 e.body = body;
+                                if body_err {
+                                    // The connection error is only the consequence.
+                                    e.err = err;
+                                }
                             }
                             _ => e.nothing_written = false,
                         }
@@ -467,16 +500,19 @@ pub(crate) fn round_trip(
                 };
             }
             recv(done) -> r => match r {
-                Ok(WriteResult::Ok | WriteResult::Skipped) => {
+                Ok(WriteResult::Ok | WriteResult::BodySkipped) => {
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
                 }
-                Ok(WriteResult::Failed { err, nothing_written, body }) => {
+                Ok(WriteResult::Failed { err, nothing_written, body, body_err }) => {
                     // A server may answer before reading the whole body (a 413, say) and close:
-                    // its answer is more use than the write error.
-                    let grace = Duration::from_millis(250).min(wait);
-                    if let Ok(Ok(parts)) = resp_rx.recv_timeout(grace) {
-                        return Ok(make_response(pc, parts, req_id, &url, &ctx));
+                    // its answer is more use than a connection write error (not than an error
+                    // of the request body itself).
+                    if !body_err {
+                        let grace = Duration::from_millis(250).min(wait);
+                        if let Ok(Ok(parts)) = resp_rx.recv_timeout(grace) {
+                            return Ok(make_response(pc, parts, req_id, &url, &ctx));
+                        }
                     }
                     pc.close(Error::new(err.kind()));
                     return Err(Box::new(RtError {
@@ -486,7 +522,14 @@ pub(crate) fn round_trip(
                         body,
                     }));
                 }
-                Err(_) => return Err(Box::new(RtError::new(pc.closed_error()))),
+                // The writer dropped this request's sender: it parks only the latest one, so it
+                // has moved on to the next request on this connection, which it takes only
+                // after finishing ours. A failure would have been reported, and a dead
+                // connection fails the request through the reader.
+                Err(_) => {
+                    write_done = true;
+                    head_deadline = deadline::after(t.cfg.response_header_timeout);
+                }
             },
             recv(cancel_rx) -> _ => {
                 pc.close(Error::new(ErrorKind::Canceled));
@@ -495,7 +538,7 @@ pub(crate) fn round_trip(
             default(wait) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     if !write_done
-                        && matches!(done_rx.try_recv(), Ok(WriteResult::Ok | WriteResult::Skipped))
+                        && matches!(done_rx.try_recv(), Ok(WriteResult::Ok | WriteResult::BodySkipped))
                     {
                         write_done = true;
                     }
@@ -716,7 +759,7 @@ fn respond(
         // No body, or a small one already here: finish the exchange on this thread, so the
         // connection is back in the pool before the caller even sees the response.
         drop(rh);
-        let pooled = reusable && pc.wait_wrote(rc.req_id) && put_idle(pc, &rc.trace);
+        let pooled = reusable && pc.wrote_in_full(rc.req_id) && put_idle(pc, &rc.trace);
         if !pooled {
             pc.close(Error::closed(ClosedDuring::Body));
         }
@@ -893,13 +936,19 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteRequest>) {
         let notify_ok = wr.notify_ok;
         let trace = wr.trace.clone();
         let result = write_request(pc, &mut slot, &mut buf, wr);
-        match &result {
-            WriteResult::Ok => {
-                *pc.wrote.lock() = req_id;
-                pc.wrote_cv.notify_all();
-                trace.wrote_request(true);
+        {
+            let mut wrote = pc.wrote.lock();
+            wrote.done = req_id;
+            if matches!(result, WriteResult::Ok) {
+                wrote.full = req_id;
             }
-            WriteResult::Skipped => trace.wrote_request(false),
+            pc.wrote_cv.notify_all();
+        }
+        match &result {
+            WriteResult::Ok => trace.wrote_request(true),
+            // The response is still to be read: the connection closes after it, as it is
+            // not reusable (`wrote_in_full` says no).
+            WriteResult::BodySkipped => trace.wrote_request(false),
             WriteResult::Failed { .. } => {
                 trace.wrote_request(false);
                 // Stop sending, but let the reader still take a response the server may have
@@ -947,6 +996,7 @@ fn write_request(
                     err: e,
                     nothing_written: true,
                     body: None,
+                    body_err: true,
                 };
             }
             if let Err(e) = deadline::write_all(stream, slot, deadline, &[&head, &buf[..n]]) {
@@ -954,6 +1004,7 @@ fn write_request(
                     err: fail(e),
                     nothing_written: true,
                     body: None,
+                    body_err: false,
                 };
             }
             trace.wrote_headers();
@@ -963,6 +1014,7 @@ fn write_request(
                     err: e,
                     nothing_written: false,
                     body: None,
+                    body_err: true,
                 },
             };
         }
@@ -973,6 +1025,7 @@ fn write_request(
             err: fail(e),
             nothing_written: true,
             body: Some(body),
+            body_err: false,
         };
     }
     trace.wrote_headers();
@@ -987,15 +1040,16 @@ fn write_request(
             default(wait) => true,
         };
         if !go {
-            // A final status came instead of 100 Continue: the body is not sent, and the
-            // connection cannot be reused (the server may still be waiting for it).
-            return WriteResult::Skipped;
+            // A final status came instead of 100 Continue (or the connection closed): the
+            // body is not sent. Closing the connection here would cut off that response.
+            return WriteResult::BodySkipped;
         }
     }
     match write_body(stream, slot, deadline, buf, &mut body, body_len) {
         Ok(()) => WriteResult::Ok,
         Err(e) => WriteResult::Failed {
-            err: e,
+            body_err: matches!(e, BodyWriteError::Body(_)),
+            err: e.into(),
             nothing_written: false,
             body: None,
         },
@@ -1032,16 +1086,17 @@ pub(crate) fn write_body(
     buf: &mut [u8],
     body: &mut Body,
     body_len: Option<u64>,
-) -> Result<()> {
+) -> std::result::Result<(), BodyWriteError> {
     use std::io::Read;
-    let fail = |e: std::io::Error| Error::from_io(e, TimeoutPhase::WriteRequest);
+    let fail =
+        |e: std::io::Error| BodyWriteError::Conn(Error::from_io(e, TimeoutPhase::WriteRequest));
     let mut sent: u64 = 0;
     let mut line = Vec::with_capacity(20);
     loop {
         let n = match body.read(buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::with_source(ErrorKind::Io, e)),
+            Err(e) => return Err(BodyWriteError::Body(Error::with_source(ErrorKind::Io, e))),
         };
         if n == 0 {
             break;
@@ -1049,9 +1104,9 @@ pub(crate) fn write_body(
         sent += n as u64;
         match body_len {
             Some(len) if sent > len => {
-                return Err(Error::invalid_input(
+                return Err(BodyWriteError::Body(Error::invalid_input(
                     "request body longer than its declared length",
-                ))
+                )))
             }
             Some(_) => deadline::write_all(stream, slot, deadline, &[&buf[..n]]).map_err(fail)?,
             None => {
@@ -1063,9 +1118,9 @@ pub(crate) fn write_body(
         }
     }
     match body_len {
-        Some(len) if sent < len => Err(Error::invalid_input(
+        Some(len) if sent < len => Err(BodyWriteError::Body(Error::invalid_input(
             "request body shorter than its declared length",
-        )),
+        ))),
         Some(_) => Ok(()),
         None => deadline::write_all(stream, slot, deadline, &[b"0\r\n\r\n"]).map_err(fail),
     }

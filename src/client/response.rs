@@ -202,7 +202,9 @@ pub struct ResponseBody {
 
 enum Kind {
     Empty,
-    Bytes(io::Cursor<Vec<u8>>),
+    /// A body the reader thread read whole; its trailers are revealed at its end, as for a
+    /// streamed body.
+    Bytes(io::Cursor<Vec<u8>>, Option<HeaderMap>),
     Conn(Box<ConnBody>),
     Reader(Box<dyn Read + Send>),
 }
@@ -217,8 +219,8 @@ impl ResponseBody {
 
     pub(crate) fn from_bytes(b: Vec<u8>, trailers: Option<HeaderMap>) -> ResponseBody {
         ResponseBody {
-            kind: Kind::Bytes(io::Cursor::new(b)),
-            trailers,
+            kind: Kind::Bytes(io::Cursor::new(b), trailers),
+            trailers: None,
         }
     }
 
@@ -247,7 +249,13 @@ impl Read for ResponseBody {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.kind {
             Kind::Empty => Ok(0),
-            Kind::Bytes(c) => c.read(buf),
+            Kind::Bytes(c, pending) => {
+                let n = c.read(buf)?;
+                if n == 0 && !buf.is_empty() && self.trailers.is_none() {
+                    self.trailers = pending.take();
+                }
+                Ok(n)
+            }
             Kind::Reader(r) => r.read(buf),
             Kind::Conn(c) => {
                 let n = c.read(buf, &mut self.trailers)?;
@@ -261,11 +269,22 @@ impl fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
             Kind::Empty => "empty",
-            Kind::Bytes(_) => "bytes",
+            Kind::Bytes(..) => "bytes",
             Kind::Conn(_) => "connection",
             Kind::Reader(_) => "reader",
         };
         f.debug_struct("ResponseBody").field("kind", &kind).finish()
+    }
+}
+
+/// `e` as an `io::Error` for `Read`. Never `Interrupted`, which `Error::into_io` gives a
+/// cancel: std's `read_to_end`, `read_exact` and `io::copy` retry on `Interrupted`, so they
+/// would read on past a cancel (and, after it, see what looks like a clean end).
+fn body_io_error(e: Error) -> io::Error {
+    if e.is_canceled() {
+        io::Error::other(e)
+    } else {
+        e.into_io()
     }
 }
 
@@ -278,6 +297,9 @@ pub(crate) struct ConnBody {
     cancel: Option<CancelToken>,
     trace: ClientTrace,
     done: bool,
+    /// The error that ended the body early. Every later read returns it again, as Go's
+    /// `bodyEOFSignal` does, so a failed body never turns into a clean end.
+    failed: Option<ErrorKind>,
 }
 
 impl ConnBody {
@@ -297,43 +319,57 @@ impl ConnBody {
             cancel,
             trace,
             done: false,
+            failed: None,
         }
     }
 
     fn read(&mut self, out: &mut [u8], trailers: &mut Option<HeaderMap>) -> io::Result<usize> {
+        if let Some(kind) = self.failed {
+            return Err(body_io_error(Error::new(kind)));
+        }
         if self.done || out.is_empty() {
             return Ok(0);
         }
         if self.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
-            self.finish(false);
-            return Err(Error::new(ErrorKind::Canceled).into_io());
+            return Err(self.fail(Error::new(ErrorKind::Canceled)));
         }
-        let r = {
+        let (r, at_end) = {
             let mut rh = self.pc.read.lock();
             let ReadHalf { buf, slot, decoder } = &mut *rh;
             let r = bufio::read_body(buf, decoder, &*self.pc.stream, slot, self.deadline, out);
-            if matches!(r, Ok(0)) {
+            let at_end = r.is_ok() && decoder.is_done();
+            if at_end {
                 *trailers = decoder.take_trailers();
             }
-            r
+            (r, at_end)
         };
         match r {
-            Ok(0) => {
-                // The connection goes back to the pool before the caller sees the end.
-                self.finish(true);
-                Ok(0)
+            Ok(n) => {
+                if at_end {
+                    // The framing is satisfied: the exchange ends with the last bytes (Go's
+                    // body returns io.EOF with them), so a caller that reads exactly the
+                    // declared length and drops the body still gets the connection reused.
+                    // It goes back to the pool before the caller sees the end.
+                    self.finish(true);
+                }
+                Ok(n)
             }
-            Ok(n) => Ok(n),
             Err(e) => {
                 let e = if self.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
                     Error::new(ErrorKind::Canceled)
                 } else {
                     e
                 };
-                self.finish(false);
-                Err(e.into_io())
+                Err(self.fail(e))
             }
         }
+    }
+
+    /// Ends the exchange after an error, which later reads repeat.
+    fn fail(&mut self, e: Error) -> io::Error {
+        self.failed = Some(e.kind());
+        self.finish(false);
+        body_io_error(e)
     }
 
     /// Ends the exchange: pools the connection after a clean end, else closes it; then lets
@@ -346,7 +382,7 @@ impl ConnBody {
         let pooled = eof
             && self.reusable
             && !self.pc.is_closed()
-            && self.pc.wait_wrote(self.req_id)
+            && self.pc.wrote_in_full(self.req_id)
             && put_idle(&self.pc, &self.trace);
         if !pooled {
             self.pc
