@@ -578,9 +578,6 @@ fn clientconn_docker_attach_style_stream() {
 }
 
 #[test]
-#[ignore = "BUG: ClientConn::hijack refuses while the response is held (InvalidInput, body unread), \
-            so the flow in ClientConn's own doc example (Docker attach: send, then hijack with \
-            the response alive) fails; Go's ClientConn.Hijack takes the connection regardless"]
 fn clientconn_hijack_with_the_response_still_held_as_in_the_doc_example() {
     let srv = RawServer::start(|mut c, _| {
         if c.read_request().is_some() {
@@ -597,22 +594,27 @@ fn clientconn_hijack_with_the_response_still_held_as_in_the_doc_example() {
 }
 
 #[test]
-fn clientconn_hijack_refused_while_a_body_is_unread() {
-    let _wd = Watchdog::new("clientconn_hijack_refused_while_a_body_is_unread", BUDGET);
+fn clientconn_send_refused_while_a_body_is_unread_but_hijack_takes_it() {
+    let _wd = Watchdog::new("clientconn_send_refused_while_a_body_is_unread", BUDGET);
     let srv = RawServer::start(|mut c, _| serve_echo(&mut c));
     let cc = ClientConn::new(connect(srv.addr()));
     let mut resp = cc
         .send(request(Method::POST, &srv.url("/")).with_body("abc"))
         .unwrap();
-    assert_eq!(cc.hijack().unwrap_err().kind(), ErrorKind::InvalidInput);
     let err = cc.send(request(Method::GET, &srv.url("/"))).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "previous body unread");
-    assert_eq!(text(&mut resp), "abc");
-    // Once read, both work again.
-    let mut next = cc.send(request(Method::GET, &srv.url("/n"))).unwrap();
-    assert_eq!(next.headers["x-path"], "/n");
-    text(&mut next);
-    cc.hijack().unwrap();
+    // Hijack takes the connection anyway, as Go's does: the unread body bytes come with it,
+    // and the held body can no longer be read.
+    let mut raw = cc.hijack().unwrap();
+    assert_eq!(read_n(&mut raw, 3), "abc");
+    let e = resp.body().read(&mut [0u8; 8]).unwrap_err();
+    assert_eq!(
+        e.get_ref()
+            .and_then(|e| e.downcast_ref::<nethttp::Error>())
+            .map(|e| e.kind()),
+        Some(ErrorKind::Hijacked)
+    );
+    assert_eq!(cc.hijack().unwrap_err().kind(), ErrorKind::Hijacked);
 }
 
 #[test]
@@ -830,4 +832,29 @@ fn unix_socket_clientconn_and_missing_socket() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
     assert_no_leaks(&t);
+}
+
+#[test]
+fn clientconn_hijack_after_101_takes_the_upgraded_stream() {
+    let _wd = Watchdog::new("clientconn_hijack_after_101", BUDGET);
+    let srv = RawServer::start(|mut c, _| {
+        if c.read_request().is_some()
+            && c.send("HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\nready")
+        {
+            serve_echo_protocol(&mut c.stream);
+        }
+    });
+    let cc = ClientConn::new(connect(srv.addr()));
+    let mut resp = cc
+        .send(request(Method::POST, &srv.url("/containers/x/attach")))
+        .unwrap();
+    assert_eq!(resp.status, StatusCode::SWITCHING_PROTOCOLS);
+    // Docker's way: hijack the ClientConn rather than upgrade the response. One of the two
+    // gets the stream.
+    let mut raw = cc.hijack().unwrap();
+    assert!(resp.upgrade().is_err(), "already taken by hijack");
+    // "ready" came glued to the head; the protocol then greets and echoes.
+    assert_eq!(read_n(&mut raw, 5 + 8), "readywelcome\n");
+    raw.write_all(b"ping").unwrap();
+    assert_eq!(read_n(&mut raw, 4), "ping");
 }

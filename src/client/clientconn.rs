@@ -10,7 +10,7 @@ use std::time::Instant;
 use http::StatusCode;
 use parking_lot::Mutex;
 
-use super::response::{Response, ResponseBody};
+use super::response::{Response, ResponseBody, UpgradeSlot};
 use super::transport::encode_request;
 use super::RequestOptions;
 use crate::bufio::{self, ReadBuf, READ_BUF};
@@ -62,6 +62,8 @@ struct Inner {
     next_id: u64,
     /// The connection cannot carry another request (closed, spoiled or told to close).
     spent: bool,
+    /// After a 101: the connection, until the response's `upgrade()` or our `hijack()` takes it.
+    upgraded: Option<UpgradeSlot>,
     limits: Limits,
 }
 
@@ -88,6 +90,7 @@ impl ClientConn {
                 body_id: 0,
                 next_id: 1,
                 spent: false,
+                upgraded: None,
                 limits: Limits::default(),
             })),
         }
@@ -171,8 +174,11 @@ impl ClientConn {
         if head.status == StatusCode::SWITCHING_PROTOCOLS {
             let buffered = inner.buf.take_all();
             inner.stream = None;
-            let conn = Conn::new(stream, buffered);
-            return Ok(Response::new(head, ResponseBody::empty(), url, Some(conn)));
+            let slot: UpgradeSlot = Arc::new(Mutex::new(Some(Conn::new(stream, buffered))));
+            inner.upgraded = Some(Arc::clone(&slot));
+            return Ok(
+                Response::new(head, ResponseBody::empty(), url, None).with_upgrade_slot(slot)
+            );
         }
         let framing = framing::response(&method, head.status, head.version, &head.headers)?;
         if enc.close_after
@@ -198,23 +204,29 @@ impl ClientConn {
     }
 
     /// Takes the connection back: the stream and the bytes read from it past the last response
-    /// head. The `ClientConn` is unusable afterwards (as Go's `ClientConn.Hijack`).
+    /// head, as Go's `ClientConn.Hijack`. It works with a response still held, as Docker's
+    /// attach needs: bytes of an unread body are among the buffered bytes handed over, and
+    /// the held body then fails to read with [`ErrorKind::Hijacked`]. After a 101 it takes the
+    /// upgraded connection, unless the response's `upgrade()` took it first. The `ClientConn`
+    /// is unusable afterwards.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] if a response body is still being read;
-    /// [`ErrorKind::Hijacked`] if already hijacked.
+    /// [`ErrorKind::Hijacked`] if the connection was already taken.
     pub fn hijack(&self) -> Result<Conn> {
         let mut inner = self.inner.lock();
-        if inner.body_id != 0 {
-            return Err(Error::invalid_input(
-                "cannot hijack while a response body is unread",
-            ));
+        if let Some(slot) = inner.upgraded.take() {
+            return slot
+                .lock()
+                .take()
+                .ok_or_else(|| Error::new(ErrorKind::Hijacked));
         }
         let stream = inner
             .stream
             .take()
             .ok_or_else(|| Error::new(ErrorKind::Hijacked))?;
+        inner.body_id = 0;
+        inner.spent = true;
         let _ = stream.set_read_timeout(None);
         let _ = stream.set_write_timeout(None);
         let buffered = inner.buf.take_all();
@@ -275,12 +287,12 @@ impl Read for CcBody {
         }
         let mut g = self.inner.lock();
         let inner = &mut *g;
-        if inner.body_id != self.id {
-            return Ok(0);
-        }
         let Some(stream) = inner.stream.clone() else {
             return Err(Error::new(ErrorKind::Hijacked).into_io());
         };
+        if inner.body_id != self.id {
+            return Ok(0);
+        }
         let r = bufio::read_body(
             &mut inner.buf,
             &mut inner.decoder,

@@ -14,6 +14,9 @@ use crate::error::{Error, ErrorKind, Result, TimeoutPhase, TooLarge};
 use crate::net::Conn;
 use crate::proto::head::ResponseHead;
 
+/// Holds an upgraded connection until someone takes it.
+pub(crate) type UpgradeSlot = Arc<parking_lot::Mutex<Option<Conn>>>;
+
 /// The default limit of [`Response::bytes`] and [`Response::text`]: 10 MiB.
 pub const DEFAULT_BODY_LIMIT: u64 = 10 << 20;
 
@@ -31,7 +34,9 @@ pub struct Response {
     pub headers: HeaderMap,
     url: Uri,
     body: ResponseBody,
-    upgraded: Option<Conn>,
+    /// After a 101: the connection, shared with a `ClientConn` that may hijack it instead;
+    /// the first taker gets it.
+    upgraded: Option<UpgradeSlot>,
     /// The body was decoded from gzip or deflate by the client (Go's `Uncompressed`).
     uncompressed: bool,
     /// The limit of `bytes`, `text` and `json`.
@@ -51,10 +56,15 @@ impl Response {
             headers: head.headers,
             url,
             body,
-            upgraded,
+            upgraded: upgraded.map(|c| Arc::new(parking_lot::Mutex::new(Some(c)))),
             uncompressed: false,
             body_limit: DEFAULT_BODY_LIMIT,
         }
+    }
+
+    pub(crate) fn with_upgrade_slot(mut self, slot: UpgradeSlot) -> Response {
+        self.upgraded = Some(slot);
+        self
     }
 
     /// The URL this response came from (after redirects, the last one).
@@ -120,7 +130,10 @@ impl Response {
     pub fn upgrade(&mut self) -> Result<Conn> {
         self.upgraded
             .take()
-            .ok_or_else(|| Error::invalid_input("response is not an upgrade (101)"))
+            .and_then(|slot| slot.lock().take())
+            .ok_or_else(|| {
+                Error::invalid_input("response is not an upgrade (101), or was already taken")
+            })
     }
 
     /// Converts into an `http::Response` with the streaming body.
