@@ -363,18 +363,18 @@ fn with_query(mut path: String, query: Option<&str>) -> String {
 /// Finds the registered patterns a new pattern might conflict with, without comparing it to
 /// all of them (Go's `routingIndex`, simplified).
 ///
-/// A pattern without a multi wildcard can only overlap a pattern that ends in one, or a
-/// pattern without one that has, at each position where the new one has a literal, the same
-/// literal or a `{name}` (and at a `{$}`, a `{$}`). So such patterns are indexed by
-/// (position, segment), and the new pattern's most selective position gives the candidates.
+/// Every request a pattern matches has, at each position where the pattern has a literal, that
+/// literal (and at a `{$}`, the trailing slash). A pattern that overlaps it must match that
+/// segment too: with the same literal or a `{name}` at that position (for `{$}`: a `{$}`), or
+/// with a multi wildcard at that position or before it. So patterns are indexed by (position,
+/// segment) and by the position of their multi wildcard, and the new pattern's most selective
+/// position gives the candidates. A pattern of wildcards only is compared with all.
 #[derive(Debug, Default)]
 struct ConflictIndex {
-    /// Patterns without a multi wildcard, by position and segment kind.
+    /// Every pattern, under each of its segments except a multi wildcard.
     by_seg: HashMap<(usize, Key), Vec<usize>>,
-    /// Patterns without a multi wildcard, by segment count.
-    by_len: HashMap<usize, Vec<usize>>,
-    /// Patterns ending in a multi wildcard.
-    multis: Vec<usize>,
+    /// Patterns ending in a multi wildcard, by its position.
+    multi_at: Vec<Vec<usize>>,
     /// How many patterns in all.
     count: usize,
 }
@@ -389,51 +389,50 @@ enum Key {
 impl ConflictIndex {
     fn add(&mut self, pat: &Pattern, id: usize) {
         self.count += 1;
-        if pat.ends_in_multi() {
-            self.multis.push(id);
-            return;
-        }
-        self.by_len.entry(pat.segments.len()).or_default().push(id);
         for (i, seg) in pat.segments.iter().enumerate() {
             let key = match seg {
                 Seg::Lit(s) => Key::Lit(s.clone()),
                 Seg::Wild(_) => Key::Wild,
                 Seg::Slash => Key::Slash,
-                Seg::Multi(_) => continue,
+                Seg::Multi(_) => {
+                    if self.multi_at.len() <= i {
+                        self.multi_at.resize_with(i + 1, Vec::new);
+                    }
+                    self.multi_at[i].push(id);
+                    continue;
+                }
             };
             self.by_seg.entry((i, key)).or_default().push(id);
         }
     }
 
-    /// Ids of registered patterns that may conflict with `pat` (a superset).
+    /// The id lists whose union holds every pattern that can match the segment `seg` at
+    /// position `i`; `None` for a wildcard segment, which says nothing.
+    fn lists_at(&self, i: usize, seg: &Seg) -> Option<Vec<&[usize]>> {
+        let get = |k: Key| self.by_seg.get(&(i, k)).map_or(&[][..], |v| v.as_slice());
+        let mut lists = match seg {
+            Seg::Lit(s) => vec![get(Key::Lit(s.clone())), get(Key::Wild)],
+            Seg::Slash => vec![get(Key::Slash)],
+            Seg::Wild(_) | Seg::Multi(_) => return None,
+        };
+        let upto = (i + 1).min(self.multi_at.len());
+        lists.extend(self.multi_at[..upto].iter().map(|v| v.as_slice()));
+        Some(lists)
+    }
+
+    /// Ids of registered patterns that may conflict with `pat` (a superset, maybe with
+    /// repeats).
     fn candidates(&self, pat: &Pattern) -> Vec<usize> {
-        if pat.ends_in_multi() {
-            return (0..self.count).collect();
+        let best = pat
+            .segments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, seg)| self.lists_at(i, seg))
+            .min_by_key(|lists| lists.iter().map(|l| l.len()).sum::<usize>());
+        match best {
+            Some(lists) => lists.concat(),
+            None => (0..self.count).collect(),
         }
-        let empty = Vec::new();
-        let get = |i: usize, k: Key| self.by_seg.get(&(i, k)).unwrap_or(&empty);
-        let mut best: Option<Vec<usize>> = None;
-        for (i, seg) in pat.segments.iter().enumerate() {
-            let here: Vec<usize> = match seg {
-                Seg::Lit(s) => {
-                    let (a, b) = (get(i, Key::Lit(s.clone())), get(i, Key::Wild));
-                    a.iter().chain(b).copied().collect()
-                }
-                Seg::Slash => get(i, Key::Slash).clone(),
-                _ => continue,
-            };
-            if best.as_ref().map_or(true, |b| here.len() < b.len()) {
-                best = Some(here);
-            }
-        }
-        let mut out = best.unwrap_or_else(|| {
-            self.by_len
-                .get(&pat.segments.len())
-                .cloned()
-                .unwrap_or_default()
-        });
-        out.extend_from_slice(&self.multis);
-        out
     }
 }
 
@@ -468,20 +467,26 @@ mod tests {
             "GET /a/b",
             "/{x}/{y}",
             "/c/{x...}",
+            "/a/b/{x...}",
+            "/{x}/b/",
+            "/{x}/b/{$}",
+            "/a/{$}",
+            "GET /a/{x}/c/",
             "h.com/a/b",
             "/",
+            "/{x...}",
+            "/{$}",
         ];
-        for (i, p1) in patterns.iter().enumerate() {
-            for p2 in &patterns[i + 1..] {
-                let a =
-                    Pattern::parse(p1, Location::caller()).unwrap_or_else(|e| panic!("{}", e.msg));
-                let b =
-                    Pattern::parse(p2, Location::caller()).unwrap_or_else(|e| panic!("{}", e.msg));
+        let parse = |p: &str| {
+            Pattern::parse(p, Location::caller()).unwrap_or_else(|e| panic!("{p}: {}", e.msg))
+        };
+        for p1 in &patterns {
+            for p2 in &patterns {
+                let (a, b) = (parse(p1), parse(p2));
                 let mut index = ConflictIndex::default();
                 index.add(&a, 0);
-                let candidate = index.candidates(&b).contains(&0);
                 if a.conflicts_with(&b) {
-                    assert!(candidate, "{p1} vs {p2}");
+                    assert!(index.candidates(&b).contains(&0), "{p1} then {p2}");
                 }
             }
         }
