@@ -63,20 +63,34 @@ pub fn detect_content_type(data: &[u8]) -> &'static str {
 /// say nothing about the type), not for a status that has no body, and not for an empty body.
 /// Returns true if it set the header.
 ///
-/// This is the hook a response writer calls once, just before it writes the head, with the
-/// body bytes it has buffered so far.
-pub fn fill_content_type(headers: &mut HeaderMap, status: StatusCode, body: &[u8]) -> bool {
-    if body.is_empty()
+/// The body's start may be split in two: `buffered`, the bytes a writer holds, and `next`, the
+/// write in progress (either may be empty); at most [`SNIFF_LEN`] bytes of the two are looked
+/// at. This is the hook a response writer calls just before it sends the head.
+pub fn fill_content_type(
+    headers: &mut HeaderMap,
+    status: StatusCode,
+    buffered: &[u8],
+    next: &[u8],
+) -> bool {
+    if (buffered.is_empty() && next.is_empty())
         || headers.contains_key(CONTENT_TYPE)
         || headers.contains_key(CONTENT_ENCODING)
         || !body_allowed(status)
     {
         return false;
     }
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(detect_content_type(body)),
-    );
+    let ct = if buffered.len() >= SNIFF_LEN || next.is_empty() {
+        detect_content_type(buffered)
+    } else if buffered.is_empty() {
+        detect_content_type(next)
+    } else {
+        let mut joined = [0u8; SNIFF_LEN];
+        let take = next.len().min(SNIFF_LEN - buffered.len());
+        joined[..buffered.len()].copy_from_slice(buffered);
+        joined[buffered.len()..buffered.len() + take].copy_from_slice(&next[..take]);
+        detect_content_type(&joined[..buffered.len() + take])
+    };
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
     true
 }
 
@@ -305,7 +319,7 @@ impl SniffWriter<'_> {
         }
         self.decided = true;
         let status = self.inner.status().unwrap_or(StatusCode::OK);
-        fill_content_type(self.inner.headers_mut(), status, &self.pending);
+        fill_content_type(self.inner.headers_mut(), status, &self.pending, &[]);
         let pending = std::mem::take(&mut self.pending);
         self.inner.write_all(&pending)
     }
@@ -383,21 +397,42 @@ mod tests {
     #[test]
     fn fill_skips_set_type_encoding_and_bodiless_status() {
         let mut h = HeaderMap::new();
-        assert!(fill_content_type(&mut h, StatusCode::OK, b"<html>"));
+        assert!(fill_content_type(&mut h, StatusCode::OK, b"<html>", b""));
         assert_eq!(h[CONTENT_TYPE], "text/html; charset=utf-8");
 
         let mut h = HeaderMap::new();
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        assert!(!fill_content_type(
-            &mut h,
-            StatusCode::OK,
-            b"\x1f\x8b\x08\x00"
-        ));
+        let gz = b"\x1f\x8b\x08\x00";
+        assert!(!fill_content_type(&mut h, StatusCode::OK, gz, b""));
         assert!(!h.contains_key(CONTENT_TYPE));
 
         let mut h = HeaderMap::new();
-        assert!(!fill_content_type(&mut h, StatusCode::NO_CONTENT, b"x"));
-        assert!(!fill_content_type(&mut h, StatusCode::OK, b""));
+        assert!(!fill_content_type(
+            &mut h,
+            StatusCode::NO_CONTENT,
+            b"x",
+            b""
+        ));
+        assert!(!fill_content_type(&mut h, StatusCode::OK, b"", b""));
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn fill_joins_buffered_and_next() {
+        let cases: [(&[u8], &[u8], &str); 4] = [
+            (b"<ht", b"ml>", "text/html; charset=utf-8"),
+            (b"", b"%PDF-1.4", "application/pdf"),
+            (b"%PDF-1.4", b"", "application/pdf"),
+            // Only the first 512 bytes count, wherever they come from.
+            (&[b'a'; 300], &[0u8; 300], "application/octet-stream"),
+        ];
+        for (a, b, want) in cases {
+            let mut h = HeaderMap::new();
+            assert!(fill_content_type(&mut h, StatusCode::OK, a, b));
+            assert_eq!(h[CONTENT_TYPE], want);
+        }
+        let mut h = HeaderMap::new();
+        fill_content_type(&mut h, StatusCode::OK, &[b'a'; SNIFF_LEN], &[0u8; 10]);
+        assert_eq!(h[CONTENT_TYPE], "text/plain; charset=utf-8");
     }
 }
