@@ -335,8 +335,10 @@ impl fmt::Debug for ServeMux {
     }
 }
 
-/// The request host as patterns see it: no port, ASCII lowercase.
+/// The request host as patterns see it: no userinfo, no port, ASCII lowercase.
 fn normalize_host(host: &str) -> Cow<'_, str> {
+    // An absolute-form target's authority may carry `user@`.
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     let host = match host.rfind(']') {
         // [v6]:port or [v6]
         Some(i) if host.starts_with('[') => &host[..=i],
@@ -447,6 +449,7 @@ mod tests {
             ("Example.COM:8080", "example.com"),
             ("[::1]:80", "[::1]"),
             ("[::1]", "[::1]"),
+            ("user:pw@Example.com:80", "example.com"),
             ("", ""),
         ];
         for (h, want) in cases {
