@@ -26,6 +26,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -222,7 +223,6 @@ pub fn strip_prefix<H: Handler>(prefix: impl Into<String>, h: H) -> StripPrefix<
 }
 
 /// The handler returned by [`strip_prefix`].
-#[derive(Debug)]
 pub struct StripPrefix<H> {
     prefix: String,
     inner: H,
@@ -291,7 +291,6 @@ pub fn timeout_handler<H: Handler>(
 }
 
 /// The handler returned by [`timeout_handler`].
-#[derive(Debug)]
 pub struct TimeoutHandler<H> {
     inner: Arc<H>,
     dt: Duration,
@@ -535,7 +534,6 @@ pub fn max_bytes_handler<H: Handler>(h: H, limit: u64) -> MaxBytesHandler<H> {
 }
 
 /// The handler returned by [`max_bytes_handler`].
-#[derive(Debug)]
 pub struct MaxBytesHandler<H> {
     inner: H,
     limit: u64,
@@ -645,9 +643,40 @@ pub fn log_requests<H: Handler>(h: H) -> LogRequests<H> {
 }
 
 /// The handler returned by [`log_requests`].
-#[derive(Debug)]
 pub struct LogRequests<H> {
     inner: H,
+}
+
+// Debug without requiring the wrapped handler (often a closure) to be Debug.
+impl<H> fmt::Debug for StripPrefix<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripPrefix")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H> fmt::Debug for TimeoutHandler<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutHandler")
+            .field("dt", &self.dt)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H> fmt::Debug for MaxBytesHandler<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaxBytesHandler")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H> fmt::Debug for LogRequests<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogRequests").finish_non_exhaustive()
+    }
 }
 
 impl<H: Handler> Handler for LogRequests<H> {

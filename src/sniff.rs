@@ -286,9 +286,14 @@ pub fn sniff_content_type<H: Handler>(h: H) -> SniffContentType<H> {
 }
 
 /// The handler returned by [`sniff_content_type`].
-#[derive(Debug)]
 pub struct SniffContentType<H> {
     inner: H,
+}
+
+impl<H> std::fmt::Debug for SniffContentType<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SniffContentType").finish_non_exhaustive()
+    }
 }
 
 impl<H: Handler> Handler for SniffContentType<H> {
