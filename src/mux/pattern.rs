@@ -538,4 +538,55 @@ mod tests {
             r#""/{x}" matches the same requests as "/{y}""#
         );
     }
+
+    #[test]
+    fn example_paths() {
+        // (p1, p2, a path both match) for overlapping paths.
+        let common = [
+            ("/a/{x}", "/{x}/a", "/a/a"),
+            ("/a/{z}/", "/{z}/a/", "/a/a/"),
+            ("/a/{z}/{m...}", "/{z}/a/", "/a/a/"),
+            ("/{z}/{$}", "/a/", "/a/"),
+            ("/{z}/{$}", "/a/{x...}", "/a/"),
+            ("/a/{z}/{$}", "/{z}/a/", "/a/a/"),
+            ("/a/{x}/b/{y...}", "/{x}/c/{y...}", "/a/c/b/"),
+            ("/a/{x}/b/", "/{x}/c/{y...}", "/a/c/b/"),
+            ("/a/{x}/b/{$}", "/{x}/c/{y...}", "/a/c/b/"),
+            ("/a/{z}/{x...}", "/{z}/b/{y...}", "/a/b/"),
+        ];
+        for (a, b, want) in common {
+            let (pa, pb) = (p(a), p(b));
+            assert_eq!(pa.compare_paths(&pb), Rel::Overlaps, "{a} {b}");
+            assert_eq!(common_path(&pa, &pb), want, "{a} {b}");
+        }
+        // (p1, p2, a path p1 matches and p2 does not).
+        let difference = [
+            ("/a/{x}", "/{x}/a", "/a/x"),
+            ("/{x}/a", "/a/{x}", "/x/a"),
+            ("/a/{z}/", "/{z}/a/", "/a/z/"),
+            ("/{z}/a/", "/a/{z}/", "/z/a/"),
+            ("/{a}/a/", "/a/{z}/", "/ax/a/"),
+            ("/a/{z}/{x...}", "/{z}/b/{y...}", "/a/z/"),
+            ("/{z}/b/{y...}", "/a/{z}/{x...}", "/z/b/"),
+            ("/a/b/", "/a/b/c", "/a/b/"),
+            ("/a/b/{x...}", "/a/b/c", "/a/b/"),
+            ("/a/b/{x...}", "/a/b/c/d", "/a/b/"),
+            ("/a/b/{x...}", "/a/b/c/d/", "/a/b/"),
+            ("/a/{z}/{m...}", "/{z}/a/", "/a/z/"),
+            ("/{z}/a/", "/a/{z}/{m...}", "/z/a/"),
+            ("/{z}/{$}", "/a/", "/z/"),
+            ("/a/", "/{z}/{$}", "/a/x"),
+            ("/{z}/{$}", "/a/{x...}", "/z/"),
+            ("/a/{foo...}", "/{z}/{$}", "/a/foo"),
+            ("/a/{z}/{$}", "/{z}/a/", "/a/z/"),
+            ("/{z}/a/", "/a/{z}/{$}", "/z/a/x"),
+            ("/a/{x}/b/{y...}", "/{x}/c/{y...}", "/a/x/b/"),
+            ("/{x}/c/{y...}", "/a/{x}/b/{y...}", "/x/c/"),
+            ("/a/{c}/b/", "/{x}/c/{y...}", "/a/cx/b/"),
+            ("/{x}/c/{y...}", "/a/{c}/b/", "/x/c/"),
+        ];
+        for (a, b, want) in difference {
+            assert_eq!(difference_path(&p(a), &p(b)), want, "{a} {b}");
+        }
+    }
 }

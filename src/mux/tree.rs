@@ -353,4 +353,121 @@ mod tests {
         assert_eq!(t.lookup("", &Method::GET, "/c", true, &mut v), Some(2));
         assert_eq!(v, [""]);
     }
+
+    /// Matches `method host path` and returns the pattern text and the values.
+    fn find(
+        t: &Tree,
+        pats: &[Pattern],
+        method: &str,
+        host: &str,
+        path: &str,
+    ) -> (String, Vec<String>) {
+        let m = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+        let mut v = Vec::new();
+        match t.lookup(host, &m, path, false, &mut v) {
+            Some(id) => (
+                pats[id].text.clone(),
+                v.into_iter().map(Cow::into_owned).collect(),
+            ),
+            None => (String::new(), Vec::new()),
+        }
+    }
+
+    #[test]
+    fn go_tree_cases() {
+        let (t, p) = tree(&[
+            "/item/",
+            "POST /item/{user}",
+            "GET /item/{user}",
+            "/item/{user}",
+            "/item/{user}/{id}",
+            "/item/{user}/new",
+            "/item/{$}",
+            "POST alt.com/item/{user}",
+            "GET /headwins",
+            "HEAD /headwins",
+            "/path/{p...}",
+        ]);
+        let cases: &[(&str, &str, &str, &str, &[&str])] = &[
+            ("GET", "", "/item/jba", "GET /item/{user}", &["jba"]),
+            ("POST", "", "/item/jba", "POST /item/{user}", &["jba"]),
+            ("HEAD", "", "/item/jba", "GET /item/{user}", &["jba"]),
+            // Methods are case-sensitive: "get" is not GET.
+            ("get", "", "/item/jba", "/item/{user}", &["jba"]),
+            (
+                "POST",
+                "",
+                "/item/jba/17",
+                "/item/{user}/{id}",
+                &["jba", "17"],
+            ),
+            ("GET", "", "/item/jba/new", "/item/{user}/new", &["jba"]),
+            ("GET", "", "/item/", "/item/{$}", &[]),
+            ("GET", "", "/item/jba/17/line2", "/item/", &[]),
+            (
+                "POST",
+                "alt.com",
+                "/item/jba",
+                "POST alt.com/item/{user}",
+                &["jba"],
+            ),
+            ("GET", "alt.com", "/item/jba", "GET /item/{user}", &["jba"]),
+            ("GET", "", "/item", "", &[]),
+            ("GET", "", "/headwins", "GET /headwins", &[]),
+            ("HEAD", "", "/headwins", "HEAD /headwins", &[]),
+            ("GET", "", "/path/to/file", "/path/{p...}", &["to/file"]),
+            ("GET", "", "/path/*", "/path/{p...}", &["*"]),
+        ];
+        for (m, h, path, want, vals) in cases {
+            let (got, v) = find(&t, &p, m, h, path);
+            assert_eq!(
+                (
+                    got.as_str(),
+                    v.iter().map(|s| s.as_str()).collect::<Vec<_>>()
+                ),
+                (*want, vals.to_vec()),
+                "{m} {h} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn connect_paths_keep_empty_segments() {
+        let (t, p) = tree(&["CONNECT /a//b", "/a/{x}/b", "/{x}/{y...}"]);
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("/a//b", "CONNECT /a//b", &[]),
+            ("/a/z/b", "/a/{x}/b", &["z"]),
+            ("//c", "/{x}/{y...}", &["", "c"]),
+            ("/a//c", "/{x}/{y...}", &["a", "/c"]),
+        ];
+        for (path, want, vals) in cases {
+            let (got, v) = find(&t, &p, "CONNECT", "", path);
+            assert_eq!(
+                (
+                    got.as_str(),
+                    v.iter().map(|s| s.as_str()).collect::<Vec<_>>()
+                ),
+                (*want, vals.to_vec()),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn allowed_methods_by_host() {
+        let (t, _) = tree(&["GET a.com/", "PUT b.com/", "POST /foo/{x}"]);
+        let cases = [
+            ("", "/foo", ""),
+            ("", "/foo/bar", "POST"),
+            ("a.com", "/foo/bar", "GET,POST"),
+            ("b.com", "/bar", "PUT"),
+        ];
+        for (host, path, want) in cases {
+            let mut ms = Vec::new();
+            t.allowed_methods(host, path, false, &mut ms);
+            let mut names: Vec<&str> = ms.iter().map(|m| m.as_str()).collect();
+            names.sort_unstable();
+            assert_eq!(names.join(","), want, "{host} {path}");
+        }
+    }
 }
