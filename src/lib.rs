@@ -68,19 +68,28 @@ pub mod client;
 mod deadline;
 pub mod error;
 pub mod fs;
+pub mod handlers;
 pub mod httptest;
+pub mod mux;
 pub mod net;
 pub mod proto;
 pub mod server;
+pub mod sniff;
 #[cfg(feature = "tls")]
 pub mod tls;
 
 pub use client::{Client, Response, Transport};
 pub use error::{Error, ErrorKind, Result};
 pub use fs::FileServer;
+pub use handlers::{
+    chain, log_requests, max_bytes_handler, max_bytes_reader, middleware, not_found, redirect,
+    redirect_handler, strip_prefix, timeout_handler, Middleware,
+};
 pub use http;
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+pub use mux::ServeMux;
 pub use server::{listen_and_serve, Handler, Request, ResponseWriter, Server};
+pub use sniff::detect_content_type;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -392,7 +392,7 @@ fn serve_sized<R: Read + Seek>(
                         serve_error(w, StatusCode::INTERNAL_SERVER_ERROR, "seeker can't seek");
                         return;
                     }
-                    sniff(&head[..n]).to_string()
+                    crate::sniff::detect_content_type(&head[..n]).to_string()
                 }
             };
             set(w, CONTENT_TYPE, t.clone());
@@ -563,19 +563,6 @@ fn type_by_extension(name: &str) -> Option<String> {
     })
 }
 
-/// The fallback when the extension says nothing: text unless the first bytes hold a binary
-/// control byte (the WHATWG MIME Sniffing "binary data byte" set).
-fn sniff(head: &[u8]) -> &'static str {
-    let binary = head
-        .iter()
-        .any(|&b| matches!(b, 0x00..=0x08 | 0x0B | 0x0E..=0x1A | 0x1C..=0x1F));
-    if binary {
-        "application/octet-stream"
-    } else {
-        "text/plain; charset=utf-8"
-    }
-}
-
 /// Sets a header from a string we built; a value that is not a valid field value is dropped
 /// (and logged), never sent.
 fn set(w: &mut dyn ResponseWriter, name: HeaderName, value: String) {
@@ -672,13 +659,5 @@ mod tests {
         for (name, want) in cases {
             assert_eq!(type_by_extension(name).as_deref(), want, "{name}");
         }
-    }
-
-    #[test]
-    fn sniff_text_or_binary() {
-        assert_eq!(sniff(b""), "text/plain; charset=utf-8");
-        assert_eq!(sniff(b"hello\r\n\tworld\x0c"), "text/plain; charset=utf-8");
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n"), "application/octet-stream");
-        assert_eq!(sniff(b"a\x00b"), "application/octet-stream");
     }
 }

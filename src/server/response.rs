@@ -176,6 +176,8 @@ impl<'a> ConnWriter<'a> {
     /// `last` is true when the handler has returned, so the buffer is the whole body.
     fn commit(&mut self, last: bool) -> io::Result<()> {
         let status = *self.status.get_or_insert(StatusCode::OK);
+        // Go's server names the type of a body whose handler did not (from its first bytes).
+        crate::sniff::fill_content_type(&mut self.headers, status, &self.wh.buf, &[]);
         let h = &mut self.headers;
         // We frame the body ourselves.
         h.remove(TRANSFER_ENCODING);
@@ -409,7 +411,11 @@ impl Write for ConnWriter<'_> {
             Mode::Buffering => {
                 if self.req.head {
                     // HEAD: count, never send; the head waits for the end so its
-                    // Content-Length can be the full count.
+                    // Content-Length can be the full count. The type is sniffed from the
+                    // first write, as a GET's would be.
+                    if self.written == 0 {
+                        crate::sniff::fill_content_type(&mut self.headers, status, &[], data);
+                    }
                     self.written += data.len() as u64;
                     return Ok(data.len());
                 }
@@ -418,6 +424,8 @@ impl Write for ConnWriter<'_> {
                     self.written += data.len() as u64;
                     return Ok(data.len());
                 }
+                // A first write larger than the buffer: sniff from it before the head goes.
+                crate::sniff::fill_content_type(&mut self.headers, status, &self.wh.buf, data);
                 self.commit(false)?;
             }
             Mode::Discard => {
