@@ -53,13 +53,15 @@
 //! - [`proto`]: the sans-IO HTTP/1.1 core (heads, framing, chunked), shared by both roles.
 //! - [`server`]: [`Server`], [`Handler`], [`ResponseWriter`], hijacking, graceful shutdown.
 //! - [`client`]: [`Client`], [`Transport`] (the pool; a reader and a writer thread per
-//!   connection, as Go's `persistConn`), `ClientConn`, tracing, cancellation.
+//!   connection, as Go's `persistConn`), [`ClientConn`](client::ClientConn) (one connection,
+//!   no pool, hijackable), tracing, cancellation.
 //! - [`fs`]: [`FileServer`] with ranges and conditional requests; [`httptest`]: test servers
 //!   and a response recorder; [`net`]: streams and dialers (TCP, Unix sockets); `tls`:
 //!   rustls for both roles (feature `tls`, on by default).
 //!
 //! Names follow Go's where the meaning matches, so `http.Transport` is [`Transport`] and
-//! `http.ResponseWriter` is [`ResponseWriter`].
+//! `http.ResponseWriter` is [`ResponseWriter`]. `docs/GUIDE.md` in the repository is a longer
+//! tour, ending with a table from Go's names to these; `examples/` has runnable programs.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 

@@ -2,7 +2,8 @@
 //!
 //! A pooled client connection is used by two threads at once (a reader and a writer), so a
 //! [`Stream`] reads and writes through `&self`, as `&TcpStream` does. TCP and Unix-domain
-//! sockets implement it here; TLS wraps one later.
+//! sockets implement it here; `tls::TlsStream` (feature `tls`) wraps one, and
+//! [`Tunnel`](crate::client::Tunnel) is one through an HTTP proxy.
 
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};

@@ -27,6 +27,28 @@ use crate::server::Request;
 /// the response head; the response body reads from the same connection and must be finished
 /// (or dropped, which spoils the connection) before the next `send`.
 ///
+/// Over any [`Stream`] — here a TCP connection, two requests in turn:
+///
+/// ```
+/// use std::io::Write;
+/// use nethttp::client::ClientConn;
+/// use nethttp::{httptest, Method, Request, ResponseWriter};
+///
+/// let ts = httptest::Server::new(|w: &mut dyn ResponseWriter, r: &mut Request| {
+///     let _ = w.write_all(r.uri.path().as_bytes());
+/// });
+/// let cc = ClientConn::new(std::net::TcpStream::connect(ts.addr())?);
+/// for path in ["/a", "/b"] {
+///     let req = Request::new(Method::GET, &format!("{}{path}", ts.url()))?;
+///     let mut resp = cc.send(req)?;
+///     assert_eq!(resp.text()?, path); // finish this body before the next send
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Docker's attach, over the daemon's Unix socket: an upgrade, then `hijack` for the raw
+/// stream (`examples/docker_attach.rs` is a runnable version):
+///
 /// ```no_run
 /// # fn main() -> nethttp::Result<()> {
 /// use std::io::{Read, Write};

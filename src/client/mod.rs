@@ -179,6 +179,24 @@ impl Request {
 /// [`Transport`]). Cheap to clone; clones share the transport, its pool and the cookie jar.
 ///
 /// See the [module documentation](self) for the rules it follows.
+///
+/// ```
+/// use std::io::Write;
+/// use nethttp::{httptest, Client, Request, ResponseWriter};
+///
+/// let ts = httptest::Server::new(|w: &mut dyn ResponseWriter, r: &mut Request| {
+///     let _ = write!(w, "{} {}", r.method, r.uri.path());
+/// });
+/// let client = Client::new(); // one for the whole program: clones share its pool
+///
+/// let mut resp = client.get(&format!("{}/hello", ts.url()))?;
+/// assert_eq!(resp.status, 200);
+/// assert_eq!(resp.text()?, "GET /hello"); // read to the end: the connection is reused
+///
+/// let mut resp = client.post(&format!("{}/items", ts.url()), "text/plain", "milk")?;
+/// assert_eq!(resp.text()?, "POST /items");
+/// # Ok::<(), nethttp::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<ClientInner>,
@@ -265,7 +283,24 @@ impl Client {
         self.send(req)
     }
 
-    /// `GET url`.
+    /// `GET url`. The response comes back once its head has arrived; its body streams from
+    /// the connection as you read it (Go's `http.Get`, minus the global client).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use nethttp::{httptest, Client, Request, ResponseWriter};
+    ///
+    /// let ts = httptest::Server::new(|w: &mut dyn ResponseWriter, _r: &mut Request| {
+    ///     let _ = w.write_all(&[b'x'; 100_000]);
+    /// });
+    /// let client = Client::new();
+    /// let mut resp = client.get(ts.url())?.error_for_status()?; // 4xx and 5xx become errors
+    /// // Stream the body anywhere (a file, a hasher) instead of holding it in memory:
+    /// let mut sink = Vec::new();
+    /// let n = std::io::copy(resp.body(), &mut sink).map_err(nethttp::Error::from)?;
+    /// assert_eq!(n, 100_000);
+    /// # Ok::<(), nethttp::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -24,8 +24,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Which requests go through which proxy.
 ///
 /// The default for a [`Transport`](super::Transport) and a [`Client`](super::Client) is
-/// [`Proxy::from_env`], as Go's `DefaultTransport`. Only `http://` proxies are supported;
-/// `https://` requests through a proxy need TLS, which this build does not have yet.
+/// [`Proxy::from_env`], as Go's `DefaultTransport`. `http://` requests go to the proxy in
+/// absolute form; `https://` requests go through a `CONNECT` tunnel, with TLS to the origin
+/// inside it. Only proxies spoken to in plain HTTP (`http://` proxy URLs) are supported: a
+/// request that would use an `https://` or `socks5://` proxy fails.
 ///
 /// ```
 /// use nethttp::client::Proxy;
@@ -199,7 +201,7 @@ impl Proxy {
         match proxy.scheme {
             ProxyScheme::Http => Ok(Some(proxy)),
             ProxyScheme::Https => Err(Error::invalid_input(
-                "https proxies need tls support, which this build does not have",
+                "https proxies (tls to the proxy itself) are not supported",
             )),
             ProxyScheme::Socks5 => Err(Error::invalid_input("socks5 proxies are not supported")),
         }

@@ -1,5 +1,5 @@
 //! Connection pool and dialing (Go's `Transport`); each connection's threads are in
-//! persist.rs, and the policy layer (redirects, cookies) in client.rs.
+//! persist.rs, and the policy layer (redirects, cookies) in mod.rs.
 //!
 //! `get_conn` follows Go's `getConn`: it makes a [`WantConn`], first tries the idle pool (most
 //! recently used first, skipping broken connections and closing ones idle too long), else
@@ -33,6 +33,33 @@ use crate::server::Request;
 
 /// Pools connections and carries requests over them, as Go's `http.Transport`. Cheap to clone
 /// (clones share the pool); create one and reuse it.
+///
+/// Its settings are on [`TransportBuilder`]; a [`Client`](super::Client) sends through it and
+/// adds the policy (redirects, cookies, the overall timeout):
+///
+/// ```
+/// use std::io::Write;
+/// use std::time::Duration;
+/// use nethttp::{httptest, Client, Request, ResponseWriter, Transport};
+///
+/// let ts = httptest::Server::new(|w: &mut dyn ResponseWriter, _r: &mut Request| {
+///     let _ = w.write_all(b"ok");
+/// });
+/// let mut b = Transport::builder();
+/// b.max_idle_conns_per_host(8) // Go's MaxIdleConnsPerHost
+///     .max_conns_per_host(16) // callers beyond it wait for a connection
+///     .idle_conn_timeout(Some(Duration::from_secs(30)))
+///     .response_header_timeout(Some(Duration::from_secs(10)));
+/// let transport = b.build();
+/// let client = Client::with_transport(transport.clone());
+/// for _ in 0..3 {
+///     assert_eq!(client.get(ts.url())?.text()?, "ok");
+/// }
+/// // Each body was read to its end, so one connection carried all three requests.
+/// assert_eq!(transport.stats().open, 1);
+/// assert_eq!(transport.stats().idle, 1);
+/// # Ok::<(), nethttp::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Transport {
     inner: Arc<TransportInner>,

@@ -106,6 +106,28 @@ const INDEX: &str = "index.html";
 /// Server::new(FileServer::new("/var/www")).listen_and_serve()?;
 /// # Ok::<(), nethttp::Error>(())
 /// ```
+///
+/// Under a URL prefix, as Go's `http.StripPrefix("/static/", http.FileServer(...))`, and
+/// called directly as a test would:
+///
+/// ```
+/// use nethttp::{httptest, FileServer, Handler, ServeMux};
+///
+/// let dir = std::env::temp_dir().join(format!("nethttp-doc-fs-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join("hello.txt"), "hello, files")?;
+///
+/// let mut mux = ServeMux::new();
+/// mux.handle("/static/", nethttp::strip_prefix("/static", FileServer::new(&dir)));
+///
+/// let mut rec = httptest::ResponseRecorder::new();
+/// mux.serve_http(&mut rec, &mut httptest::request("GET", "/static/hello.txt", ()));
+/// assert_eq!(rec.status(), 200);
+/// assert_eq!(rec.header("content-type"), Some("text/plain; charset=utf-8"));
+/// assert_eq!(rec.body(), b"hello, files");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct FileServer {
     root: PathBuf,

@@ -39,6 +39,16 @@ pub(crate) use path::clean_path;
 /// });
 /// mux.handle("/static/", nethttp::handlers::not_found);
 /// // nethttp::listen_and_serve("127.0.0.1:8080", mux)
+///
+/// // Or call it directly, as a test would:
+/// use nethttp::{httptest, Handler};
+/// let mut rec = httptest::ResponseRecorder::new();
+/// mux.serve_http(&mut rec, &mut httptest::request("GET", "/items/7", ()));
+/// assert_eq!(rec.body(), b"item 7");
+/// let mut rec = httptest::ResponseRecorder::new();
+/// mux.serve_http(&mut rec, &mut httptest::request("DELETE", "/items/7", ()));
+/// assert_eq!(rec.status(), 405);
+/// assert_eq!(rec.header("allow"), Some("GET, HEAD, POST"));
 /// ```
 ///
 /// # Patterns

@@ -159,6 +159,33 @@ impl fmt::Debug for Config {
 
 /// An HTTP/1.1 server. A cheap handle: clone it to call [`shutdown`](Self::shutdown) or
 /// [`close`](Self::close) from another thread while one thread is in [`serve`](Self::serve).
+///
+/// ```
+/// use std::io::Write;
+/// use std::net::TcpListener;
+/// use std::time::Duration;
+/// use nethttp::server::{Config, Server};
+/// use nethttp::{Request, ResponseWriter};
+///
+/// let mut cfg = Config::default();
+/// cfg.write_timeout = Some(Duration::from_secs(30));
+/// let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, r: &mut Request| {
+///     let _ = write!(w, "hello, {}", r.uri.path());
+/// });
+/// // `srv.listen_and_serve()` binds `cfg.addr`; here, any free port.
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let url = format!("http://{}/world", listener.local_addr()?);
+/// let serving = srv.clone();
+/// let accept_loop = std::thread::spawn(move || serving.serve(listener));
+///
+/// assert_eq!(nethttp::Client::new().get(&url)?.text()?, "hello, /world");
+///
+/// // Graceful: stop accepting, close idle connections, wait for requests in flight.
+/// srv.shutdown(Duration::from_secs(5))?;
+/// // `serve` returned `Ok(())` as soon as the shutdown began.
+/// accept_loop.join().expect("accept loop panicked")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Server {
     inner: Arc<ServerInner>,
@@ -464,7 +491,17 @@ impl Server {
 }
 
 /// Serves `handler` on `addr` with the default [`Config`], as Go's `http.ListenAndServe`.
-/// Runs until the process ends.
+/// Runs until the process ends; for settings or a shutdown, use a [`Server`].
+///
+/// ```no_run
+/// use std::io::Write;
+/// use nethttp::{Request, ResponseWriter};
+///
+/// nethttp::listen_and_serve("127.0.0.1:8080", |w: &mut dyn ResponseWriter, _r: &mut Request| {
+///     let _ = w.write_all(b"hello\n");
+/// })?;
+/// # Ok::<(), nethttp::Error>(())
+/// ```
 ///
 /// # Errors
 ///
