@@ -25,11 +25,22 @@ pub(crate) struct ReadBuf {
 
 impl ReadBuf {
     pub(crate) fn new() -> ReadBuf {
+        ReadBuf::with_size(READ_BUF)
+    }
+
+    /// A buffer of `size` bytes (at least 1 KiB): the most one socket read takes in, and the
+    /// read size above which body reads bypass the buffer.
+    pub(crate) fn with_size(size: usize) -> ReadBuf {
         ReadBuf {
-            buf: vec![0; READ_BUF],
+            buf: vec![0; size.max(1024)],
             start: 0,
             end: 0,
         }
+    }
+
+    /// The buffer's current size.
+    pub(crate) fn size(&self) -> usize {
+        self.buf.len()
     }
 
     pub(crate) fn data(&self) -> &[u8] {
@@ -70,7 +81,7 @@ impl ReadBuf {
                 self.end -= self.start;
                 self.start = 0;
             } else if self.buf.len() < max {
-                let new_len = (self.buf.len() * 2).clamp(READ_BUF, max);
+                let new_len = (self.buf.len() * 2).min(max).max(self.buf.len());
                 self.buf.resize(new_len, 0);
             } else {
                 return Err(io::Error::other("read buffer full"));
@@ -112,7 +123,7 @@ pub(crate) fn read_body<S: Stream + ?Sized>(
         }
         let direct = decoder.direct_limit();
         // A large read with nothing buffered goes straight into the caller's buffer.
-        if direct > 0 && out.len() >= READ_BUF {
+        if direct > 0 && out.len() >= buf.size() {
             let lim = direct.min(out.len() as u64) as usize;
             let n = deadline::read(stream, slot, deadline, &mut out[..lim])
                 .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
@@ -124,7 +135,7 @@ pub(crate) fn read_body<S: Stream + ?Sized>(
             return Ok(n);
         }
         let n = buf
-            .fill(stream, slot, deadline, READ_BUF)
+            .fill(stream, slot, deadline, buf.size())
             .map_err(|e| Error::from_io(e, TimeoutPhase::ReadBody))?;
         if n == 0 {
             decoder.on_eof()?;

@@ -134,7 +134,7 @@ pub fn redirect(w: &mut dyn ResponseWriter, r: &Request, url: &str, code: Status
         let _ = writeln!(
             w,
             "<a href=\"{}\">{}</a>.",
-            html_escape(&target),
+            crate::fs::path::escape_html(&target),
             code.canonical_reason().unwrap_or("Redirect")
         );
     }
@@ -175,24 +175,6 @@ fn escape_location(s: &str) -> Cow<'_, str> {
             out.push_str(&format!("%{b:02X}"));
         } else {
             out.push(char::from(b));
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn html_escape(s: &str) -> Cow<'_, str> {
-    if !s.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
         }
     }
     Cow::Owned(out)
@@ -784,7 +766,10 @@ mod tests {
     fn location_escaping() {
         assert_eq!(escape_location("/a b/€"), "/a%20b/%E2%82%AC");
         assert_eq!(escape_location("/plain?q=1"), "/plain?q=1");
-        assert_eq!(html_escape("/a?b=1&c=\"<>"), "/a?b=1&amp;c=&#34;&lt;&gt;");
+        assert_eq!(
+            crate::fs::path::escape_html("/a?b=1&c=\"<>"),
+            "/a?b=1&amp;c=&#34;&lt;&gt;"
+        );
     }
 
     #[test]

@@ -30,6 +30,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+/// The rustls crate this module is built on, for custom `ClientConfig`/`ServerConfig`s
+/// ([`ClientTls::config`], [`ServerTls::from_config`]) without a separate dependency.
+pub use rustls;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use crate::deadline::{self, TimeoutSlot};

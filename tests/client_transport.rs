@@ -1860,3 +1860,31 @@ fn no_threads_left_after_close_idle_connections_and_drop() {
     drop(c);
     assert_no_leaks(&t);
 }
+
+#[test]
+fn tiny_read_and_write_buffers_still_carry_large_bodies() {
+    let ts = nethttp::httptest::Server::new(|w: &mut dyn ResponseWriter, r: &mut Request| {
+        let mut body = Vec::new();
+        if r.body().read_to_end(&mut body).is_err() {
+            w.write_header(StatusCode::BAD_REQUEST);
+            return;
+        }
+        let _ = w.write_all(&body);
+        let _ = w.write_all(&body);
+    });
+    let mut b = Transport::builder();
+    b.read_buffer_size(1024).write_buffer_size(1500);
+    let t = b.build();
+    let c = Client::with_transport(t.clone());
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    for _ in 0..2 {
+        let mut req = request(Method::POST, &format!("{}/", ts.url()));
+        req.replace_body(Body::from_reader(std::io::Cursor::new(body.clone())));
+        let mut resp = c.send(req).unwrap();
+        let got = resp.bytes_limited(1 << 20).unwrap();
+        assert_eq!(got.len(), body.len() * 2);
+        assert!(got[..body.len()] == body[..] && got[body.len()..] == body[..]);
+    }
+    drop(c);
+    assert_no_leaks(&t);
+}

@@ -533,3 +533,80 @@ fn https_through_a_connect_proxy_runs_tls_inside_the_tunnel() {
         "one tunnel, reused for both requests"
     );
 }
+
+#[test]
+fn client_certificates_for_a_server_that_requires_them() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    // One CA issues the server's certificate and the client's.
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "mtls CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let srv_key = KeyPair::generate().unwrap();
+    let srv_cert = CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .signed_by(&srv_key, &ca, &ca_key)
+        .unwrap();
+    let cli_key = KeyPair::generate().unwrap();
+    let mut cli_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    cli_params
+        .distinguished_name
+        .push(DnType::CommonName, "client one");
+    let cli_cert = cli_params.signed_by(&cli_key, &ca, &ca_key).unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![srv_cert.der().clone()],
+            PrivateKeyDer::from_pem_slice(srv_key.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let tls = nethttp::tls::ServerTls::from_config(std::sync::Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = nethttp::Server::new(hello);
+    let s2 = srv.clone();
+    let serving = std::thread::spawn(move || s2.serve_tls(listener, tls));
+    let url = format!("https://localhost:{}/mtls", addr.port());
+
+    let client_with = |auth: bool| {
+        let mut b = nethttp::Transport::builder();
+        let t = b.tls_mut();
+        t.add_root_certificate(CertificateDer::from(ca.der().to_vec()));
+        if auth {
+            t.client_auth(
+                vec![CertificateDer::from(cli_cert.der().to_vec())],
+                PrivateKeyDer::from_pem_slice(cli_key.serialize_pem().as_bytes()).unwrap(),
+            );
+        }
+        nethttp::Client::with_transport(b.build())
+    };
+    let mut resp = client_with(true).get(&url).unwrap();
+    assert_eq!(resp.text().unwrap(), "hello /mtls tls=true");
+    // Without a certificate the server refuses: in TLS 1.3 the client learns it when it
+    // reads, so the error may come from the handshake or from the first response read.
+    let err = client_with(false).get(&url).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Tls | ErrorKind::ConnectionClosed(_) | ErrorKind::Io
+        ),
+        "{err:?}"
+    );
+    srv.shutdown(Duration::from_secs(5)).unwrap();
+    serving.join().unwrap().unwrap();
+}

@@ -251,7 +251,7 @@ impl PersistConn {
             closed: AtomicBool::new(false),
             close_reason: Mutex::new(None),
             read: Mutex::new(ReadHalf {
-                buf: ReadBuf::new(),
+                buf: ReadBuf::with_size(t.cfg.read_buffer_size),
                 slot: TimeoutSlot::default(),
                 decoder: BodyDecoder::empty(),
             }),
@@ -267,6 +267,7 @@ impl PersistConn {
             ..Limits::default()
         };
         let idle_timeout = t.cfg.idle_conn_timeout;
+        let write_buffer_size = t.cfg.write_buffer_size;
         let threads = Arc::clone(&t.threads);
 
         let r = Arc::clone(&pc);
@@ -293,7 +294,7 @@ impl PersistConn {
             .name("nethttp-write".into())
             .stack_size(256 << 10)
             .spawn(move || {
-                write_loop(&w, &writerx);
+                write_loop(&w, &writerx, write_buffer_size);
                 wt.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = writer {
@@ -608,7 +609,8 @@ fn read_loop(
                     None
                 };
                 let ReadHalf { buf, slot, .. } = &mut *rh;
-                Some(buf.fill(&*pc.stream, slot, deadline, READ_BUF))
+                let size = buf.size();
+                Some(buf.fill(&*pc.stream, slot, deadline, size))
             } else {
                 None
             }
@@ -920,9 +922,9 @@ pub(crate) fn put_idle(pc: &Arc<PersistConn>, trace: &ClientTrace) -> bool {
 }
 
 /// The writer thread.
-fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteRequest>) {
+fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteRequest>, write_buffer_size: usize) {
     let mut slot = TimeoutSlot::default();
-    let mut buf = vec![0u8; 32 << 10];
+    let mut buf = vec![0u8; write_buffer_size.max(1024)];
     loop {
         let wr = select! {
             recv(rx) -> r => match r {

@@ -31,6 +31,9 @@ use crate::proto::head::connection_has_token as has_connection_token;
 use crate::proto::{write, Limits};
 use crate::server::Request;
 
+const DEFAULT_READ_BUFFER: usize = 8 << 10;
+const DEFAULT_WRITE_BUFFER: usize = 32 << 10;
+
 /// Pools connections and carries requests over them, as Go's `http.Transport`. Cheap to clone
 /// (clones share the pool); create one and reuse it.
 ///
@@ -77,6 +80,8 @@ pub(crate) struct TransportConfig {
     pub(crate) expect_continue_timeout: Duration,
     pub(crate) max_response_header_bytes: usize,
     pub(crate) disable_keep_alives: bool,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) write_buffer_size: usize,
     pub(crate) user_agent: Option<HeaderValue>,
     #[cfg(feature = "tls")]
     pub(crate) tls: crate::tls::ClientTls,
@@ -95,6 +100,8 @@ impl Default for TransportConfig {
             expect_continue_timeout: Duration::from_secs(1),
             max_response_header_bytes: Limits::DEFAULT_MAX_HEAD_BYTES,
             disable_keep_alives: false,
+            read_buffer_size: DEFAULT_READ_BUFFER,
+            write_buffer_size: DEFAULT_WRITE_BUFFER,
             user_agent: HeaderValue::from_str(concat!("nethttp/", env!("CARGO_PKG_VERSION"))).ok(),
             #[cfg(feature = "tls")]
             tls: crate::tls::ClientTls::default(),
@@ -128,6 +135,8 @@ impl fmt::Debug for TransportConfig {
             .field("expect_continue_timeout", &self.expect_continue_timeout)
             .field("max_response_header_bytes", &self.max_response_header_bytes)
             .field("disable_keep_alives", &self.disable_keep_alives)
+            .field("read_buffer_size", &self.read_buffer_size)
+            .field("write_buffer_size", &self.write_buffer_size)
             .field("user_agent", &self.user_agent)
             .field("proxy", &self.proxy)
             .finish()
@@ -187,6 +196,21 @@ impl TransportBuilder {
     /// The largest response head accepted. Default is 1 MiB.
     pub fn max_response_header_bytes(&mut self, n: usize) -> &mut Self {
         self.cfg.max_response_header_bytes = n.max(64);
+        self
+    }
+
+    /// The read buffer of each connection: how much one socket read takes in; body reads of
+    /// at least this size bypass it. Zero means the default, 8 KiB (Go's is 4 KiB). A response
+    /// head may grow the buffer up to `max_response_header_bytes`.
+    pub fn read_buffer_size(&mut self, n: usize) -> &mut Self {
+        self.cfg.read_buffer_size = if n == 0 { DEFAULT_READ_BUFFER } else { n };
+        self
+    }
+
+    /// The writer thread's buffer: request bodies are read from their source and written in
+    /// pieces of this size (one chunk each when chunked). Zero means the default, 32 KiB.
+    pub fn write_buffer_size(&mut self, n: usize) -> &mut Self {
+        self.cfg.write_buffer_size = if n == 0 { DEFAULT_WRITE_BUFFER } else { n };
         self
     }
 

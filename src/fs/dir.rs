@@ -33,7 +33,8 @@ pub(crate) fn render(dir: &Path) -> io::Result<Vec<u8>> {
             bytes.push(b'/');
         }
         let href = escape_path(&bytes);
-        let text = escape_html(&String::from_utf8_lossy(&bytes));
+        let name = String::from_utf8_lossy(&bytes);
+        let text = escape_html(&name);
         // The href holds only characters escape_path keeps, none of them special in HTML.
         let _ = writeln!(out, "<a href=\"{href}\">{text}</a>");
     }

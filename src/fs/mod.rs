@@ -53,7 +53,7 @@
 
 mod conditional;
 mod dir;
-mod path;
+pub(crate) mod path;
 mod range;
 
 use std::fs::{self, File, Metadata};

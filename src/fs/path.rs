@@ -158,9 +158,13 @@ pub(crate) fn escape_path(p: &[u8]) -> String {
     out
 }
 
-/// Escapes the five characters that matter in HTML text and attribute values.
-pub(crate) fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// Escapes the five characters that matter in HTML text and attribute values; borrows when
+/// there is nothing to escape. Shared by directory listings and redirect bodies.
+pub(crate) fn escape_html(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['&', '<', '>', '"', '\'']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -171,7 +175,7 @@ pub(crate) fn escape_html(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// Where a file may be served from.
