@@ -100,6 +100,12 @@ struct ReadmeDoctests;
 
 /// docs/GUIDE.md's examples, compiled and run as doc tests. Its snippets use every feature
 /// and Unix sockets, so they are checked when all of those are there (as in CI).
-#[cfg(all(doctest, unix, feature = "json", feature = "cookies", feature = "httptest-tls"))]
+#[cfg(all(
+    doctest,
+    unix,
+    feature = "json",
+    feature = "cookies",
+    feature = "httptest-tls"
+))]
 #[doc = include_str!("../docs/GUIDE.md")]
 struct GuideDoctests;
