@@ -858,3 +858,38 @@ fn clientconn_hijack_after_101_takes_the_upgraded_stream() {
     raw.write_all(b"ping").unwrap();
     assert_eq!(read_n(&mut raw, 4), "ping");
 }
+
+#[test]
+fn clientconn_upgraded_stream_outlives_the_request_deadline() {
+    let _wd = Watchdog::new(
+        "clientconn_upgraded_stream_outlives_the_request_deadline",
+        BUDGET,
+    );
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let srv = RawServer::start(move |mut c, _| {
+        if c.read_request().is_some()
+            && c.send(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n",
+            )
+        {
+            // Speak only after the request's deadline has passed.
+            let _ = go_rx.lock().unwrap().recv_timeout(Duration::from_secs(5));
+            let _ = c.stream.write_all(b"late");
+        }
+    });
+    let cc = ClientConn::new(connect(srv.addr()));
+    let mut req = request(Method::GET, &srv.url("/up"));
+    req.set_timeout(Duration::from_millis(200));
+    let mut resp = cc.send(req).unwrap();
+    let mut conn = resp.upgrade().unwrap();
+    // Let the request's deadline pass (the point of the test, not a synchronisation), then
+    // read while the server stays quiet for longer than the deadline was.
+    std::thread::sleep(Duration::from_millis(400));
+    let waker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        let _ = go_tx.send(());
+    });
+    assert_eq!(read_n(&mut conn, 4), "late");
+    waker.join().unwrap();
+}

@@ -196,6 +196,10 @@ impl ClientConn {
         if head.status == StatusCode::SWITCHING_PROTOCOLS {
             let buffered = inner.buf.take_all();
             inner.stream = None;
+            // The new protocol's reads and writes are the caller's to time: the request's
+            // deadline no longer applies to them.
+            let _ = stream.set_read_timeout(None);
+            let _ = stream.set_write_timeout(None);
             let slot: UpgradeSlot = Arc::new(Mutex::new(Some(Conn::new(stream, buffered))));
             inner.upgraded = Some(Arc::clone(&slot));
             return Ok(
