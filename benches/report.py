@@ -1,0 +1,202 @@
+"""Summarises benches/run.sh results: medians over rounds, ratios, markdown tables.
+
+Usage: python3 benches/report.py OUT_DIR
+
+Reads OUT_DIR/server.jsonl and OUT_DIR/client.jsonl (one JSON object per measurement, as
+run.sh appends them) and the BENCH_META_* environment variables; writes OUT_DIR/server.json,
+OUT_DIR/client.json (the raw measurements as arrays), OUT_DIR/meta.json and
+OUT_DIR/summary.md, and prints the summary.
+"""
+
+import json
+import os
+import statistics
+import sys
+
+SERVER_IMPLS = ["nethttp", "hyper", "go"]
+SERVER_SCENARIOS = [
+    ("c1", "keep-alive, 1 connection (wrk -t1 -c1)"),
+    ("c64", "keep-alive, 64 connections (wrk -t2 -c64)"),
+    ("c512", "keep-alive, 512 connections (wrk -t2 -c512)"),
+    ("close64", "`Connection: close`, 64 connections (wrk -t2 -c64)"),
+]
+CLIENT_IMPLS = ["nethttp", "ureq", "reqwest", "go"]
+CLIENT_MODES = [("seq", "sequential, 1 thread"), ("par", "parallel, 8 threads")]
+
+
+def load_jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt_int(x):
+    return f"{x:,.0f}"
+
+
+def fmt_ratio(x):
+    return f"{x:.2f}"
+
+
+def server_summary(rows):
+    out = []
+    out.append(
+        "| scenario | server | req/s (median) | req/s min-max | vs hyper | p50 µs | p99 µs "
+        "| errors | server CPU µs/req |"
+    )
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    ratios = {}
+    for scen, _desc in SERVER_SCENARIOS:
+        med_rps = {}
+        for impl in SERVER_IMPLS:
+            rs = [r for r in rows if r["scenario"] == scen and r["impl"] == impl]
+            if not rs:
+                continue
+            rps = [r["wrk"]["requests"] / (r["wrk"]["duration_us"] / 1e6) for r in rs]
+            med_rps[impl] = med(rps)
+        base = med_rps.get("hyper")
+        for impl in SERVER_IMPLS:
+            rs = [r for r in rows if r["scenario"] == scen and r["impl"] == impl]
+            if not rs:
+                continue
+            rps = [r["wrk"]["requests"] / (r["wrk"]["duration_us"] / 1e6) for r in rs]
+            errors = sum(sum(r["wrk"]["errors"].values()) for r in rs)
+            cpu = med([r["server_cpu_s"] * 1e6 / max(r["wrk"]["requests"], 1) for r in rs])
+            ratio = med_rps[impl] / base if base else float("nan")
+            ratios[(scen, impl)] = ratio
+            out.append(
+                f"| {scen} | {impl} | {fmt_int(med_rps[impl])} | "
+                f"{fmt_int(min(rps))}-{fmt_int(max(rps))} | {fmt_ratio(ratio)} | "
+                f"{med([r['wrk']['p50_us'] for r in rs]):.0f} | "
+                f"{med([r['wrk']['p99_us'] for r in rs]):.0f} | {errors} | {cpu:.1f} |"
+            )
+    return out, ratios
+
+
+def client_summary(rows):
+    res = [r["result"] for r in rows]
+    out = []
+    out.append(
+        "| mode | client | req/s (median) | req/s min-max | vs ureq | p50 µs | p99 µs "
+        "| ctx switches/req | client CPU µs/req | errors |"
+    )
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    ratios = {}
+    for mode, _desc in CLIENT_MODES:
+        med_rps = {
+            impl: med([r["rps"] for r in res if r["mode"] == mode and r["impl"] == impl])
+            for impl in CLIENT_IMPLS
+        }
+        base = med_rps.get("ureq")
+        for impl in CLIENT_IMPLS:
+            rs = [r for r in res if r["mode"] == mode and r["impl"] == impl]
+            if not rs:
+                continue
+            rps = [r["rps"] for r in rs]
+            ratio = med_rps[impl] / base if base else float("nan")
+            ratios[(mode, impl)] = ratio
+            cs = med([r.get("ctxsw_per_req", float("nan")) for r in rs])
+            cpu = med([r.get("cpu_us_per_req", float("nan")) for r in rs])
+            out.append(
+                f"| {mode} | {impl} | {fmt_int(med_rps[impl])} | "
+                f"{fmt_int(min(rps))}-{fmt_int(max(rps))} | {fmt_ratio(ratio)} | "
+                f"{med([r['p50_us'] for r in rs]):.0f} | {med([r['p99_us'] for r in rs]):.0f} | "
+                f"{cs:.2f} | {cpu:.1f} | {sum(r['errors'] for r in rs)} |"
+            )
+    # nethttp: where the switches happen, and whether connections were re-dialled.
+    out.append("")
+    out.append(
+        "nethttp client, context switches per request by thread (median over rounds; "
+        "\"callers and short-lived\" also holds reader/writer threads of connections dialled "
+        "during the run), and connections dialled during the run:"
+    )
+    out.append("")
+    out.append("| mode | nethttp-read | nethttp-write | callers and short-lived | dials (per round) |")
+    out.append("| --- | ---: | ---: | ---: | --- |")
+    for mode, _desc in CLIENT_MODES:
+        rs = [r for r in res if r["mode"] == mode and r["impl"] == "nethttp"]
+        if not rs:
+            continue
+        by = [r.get("ctxsw_per_req_by_thread", {}) for r in rs]
+
+        def col(name):
+            return med([b.get(name, 0.0) for b in by])
+
+        out.append(
+            f"| {mode} | {col('nethttp-read'):.2f} | {col('nethttp-write'):.2f} | "
+            f"{col('callers and short-lived'):.2f} | "
+            f"{', '.join(str(r.get('dials', '?')) for r in rs)} |"
+        )
+    return out, ratios
+
+
+def main():
+    out_dir = sys.argv[1]
+    env = os.environ
+    meta = {
+        k[len("BENCH_META_"):].lower(): v for k, v in env.items() if k.startswith("BENCH_META_")
+    }
+    only = meta.get("only", "")
+    server = load_jsonl(os.path.join(out_dir, "server.jsonl")) if only != "client" else []
+    client = load_jsonl(os.path.join(out_dir, "client.jsonl")) if only != "server" else []
+    with open(os.path.join(out_dir, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    md = []
+    md.append(
+        f"Date {meta.get('date', '?')}; commit {meta.get('commit', '?')}; "
+        f"{meta.get('nproc', '?')} cores, {meta.get('cpu', '?')}; "
+        f"{meta.get('duration', '?')} s per measurement, median of {meta.get('rounds', '?')} "
+        f"interleaved rounds."
+    )
+    md.append("")
+    md.append(
+        f"Tools: {meta.get('rustc', '?')}; {meta.get('go', '?')}; {meta.get('wrk', '?')}; "
+        f"hyper {meta.get('hyper', '?')} (tokio {meta.get('tokio', '?')}); "
+        f"ureq {meta.get('ureq', '?')}; reqwest {meta.get('reqwest', '?')}."
+    )
+    md.append("")
+    md.append(f"Load before: `{meta.get('uptime_before', '?').strip()}`")
+    md.append("")
+    md.append(f"Load after: `{meta.get('uptime_after', '?').strip()}`")
+    md.append("")
+    if server:
+        with open(os.path.join(out_dir, "server.json"), "w") as f:
+            json.dump(server, f, indent=1)
+        lines, ratios = server_summary(server)
+        md.append("### Server (hello world, wrk)")
+        md.append("")
+        md.extend(lines)
+        md.append("")
+        for scen in ("c1", "c64"):
+            r = ratios.get((scen, "nethttp"))
+            if r is not None:
+                verdict = "met" if r >= 1.0 else "missed"
+                md.append(f"- Target nethttp >= hyper at {scen}: {verdict} ({r:.2f}x).")
+        md.append("")
+    if client:
+        with open(os.path.join(out_dir, "client.json"), "w") as f:
+            json.dump(client, f, indent=1)
+        lines, ratios = client_summary(client)
+        md.append(f"### Client (GET hello world from the {meta.get('client_target', '?')} server)")
+        md.append("")
+        md.extend(lines)
+        md.append("")
+        for mode in ("seq", "par"):
+            r = ratios.get((mode, "nethttp"))
+            if r is not None:
+                verdict = "met" if r >= 1.0 else "missed"
+                md.append(f"- Target nethttp >= ureq, {mode}: {verdict} ({r:.2f}x).")
+        md.append("")
+    text = "\n".join(md)
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
