@@ -1,6 +1,11 @@
 """Summarises benches/run.sh results: medians over rounds, ratios, markdown tables.
 
 Usage: python3 benches/report.py OUT_DIR
+       perf script -F trace | python3 benches/report.py sched IMPL MODE REQUESTS
+
+The second form reads `sched:sched_switch` events of one client-bench run and prints one JSON
+line: context switches per request by thread name, split into voluntary (the thread blocked)
+and preempted (it was still runnable).
 
 Reads OUT_DIR/server.jsonl and OUT_DIR/client.jsonl (one JSON object per measurement, as
 run.sh appends them) and the BENCH_META_* environment variables; writes OUT_DIR/server.json,
@@ -108,34 +113,55 @@ def client_summary(rows):
                 f"{med([r['p50_us'] for r in rs]):.0f} | {med([r['p99_us'] for r in rs]):.0f} | "
                 f"{cs:.2f} | {cpu:.1f} | {sum(r['errors'] for r in rs)} |"
             )
-    # nethttp: where the switches happen, and whether connections were re-dialled.
     out.append("")
-    out.append(
-        "nethttp client, context switches per request by thread (median over rounds; "
-        "\"callers and short-lived\" also holds reader/writer threads of connections dialled "
-        "during the run), and connections dialled during the run:"
-    )
-    out.append("")
-    out.append("| mode | nethttp-read | nethttp-write | callers and short-lived | dials (per round) |")
-    out.append("| --- | ---: | ---: | ---: | --- |")
     for mode, _desc in CLIENT_MODES:
         rs = [r for r in res if r["mode"] == mode and r["impl"] == "nethttp"]
-        if not rs:
-            continue
-        by = [r.get("ctxsw_per_req_by_thread", {}) for r in rs]
-
-        def col(name):
-            return med([b.get(name, 0.0) for b in by])
-
-        out.append(
-            f"| {mode} | {col('nethttp-read'):.2f} | {col('nethttp-write'):.2f} | "
-            f"{col('callers and short-lived'):.2f} | "
-            f"{', '.join(str(r.get('dials', '?')) for r in rs)} |"
-        )
+        if rs:
+            dials = ", ".join(str(r.get("dials", "?")) for r in rs)
+            out.append(f"- nethttp {mode}: connections dialled during each round: {dials}.")
     return out, ratios
 
 
+def sched_main(impl, mode, requests):
+    counts = {}
+    for line in sys.stdin:
+        fields = dict(
+            kv.split("=", 1) for kv in line.split() if "=" in kv and kv.startswith("prev_")
+        )
+        name = fields.get("prev_comm")
+        state = fields.get("prev_state", "")
+        if not name:
+            continue
+        kind = "preempted" if state.startswith("R") else "voluntary"
+        counts.setdefault(name, {"voluntary": 0, "preempted": 0})[kind] += 1
+    n = max(int(requests), 1)
+    per = {
+        name: {k: round(v / n, 3) for k, v in c.items()} for name, c in sorted(counts.items())
+    }
+    print(json.dumps({"impl": impl, "mode": mode, "requests": n, "per_req": per}))
+
+
+def sched_summary(rows):
+    out = []
+    out.append("| mode | client | thread | voluntary/req | preempted/req |")
+    out.append("| --- | --- | --- | ---: | ---: |")
+    for mode, _desc in CLIENT_MODES:
+        for impl in CLIENT_IMPLS:
+            for r in rows:
+                if r["mode"] != mode or r["impl"] != impl:
+                    continue
+                for name, c in r["per_req"].items():
+                    out.append(
+                        f"| {mode} | {impl} | {name} | {c['voluntary']:.2f} | "
+                        f"{c['preempted']:.2f} |"
+                    )
+    return out
+
+
 def main():
+    if sys.argv[1] == "sched":
+        sched_main(*sys.argv[2:5])
+        return
     out_dir = sys.argv[1]
     env = os.environ
     meta = {
@@ -191,6 +217,19 @@ def main():
             if r is not None:
                 verdict = "met" if r >= 1.0 else "missed"
                 md.append(f"- Target nethttp >= ureq, {mode}: {verdict} ({r:.2f}x).")
+        md.append("")
+    sched = load_jsonl(os.path.join(out_dir, "sched.jsonl")) if only != "server" else []
+    if sched:
+        with open(os.path.join(out_dir, "sched.json"), "w") as f:
+            json.dump(sched, f, indent=1)
+        md.append("### Client context switches by thread (perf, sched:sched_switch)")
+        md.append("")
+        md.append(
+            "One extra run per client and mode under `perf record -e sched:sched_switch`; "
+            "per request, warm-up requests included."
+        )
+        md.append("")
+        md.extend(sched_summary(sched))
         md.append("")
     text = "\n".join(md)
     with open(os.path.join(out_dir, "summary.md"), "w") as f:

@@ -13,6 +13,8 @@
 #   BENCH_CLIENT_TARGET  server the client bench talks to: hyper, go or nethttp (default hyper,
 #                   the fastest in the server bench, so the server is not the bottleneck)
 #   PEERS_TARGET_DIR     cargo target dir for benches/peers/rust (default its own target/)
+#   BENCH_PERF      0 skips the per-thread context-switch runs under perf (default 1: run them
+#                   if `perf record -e sched:sched_switch` works)
 #
 # Needs cargo, go (Debian golang-go), wrk and python3: `bash .ci/install-peers` installs them.
 # Results: a markdown summary on stdout and in target/bench-results/summary.md; every raw
@@ -183,6 +185,35 @@ if [ "$only" != server ]; then
       done
     done
   done
+
+  # Where the context switches happen: one more run per client and mode under
+  # `perf record -e sched:sched_switch`, counted by thread name. Skipped without perf (or
+  # without permission for tracepoints).
+  : >"$out/sched.jsonl"
+  if [ "${BENCH_PERF:-1}" = 1 ] && perf record -q -e sched:sched_switch -o /dev/null true \
+    >/dev/null 2>&1; then
+    for impl in nethttp ureq reqwest go; do
+      for mode in seq par; do
+        log "client context switches by thread: $impl $mode (${dur}s, perf)"
+        if [ "$impl" = go ]; then
+          cmd=("$bin/go-client")
+        else
+          cmd=("$bin/client-bench" --impl "$impl")
+        fi
+        line=$(perf record -q -e sched:sched_switch -o "$out/sched.data" -- \
+          "${cmd[@]}" --url "$url" --mode "$mode" --threads 8 --duration "${dur}s" --warmup 200)
+        threads=$([ "$mode" = seq ] && echo 1 || echo 8)
+        requests=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$line")
+        perf script -i "$out/sched.data" -F trace 2>/dev/null \
+          | python3 "$repo/benches/report.py" sched "$impl" "$mode" $((requests + 200 * threads)) \
+            >>"$out/sched.jsonl"
+        rm -f "$out/sched.data"
+        sleep 1
+      done
+    done
+  else
+    log "perf with sched tracepoints not available: skipping the per-thread context switches"
+  fi
   stop_server
 fi
 

@@ -9,11 +9,10 @@
 //! share one client (so one connection pool). Every body is read to its end. Prints one JSON
 //! line: `{impl, mode, threads, requests, errors, seconds, rps, p50_us, p99_us}`, and with
 //! `--ctxsw` also context switches and CPU time per request, from `getrusage(RUSAGE_SELF)`
-//! (every thread of the process, including exited ones), plus a per-thread-name breakdown
-//! from `/proc/self/task/*/status` for the threads that live through the whole run (the
-//! library's own threads: nethttp's reader and writer threads, reqwest's runtime thread).
+//! (every thread of the process, including exited ones). The calling threads are named
+//! `caller`, so `perf record -e sched:sched_switch` can tell them from the library's threads
+//! (benches/run.sh does). For nethttp, `dials` counts connections opened during the run.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
@@ -235,36 +234,6 @@ fn usage() -> Usage {
     }
 }
 
-/// Per live thread: (name, voluntary + involuntary context switches), from /proc.
-fn thread_switches() -> BTreeMap<u64, (String, i64)> {
-    let mut out = BTreeMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Ok(tid) = e.file_name().to_string_lossy().parse::<u64>() else {
-            continue;
-        };
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
-            continue;
-        };
-        let mut name = String::new();
-        let mut n = 0i64;
-        for line in status.lines() {
-            if let Some(v) = line.strip_prefix("Name:") {
-                name = v.trim().to_string();
-            } else if let Some(v) = line
-                .strip_prefix("voluntary_ctxt_switches:")
-                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-            {
-                n += v.trim().parse::<i64>().unwrap_or(0);
-            }
-        }
-        out.insert(tid, (name, n));
-    }
-    out
-}
-
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -305,44 +274,46 @@ fn main() {
     let issued = AtomicU64::new(0);
     let barrier = Barrier::new(args.threads + 1);
     let dials_before = DIALS.load(Ordering::Relaxed);
-    let threads_before = thread_switches();
     let usage_before = usage();
     let mut start = Instant::now();
     let results: Vec<(Vec<u64>, u64)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..args.threads)
             .map(|_| {
-                s.spawn(|| {
-                    let mut lat = Vec::with_capacity(1 << 16);
-                    let mut errors = 0u64;
-                    let mut buf = Vec::with_capacity(64);
-                    barrier.wait();
-                    let begin = Instant::now();
-                    loop {
-                        match args.stop {
-                            Stop::After(d) => {
-                                if begin.elapsed() >= d {
-                                    break;
+                std::thread::Builder::new()
+                    .name("caller".into())
+                    .spawn_scoped(s, || {
+                        let mut lat = Vec::with_capacity(1 << 16);
+                        let mut errors = 0u64;
+                        let mut buf = Vec::with_capacity(64);
+                        barrier.wait();
+                        let begin = Instant::now();
+                        loop {
+                            match args.stop {
+                                Stop::After(d) => {
+                                    if begin.elapsed() >= d {
+                                        break;
+                                    }
+                                }
+                                Stop::Requests(n) => {
+                                    if issued.fetch_add(1, Ordering::Relaxed) >= n {
+                                        break;
+                                    }
                                 }
                             }
-                            Stop::Requests(n) => {
-                                if issued.fetch_add(1, Ordering::Relaxed) >= n {
-                                    break;
+                            let t0 = Instant::now();
+                            match client.get(&args.url, &mut buf) {
+                                Ok(_) => lat.push(t0.elapsed().as_nanos() as u64),
+                                Err(e) => {
+                                    if errors == 0 {
+                                        eprintln!("client-bench: request failed: {e}");
+                                    }
+                                    errors += 1;
                                 }
                             }
                         }
-                        let t0 = Instant::now();
-                        match client.get(&args.url, &mut buf) {
-                            Ok(_) => lat.push(t0.elapsed().as_nanos() as u64),
-                            Err(e) => {
-                                if errors == 0 {
-                                    eprintln!("client-bench: request failed: {e}");
-                                }
-                                errors += 1;
-                            }
-                        }
-                    }
-                    (lat, errors)
-                })
+                        (lat, errors)
+                    })
+                    .expect("spawn caller thread")
             })
             .collect();
         barrier.wait();
@@ -354,7 +325,6 @@ fn main() {
     });
     let seconds = start.elapsed().as_secs_f64();
     let usage_after = usage();
-    let threads_after = thread_switches();
     let dials = DIALS.load(Ordering::Relaxed) - dials_before;
 
     let errors: u64 = results.iter().map(|r| r.1).sum();
@@ -382,28 +352,10 @@ fn main() {
         let vol = (usage_after.voluntary - usage_before.voluntary) as f64 / n;
         let invol = (usage_after.involuntary - usage_before.involuntary) as f64 / n;
         let cpu = (usage_after.cpu_us - usage_before.cpu_us) as f64 / n;
-        // Threads alive before and after the run, grouped by name (the library's threads).
-        let mut by_name: BTreeMap<String, i64> = BTreeMap::new();
-        for (tid, (name, after)) in &threads_after {
-            if let Some((_, before)) = threads_before.get(tid) {
-                *by_name.entry(name.clone()).or_default() += after - before;
-            }
-        }
-        // The rest: the calling threads, and library threads that started during the run.
-        let listed: i64 = by_name.values().sum();
-        let total = (usage_after.voluntary - usage_before.voluntary)
-            + (usage_after.involuntary - usage_before.involuntary);
-        by_name.insert("callers and short-lived".into(), total - listed);
-        let per_thread: Vec<String> = by_name
-            .iter()
-            .map(|(name, d)| format!("\"{name}\":{:.3}", *d as f64 / n))
-            .collect();
         json.push_str(&format!(
             ",\"ctxsw_per_req\":{:.3},\"ctxsw_voluntary_per_req\":{vol:.3},\
-             \"ctxsw_involuntary_per_req\":{invol:.3},\"cpu_us_per_req\":{cpu:.2},\
-             \"ctxsw_per_req_by_thread\":{{{}}}",
+             \"ctxsw_involuntary_per_req\":{invol:.3},\"cpu_us_per_req\":{cpu:.2}",
             vol + invol,
-            per_thread.join(","),
         ));
     }
     json.push('}');
