@@ -158,6 +158,8 @@ def sched_summary(rows):
                 if r["mode"] != mode or r["impl"] != impl:
                     continue
                 for name, c in r["per_req"].items():
+                    if c["voluntary"] < 0.01 and c["preempted"] < 0.01:
+                        continue  # the main thread, a dial thread: noise
                     out.append(
                         f"| {mode} | {impl} | {name} | {c['voluntary']:.2f} | "
                         f"{c['preempted']:.2f} |"
