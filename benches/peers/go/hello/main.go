@@ -1,0 +1,25 @@
+// Hello-world plaintext server on Go's net/http: `hello [ADDR]` (default 127.0.0.1:8080).
+//
+// Every request gets 200 OK, Content-Type: text/plain and the 13-byte body "Hello, World!"
+// (net/http adds Content-Length and Date), with keep-alive, as nethttp-hello and hyper-hello do.
+package main
+
+import (
+	"log"
+	"net/http"
+	"os"
+)
+
+var body = []byte("Hello, World!")
+
+func main() {
+	addr := "127.0.0.1:8080"
+	if len(os.Args) > 1 {
+		addr = os.Args[1]
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(body)
+	})
+	log.Fatal(http.ListenAndServe(addr, h))
+}

@@ -1,0 +1,29 @@
+//! Hello-world plaintext server on nethttp: `nethttp-hello [ADDR]` (default 127.0.0.1:8080).
+//!
+//! Every request gets `200 OK`, `Content-Type: text/plain` and the 13-byte body
+//! `Hello, World!` (nethttp adds Content-Length and Date), with keep-alive, as hyper-hello
+//! and the Go hello server do. Default `Config`: one thread per connection.
+
+use nethttp::server::{Config, Request, ResponseWriter, Server};
+
+const BODY: &[u8] = b"Hello, World!";
+
+fn main() {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let mut cfg = Config::default();
+    cfg.addr = addr;
+    let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let h = w.headers_mut();
+        h.insert(
+            "content-type",
+            nethttp::HeaderValue::from_static("text/plain"),
+        );
+        let _ = w.write_all(BODY);
+    });
+    if let Err(e) = srv.listen_and_serve() {
+        eprintln!("nethttp-hello: {e}");
+        std::process::exit(1);
+    }
+}
