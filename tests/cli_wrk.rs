@@ -1,6 +1,10 @@
 //! `nethttp bench` against wrk: the same `nethttp serve`, the same number of connections (wrk
-//! with one thread per connection, as bench has), runs of 2 s alternating between the two;
-//! the medians of requests/s must agree within 15 %.
+//! with one thread per connection, as bench has), runs of 2 s alternating between the two
+//! (3 of each, up to 7 while they disagree); the medians of requests/s must agree within 15 %.
+//!
+//! A comparison needs a machine not busy with other work: when the runs of either tool vary
+//! by more than 25 % and the medians disagree, the test says so and skips, except under
+//! `CI=true`, where it fails.
 //!
 //! This file holds one test so that it runs alone: no other test competes for the cores. On a
 //! machine with two or more CPUs the server is pinned to CPU 0 and each load generator to
@@ -13,17 +17,23 @@
 mod cli_support;
 mod support;
 
+use std::io::Write;
 use std::process::Command;
 
 use cli_support::*;
 use support::{require_tool, run_bounded};
 
-/// Alternating runs of each tool; the median of each is compared.
-const ROUNDS: usize = 3;
+/// Alternating runs of each tool: at least `MIN_ROUNDS`, and more (up to `MAX_ROUNDS`) while
+/// the medians disagree, since a passing burst of other work on the machine skews a run.
+const MIN_ROUNDS: usize = 3;
+const MAX_ROUNDS: usize = 7;
 const CONNECTIONS: usize = 4;
 const DURATION: &str = "2s";
 /// The largest relative difference allowed between the two medians.
 const TOLERANCE: f64 = 0.15;
+/// Runs of one tool whose fastest is this much faster than its slowest say the machine was
+/// too busy for a comparison to mean anything.
+const NOISY_SPREAD: f64 = 1.25;
 
 /// `cmd` prefixed with `taskset -c CPU` when pinning.
 fn pinned(pin: bool, cpu: &str, program: &str) -> Command {
@@ -66,9 +76,17 @@ fn bench_rps(pin: bool, url: &str) -> f64 {
     v["requests_per_s"].as_f64().expect("requests_per_s")
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// Fastest over slowest.
+fn spread(v: &[f64]) -> f64 {
+    let max = v.iter().copied().fold(f64::MIN, f64::max);
+    let min = v.iter().copied().fold(f64::MAX, f64::min);
+    max / min.max(1.0)
 }
 
 #[test]
@@ -94,27 +112,47 @@ fn bench_agrees_with_wrk() {
     let url = srv.url("hello.txt");
 
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
+    let diff = loop {
         theirs.push(wrk_rps(pin, &url));
         ours.push(bench_rps(pin, &url));
-    }
-    let (o, t) = (median(ours.clone()), median(theirs.clone()));
-    let diff = (o - t) / t;
-    eprintln!(
-        "requests/s, median of {ROUNDS} runs of {DURATION} with {CONNECTIONS} connections{}: \
-         nethttp bench {o:.0} {ours:.0?}, wrk {t:.0} {theirs:.0?}: {:+.1} %",
+        if ours.len() < MIN_ROUNDS {
+            continue;
+        }
+        let diff = median(&ours) / median(&theirs) - 1.0;
+        if diff.abs() <= TOLERANCE || ours.len() >= MAX_ROUNDS {
+            break diff;
+        }
+    };
+    let summary = format!(
+        "requests/s, median of {} runs of {DURATION} with {CONNECTIONS} connections{}: \
+         nethttp bench {:.0} {ours:.0?}, wrk {:.0} {theirs:.0?}: {:+.1} %",
+        ours.len(),
         if pin {
             ", server on CPU 0, load on CPU 1"
         } else {
             ""
         },
+        median(&ours),
+        median(&theirs),
         diff * 100.0
     );
-    assert!(
-        diff.abs() <= TOLERANCE,
-        "nethttp bench and wrk disagree by {:.1} % (over {:.0} %): bench {ours:.0?}, wrk \
-         {theirs:.0?}",
-        diff * 100.0,
+    eprintln!("{summary}");
+    if diff.abs() <= TOLERANCE {
+        return;
+    }
+    let noisy = spread(&ours) > NOISY_SPREAD || spread(&theirs) > NOISY_SPREAD;
+    if noisy && std::env::var("CI").as_deref() != Ok("true") {
+        // Straight to stderr, past the harness's capture, so the skip is seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: runs varied by more than {:.0} %: the machine is too busy to compare \
+             load generators ({summary})",
+            (NOISY_SPREAD - 1.0) * 100.0
+        );
+        return;
+    }
+    panic!(
+        "nethttp bench and wrk disagree by more than {:.0} %: {summary}",
         TOLERANCE * 100.0
     );
 }
