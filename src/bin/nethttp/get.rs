@@ -156,9 +156,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     match &args.output {
         None => {
             let stdout = io::stdout();
-            let mut out = stdout.lock();
-            match copy_body(resp.body(), &mut out, &mut |_| {}) {
-                Ok(_) => {}
+            let mut out = io::BufWriter::with_capacity(64 << 10, stdout.lock());
+            let copied = copy_body(resp.body(), &mut out, &mut |_| {})
+                .and_then(|()| out.flush().map_err(CopyError::Write));
+            match copied {
+                Ok(()) => {}
                 // `| head` closed the pipe: the reader has what it wanted.
                 Err(CopyError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => {}
                 Err(CopyError::Write(e)) => {
@@ -180,7 +182,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
                     b.inc(n as u64);
                 }
             })
-            .and_then(|_| out.flush().map_err(CopyError::Write));
+            .and_then(|()| out.flush().map_err(CopyError::Write));
             if let Some(b) = &bar {
                 b.finish_and_clear();
             }
@@ -234,18 +236,16 @@ fn copy_body(
     body: &mut impl Read,
     out: &mut impl Write,
     progress: &mut dyn FnMut(usize),
-) -> Result<u64, CopyError> {
+) -> Result<(), CopyError> {
     let mut buf = vec![0u8; 64 << 10];
-    let mut total = 0u64;
     loop {
         let n = match body.read(&mut buf) {
-            Ok(0) => return Ok(total),
+            Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CopyError::Read(Error::from_io(e, TimeoutPhase::ReadBody))),
         };
         out.write_all(&buf[..n]).map_err(CopyError::Write)?;
-        total += n as u64;
         progress(n);
     }
 }
