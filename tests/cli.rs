@@ -368,6 +368,42 @@ fn bench_two_seconds_without_errors() {
     }
 }
 
+#[test]
+fn bench_ctrl_c_prints_what_it_did() {
+    let dir = TempDir::new("bench-int");
+    dir.write("hello.txt", b"hello, world\n");
+    let mut srv = Serve::start(dir.path(), &[]);
+    let out_dir = TempDir::new("bench-int-out");
+    let out_path = out_dir.path().join("stdout.txt");
+    let out_file = std::fs::File::create(&out_path).unwrap();
+    let bench = std::process::Command::new(BIN)
+        .args(["bench", "-c", "2", "-d", "60s", &srv.url("hello.txt")])
+        .stdin(std::process::Stdio::null())
+        .stdout(out_file)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn bench");
+    let mut bench = KillOnDrop(bench);
+    // Running once the server has logged one of its requests.
+    srv.wait_line("a bench request in the access log", |l| {
+        l.contains("\"GET /hello.txt HTTP/1.1\" 200")
+    });
+    let kill = support::run_bounded(
+        std::process::Command::new("kill").args(["-INT", &bench.0.id().to_string()]),
+        Duration::from_secs(10),
+    );
+    assert!(kill.status.success(), "{kill:?}");
+    let exited = poll_until(SERVE_DEADLINE, || matches!(bench.0.try_wait(), Ok(Some(_))));
+    assert!(
+        exited,
+        "bench did not stop within {SERVE_DEADLINE:?} of Ctrl-C"
+    );
+    assert_eq!(bench.0.wait().unwrap().code(), Some(0));
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    assert!(out.contains("status     200: "), "{out}");
+    assert!(out.contains("errors     0"), "{out}");
+}
+
 /// Reads from `s` until the end of the response head; returns the body bytes read past it.
 fn read_head(s: &mut TcpStream) -> (String, Vec<u8>) {
     let mut buf = Vec::new();

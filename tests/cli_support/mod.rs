@@ -245,3 +245,15 @@ impl Drop for Serve {
         }
     }
 }
+
+/// A child process killed on drop if it is still running.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

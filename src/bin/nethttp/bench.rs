@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -34,7 +34,8 @@ const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// -c connections, each on its own thread, send GET requests back to back for -d (or until
 /// -n requests in all); then the summary gives requests/s, throughput, counts by status and
 /// by error, and latency percentiles from an HDR histogram. Non-2xx responses count by
-/// status, not as errors. Exits 1 if no request succeeded.
+/// status, not as errors. Ctrl-C ends the run early and still prints the summary. Exits 1 if
+/// no request succeeded.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The URL to GET (http:// is assumed when it has no scheme).
@@ -162,6 +163,16 @@ pub fn run(args: Args) -> Result<(), Failure> {
         Sender::Direct(Dialer::new(&uri, &args)?)
     };
 
+    // Ctrl-C ends the run early with a summary of what was done, as wrk's does; a second
+    // one exits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || {
+        if on_signal.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+
     let budget = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let end = start + args.duration;
@@ -177,6 +188,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             end,
             max: args.requests,
             issued: Arc::clone(&budget),
+            stop: Arc::clone(&stop),
             target: target.clone(),
         };
         let h = thread::Builder::new()
@@ -290,6 +302,8 @@ struct Worker {
     end: Instant,
     max: Option<u64>,
     issued: Arc<AtomicU64>,
+    /// Set by Ctrl-C.
+    stop: Arc<AtomicBool>,
     target: String,
 }
 
@@ -298,7 +312,7 @@ impl Worker {
         let mut t = Tally::new();
         let mut buf = vec![0u8; 64 << 10];
         loop {
-            if Instant::now() >= self.end {
+            if Instant::now() >= self.end || self.stop.load(Ordering::Relaxed) {
                 break;
             }
             if let Some(max) = self.max {
