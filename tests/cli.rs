@@ -289,6 +289,33 @@ fn serve_errors_are_one_clear_line() {
 }
 
 #[test]
+fn serve_max_connections_holds_back_the_next_client() {
+    let dir = TempDir::new("maxconn");
+    dir.write("a.txt", b"a");
+    let srv = Serve::start(dir.path(), &["--quiet", "--max-connections", "1"]);
+    // One connection, kept open: the server is at its limit.
+    let mut first = TcpStream::connect(srv.addr).expect("connect");
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    first
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+        .unwrap();
+    let (head, _) = read_head(&mut first);
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+
+    // The next client waits in the backlog, unanswered.
+    let (code, _, err) = parts(&nethttp(&["get", "--timeout", "500ms", &srv.url("a.txt")]));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("timed out"), "{err}");
+
+    // Once the first leaves, the next is served.
+    drop(first);
+    let (code, out, err) = parts(&nethttp(&["get", "--timeout", "10s", &srv.url("a.txt")]));
+    assert_eq!((code, out.as_str()), (Some(0), "a"), "{err}");
+}
+
+#[test]
 fn serve_defaults_to_docs() {
     let root = TempDir::new("default-dir");
     root.write("docs/index.html", b"<p>docs</p>\n");
