@@ -198,7 +198,7 @@ impl Handler for Linear {
             }
             if best
                 .as_ref()
-                .map_or(true, |(b, _)| Linear::rank(route) > Linear::rank(b))
+                .is_none_or(|(b, _)| Linear::rank(route) > Linear::rank(b))
             {
                 best = Some((route, std::mem::take(&mut vals)));
             }

@@ -1707,6 +1707,40 @@ fn trace_hooks_fire_in_order() {
     assert_no_leaks(&t);
 }
 
+#[test]
+fn wrote_header_field_sees_the_head_as_sent() {
+    let _wd = Watchdog::new("wrote_header_field_sees_the_head_as_sent", BUDGET);
+    let srv = TestServer::start(routes);
+    let t = Transport::new();
+    let c = client_for(&t);
+    let fields = Arc::new(Mutex::new(Vec::new()));
+    let f = Arc::clone(&fields);
+    let trace = nethttp::client::ClientTrace::new().on_wrote_header_field(move |name, value| {
+        let value = String::from_utf8_lossy(value).into_owned();
+        f.lock().unwrap().push((name.to_string(), value));
+    });
+    let mut req = request(Method::PUT, &srv.url("/echo"))
+        .with_header("x-colon", "a: b")
+        .unwrap()
+        .with_body("hello");
+    req.set_trace(trace);
+    let mut resp = c.send(req).unwrap();
+    assert_eq!(text(&mut resp), "hello");
+    let got = fields.lock().unwrap().clone();
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    // The transport's own fields too, in wire order; the body's length as framed.
+    assert_eq!(names[..2], ["Host", "User-Agent"], "{got:?}");
+    assert_eq!(got[0].1, srv.addr().to_string());
+    assert!(got.contains(&("x-colon".into(), "a: b".into())), "{got:?}");
+    assert_eq!(
+        got.last(),
+        Some(&("Content-Length".into(), "5".into())),
+        "{got:?}"
+    );
+    drop(c);
+    assert_no_leaks(&t);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The response API
 

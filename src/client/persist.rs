@@ -988,6 +988,9 @@ fn write_request(
     } = wr;
     let fail = |e: std::io::Error| Error::from_io(e, TimeoutPhase::WriteRequest);
     let stream = &*pc.stream;
+    // Before the write, as Go's hook runs while the head is buffered: a response cannot
+    // arrive before the caller has seen what was sent.
+    trace.wrote_header_fields(&head);
 
     // A small body with a known length goes out with the head in one write.
     if continue_rx.is_none() {

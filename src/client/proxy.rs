@@ -597,7 +597,7 @@ impl NoProxy {
             for rule in &self.ips {
                 let hit = match rule {
                     IpRule::Net(net, bits) => in_network(ip, *net, *bits),
-                    IpRule::Addr(a, p) => *a == ip && p.map_or(true, |p| p == port),
+                    IpRule::Addr(a, p) => *a == ip && p.is_none_or(|p| p == port),
                 };
                 if hit {
                     return true;
@@ -606,7 +606,7 @@ impl NoProxy {
         }
         self.domains.iter().any(|d| {
             (host.ends_with(&d.suffix) || (d.exact_too && host == &d.suffix[1..]))
-                && d.port.map_or(true, |p| p == port)
+                && d.port.is_none_or(|p| p == port)
         })
     }
 }

@@ -276,7 +276,7 @@ pub(crate) fn drain(mut resp: Response) {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if len.map_or(true, |n| n <= SLURP) {
+    if len.is_none_or(|n| n <= SLURP) {
         // One byte more than we keep, so a body of exactly SLURP bytes still sees its end.
         let _ = io::copy(&mut resp.body().take(SLURP + 1), &mut io::sink());
     }

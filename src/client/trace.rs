@@ -29,6 +29,7 @@ type Hook<T> = Option<Arc<dyn Fn(T) + Send + Sync>>;
 type StrHook = Option<Arc<dyn Fn(&str) + Send + Sync>>;
 type PutIdleHook = Option<Arc<dyn Fn(Option<&str>) + Send + Sync>>;
 type InfoHook = Option<Arc<dyn Fn(StatusCode, &HeaderMap) + Send + Sync>>;
+type FieldHook = Option<Arc<dyn Fn(&str, &[u8]) + Send + Sync>>;
 
 /// Hooks called as a request goes through the transport, as Go's `httptrace`. Hooks run on
 /// whichever thread reaches that point (the caller's, a dial thread, the connection's reader or
@@ -52,6 +53,7 @@ pub struct ClientTrace {
     dns_done: Hook<usize>,
     connect_start: Hook<SocketAddr>,
     connect_done: Hook<(SocketAddr, bool)>,
+    wrote_header_field: FieldHook,
     wrote_headers: Hook<()>,
     wrote_request: Hook<bool>,
     got_first_response_byte: Hook<()>,
@@ -126,6 +128,19 @@ impl ClientTrace {
         on_got_100_continue, got_100_continue, ()
     );
 
+    /// Each field line of the request head as the transport serialised it, in wire order, just
+    /// before the head is written: the name as sent and the value's bytes. It covers the
+    /// fields the transport adds (`Host`, `User-Agent`, `Content-Length` or
+    /// `Transfer-Encoding`, `Connection`) as well as the request's own. Go's
+    /// `WroteHeaderField`, called once per field line rather than once per name.
+    pub fn on_wrote_header_field(
+        mut self,
+        f: impl Fn(&str, &[u8]) + Send + Sync + 'static,
+    ) -> Self {
+        self.wrote_header_field = Some(Arc::new(f));
+        self
+    }
+
     /// An informational (1xx) response other than 100 and 101 arrived and was skipped.
     pub fn on_got_1xx_response(
         mut self,
@@ -168,6 +183,25 @@ impl ClientTrace {
     pub(crate) fn connect_done(&self, a: SocketAddr, err: Option<&io::Error>) {
         if let Some(f) = &self.connect_done {
             f((a, err.is_none()));
+        }
+    }
+    /// Calls the field hook for every field line of `head`, a request head serialised by
+    /// `proto::write`: a request line, `Name: value` lines, an empty line.
+    pub(crate) fn wrote_header_fields(&self, head: &[u8]) {
+        let Some(f) = &self.wrote_header_field else {
+            return;
+        };
+        for line in head.split(|&b| b == b'\n').skip(1) {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                break;
+            }
+            // A field name is a token: it holds no ':', so the first ": " ends it.
+            if let Some(i) = line.windows(2).position(|w| w == b": ") {
+                if let Ok(name) = std::str::from_utf8(&line[..i]) {
+                    f(name, &line[i + 2..]);
+                }
+            }
         }
     }
     pub(crate) fn wrote_headers(&self) {

@@ -335,7 +335,7 @@ fn parse_target(method: &Method, target: &str) -> Result<Uri> {
         let uri: Uri = target.parse().map_err(|_| bad())?;
         let authority_only = uri.scheme().is_none()
             && uri.authority().is_some()
-            && uri.path_and_query().map_or(true, |p| p.as_str().is_empty());
+            && uri.path_and_query().is_none_or(|p| p.as_str().is_empty());
         return if authority_only && uri.port().is_some() {
             Ok(uri)
         } else {
@@ -440,7 +440,7 @@ mod tests {
             assert_eq!(find_end(buf, 0), *want, "{name}");
             // Resuming from any earlier point finds the same end.
             for from in 0..buf.len() {
-                if want.map_or(true, |w| from < w) {
+                if want.is_none_or(|w| from < w) {
                     assert_eq!(find_end(buf, from), *want, "{name} from {from}");
                 }
             }

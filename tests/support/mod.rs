@@ -96,7 +96,7 @@ impl TestServer {
 
     /// True once the thread running `serve` has returned.
     pub fn serve_returned(&self) -> bool {
-        self.serve.as_ref().map_or(true, |h| h.is_finished())
+        self.serve.as_ref().is_none_or(|h| h.is_finished())
     }
 
     /// Waits (bounded) for `serve` to return and checks it returned `Ok`.
