@@ -59,11 +59,13 @@ pub(crate) struct PersistConn {
     pub(crate) stream: Arc<dyn Stream>,
     /// Sent by `round_trip`; received by the reader thread.
     reqch: Sender<RequestAndChan>,
-    /// Sent by `round_trip`; received by the writer thread.
-    writech: Sender<WriteRequest>,
+    /// Sent by `round_trip` (and `Close` by `close`); received by the writer thread.
+    writech: Sender<WriteMsg>,
     /// Sent by the response body when it ends or is dropped; received by the reader thread.
     pub(crate) bodych: Sender<BodyEvent>,
-    /// Dropped by `close`: every `recv` on `close_rx` then returns at once.
+    /// Dropped by `close`: every `recv` on `close_rx` then returns at once. Only the writer's
+    /// rare wait for `100 Continue` selects on it; the per-request waits are woken by a
+    /// message from `close` instead, so they need not register on a shared channel.
     close_tx: Mutex<Option<Sender<()>>>,
     close_rx: Receiver<()>,
     closed: AtomicBool,
@@ -107,6 +109,14 @@ struct RequestAndChan {
     /// Tells the writer whether to send the body after `Expect: 100-continue`.
     continue_tx: Option<Sender<bool>>,
     trace: ClientTrace,
+}
+
+/// What the writer thread receives.
+enum WriteMsg {
+    /// A request to write.
+    Request(Box<WriteRequest>),
+    /// The connection closed: stop.
+    Close,
 }
 
 /// What the caller hands the writer thread for one round trip.
@@ -173,6 +183,8 @@ impl From<BodyWriteError> for Error {
 /// Sent by a response body to the reader thread.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum BodyEvent {
+    /// The connection closed while the caller held the body.
+    Closed,
     /// The body ended or was dropped; `pooled` says whether the connection went back to the
     /// pool (else it is closed).
     Done { pooled: bool },
@@ -348,6 +360,10 @@ impl PersistConn {
             let _ = self.stream.shutdown(std::net::Shutdown::Both);
         }
         drop(self.close_tx.lock().take());
+        // Wake the threads' per-request waits. Neither send can block: if a channel is full,
+        // its thread has work queued and checks `closed` after it.
+        let _ = self.writech.try_send(WriteMsg::Close);
+        let _ = self.bodych.try_send(BodyEvent::Closed);
         {
             // Wake a `wrote_in_full` waiter: the write will not finish now.
             let _wrote = self.wrote.lock();
@@ -453,8 +469,12 @@ pub(crate) fn round_trip(
         notify_ok: t.cfg.response_header_timeout.is_some(),
         trace: ctx.trace.clone(),
     };
-    if let Err(e) = pc.writech.send(wr) {
-        return Err(Box::new(closed_early(Some(e.into_inner().body))));
+    if let Err(e) = pc.writech.send(WriteMsg::Request(Box::new(wr))) {
+        let body = match e.into_inner() {
+            WriteMsg::Request(wr) => Some(wr.body),
+            WriteMsg::Close => None,
+        };
+        return Err(Box::new(closed_early(body)));
     }
 
     let never = crossbeam_channel::never();
@@ -789,11 +809,9 @@ fn respond(
         pc.close(Error::new(ErrorKind::Canceled));
         return false;
     }
-    // The caller reads the body now; wait until it ends or is dropped.
-    select! {
-        recv(bodyrx) -> ev => matches!(ev, Ok(BodyEvent::Done { pooled: true })),
-        recv(pc.close_rx) -> _ => false,
-    }
+    // The caller reads the body now; wait until it ends or is dropped (or `close` says the
+    // connection is gone).
+    matches!(bodyrx.recv(), Ok(BodyEvent::Done { pooled: true }))
 }
 
 /// If the whole body (at most `SMALL_BODY` bytes) is already buffered, decodes it out of the
@@ -922,16 +940,13 @@ pub(crate) fn put_idle(pc: &Arc<PersistConn>, trace: &ClientTrace) -> bool {
 }
 
 /// The writer thread.
-fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteRequest>, write_buffer_size: usize) {
+fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size: usize) {
     let mut slot = TimeoutSlot::default();
     let mut buf = vec![0u8; write_buffer_size.max(1024)];
     loop {
-        let wr = select! {
-            recv(rx) -> r => match r {
-                Ok(wr) => wr,
-                Err(_) => return,
-            },
-            recv(pc.close_rx) -> _ => return,
+        let wr = match rx.recv() {
+            Ok(WriteMsg::Request(wr)) => *wr,
+            Ok(WriteMsg::Close) | Err(_) => return,
         };
         let req_id = wr.req_id;
         let done_tx = wr.done_tx.clone();
