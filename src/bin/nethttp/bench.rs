@@ -128,13 +128,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if args.connections == 0 {
         return Err(Failure::usage("-c must be at least 1"));
     }
-    let url = crate::with_scheme(&args.url);
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| Failure::usage(format!("invalid URL {url:?}: {e}")))?;
-    if uri.host().is_none() {
-        return Err(Failure::usage(format!("invalid URL {url:?}: no host")));
-    }
+    let (url, uri) = crate::parse_url(&args.url)?;
     let target = crate::target_of(&uri);
     let mut headers = HeaderMap::new();
     for h in &args.headers {

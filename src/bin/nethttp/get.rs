@@ -77,13 +77,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let url = crate::with_scheme(&args.url);
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| Failure::usage(format!("invalid URL {url:?}: {e}")))?;
-    if uri.host().is_none() {
-        return Err(Failure::usage(format!("invalid URL {url:?}: no host")));
-    }
+    let (url, uri) = crate::parse_url(&args.url)?;
     let target = crate::target_of(&uri);
     let method = match (&args.method, &args.data) {
         (Some(m), _) => Method::from_bytes(m.as_bytes())

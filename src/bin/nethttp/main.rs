@@ -172,6 +172,19 @@ pub fn describe_client_error(e: &nethttp::Error, target: &str) -> String {
     e.to_string()
 }
 
+/// The URL argument with a default `http://` scheme, parsed; a usage error if it is not a URL
+/// with a host. Returns the URL text and the parsed URI.
+pub fn parse_url(arg: &str) -> Result<(String, nethttp::Uri), Failure> {
+    let url = with_scheme(arg);
+    let uri: nethttp::Uri = url
+        .parse()
+        .map_err(|e| Failure::usage(format!("invalid URL {url:?}: {e}")))?;
+    if uri.host().is_none() {
+        return Err(Failure::usage(format!("invalid URL {url:?}: no host")));
+    }
+    Ok((url, uri))
+}
+
 /// The `host:port` a URL connects to, for messages.
 pub fn target_of(uri: &nethttp::Uri) -> String {
     let host = uri.host().unwrap_or("?");
