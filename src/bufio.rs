@@ -38,6 +38,18 @@ impl ReadBuf {
         }
     }
 
+    /// Shrinks a grown buffer back to `size` if what it holds fits.
+    pub(crate) fn shrink(&mut self, size: usize) {
+        let len = self.end - self.start;
+        if self.buf.len() > size * 4 && len <= size {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.start = 0;
+            self.end = len;
+            self.buf.truncate(size);
+            self.buf.shrink_to_fit();
+        }
+    }
+
     /// The buffer's current size.
     pub(crate) fn size(&self) -> usize {
         self.buf.len()

@@ -156,6 +156,28 @@ fn write_parts<S: Stream + ?Sized>(
     Ok(())
 }
 
+/// Writes all of `parts` by `hard` (if any), allowing each piece of up to 64 KiB at most
+/// `stall` (if any): a deadline on the whole write plus a stall timeout on its progress.
+pub(crate) fn write_all_stalled<S: Stream + ?Sized>(
+    stream: &S,
+    slot: &mut TimeoutSlot,
+    hard: Option<Instant>,
+    stall: Option<Duration>,
+    parts: &[&[u8]],
+) -> io::Result<()> {
+    const PIECE: usize = 64 << 10;
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total <= PIECE || stall.is_none() {
+        return write_all(stream, slot, earliest(hard, after(stall)), parts);
+    }
+    for part in parts {
+        for piece in part.chunks(PIECE) {
+            write_all(stream, slot, earliest(hard, after(stall)), &[piece])?;
+        }
+    }
+    Ok(())
+}
+
 /// The earlier of two optional deadlines.
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {

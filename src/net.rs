@@ -217,8 +217,9 @@ impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.stream.write(buf)
     }
+    /// Sends what the stream still holds (TLS records queued after a write timed out).
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.stream.flush()
     }
 }
 

@@ -137,7 +137,11 @@ impl TlsStream {
             first = false;
             let mut data = &buf[..n];
             while !data.is_empty() {
-                conn.read_tls(&mut data).map_err(io_err)?;
+                // rustls takes nothing more once the peer has sent close_notify: without this
+                // check the loop would spin forever on the bytes after it.
+                if conn.read_tls(&mut data).map_err(io_err)? == 0 {
+                    return Err(Error::closed(ClosedDuring::Head));
+                }
                 if let Err(e) = conn.process_new_packets() {
                     // Tell the peer why before giving up.
                     let mut out = Vec::new();
@@ -334,9 +338,10 @@ impl Stream for TlsStream {
     }
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        if how != Shutdown::Read {
-            // A close_notify is polite but not required (HTTP frames its messages); send it
-            // only if the write side is free, never waiting for it.
+        // Closing the write side (a server's lingering close) sends a close_notify first if the
+        // write side is free, never waiting for it. A full shutdown (closing a connection from
+        // another thread, in a Drop) only shuts the socket, so it never blocks.
+        if how == Shutdown::Write {
             if let Some(_owner) = self.flusher.try_lock() {
                 let mut s = self.session.lock();
                 s.send_close_notify();

@@ -1922,3 +1922,52 @@ fn tiny_read_and_write_buffers_still_carry_large_bodies() {
     drop(c);
     assert_no_leaks(&t);
 }
+
+#[test]
+fn cancel_just_after_getting_a_connection_does_not_leak_it() {
+    let ts = nethttp::httptest::Server::new(|w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let _ = w.write_all(b"ok");
+    });
+    let t = Transport::new();
+    let c = Client::with_transport(t.clone());
+    // Pool a connection first, so the second request takes an idle one.
+    c.get(ts.url()).unwrap().bytes().unwrap();
+    let token = CancelToken::new();
+    let tk = token.clone();
+    let mut req = request(Method::GET, ts.url());
+    req.set_cancel(token.clone());
+    req.set_trace(nethttp::client::ClientTrace::new().on_got_conn(move |_| tk.cancel()));
+    let err = c.send(req).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Canceled);
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+#[test]
+fn a_late_cancel_does_not_touch_the_next_request_on_the_connection() {
+    let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(1);
+    let (entered_tx, entered_rx) = crossbeam_channel::bounded::<()>(1);
+    let ts = nethttp::httptest::Server::new(move |w: &mut dyn ResponseWriter, r: &mut Request| {
+        if r.uri.path() == "/slow" {
+            let _ = entered_tx.send(());
+            let _ = gate_rx.recv_timeout(Duration::from_secs(5));
+        }
+        let _ = w.write_all(b"ok");
+    });
+    let t = Transport::new();
+    let c = Client::with_transport(t.clone());
+    let token = CancelToken::new();
+    let mut a = request(Method::GET, &format!("{}/a", ts.url()));
+    a.set_cancel(token.clone());
+    assert_eq!(c.send(a).unwrap().text().unwrap(), "ok");
+    // B reuses A's connection; A's token is canceled while B is in flight.
+    let c2 = c.clone();
+    let url = format!("{}/slow", ts.url());
+    let b = std::thread::spawn(move || c2.get(&url).and_then(|mut r| r.text()));
+    entered_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    token.cancel();
+    gate_tx.send(()).unwrap();
+    assert_eq!(b.join().unwrap().unwrap(), "ok");
+    drop(c);
+    assert_no_leaks(&t);
+}

@@ -610,3 +610,67 @@ fn client_certificates_for_a_server_that_requires_them() {
     srv.shutdown(Duration::from_secs(5)).unwrap();
     serving.join().unwrap().unwrap();
 }
+
+/// A client that sends its Finished, a close_notify and more bytes in one write: rustls takes
+/// nothing after close_notify, and the server's handshake loop must not spin on the rest.
+#[test]
+fn close_notify_with_trailing_bytes_in_the_handshake_does_not_spin_the_server() {
+    let ts = httptest::Server::new_tls(hello);
+    let mut roots = rustls::RootCertStore::empty();
+    let ca: Vec<u8> = ts.ca_pem().unwrap().as_bytes().to_vec();
+    use rustls::pki_types::pem::PemObject;
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut conn =
+        rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+    let mut sock = TcpStream::connect(ts.addr()).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut pending = Vec::new();
+    let mut buf = vec![0u8; 32 << 10];
+    loop {
+        while conn.wants_write() {
+            conn.write_tls(&mut pending).unwrap();
+        }
+        if !conn.is_handshaking() {
+            break; // `pending` holds the client's Finished, not sent yet
+        }
+        sock.write_all(&pending).unwrap();
+        pending.clear();
+        let n = sock.read(&mut buf).unwrap();
+        assert!(n > 0, "server closed during handshake");
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            conn.read_tls(&mut data).unwrap();
+            conn.process_new_packets().unwrap();
+        }
+    }
+    conn.send_close_notify();
+    conn.write_tls(&mut pending).unwrap();
+    pending.extend(std::iter::repeat_n(0x17u8, 5000));
+    sock.write_all(&pending).unwrap();
+    // The server gives up on this connection: EOF or reset, never silence.
+    let t0 = Instant::now();
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => continue,
+        }
+    }
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "server did not close the connection"
+    );
+    assert!(
+        poll_until(Duration::from_secs(5), || ts.server().num_connections()
+            == 0),
+        "connection still tracked"
+    );
+}

@@ -84,6 +84,10 @@ pub(crate) struct PersistConn {
     /// Set when a 101 response handed the connection to the caller: close() then leaves the
     /// socket open.
     upgraded: AtomicBool,
+    /// The request this connection carries now; set by `round_trip`. A cancel or timeout
+    /// that arrives late closes the connection only if it still carries that request
+    /// (`close_for`), as Go's `replaceReqCanceler` ensures.
+    pub(crate) current: AtomicU64,
     /// Owned by the writer thread: the `done` sender of the last request written without a
     /// success report. Kept rather than dropped, because dropping it would wake the caller
     /// waiting on it for nothing; replaced by the next one.
@@ -271,6 +275,7 @@ impl PersistConn {
             wrote: Mutex::new(Wrote::default()),
             wrote_cv: Condvar::new(),
             upgraded: AtomicBool::new(false),
+            current: AtomicU64::new(0),
             parked_done: Mutex::new(None),
             transport: Arc::downgrade(t),
         });
@@ -374,6 +379,13 @@ impl PersistConn {
         }
     }
 
+    /// Closes the connection only if it still carries request `req_id`.
+    pub(crate) fn close_for(&self, req_id: u64, reason: Error) {
+        if self.current.load(Ordering::SeqCst) == req_id {
+            self.close(reason);
+        }
+    }
+
     /// Hands the socket to the caller after a 101: the threads stop, the socket stays open.
     fn release_for_upgrade(&self) {
         self.upgraded.store(true, Ordering::SeqCst);
@@ -437,11 +449,12 @@ pub(crate) fn round_trip(
         nothing_written: true,
         body,
     };
+    pc.current.store(req_id, Ordering::SeqCst);
     if let Some(c) = &ctx.cancel {
-        if c.is_canceled() {
+        // Canceled already: watch() closes the connection, which no one else holds now.
+        if !c.watch(pc, req_id) {
             return Err(Box::new(RtError::new(Error::new(ErrorKind::Canceled))));
         }
-        c.watch(pc);
     }
     if pc
         .reqch
@@ -517,7 +530,12 @@ pub(crate) fn round_trip(
                         }
                         Err(e)
                     }
-                    Err(_) => Err(Box::new(RtError::new(pc.closed_error()))),
+                    // The reader dropped our request unanswered: it closed the connection
+                    // before any response byte, so a retry may be safe.
+                    Err(_) => Err(Box::new(RtError {
+                        before_response: true,
+                        ..RtError::new(pc.closed_error())
+                    })),
                 };
             }
             recv(done) -> r => match r {
@@ -553,7 +571,7 @@ pub(crate) fn round_trip(
                 }
             },
             recv(cancel_rx) -> _ => {
-                pc.close(Error::new(ErrorKind::Canceled));
+                pc.close_for(req_id, Error::new(ErrorKind::Canceled));
                 return Err(Box::new(RtError::new(Error::new(ErrorKind::Canceled))));
             }
             default(wait) => {
@@ -568,7 +586,7 @@ pub(crate) fn round_trip(
                     } else {
                         TimeoutPhase::ReadResponseHead
                     };
-                    pc.close(Error::timeout(phase));
+                    pc.close_for(req_id, Error::timeout(phase));
                     return Err(Box::new(RtError::new(Error::timeout(phase))));
                 }
             }

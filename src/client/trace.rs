@@ -245,8 +245,10 @@ struct CancelInner {
     /// Dropped by cancel(): every receiver then wakes with a disconnect.
     tx: Mutex<Option<Sender<()>>>,
     rx: Receiver<()>,
-    /// Connections carrying requests under this token; closed on cancel.
-    conns: Mutex<Vec<Weak<PersistConn>>>,
+    /// Connections carrying requests under this token, with the request each carries; on
+    /// cancel a connection is closed only if it still carries that request (it may have gone
+    /// back to the pool and on to another request since).
+    conns: Mutex<Vec<(Weak<PersistConn>, u64)>>,
 }
 
 impl fmt::Debug for CancelToken {
@@ -284,8 +286,10 @@ impl CancelToken {
         }
         drop(self.inner.tx.lock().take());
         let conns = std::mem::take(&mut *self.inner.conns.lock());
-        for c in conns.iter().filter_map(Weak::upgrade) {
-            c.close(Error::new(crate::ErrorKind::Canceled));
+        for (w, req_id) in conns {
+            if let Some(c) = w.upgrade() {
+                c.close_for(req_id, Error::new(crate::ErrorKind::Canceled));
+            }
         }
     }
 
@@ -299,15 +303,17 @@ impl CancelToken {
         &self.inner.rx
     }
 
-    /// Registers a connection to close on cancel (closes it now if already canceled).
-    pub(crate) fn watch(&self, pc: &Arc<PersistConn>) {
+    /// Registers `pc`, carrying request `req_id`, to close on cancel. Returns false (and closes
+    /// it) if the token is already canceled.
+    pub(crate) fn watch(&self, pc: &Arc<PersistConn>, req_id: u64) -> bool {
         let mut conns = self.inner.conns.lock();
         if self.is_canceled() {
             drop(conns);
-            pc.close(Error::new(crate::ErrorKind::Canceled));
-            return;
+            pc.close_for(req_id, Error::new(crate::ErrorKind::Canceled));
+            return false;
         }
-        conns.retain(|w| w.strong_count() > 0);
-        conns.push(Arc::downgrade(pc));
+        conns.retain(|(w, _)| w.strong_count() > 0);
+        conns.push((Arc::downgrade(pc), req_id));
+        true
     }
 }

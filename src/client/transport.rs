@@ -750,13 +750,19 @@ impl TransportInner {
             .name("nethttp-dial".into())
             .stack_size(256 << 10)
             .spawn(move || {
-                let r = proxy::dial_conn(&*t.cfg.dialer, &key, deadline, &trace)
+                let stream = match proxy::dial_conn(&*t.cfg.dialer, &key, deadline, &trace)
                     .and_then(|s| t.wrap_tls(s, &key.target, deadline))
-                    .and_then(|s| {
-                        let id = t.next_id.fetch_add(1, Ordering::Relaxed);
-                        PersistConn::start(&t, id, key.clone(), s)
-                    });
-                match r {
+                {
+                    Ok(s) => s,
+                    Err(e) => {
+                        want.try_deliver(Err(e));
+                        t.release_slot(&key);
+                        return;
+                    }
+                };
+                let id = t.next_id.fetch_add(1, Ordering::Relaxed);
+                // A failed start has closed its connection, which released the slot.
+                match PersistConn::start(&t, id, key.clone(), stream) {
                     Ok(pc) => {
                         let info = GotConnInfo {
                             reused: false,
@@ -772,7 +778,6 @@ impl TransportInner {
                     }
                     Err(e) => {
                         want.try_deliver(Err(e));
-                        t.release_slot(&key);
                     }
                 }
             });

@@ -40,6 +40,9 @@ use crate::proto::Limits;
 /// (Go's `maxPostHandlerReadBytes`).
 pub(crate) const MAX_DRAIN: u64 = 256 << 10;
 
+/// How much of a partial request head is checked early for an invalid request line.
+const EARLY_CHECK: usize = 256;
+
 /// How long a closing connection waits for the client's FIN after the server's, so the client
 /// is not sent a reset that could destroy the response it has not read yet.
 const LINGER: Duration = Duration::from_millis(500);
@@ -176,6 +179,16 @@ impl ConnShared {
         }
     }
 
+    /// How many body bytes of `req_id` are still to come, when the framing says so.
+    pub(crate) fn body_remaining(&self, req_id: u64) -> Option<u64> {
+        let rh = self.read.lock();
+        if rh.body.req_id == req_id {
+            rh.body.decoder.remaining()
+        } else {
+            None
+        }
+    }
+
     /// True if the body of `req_id` has been read to its end without error.
     pub(crate) fn body_done(&self, req_id: u64) -> bool {
         let rh = self.read.lock();
@@ -288,6 +301,8 @@ impl ReadHalf {
                     match head::parse_request(&data[..end], &self.limits)? {
                         Parsed::Complete { head, len } => {
                             self.buf.consume(len);
+                            // A large head grew the buffer; give the memory back.
+                            self.buf.shrink(READ_BUF);
                             let t = started.map(|s| s.0).unwrap_or_else(Instant::now);
                             return Ok(Some((head, t)));
                         }
@@ -299,13 +314,16 @@ impl ReadHalf {
                     // A request line that is already wrong is answered now, not after the
                     // head timeout (a TLS ClientHello on a plain port, say): httparse reports
                     // errors on partial input. Checked until the first line is complete.
+                    // Only on a short prefix: parsing the whole buffer on every read would
+                    // make a slowly sent long line cost O(n²).
                     if !line_checked {
-                        if let Err(e) = head::parse_request(data, &self.limits) {
+                        let prefix = &data[..data.len().min(EARLY_CHECK)];
+                        if let Err(e) = head::parse_request(prefix, &self.limits) {
                             if !e.is_timeout() {
                                 return Err(e);
                             }
                         }
-                        line_checked = data.contains(&b'\n');
+                        line_checked = data.len() >= EARLY_CHECK || prefix.contains(&b'\n');
                     }
                 }
                 if data.len() >= max {

@@ -157,11 +157,15 @@ impl<'a> ConnWriter<'a> {
 
     /// Writes `parts` to the socket under the write deadline.
     fn send(&mut self, parts: &[&[u8]]) -> io::Result<()> {
-        let deadline = deadline::earliest(
+        // The stall timeout bounds each piece, not the whole write: a slow reader that keeps
+        // taking bytes is not cut off; write_timeout bounds the whole response.
+        let r = deadline::write_all_stalled(
+            &*self.shared.stream,
+            &mut self.wh.slot,
             self.req.write_deadline,
-            deadline::after(self.srv.config.inactivity_timeout),
+            self.srv.config.inactivity_timeout,
+            parts,
         );
-        let r = deadline::write_all(&*self.shared.stream, &mut self.wh.slot, deadline, parts);
         if let Err(e) = r {
             let err = Error::from_io(e, TimeoutPhase::WriteResponse);
             log::debug!("writing response to {}: {err}", self.shared.remote_addr);
@@ -234,6 +238,10 @@ impl<'a> ConnWriter<'a> {
                 );
                 self.close_after = true;
             }
+        }
+        if self.req.expect_continue {
+            // 100 Continue was written outside this writer: its timeout setting is unknown now.
+            self.wh.slot.reset();
         }
         if self.req.expect_continue && self.shared.refuse_continue(self.req.req_id) {
             // The client still waits for 100 Continue, so its body will not follow; the
@@ -342,9 +350,17 @@ impl<'a> ConnWriter<'a> {
             // Drain an unread body before deciding keep-alive, so the head tells the truth.
             // A client still waiting for 100 Continue has sent no body: nothing to drain.
             let waiting = self.req.expect_continue && self.shared.continue_waiting(self.req.req_id);
-            if !waiting
-                && !self.shared.body_done(self.req.req_id)
-                && !self.shared.drain_body(self.req.req_id)
+            // No drain when the connection closes anyway, or when more than the drain limit is
+            // known to be left (Go's rule): the client would wait on our reading for nothing.
+            let closing = self.req.client_close
+                || self.srv.is_shutting_down()
+                || has_connection_token(&self.headers, "close")
+                || self
+                    .shared
+                    .body_remaining(self.req.req_id)
+                    .is_some_and(|n| n > super::conn::MAX_DRAIN);
+            if !self.shared.body_done(self.req.req_id)
+                && (closing || waiting || !self.shared.drain_body(self.req.req_id))
             {
                 self.close_after = true;
             }
