@@ -70,6 +70,7 @@ mod redirect;
 mod response;
 mod trace;
 mod transport;
+mod wake;
 
 use std::fmt;
 use std::sync::Arc;

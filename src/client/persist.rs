@@ -3,8 +3,8 @@
 //!
 //! A round trip (Go's `persistConn.roundTrip`): the caller sends a [`RequestAndChan`] on
 //! `reqch` (to the reader) and then a [`WriteRequest`] on `writech` (to the writer), and waits
-//! in a `select!` for the response, a write error, the connection closing, a deadline or a
-//! cancel. Sending on `reqch` first means that when response bytes arrive, the reader already
+//! for the response, a write error, the connection closing, a deadline or a cancel (a parking
+//! wait over those channels: see `wake.rs` for why not crossbeam's `select!`). Sending on `reqch` first means that when response bytes arrive, the reader already
 //! holds the request they answer; bytes with no request pending are an unsolicited response
 //! and close the connection.
 //!
@@ -19,10 +19,11 @@
 //! `100 Continue` when asked, and reports the result on the request's `done` channel.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver, Sender, TryRecvError};
 use http::{Method, StatusCode, Uri};
 use parking_lot::{Condvar, Mutex};
 
@@ -30,6 +31,7 @@ use super::proxy::ConnKey;
 use super::response::{ConnBody, Response, ResponseBody};
 use super::trace::{CancelToken, ClientTrace};
 use super::transport::TransportInner;
+use super::wake::{self, Notify};
 use crate::bufio::{ReadBuf, READ_BUF};
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase, TooLarge};
@@ -57,12 +59,18 @@ pub(crate) struct PersistConn {
     pub(crate) id: u64,
     pub(crate) key: ConnKey,
     pub(crate) stream: Arc<dyn Stream>,
-    /// Sent by `round_trip`; received by the reader thread.
+    /// Sent by `round_trip`; received by the reader thread (which takes it when response
+    /// bytes arrive, so it needs no wake-up).
     reqch: Sender<RequestAndChan>,
-    /// Sent by `round_trip` (and `Close` by `close`); received by the writer thread.
+    /// Sent by `round_trip` (and `Close` by `close`) with `send_write`, which wakes the writer
+    /// thread parked on it.
     writech: Sender<WriteMsg>,
-    /// Sent by the response body when it ends or is dropped; received by the reader thread.
-    pub(crate) bodych: Sender<BodyEvent>,
+    /// Sent by the response body when it ends or is dropped, and by `close`, with
+    /// `send_body_event`, which wakes the reader thread parked on it.
+    bodych: Sender<BodyEvent>,
+    /// The reader and writer threads, set by `start` before the connection is shared.
+    reader: OnceLock<Thread>,
+    writer: OnceLock<Thread>,
     /// Dropped by `close`: every `recv` on `close_rx` then returns at once. Only the writer's
     /// rare wait for `100 Continue` selects on it; the per-request waits are woken by a
     /// message from `close` instead, so they need not register on a shared channel.
@@ -108,8 +116,8 @@ struct RequestAndChan {
     method: Method,
     /// The request asked for the connection to close (or keep-alives are off).
     close_after: bool,
-    /// Receives the response head, or the error that ended the wait for it.
-    resp_tx: Sender<std::result::Result<RespParts, Box<RtError>>>,
+    /// Receives the response head, or the error that ended the wait for it; wakes the caller.
+    resp_tx: Notify<std::result::Result<RespParts, Box<RtError>>>,
     /// Tells the writer whether to send the body after `Expect: 100-continue`.
     continue_tx: Option<Sender<bool>>,
     trace: ClientTrace,
@@ -133,7 +141,8 @@ struct WriteRequest {
     continue_rx: Option<Receiver<bool>>,
     continue_timeout: Duration,
     deadline: Option<Instant>,
-    done_tx: Sender<WriteResult>,
+    /// Taken by the writer thread; wakes the caller.
+    done_tx: Option<Notify<WriteResult>>,
     /// Report success too (the caller times the response head from it); failures are always
     /// reported.
     notify_ok: bool,
@@ -262,6 +271,8 @@ impl PersistConn {
             reqch,
             writech,
             bodych,
+            reader: OnceLock::new(),
+            writer: OnceLock::new(),
             close_tx: Mutex::new(Some(close_tx)),
             close_rx,
             closed: AtomicBool::new(false),
@@ -297,12 +308,17 @@ impl PersistConn {
                 read_loop(&r, &reqrx, &bodyrx, limits, idle_timeout);
                 rt.fetch_sub(1, Ordering::SeqCst);
             });
-        if let Err(e) = reader {
-            threads.fetch_sub(1, Ordering::SeqCst);
-            pc.close(Error::with_source(ErrorKind::Io, e));
-            return Err(Error::invalid_input(
-                "cannot start connection reader thread",
-            ));
+        match reader {
+            Ok(h) => {
+                let _ = pc.reader.set(h.thread().clone());
+            }
+            Err(e) => {
+                threads.fetch_sub(1, Ordering::SeqCst);
+                pc.close(Error::with_source(ErrorKind::Io, e));
+                return Err(Error::invalid_input(
+                    "cannot start connection reader thread",
+                ));
+            }
         }
         let w = Arc::clone(&pc);
         let wt = Arc::clone(&threads);
@@ -314,14 +330,38 @@ impl PersistConn {
                 write_loop(&w, &writerx, write_buffer_size);
                 wt.fetch_sub(1, Ordering::SeqCst);
             });
-        if let Err(e) = writer {
-            threads.fetch_sub(1, Ordering::SeqCst);
-            pc.close(Error::with_source(ErrorKind::Io, e));
-            return Err(Error::invalid_input(
-                "cannot start connection writer thread",
-            ));
+        match writer {
+            Ok(h) => {
+                let _ = pc.writer.set(h.thread().clone());
+            }
+            Err(e) => {
+                threads.fetch_sub(1, Ordering::SeqCst);
+                pc.close(Error::with_source(ErrorKind::Io, e));
+                return Err(Error::invalid_input(
+                    "cannot start connection writer thread",
+                ));
+            }
         }
         Ok(pc)
+    }
+
+    /// Sends to the writer thread and wakes it. Never blocks: `writech` has room for the one
+    /// request a connection carries at a time, and `Close` is only tried.
+    fn send_write(&self, msg: WriteMsg) -> std::result::Result<(), WriteMsg> {
+        let r = self.writech.try_send(msg).map_err(|e| e.into_inner());
+        if let Some(t) = self.writer.get() {
+            t.unpark();
+        }
+        r
+    }
+
+    /// Tells the reader thread how the body it lent out ended (or that the connection closed),
+    /// and wakes it. Never blocks: if the channel is full, the reader has an event to see.
+    pub(crate) fn send_body_event(&self, ev: BodyEvent) {
+        let _ = self.bodych.try_send(ev);
+        if let Some(t) = self.reader.get() {
+            t.unpark();
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -367,8 +407,8 @@ impl PersistConn {
         drop(self.close_tx.lock().take());
         // Wake the threads' per-request waits. Neither send can block: if a channel is full,
         // its thread has work queued and checks `closed` after it.
-        let _ = self.writech.try_send(WriteMsg::Close);
-        let _ = self.bodych.try_send(BodyEvent::Closed);
+        let _ = self.send_write(WriteMsg::Close);
+        self.send_body_event(BodyEvent::Closed);
         {
             // Wake a `wrote_in_full` waiter: the write will not finish now.
             let _wrote = self.wrote.lock();
@@ -435,8 +475,11 @@ pub(crate) fn round_trip(
         cancel,
         trace,
     };
+    let me = std::thread::current();
     let (resp_tx, resp_rx) = crossbeam_channel::bounded(1);
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    let resp_tx = Notify::new(resp_tx, me.clone());
+    let done_tx = Notify::new(done_tx, me);
     let (continue_tx, continue_rx) = if expect_continue {
         let (a, b) = crossbeam_channel::bounded(1);
         (Some(a), Some(b))
@@ -478,76 +521,87 @@ pub(crate) fn round_trip(
         continue_rx,
         continue_timeout: t.cfg.expect_continue_timeout,
         deadline: req_deadline,
-        done_tx,
+        done_tx: Some(done_tx),
         notify_ok: t.cfg.response_header_timeout.is_some(),
         trace: ctx.trace.clone(),
     };
-    if let Err(e) = pc.writech.send(WriteMsg::Request(Box::new(wr))) {
-        let body = match e.into_inner() {
+    if let Err(msg) = pc.send_write(WriteMsg::Request(Box::new(wr))) {
+        let body = match msg {
             WriteMsg::Request(wr) => Some(wr.body),
             WriteMsg::Close => None,
         };
         return Err(Box::new(closed_early(body)));
     }
 
-    let never = crossbeam_channel::never();
-    let never_done = crossbeam_channel::never();
-    let cancel_rx = ctx.cancel.as_ref().map_or(&never, |c| c.receiver());
     // The writer reports failures always, success only when a response-header timer must
     // start from it (`notify_ok`): a report nobody needs would wake this thread for nothing.
     let mut write_done = false;
     let mut head_deadline: Option<Instant> = None;
     loop {
-        let done = if write_done { &never_done } else { &done_rx };
-        let deadline = deadline::earliest(req_deadline, head_deadline);
-        let wait = deadline.map_or(Duration::from_secs(3600), |d| {
-            d.saturating_duration_since(Instant::now())
-        });
-        select! {
-            recv(resp_rx) -> r => {
-                return match r {
-                    Ok(Ok(parts)) => Ok(make_response(pc, parts, req_id, &url, &ctx)),
-                    Ok(Err(mut e)) => {
-                        // How far did the writer get? It fails fast now the socket is shut. A
-                        // write that succeeded sends no report (its sender is parked), so do
-                        // not wait for one then.
-                        let succeeded = pc.wrote.lock().full == req_id;
-                        let result = if succeeded {
-                            None
-                        } else {
-                            done_rx.recv_timeout(Duration::from_millis(100)).ok()
-                        };
-                        match result {
-                            Some(WriteResult::Failed { err, nothing_written, body, body_err }) => {
-                                e.nothing_written = nothing_written;
-                                e.body = body;
-                                if body_err {
-                                    // The connection error is only the consequence.
-                                    e.err = err;
-                                }
-                            }
-                            _ => e.nothing_written = false,
-                        }
-                        Err(e)
-                    }
-                    // The reader dropped our request unanswered: it closed the connection
-                    // before any response byte, so a retry may be safe.
-                    Err(_) => Err(Box::new(RtError {
-                        before_response: true,
-                        ..RtError::new(pc.closed_error())
-                    })),
+        if ctx.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
+            pc.close_for(req_id, Error::new(ErrorKind::Canceled));
+            return Err(Box::new(RtError::new(Error::new(ErrorKind::Canceled))));
+        }
+        match resp_rx.try_recv() {
+            Ok(Ok(parts)) => return Ok(make_response(pc, parts, req_id, &url, &ctx)),
+            Ok(Err(mut e)) => {
+                // How far did the writer get? It fails fast now the socket is shut. A write
+                // that succeeded sends no report (its sender is parked), so do not wait for
+                // one then.
+                let succeeded = pc.wrote.lock().full == req_id;
+                let result = if succeeded {
+                    None
+                } else {
+                    done_rx.recv_timeout(Duration::from_millis(100)).ok()
                 };
+                match result {
+                    Some(WriteResult::Failed {
+                        err,
+                        nothing_written,
+                        body,
+                        body_err,
+                    }) => {
+                        e.nothing_written = nothing_written;
+                        e.body = body;
+                        if body_err {
+                            // The connection error is only the consequence.
+                            e.err = err;
+                        }
+                    }
+                    _ => e.nothing_written = false,
+                }
+                return Err(e);
             }
-            recv(done) -> r => match r {
+            // The reader dropped our request unanswered: it closed the connection before any
+            // response byte, so a retry may be safe.
+            Err(TryRecvError::Disconnected) => {
+                return Err(Box::new(RtError {
+                    before_response: true,
+                    ..RtError::new(pc.closed_error())
+                }))
+            }
+            Err(TryRecvError::Empty) => {}
+        }
+        if !write_done {
+            match done_rx.try_recv() {
                 Ok(WriteResult::Ok | WriteResult::BodySkipped) => {
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
                 }
-                Ok(WriteResult::Failed { err, nothing_written, body, body_err }) => {
-                    // A server may answer before reading the whole body (a 413, say) and close:
-                    // its answer is more use than a connection write error (not than an error
-                    // of the request body itself).
+                Ok(WriteResult::Failed {
+                    err,
+                    nothing_written,
+                    body,
+                    body_err,
+                }) => {
+                    // A server may answer before reading the whole body (a 413, say) and
+                    // close: its answer is more use than a connection write error (not than an
+                    // error of the request body itself).
                     if !body_err {
+                        let wait = deadline::earliest(req_deadline, head_deadline)
+                            .map_or(Duration::from_secs(3600), |d| {
+                                d.saturating_duration_since(Instant::now())
+                            });
                         let grace = Duration::from_millis(250).min(wait);
                         if let Ok(Ok(parts)) = resp_rx.recv_timeout(grace) {
                             return Ok(make_response(pc, parts, req_id, &url, &ctx));
@@ -561,36 +615,38 @@ pub(crate) fn round_trip(
                         body,
                     }));
                 }
-                // The writer dropped this request's sender: it parks only the latest one, so it
-                // has moved on to the next request on this connection, which it takes only
+                // The writer dropped this request's sender: it parks only the latest one, so
+                // it has moved on to the next request on this connection, which it takes only
                 // after finishing ours. A failure would have been reported, and a dead
                 // connection fails the request through the reader.
-                Err(_) => {
+                Err(TryRecvError::Disconnected) => {
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
                 }
-            },
-            recv(cancel_rx) -> _ => {
-                pc.close_for(req_id, Error::new(ErrorKind::Canceled));
-                return Err(Box::new(RtError::new(Error::new(ErrorKind::Canceled))));
-            }
-            default(wait) => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    if !write_done
-                        && matches!(done_rx.try_recv(), Ok(WriteResult::Ok | WriteResult::BodySkipped))
-                    {
-                        write_done = true;
-                    }
-                    let phase = if !write_done && !pc.wrote_in_full(req_id) {
-                        TimeoutPhase::WriteRequest
-                    } else {
-                        TimeoutPhase::ReadResponseHead
-                    };
-                    pc.close_for(req_id, Error::timeout(phase));
-                    return Err(Box::new(RtError::new(Error::timeout(phase))));
-                }
+                Err(TryRecvError::Empty) => {}
             }
         }
+        let deadline = deadline::earliest(req_deadline, head_deadline);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            if !write_done
+                && matches!(
+                    done_rx.try_recv(),
+                    Ok(WriteResult::Ok | WriteResult::BodySkipped)
+                )
+            {
+                write_done = true;
+            }
+            let phase = if !write_done && !pc.wrote_in_full(req_id) {
+                TimeoutPhase::WriteRequest
+            } else {
+                TimeoutPhase::ReadResponseHead
+            };
+            pc.close_for(req_id, Error::timeout(phase));
+            return Err(Box::new(RtError::new(Error::timeout(phase))));
+        }
+        // Woken by the reader (the response), the writer (its report), a cancel, or the
+        // deadline; possibly for nothing, so everything is polled again.
+        wake::park_until(deadline);
     }
 }
 
@@ -829,7 +885,7 @@ fn respond(
     }
     // The caller reads the body now; wait until it ends or is dropped (or `close` says the
     // connection is gone).
-    matches!(bodyrx.recv(), Ok(BodyEvent::Done { pooled: true }))
+    matches!(wake::recv(bodyrx), Ok(BodyEvent::Done { pooled: true }))
 }
 
 /// If the whole body (at most `SMALL_BODY` bytes) is already buffered, decodes it out of the
@@ -962,12 +1018,12 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
     let mut slot = TimeoutSlot::default();
     let mut buf = vec![0u8; write_buffer_size.max(1024)];
     loop {
-        let wr = match rx.recv() {
+        let mut wr = match wake::recv(rx) {
             Ok(WriteMsg::Request(wr)) => *wr,
             Ok(WriteMsg::Close) | Err(_) => return,
         };
         let req_id = wr.req_id;
-        let done_tx = wr.done_tx.clone();
+        let done_tx = wr.done_tx.take();
         let notify_ok = wr.notify_ok;
         let trace = wr.trace.clone();
         let result = write_request(pc, &mut slot, &mut buf, wr);
@@ -992,10 +1048,12 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
                 let _ = pc.stream.shutdown(std::net::Shutdown::Write);
             }
         }
-        if matches!(result, WriteResult::Ok) && !notify_ok {
-            *pc.parked_done.lock() = Some(done_tx);
-        } else {
-            let _ = done_tx.send(result);
+        if let Some(done_tx) = done_tx {
+            if matches!(result, WriteResult::Ok) && !notify_ok {
+                *pc.parked_done.lock() = done_tx.into_silent();
+            } else {
+                let _ = done_tx.send(result);
+            }
         }
         if pc.is_closed() {
             return;

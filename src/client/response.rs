@@ -401,7 +401,7 @@ impl ConnBody {
             self.pc
                 .close(Error::closed(crate::error::ClosedDuring::Body));
         }
-        let _ = self.pc.bodych.try_send(BodyEvent::Done { pooled });
+        self.pc.send_body_event(BodyEvent::Done { pooled });
     }
 }
 

@@ -245,10 +245,11 @@ struct CancelInner {
     /// Dropped by cancel(): every receiver then wakes with a disconnect.
     tx: Mutex<Option<Sender<()>>>,
     rx: Receiver<()>,
-    /// Connections carrying requests under this token, with the request each carries; on
-    /// cancel a connection is closed only if it still carries that request (it may have gone
-    /// back to the pool and on to another request since).
-    conns: Mutex<Vec<(Weak<PersistConn>, u64)>>,
+    /// Connections carrying requests under this token, with the request each carries and the
+    /// thread waiting for its response; on cancel a connection is closed only if it still
+    /// carries that request (it may have gone back to the pool and on to another request
+    /// since), and the thread is woken (it parks, see `wake.rs`).
+    conns: Mutex<Vec<(Weak<PersistConn>, u64, std::thread::Thread)>>,
 }
 
 impl fmt::Debug for CancelToken {
@@ -286,10 +287,11 @@ impl CancelToken {
         }
         drop(self.inner.tx.lock().take());
         let conns = std::mem::take(&mut *self.inner.conns.lock());
-        for (w, req_id) in conns {
+        for (w, req_id, waiter) in conns {
             if let Some(c) = w.upgrade() {
                 c.close_for(req_id, Error::new(crate::ErrorKind::Canceled));
             }
+            waiter.unpark();
         }
     }
 
@@ -303,8 +305,9 @@ impl CancelToken {
         &self.inner.rx
     }
 
-    /// Registers `pc`, carrying request `req_id`, to close on cancel. Returns false (and closes
-    /// it) if the token is already canceled.
+    /// Registers `pc`, carrying request `req_id` for the current thread, to close on cancel
+    /// (and the thread to be woken). Returns false (and closes it) if the token is already
+    /// canceled.
     pub(crate) fn watch(&self, pc: &Arc<PersistConn>, req_id: u64) -> bool {
         let mut conns = self.inner.conns.lock();
         if self.is_canceled() {
@@ -312,8 +315,12 @@ impl CancelToken {
             pc.close_for(req_id, Error::new(crate::ErrorKind::Canceled));
             return false;
         }
-        conns.retain(|(w, _)| w.strong_count() > 0);
-        conns.push((Arc::downgrade(pc), req_id));
+        // Forget requests that ended: their connection is gone or carries another by now.
+        conns.retain(|(w, id, _)| {
+            w.upgrade()
+                .is_some_and(|c| c.current.load(Ordering::SeqCst) == *id)
+        });
+        conns.push((Arc::downgrade(pc), req_id, std::thread::current()));
         true
     }
 }

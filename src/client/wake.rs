@@ -1,0 +1,140 @@
+//! Parking waits on crossbeam channels, for the hand-offs of a round trip.
+//!
+//! crossbeam's blocking `recv` and `select!` first spin and then call `sched_yield` several
+//! times before they park the thread. That pays when the message is a few hundred nanoseconds
+//! away; a connection's threads wait for a network round trip, tens of microseconds at best,
+//! so the spinning never succeeds and the yields are context switches that take the CPU from
+//! the server and from other callers. Measured with 8 threads on the 2-core bench machine: a
+//! quarter of the client's CPU went there (docs/PERFORMANCE.md, "Parking hand-offs").
+//!
+//! So the waits of a round trip (the caller waiting for its response, the writer thread for
+//! its next request, the reader thread for the end of a body) poll their channels with
+//! `try_recv` and park with `std::thread::park`, and every message for such a wait is sent
+//! with a wake-up of the one thread that waits for it. The messages still travel on crossbeam
+//! channels; only the blocking is done here.
+//!
+//! Why no wake-up is lost: a sender sends first, then calls `Thread::unpark`; the waiter polls
+//! first, then parks. `unpark` on a thread that is not parked leaves a token that makes its
+//! next `park` return at once, and `unpark` happens-before the `park` it ends, so a message
+//! sent before the `unpark` is seen by the poll after the `park`. The cost: a thread can wake
+//! with nothing for it (a token left by a message it had already polled), so every wait loops
+//! and re-polls; `std::thread::park` allows spurious wake-ups for the same reason, so code of
+//! the caller's that parks its own thread is not misled.
+
+use std::thread::{self, Thread};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvError, SendError, Sender, TryRecvError};
+
+/// A one-shot sender that wakes the thread waiting on the other end when it sends, and also
+/// when it is dropped unsent (so the waiter sees the disconnect).
+pub(crate) struct Notify<T> {
+    tx: Option<Sender<T>>,
+    waiter: Thread,
+}
+
+impl<T> Notify<T> {
+    /// Wraps `tx`, whose receiver `waiter` polls.
+    pub(crate) fn new(tx: Sender<T>, waiter: Thread) -> Notify<T> {
+        Notify {
+            tx: Some(tx),
+            waiter,
+        }
+    }
+
+    /// Sends `v` and wakes the waiter once (the disconnect that follows needs no second one).
+    /// Never blocks on a channel with room, which a one-shot's always has.
+    pub(crate) fn send(mut self, v: T) -> std::result::Result<(), SendError<T>> {
+        let r = match self.tx.take() {
+            Some(tx) => tx.try_send(v).map_err(|e| SendError(e.into_inner())),
+            None => Err(SendError(v)),
+        };
+        self.waiter.unpark();
+        r
+    }
+
+    /// The plain sender, for a message no one is woken for: dropping it later disconnects the
+    /// channel without a wake-up.
+    pub(crate) fn into_silent(mut self) -> Option<Sender<T>> {
+        self.tx.take()
+    }
+}
+
+impl<T> Drop for Notify<T> {
+    fn drop(&mut self) {
+        // Disconnect first, then wake: the waiter must see the disconnect when it polls.
+        if let Some(tx) = self.tx.take() {
+            drop(tx);
+            self.waiter.unpark();
+        }
+    }
+}
+
+/// Receives from `rx`, parking while it is empty; for a channel whose senders wake this thread
+/// after each send and when they all go.
+pub(crate) fn recv<T>(rx: &Receiver<T>) -> std::result::Result<T, RecvError> {
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Disconnected) => return Err(RecvError),
+            Err(TryRecvError::Empty) => thread::park(),
+        }
+    }
+}
+
+/// Parks the current thread until woken or until `deadline` (if any). Callers poll what they
+/// wait for before and after.
+pub(crate) fn park_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => {
+            let now = Instant::now();
+            if d > now {
+                thread::park_timeout(d - now);
+            }
+        }
+        None => thread::park(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn send_wakes_a_parked_receiver() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let me = thread::current();
+        let t = thread::spawn(move || Notify::new(tx, me).send(7u32).is_ok());
+        assert_eq!(recv(&rx), Ok(7));
+        assert!(t.join().unwrap());
+    }
+
+    #[test]
+    fn drop_unsent_wakes_with_a_disconnect() {
+        let (tx, rx) = crossbeam_channel::bounded::<u32>(1);
+        let me = thread::current();
+        let t = thread::spawn(move || drop(Notify::new(tx, me)));
+        assert_eq!(recv(&rx), Err(RecvError));
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn into_silent_keeps_the_channel_open() {
+        let (tx, rx) = crossbeam_channel::bounded::<u32>(1);
+        let silent = Notify::new(tx, thread::current()).into_silent();
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+        drop(silent);
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Disconnected)));
+    }
+
+    #[test]
+    fn park_until_returns_at_the_deadline() {
+        let start = Instant::now();
+        let d = start + Duration::from_millis(20);
+        while Instant::now() < d {
+            park_until(Some(d));
+        }
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    }
+}
