@@ -38,7 +38,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
 pub use handler::Handler;
@@ -567,26 +566,42 @@ fn tls_handshake(
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The connection-thread cache of one `serve` call. Jobs go to a parked thread if one is idle,
-/// else to a new thread. Dropping the pool (when `serve` returns) disconnects the channel, so
-/// parked threads exit and busy ones exit after their connection.
+/// The connection-thread cache of one `serve` call. A job goes to the most recently parked
+/// thread if one is idle (its stack and buffers are the likeliest to be in cache), else to a
+/// new thread. Dropping the pool (when `serve` returns) wakes the parked threads, which exit;
+/// busy ones exit after their connection.
+///
+/// Parked threads wait with `std::thread::park`, not on a channel: crossbeam's blocking
+/// receive spins and yields before it parks, which a thread waiting for the next connection
+/// never profits from (measured under `Connection: close` churn: 6-7 % of the server's CPU).
 struct Pool {
-    tx: Sender<Job>,
-    rx: Receiver<Job>,
-    /// Threads parked in `recv`, not yet claimed by a job.
-    idle: Arc<AtomicUsize>,
+    shared: Arc<PoolShared>,
     threads: Arc<AtomicUsize>,
     stack_size: usize,
     idle_timeout: Duration,
 }
 
+struct PoolShared {
+    /// Parked threads, most recently parked last. A dispatcher pops one and then hands it a
+    /// job; a thread whose idle time runs out retires only if it is still in the list.
+    idle: Mutex<Vec<Arc<Parked>>>,
+    /// Set (under the `idle` lock) when the pool is dropped.
+    closed: AtomicBool,
+}
+
+/// A parked connection thread and the job handed to it.
+struct Parked {
+    job: Mutex<Option<Job>>,
+    thread: std::thread::Thread,
+}
+
 impl Pool {
     fn new(srv: &ServerInner) -> Pool {
-        let (tx, rx) = crossbeam_channel::unbounded();
         Pool {
-            tx,
-            rx,
-            idle: Arc::new(AtomicUsize::new(0)),
+            shared: Arc::new(PoolShared {
+                idle: Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
+            }),
             threads: Arc::clone(&srv.threads),
             stack_size: srv.config.stack_size,
             idle_timeout: srv.config.thread_idle_timeout,
@@ -594,23 +609,13 @@ impl Pool {
     }
 
     fn dispatch(&self, _srv: &ServerInner, job: Job) -> std::io::Result<()> {
-        // Claim a parked thread: each claim is matched by exactly one job on the channel.
-        let mut n = self.idle.load(Ordering::SeqCst);
-        while n > 0 {
-            match self
-                .idle
-                .compare_exchange_weak(n, n - 1, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => {
-                    // Cannot fail: this pool holds a receiver.
-                    let _ = self.tx.send(job);
-                    return Ok(());
-                }
-                Err(m) => n = m,
-            }
+        let parked = self.shared.idle.lock().pop();
+        if let Some(p) = parked {
+            *p.job.lock() = Some(job);
+            p.thread.unpark();
+            return Ok(());
         }
-        let rx = self.rx.clone();
-        let idle = Arc::clone(&self.idle);
+        let shared = Arc::clone(&self.shared);
         let threads = Arc::clone(&self.threads);
         let idle_timeout = self.idle_timeout;
         threads.fetch_add(1, Ordering::SeqCst);
@@ -619,13 +624,26 @@ impl Pool {
             .stack_size(self.stack_size)
             .spawn(move || {
                 let _count = ThreadCount(threads);
-                worker(job, &rx, &idle, idle_timeout);
+                worker(job, &shared, idle_timeout);
             });
         if let Err(e) = spawned {
             self.threads.fetch_sub(1, Ordering::SeqCst);
             return Err(e);
         }
         Ok(())
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let parked = {
+            let mut idle = self.shared.idle.lock();
+            self.shared.closed.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *idle)
+        };
+        for p in parked {
+            p.thread.unpark();
+        }
     }
 }
 
@@ -637,39 +655,49 @@ impl Drop for ThreadCount {
     }
 }
 
-fn worker(first: Job, rx: &Receiver<Job>, idle: &AtomicUsize, idle_timeout: Duration) {
+fn worker(first: Job, shared: &PoolShared, idle_timeout: Duration) {
+    let me = Arc::new(Parked {
+        job: Mutex::new(None),
+        thread: std::thread::current(),
+    });
     let mut job = first;
     loop {
         job();
-        idle.fetch_add(1, Ordering::SeqCst);
+        {
+            let mut idle = shared.idle.lock();
+            if shared.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            idle.push(Arc::clone(&me));
+        }
+        let retire_at = Instant::now() + idle_timeout;
         job = loop {
-            match rx.recv_timeout(idle_timeout) {
-                Ok(j) => break j,
-                Err(RecvTimeoutError::Timeout) => {
-                    // Retire, unless a dispatcher has already claimed us (then a job is on
-                    // its way and the count is already down).
-                    let mut n = idle.load(Ordering::SeqCst);
-                    let mut retired = false;
-                    while n > 0 {
-                        match idle.compare_exchange_weak(
-                            n,
-                            n - 1,
-                            Ordering::SeqCst,
-                            Ordering::SeqCst,
-                        ) {
-                            Ok(_) => {
-                                retired = true;
-                                break;
-                            }
-                            Err(m) => n = m,
-                        }
-                    }
-                    if retired {
+            // Woken by a dispatcher (the job is set before the unpark), by the pool's drop,
+            // at the idle deadline, or for nothing (a spurious wake-up): look again.
+            if let Some(j) = me.job.lock().take() {
+                break j;
+            }
+            let now = Instant::now();
+            if shared.closed.load(Ordering::SeqCst) || now >= retire_at {
+                let mut idle = shared.idle.lock();
+                match idle.iter().position(|p| Arc::ptr_eq(p, &me)) {
+                    Some(i) => {
+                        idle.swap_remove(i);
                         return;
                     }
+                    // Popped by a dispatcher (or by the pool's drop, which empties the list):
+                    // a job is on its way unless the pool is closed.
+                    None if shared.closed.load(Ordering::SeqCst) && me.job.lock().is_none() => {
+                        return
+                    }
+                    None => {
+                        drop(idle);
+                        std::thread::park_timeout(Duration::from_millis(10));
+                        continue;
+                    }
                 }
-                Err(RecvTimeoutError::Disconnected) => return,
             }
+            std::thread::park_timeout(retire_at - now);
         };
     }
 }
