@@ -162,7 +162,8 @@ fn report(name: &str, rounds: u64, m: &Measured) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; nothing else is accepted.
+    // Arguments (`cargo bench` passes `--bench`) are ignored; the count comes from the
+    // environment.
     let rounds: u64 = std::env::var("HANDOFF_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
