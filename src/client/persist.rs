@@ -3,10 +3,11 @@
 //!
 //! A round trip (Go's `persistConn.roundTrip`): the caller sends a [`RequestAndChan`] on
 //! `reqch` (to the reader) and then a [`WriteRequest`] on `writech` (to the writer), and waits
-//! for the response, a write error, the connection closing, a deadline or a cancel (a parking
-//! wait over those channels: see `wake.rs` for why not crossbeam's `select!`). Sending on `reqch` first means that when response bytes arrive, the reader already
-//! holds the request they answer; bytes with no request pending are an unsolicited response
-//! and close the connection.
+//! for the response, a write error, the connection closing, a deadline or a cancel (a
+//! parking wait over those channels: see `wake.rs` for why not crossbeam's `select!`).
+//! Sending on `reqch` first means that when response bytes arrive, the reader already holds
+//! the request they answer; bytes with no request pending are an unsolicited response and
+//! close the connection.
 //!
 //! The reader thread (Go's `readLoop`) blocks reading the socket even while the connection is
 //! idle, so it sees the server close an idle connection at once and removes it from the pool.
@@ -48,6 +49,11 @@ pub(crate) const MAX_1XX: usize = 16;
 /// How long a finished response waits for the writer to finish its request before the
 /// connection is given up instead of reused (Go's `maxWriteWaitBeforeConnReuse`).
 const MAX_WRITE_WAIT_BEFORE_REUSE: Duration = Duration::from_millis(50);
+
+/// How long a caller waits for an answer on a connection that has closed before it gives up:
+/// the reader answers at once in every case but a request sent in the instant both threads
+/// exited.
+const CLOSED_GRACE: Duration = Duration::from_secs(1);
 
 /// Bodies up to this size that are already buffered when the head is parsed are read by the
 /// reader thread itself, sparing a hand-off.
@@ -298,28 +304,10 @@ impl PersistConn {
         let write_buffer_size = t.cfg.write_buffer_size;
         let threads = Arc::clone(&t.threads);
 
-        let r = Arc::clone(&pc);
-        let rt = Arc::clone(&threads);
-        rt.fetch_add(1, Ordering::SeqCst);
-        let reader = std::thread::Builder::new()
-            .name("nethttp-read".into())
-            .stack_size(256 << 10)
-            .spawn(move || {
-                read_loop(&r, &reqrx, &bodyrx, limits, idle_timeout);
-                rt.fetch_sub(1, Ordering::SeqCst);
-            });
-        match reader {
-            Ok(h) => {
-                let _ = pc.reader.set(h.thread().clone());
-            }
-            Err(e) => {
-                threads.fetch_sub(1, Ordering::SeqCst);
-                pc.close(Error::with_source(ErrorKind::Io, e));
-                return Err(Error::invalid_input(
-                    "cannot start connection reader thread",
-                ));
-            }
-        }
+        // The writer first, and its handle stored before the reader starts: the reader is the
+        // only one that can close the connection before `start` returns (an EOF or stray bytes
+        // on a fresh connection), and `close` must find the writer's handle to wake it from
+        // its first park. (No one sends to the reader's `bodych` before a response exists.)
         let w = Arc::clone(&pc);
         let wt = Arc::clone(&threads);
         wt.fetch_add(1, Ordering::SeqCst);
@@ -339,6 +327,28 @@ impl PersistConn {
                 pc.close(Error::with_source(ErrorKind::Io, e));
                 return Err(Error::invalid_input(
                     "cannot start connection writer thread",
+                ));
+            }
+        }
+        let r = Arc::clone(&pc);
+        let rt = Arc::clone(&threads);
+        rt.fetch_add(1, Ordering::SeqCst);
+        let reader = std::thread::Builder::new()
+            .name("nethttp-read".into())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                read_loop(&r, &reqrx, &bodyrx, limits, idle_timeout);
+                rt.fetch_sub(1, Ordering::SeqCst);
+            });
+        match reader {
+            Ok(h) => {
+                let _ = pc.reader.set(h.thread().clone());
+            }
+            Err(e) => {
+                threads.fetch_sub(1, Ordering::SeqCst);
+                pc.close(Error::with_source(ErrorKind::Io, e));
+                return Err(Error::invalid_input(
+                    "cannot start connection reader thread",
                 ));
             }
         }
@@ -537,51 +547,14 @@ pub(crate) fn round_trip(
     // start from it (`notify_ok`): a report nobody needs would wake this thread for nothing.
     let mut write_done = false;
     let mut head_deadline: Option<Instant> = None;
+    let mut closed_give_up: Option<Instant> = None;
     loop {
         if ctx.cancel.as_ref().is_some_and(|c| c.is_canceled()) {
             pc.close_for(req_id, Error::new(ErrorKind::Canceled));
             return Err(Box::new(RtError::new(Error::new(ErrorKind::Canceled))));
         }
-        match resp_rx.try_recv() {
-            Ok(Ok(parts)) => return Ok(make_response(pc, parts, req_id, &url, &ctx)),
-            Ok(Err(mut e)) => {
-                // How far did the writer get? It fails fast now the socket is shut. A write
-                // that succeeded sends no report (its sender is parked), so do not wait for
-                // one then.
-                let succeeded = pc.wrote.lock().full == req_id;
-                let result = if succeeded {
-                    None
-                } else {
-                    done_rx.recv_timeout(Duration::from_millis(100)).ok()
-                };
-                match result {
-                    Some(WriteResult::Failed {
-                        err,
-                        nothing_written,
-                        body,
-                        body_err,
-                    }) => {
-                        e.nothing_written = nothing_written;
-                        e.body = body;
-                        if body_err {
-                            // The connection error is only the consequence.
-                            e.err = err;
-                        }
-                    }
-                    _ => e.nothing_written = false,
-                }
-                return Err(e);
-            }
-            // The reader dropped our request unanswered: it closed the connection before any
-            // response byte, so a retry may be safe.
-            Err(TryRecvError::Disconnected) => {
-                return Err(Box::new(RtError {
-                    before_response: true,
-                    ..RtError::new(pc.closed_error())
-                }))
-            }
-            Err(TryRecvError::Empty) => {}
-        }
+        // The write report first: a failure of the request body outranks a response that is
+        // ready at the same time, and a connection failure waits briefly for that response.
         if !write_done {
             match done_rx.try_recv() {
                 Ok(WriteResult::Ok | WriteResult::BodySkipped) => {
@@ -626,6 +599,46 @@ pub(crate) fn round_trip(
                 Err(TryRecvError::Empty) => {}
             }
         }
+        match resp_rx.try_recv() {
+            Ok(Ok(parts)) => return Ok(make_response(pc, parts, req_id, &url, &ctx)),
+            Ok(Err(mut e)) => {
+                // How far did the writer get? It fails fast now the socket is shut. A write
+                // that succeeded sends no report (its sender is parked), so do not wait for
+                // one then.
+                let succeeded = pc.wrote.lock().full == req_id;
+                let result = if succeeded {
+                    None
+                } else {
+                    done_rx.recv_timeout(Duration::from_millis(100)).ok()
+                };
+                match result {
+                    Some(WriteResult::Failed {
+                        err,
+                        nothing_written,
+                        body,
+                        body_err,
+                    }) => {
+                        e.nothing_written = nothing_written;
+                        e.body = body;
+                        if body_err {
+                            // The connection error is only the consequence.
+                            e.err = err;
+                        }
+                    }
+                    _ => e.nothing_written = false,
+                }
+                return Err(e);
+            }
+            // The reader dropped our request unanswered: it closed the connection before any
+            // response byte, so a retry may be safe.
+            Err(TryRecvError::Disconnected) => {
+                return Err(Box::new(RtError {
+                    before_response: true,
+                    ..RtError::new(pc.closed_error())
+                }))
+            }
+            Err(TryRecvError::Empty) => {}
+        }
         let deadline = deadline::earliest(req_deadline, head_deadline);
         if deadline.is_some_and(|d| Instant::now() >= d) {
             if !write_done
@@ -644,9 +657,23 @@ pub(crate) fn round_trip(
             pc.close_for(req_id, Error::timeout(phase));
             return Err(Box::new(RtError::new(Error::timeout(phase))));
         }
+        // A closed connection fails its request through the reader at once. One that reached
+        // neither thread before both stopped (sent in the instant they exited) would wait
+        // forever, so a closed connection gets a grace period and then an error.
+        let mut wake_at = deadline;
+        if pc.is_closed() {
+            let give_up = *closed_give_up.get_or_insert_with(|| Instant::now() + CLOSED_GRACE);
+            if Instant::now() >= give_up {
+                return Err(Box::new(RtError {
+                    before_response: true,
+                    ..RtError::new(pc.closed_error())
+                }));
+            }
+            wake_at = deadline::earliest(deadline, Some(give_up));
+        }
         // Woken by the reader (the response), the writer (its report), a cancel, or the
         // deadline; possibly for nothing, so everything is polled again.
-        wake::park_until(deadline);
+        wake::park_until(wake_at);
     }
 }
 
