@@ -748,6 +748,39 @@ fn unsolicited_bytes_on_an_idle_connection_close_it() {
     assert_no_leaks(&t);
 }
 
+/// A fresh connection can be closed by its reader thread (EOF, or bytes nobody asked for)
+/// while `Transport` is still starting its threads; both threads must still exit. Many
+/// connections, so the window between the two thread starts is hit; the transport is kept
+/// alive, so only the connection's own close can end its threads.
+#[test]
+fn connections_closed_at_once_by_the_server_leave_no_threads() {
+    let _wd = Watchdog::new(
+        "connections_closed_at_once_by_the_server_leave_no_threads",
+        BUDGET,
+    );
+    let srv = RawServer::start(|mut c, n| {
+        if n % 2 == 0 {
+            // Stray bytes before any request, then close.
+            c.send(ok_response("early"));
+        }
+    });
+    let t = Transport::new();
+    let c = client_for(&t);
+    for _ in 0..60 {
+        let mut req = request(Method::GET, &srv.url("/"));
+        req.set_timeout(REQ_TIMEOUT);
+        // Fails (closed or malformed), or succeeds if a retry met a lucky connection: either
+        // way it must return, and leave nothing behind.
+        let _ = c.send(req).and_then(|mut r| r.text());
+    }
+    drop(c);
+    let ok = wait_until(Duration::from_secs(5), || {
+        let s = t.stats();
+        s.threads == 0 && s.open == 0
+    });
+    assert!(ok, "threads or connections left: {:?}", t.stats());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Retries
 
