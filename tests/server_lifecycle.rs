@@ -228,7 +228,13 @@ fn shutdown_closes_idle_connections_and_lets_active_requests_finish() {
 
     // The idle connection is closed at once, with nothing sent on it.
     idle.expect_closed("idle connection at shutdown");
-    fresh.expect_closed("new connection at shutdown");
+    // The new one has shutdown_new_conn_grace (5 s, as Go) to send its first request, which
+    // is served with `Connection: close`: it may have been on its way when shutdown began.
+    fresh.send(get("/small"));
+    let r = fresh.read_response();
+    assert_eq!(r.status, 200);
+    assert!(r.is_close(), "{}", r.raw_head);
+    fresh.expect_closed("new connection after its one response");
     // New connections are refused once serve() has returned.
     srv.join_serve();
     assert!(
@@ -253,6 +259,47 @@ fn shutdown_closes_idle_connections_and_lets_active_requests_finish() {
     assert!(result.is_ok(), "{result:?}");
     srv.wait_no_threads();
     assert_eq!(srv.server().num_connections(), 0);
+}
+
+#[test]
+fn shutdown_closes_a_silent_new_connection_after_its_grace() {
+    let mut cfg = test_config();
+    cfg.shutdown_new_conn_grace = Duration::from_millis(1500);
+    let (srv, _started, _release) = start_gated(cfg);
+    let mut silent = srv.connect();
+    let s = srv.server();
+    wait_until(TEARDOWN, "the connection to be tracked", || {
+        s.num_connections() == 1
+    });
+    let s = srv.server().clone();
+    let shutdown = thread::spawn(move || s.shutdown(Duration::from_secs(10)));
+    // Not closed at once (the grace is far longer than this window)...
+    silent.expect_silent(
+        Duration::from_millis(200),
+        "new connection during its grace",
+    );
+    // ...but once the grace is over, as an idle one.
+    silent.expect_closed("new connection after its grace");
+    wait_until(TEARDOWN, "shutdown to return", || shutdown.is_finished());
+    let result = shutdown.join().unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[test]
+fn shutdown_with_no_grace_closes_new_connections_at_once() {
+    let mut cfg = test_config();
+    cfg.shutdown_new_conn_grace = Duration::ZERO;
+    let (srv, _started, _release) = start_gated(cfg);
+    let mut fresh = srv.connect();
+    let s = srv.server();
+    wait_until(TEARDOWN, "the connection to be tracked", || {
+        s.num_connections() == 1
+    });
+    let s = srv.server().clone();
+    let shutdown = thread::spawn(move || s.shutdown(Duration::from_secs(10)));
+    fresh.expect_closed("new connection at shutdown");
+    wait_until(TEARDOWN, "shutdown to return", || shutdown.is_finished());
+    assert!(shutdown.join().unwrap().is_ok());
 }
 
 #[test]

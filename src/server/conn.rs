@@ -65,6 +65,9 @@ pub(crate) struct ConnShared {
     /// The [`ConnState`] as a `u8`; written by the serve loop, read by `shutdown`.
     pub(crate) state: AtomicU8,
     pub(crate) id: u64,
+    /// When the connection was accepted: `shutdown` gives a connection still in `New` state
+    /// until `Config::shutdown_new_conn_grace` after this to send its first request.
+    pub(crate) accepted: Instant,
 }
 
 /// Whether `100 Continue` may still be sent for a request.
@@ -100,6 +103,7 @@ impl ConnShared {
         remote_addr: SocketAddr,
         id: u64,
         limits: Limits,
+        accepted: Instant,
     ) -> Self {
         ConnShared {
             stream,
@@ -122,6 +126,7 @@ impl ConnShared {
             cont: Mutex::new(Continue::default()),
             state: AtomicU8::new(ConnState::New as u8),
             id,
+            accepted,
         }
     }
 

@@ -114,6 +114,12 @@ pub struct Config {
     /// How long a cached connection thread waits for a new connection before it exits.
     /// Default is 30 seconds.
     pub thread_idle_timeout: Duration,
+    /// During [`Server::shutdown`], how long after its accept a connection that has not yet
+    /// sent a byte may still send its first request (which is then served, with
+    /// `Connection: close`) before shutdown closes it as idle. Go's server uses 5 seconds for
+    /// the same reason: the request may already be on its way. Zero closes such connections at
+    /// once. Default is 5 seconds.
+    pub shutdown_new_conn_grace: Duration,
     /// Called on every connection state change. Default is none.
     pub conn_state: Option<ConnStateHook>,
 }
@@ -132,6 +138,7 @@ impl Default for Config {
             max_connections: 10_000,
             stack_size: 2 << 20,
             thread_idle_timeout: Duration::from_secs(30),
+            shutdown_new_conn_grace: Duration::from_secs(5),
             conn_state: None,
         }
     }
@@ -404,12 +411,22 @@ impl Server {
         let id = srv.next_conn_id.fetch_add(1, Ordering::Relaxed);
         let tcp = Arc::new(stream);
         let plain: Arc<dyn Stream> = Arc::clone(&tcp) as Arc<dyn Stream>;
-        let shared = Arc::new(ConnShared::new(tcp, plain, false, peer, id, srv.limits));
+        let shared = Arc::new(ConnShared::new(
+            tcp,
+            plain,
+            false,
+            peer,
+            id,
+            srv.limits,
+            Instant::now(),
+        ));
         srv.conns.lock().insert(id, Arc::clone(&shared));
         srv.conn_state_changed(peer, ConnState::New);
         let inner = Arc::clone(srv);
         let job: Job = Box::new(move || {
-            if inner.is_shutting_down() {
+            // Accepted before a shutdown began but started after it: served like any other new
+            // connection (shutdown gives it the grace period), unless there is no grace.
+            if inner.is_shutting_down() && inner.config.shutdown_new_conn_grace.is_zero() {
                 let _ = shared.tcp.shutdown(std::net::Shutdown::Both);
                 shared.set_state(&inner, ConnState::Closed);
                 inner.untrack(shared.id);
@@ -431,7 +448,9 @@ impl Server {
     }
 
     /// Stops the server gracefully: stops accepting, closes idle connections at once, lets
-    /// active requests finish and closes each connection after its current response. Returns
+    /// active requests finish and closes each connection after its current response. A
+    /// connection that has not sent its first request yet gets
+    /// [`Config::shutdown_new_conn_grace`] (5 s) from its accept to do so. Returns
     /// when every connection is closed, or with a [`TimeoutPhase::Shutdown`] error at the
     /// timeout, leaving the rest to finish or to [`close`](Self::close). Hijacked connections
     /// are not waited for. Safe to call from any thread, more than once.
@@ -449,9 +468,14 @@ impl Server {
             if conns.is_empty() {
                 return Ok(());
             }
+            let grace = srv.config.shutdown_new_conn_grace;
             for c in conns.values() {
                 let state = c.state.load(Ordering::SeqCst);
-                if state == ConnState::Idle as u8 || state == ConnState::New as u8 {
+                // A new connection counts as idle once its grace is over (Go: 5 s): its first
+                // request may be in flight until then.
+                let idle = state == ConnState::Idle as u8
+                    || (state == ConnState::New as u8 && c.accepted.elapsed() >= grace);
+                if idle {
                     // Wakes the connection's blocked read with EOF; it then closes quietly.
                     let _ = c.tcp.shutdown(std::net::Shutdown::Both);
                 }
@@ -536,6 +560,7 @@ fn tls_handshake(
                 plain.remote_addr,
                 plain.id,
                 srv.limits,
+                plain.accepted,
             ));
             let mut conns = srv.conns.lock();
             // Closed meanwhile (close() shut the socket): nothing to serve.
