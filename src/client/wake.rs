@@ -72,6 +72,10 @@ impl<T> Drop for Notify<T> {
 
 /// Receives from `rx`, parking while it is empty; for a channel whose senders wake this thread
 /// after each send and when they all go.
+///
+/// No deadline of its own: it is the wait of a connection thread for its next piece of work,
+/// which ends with the connection (`PersistConn::close` sends both threads a message and
+/// wakes them), and the reader enforces the connection's idle timeout.
 pub(crate) fn recv<T>(rx: &Receiver<T>) -> std::result::Result<T, RecvError> {
     loop {
         match rx.try_recv() {
