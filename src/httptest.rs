@@ -73,15 +73,26 @@ pub struct Server {
     thread: Option<JoinHandle<()>>,
 }
 
+/// The default server config, but with no grace for silent new connections at shutdown: a test
+/// server closes them at once, as Go's `httptest` does.
+fn close_quickly() -> server::Config {
+    server::Config {
+        shutdown_new_conn_grace: Duration::ZERO,
+        ..server::Config::default()
+    }
+}
+
 impl Server {
-    /// Starts a server for `handler` with the default [`server::Config`].
+    /// Starts a server for `handler` with the default [`server::Config`], except that
+    /// [`close`](Self::close) closes connections that have not sent a request yet at once
+    /// (`shutdown_new_conn_grace` is zero), as Go's `httptest.Server.Close` does.
     ///
     /// # Panics
     ///
     /// If no loopback port can be bound or the accept thread cannot be started, as Go's
     /// `httptest.NewServer` does: a test cannot go on without its server.
     pub fn new(handler: impl Handler) -> Server {
-        Server::with_config(server::Config::default(), handler)
+        Server::with_config(close_quickly(), handler)
     }
 
     /// Starts a server for `handler` with `config`; its `addr` is replaced by the bound
@@ -115,7 +126,7 @@ impl Server {
     /// As [`Server::new`], or if the certificate cannot be generated.
     #[cfg(feature = "httptest-tls")]
     pub fn new_tls(handler: impl Handler) -> Server {
-        Server::with_config_tls(server::Config::default(), handler)
+        Server::with_config_tls(close_quickly(), handler)
     }
 
     /// As [`new_tls`](Self::new_tls), with `config`.

@@ -233,3 +233,26 @@ fn drop_closes_the_listener() {
     drop(srv);
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
 }
+
+#[test]
+fn close_does_not_wait_for_connections_that_sent_nothing() {
+    let mut srv = httptest::Server::new(hello);
+    let mut silent = TcpStream::connect(srv.addr()).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(raw::wait_for(Duration::from_secs(5), || srv
+        .server()
+        .num_connections()
+        == 1));
+    let start = std::time::Instant::now();
+    srv.close().unwrap();
+    // A server (not httptest's) would give the connection 5 s to send its first request.
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "close waited {:?} for a silent connection",
+        start.elapsed()
+    );
+    let mut b = [0u8; 1];
+    assert_eq!(silent.read(&mut b).unwrap(), 0, "expected EOF");
+}
