@@ -73,30 +73,22 @@ pub struct Server {
     thread: Option<JoinHandle<()>>,
 }
 
-/// The default server config, but with no grace for silent new connections at shutdown: a test
-/// server closes them at once, as Go's `httptest` does.
-fn close_quickly() -> server::Config {
-    server::Config {
-        shutdown_new_conn_grace: Duration::ZERO,
-        ..server::Config::default()
-    }
-}
-
 impl Server {
-    /// Starts a server for `handler` with the default [`server::Config`], except that
-    /// [`close`](Self::close) closes connections that have not sent a request yet at once
-    /// (`shutdown_new_conn_grace` is zero), as Go's `httptest.Server.Close` does.
+    /// Starts a server for `handler` with the default [`server::Config`]. As with every
+    /// constructor, [`close`](Self::close) closes connections that have not sent a request yet
+    /// at once (`shutdown_new_conn_grace` is set to zero), as Go's `httptest.Server.Close`
+    /// does.
     ///
     /// # Panics
     ///
     /// If no loopback port can be bound or the accept thread cannot be started, as Go's
     /// `httptest.NewServer` does: a test cannot go on without its server.
     pub fn new(handler: impl Handler) -> Server {
-        Server::with_config(close_quickly(), handler)
+        Server::with_config(server::Config::default(), handler)
     }
 
     /// Starts a server for `handler` with `config`; its `addr` is replaced by the bound
-    /// loopback address.
+    /// loopback address and its `shutdown_new_conn_grace` by zero (see [`Server::new`]).
     ///
     /// # Panics
     ///
@@ -126,7 +118,7 @@ impl Server {
     /// As [`Server::new`], or if the certificate cannot be generated.
     #[cfg(feature = "httptest-tls")]
     pub fn new_tls(handler: impl Handler) -> Server {
-        Server::with_config_tls(close_quickly(), handler)
+        Server::with_config_tls(server::Config::default(), handler)
     }
 
     /// As [`new_tls`](Self::new_tls), with `config`.
@@ -157,6 +149,7 @@ impl Server {
             .local_addr()
             .unwrap_or_else(|e| panic!("httptest: listener has no address: {e}"));
         config.addr = addr.to_string();
+        config.shutdown_new_conn_grace = Duration::ZERO;
         let srv = server::Server::with_config(config, handler);
         let (tx, done) = crossbeam_channel::bounded::<()>(0);
         let serving = srv.clone();

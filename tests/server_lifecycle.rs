@@ -264,7 +264,9 @@ fn shutdown_closes_idle_connections_and_lets_active_requests_finish() {
 #[test]
 fn shutdown_closes_a_silent_new_connection_after_its_grace() {
     let mut cfg = test_config();
-    cfg.shutdown_new_conn_grace = Duration::from_millis(1500);
+    cfg.shutdown_new_conn_grace = Duration::from_secs(1);
+    // Only the grace may close it (not the head timeout).
+    cfg.read_header_timeout = None;
     let (srv, _started, _release) = start_gated(cfg);
     let mut silent = srv.connect();
     let s = srv.server();

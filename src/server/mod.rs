@@ -158,6 +158,7 @@ impl fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("stack_size", &self.stack_size)
             .field("thread_idle_timeout", &self.thread_idle_timeout)
+            .field("shutdown_new_conn_grace", &self.shutdown_new_conn_grace)
             .field("conn_state", &self.conn_state.as_ref().map(|_| "hook"))
             .finish()
     }
@@ -212,6 +213,9 @@ pub(crate) struct ServerInner {
     limits: Limits,
     /// Set once by shutdown() or close(); never cleared.
     shutting_down: AtomicBool,
+    /// Set once by close() (before it scans the table); never cleared. A connection accepted
+    /// in the instant close() scanned checks it before it is served.
+    closed: AtomicBool,
     /// The connections being served (not hijacked ones). Guarded with `conns_changed`, which
     /// is notified whenever a connection leaves, and on shutdown.
     conns: Mutex<HashMap<u64, Arc<ConnShared>>>,
@@ -276,6 +280,7 @@ impl Server {
                 handler: Box::new(handler),
                 limits,
                 shutting_down: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
                 conns: Mutex::new(HashMap::new()),
                 conns_changed: Condvar::new(),
                 listeners: Mutex::new(Vec::new()),
@@ -396,6 +401,9 @@ impl Server {
             }
         }
         srv.listeners.lock().retain(|a| *a != local);
+        // A shutdown waits for the accept loops to end too.
+        let _conns = srv.conns.lock();
+        srv.conns_changed.notify_all();
         Ok(())
     }
 
@@ -425,8 +433,11 @@ impl Server {
         let inner = Arc::clone(srv);
         let job: Job = Box::new(move || {
             // Accepted before a shutdown began but started after it: served like any other new
-            // connection (shutdown gives it the grace period), unless there is no grace.
-            if inner.is_shutting_down() && inner.config.shutdown_new_conn_grace.is_zero() {
+            // connection (shutdown gives it the grace period), unless there is no grace. After
+            // close(), never: its scan of the table may have missed this connection.
+            if inner.closed.load(Ordering::SeqCst)
+                || (inner.is_shutting_down() && inner.config.shutdown_new_conn_grace.is_zero())
+            {
                 let _ = shared.tcp.shutdown(std::net::Shutdown::Both);
                 shared.set_state(&inner, ConnState::Closed);
                 inner.untrack(shared.id);
@@ -465,7 +476,9 @@ impl Server {
         let deadline = Instant::now() + timeout;
         let mut conns = srv.conns.lock();
         loop {
-            if conns.is_empty() {
+            // Done when no connection is left and no accept loop runs (one that has just
+            // accepted may be about to add a connection), as Go waits for its listeners.
+            if conns.is_empty() && srv.listeners.lock().is_empty() {
                 return Ok(());
             }
             let grace = srv.config.shutdown_new_conn_grace;
@@ -494,6 +507,7 @@ impl Server {
     /// (hijacked ones excepted). In-flight responses are cut off. Does not wait.
     pub fn close(&self) {
         let srv = &self.inner;
+        srv.closed.store(true, Ordering::SeqCst);
         srv.shutting_down.store(true, Ordering::SeqCst);
         srv.wake_listeners();
         for c in srv.conns.lock().values() {
