@@ -464,6 +464,8 @@ impl Read for MaxBytesReader {
             return Ok(n);
         }
         self.hit.store(true, Ordering::SeqCst);
+        // The server must not drain the rest; it closes the connection after the response.
+        self.inner.mark_over_limit();
         let allowed = self.remaining as usize;
         self.remaining = 0;
         if allowed > 0 {
@@ -477,11 +479,10 @@ impl Read for MaxBytesReader {
 /// Limits `r`'s body to `limit` bytes ([`MaxBytesReader`]), as Go's `http.MaxBytesReader`.
 ///
 /// If the request declares a `Content-Length` over the limit, the response gets
-/// `Connection: close` at once, so the rest of the body is never read. A chunked body that
-/// runs over the limit is found out only while the handler reads it, which this function
-/// cannot watch: the server then drains what is left as usual (up to 256 KiB, else it
-/// closes). Use [`max_bytes_handler`], which watches the writer too, to close the connection
-/// in every case.
+/// `Connection: close` at once, so the rest of the body is never read. A body found to run
+/// over the limit only while the handler reads it (chunked, say) is not drained either: the
+/// connection closes after the response, which carries `Connection: close` if its head was
+/// not sent yet, as with Go's `MaxBytesReader`.
 ///
 /// ```
 /// use std::io::Read;

@@ -299,6 +299,27 @@ fn e2e_max_bytes_reader_closes_on_declared_length() {
     assert!(closed_by_server(&mut s), "connection must close");
 }
 
+#[test]
+fn e2e_max_bytes_reader_closes_on_chunked_over_limit() {
+    // No declared length: the limit is found out while reading, and the server must neither
+    // drain the rest (here a small, drainable rest) nor keep the connection.
+    let h = |w: &mut dyn ResponseWriter, r: &mut Request| {
+        handlers::max_bytes_reader(w, r, 10);
+        upload(w, r);
+    };
+    let ts = TestServer::start(h);
+    let mut s = ts.connect();
+    s.write_all(
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n",
+    )
+    .expect("write");
+    let mut buf = Vec::new();
+    let resp = read_response(&mut s, &mut buf);
+    assert_eq!(resp.head.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(closed_by_server(&mut s), "connection must close");
+}
+
 /// A middleware that appends its name to `x-order` on the way in.
 fn tag(name: &'static str) -> Middleware {
     middleware(move |h: Box<dyn Handler>| {

@@ -14,7 +14,7 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,10 @@ pub(crate) struct ConnShared {
     /// The [`ConnState`] as a `u8`; written by the serve loop, read by `shutdown`.
     pub(crate) state: AtomicU8,
     pub(crate) id: u64,
+    /// The request whose body ran over a handler's limit (`MaxBytesReader`), or 0: its rest is
+    /// not drained, so the connection closes after the response (Go's `requestTooLarge`).
+    /// Atomic rather than in `read`, so the response writer never waits for the read half.
+    over_limit: AtomicU64,
     /// When the connection was accepted: `shutdown` gives a connection still in `New` state
     /// until `Config::shutdown_new_conn_grace` after this to send its first request.
     pub(crate) accepted: Instant,
@@ -126,6 +130,7 @@ impl ConnShared {
             cont: Mutex::new(Continue::default()),
             state: AtomicU8::new(ConnState::New as u8),
             id,
+            over_limit: AtomicU64::new(0),
             accepted,
         }
     }
@@ -203,6 +208,9 @@ impl ConnShared {
     /// Reads and discards what is left of the body of `req_id`, up to [`MAX_DRAIN`] bytes.
     /// Returns true if the body ended cleanly within that.
     pub(crate) fn drain_body(&self, req_id: u64) -> bool {
+        if self.is_body_over_limit(req_id) {
+            return false;
+        }
         let mut scratch = [0u8; 8192];
         let mut total = 0u64;
         let mut rh = self.read.lock();
@@ -218,6 +226,18 @@ impl ConnShared {
                 Err(_) => return false,
             }
         }
+    }
+
+    /// Marks the body of `req_id` as over a handler's limit: the server will not drain the rest,
+    /// and closes the connection after the response (with `Connection: close` if the head is
+    /// still to be written).
+    pub(crate) fn body_over_limit(&self, req_id: u64) {
+        self.over_limit.store(req_id, Ordering::SeqCst);
+    }
+
+    /// True if [`body_over_limit`](Self::body_over_limit) was called for `req_id`.
+    pub(crate) fn is_body_over_limit(&self, req_id: u64) -> bool {
+        self.over_limit.load(Ordering::SeqCst) == req_id
     }
 
     /// Hands over the buffered, unconsumed bytes and stops all further reads by the server.

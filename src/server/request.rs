@@ -345,6 +345,15 @@ impl Body {
         }
     }
 
+    /// Tells the server that a handler's limit on this body ran out (`MaxBytesReader`): it
+    /// must not read the rest, so the connection closes after the response. Does nothing for
+    /// a body that is not a server connection's.
+    pub(crate) fn mark_over_limit(&self) {
+        if let BodyKind::Conn(c) = &self.kind {
+            c.shared.body_over_limit(c.req_id);
+        }
+    }
+
     fn known_len(&self) -> Option<u64> {
         match &self.kind {
             BodyKind::Empty => Some(0),

@@ -248,7 +248,10 @@ impl<'a> ConnWriter<'a> {
             // connection cannot carry another request (RFC 9110 §10.1.1).
             self.close_after = true;
         }
-        if self.req.client_close || self.srv.is_shutting_down() || has_connection_token(h, "close")
+        if self.req.client_close
+            || self.srv.is_shutting_down()
+            || has_connection_token(h, "close")
+            || self.shared.is_body_over_limit(self.req.req_id)
         {
             self.close_after = true;
         }
