@@ -523,7 +523,7 @@ fn limited_body(body: Body, len: Option<u64>, limit: u64) -> Body {
 /// reads past the limit fail as with [`MaxBytesReader`], and once the limit is passed the
 /// response carries `Connection: close`, so the server closes the connection instead of
 /// reading the rest of the body. (If `h` had already sent the response head when the limit was
-/// passed, the server's usual rule applies: drain up to 256 KiB, else close.)
+/// passed, the connection still closes after the response, without the header.)
 pub fn max_bytes_handler<H: Handler>(h: H, limit: u64) -> MaxBytesHandler<H> {
     MaxBytesHandler { inner: h, limit }
 }

@@ -102,10 +102,6 @@ pub(crate) struct PersistConn {
     /// that arrives late closes the connection only if it still carries that request
     /// (`close_for`), as Go's `replaceReqCanceler` ensures.
     pub(crate) current: AtomicU64,
-    /// Owned by the writer thread: the `done` sender of the last request written without a
-    /// success report. Kept rather than dropped, because dropping it would wake the caller
-    /// waiting on it for nothing; replaced by the next one.
-    parked_done: Mutex<Option<Sender<WriteResult>>>,
     pub(crate) transport: Weak<TransportInner>,
 }
 
@@ -293,7 +289,6 @@ impl PersistConn {
             wrote_cv: Condvar::new(),
             upgraded: AtomicBool::new(false),
             current: AtomicU64::new(0),
-            parked_done: Mutex::new(None),
             transport: Arc::downgrade(t),
         });
         let limits = Limits {
@@ -588,10 +583,9 @@ pub(crate) fn round_trip(
                         body,
                     }));
                 }
-                // The writer dropped this request's sender: it parks only the latest one, so
-                // it has moved on to the next request on this connection, which it takes only
-                // after finishing ours. A failure would have been reported, and a dead
-                // connection fails the request through the reader.
+                // The writer dropped this request's sender without a report: the write
+                // succeeded and no report was wanted (a failure is always reported, and a
+                // dead connection fails the request through the reader).
                 Err(TryRecvError::Disconnected) => {
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
@@ -603,8 +597,7 @@ pub(crate) fn round_trip(
             Ok(Ok(parts)) => return Ok(make_response(pc, parts, req_id, &url, &ctx)),
             Ok(Err(mut e)) => {
                 // How far did the writer get? It fails fast now the socket is shut. A write
-                // that succeeded sends no report (its sender is parked), so do not wait for
-                // one then.
+                // that succeeded may send no report, so do not wait for one then.
                 let succeeded = pc.wrote.lock().full == req_id;
                 let result = if succeeded {
                     None
@@ -1077,7 +1070,9 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
         }
         if let Some(done_tx) = done_tx {
             if matches!(result, WriteResult::Ok) && !notify_ok {
-                *pc.parked_done.lock() = done_tx.into_silent();
+                // No report wanted: drop the sender without waking the caller (it sees the
+                // disconnect, meaning success, whenever it next polls).
+                drop(done_tx.into_silent());
             } else {
                 let _ = done_tx.send(result);
             }

@@ -206,7 +206,8 @@ impl ConnShared {
     }
 
     /// Reads and discards what is left of the body of `req_id`, up to [`MAX_DRAIN`] bytes.
-    /// Returns true if the body ended cleanly within that.
+    /// Returns true if the body ended cleanly within that; false at once, reading nothing,
+    /// for a body marked over a handler's limit (`body_over_limit`).
     pub(crate) fn drain_body(&self, req_id: u64) -> bool {
         if self.is_body_over_limit(req_id) {
             return false;

@@ -461,7 +461,7 @@ impl Server {
     /// Stops the server gracefully: stops accepting, closes idle connections at once, lets
     /// active requests finish and closes each connection after its current response. A
     /// connection that has not sent its first request yet gets
-    /// [`Config::shutdown_new_conn_grace`] (5 s) from its accept to do so. Returns
+    /// [`Config::shutdown_new_conn_grace`] (default 5 s) from its accept to do so. Returns
     /// when every connection is closed, or with a [`TimeoutPhase::Shutdown`] error at the
     /// timeout, leaving the rest to finish or to [`close`](Self::close). Hijacked connections
     /// are not waited for. Safe to call from any thread, more than once.
@@ -721,7 +721,7 @@ fn worker(first: Job, shared: &PoolShared, idle_timeout: Duration) {
                 let mut idle = shared.idle.lock();
                 match idle.iter().position(|p| Arc::ptr_eq(p, &me)) {
                     Some(i) => {
-                        idle.swap_remove(i);
+                        idle.remove(i);
                         return;
                     }
                     // Popped by a dispatcher (or by the pool's drop, which empties the list):
