@@ -415,18 +415,45 @@ fn blocking_server(arrived: &Signal, release: &Signal) -> TestServer {
     })
 }
 
-#[test]
-fn max_conns_per_host_makes_callers_wait() {
-    let _wd = Watchdog::new("max_conns_per_host_makes_callers_wait", BUDGET);
+/// A transport allowed one connection per host, and that connection busy: a first request to
+/// `path` (under `/block`) is held in the handler until `release` fires.
+struct OneConnBusy {
+    srv: TestServer,
+    t: Transport,
+    c: Client,
+    release: Signal,
+    first: std::thread::JoinHandle<(String, GotConnInfo)>,
+}
+
+fn one_conn_busy(path: &str) -> OneConnBusy {
     let (arrived, release) = (Signal::new(), Signal::new());
     let srv = blocking_server(&arrived, &release);
     let t = Transport::builder().max_conns_per_host(1).build();
     let c = client_for(&t);
     let first = {
-        let (c, url) = (c.clone(), srv.url("/block"));
+        let (c, url) = (c.clone(), srv.url(path));
         std::thread::spawn(move || traced_get(&c, &url))
     };
     arrived.expect("the first request");
+    OneConnBusy {
+        srv,
+        t,
+        c,
+        release,
+        first,
+    }
+}
+
+#[test]
+fn max_conns_per_host_makes_callers_wait() {
+    let _wd = Watchdog::new("max_conns_per_host_makes_callers_wait", BUDGET);
+    let OneConnBusy {
+        srv,
+        t,
+        c,
+        release,
+        first,
+    } = one_conn_busy("/block");
     let waiting = Signal::new();
     let waiters: Vec<_> = (0..2)
         .map(|i| {
@@ -460,15 +487,13 @@ fn max_conns_per_host_makes_callers_wait() {
 #[test]
 fn max_conns_per_host_waiter_times_out_in_pool_wait() {
     let _wd = Watchdog::new("max_conns_per_host_waiter_times_out_in_pool_wait", BUDGET);
-    let (arrived, release) = (Signal::new(), Signal::new());
-    let srv = blocking_server(&arrived, &release);
-    let t = Transport::builder().max_conns_per_host(1).build();
-    let c = client_for(&t);
-    let first = {
-        let (c, url) = (c.clone(), srv.url("/block"));
-        std::thread::spawn(move || traced_get(&c, &url))
-    };
-    arrived.expect("the first request");
+    let OneConnBusy {
+        srv,
+        t,
+        c,
+        release,
+        first,
+    } = one_conn_busy("/block");
     let mut req = request(Method::GET, &srv.url("/late"));
     req.set_timeout(Duration::from_millis(200));
     let start = Instant::now();
@@ -491,15 +516,13 @@ fn max_conns_per_host_waiter_dials_when_the_connection_closes() {
         "max_conns_per_host_waiter_dials_when_the_connection_closes",
         BUDGET,
     );
-    let (arrived, release) = (Signal::new(), Signal::new());
-    let srv = blocking_server(&arrived, &release);
-    let t = Transport::builder().max_conns_per_host(1).build();
-    let c = client_for(&t);
-    let first = {
-        let (c, url) = (c.clone(), srv.url("/block/close"));
-        std::thread::spawn(move || traced_get(&c, &url))
-    };
-    arrived.expect("the first request");
+    let OneConnBusy {
+        srv,
+        t,
+        c,
+        release,
+        first,
+    } = one_conn_busy("/block/close");
     let waiting = Signal::new();
     let second = {
         let (c, url, w) = (c.clone(), srv.url("/second"), waiting.clone());
@@ -1307,15 +1330,13 @@ fn cancel_while_reading_the_body() {
 #[test]
 fn cancel_while_waiting_for_a_connection() {
     let _wd = Watchdog::new("cancel_while_waiting_for_a_connection", BUDGET);
-    let (arrived, release) = (Signal::new(), Signal::new());
-    let srv = blocking_server(&arrived, &release);
-    let t = Transport::builder().max_conns_per_host(1).build();
-    let c = client_for(&t);
-    let first = {
-        let (c, url) = (c.clone(), srv.url("/block"));
-        std::thread::spawn(move || traced_get(&c, &url))
-    };
-    arrived.expect("the first request");
+    let OneConnBusy {
+        srv,
+        t,
+        c,
+        release,
+        first,
+    } = one_conn_busy("/block");
     let token = CancelToken::new();
     let waiting = Signal::new();
     let w = waiting.clone();
