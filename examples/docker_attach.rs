@@ -132,7 +132,7 @@ mod attach {
             Err(e) => fail(&format!("bad container name {container:?}: {e}")),
         };
         // Bounds the request and its response head; the hijacked stream has no deadline.
-        req.set_timeout(Duration::from_secs(10));
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(Duration::from_secs(10));
         let mut resp = match cc.send(req) {
             Ok(r) => r,
             Err(e) => fail(&format!("attach: {e}")),

@@ -45,7 +45,7 @@
 //!   caught: the client gets a 500 (if nothing was sent) and the connection closes.
 //! - **Defaults are safe for untrusted peers**: the server has head-read, idle and stall
 //!   timeouts and a connection limit; the client has a connect timeout; see each `Config`.
-//! - **Every blocking call has a deadline** when you set one: [`Request::set_timeout`] on the
+//! - **Every blocking call has a deadline** when you set one: [`client::RequestOptions`] on the
 //!   client; the server's timeouts in [`server::Config`].
 //!
 //! # Layers
@@ -65,6 +65,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod body;
 mod bufio;
 pub mod client;
 mod deadline;
@@ -75,11 +76,13 @@ pub mod httptest;
 pub mod mux;
 pub mod net;
 pub mod proto;
+mod request;
 pub mod server;
 pub mod sniff;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use body::Body;
 pub use client::{Client, Response, Transport};
 pub use error::{Error, ErrorKind, Result};
 pub use fs::FileServer;
@@ -90,7 +93,8 @@ pub use handlers::{
 pub use http;
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 pub use mux::ServeMux;
-pub use server::{listen_and_serve, Handler, Request, ResponseWriter, Server};
+pub use request::Request;
+pub use server::{listen_and_serve, Handler, ResponseWriter, Server};
 pub use sniff::detect_content_type;
 
 /// The README's examples, compiled and run as doc tests.

@@ -257,7 +257,7 @@ fn nginx_return_head_and_404_on_one_connection() {
     let ev = Events::new();
     let send = |method: Method, path: &str| {
         let mut r = request(method, &ng.url(path));
-        r.set_trace(ev.trace());
+        nethttp::client::RequestOptions::of_mut(&mut r).trace = ev.trace();
         c.send(r).unwrap()
     };
     let mut ok = send(Method::GET, "/ok");
@@ -313,8 +313,8 @@ fn nginx_uploads_chunked_sized_and_with_100_continue() {
         if expect {
             put = put.with_header("Expect", "100-continue").unwrap();
         }
-        put.set_timeout(REQ_TIMEOUT);
-        put.set_trace(ev.trace());
+        nethttp::client::RequestOptions::of_mut(&mut put).set_timeout(REQ_TIMEOUT);
+        nethttp::client::RequestOptions::of_mut(&mut put).trace = ev.trace();
         let start = Instant::now();
         let mut resp = c.send(put).unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert_eq!(resp.status, StatusCode::CREATED, "{name}");
@@ -467,7 +467,7 @@ fn hb_get(hb: &Httpbin, c: &Client, _t: &Transport) {
     let mut r = request(Method::GET, &hb.url("/get?x=1"))
         .with_header("X-Test", "yes")
         .unwrap();
-    r.set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut r).set_timeout(REQ_TIMEOUT);
     let mut resp = c.send(r).unwrap();
     assert_eq!(resp.status, StatusCode::OK);
     assert_eq!(resp.headers["content-type"], "application/json");
@@ -496,7 +496,7 @@ fn hb_post_chunked(hb: &Httpbin, c: &Client, _t: &Transport) {
     let mut r = request(Method::POST, &hb.url("/post")).with_body(Body::from_reader(
         std::io::Cursor::new(b"streamed without a length".to_vec()),
     ));
-    r.set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut r).set_timeout(REQ_TIMEOUT);
     let mut resp = c.send(r).unwrap();
     assert_eq!(resp.status, StatusCode::OK);
     let body = squash(&text(&mut resp));
@@ -558,7 +558,7 @@ fn hb_keep_alive(hb: &Httpbin, c: &Client, t: &Transport) {
 
 fn hb_delay_times_out_in_read_response_head(hb: &Httpbin, c: &Client, _t: &Transport) {
     let mut r = request(Method::GET, &hb.url("/delay/1"));
-    r.set_timeout(Duration::from_millis(300));
+    nethttp::client::RequestOptions::of_mut(&mut r).set_timeout(Duration::from_millis(300));
     let start = Instant::now();
     let err = c.send(r).unwrap_err();
     assert_eq!(

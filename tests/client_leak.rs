@@ -88,18 +88,18 @@ fn no_client_threads_left_after_dropping_everything() {
         let unread = c.send(request(Method::GET, &srv.url("/big"))).unwrap();
         // A timed-out and a canceled request.
         let mut slow = request(Method::GET, &srv.url("/slow"));
-        slow.set_timeout(Duration::from_millis(100));
+        nethttp::client::RequestOptions::of_mut(&mut slow).set_timeout(Duration::from_millis(100));
         assert!(c.send(slow).unwrap_err().is_timeout());
         let token = CancelToken::new();
         token.cancel();
         let mut canceled = request(Method::GET, &srv.url("/ok"));
-        canceled.set_cancel(token);
+        nethttp::client::RequestOptions::of_mut(&mut canceled).cancel = Some(token);
         assert!(c.send(canceled).unwrap_err().is_canceled());
         // An upgraded connection, used and dropped.
         let mut up = request(Method::GET, &srv.url("/upgrade"))
             .with_header("Upgrade", "echo")
             .unwrap();
-        up.set_timeout(REQ_TIMEOUT);
+        nethttp::client::RequestOptions::of_mut(&mut up).set_timeout(REQ_TIMEOUT);
         let mut resp = c.send(up).unwrap();
         let mut conn = resp.upgrade().unwrap();
         conn.write_all(b"hi").unwrap();

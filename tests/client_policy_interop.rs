@@ -352,7 +352,7 @@ fn tinyproxy_connect_tunnel() {
     let conn = ClientConn::new(tunnel);
     for i in 0..2 {
         let mut req = Request::new(Method::GET, &format!("{}/tunnel/{i}", ts.url())).unwrap();
-        req.set_timeout(BOUND);
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(BOUND);
         let mut resp = conn.send(req).unwrap();
         // No Via: the proxy only relays bytes.
         assert_eq!(resp.text().unwrap(), format!("GET /tunnel/{i} via="));

@@ -91,7 +91,7 @@ fn reuse_after_body_read_to_eof() {
         for i in 0..3 {
             let ev = Events::new();
             let mut req = request(method.clone(), &srv.url(path));
-            req.set_trace(ev.trace());
+            nethttp::client::RequestOptions::of_mut(&mut req).trace = ev.trace();
             let mut resp = c.send(req).unwrap_or_else(|e| panic!("{name}: {e}"));
             if name == "chunked" {
                 assert_eq!(resp.headers["transfer-encoding"], "chunked", "{name}");
@@ -242,7 +242,7 @@ fn keep_alive_decisions() {
         for _ in 0..2 {
             let ev = Events::new();
             let mut req = request(method.clone(), &srv.url("/"));
-            req.set_trace(ev.trace());
+            nethttp::client::RequestOptions::of_mut(&mut req).trace = ev.trace();
             let mut resp = cl.send(req).unwrap_or_else(|e| panic!("{name}: {e}"));
             resp.bytes().unwrap_or_else(|e| panic!("{name}: {e}"));
             infos.push(ev.got_conn());
@@ -265,7 +265,7 @@ fn connection_close_requested_by_client() {
         let mut req = get_traced(&srv.url("/peer"), ev.trace())
             .with_header("Connection", "close")
             .unwrap();
-        req.set_timeout(REQ_TIMEOUT);
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
         let mut resp = c.send(req).unwrap();
         assert_eq!(resp.headers["connection"], "close");
         text(&mut resp);
@@ -495,7 +495,7 @@ fn max_conns_per_host_waiter_times_out_in_pool_wait() {
         first,
     } = one_conn_busy("/block");
     let mut req = request(Method::GET, &srv.url("/late"));
-    req.set_timeout(Duration::from_millis(200));
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(Duration::from_millis(200));
     let start = Instant::now();
     let err = c.send(req).unwrap_err();
     assert_eq!(err.timeout_phase(), Some(TimeoutPhase::PoolWait), "{err:?}");
@@ -639,7 +639,7 @@ fn dial_slower_than_the_deadline_times_out_in_connect() {
     let t = Transport::builder().dialer(dialer).build();
     let c = client_for(&t);
     let mut req = request(Method::GET, &srv.url("/text"));
-    req.set_timeout(Duration::from_millis(200));
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(Duration::from_millis(200));
     let start = Instant::now();
     let err = c.send(req).unwrap_err();
     assert_eq!(err.timeout_phase(), Some(TimeoutPhase::Connect), "{err:?}");
@@ -792,7 +792,7 @@ fn connections_closed_at_once_by_the_server_leave_no_threads() {
     let c = client_for(&t);
     for _ in 0..100 {
         let mut req = request(Method::GET, &srv.url("/"));
-        req.set_timeout(REQ_TIMEOUT);
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
         // Fails (closed or malformed), or succeeds if a retry met a lucky connection: either
         // way it must return, and leave nothing behind.
         let _ = c.send(req).and_then(|mut r| r.text());
@@ -876,9 +876,9 @@ fn post_with_a_streamed_body_is_not_retried_after_it_was_written() {
     assert_eq!(traced_get(&c, &srv.url("/")).0, "warm");
     let mut req = request(Method::POST, &srv.url("/"))
         .with_body(Body::from_reader(std::io::Cursor::new(b"payload".to_vec())));
-    req.set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
     let ev = Events::new();
-    req.set_trace(ev.trace());
+    nethttp::client::RequestOptions::of_mut(&mut req).trace = ev.trace();
     let err = c.send(req).unwrap_err();
     assert!(
         err.is_closed() || err.is_io(),
@@ -902,7 +902,7 @@ fn post_with_a_bytes_body_and_no_idempotency_key_is_not_retried() {
     let c = client_for(&t);
     traced_get(&c, &srv.url("/"));
     let mut req = request(Method::POST, &srv.url("/")).with_body("payload");
-    req.set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
     c.send(req).unwrap_err();
     assert_eq!(*seen.lock().unwrap(), ["GET 0", "POST 0"]);
     drop(c);
@@ -948,7 +948,7 @@ fn idempotent_posts_with_replayable_bodies_are_retried() {
             .with_header("Idempotency-Key", "k-1")
             .unwrap()
             .with_body(make());
-        req.set_timeout(REQ_TIMEOUT);
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
         let mut resp = c.send(req).unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert_eq!(text(&mut resp), "payload", "{name}");
         assert_eq!(srv.accepted(), 2, "{name}");
@@ -982,7 +982,7 @@ fn early_response_while_the_body_is_still_uploading() {
     let c = client_for(&t);
     let upload = Body::from_reader(std::io::Cursor::new(vec![0u8; 8 << 20]));
     let mut req = request(Method::PUT, &srv.url("/upload")).with_body(upload);
-    req.set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
     let mut resp = c.send(req).expect("the early answer, not a write error");
     assert_eq!(resp.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(text(&mut resp), "too big\n");
@@ -1079,7 +1079,7 @@ fn request_deadline_phases() {
         let t = Transport::new();
         let c = client_for(&t);
         let mut req = request(Method::GET, &srv.url("/"));
-        req.set_timeout(Duration::from_millis(300));
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(Duration::from_millis(300));
         let start = Instant::now();
         let err = match c.send(req) {
             Err(e) => e,
@@ -1285,7 +1285,7 @@ fn cancel_while_waiting_for_the_response_head() {
         Instant::now()
     });
     let mut req = request(Method::GET, &srv.url("/"));
-    req.set_cancel(token);
+    nethttp::client::RequestOptions::of_mut(&mut req).cancel = Some(token);
     let err = c.send(req).unwrap_err();
     let canceled_at = canceller.join().unwrap();
     assert!(err.is_canceled(), "{err:?}");
@@ -1303,7 +1303,7 @@ fn cancel_while_reading_the_body() {
     let c = client_for(&t);
     let token = CancelToken::new();
     let mut req = request(Method::GET, &srv.url("/"));
-    req.set_cancel(token.clone());
+    nethttp::client::RequestOptions::of_mut(&mut req).cancel = Some(token.clone());
     let mut resp = c.send(req).unwrap();
     let mut five = [0u8; 5];
     resp.body().read_exact(&mut five).unwrap();
@@ -1346,8 +1346,9 @@ fn cancel_while_waiting_for_a_connection() {
         tk.cancel();
     });
     let mut req = request(Method::GET, &srv.url("/second"));
-    req.set_cancel(token);
-    req.set_trace(nethttp::client::ClientTrace::new().on_get_conn(move |_| waiting.fire()));
+    nethttp::client::RequestOptions::of_mut(&mut req).cancel = Some(token);
+    nethttp::client::RequestOptions::of_mut(&mut req).trace =
+        nethttp::client::ClientTrace::new().on_get_conn(move |_| waiting.fire());
     let err = c.send(req).unwrap_err();
     assert!(err.is_canceled(), "{err:?}");
     canceller.join().unwrap();
@@ -1372,7 +1373,7 @@ fn cancel_during_a_slow_dial() {
         tk.cancel();
     });
     let mut req = request(Method::GET, &srv.url("/text"));
-    req.set_cancel(token);
+    nethttp::client::RequestOptions::of_mut(&mut req).cancel = Some(token);
     let start = Instant::now();
     let err = c.send(req).unwrap_err();
     assert!(err.is_canceled(), "{err:?}");
@@ -1397,7 +1398,7 @@ fn a_canceled_token_fails_new_requests_at_once() {
     let token = CancelToken::new();
     token.cancel();
     let mut req = request(Method::GET, &srv.url("/text"));
-    req.set_cancel(token);
+    nethttp::client::RequestOptions::of_mut(&mut req).cancel = Some(token);
     assert!(c.send(req).unwrap_err().is_canceled());
     assert_eq!(srv.accepted(), 0);
     drop(c);
@@ -1498,7 +1499,7 @@ fn request_bodies_and_framing() {
     let c = client_for(&t);
     for (name, method, body, cl, chunked, want) in cases {
         let mut req = request(method.clone(), &srv.url("/up?x=1")).with_body(body());
-        req.set_timeout(REQ_TIMEOUT);
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
         let mut resp = c.send(req).unwrap_or_else(|e| panic!("{name}: {e:?}"));
         text(&mut resp);
         let got = rx.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -1630,7 +1631,7 @@ fn request_body_shorter_or_longer_than_declared_fails() {
     ];
     for (name, body) in cases {
         let mut req = request(Method::POST, &srv.url("/")).with_body(body);
-        req.set_timeout(REQ_TIMEOUT);
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
         let err = c.send(req).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{name}: {err:?}");
         // The connection is not left half-used in the pool.
@@ -1778,7 +1779,7 @@ fn wrote_header_field_sees_the_head_as_sent() {
         .with_header("x-colon", "a: b")
         .unwrap()
         .with_body("hello");
-    req.set_trace(trace);
+    nethttp::client::RequestOptions::of_mut(&mut req).trace = trace;
     let mut resp = c.send(req).unwrap();
     assert_eq!(text(&mut resp), "hello");
     let got = fields.lock().unwrap().clone();
@@ -1868,7 +1869,7 @@ fn http_conversions() {
         .body(b"converted".to_vec())
         .unwrap();
     let mut req = Request::from(hreq);
-    req.set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
     let resp = c.send(req).unwrap();
     // http::Response out, with the streaming body.
     let hresp = resp.into_http();
@@ -1990,8 +1991,9 @@ fn cancel_just_after_getting_a_connection_does_not_leak_it() {
     let token = CancelToken::new();
     let tk = token.clone();
     let mut req = request(Method::GET, ts.url());
-    req.set_cancel(token.clone());
-    req.set_trace(nethttp::client::ClientTrace::new().on_got_conn(move |_| tk.cancel()));
+    nethttp::client::RequestOptions::of_mut(&mut req).cancel = Some(token.clone());
+    nethttp::client::RequestOptions::of_mut(&mut req).trace =
+        nethttp::client::ClientTrace::new().on_got_conn(move |_| tk.cancel());
     let err = c.send(req).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Canceled);
     drop(c);
@@ -2013,7 +2015,7 @@ fn a_late_cancel_does_not_touch_the_next_request_on_the_connection() {
     let c = Client::with_transport(t.clone());
     let token = CancelToken::new();
     let mut a = request(Method::GET, &format!("{}/a", ts.url()));
-    a.set_cancel(token.clone());
+    nethttp::client::RequestOptions::of_mut(&mut a).cancel = Some(token.clone());
     assert_eq!(c.send(a).unwrap().text().unwrap(), "ok");
     // B reuses A's connection; A's token is canceled while B is in flight.
     let c2 = c.clone();

@@ -29,8 +29,8 @@ fn expect_continue_post(url: &str, body: &str, ev: &Events) -> Request {
         .with_header("Expect", "100-continue")
         .unwrap()
         .with_body(body.to_string());
-    r.set_timeout(REQ_TIMEOUT);
-    r.set_trace(ev.trace());
+    nethttp::client::RequestOptions::of_mut(&mut r).set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut r).trace = ev.trace();
     r
 }
 
@@ -357,7 +357,7 @@ fn upgrade_request(url: &str) -> Request {
         .unwrap()
         .with_header("Connection", "Upgrade")
         .unwrap();
-    r.set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut r).set_timeout(REQ_TIMEOUT);
     r
 }
 
@@ -768,7 +768,7 @@ fn clientconn_deadline() {
     });
     let cc = ClientConn::new(connect(srv.addr()));
     let mut req = request(Method::GET, &srv.url("/"));
-    req.set_timeout(Duration::from_millis(200));
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(Duration::from_millis(200));
     let start = Instant::now();
     let err = cc.send(req).unwrap_err();
     assert_eq!(err.timeout_phase(), Some(TimeoutPhase::ReadResponseHead));
@@ -790,8 +790,8 @@ fn unix_socket_server_with_the_transport() {
     for i in 0..3 {
         let ev = Events::new();
         let mut req = request(Method::POST, "http://localhost/containers/json").with_body("hi");
-        req.set_timeout(REQ_TIMEOUT);
-        req.set_trace(ev.trace());
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
+        nethttp::client::RequestOptions::of_mut(&mut req).trace = ev.trace();
         let mut resp = c.send(req).unwrap();
         assert_eq!(resp.headers["x-path"], "/containers/json");
         assert_eq!(text(&mut resp), "hi");
@@ -800,7 +800,7 @@ fn unix_socket_server_with_the_transport() {
     // A streamed body goes chunked over the socket too.
     let mut req = request(Method::PUT, "http://localhost/up")
         .with_body(Body::from_reader(std::io::Cursor::new(vec![7u8; 100_000])));
-    req.set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
     let mut resp = c.send(req).unwrap();
     assert_eq!(resp.bytes().unwrap(), vec![7u8; 100_000]);
     assert_eq!(srv.accepted(), 1);
@@ -880,7 +880,7 @@ fn clientconn_upgraded_stream_outlives_the_request_deadline() {
     });
     let cc = ClientConn::new(connect(srv.addr()));
     let mut req = request(Method::GET, &srv.url("/up"));
-    req.set_timeout(Duration::from_millis(200));
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(Duration::from_millis(200));
     let mut resp = cc.send(req).unwrap();
     let mut conn = resp.upgrade().unwrap();
     // Let the request's deadline pass (the point of the test, not a synchronisation), then

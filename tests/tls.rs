@@ -54,11 +54,12 @@ fn round_trips_and_pools_over_tls() {
     for i in 0..5 {
         let r2 = Arc::clone(&reused);
         let mut req = Request::new(Method::GET, &format!("{}/p{i}", ts.url())).unwrap();
-        req.set_trace(ClientTrace::new().on_got_conn(move |info| {
-            if info.reused {
-                r2.fetch_add(1, Ordering::SeqCst);
-            }
-        }));
+        nethttp::client::RequestOptions::of_mut(&mut req).trace =
+            ClientTrace::new().on_got_conn(move |info| {
+                if info.reused {
+                    r2.fetch_add(1, Ordering::SeqCst);
+                }
+            });
         let mut resp = client.send(req).unwrap();
         assert_eq!(resp.status, StatusCode::OK);
         assert_eq!(resp.text().unwrap(), format!("hello /p{i} tls=true"));
@@ -81,7 +82,7 @@ fn full_duplex_body_over_one_session() {
     // and this thread take the echoed response off the same TLS session.
     let mut req = Request::new(Method::POST, &format!("{}/echo", ts.url())).unwrap();
     req.replace_body(Body::from_reader(std::io::Cursor::new(body)));
-    req.set_timeout(Duration::from_secs(30));
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(Duration::from_secs(30));
     let mut resp = client.send(req).unwrap();
     let got = resp.bytes_limited(16 << 20).unwrap();
     assert_eq!(got.len(), len);
@@ -442,12 +443,13 @@ fn our_client_against_nginx_tls() {
             &format!("https://localhost:{}/hello.txt", nginx.port),
         )
         .unwrap();
-        req.set_trace(ClientTrace::new().on_got_conn(move |i| {
-            if i.reused {
-                r2.fetch_add(1, Ordering::SeqCst);
-            }
-        }));
-        req.set_timeout(Duration::from_secs(10));
+        nethttp::client::RequestOptions::of_mut(&mut req).trace =
+            ClientTrace::new().on_got_conn(move |i| {
+                if i.reused {
+                    r2.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(Duration::from_secs(10));
         let mut resp = client.send(req).unwrap();
         assert_eq!(resp.status, StatusCode::OK);
         assert_eq!(resp.text().unwrap(), "hello from nginx\n");

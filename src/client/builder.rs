@@ -12,11 +12,13 @@ use super::cookies::CookieJar;
 use super::proxy::Proxy;
 use super::redirect::{basic_auth, RedirectPolicy};
 use super::response::{Response, DEFAULT_BODY_LIMIT};
+use super::trace::{CancelToken, ClientTrace};
 use super::transport::TransportBuilder;
+use super::RequestOptions;
 use super::{Client, ClientInner, RoundTripper};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::TcpDialer;
-use crate::server::{Body, Request};
+use crate::{Body, Request};
 
 /// Builds a [`Client`]. Setters take `&mut self`; [`build`](Self::build) may be called more
 /// than once (each client gets its own transport, unless one was given).
@@ -352,11 +354,44 @@ impl RequestBuilder {
         })
     }
 
-    /// A deadline for this request as a whole (redirects and body included), counted from
-    /// [`send`](Self::send); the client's own timeout still applies if it is sooner.
+    /// A time limit for this request as a whole (redirects and body included), counted from
+    /// [`send`](Self::send) (or [`build`](Self::build)); the client's own timeout still
+    /// applies if it is sooner. Replaces a [`deadline`](Self::deadline) set before; the last
+    /// of the two wins.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
-        self
+        self.with(|req| {
+            RequestOptions::of_mut(req).deadline = None;
+            Ok(())
+        })
+    }
+
+    /// A deadline for this request as a whole (redirects and body included); the client's own
+    /// timeout still applies if it is sooner. Replaces a [`timeout`](Self::timeout) set
+    /// before; the last of the two wins.
+    pub fn deadline(mut self, deadline: std::time::Instant) -> Self {
+        self.timeout = None;
+        self.with(|req| {
+            RequestOptions::of_mut(req).deadline = Some(deadline);
+            Ok(())
+        })
+    }
+
+    /// The token that cancels this request from another thread ([`RequestOptions::cancel`]).
+    pub fn cancel(self, token: CancelToken) -> Self {
+        self.with(|req| {
+            RequestOptions::of_mut(req).cancel = Some(token);
+            Ok(())
+        })
+    }
+
+    /// Hooks that observe this request going through the transport
+    /// ([`RequestOptions::trace`]).
+    pub fn trace(self, trace: ClientTrace) -> Self {
+        self.with(|req| {
+            RequestOptions::of_mut(req).trace = trace;
+            Ok(())
+        })
     }
 
     /// Sets the body: anything that converts into a [`Body`] (`&str`, `String`, `Vec<u8>`,
@@ -377,7 +412,7 @@ impl RequestBuilder {
     pub fn build(self) -> Result<Request> {
         let mut req = self.req?;
         if let Some(t) = self.timeout {
-            req.set_timeout(t);
+            RequestOptions::of_mut(&mut req).set_timeout(t);
         }
         Ok(req)
     }

@@ -21,7 +21,7 @@ use crate::proto::body::BodyDecoder;
 use crate::proto::framing::{self, Framing};
 use crate::proto::head::{self, Parsed, ResponseHead};
 use crate::proto::Limits;
-use crate::server::Request;
+use crate::Request;
 
 /// One HTTP/1.1 connection driven from the calling thread: `send` writes a request and reads
 /// the response head; the response body reads from the same connection and must be finished

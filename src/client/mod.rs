@@ -91,8 +91,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::Uri;
 
 use crate::error::{Error, Result};
-use crate::server::{Body, Request};
-use crate::Method;
+use crate::{Body, Method, Request};
 
 /// Carries one request to a response, as Go's `http.RoundTripper`. [`Transport`] is the real
 /// one; wrap it to add behaviour, or implement it to fake a server in tests.
@@ -111,67 +110,61 @@ impl<R: RoundTripper + ?Sized> RoundTripper for Arc<R> {
     }
 }
 
-/// Per-request settings carried in the request's extensions.
+/// A client's per-request settings: a deadline, a cancel token and trace hooks. They travel
+/// in the request's [`extensions`](Request::extensions), as Go's travel in the request's
+/// context, so every layer that carries the request ([`Client`], a [`RoundTripper`],
+/// [`Transport`], [`ClientConn`]) sees them; a server ignores them.
+///
+/// [`RequestBuilder`] sets them with [`timeout`](RequestBuilder::timeout),
+/// [`deadline`](RequestBuilder::deadline), [`cancel`](RequestBuilder::cancel) and
+/// [`trace`](RequestBuilder::trace); for a [`Request`] built by hand, use
+/// [`of_mut`](Self::of_mut):
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use nethttp::client::{CancelToken, RequestOptions};
+/// use nethttp::{Method, Request};
+///
+/// let mut req = Request::new(Method::GET, "http://127.0.0.1:8080/")?;
+/// let token = CancelToken::new();
+/// let opts = RequestOptions::of_mut(&mut req);
+/// opts.deadline = Some(Instant::now() + Duration::from_secs(5));
+/// opts.cancel = Some(token.clone());
+/// assert!(RequestOptions::of(&req).deadline.is_some());
+/// # Ok::<(), nethttp::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RequestOptions {
-    pub(crate) deadline: Option<Instant>,
-    pub(crate) cancel: Option<CancelToken>,
-    pub(crate) trace: ClientTrace,
+#[non_exhaustive]
+pub struct RequestOptions {
+    /// The request, including reading its response body, must finish by then; past it the
+    /// request fails with a timeout naming the phase it was in. A [`Client`]'s own timeout
+    /// applies too: the earlier of the two wins. Default is `None` (no deadline).
+    pub deadline: Option<Instant>,
+    /// The token that cancels this request from another thread. Default is `None`.
+    pub cancel: Option<CancelToken>,
+    /// Hooks that observe the request going through the transport. Default is none.
+    pub trace: ClientTrace,
 }
 
-impl Request {
-    fn options_mut(&mut self) -> &mut RequestOptions {
-        if self.extensions.get::<RequestOptions>().is_none() {
-            self.extensions.insert(RequestOptions::default());
-        }
-        self.extensions
-            .get_mut::<RequestOptions>()
-            .expect("inserted above")
+impl RequestOptions {
+    /// The options `req` carries: the defaults if it carries none.
+    pub fn of(req: &Request) -> RequestOptions {
+        req.extensions
+            .get::<RequestOptions>()
+            .cloned()
+            .unwrap_or_default()
     }
 
-    /// Client side: the request, including reading its response body, must finish by
-    /// `deadline`; past it the request fails with a timeout naming the phase it was in.
-    pub fn set_deadline(&mut self, deadline: Instant) -> &mut Self {
-        self.options_mut().deadline = Some(deadline);
-        self
+    /// The options `req` carries, to change in place; they are added (with the defaults) if it
+    /// carries none.
+    pub fn of_mut(req: &mut Request) -> &mut RequestOptions {
+        req.extensions.get_or_insert_default::<RequestOptions>()
     }
 
-    /// Client side: as [`set_deadline`](Self::set_deadline), `timeout` from now.
+    /// Sets the deadline `timeout` from now.
     pub fn set_timeout(&mut self, timeout: Duration) -> &mut Self {
-        let d = Instant::now() + timeout;
-        self.set_deadline(d)
-    }
-
-    /// Client side: the token that cancels this request from another thread.
-    pub fn set_cancel(&mut self, token: CancelToken) -> &mut Self {
-        self.options_mut().cancel = Some(token);
+        self.deadline = Instant::now().checked_add(timeout);
         self
-    }
-
-    /// Client side: hooks that observe this request going through the transport.
-    pub fn set_trace(&mut self, trace: ClientTrace) -> &mut Self {
-        self.options_mut().trace = trace;
-        self
-    }
-
-    /// Sets the body (builder style).
-    pub fn with_body(mut self, body: impl Into<Body>) -> Self {
-        self.replace_body(body.into());
-        self
-    }
-
-    /// Adds a header (builder style).
-    ///
-    /// # Errors
-    ///
-    /// [`crate::ErrorKind::InvalidInput`] for an invalid name or value.
-    pub fn with_header(mut self, name: &str, value: &str) -> Result<Self> {
-        let n = crate::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| Error::with_source(crate::ErrorKind::InvalidInput, e))?;
-        let v = crate::HeaderValue::from_str(value)
-            .map_err(|e| Error::with_source(crate::ErrorKind::InvalidInput, e))?;
-        self.headers.append(n, v);
-        Ok(self)
     }
 }
 
@@ -355,7 +348,7 @@ impl Client {
             .get::<RequestOptions>()
             .and_then(|o| o.deadline);
         if let Some(d) = crate::deadline::earliest(own, crate::deadline::after(c.timeout)) {
-            req.set_deadline(d);
+            RequestOptions::of_mut(&mut req).deadline = Some(d);
         }
         for name in c.default_headers.keys() {
             if !req.headers.contains_key(name) {

@@ -41,7 +41,7 @@ use crate::proto::body::BodyDecoder;
 use crate::proto::framing::{self, Framing};
 use crate::proto::head::{self, Parsed, ResponseHead};
 use crate::proto::{chunked, Limits};
-use crate::server::Body;
+use crate::Body;
 
 /// The most informational responses skipped before a final one.
 pub(crate) const MAX_1XX: usize = 16;

@@ -11,7 +11,7 @@ use percent_encoding::{AsciiSet, CONTROLS};
 
 use super::response::Response;
 use crate::error::{Error, ErrorKind, Malformed, Result};
-use crate::server::Request;
+use crate::Request;
 
 /// What a [`RedirectPolicy`] decides about one redirect.
 #[derive(Debug)]

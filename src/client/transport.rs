@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
 use crate::net::{Dial, Target, TcpDialer};
 use crate::proto::head::connection_has_token as has_connection_token;
 use crate::proto::{write, Limits};
-use crate::server::Request;
+use crate::Request;
 
 const DEFAULT_READ_BUFFER: usize = 8 << 10;
 const DEFAULT_WRITE_BUFFER: usize = 32 << 10;
@@ -921,7 +921,7 @@ impl TransportInner {
 /// A request serialised for the wire.
 pub(crate) struct Encoded {
     pub(crate) head: Vec<u8>,
-    pub(crate) body: crate::server::Body,
+    pub(crate) body: crate::Body,
     /// `Some(n)`: Content-Length n; `None`: chunked.
     pub(crate) body_len: Option<u64>,
     pub(crate) expect_continue: bool,
@@ -954,7 +954,7 @@ pub(crate) fn encode_request_as(
     disable_keep_alives: bool,
     form: TargetForm<'_>,
 ) -> Result<Encoded> {
-    let body = req.replace_body(crate::server::Body::empty());
+    let body = req.replace_body(crate::Body::empty());
     let body_len = body.len_hint();
     let mut head = Vec::with_capacity(256);
     let target = match req.uri.path_and_query() {

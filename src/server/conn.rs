@@ -22,9 +22,9 @@ use http::header::EXPECT;
 use http::{HeaderMap, Version};
 use parking_lot::Mutex;
 
-use super::request::{Body, ConnBody};
 use super::response::{ConnWriter, ReqInfo};
 use super::{ConnState, Request, ServerInner};
+use crate::body::{Body, Incoming};
 use crate::bufio::{self, ReadBuf, READ_BUF};
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
@@ -251,6 +251,39 @@ impl ConnShared {
     pub(crate) fn set_state(&self, srv: &ServerInner, state: ConnState) {
         self.state.store(state as u8, Ordering::SeqCst);
         srv.conn_state_changed(self.remote_addr, state);
+    }
+}
+
+/// A request body being read from this connection.
+struct ConnBody {
+    shared: Arc<ConnShared>,
+    /// Which request on the connection this body belongs to; reads after the server moved on
+    /// to the next request fail.
+    req_id: u64,
+    known_len: Option<u64>,
+    /// The request carried `Expect: 100-continue` and the body has not been read yet.
+    expect_continue: bool,
+}
+
+impl Incoming for ConnBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.expect_continue && !buf.is_empty() {
+            self.expect_continue = false;
+            self.shared.send_continue(self.req_id)?;
+        }
+        self.shared.read_body(self.req_id, buf)
+    }
+
+    fn known_len(&self) -> Option<u64> {
+        self.known_len
+    }
+
+    fn take_trailers(&mut self) -> Option<HeaderMap> {
+        self.shared.take_trailers(self.req_id)
+    }
+
+    fn mark_over_limit(&self) {
+        self.shared.body_over_limit(self.req_id);
     }
 }
 
@@ -510,12 +543,12 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             Framing::Length(n) => Some(n),
             _ => None,
         };
-        let body = Body::from_conn(ConnBody {
+        let body = Body::incoming(Box::new(ConnBody {
             shared: Arc::clone(shared),
             req_id,
             known_len,
             expect_continue,
-        });
+        }));
         let mut req = Request::from_parts(
             head.method,
             head.uri,

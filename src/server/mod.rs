@@ -28,7 +28,6 @@
 
 mod conn;
 mod handler;
-mod request;
 mod response;
 
 use std::collections::HashMap;
@@ -40,8 +39,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+/// The role-neutral message types, also at the crate root (where they live).
+#[doc(no_inline)]
+pub use crate::{Body, Request};
 pub use handler::Handler;
-pub use request::{Body, Request};
 pub use response::{Hijacked, ResponseWriter};
 
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};

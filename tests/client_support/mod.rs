@@ -102,14 +102,14 @@ impl Drop for Watchdog {
 /// A request with the test deadline set.
 pub fn request(method: Method, url: &str) -> Request {
     let mut r = Request::new(method, url).expect("valid url");
-    r.set_timeout(REQ_TIMEOUT);
+    nethttp::client::RequestOptions::of_mut(&mut r).set_timeout(REQ_TIMEOUT);
     r
 }
 
 /// A GET with the test deadline and `trace`.
 pub fn get_traced(url: &str, trace: ClientTrace) -> Request {
     let mut r = request(Method::GET, url);
-    r.set_trace(trace);
+    nethttp::client::RequestOptions::of_mut(&mut r).trace = trace;
     r
 }
 

@@ -337,7 +337,7 @@ impl Worker {
         let mut req = Request::new(Method::GET, "/")?;
         req.uri = self.uri.clone();
         req.headers = self.headers.clone();
-        req.set_deadline(deadline);
+        nethttp::client::RequestOptions::of_mut(&mut req).deadline = Some(deadline);
         let (mut resp, conn) = match &self.sender {
             Sender::Pool(client) => (client.send(req)?, None),
             Sender::Direct(dialer) => {

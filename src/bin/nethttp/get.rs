@@ -118,7 +118,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure::usage(format!("invalid request: {e}")))?;
     v.next_request(&method, &uri);
-    req.set_trace(v.trace());
+    nethttp::client::RequestOptions::of_mut(&mut req).trace = v.trace();
 
     let started = Instant::now();
     let fail = |e: Error| {

@@ -1,0 +1,288 @@
+//! `Body`: the body of a [`Request`](crate::Request), for both roles. A client sends it; a
+//! server's comes from the connection, through a reader the server supplies (`Incoming`).
+
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::error::Error;
+
+/// A request body: read it with [`std::io::Read`].
+///
+/// A client sends it: from memory (`From<Vec<u8>>`, `From<String>`...), from a reader
+/// ([`from_reader`](Self::from_reader), [`sized`](Self::sized)) or, to allow retries and 307/308
+/// redirects, from a reader made anew each time ([`replayable`](Self::replayable)).
+///
+/// On a server, a body from the network stops exactly at its framing boundary and reports a body cut short
+/// by the client as an error ([`ErrorKind::ConnectionClosed`](crate::ErrorKind::ConnectionClosed)), never as a clean end. If the
+/// request carried `Expect: 100-continue`, the first read sends `100 Continue`.
+///
+/// A body the handler leaves unread is drained by the server (up to 256 KiB) so the connection
+/// can be reused; a larger remainder closes the connection after the response.
+pub struct Body {
+    kind: BodyKind,
+    trailers: Option<HeaderMap>,
+}
+
+enum BodyKind {
+    Empty,
+    Bytes {
+        data: bytes::Bytes,
+        pos: usize,
+    },
+    Reader {
+        reader: Box<dyn Read + Send>,
+        len: Option<u64>,
+    },
+    Replayable {
+        make: MakeReader,
+        len: Option<u64>,
+        current: Option<Box<dyn Read + Send>>,
+    },
+    Incoming(Box<dyn Incoming>),
+}
+
+type MakeReader = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
+
+/// A body that arrives over a connection: the server's request bodies. The message layer
+/// knows nothing of connections; the role that owns the connection implements this.
+pub(crate) trait Incoming: Send {
+    /// Reads body bytes; `Ok(0)` at the end of the body.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// The length the framing states, if it states one.
+    fn known_len(&self) -> Option<u64>;
+    /// The trailer fields, once the body has been read to its end.
+    fn take_trailers(&mut self) -> Option<HeaderMap>;
+    /// A handler's limit on the body ran out: the rest must not be read.
+    fn mark_over_limit(&self);
+}
+
+impl Body {
+    /// An empty body.
+    pub fn empty() -> Body {
+        Body {
+            kind: BodyKind::Empty,
+            trailers: None,
+        }
+    }
+
+    /// A body that reads from `r`, of unknown length (a client sends it chunked).
+    pub fn from_reader(r: impl Read + Send + 'static) -> Body {
+        Body {
+            kind: BodyKind::Reader {
+                reader: Box::new(r),
+                len: None,
+            },
+            trailers: None,
+        }
+    }
+
+    /// A body that reads exactly `len` bytes from `r` (a client sends `Content-Length: len`;
+    /// a reader that ends early or runs long makes the request fail).
+    pub fn sized(r: impl Read + Send + 'static, len: u64) -> Body {
+        Body {
+            kind: BodyKind::Reader {
+                reader: Box::new(r),
+                len: Some(len),
+            },
+            trailers: None,
+        }
+    }
+
+    /// A body that can be produced again, by calling `make` for a fresh reader each time: a
+    /// client can then retry the request or follow a 307/308 redirect with it (Go's
+    /// `GetBody`). `len` is the length each reader yields, if known.
+    ///
+    /// ```
+    /// use nethttp::Body;
+    /// let path = std::env::temp_dir().join("upload.bin");
+    /// let body = Body::replayable(None, move || {
+    ///     Ok(Box::new(std::fs::File::open(&path)?) as Box<dyn std::io::Read + Send>)
+    /// });
+    /// assert!(body.try_clone().is_some());
+    /// ```
+    pub fn replayable<F>(len: Option<u64>, make: F) -> Body
+    where
+        F: Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync + 'static,
+    {
+        Body {
+            kind: BodyKind::Replayable {
+                make: Arc::new(make),
+                len,
+                current: None,
+            },
+            trailers: None,
+        }
+    }
+
+    /// A copy of this body from its start, if it can be produced again: empty and in-memory
+    /// bodies and [`replayable`](Self::replayable) ones can; streams cannot.
+    pub fn try_clone(&self) -> Option<Body> {
+        let kind = match &self.kind {
+            BodyKind::Empty => BodyKind::Empty,
+            BodyKind::Bytes { data, .. } => BodyKind::Bytes {
+                data: data.clone(),
+                pos: 0,
+            },
+            BodyKind::Replayable { make, len, .. } => BodyKind::Replayable {
+                make: Arc::clone(make),
+                len: *len,
+                current: None,
+            },
+            BodyKind::Reader { .. } | BodyKind::Incoming(_) => return None,
+        };
+        Some(Body {
+            kind,
+            trailers: None,
+        })
+    }
+
+    /// The body's length, when known before reading it.
+    pub fn len_hint(&self) -> Option<u64> {
+        self.known_len()
+    }
+
+    /// True if the body is known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.known_len() == Some(0)
+    }
+
+    /// A body read from a connection by `incoming`.
+    pub(crate) fn incoming(incoming: Box<dyn Incoming>) -> Body {
+        Body {
+            kind: BodyKind::Incoming(incoming),
+            trailers: None,
+        }
+    }
+
+    /// Tells the server that a handler's limit on this body ran out (`MaxBytesReader`): it
+    /// must not read the rest, so the connection closes after the response. Does nothing for
+    /// a body that is not a server connection's.
+    pub(crate) fn mark_over_limit(&self) {
+        if let BodyKind::Incoming(c) = &self.kind {
+            c.mark_over_limit();
+        }
+    }
+
+    /// The trailer fields of a chunked body, once the body has been read to its end.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.trailers.as_ref()
+    }
+
+    fn known_len(&self) -> Option<u64> {
+        match &self.kind {
+            BodyKind::Empty => Some(0),
+            BodyKind::Bytes { data, pos } => Some((data.len() - pos) as u64),
+            BodyKind::Reader { len, .. } | BodyKind::Replayable { len, .. } => *len,
+            BodyKind::Incoming(c) => c.known_len(),
+        }
+    }
+
+    /// Reads the whole body into memory, failing with [`crate::error::TooLarge::Body`] once it
+    /// passes `limit` bytes.
+    ///
+    /// # Errors
+    ///
+    /// The body's read errors, or the size limit.
+    pub fn read_to_vec(&mut self, limit: u64) -> crate::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut take = self.by_ref().take(limit.saturating_add(1));
+        take.read_to_end(&mut out)
+            .map_err(|e| Error::from_io(e, crate::error::TimeoutPhase::ReadBody))?;
+        if out.len() as u64 > limit {
+            return Err(Error::too_large(crate::error::TooLarge::Body));
+        }
+        Ok(out)
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.kind {
+            BodyKind::Empty => Ok(0),
+            BodyKind::Bytes { data, pos } => {
+                let n = (data.len() - *pos).min(buf.len());
+                buf[..n].copy_from_slice(&data[*pos..*pos + n]);
+                *pos += n;
+                Ok(n)
+            }
+            BodyKind::Reader { reader, .. } => reader.read(buf),
+            BodyKind::Replayable { make, current, .. } => {
+                if current.is_none() {
+                    *current = Some(make()?);
+                }
+                match current {
+                    Some(r) => r.read(buf),
+                    None => Ok(0),
+                }
+            }
+            BodyKind::Incoming(c) => {
+                let n = c.read(buf)?;
+                if n == 0 && !buf.is_empty() && self.trailers.is_none() {
+                    self.trailers = c.take_trailers();
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            BodyKind::Empty => "empty",
+            BodyKind::Bytes { .. } => "bytes",
+            BodyKind::Reader { .. } => "reader",
+            BodyKind::Replayable { .. } => "replayable",
+            BodyKind::Incoming(_) => "connection",
+        };
+        f.debug_struct("Body").field("kind", &kind).finish()
+    }
+}
+
+impl Default for Body {
+    fn default() -> Body {
+        Body::empty()
+    }
+}
+
+impl From<bytes::Bytes> for Body {
+    fn from(data: bytes::Bytes) -> Body {
+        Body {
+            kind: BodyKind::Bytes { data, pos: 0 },
+            trailers: None,
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Body {
+        Body::from(bytes::Bytes::from(v))
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body::from(s.into_bytes())
+    }
+}
+
+impl From<&str> for Body {
+    fn from(s: &str) -> Body {
+        Body::from(s.as_bytes().to_vec())
+    }
+}
+
+impl From<&[u8]> for Body {
+    fn from(s: &[u8]) -> Body {
+        Body::from(s.to_vec())
+    }
+}
+
+impl From<()> for Body {
+    fn from(_: ()) -> Body {
+        Body::empty()
+    }
+}

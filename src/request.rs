@@ -1,0 +1,227 @@
+//! `Request`: one HTTP request, for both roles (Go's `request.go`). A server hands it to a
+//! handler; a client sends it. Client-only per-request settings (deadline, cancel, trace) are
+//! not on it: they travel in its extensions as a `client::RequestOptions`, as Go's travel in
+//! the request's context.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use http::{Extensions, HeaderMap, Method, Uri, Version};
+
+use crate::body::Body;
+use crate::error::{Error, ErrorKind};
+
+/// An HTTP request, as Go's `http.Request`: received by a server and handed to a handler, or
+/// built by a program (with [`Request::new`]) and sent by a client.
+///
+/// On the server the body streams from the connection as the handler reads it; on the client
+/// it is what gets sent. See [`Body`].
+pub struct Request {
+    /// The request method.
+    pub method: Method,
+    /// The request target as sent: usually origin-form (`/path?query`); absolute-form
+    /// (`http://host/path`) from proxies; authority-form for `CONNECT`.
+    pub uri: Uri,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The header fields (names lowercase).
+    pub headers: HeaderMap,
+    /// Typed values for middleware and handlers to pass along (as `http::Extensions`).
+    pub extensions: Extensions,
+    body: Body,
+    remote_addr: Option<SocketAddr>,
+    content_length: Option<u64>,
+    path_values: Vec<(String, String)>,
+    pattern: Option<String>,
+    tls: bool,
+}
+
+impl Request {
+    /// A request with the given method and target, an empty body and no remote address: for
+    /// tests and for handlers that call other handlers.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] if `target` is not a valid URI.
+    pub fn new(method: Method, target: &str) -> crate::Result<Request> {
+        let uri: Uri = target
+            .parse()
+            .map_err(|e| Error::with_source(ErrorKind::InvalidInput, e))?;
+        Ok(Request::from_parts(
+            method,
+            uri,
+            Version::HTTP_11,
+            HeaderMap::new(),
+            Body::empty(),
+            None,
+        ))
+    }
+
+    pub(crate) fn from_parts(
+        method: Method,
+        uri: Uri,
+        version: Version,
+        headers: HeaderMap,
+        body: Body,
+        remote_addr: Option<SocketAddr>,
+    ) -> Request {
+        let content_length = body.len_hint();
+        Request {
+            method,
+            uri,
+            version,
+            headers,
+            extensions: Extensions::new(),
+            body,
+            remote_addr,
+            content_length,
+            path_values: Vec::new(),
+            pattern: None,
+            tls: false,
+        }
+    }
+
+    /// The host the request is for: the authority of an absolute-form target if there is one
+    /// (RFC 9112 §3.2.2), else the `Host` header; empty if neither is present.
+    pub fn host(&self) -> &str {
+        if let Some(a) = self.uri.authority() {
+            return a.as_str();
+        }
+        self.headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// True if the request arrived over TLS (Go's `r.TLS != nil`).
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    pub(crate) fn set_tls(&mut self, tls: bool) {
+        self.tls = tls;
+    }
+
+    /// The address of the client, if the request came over a network connection.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    /// The body length when the framing states it (`Content-Length`, or zero for a request
+    /// without a body); `None` for a chunked body.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// The request body, to read from.
+    pub fn body(&mut self) -> &mut Body {
+        &mut self.body
+    }
+
+    /// Replaces the body (for middleware that wraps it), returning the old one.
+    pub fn replace_body(&mut self, body: Body) -> Body {
+        self.content_length = body.len_hint();
+        std::mem::replace(&mut self.body, body)
+    }
+
+    /// The value a router matched for the wildcard `name` (`{name}` or `{name...}` in the
+    /// pattern), already percent-decoded; `None` if there is no such wildcard.
+    pub fn path_value(&self, name: &str) -> Option<&str> {
+        self.path_values
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets the value of the wildcard `name`, as Go's `Request.SetPathValue`.
+    pub fn set_path_value(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name = name.into();
+        let value = value.into();
+        if let Some(slot) = self.path_values.iter_mut().find(|(k, _)| *k == name) {
+            slot.1 = value;
+        } else {
+            self.path_values.push((name, value));
+        }
+    }
+
+    /// The router pattern that matched this request, if a router dispatched it.
+    pub fn pattern(&self) -> Option<&str> {
+        self.pattern.as_deref()
+    }
+
+    /// Records the pattern that matched (set by routers).
+    pub fn set_pattern(&mut self, pattern: impl Into<String>) {
+        self.pattern = Some(pattern.into());
+    }
+
+    /// The trailer fields of a chunked body, once the body has been read to its end.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.body.trailers()
+    }
+
+    /// Sets the body (builder style).
+    pub fn with_body(mut self, body: impl Into<Body>) -> Self {
+        self.replace_body(body.into());
+        self
+    }
+
+    /// Adds a header (builder style).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for an invalid name or value.
+    pub fn with_header(mut self, name: &str, value: &str) -> crate::Result<Self> {
+        let n = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| Error::with_source(ErrorKind::InvalidInput, e))?;
+        let v = http::HeaderValue::from_str(value)
+            .map_err(|e| Error::with_source(ErrorKind::InvalidInput, e))?;
+        self.headers.append(n, v);
+        Ok(self)
+    }
+
+    /// Converts an `http::Request` whose body can become a [`Body`].
+    pub fn from_http<B: Into<Body>>(req: http::Request<B>) -> Request {
+        let (parts, body) = req.into_parts();
+        let mut r = Request::from_parts(
+            parts.method,
+            parts.uri,
+            parts.version,
+            parts.headers,
+            body.into(),
+            None,
+        );
+        r.extensions = parts.extensions;
+        r
+    }
+
+    /// Converts into an `http::Request` carrying the streaming body.
+    pub fn into_http(self) -> http::Request<Body> {
+        let mut req = http::Request::new(self.body);
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = self.version;
+        *req.headers_mut() = self.headers;
+        *req.extensions_mut() = self.extensions;
+        req
+    }
+}
+
+impl<B: Into<Body>> From<http::Request<B>> for Request {
+    fn from(req: http::Request<B>) -> Request {
+        Request::from_http(req)
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .field("remote_addr", &self.remote_addr)
+            .field("content_length", &self.content_length)
+            .finish_non_exhaustive()
+    }
+}
