@@ -1,16 +1,19 @@
 //! Buffered reading of heads and bodies from a blocking stream, shared by client and server.
 //!
-//! [`ReadBuf`] holds bytes read but not consumed; [`read_body`] feeds them through a sans-IO
-//! [`BodyDecoder`] and reads more from the stream under a deadline, straight into the caller's
-//! buffer when a large read needs no framing in between.
+//! [`ReadBuf`] holds bytes read but not consumed; [`read_head`] runs the sans-IO
+//! [`HeadScanner`] over it, reading more until a head is whole (the one head-reading loop of the
+//! crate: server, pooled client connection, `ClientConn` and `CONNECT` tunnel); [`read_body`]
+//! feeds the buffer through a sans-IO [`BodyDecoder`] and reads more from the stream under a
+//! deadline, straight into the caller's buffer when a large read needs no framing in between.
 
 use std::io;
 use std::time::Instant;
 
 use crate::deadline::{self, TimeoutSlot};
-use crate::error::{Error, Result, TimeoutPhase};
+use crate::error::{ClosedDuring, Error, Result, TimeoutPhase};
 use crate::net::Stream;
 use crate::proto::body::BodyDecoder;
+use crate::proto::head::{HeadScanner, Scan};
 
 /// The initial size of a read buffer, and the read size above which body reads bypass it.
 pub(crate) const READ_BUF: usize = 8 << 10;
@@ -102,6 +105,77 @@ impl ReadBuf {
         let n = deadline::read(stream, slot, deadline, &mut self.buf[self.end..])?;
         self.end += n;
         Ok(n)
+    }
+}
+
+/// When the reads of a head must end, for [`read_head`].
+pub(crate) trait HeadTiming {
+    /// The first byte of the head has arrived (called once, before the head is parsed).
+    fn first_byte(&mut self) {}
+
+    /// The deadline of the next read, and the phase a timeout is reported in; `started` says
+    /// whether a byte of the head has arrived.
+    fn next_read(&self, started: bool) -> (Option<Instant>, TimeoutPhase);
+
+    /// The error for a failed read in `phase`.
+    fn read_error(&self, e: io::Error, phase: TimeoutPhase) -> Error {
+        Error::from_io(e, phase)
+    }
+}
+
+/// One deadline for the whole head, timeouts reported in one phase.
+pub(crate) struct Until(pub(crate) Option<Instant>, pub(crate) TimeoutPhase);
+
+impl HeadTiming for Until {
+    fn next_read(&self, _started: bool) -> (Option<Instant>, TimeoutPhase) {
+        (self.0, self.1)
+    }
+}
+
+/// Reads one message head: scans what `buf` holds and reads more from `stream` until `scanner`
+/// finds a whole head, which it consumes from `buf`. The buffer grows up to the head limit.
+/// `Ok(None)`: the peer closed the connection before a byte of the head arrived (empty lines
+/// before a request line do not count).
+///
+/// # Errors
+///
+/// The scanner's parse and size errors; [`ClosedDuring::Head`] if the peer closes partway
+/// through the head; read errors and timeouts as `timing` maps them.
+pub(crate) fn read_head<T, S: Stream + ?Sized>(
+    buf: &mut ReadBuf,
+    stream: &S,
+    slot: &mut TimeoutSlot,
+    scanner: &mut HeadScanner<T>,
+    timing: &mut dyn HeadTiming,
+) -> Result<Option<T>> {
+    let cap = scanner.limits().max_head_bytes.saturating_add(READ_BUF);
+    let mut started = false;
+    loop {
+        let scanned = scanner.scan(buf.data());
+        if let Ok(Scan::Skip(n)) = scanned {
+            buf.consume(n);
+            continue;
+        }
+        // Before the head is parsed: an invalid head has started too (it is answered as a bad
+        // request, not taken for a quiet peer).
+        if !started && !buf.is_empty() {
+            started = true;
+            timing.first_byte();
+        }
+        match scanned? {
+            Scan::Complete { head, len } => {
+                buf.consume(len);
+                return Ok(Some(head));
+            }
+            Scan::Skip(_) | Scan::Partial => {}
+        }
+        let (deadline, phase) = timing.next_read(started);
+        match buf.fill(stream, slot, deadline, cap) {
+            Ok(0) if !started => return Ok(None),
+            Ok(0) => return Err(Error::closed(ClosedDuring::Head)),
+            Ok(_) => {}
+            Err(e) => return Err(timing.read_error(e, phase)),
+        }
     }
 }
 

@@ -68,6 +68,9 @@ pub enum ErrorKind {
     /// A response body could not be decoded: a corrupt gzip or deflate stream, or JSON that
     /// does not fit the requested type; the source says what was wrong.
     Decode,
+    /// A thread the work needs (a connection's reader or writer, a dial) could not be started;
+    /// the source holds the operating system's error (usually a thread or memory limit).
+    ThreadSpawn,
 }
 
 /// The phase a [`ErrorKind::Timeout`] happened in.
@@ -158,6 +161,9 @@ pub enum TooLarge {
     ChunkExtensions,
     /// A body is longer than the limit set for it.
     Body,
+    /// More informational (1xx) responses came before the final one than a client accepts
+    /// ([`proto::client::MAX_INFORMATIONAL`](crate::proto::client::MAX_INFORMATIONAL)).
+    Informational,
 }
 
 /// What was being read when a [`ErrorKind::ConnectionClosed`] happened.
@@ -211,6 +217,12 @@ impl Error {
     /// Creates an [`ErrorKind::ConnectionClosed`] error.
     pub fn closed(during: ClosedDuring) -> Error {
         Error::new(ErrorKind::ConnectionClosed(during))
+    }
+
+    /// Creates an [`ErrorKind::ThreadSpawn`] error for the thread named `what` ("connection
+    /// reader"), caused by `err`, the error `std::thread::Builder::spawn` returned.
+    pub(crate) fn thread_spawn(what: &str, err: io::Error) -> Error {
+        Error::with_source(ErrorKind::ThreadSpawn, format!("{what}: {err}"))
     }
 
     /// Creates an [`ErrorKind::InvalidInput`] error with a message naming what was wrong.
@@ -327,6 +339,10 @@ impl Error {
 
     /// Turns this error into an [`io::Error`] that carries it, for returning from
     /// [`io::Read`] and [`io::Write`]; [`Error::from_io`] unwraps it again.
+    ///
+    /// A cancel becomes [`io::ErrorKind::Other`], never `Interrupted`: std's `read_to_end`,
+    /// `read_exact` and `io::copy` (and readers built on them, such as a decompressor's) retry
+    /// on `Interrupted`, so a cancel must not look like one.
     pub fn into_io(self) -> io::Error {
         let kind = match self.inner.kind {
             ErrorKind::Timeout(_) => io::ErrorKind::TimedOut,
@@ -334,7 +350,6 @@ impl Error {
             ErrorKind::Malformed(_) | ErrorKind::TooLarge(_) | ErrorKind::Decode => {
                 io::ErrorKind::InvalidData
             }
-            ErrorKind::Canceled => io::ErrorKind::Interrupted,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, self)
@@ -374,6 +389,7 @@ impl fmt::Display for ErrorKind {
                 write!(f, "proxy refused to open a tunnel: {}", StatusText(*s))
             }
             ErrorKind::Decode => f.write_str("cannot decode response body"),
+            ErrorKind::ThreadSpawn => f.write_str("cannot start a thread"),
         }
     }
 }
@@ -444,6 +460,7 @@ impl fmt::Display for TooLarge {
             TooLarge::Trailers => "trailer section too large",
             TooLarge::ChunkExtensions => "chunk extensions too long",
             TooLarge::Body => "body larger than limit",
+            TooLarge::Informational => "too many informational (1xx) responses",
         })
     }
 }
@@ -461,6 +478,7 @@ impl fmt::Display for Error {
                 | ErrorKind::Io
                 | ErrorKind::Decode
                 | ErrorKind::TooManyRedirects
+                | ErrorKind::ThreadSpawn
                 | ErrorKind::Malformed(Malformed::Location)
         ) {
             if let Some(src) = &self.inner.source {
@@ -541,6 +559,8 @@ mod tests {
             Error::new(ErrorKind::ProxyConnect(http::StatusCode::FORBIDDEN)),
             Error::with_source(ErrorKind::Decode, "corrupt deflate stream"),
             Error::with_source(ErrorKind::TooManyRedirects, "at most 10 allowed"),
+            Error::too_large(TooLarge::Informational),
+            Error::thread_spawn("connection reader", io::ErrorKind::WouldBlock.into()),
         ];
         for e in cases {
             let s = e.to_string();
@@ -574,6 +594,25 @@ mod tests {
         let inner = Error::malformed(Malformed::ChunkSize);
         let back = Error::from_io(inner.into_io(), TimeoutPhase::ReadBody);
         assert_eq!(back.kind(), ErrorKind::Malformed(Malformed::ChunkSize));
+    }
+
+    /// std's read loops retry `Interrupted`: a cancel that looked like one would be read past
+    /// (a second `read_to_end` on a cancelled gzip body spun forever).
+    #[test]
+    fn cancel_is_not_interrupted() {
+        let io = Error::new(ErrorKind::Canceled).into_io();
+        assert_ne!(io.kind(), io::ErrorKind::Interrupted);
+        assert!(Error::from_io(io, TimeoutPhase::ReadBody).is_canceled());
+
+        struct Canceled;
+        impl io::Read for Canceled {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(Error::new(ErrorKind::Canceled).into_io())
+            }
+        }
+        let mut out = Vec::new();
+        let e = io::Read::read_to_end(&mut Canceled, &mut out).unwrap_err();
+        assert!(Error::from_io(e, TimeoutPhase::ReadBody).is_canceled());
     }
 
     #[test]

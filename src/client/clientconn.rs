@@ -7,21 +7,20 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::StatusCode;
 use parking_lot::Mutex;
 
 use super::response::{Response, ResponseBody, UpgradeSlot};
-use super::transport::encode_request;
+use super::trace::{CancelToken, Cancelable, ClientTrace};
 use super::RequestOptions;
-use crate::bufio::{self, ReadBuf, READ_BUF};
+use crate::bufio::{self, HeadTiming, ReadBuf};
 use crate::deadline::{self, TimeoutSlot};
-use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase, TooLarge};
+use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase};
 use crate::net::{Conn, Stream};
 use crate::proto::body::BodyDecoder;
-use crate::proto::framing::{self, Framing};
-use crate::proto::head::{self, Parsed, ResponseHead};
+use crate::proto::client::{self as exchange, EncodeOptions, Exchange, Next};
+use crate::proto::head::{HeadScanner, ResponseHead};
 use crate::proto::Limits;
-use crate::Request;
+use crate::{Body, Request};
 
 /// One HTTP/1.1 connection driven from the calling thread: `send` writes a request and reads
 /// the response head; the response body reads from the same connection and must be finished
@@ -69,6 +68,30 @@ use crate::Request;
 #[derive(Clone)]
 pub struct ClientConn {
     inner: Arc<Mutex<Inner>>,
+    /// What a cancel needs, outside `inner` (whose lock blocking I/O holds).
+    cancel: Arc<CcCancel>,
+}
+
+/// The exchange a cancel may stop: the stream, and which exchange is in progress (0: none, or
+/// hijacked). Locked only to read or set these and to shut the socket down, which does not
+/// block.
+struct CcCancel {
+    state: Mutex<(u64, Option<Arc<dyn Stream>>)>,
+}
+
+impl Cancelable for CcCancel {
+    fn cancel(&self, id: u64) {
+        let st = self.state.lock();
+        if st.0 == id {
+            if let Some(s) = &st.1 {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    fn carries(&self, id: u64) -> bool {
+        self.state.lock().0 == id
+    }
 }
 
 /// The connection's state. The lock is held across the blocking reads and writes of `send`
@@ -86,7 +109,8 @@ struct Inner {
     spent: bool,
     /// After a 101: the connection, until the response's `upgrade()` or our `hijack()` takes it.
     upgraded: Option<UpgradeSlot>,
-    limits: Limits,
+    /// Finds response heads in `buf`; holds the head and body limits.
+    scanner: HeadScanner<ResponseHead>,
 }
 
 impl fmt::Debug for ClientConn {
@@ -102,9 +126,13 @@ impl fmt::Debug for ClientConn {
 impl ClientConn {
     /// HTTP over `stream`.
     pub fn new(stream: impl Stream) -> ClientConn {
+        let stream: Arc<dyn Stream> = Arc::new(stream);
         ClientConn {
+            cancel: Arc::new(CcCancel {
+                state: Mutex::new((0, Some(Arc::clone(&stream)))),
+            }),
             inner: Arc::new(Mutex::new(Inner {
-                stream: Some(Arc::new(stream)),
+                stream: Some(stream),
                 buf: ReadBuf::new(),
                 rslot: TimeoutSlot::default(),
                 wslot: TimeoutSlot::default(),
@@ -113,24 +141,28 @@ impl ClientConn {
                 next_id: 1,
                 spent: false,
                 upgraded: None,
-                limits: Limits::default(),
+                scanner: HeadScanner::response(Limits::default()),
             })),
         }
     }
 
-    /// Writes `req` and reads its response head. 1xx responses other than 101 are skipped. A
-    /// request deadline set with [`Request::set_deadline`] bounds the exchange.
+    /// Writes `req` and reads its response head. 1xx responses other than 101 are skipped.
+    /// The request's [`RequestOptions`] apply: its deadline bounds the exchange (body reads
+    /// included), its cancel token stops it (closing the connection, which cannot carry another
+    /// request after that), and its trace hooks see the request written and the response heads
+    /// arrive (the connection hooks do not run: there is no pool and no dial). The body is sent
+    /// at once, also after `Expect: 100-continue`: a connection driven from one thread cannot
+    /// wait for the two at once.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`] if a previous body is still unread; [`ErrorKind::Hijacked`]
-    /// after `hijack`; write, read and parse errors.
+    /// after `hijack`; [`ErrorKind::Canceled`]; write, read and parse errors.
     pub fn send(&self, mut req: Request) -> Result<Response> {
-        let opts = req
-            .extensions
-            .get::<RequestOptions>()
-            .cloned()
-            .unwrap_or_default();
+        let opts = RequestOptions::of(&req);
+        if opts.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
+            return Err(Error::new(ErrorKind::Canceled));
+        }
         let mut g = self.inner.lock();
         let inner = &mut *g;
         let stream = inner
@@ -145,16 +177,28 @@ impl ClientConn {
         if inner.spent {
             return Err(Error::closed(ClosedDuring::Write));
         }
-        let method = req.method.clone();
-        let url = req.uri.clone();
-        let enc = encode_request(&mut req, None, false)?;
-        let r = self.exchange(inner, stream, enc, method, url, opts.deadline);
+        let id = inner.next_id;
+        inner.next_id += 1;
+        self.cancel.state.lock().0 = id;
+        if let Some(token) = &opts.cancel {
+            let target: Arc<dyn Cancelable> = self.cancel.clone();
+            if !token.watch(Arc::downgrade(&target), id) {
+                inner.spent = true;
+                return Err(Error::new(ErrorKind::Canceled));
+            }
+        }
+        let r = self.exchange(inner, stream, &mut req, id, &opts);
         if r.is_err() {
             // Part of the exchange may be on the wire or unread: another request on this
             // connection would be misread by one side or the other.
             inner.spent = true;
+            end_exchange(&self.cancel, id);
         }
-        r
+        let canceled = opts.cancel.as_ref().is_some_and(CancelToken::is_canceled);
+        match r {
+            Err(_) if canceled => Err(Error::new(ErrorKind::Canceled)),
+            r => r,
+        }
     }
 
     /// Writes the request and reads the response head, for `send`.
@@ -162,71 +206,100 @@ impl ClientConn {
         &self,
         inner: &mut Inner,
         stream: Arc<dyn Stream>,
-        enc: super::transport::Encoded,
-        method: http::Method,
-        url: http::Uri,
-        deadline: Option<Instant>,
+        req: &mut Request,
+        id: u64,
+        opts: &RequestOptions,
     ) -> Result<Response> {
-        let mut body = enc.body;
-        let mut scratch = vec![0u8; 16 << 10];
-        deadline::write_all(&*stream, &mut inner.wslot, deadline, &[&enc.head])
-            .map_err(|e| Error::from_io(e, TimeoutPhase::WriteRequest))?;
-        if enc.body_len != Some(0) {
-            super::persist::write_body(
-                &*stream,
-                &mut inner.wslot,
-                deadline,
-                &mut scratch,
-                &mut body,
-                enc.body_len,
-            )?;
-        }
+        let deadline = opts.deadline;
+        let trace = &opts.trace;
+        let mut head = Vec::with_capacity(256);
+        let mut body = req.replace_body(Body::empty());
+        let enc = exchange::encode_request(
+            &mut head,
+            &req.method,
+            &req.uri,
+            &req.headers,
+            body.len_hint(),
+            &EncodeOptions::default(),
+        )?;
+        trace.wrote_header_fields(&head);
+        let wrote = deadline::write_all(&*stream, &mut inner.wslot, deadline, &[&head])
+            .map_err(|e| Error::from_io(e, TimeoutPhase::WriteRequest))
+            .and_then(|()| {
+                trace.wrote_headers();
+                if enc.body_len == Some(0) {
+                    return Ok(());
+                }
+                let mut scratch = vec![0u8; 16 << 10];
+                super::persist::write_body(
+                    &*stream,
+                    &mut inner.wslot,
+                    deadline,
+                    &mut scratch,
+                    &mut body,
+                    enc.body_len,
+                )
+                .map_err(Error::from)
+            });
+        trace.wrote_request(wrote.is_ok());
+        wrote?;
 
-        let mut informational = 0;
-        let head = loop {
-            let h = read_head(&*stream, inner, deadline)?;
-            if !h.status.is_informational() || h.status == StatusCode::SWITCHING_PROTOCOLS {
-                break h;
-            }
-            informational += 1;
-            if informational > super::persist::MAX_1XX {
-                return Err(Error::too_large(TooLarge::HeaderCount));
+        let mut ex = Exchange::new(req.method.clone(), enc.close_after);
+        let mut timing = CcTiming {
+            deadline,
+            trace,
+            first: true,
+        };
+        let fin = loop {
+            let h = bufio::read_head(
+                &mut inner.buf,
+                &*stream,
+                &mut inner.rslot,
+                &mut inner.scanner,
+                &mut timing,
+            )?
+            .ok_or_else(|| Error::closed(ClosedDuring::Head))?;
+            match ex.on_head(h)? {
+                Next::Continue => trace.got_100_continue(),
+                Next::Informational(h) => trace.got_1xx_response(h.status, &h.headers),
+                Next::Upgrade(head) => {
+                    let buffered = inner.buf.take_all();
+                    inner.stream = None;
+                    self.cancel.state.lock().1 = None;
+                    end_exchange(&self.cancel, id);
+                    // The new protocol's reads and writes are the caller's to time: the
+                    // request's deadline no longer applies to them.
+                    let _ = stream.set_read_timeout(None);
+                    let _ = stream.set_write_timeout(None);
+                    let slot: UpgradeSlot = Arc::new(Mutex::new(Some(Conn::new(stream, buffered))));
+                    inner.upgraded = Some(Arc::clone(&slot));
+                    return Ok(
+                        Response::new(head, ResponseBody::empty(), req.uri.clone(), None)
+                            .with_upgrade_slot(slot),
+                    );
+                }
+                Next::Response(f) => break f,
             }
         };
-        if head.status == StatusCode::SWITCHING_PROTOCOLS {
-            let buffered = inner.buf.take_all();
-            inner.stream = None;
-            // The new protocol's reads and writes are the caller's to time: the request's
-            // deadline no longer applies to them.
-            let _ = stream.set_read_timeout(None);
-            let _ = stream.set_write_timeout(None);
-            let slot: UpgradeSlot = Arc::new(Mutex::new(Some(Conn::new(stream, buffered))));
-            inner.upgraded = Some(Arc::clone(&slot));
-            return Ok(
-                Response::new(head, ResponseBody::empty(), url, None).with_upgrade_slot(slot)
-            );
-        }
-        let framing = framing::response(&method, head.status, head.version, &head.headers)?;
-        if enc.close_after
-            || crate::proto::head::wants_close(head.version, &head.headers)
-            || framing == Framing::UntilClose
-        {
+        if !fin.reusable {
             inner.spent = true;
         }
-        inner.decoder = BodyDecoder::new(framing, &inner.limits);
+        inner.decoder = BodyDecoder::new(fin.framing, inner.scanner.limits());
+        let url = req.uri.clone();
         if inner.decoder.is_done() {
-            return Ok(Response::new(head, ResponseBody::empty(), url, None));
+            end_exchange(&self.cancel, id);
+            return Ok(Response::new(fin.head, ResponseBody::empty(), url, None));
         }
-        let id = inner.next_id;
-        inner.next_id += 1;
         inner.body_id = id;
         let body = ResponseBody::from_reader(CcBody {
             inner: Arc::clone(&self.inner),
+            cancel: Arc::clone(&self.cancel),
+            token: opts.cancel.clone(),
             id,
             deadline,
             failed: None,
         });
-        Ok(Response::new(head, body, url, None))
+        Ok(Response::new(fin.head, body, url, None))
     }
 
     /// Takes the connection back: the stream and the bytes read from it past the last response
@@ -251,6 +324,8 @@ impl ClientConn {
             .stream
             .take()
             .ok_or_else(|| Error::new(ErrorKind::Hijacked))?;
+        // The stream is the caller's now: no cancel may shut it down.
+        *self.cancel.state.lock() = (0, None);
         inner.body_id = 0;
         inner.spent = true;
         let _ = stream.set_read_timeout(None);
@@ -260,45 +335,30 @@ impl ClientConn {
     }
 }
 
-fn read_head(
-    stream: &dyn Stream,
-    inner: &mut Inner,
+/// A `ClientConn`'s head reads: one deadline, and the first response byte traced.
+struct CcTiming<'a> {
     deadline: Option<Instant>,
-) -> Result<ResponseHead> {
-    let mut scanned = 0;
-    loop {
-        let data = inner.buf.data();
-        if let Some(end) = head::find_end(data, scanned) {
-            if let Parsed::Complete { head, len } =
-                head::parse_response(&data[..end], &inner.limits)?
-            {
-                inner.buf.consume(len);
-                return Ok(head);
-            }
+    trace: &'a ClientTrace,
+    first: bool,
+}
+
+impl HeadTiming for CcTiming<'_> {
+    fn first_byte(&mut self) {
+        if std::mem::take(&mut self.first) {
+            self.trace.got_first_response_byte();
         }
-        scanned = data.len();
-        if data.len() >= inner.limits.max_head_bytes {
-            head::parse_response(data, &inner.limits)?;
-            return Err(Error::too_large(TooLarge::Head));
-        }
-        let cap = inner.limits.max_head_bytes + READ_BUF;
-        match inner.buf.fill(stream, &mut inner.rslot, deadline, cap) {
-            Ok(0) => {
-                inner.spent = true;
-                return Err(Error::closed(ClosedDuring::Head));
-            }
-            Ok(_) => {}
-            Err(e) => {
-                inner.spent = true;
-                return Err(Error::from_io(e, TimeoutPhase::ReadResponseHead));
-            }
-        }
+    }
+
+    fn next_read(&self, _started: bool) -> (Option<Instant>, TimeoutPhase) {
+        (self.deadline, TimeoutPhase::ReadResponseHead)
     }
 }
 
 /// A response body read from a `ClientConn`.
 struct CcBody {
     inner: Arc<Mutex<Inner>>,
+    cancel: Arc<CcCancel>,
+    token: Option<CancelToken>,
     id: u64,
     deadline: Option<Instant>,
     /// The error that ended the body early; later reads return it again, so a failed body
@@ -310,6 +370,10 @@ impl Read for CcBody {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if let Some(kind) = self.failed {
             return Err(Error::new(kind).into_io());
+        }
+        if self.token.as_ref().is_some_and(CancelToken::is_canceled) {
+            self.fail_now(ErrorKind::Canceled);
+            return Err(Error::new(ErrorKind::Canceled).into_io());
         }
         let mut g = self.inner.lock();
         let inner = &mut *g;
@@ -330,16 +394,47 @@ impl Read for CcBody {
         match r {
             Ok(0) => {
                 inner.body_id = 0;
+                drop(g);
+                end_exchange(&self.cancel, self.id);
                 Ok(0)
             }
             Ok(n) => Ok(n),
             Err(e) => {
                 inner.body_id = 0;
                 inner.spent = true;
+                drop(g);
+                end_exchange(&self.cancel, self.id);
+                let e = if self.token.as_ref().is_some_and(CancelToken::is_canceled) {
+                    Error::new(ErrorKind::Canceled)
+                } else {
+                    e
+                };
                 self.failed = Some(e.kind());
                 Err(e.into_io())
             }
         }
+    }
+}
+
+impl CcBody {
+    /// Ends the body with `kind` before reading: the connection cannot carry another request.
+    fn fail_now(&mut self, kind: ErrorKind) {
+        self.failed = Some(kind);
+        let mut inner = self.inner.lock();
+        if inner.body_id == self.id {
+            inner.body_id = 0;
+            inner.spent = true;
+        }
+        drop(inner);
+        end_exchange(&self.cancel, self.id);
+    }
+}
+
+/// The exchange `id` is over: a cancel no longer touches the connection.
+fn end_exchange(cancel: &CcCancel, id: u64) {
+    let mut st = cancel.state.lock();
+    if st.0 == id {
+        st.0 = 0;
     }
 }
 
@@ -355,5 +450,7 @@ impl Drop for CcBody {
                 inner.spent = true;
             }
         }
+        drop(inner);
+        end_exchange(&self.cancel, self.id);
     }
 }

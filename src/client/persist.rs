@@ -11,40 +11,41 @@
 //!
 //! The reader thread (Go's `readLoop`) blocks reading the socket even while the connection is
 //! idle, so it sees the server close an idle connection at once and removes it from the pool.
-//! It parses the response head (skipping 1xx, signalling `100 Continue` to the writer), hands
-//! the response to the caller, and then lends the read half to the caller's body and waits on
-//! `bodych`. The body reads the socket directly (no hand-off per read); at its end it returns
-//! the connection to the pool *before* the caller sees EOF, then tells the reader to go on.
+//! It reads response heads through the sans-IO exchange (`proto::client`: 1xx skipped,
+//! `100 Continue` signalled to the writer, framing and reuse decided), hands the response to
+//! the caller, and then lends the read half to the caller's body and waits on `bodych`. The
+//! body reads the socket directly (no hand-off per read); at its end it returns the connection
+//! to the pool *before* the caller sees EOF, then tells the reader to go on.
 //!
 //! The writer thread (Go's `writeLoop`) writes each request's head and body, waiting for
 //! `100 Continue` when asked, and reports the result on the request's `done` channel.
+//!
+//! Every wait here is a parking wait (`wake.rs`) with a deadline: the request's own, or one of
+//! the named constants below.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, Sender, TryRecvError};
-use http::{Method, StatusCode, Uri};
-use parking_lot::{Condvar, Mutex};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use http::{Method, Uri};
+use parking_lot::Mutex;
 
 use super::proxy::ConnKey;
 use super::response::{ConnBody, Response, ResponseBody};
-use super::trace::{CancelToken, ClientTrace};
+use super::trace::{CancelToken, Cancelable, ClientTrace};
 use super::transport::TransportInner;
 use super::wake::{self, Notify};
-use crate::bufio::{ReadBuf, READ_BUF};
+use crate::bufio::{self, HeadTiming, ReadBuf};
 use crate::deadline::{self, TimeoutSlot};
-use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase, TooLarge};
+use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase};
 use crate::net::{Conn, Stream};
 use crate::proto::body::BodyDecoder;
-use crate::proto::framing::{self, Framing};
-use crate::proto::head::{self, Parsed, ResponseHead};
-use crate::proto::{chunked, Limits};
+use crate::proto::chunked;
+use crate::proto::client::{Exchange, Final, Next};
+use crate::proto::head::{HeadScanner, ResponseHead};
+use crate::proto::Limits;
 use crate::Body;
-
-/// The most informational responses skipped before a final one.
-pub(crate) const MAX_1XX: usize = 16;
 
 /// How long a finished response waits for the writer to finish its request before the
 /// connection is given up instead of reused (Go's `maxWriteWaitBeforeConnReuse`).
@@ -54,6 +55,15 @@ const MAX_WRITE_WAIT_BEFORE_REUSE: Duration = Duration::from_millis(50);
 /// the reader answers at once in every case but a request sent in the instant both threads
 /// exited.
 const CLOSED_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a caller whose request could not be written waits for a response the server may
+/// have sent before it stopped reading (a 413, say): that answer says more than the write
+/// error.
+const RESPONSE_AFTER_WRITE_ERROR: Duration = Duration::from_millis(250);
+
+/// How long a caller whose response failed waits for the writer's report, to learn whether
+/// the request went out (which decides whether it may be retried).
+const WRITE_REPORT_AFTER_READ_ERROR: Duration = Duration::from_millis(100);
 
 /// Bodies up to this size that are already buffered when the head is parsed are read by the
 /// reader thread itself, sparing a hand-off.
@@ -65,6 +75,7 @@ pub(crate) struct PersistConn {
     pub(crate) id: u64,
     pub(crate) key: ConnKey,
     pub(crate) stream: Arc<dyn Stream>,
+    pub(crate) transport: Weak<TransportInner>,
     /// Sent by `round_trip`; received by the reader thread (which takes it when response
     /// bytes arrive, so it needs no wake-up).
     reqch: Sender<RequestAndChan>,
@@ -74,54 +85,63 @@ pub(crate) struct PersistConn {
     /// Sent by the response body when it ends or is dropped, and by `close`, with
     /// `send_body_event`, which wakes the reader thread parked on it.
     bodych: Sender<BodyEvent>,
-    /// The reader and writer threads, set by `start` before the connection is shared.
-    reader: OnceLock<Thread>,
-    writer: OnceLock<Thread>,
-    /// Dropped by `close`: every `recv` on `close_rx` then returns at once. Only the writer's
-    /// rare wait for `100 Continue` selects on it; the per-request waits are woken by a
-    /// message from `close` instead, so they need not register on a shared channel.
-    close_tx: Mutex<Option<Sender<()>>>,
-    close_rx: Receiver<()>,
-    closed: AtomicBool,
-    /// Why it closed; set once, before `closed`.
-    close_reason: Mutex<Option<ErrorKind>>,
+    /// Where the connection is in its life; see [`State`]. Held only to read or change it and
+    /// to wake threads: never across blocking I/O or a channel send that can block.
+    state: Mutex<State>,
     /// The read half: owned by the reader thread while it waits for and parses a head, lent to
     /// the response body while the caller reads it. See `ReadHalf`.
     pub(crate) read: Mutex<ReadHalf>,
-    /// How many round trips have started on this connection.
-    uses: AtomicU64,
-    /// What the writer has done; written by the writer thread, waited for when deciding
-    /// whether the connection can be reused (`wrote_cv` is notified on each request the
-    /// writer is done with, and on close).
-    wrote: Mutex<Wrote>,
-    wrote_cv: Condvar,
-    /// Set when a 101 response handed the connection to the caller: close() then leaves the
-    /// socket open.
-    upgraded: AtomicBool,
-    /// The request this connection carries now; set by `round_trip`. A cancel or timeout
-    /// that arrives late closes the connection only if it still carries that request
-    /// (`close_for`), as Go's `replaceReqCanceler` ensures.
-    pub(crate) current: AtomicU64,
-    pub(crate) transport: Weak<TransportInner>,
 }
 
-/// The read half of a client connection: buffered bytes and the body decoder.
+/// A connection's state, under `PersistConn::state` (Go's `persistConn.mu` "guards following
+/// fields").
+struct State {
+    phase: Phase,
+    /// How many round trips have started on this connection.
+    uses: u64,
+    /// The writer's progress. It overlaps `phase`: a server may answer, and the reader hand
+    /// the response over, before the request body is written.
+    wrote: Wrote,
+    /// The reader and writer threads, to wake; set by `start` as each starts.
+    reader: Option<Thread>,
+    writer: Option<Thread>,
+    /// Threads in `wrote_in_full`, woken when `wrote` changes or the connection closes.
+    wrote_waiters: Vec<Thread>,
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No request on it: just dialled, or back in the pool.
+    Idle,
+    /// Request `0` is being written and its response head awaited.
+    InFlight(u64),
+    /// The response head of request `0` was handed over; its caller reads the body from the
+    /// read half.
+    BodyLent(u64),
+    /// Closed, by an error of this kind. After a 101 the socket was handed to the caller
+    /// (`upgraded`) and left open.
+    Closed { reason: ErrorKind, upgraded: bool },
+}
+
+/// The read half of a client connection: buffered bytes, the head scanner and the body
+/// decoder.
 pub(crate) struct ReadHalf {
     pub(crate) buf: ReadBuf,
     pub(crate) slot: TimeoutSlot,
     pub(crate) decoder: BodyDecoder,
+    scanner: HeadScanner<ResponseHead>,
 }
 
 /// What the caller hands the reader thread for one round trip.
 struct RequestAndChan {
     req_id: u64,
-    method: Method,
-    /// The request asked for the connection to close (or keep-alives are off).
-    close_after: bool,
+    /// The response side of the exchange: 1xx skipping, framing, reuse.
+    exchange: Exchange,
     /// Receives the response head, or the error that ended the wait for it; wakes the caller.
     resp_tx: Notify<std::result::Result<RespParts, Box<RtError>>>,
-    /// Tells the writer whether to send the body after `Expect: 100-continue`.
-    continue_tx: Option<Sender<bool>>,
+    /// Tells the writer whether to send the body after `Expect: 100-continue`; wakes it.
+    continue_tx: Option<Notify<bool>>,
     trace: ClientTrace,
 }
 
@@ -265,86 +285,62 @@ impl PersistConn {
         let (reqch, reqrx) = crossbeam_channel::bounded(1);
         let (writech, writerx) = crossbeam_channel::bounded(1);
         let (bodych, bodyrx) = crossbeam_channel::bounded(1);
-        let (close_tx, close_rx) = crossbeam_channel::bounded(0);
-        let pc = Arc::new(PersistConn {
-            id,
-            key,
-            stream,
-            reqch,
-            writech,
-            bodych,
-            reader: OnceLock::new(),
-            writer: OnceLock::new(),
-            close_tx: Mutex::new(Some(close_tx)),
-            close_rx,
-            closed: AtomicBool::new(false),
-            close_reason: Mutex::new(None),
-            read: Mutex::new(ReadHalf {
-                buf: ReadBuf::with_size(t.cfg.read_buffer_size),
-                slot: TimeoutSlot::default(),
-                decoder: BodyDecoder::empty(),
-            }),
-            uses: AtomicU64::new(0),
-            wrote: Mutex::new(Wrote::default()),
-            wrote_cv: Condvar::new(),
-            upgraded: AtomicBool::new(false),
-            current: AtomicU64::new(0),
-            transport: Arc::downgrade(t),
-        });
         let limits = Limits {
             max_head_bytes: t.cfg.max_response_header_bytes,
             ..Limits::default()
         };
+        let pc = Arc::new(PersistConn {
+            id,
+            key,
+            stream,
+            transport: Arc::downgrade(t),
+            reqch,
+            writech,
+            bodych,
+            state: Mutex::new(State {
+                phase: Phase::Idle,
+                uses: 0,
+                wrote: Wrote::default(),
+                reader: None,
+                writer: None,
+                wrote_waiters: Vec::new(),
+            }),
+            read: Mutex::new(ReadHalf {
+                buf: ReadBuf::with_size(t.cfg.read_buffer_size),
+                slot: TimeoutSlot::default(),
+                decoder: BodyDecoder::empty(),
+                scanner: HeadScanner::response(limits),
+            }),
+        });
         let idle_timeout = t.cfg.idle_conn_timeout;
         let write_buffer_size = t.cfg.write_buffer_size;
-        let threads = Arc::clone(&t.threads);
 
         // The writer first, and its handle stored before the reader starts: the reader is the
         // only one that can close the connection before `start` returns (an EOF or stray bytes
         // on a fresh connection), and `close` must find the writer's handle to wake it from
         // its first park. (No one sends to the reader's `bodych` before a response exists.)
         let w = Arc::clone(&pc);
-        let wt = Arc::clone(&threads);
-        wt.fetch_add(1, Ordering::SeqCst);
-        let writer = std::thread::Builder::new()
-            .name("nethttp-write".into())
-            .stack_size(256 << 10)
-            .spawn(move || {
-                write_loop(&w, &writerx, write_buffer_size);
-                wt.fetch_sub(1, Ordering::SeqCst);
-            });
+        let writer = spawn_counted(t, "nethttp-write", move || {
+            write_loop(&w, &writerx, write_buffer_size);
+        });
         match writer {
-            Ok(h) => {
-                let _ = pc.writer.set(h.thread().clone());
-            }
+            Ok(h) => pc.state.lock().writer = Some(h),
             Err(e) => {
-                threads.fetch_sub(1, Ordering::SeqCst);
-                pc.close(Error::with_source(ErrorKind::Io, e));
-                return Err(Error::invalid_input(
-                    "cannot start connection writer thread",
-                ));
+                let err = Error::thread_spawn("connection writer", e);
+                pc.close(Error::new(err.kind()));
+                return Err(err);
             }
         }
         let r = Arc::clone(&pc);
-        let rt = Arc::clone(&threads);
-        rt.fetch_add(1, Ordering::SeqCst);
-        let reader = std::thread::Builder::new()
-            .name("nethttp-read".into())
-            .stack_size(256 << 10)
-            .spawn(move || {
-                read_loop(&r, &reqrx, &bodyrx, limits, idle_timeout);
-                rt.fetch_sub(1, Ordering::SeqCst);
-            });
+        let reader = spawn_counted(t, "nethttp-read", move || {
+            read_loop(&r, &reqrx, &bodyrx, limits, idle_timeout);
+        });
         match reader {
-            Ok(h) => {
-                let _ = pc.reader.set(h.thread().clone());
-            }
+            Ok(h) => pc.state.lock().reader = Some(h),
             Err(e) => {
-                threads.fetch_sub(1, Ordering::SeqCst);
-                pc.close(Error::with_source(ErrorKind::Io, e));
-                return Err(Error::invalid_input(
-                    "cannot start connection reader thread",
-                ));
+                let err = Error::thread_spawn("connection reader", e);
+                pc.close(Error::new(err.kind()));
+                return Err(err);
             }
         }
         Ok(pc)
@@ -354,70 +350,125 @@ impl PersistConn {
     /// request a connection carries at a time, and `Close` is only tried.
     fn send_write(&self, msg: WriteMsg) -> std::result::Result<(), WriteMsg> {
         let r = self.writech.try_send(msg).map_err(|e| e.into_inner());
-        if let Some(t) = self.writer.get() {
+        self.wake_writer();
+        r
+    }
+
+    fn wake_writer(&self) {
+        if let Some(t) = &self.state.lock().writer {
             t.unpark();
         }
-        r
     }
 
     /// Tells the reader thread how the body it lent out ended (or that the connection closed),
     /// and wakes it. Never blocks: if the channel is full, the reader has an event to see.
     pub(crate) fn send_body_event(&self, ev: BodyEvent) {
         let _ = self.bodych.try_send(ev);
-        if let Some(t) = self.reader.get() {
+        if let Some(t) = &self.state.lock().reader {
             t.unpark();
         }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
+        matches!(self.state.lock().phase, Phase::Closed { .. })
     }
 
-    /// Marks the start of a round trip; true if the connection carried one before.
-    pub(crate) fn begin_use(&self) -> bool {
-        self.uses.fetch_add(1, Ordering::SeqCst) > 0
+    /// Marks the start of round trip `req_id`; true if the connection carried one before.
+    pub(crate) fn begin(&self, req_id: u64) -> bool {
+        let mut st = self.state.lock();
+        st.uses += 1;
+        if !matches!(st.phase, Phase::Closed { .. }) {
+            st.phase = Phase::InFlight(req_id);
+        }
+        st.uses > 1
+    }
+
+    /// Request `req_id`'s response head is with its caller, who reads the body.
+    fn lend_body(&self, req_id: u64) {
+        let mut st = self.state.lock();
+        if st.phase == Phase::InFlight(req_id) {
+            st.phase = Phase::BodyLent(req_id);
+        }
+    }
+
+    /// Request `req_id`'s exchange ended cleanly: the connection carries no request now (and
+    /// may go back to the pool). A cancel or timeout that comes later leaves it alone.
+    pub(crate) fn end_exchange(&self, req_id: u64) {
+        let mut st = self.state.lock();
+        if matches!(st.phase, Phase::InFlight(id) | Phase::BodyLent(id) if id == req_id) {
+            st.phase = Phase::Idle;
+        }
+    }
+
+    /// True if the writer wrote request `req_id` in full (without waiting).
+    fn wrote_full(&self, req_id: u64) -> bool {
+        self.state.lock().wrote.full == req_id
     }
 
     /// True once the writer has written request `req_id` in full. A fast server's whole
     /// response can be read before the writer thread records the end of its write, so this
     /// waits for the writer a little, as Go's `persistConn.wroteRequest` does
-    /// (`maxWriteWaitBeforeConnReuse`, 50 ms); false if it did not finish by then.
+    /// (`MAX_WRITE_WAIT_BEFORE_REUSE`, 50 ms); false if it did not finish by then.
     pub(crate) fn wrote_in_full(&self, req_id: u64) -> bool {
-        let mut wrote = self.wrote.lock();
         let until = Instant::now() + MAX_WRITE_WAIT_BEFORE_REUSE;
-        while wrote.done != req_id && !self.is_closed() {
-            if self.wrote_cv.wait_until(&mut wrote, until).timed_out() {
-                break;
+        loop {
+            {
+                let mut st = self.state.lock();
+                let closed = matches!(st.phase, Phase::Closed { .. });
+                if st.wrote.done == req_id || closed || Instant::now() >= until {
+                    return st.wrote.full == req_id;
+                }
+                st.wrote_waiters.push(std::thread::current());
             }
+            wake::park_until(Some(until));
         }
-        wrote.full == req_id
+    }
+
+    /// The writer is done with request `req_id` (in full or not): record it and wake the
+    /// threads waiting in `wrote_in_full`.
+    fn wrote(&self, req_id: u64, full: bool) {
+        let waiters = {
+            let mut st = self.state.lock();
+            st.wrote.done = req_id;
+            if full {
+                st.wrote.full = req_id;
+            }
+            std::mem::take(&mut st.wrote_waiters)
+        };
+        for t in waiters {
+            t.unpark();
+        }
     }
 
     /// Closes the connection: shuts the socket down (waking both threads and any body read),
     /// and tells the transport it is gone. Never blocks; idempotent. Must not be called with
     /// the pool lock held.
     pub(crate) fn close(&self, reason: Error) {
-        {
-            let mut r = self.close_reason.lock();
-            if r.is_none() {
-                *r = Some(reason.kind());
+        self.close_as(reason.kind(), false);
+    }
+
+    fn close_as(&self, reason: ErrorKind, upgraded: bool) {
+        let (reader, writer, waiters) = {
+            let mut st = self.state.lock();
+            if matches!(st.phase, Phase::Closed { .. }) {
+                return;
             }
-        }
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        if !self.upgraded.load(Ordering::SeqCst) {
+            st.phase = Phase::Closed { reason, upgraded };
+            (
+                st.reader.clone(),
+                st.writer.clone(),
+                std::mem::take(&mut st.wrote_waiters),
+            )
+        };
+        if !upgraded {
             let _ = self.stream.shutdown(std::net::Shutdown::Both);
         }
-        drop(self.close_tx.lock().take());
-        // Wake the threads' per-request waits. Neither send can block: if a channel is full,
-        // its thread has work queued and checks `closed` after it.
-        let _ = self.send_write(WriteMsg::Close);
-        self.send_body_event(BodyEvent::Closed);
-        {
-            // Wake a `wrote_in_full` waiter: the write will not finish now.
-            let _wrote = self.wrote.lock();
-            self.wrote_cv.notify_all();
+        // Wake the threads' waits. Neither send can block: if a channel is full, its thread
+        // has work queued and checks the phase after it.
+        let _ = self.writech.try_send(WriteMsg::Close);
+        let _ = self.bodych.try_send(BodyEvent::Closed);
+        for t in reader.iter().chain(writer.iter()).chain(waiters.iter()) {
+            t.unpark();
         }
         if let Some(t) = self.transport.upgrade() {
             t.conn_closed(self);
@@ -426,22 +477,62 @@ impl PersistConn {
 
     /// Closes the connection only if it still carries request `req_id`.
     pub(crate) fn close_for(&self, req_id: u64, reason: Error) {
-        if self.current.load(Ordering::SeqCst) == req_id {
+        if self.carries(req_id) {
             self.close(reason);
         }
     }
 
     /// Hands the socket to the caller after a 101: the threads stop, the socket stays open.
     fn release_for_upgrade(&self) {
-        self.upgraded.store(true, Ordering::SeqCst);
-        self.close(Error::new(ErrorKind::Hijacked));
+        self.close_as(ErrorKind::Hijacked, true);
     }
 
     fn closed_error(&self) -> Error {
-        match *self.close_reason.lock() {
-            Some(ErrorKind::Canceled) => Error::new(ErrorKind::Canceled),
-            Some(ErrorKind::Timeout(p)) => Error::timeout(p),
+        match self.state.lock().phase {
+            Phase::Closed {
+                reason: ErrorKind::Canceled,
+                ..
+            } => Error::new(ErrorKind::Canceled),
+            Phase::Closed {
+                reason: ErrorKind::Timeout(p),
+                ..
+            } => Error::timeout(p),
             _ => Error::closed(ClosedDuring::Head),
+        }
+    }
+}
+
+impl Cancelable for PersistConn {
+    fn cancel(&self, req_id: u64) {
+        self.close_for(req_id, Error::new(ErrorKind::Canceled));
+    }
+
+    fn carries(&self, req_id: u64) -> bool {
+        matches!(self.state.lock().phase, Phase::InFlight(id) | Phase::BodyLent(id) if id == req_id)
+    }
+}
+
+/// Spawns a connection thread, counted in the transport's thread count while it runs.
+fn spawn_counted(
+    t: &TransportInner,
+    name: &str,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<Thread> {
+    let threads = Arc::clone(&t.threads);
+    threads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let counted = Arc::clone(&threads);
+    let r = std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(256 << 10)
+        .spawn(move || {
+            f();
+            counted.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        });
+    match r {
+        Ok(h) => Ok(h.thread().clone()),
+        Err(e) => {
+            threads.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            Err(e)
         }
     }
 }
@@ -451,8 +542,27 @@ impl std::fmt::Debug for PersistConn {
         f.debug_struct("PersistConn")
             .field("id", &self.id)
             .field("key", &self.key)
-            .field("closed", &self.is_closed())
+            .field("phase", &self.state.lock().phase)
             .finish_non_exhaustive()
+    }
+}
+
+/// The reader thread's head reads: no deadline (the socket is read at the server's pace; a
+/// caller's deadline closes the connection), and an error on a connection closed meanwhile
+/// reported as why it closed.
+struct ConnTiming<'a>(&'a PersistConn);
+
+impl HeadTiming for ConnTiming<'_> {
+    fn next_read(&self, _started: bool) -> (Option<Instant>, TimeoutPhase) {
+        (None, TimeoutPhase::ReadResponseHead)
+    }
+
+    fn read_error(&self, e: std::io::Error, phase: TimeoutPhase) -> Error {
+        if self.0.is_closed() {
+            self.0.closed_error()
+        } else {
+            Error::from_io(e, phase)
+        }
     }
 }
 
@@ -485,11 +595,14 @@ pub(crate) fn round_trip(
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
     let resp_tx = Notify::new(resp_tx, me.clone());
     let done_tx = Notify::new(done_tx, me);
-    let (continue_tx, continue_rx) = if expect_continue {
-        let (a, b) = crossbeam_channel::bounded(1);
-        (Some(a), Some(b))
-    } else {
-        (None, None)
+    // The reader tells the writer (and wakes it) whether to send the body.
+    let writer = pc.state.lock().writer.clone();
+    let (continue_tx, continue_rx) = match writer {
+        Some(w) if expect_continue => {
+            let (a, b) = crossbeam_channel::bounded(1);
+            (Some(Notify::new(a, w)), Some(b))
+        }
+        _ => (None, None),
     };
     let closed_early = |body: Option<Body>| RtError {
         err: Error::closed(ClosedDuring::Head),
@@ -497,10 +610,10 @@ pub(crate) fn round_trip(
         nothing_written: true,
         body,
     };
-    pc.current.store(req_id, Ordering::SeqCst);
     if let Some(c) = &ctx.cancel {
         // Canceled already: watch() closes the connection, which no one else holds now.
-        if !c.watch(pc, req_id) {
+        let target: Arc<dyn Cancelable> = pc.clone();
+        if !c.watch(Arc::downgrade(&target), req_id) {
             return Err(Box::new(RtError::new(Error::new(ErrorKind::Canceled))));
         }
     }
@@ -508,8 +621,7 @@ pub(crate) fn round_trip(
         .reqch
         .send(RequestAndChan {
             req_id,
-            method,
-            close_after,
+            exchange: Exchange::new(method, close_after),
             resp_tx,
             continue_tx,
             trace: ctx.trace.clone(),
@@ -566,12 +678,9 @@ pub(crate) fn round_trip(
                     // close: its answer is more use than a connection write error (not than an
                     // error of the request body itself).
                     if !body_err {
-                        let wait = deadline::earliest(req_deadline, head_deadline)
-                            .map_or(Duration::from_secs(3600), |d| {
-                                d.saturating_duration_since(Instant::now())
-                            });
-                        let grace = Duration::from_millis(250).min(wait);
-                        if let Ok(Ok(parts)) = resp_rx.recv_timeout(grace) {
+                        let grace = Instant::now() + RESPONSE_AFTER_WRITE_ERROR;
+                        let until = deadline::earliest(req_deadline, Some(grace)).unwrap_or(grace);
+                        if let Some(Ok(parts)) = wake::recv_until(&resp_rx, until) {
                             return Ok(make_response(pc, parts, req_id, &url, &ctx));
                         }
                     }
@@ -598,11 +707,10 @@ pub(crate) fn round_trip(
             Ok(Err(mut e)) => {
                 // How far did the writer get? It fails fast now the socket is shut. A write
                 // that succeeded may send no report, so do not wait for one then.
-                let succeeded = pc.wrote.lock().full == req_id;
-                let result = if succeeded {
+                let result = if pc.wrote_full(req_id) {
                     None
                 } else {
-                    done_rx.recv_timeout(Duration::from_millis(100)).ok()
+                    wake::recv_until(&done_rx, Instant::now() + WRITE_REPORT_AFTER_READ_ERROR)
                 };
                 match result {
                     Some(WriteResult::Failed {
@@ -819,7 +927,7 @@ fn respond(
     bodyrx: &Receiver<BodyEvent>,
 ) -> bool {
     let mut rh = pc.read.lock();
-    let head = match read_final_head(pc, &mut rh, &mut rc, limits) {
+    let fin = match read_final_head(pc, &mut rh, &mut rc) {
         Ok(h) => h,
         Err(e) => {
             drop(rh);
@@ -830,36 +938,17 @@ fn respond(
     };
     // A final status without 100 Continue: the writer must not send the body.
     if let Some(c) = rc.continue_tx.take() {
-        let _ = c.try_send(false);
+        let _ = c.send(false);
     }
 
-    if head.status == StatusCode::SWITCHING_PROTOCOLS {
-        let buffered = rh.buf.take_all();
-        drop(rh);
-        pc.release_for_upgrade();
-        let conn = Conn::new(Arc::clone(&pc.stream), buffered);
-        let _ = rc.resp_tx.send(Ok(RespParts {
-            head,
-            reusable: false,
-            body_done: true,
-            small_body: None,
-            upgraded: Some(conn),
-        }));
-        return false;
-    }
-
-    let framing = match framing::response(&rc.method, head.status, head.version, &head.headers) {
+    let Final {
+        head,
+        framing,
+        reusable,
+    } = match fin {
         Ok(f) => f,
-        Err(e) => {
-            drop(rh);
-            pc.close(Error::new(e.kind()));
-            fail_pending(Some(rc), e, false);
-            return false;
-        }
+        Err(head) => return upgrade(pc, rh, rc, head),
     };
-    let reusable = !rc.close_after
-        && !crate::proto::head::wants_close(head.version, &head.headers)
-        && framing != Framing::UntilClose;
     rh.decoder = BodyDecoder::new(framing, limits);
     let small_body = match take_small_body(&mut rh) {
         Ok(b) => b,
@@ -875,7 +964,10 @@ fn respond(
         // No body, or a small one already here: finish the exchange on this thread, so the
         // connection is back in the pool before the caller even sees the response.
         drop(rh);
-        let pooled = reusable && pc.wrote_in_full(rc.req_id) && put_idle(pc, &rc.trace);
+        let pooled = reusable && pc.wrote_in_full(rc.req_id) && {
+            pc.end_exchange(rc.req_id);
+            put_idle(pc, &rc.trace)
+        };
         if !pooled {
             pc.close(Error::closed(ClosedDuring::Body));
         }
@@ -889,6 +981,7 @@ fn respond(
         return pooled;
     }
     drop(rh);
+    pc.lend_body(rc.req_id);
     if rc
         .resp_tx
         .send(Ok(RespParts {
@@ -906,6 +999,55 @@ fn respond(
     // The caller reads the body now; wait until it ends or is dropped (or `close` says the
     // connection is gone).
     matches!(wake::recv(bodyrx), Ok(BodyEvent::Done { pooled: true }))
+}
+
+/// Hands the connection to the caller after a 101: the threads stop, the socket stays open
+/// with whatever the server sent after the head.
+fn upgrade(
+    pc: &Arc<PersistConn>,
+    mut rh: parking_lot::MutexGuard<'_, ReadHalf>,
+    rc: RequestAndChan,
+    head: ResponseHead,
+) -> bool {
+    let buffered = rh.buf.take_all();
+    drop(rh);
+    pc.release_for_upgrade();
+    let conn = Conn::new(Arc::clone(&pc.stream), buffered);
+    let _ = rc.resp_tx.send(Ok(RespParts {
+        head,
+        reusable: false,
+        body_done: true,
+        small_body: None,
+        upgraded: Some(conn),
+    }));
+    false
+}
+
+/// Reads heads until a final one (`Ok`) or a 101 (`Err`, the upgrade's head), signalling
+/// 100 Continue to the writer and tracing 1xx responses.
+fn read_final_head(
+    pc: &PersistConn,
+    rh: &mut ReadHalf,
+    rc: &mut RequestAndChan,
+) -> Result<std::result::Result<Final, ResponseHead>> {
+    loop {
+        let ReadHalf {
+            buf, slot, scanner, ..
+        } = rh;
+        let head = bufio::read_head(buf, &*pc.stream, slot, scanner, &mut ConnTiming(pc))?
+            .ok_or_else(|| Error::closed(ClosedDuring::Head))?;
+        match rc.exchange.on_head(head)? {
+            Next::Response(f) => return Ok(Ok(f)),
+            Next::Upgrade(head) => return Ok(Err(head)),
+            Next::Continue => {
+                rc.trace.got_100_continue();
+                if let Some(c) = rc.continue_tx.take() {
+                    let _ = c.send(true);
+                }
+            }
+            Next::Informational(head) => rc.trace.got_1xx_response(head.status, &head.headers),
+        }
+    }
 }
 
 /// If the whole body (at most `SMALL_BODY` bytes) is already buffered, decodes it out of the
@@ -953,69 +1095,6 @@ fn take_small_body(rh: &mut ReadHalf) -> Result<Option<(Vec<u8>, Option<http::He
     Ok(Some((body, trailers)))
 }
 
-/// Reads heads until a final (non-1xx, or 101) one, signalling 100 Continue to the writer.
-fn read_final_head(
-    pc: &PersistConn,
-    rh: &mut ReadHalf,
-    rc: &mut RequestAndChan,
-    limits: &Limits,
-) -> Result<ResponseHead> {
-    let mut informational = 0;
-    loop {
-        let head = read_head(pc, rh, limits)?;
-        if !head.status.is_informational() || head.status == StatusCode::SWITCHING_PROTOCOLS {
-            return Ok(head);
-        }
-        informational += 1;
-        if informational > MAX_1XX {
-            return Err(Error::too_large(TooLarge::HeaderCount));
-        }
-        if head.status == StatusCode::CONTINUE {
-            rc.trace.got_100_continue();
-            if let Some(c) = rc.continue_tx.take() {
-                let _ = c.try_send(true);
-            }
-        } else {
-            rc.trace.got_1xx_response(head.status, &head.headers);
-        }
-    }
-}
-
-fn read_head(pc: &PersistConn, rh: &mut ReadHalf, limits: &Limits) -> Result<ResponseHead> {
-    let mut scanned = 0;
-    loop {
-        let data = rh.buf.data();
-        if let Some(end) = head::find_end(data, scanned) {
-            match head::parse_response(&data[..end], limits)? {
-                Parsed::Complete { head, len } => {
-                    rh.buf.consume(len);
-                    return Ok(head);
-                }
-                Parsed::Partial => scanned = data.len(),
-            }
-        } else {
-            scanned = data.len();
-            if data.len() >= limits.max_head_bytes {
-                head::parse_response(data, limits)?;
-                return Err(Error::too_large(TooLarge::Head));
-            }
-        }
-        let cap = limits.max_head_bytes.saturating_add(READ_BUF);
-        let ReadHalf { buf, slot, .. } = rh;
-        match buf.fill(&*pc.stream, slot, None, cap) {
-            Ok(0) => return Err(Error::closed(ClosedDuring::Head)),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(if pc.is_closed() {
-                    pc.closed_error()
-                } else {
-                    Error::from_io(e, TimeoutPhase::ReadResponseHead)
-                })
-            }
-        }
-    }
-}
-
 /// Returns the connection to the pool; false if it could not go (then the caller closes it).
 pub(crate) fn put_idle(pc: &Arc<PersistConn>, trace: &ClientTrace) -> bool {
     match pc.transport.upgrade() {
@@ -1047,14 +1126,7 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
         let notify_ok = wr.notify_ok;
         let trace = wr.trace.clone();
         let result = write_request(pc, &mut slot, &mut buf, wr);
-        {
-            let mut wrote = pc.wrote.lock();
-            wrote.done = req_id;
-            if matches!(result, WriteResult::Ok) {
-                wrote.full = req_id;
-            }
-            pc.wrote_cv.notify_all();
-        }
+        pc.wrote(req_id, matches!(result, WriteResult::Ok));
         match &result {
             WriteResult::Ok => trace.wrote_request(true),
             // The response is still to be read: the connection closes after it, as it is
@@ -1151,12 +1223,7 @@ fn write_request(
         return WriteResult::Ok;
     }
     if let Some(rx) = continue_rx {
-        let wait = continue_timeout;
-        let go = select! {
-            recv(rx) -> v => v.unwrap_or(false),
-            recv(pc.close_rx) -> _ => false,
-            default(wait) => true,
-        };
+        let go = wait_for_continue(pc, &rx, Instant::now() + continue_timeout);
         if !go {
             // A final status came instead of 100 Continue (or the connection closed): the
             // body is not sent. Closing the connection here would cut off that response.
@@ -1171,6 +1238,27 @@ fn write_request(
             nothing_written: false,
             body: None,
         },
+    }
+}
+
+/// Waits for the reader's word on `100 Continue`: true to send the body (it came, or
+/// `until` passed without an answer, as Go does after `ExpectContinueTimeout`), false if a
+/// final status came instead or the connection closed. The reader's sender wakes this thread
+/// when it sends or is dropped, and `close` wakes it too.
+fn wait_for_continue(pc: &PersistConn, rx: &Receiver<bool>, until: Instant) -> bool {
+    loop {
+        match rx.try_recv() {
+            Ok(go) => return go,
+            Err(TryRecvError::Disconnected) => return false,
+            Err(TryRecvError::Empty) => {}
+        }
+        if pc.is_closed() {
+            return false;
+        }
+        if Instant::now() >= until {
+            return true;
+        }
+        wake::park_until(Some(until));
     }
 }
 

@@ -12,10 +12,12 @@ use parking_lot::Mutex;
 
 use super::redirect::{basic_auth, userinfo};
 use super::trace::ClientTrace;
+use crate::bufio::{self, ReadBuf};
 use crate::deadline::{self, TimeoutSlot};
-use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase, TooLarge};
+use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase};
 use crate::net::{Dial, Stream, Target};
-use crate::proto::head::{self, Parsed};
+use crate::proto::client::{self as exchange, Exchange, Next};
+use crate::proto::head::HeadScanner;
 use crate::proto::Limits;
 
 /// How long a `CONNECT` may take when the request has no deadline (Go's one minute).
@@ -426,35 +428,29 @@ pub fn connect_tunnel(
 ) -> Result<Tunnel> {
     let deadline = deadline.or_else(|| Instant::now().checked_add(CONNECT_TIMEOUT));
     let authority = target.to_string();
-    let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n").into_bytes();
-    if let Some(a) = proxy_auth {
-        req.extend_from_slice(b"Proxy-Authorization: ");
-        req.extend_from_slice(a.as_bytes());
-        req.extend_from_slice(b"\r\n");
-    }
-    req.extend_from_slice(b"\r\n");
+    let mut req = Vec::with_capacity(128);
+    exchange::encode_connect(&mut req, &authority, proxy_auth);
     let mut wslot = TimeoutSlot::default();
     deadline::write_all(&*stream, &mut wslot, deadline, &[&req])
         .map_err(|e| Error::from_io(e, TimeoutPhase::Connect))?;
 
-    let limits = Limits::default();
+    let mut buf = ReadBuf::new();
     let mut rslot = TimeoutSlot::default();
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    let (head, len) = loop {
-        if let Some(end) = head::find_end(&buf, 0) {
-            match head::parse_response(&buf[..end], &limits)? {
-                Parsed::Complete { head, len } => break (head, len),
-                Parsed::Partial => {}
-            }
-        }
-        if buf.len() > limits.max_head_bytes {
-            return Err(Error::too_large(TooLarge::Head));
-        }
-        match deadline::read(&*stream, &mut rslot, deadline, &mut chunk) {
-            Ok(0) => return Err(Error::closed(ClosedDuring::Head)),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => return Err(Error::from_io(e, TimeoutPhase::Connect)),
+    let mut scanner = HeadScanner::response(Limits::default());
+    let mut ex = Exchange::new(http::Method::CONNECT, false);
+    let head = loop {
+        let h = bufio::read_head(
+            &mut buf,
+            &*stream,
+            &mut rslot,
+            &mut scanner,
+            &mut bufio::Until(deadline, TimeoutPhase::Connect),
+        )?
+        .ok_or_else(|| Error::closed(ClosedDuring::Head))?;
+        match ex.on_head(h)? {
+            Next::Continue | Next::Informational(_) => {}
+            Next::Upgrade(head) => break head,
+            Next::Response(f) => break f.head,
         }
     };
     if head.status != http::StatusCode::OK {
@@ -469,7 +465,7 @@ pub fn connect_tunnel(
     let _ = stream.set_write_timeout(None);
     Ok(Tunnel {
         stream,
-        buffered: Mutex::new(buf.split_off(len)),
+        buffered: Mutex::new(buf.take_all()),
     })
 }
 

@@ -290,17 +290,6 @@ impl fmt::Debug for ResponseBody {
     }
 }
 
-/// `e` as an `io::Error` for `Read`. Never `Interrupted`, which `Error::into_io` gives a
-/// cancel: std's `read_to_end`, `read_exact` and `io::copy` retry on `Interrupted`, so they
-/// would read on past a cancel (and, after it, see what looks like a clean end).
-fn body_io_error(e: Error) -> io::Error {
-    if e.is_canceled() {
-        io::Error::other(e)
-    } else {
-        e.into_io()
-    }
-}
-
 /// A body read straight from a pooled connection's read half.
 pub(crate) struct ConnBody {
     pc: Arc<PersistConn>,
@@ -338,7 +327,7 @@ impl ConnBody {
 
     fn read(&mut self, out: &mut [u8], trailers: &mut Option<HeaderMap>) -> io::Result<usize> {
         if let Some(kind) = self.failed {
-            return Err(body_io_error(Error::new(kind)));
+            return Err(Error::new(kind).into_io());
         }
         if self.done || out.is_empty() {
             return Ok(0);
@@ -348,7 +337,9 @@ impl ConnBody {
         }
         let (r, at_end) = {
             let mut rh = self.pc.read.lock();
-            let ReadHalf { buf, slot, decoder } = &mut *rh;
+            let ReadHalf {
+                buf, slot, decoder, ..
+            } = &mut *rh;
             let r = bufio::read_body(buf, decoder, &*self.pc.stream, slot, self.deadline, out);
             let at_end = r.is_ok() && decoder.is_done();
             if at_end {
@@ -382,7 +373,7 @@ impl ConnBody {
     fn fail(&mut self, e: Error) -> io::Error {
         self.failed = Some(e.kind());
         self.finish(false);
-        body_io_error(e)
+        e.into_io()
     }
 
     /// Ends the exchange: pools the connection after a clean end, else closes it; then lets
@@ -392,11 +383,11 @@ impl ConnBody {
             return;
         }
         self.done = true;
-        let pooled = eof
-            && self.reusable
-            && !self.pc.is_closed()
-            && self.pc.wrote_in_full(self.req_id)
-            && put_idle(&self.pc, &self.trace);
+        let pooled =
+            eof && self.reusable && !self.pc.is_closed() && self.pc.wrote_in_full(self.req_id) && {
+                self.pc.end_exchange(self.req_id);
+                put_idle(&self.pc, &self.trace)
+            };
         if !pooled {
             self.pc
                 .close(Error::closed(crate::error::ClosedDuring::Body));

@@ -7,11 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
-use super::persist::PersistConn;
-use crate::error::Error;
 use crate::{HeaderMap, StatusCode};
 
 /// What [`ClientTrace::on_got_conn`] learns about the connection a request got.
@@ -242,14 +239,26 @@ pub struct CancelToken {
 
 struct CancelInner {
     canceled: AtomicBool,
-    /// Dropped by cancel(): every receiver then wakes with a disconnect.
-    tx: Mutex<Option<Sender<()>>>,
-    rx: Receiver<()>,
-    /// Connections carrying requests under this token, with the request each carries and the
-    /// thread waiting for its response; on cancel a connection is closed only if it still
-    /// carries that request (it may have gone back to the pool and on to another request
-    /// since), and the thread is woken (it parks, see `wake.rs`).
-    conns: Mutex<Vec<(Weak<PersistConn>, u64, std::thread::Thread)>>,
+    /// What a cancel must stop: each request in flight under this token, with what carries
+    /// it (a pooled connection, a `ClientConn`) and the thread waiting for it, and each thread
+    /// waiting for a connection. A carrier is stopped only if it still carries that request
+    /// (it may have gone back to the pool and on to another request since, as Go's
+    /// `replaceReqCanceler` ensures); every thread is woken (it parks, see `wake.rs`).
+    watches: Mutex<Vec<Watch>>,
+}
+
+struct Watch {
+    target: Option<(Weak<dyn Cancelable>, u64)>,
+    waiter: std::thread::Thread,
+}
+
+/// Something that carries requests and can be stopped for one of them.
+pub(crate) trait Cancelable: Send + Sync {
+    /// Stops request `req_id` (closing what carries it) if it is still being carried. Never
+    /// blocks.
+    fn cancel(&self, req_id: u64);
+    /// True while request `req_id` is being carried.
+    fn carries(&self, req_id: u64) -> bool;
 }
 
 impl fmt::Debug for CancelToken {
@@ -269,13 +278,10 @@ impl Default for CancelToken {
 impl CancelToken {
     /// A token not yet canceled.
     pub fn new() -> CancelToken {
-        let (tx, rx) = crossbeam_channel::bounded(0);
         CancelToken {
             inner: Arc::new(CancelInner {
                 canceled: AtomicBool::new(false),
-                tx: Mutex::new(Some(tx)),
-                rx,
-                conns: Mutex::new(Vec::new()),
+                watches: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -285,13 +291,14 @@ impl CancelToken {
         if self.inner.canceled.swap(true, Ordering::SeqCst) {
             return;
         }
-        drop(self.inner.tx.lock().take());
-        let conns = std::mem::take(&mut *self.inner.conns.lock());
-        for (w, req_id, waiter) in conns {
-            if let Some(c) = w.upgrade() {
-                c.close_for(req_id, Error::new(crate::ErrorKind::Canceled));
+        let watches = std::mem::take(&mut *self.inner.watches.lock());
+        for w in watches {
+            if let Some((target, req_id)) = w.target {
+                if let Some(t) = target.upgrade() {
+                    t.cancel(req_id);
+                }
             }
-            waiter.unpark();
+            w.waiter.unpark();
         }
     }
 
@@ -300,27 +307,45 @@ impl CancelToken {
         self.inner.canceled.load(Ordering::SeqCst)
     }
 
-    /// A channel that disconnects when canceled, for `select!`.
-    pub(crate) fn receiver(&self) -> &Receiver<()> {
-        &self.inner.rx
-    }
-
-    /// Registers `pc`, carrying request `req_id` for the current thread, to close on cancel
-    /// (and the thread to be woken). Returns false (and closes it) if the token is already
+    /// Registers `target`, carrying request `req_id` for the current thread, to stop on cancel
+    /// (and the thread to be woken). Returns false (and stops it) if the token is already
     /// canceled.
-    pub(crate) fn watch(&self, pc: &Arc<PersistConn>, req_id: u64) -> bool {
-        let mut conns = self.inner.conns.lock();
+    pub(crate) fn watch(&self, target: Weak<dyn Cancelable>, req_id: u64) -> bool {
+        let mut watches = self.inner.watches.lock();
         if self.is_canceled() {
-            drop(conns);
-            pc.close_for(req_id, Error::new(crate::ErrorKind::Canceled));
+            drop(watches);
+            if let Some(t) = target.upgrade() {
+                t.cancel(req_id);
+            }
             return false;
         }
-        // Forget requests that ended: their connection is gone or carries another by now.
-        conns.retain(|(w, id, _)| {
-            w.upgrade()
-                .is_some_and(|c| c.current.load(Ordering::SeqCst) == *id)
+        // Forget requests that ended: what carried them is gone or carries another by now.
+        watches.retain(|w| match &w.target {
+            Some((t, id)) => t.upgrade().is_some_and(|t| t.carries(*id)),
+            None => true,
         });
-        conns.push((Arc::downgrade(pc), req_id, std::thread::current()));
+        watches.push(Watch {
+            target: Some((target, req_id)),
+            waiter: std::thread::current(),
+        });
         true
+    }
+
+    /// Registers the current thread to be woken on cancel while it waits for a connection;
+    /// [`unwatch_wait`](Self::unwatch_wait) when the wait is over.
+    pub(crate) fn watch_wait(&self) {
+        self.inner.watches.lock().push(Watch {
+            target: None,
+            waiter: std::thread::current(),
+        });
+    }
+
+    /// Ends the current thread's [`watch_wait`](Self::watch_wait).
+    pub(crate) fn unwatch_wait(&self) {
+        let me = std::thread::current().id();
+        self.inner
+            .watches
+            .lock()
+            .retain(|w| w.target.is_some() || w.waiter.id() != me);
     }
 }

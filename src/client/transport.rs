@@ -15,8 +15,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, Sender};
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, USER_AGENT};
 use http::{HeaderValue, Method, Uri};
 use parking_lot::Mutex;
 
@@ -24,12 +22,13 @@ use super::persist::{self, PersistConn, Prepared};
 use super::proxy::{self, ConnKey, Proxy};
 use super::response::Response;
 use super::trace::{CancelToken, GotConnInfo};
+use super::wake;
 use super::{RequestOptions, RoundTripper};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
 use crate::net::{Dial, Target, TcpDialer};
-use crate::proto::head::connection_has_token as has_connection_token;
-use crate::proto::{write, Limits};
-use crate::Request;
+use crate::proto::client::{self, EncodeOptions, TargetForm};
+use crate::proto::Limits;
+use crate::{Body, Request};
 
 const DEFAULT_READ_BUFFER: usize = 8 << 10;
 const DEFAULT_WRITE_BUFFER: usize = 32 << 10;
@@ -269,7 +268,7 @@ impl TransportBuilder {
         Transport {
             inner: Arc::new(TransportInner {
                 cfg: self.cfg.clone(),
-                pool: Mutex::new(Pool::default()),
+                pool: Mutex::new(ConnPool::default()),
                 next_id: AtomicU64::new(1),
                 threads: Arc::new(AtomicUsize::new(0)),
             }),
@@ -279,8 +278,8 @@ impl TransportBuilder {
 
 pub(crate) struct TransportInner {
     pub(crate) cfg: TransportConfig,
-    /// Idle connections, waiters and per-host counts; see `Pool`.
-    pool: Mutex<Pool>,
+    /// Idle connections, waiters and per-host counts; see `ConnPool`.
+    pool: Mutex<ConnPool>,
     next_id: AtomicU64,
     /// Reader and writer threads alive, for leak checks.
     pub(crate) threads: Arc<AtomicUsize>,
@@ -288,7 +287,7 @@ pub(crate) struct TransportInner {
 
 /// The pool state, all under `TransportInner::pool`.
 #[derive(Default)]
-struct Pool {
+struct ConnPool {
     /// Idle connections per host, least recently used first.
     idle: HashMap<ConnKey, Vec<IdleConn>>,
     /// Every idle connection by the sequence number it was put back with: the global LRU.
@@ -300,8 +299,6 @@ struct Pool {
     per_host: HashMap<ConnKey, usize>,
     /// Callers waiting for a dial slot under `max_conns_per_host` (Go's `connsPerHostWait`).
     per_host_wait: HashMap<ConnKey, VecDeque<Arc<WantConn>>>,
-    /// Set when the last transport handle is dropped.
-    closed: bool,
 }
 
 struct IdleConn {
@@ -314,10 +311,13 @@ struct IdleConn {
 /// by a connection put back, or by the caller giving up.
 pub(crate) struct WantConn {
     key: ConnKey,
+    /// The caller's deadline, cancel token and trace hooks: a dial made for this caller (at
+    /// once, or later when a slot frees up) runs under them.
+    opts: RequestOptions,
     /// The outcome; `done` becomes true at the single delivery.
     slot: Mutex<WantSlot>,
-    ready_tx: Sender<()>,
-    ready_rx: Receiver<()>,
+    /// The caller's thread, parked in `wait_for_conn`; a delivery wakes it.
+    waiter: std::thread::Thread,
 }
 
 #[derive(Default)]
@@ -327,25 +327,28 @@ struct WantSlot {
 }
 
 impl WantConn {
-    fn new(key: ConnKey) -> WantConn {
-        let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+    /// A want of the current thread's.
+    fn new(key: ConnKey, opts: &RequestOptions) -> WantConn {
         WantConn {
             key,
+            opts: opts.clone(),
             slot: Mutex::new(WantSlot::default()),
-            ready_tx,
-            ready_rx,
+            waiter: std::thread::current(),
         }
     }
 
-    /// Delivers `r` if nothing was delivered yet; false if the want is already settled.
+    /// Delivers `r` if nothing was delivered yet, and wakes the caller; false if the want is
+    /// already settled.
     fn try_deliver(&self, r: Result<(Arc<PersistConn>, GotConnInfo)>) -> bool {
-        let mut s = self.slot.lock();
-        if s.done {
-            return false;
+        {
+            let mut s = self.slot.lock();
+            if s.done {
+                return false;
+            }
+            s.done = true;
+            s.result = Some(r);
         }
-        s.done = true;
-        s.result = Some(r);
-        let _ = self.ready_tx.try_send(());
+        self.waiter.unpark();
         true
     }
 
@@ -438,7 +441,6 @@ impl Drop for TransportInner {
     fn drop(&mut self) {
         let victims: Vec<Arc<PersistConn>> = {
             let mut pool = self.pool.lock();
-            pool.closed = true;
             pool.lru.clear();
             pool.idle
                 .drain()
@@ -515,14 +517,14 @@ impl TransportInner {
             let prepared = self.prepare(&mut req, &opts, &key)?;
             let (pc, info) = self.get_conn(&key, &opts)?;
             opts.trace.got_conn(info);
-            let reused = pc.begin_use();
+            let req_id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let reused = pc.begin(req_id);
             // Keep a copy of the body for one retry on a reused connection.
             let spare = if reused && !retried && idempotent {
                 prepared.body.try_clone()
             } else {
                 None
             };
-            let req_id = self.next_id.fetch_add(1, Ordering::Relaxed);
             match persist::round_trip(&pc, self, prepared, req_id) {
                 Ok(resp) => return Ok(resp),
                 Err(e) => {
@@ -575,17 +577,26 @@ impl TransportInner {
         } else {
             TargetForm::Origin
         };
-        let enc = encode_request_as(
-            req,
-            self.cfg.user_agent.as_ref(),
-            self.cfg.disable_keep_alives,
+        let encode = EncodeOptions {
             form,
+            user_agent: self.cfg.user_agent.as_ref(),
+            close: self.cfg.disable_keep_alives,
+        };
+        let mut head = Vec::with_capacity(256);
+        let body_len = req.body().len_hint();
+        let enc = client::encode_request(
+            &mut head,
+            &req.method,
+            &req.uri,
+            &req.headers,
+            body_len,
+            &encode,
         )?;
         Ok(Prepared {
             method: req.method.clone(),
             url: req.uri.clone(),
-            head: enc.head,
-            body: enc.body,
+            head,
+            body: req.replace_body(Body::empty()),
             body_len: enc.body_len,
             expect_continue: enc.expect_continue,
             close_after: enc.close_after,
@@ -607,15 +618,12 @@ impl TransportInner {
                 return Err(Error::new(ErrorKind::Canceled));
             }
         }
-        let want = Arc::new(WantConn::new(key.clone()));
+        let want = Arc::new(WantConn::new(key.clone(), opts));
         let mut stale = Vec::new();
         let mut got = None;
         let mut dial = false;
         {
             let mut pool = self.pool.lock();
-            if pool.closed {
-                return Err(Error::new(ErrorKind::ServerClosed));
-            }
             if !self.cfg.disable_keep_alives {
                 if let Some(list) = pool.idle.get_mut(key) {
                     // Most recently used first: it is the least likely to have been closed.
@@ -672,52 +680,54 @@ impl TransportInner {
             return Ok((ic.pc, info));
         }
         if dial {
-            self.spawn_dial(Arc::clone(&want), opts);
+            self.spawn_dial(Arc::clone(&want));
         }
-        self.wait_for_conn(&want, opts, dial)
+        self.wait_for_conn(&want, dial)
     }
 
+    /// Waits for `want` to be delivered, parking (see `wake.rs`) until a delivery, a cancel or
+    /// the caller's deadline wakes it.
     fn wait_for_conn(
         self: &Arc<Self>,
         want: &Arc<WantConn>,
-        opts: &RequestOptions,
         dialing: bool,
     ) -> Result<(Arc<PersistConn>, GotConnInfo)> {
-        let never = crossbeam_channel::never();
-        let cancel_rx = opts.cancel.as_ref().map_or(&never, CancelToken::receiver);
-        loop {
-            let wait = opts.deadline.map_or(Duration::from_secs(3600), |d| {
-                d.saturating_duration_since(Instant::now())
-            });
-            let outcome: Option<Error> = select! {
-                recv(want.ready_rx) -> _ => None,
-                recv(cancel_rx) -> _ => Some(Error::new(ErrorKind::Canceled)),
-                default(wait) => {
-                    if opts.deadline.is_some_and(|d| Instant::now() >= d) {
-                        Some(Error::timeout(if dialing {
-                            TimeoutPhase::Connect
-                        } else {
-                            TimeoutPhase::PoolWait
-                        }))
-                    } else {
-                        continue;
-                    }
+        let opts = &want.opts;
+        if let Some(c) = &opts.cancel {
+            c.watch_wait();
+        }
+        let outcome = loop {
+            if want.is_done() {
+                break None;
+            }
+            if opts.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
+                break Some(Error::new(ErrorKind::Canceled));
+            }
+            if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                break Some(Error::timeout(if dialing {
+                    TimeoutPhase::Connect
+                } else {
+                    TimeoutPhase::PoolWait
+                }));
+            }
+            wake::park_until(opts.deadline);
+        };
+        if let Some(c) = &opts.cancel {
+            c.unwatch_wait();
+        }
+        if let Some(err) = outcome {
+            if let Some(pc) = want.cancel() {
+                if !persist::put_idle(&pc, &opts.trace) {
+                    pc.close(Error::new(ErrorKind::Canceled));
                 }
-            };
-            if let Some(err) = outcome {
-                if let Some(pc) = want.cancel() {
-                    if !persist::put_idle(&pc, &opts.trace) {
-                        pc.close(Error::new(ErrorKind::Canceled));
-                    }
-                }
-                self.forget_want(want);
-                return Err(err);
             }
             self.forget_want(want);
-            return match want.take() {
-                Some(r) => r,
-                None => Err(Error::new(ErrorKind::Canceled)),
-            };
+            return Err(err);
+        }
+        self.forget_want(want);
+        match want.take() {
+            Some(r) => r,
+            None => Err(Error::new(ErrorKind::Canceled)),
         }
     }
 
@@ -740,10 +750,10 @@ impl TransportInner {
 
     /// Dials for `want` on a new thread (the caller may meanwhile take a connection that frees
     /// up first). A slot in `per_host` is already counted for this dial.
-    fn spawn_dial(self: &Arc<Self>, want: Arc<WantConn>, opts: &RequestOptions) {
+    fn spawn_dial(self: &Arc<Self>, want: Arc<WantConn>) {
         let t = Arc::clone(self);
-        let deadline = opts.deadline;
-        let trace = opts.trace.clone();
+        let deadline = want.opts.deadline;
+        let trace = want.opts.trace.clone();
         let key = want.key.clone();
         let want2 = Arc::clone(&want);
         let spawned = std::thread::Builder::new()
@@ -781,9 +791,9 @@ impl TransportInner {
                     }
                 }
             });
-        if spawned.is_err() {
+        if let Err(e) = spawned {
             self.release_slot(&want2.key);
-            want2.try_deliver(Err(Error::invalid_input("cannot start a dial thread")));
+            want2.try_deliver(Err(Error::thread_spawn("dial", e)));
         }
     }
 
@@ -837,8 +847,9 @@ impl TransportInner {
             next
         };
         if let Some(w) = next {
-            // The slot passes to `w` unchanged in count.
-            self.spawn_dial(w, &RequestOptions::default());
+            // The slot passes to `w` unchanged in count; the dial runs under `w`'s own
+            // deadline and trace hooks.
+            self.spawn_dial(w);
         }
     }
 
@@ -866,9 +877,6 @@ impl TransportInner {
         let mut evicted = None;
         {
             let mut pool = self.pool.lock();
-            if pool.closed {
-                return Err("transport closed");
-            }
             if pc.is_closed() {
                 return Err("connection closed");
             }
@@ -918,140 +926,7 @@ impl TransportInner {
     }
 }
 
-/// A request serialised for the wire.
-pub(crate) struct Encoded {
-    pub(crate) head: Vec<u8>,
-    pub(crate) body: crate::Body,
-    /// `Some(n)`: Content-Length n; `None`: chunked.
-    pub(crate) body_len: Option<u64>,
-    pub(crate) expect_continue: bool,
-    pub(crate) close_after: bool,
-}
-
-/// The form of a request's target (RFC 9112 §3.2).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum TargetForm<'a> {
-    /// `/path?query`, to an origin server or through a tunnel.
-    Origin,
-    /// `http://host/path?query`, to a forwarding proxy, with the proxy's credentials.
-    Absolute { proxy_auth: Option<&'a HeaderValue> },
-}
-
-/// Serialises `req`'s head (origin-form target, `Host`, a default `User-Agent`, the user's
-/// fields, our framing fields) and takes its body out.
-pub(crate) fn encode_request(
-    req: &mut Request,
-    user_agent: Option<&HeaderValue>,
-    disable_keep_alives: bool,
-) -> Result<Encoded> {
-    encode_request_as(req, user_agent, disable_keep_alives, TargetForm::Origin)
-}
-
-/// As [`encode_request`], with the target in `form`.
-pub(crate) fn encode_request_as(
-    req: &mut Request,
-    user_agent: Option<&HeaderValue>,
-    disable_keep_alives: bool,
-    form: TargetForm<'_>,
-) -> Result<Encoded> {
-    let body = req.replace_body(crate::Body::empty());
-    let body_len = body.len_hint();
-    let mut head = Vec::with_capacity(256);
-    let target = match req.uri.path_and_query() {
-        Some(pq) if !pq.as_str().is_empty() => pq.as_str().to_string(),
-        _ => "/".to_string(),
-    };
-    // An absolute path must not start with "//" or be empty in origin-form.
-    let target = if target.starts_with('/') || target == "*" {
-        target
-    } else {
-        format!("/{target}")
-    };
-    let target = match form {
-        TargetForm::Origin => target,
-        TargetForm::Absolute { .. } => {
-            let scheme = req.uri.scheme_str().unwrap_or("http");
-            let authority = req.uri.authority().map_or("", |a| a.as_str());
-            // Credentials in the URL are never sent on the wire (the client turns them into
-            // Authorization).
-            let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{authority}{target}")
-        }
-    };
-    write::request_line(&mut head, &req.method, &target, http::Version::HTTP_11);
-    if let TargetForm::Absolute {
-        proxy_auth: Some(auth),
-    } = form
-    {
-        if !req.headers.contains_key(http::header::PROXY_AUTHORIZATION) {
-            write::header(&mut head, "Proxy-Authorization", auth.as_bytes());
-        }
-    }
-    match req.headers.get(HOST) {
-        Some(h) => write::header(&mut head, "Host", h.as_bytes()),
-        None => {
-            let authority = req
-                .uri
-                .authority()
-                .ok_or_else(|| Error::invalid_input("url has no host"))?;
-            // Omit the scheme's default port, as browsers and Go do.
-            let host = match (req.uri.port_u16(), req.uri.scheme_str()) {
-                (Some(80), Some("http")) | (Some(443), Some("https")) => authority.host(),
-                _ => authority.as_str(),
-            };
-            write::header(&mut head, "Host", host.as_bytes());
-        }
-    }
-    if !req.headers.contains_key(USER_AGENT) {
-        if let Some(ua) = user_agent {
-            write::header(&mut head, "User-Agent", ua.as_bytes());
-        }
-    }
-    for (name, value) in &req.headers {
-        // We frame the body and name the host ourselves.
-        if name == HOST || name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
-            continue;
-        }
-        write::header(&mut head, name.as_str(), value.as_bytes());
-    }
-    let close_after = disable_keep_alives || has_connection_token(&req.headers, "close");
-    if disable_keep_alives && !req.headers.contains_key(CONNECTION) {
-        write::header(&mut head, "Connection", b"close");
-    }
-    let sends_body = body_len != Some(0);
-    let framing_len = match body_len {
-        Some(0) => {
-            // Go sends an explicit zero for methods that normally carry a body.
-            if matches!(req.method, Method::POST | Method::PUT | Method::PATCH) {
-                write::header(&mut head, "Content-Length", b"0");
-            }
-            Some(0)
-        }
-        Some(n) => {
-            write::header_u64(&mut head, "Content-Length", n);
-            Some(n)
-        }
-        None => {
-            write::header(&mut head, "Transfer-Encoding", b"chunked");
-            None
-        }
-    };
-    write::end(&mut head);
-    let expect_continue = sends_body
-        && req
-            .headers
-            .get(EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    Ok(Encoded {
-        head,
-        body,
-        body_len: framing_len,
-        expect_continue,
-        close_after,
-    })
-}
-
-fn remove_idle_locked(pool: &mut Pool, pc: &PersistConn) -> bool {
+fn remove_idle_locked(pool: &mut ConnPool, pc: &PersistConn) -> bool {
     let Some(list) = pool.idle.get_mut(&pc.key) else {
         return false;
     };

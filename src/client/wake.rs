@@ -24,7 +24,7 @@
 //! the caller's that parks its own thread is not misled.
 
 use std::thread::{self, Thread};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvError, SendError, Sender, TryRecvError};
 
@@ -72,6 +72,11 @@ impl<T> Drop for Notify<T> {
     }
 }
 
+/// The longest a parked wait sleeps before it polls again, whatever its deadline. Every
+/// wait here is woken by the event it waits for; this bound only makes sure that a wake-up lost
+/// to a bug would cost a second, never a hang.
+pub(crate) const RECHECK: Duration = Duration::from_secs(1);
+
 /// Receives from `rx`, parking while it is empty; for a channel whose senders wake this thread
 /// after each send and when they all go.
 ///
@@ -83,22 +88,35 @@ pub(crate) fn recv<T>(rx: &Receiver<T>) -> std::result::Result<T, RecvError> {
         match rx.try_recv() {
             Ok(v) => return Ok(v),
             Err(TryRecvError::Disconnected) => return Err(RecvError),
-            Err(TryRecvError::Empty) => thread::park(),
+            Err(TryRecvError::Empty) => thread::park_timeout(RECHECK),
         }
     }
 }
 
-/// Parks the current thread until woken or until `deadline` (if any). Callers poll what they
-/// wait for before and after.
-pub(crate) fn park_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => {
-            let now = Instant::now();
-            if d > now {
-                thread::park_timeout(d - now);
-            }
+/// Receives from `rx` as [`recv`] does, giving up at `deadline`: `None` then, or when every
+/// sender is gone.
+pub(crate) fn recv_until<T>(rx: &Receiver<T>, deadline: Instant) -> Option<T> {
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
         }
-        None => thread::park(),
+        if Instant::now() >= deadline {
+            return None;
+        }
+        park_until(Some(deadline));
+    }
+}
+
+/// Parks the current thread until woken, until `deadline` (if any), or for at most
+/// [`RECHECK`]. Callers poll what they wait for before and after.
+pub(crate) fn park_until(deadline: Option<Instant>) {
+    let now = Instant::now();
+    match deadline {
+        Some(d) if d <= now => {}
+        Some(d) => thread::park_timeout((d - now).min(RECHECK)),
+        None => thread::park_timeout(RECHECK),
     }
 }
 

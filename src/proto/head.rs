@@ -70,6 +70,141 @@ pub fn find_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// How much of a partial request head [`HeadScanner`] checks early for an invalid request line.
+const EARLY_CHECK: usize = 256;
+
+/// Finds and parses one message head in a buffer that grows as bytes arrive: the one
+/// head-reading logic of the crate, which the server, the pooled client connection,
+/// `ClientConn` and the `CONNECT` tunnel all run (the I/O loop around it is `bufio::read_head`).
+///
+/// Call [`scan`](Self::scan) with everything buffered each time more arrives; it remembers how
+/// far it looked, so each byte is searched about once. For requests it also skips the empty
+/// lines RFC 9112 §2.2 allows before a request line, and rejects a request line that is
+/// already invalid without waiting for the rest of the head (a TLS ClientHello on a plain
+/// port, say).
+///
+/// ```
+/// use nethttp::proto::head::{HeadScanner, Scan};
+/// use nethttp::proto::Limits;
+///
+/// let mut scanner = HeadScanner::response(Limits::default());
+/// let mut buf = b"HTTP/1.1 204 No Content\r\n".to_vec();
+/// assert!(matches!(scanner.scan(&buf)?, Scan::Partial));
+/// buf.extend_from_slice(b"\r\nnext");
+/// let Scan::Complete { head, len } = scanner.scan(&buf)? else { unreachable!() };
+/// assert_eq!((head.status.as_u16(), &buf[len..]), (204, &b"next"[..]));
+/// # Ok::<(), nethttp::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct HeadScanner<T> {
+    parse: fn(&[u8], &Limits) -> Result<Parsed<T>>,
+    limits: Limits,
+    /// How many bytes of the buffer have been searched for the end of the head.
+    scanned: usize,
+    /// Requests: skip leading empty lines and check the request line early.
+    request: bool,
+    /// The request line has been checked (or is past `EARLY_CHECK` bytes).
+    line_checked: bool,
+}
+
+/// What [`HeadScanner::scan`] found.
+#[derive(Debug)]
+pub enum Scan<T> {
+    /// A whole head: the first `len` bytes of the buffer.
+    Complete {
+        /// The parsed head.
+        head: T,
+        /// Its length on the wire, blank line included.
+        len: usize,
+    },
+    /// The first `n` bytes are empty lines before a request line: consume them and scan again.
+    Skip(usize),
+    /// No whole head yet: read more and scan again.
+    Partial,
+}
+
+impl HeadScanner<RequestHead> {
+    /// A scanner for request heads.
+    pub fn request(limits: Limits) -> HeadScanner<RequestHead> {
+        HeadScanner::new(parse_request, limits, true)
+    }
+}
+
+impl HeadScanner<ResponseHead> {
+    /// A scanner for response heads.
+    pub fn response(limits: Limits) -> HeadScanner<ResponseHead> {
+        HeadScanner::new(parse_response, limits, false)
+    }
+}
+
+impl<T> HeadScanner<T> {
+    fn new(parse: fn(&[u8], &Limits) -> Result<Parsed<T>>, limits: Limits, request: bool) -> Self {
+        HeadScanner {
+            parse,
+            limits,
+            scanned: 0,
+            request,
+            line_checked: false,
+        }
+    }
+
+    /// The limits heads are parsed with.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Looks for a whole head at the start of `buf`. After [`Scan::Complete`] the scanner is
+    /// ready for the next head (the caller consumes `len` bytes); after [`Scan::Skip`] the
+    /// caller consumes the empty lines.
+    ///
+    /// # Errors
+    ///
+    /// The parse errors of [`parse_request`] or [`parse_response`];
+    /// [`TooLarge::Head`](crate::error::TooLarge::Head) (or, for a request line that alone is
+    /// too long, `RequestLine`) once `buf` holds `max_head_bytes` without a whole head.
+    pub fn scan(&mut self, buf: &[u8]) -> Result<Scan<T>> {
+        if self.request {
+            let skip = leading_empty_lines(buf);
+            if skip > 0 {
+                self.scanned = 0;
+                return Ok(Scan::Skip(skip));
+            }
+        }
+        if let Some(end) = find_end(buf, self.scanned) {
+            if let Parsed::Complete { head, len } = (self.parse)(&buf[..end], &self.limits)? {
+                self.scanned = 0;
+                self.line_checked = false;
+                return Ok(Scan::Complete { head, len });
+            }
+        } else if self.request && !self.line_checked {
+            // httparse reports errors on partial input. Only a short prefix is checked: parsing
+            // the whole buffer on every read would make a slowly sent long line cost O(n²).
+            let prefix = &buf[..buf.len().min(EARLY_CHECK)];
+            (self.parse)(prefix, &self.limits)?;
+            self.line_checked = buf.len() >= EARLY_CHECK || prefix.contains(&b'\n');
+        }
+        self.scanned = buf.len();
+        if buf.len() >= self.limits.max_head_bytes {
+            // Classify: a request line that alone is too long is 414, the rest 431.
+            (self.parse)(buf, &self.limits)?;
+            return Err(Error::too_large(TooLarge::Head));
+        }
+        Ok(Scan::Partial)
+    }
+}
+
+/// The length of the empty lines (CRLF or bare LF) at the start of `buf`.
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut skip = 0;
+    loop {
+        match &buf[skip..] {
+            [b'\r', b'\n', ..] => skip += 2,
+            [b'\n', ..] => skip += 1,
+            _ => return skip,
+        }
+    }
+}
+
 /// True if a `Connection` field lists `token` (case-insensitive), RFC 9110 §7.6.1.
 pub fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
     headers.get_all(http::header::CONNECTION).iter().any(|v| {

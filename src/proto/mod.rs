@@ -2,7 +2,8 @@
 //!
 //! Nothing in this module touches a socket, a thread or a clock. It parses message heads
 //! ([`head`]), decides how a body is framed ([`framing`]), decodes and encodes bodies
-//! ([`body`], [`chunked`]) and writes heads ([`write`](mod@write)). The client and the server
+//! ([`body`], [`chunked`]) and writes heads ([`write`](mod@write)); [`client`] runs a client's
+//! side of an exchange (request head out, 1xx skipped, framing and reuse decided). The client and the server
 //! own the sockets and threads and call into it, so both roles frame messages with the same
 //! code.
 //!
@@ -27,6 +28,7 @@
 
 pub mod body;
 pub mod chunked;
+pub mod client;
 pub mod date;
 pub mod framing;
 pub mod head;

@@ -32,16 +32,13 @@ use crate::net::Stream;
 use crate::proto::body::BodyDecoder;
 use crate::proto::date::DateCache;
 use crate::proto::framing::{self, Framing};
-use crate::proto::head::{self, Parsed, RequestHead};
 pub(crate) use crate::proto::head::{connection_has_token as has_connection_token, wants_close};
+use crate::proto::head::{HeadScanner, RequestHead};
 use crate::proto::Limits;
 
 /// The most of an unread request body the server reads and discards to keep the connection
 /// (Go's `maxPostHandlerReadBytes`).
 pub(crate) const MAX_DRAIN: u64 = 256 << 10;
-
-/// How much of a partial request head is checked early for an invalid request line.
-const EARLY_CHECK: usize = 256;
 
 /// How long a closing connection waits for the client's FIN after the server's, so the client
 /// is not sent a reset that could destroy the response it has not read yet.
@@ -88,7 +85,8 @@ pub(crate) struct ReadHalf {
     slot: TimeoutSlot,
     body: BodyState,
     hijacked: bool,
-    limits: Limits,
+    /// Finds request heads in `buf`; holds the head and body limits.
+    scanner: HeadScanner<RequestHead>,
 }
 
 struct BodyState {
@@ -125,7 +123,7 @@ impl ConnShared {
                     inactivity: None,
                 },
                 hijacked: false,
-                limits,
+                scanner: HeadScanner::request(limits),
             }),
             cont: Mutex::new(Continue::default()),
             state: AtomicU8::new(ConnState::New as u8),
@@ -325,84 +323,58 @@ impl ReadHalf {
         srv: &ServerInner,
         on_first_byte: &mut dyn FnMut(),
     ) -> Result<Option<(RequestHead, Instant)>> {
-        let cfg = &srv.config;
-        let max = self.limits.max_head_bytes;
-        let mut scanned = 0;
-        let mut line_checked = false;
-        let mut started: Option<(Instant, Option<Instant>)> = None;
-        loop {
-            // RFC 9112 §2.2: skip empty lines before a request line. Dropping them here also
-            // keeps find_end from taking them for the blank line that ends a head.
-            let mut skip = 0;
-            loop {
-                match &self.buf.data()[skip..] {
-                    [b'\r', b'\n', ..] => skip += 2,
-                    [b'\n', ..] => skip += 1,
-                    _ => break,
-                }
+        let mut timing = ServerHeadTiming {
+            wait_deadline,
+            header_timeout: srv.config.read_header_timeout,
+            read_timeout: srv.config.read_timeout,
+            started: None,
+            on_first_byte,
+        };
+        let ReadHalf {
+            buf, slot, scanner, ..
+        } = self;
+        match bufio::read_head(buf, stream, slot, scanner, &mut timing) {
+            Ok(Some(head)) => {
+                // A large head grew the buffer; give the memory back.
+                buf.shrink(READ_BUF);
+                let t = timing.started.map_or_else(Instant::now, |s| s.0);
+                Ok(Some((head, t)))
             }
-            if skip > 0 {
-                self.buf.consume(skip);
-                scanned = 0;
-            }
-            let data = self.buf.data();
-            if !data.is_empty() {
-                if started.is_none() {
-                    let now = Instant::now();
-                    let hdr = deadline::earliest(
-                        cfg.read_header_timeout.and_then(|d| now.checked_add(d)),
-                        cfg.read_timeout.and_then(|d| now.checked_add(d)),
-                    );
-                    started = Some((now, hdr));
-                    on_first_byte();
-                }
-                if let Some(end) = head::find_end(data, scanned) {
-                    match head::parse_request(&data[..end], &self.limits)? {
-                        Parsed::Complete { head, len } => {
-                            self.buf.consume(len);
-                            // A large head grew the buffer; give the memory back.
-                            self.buf.shrink(READ_BUF);
-                            let t = started.map(|s| s.0).unwrap_or_else(Instant::now);
-                            return Ok(Some((head, t)));
-                        }
-                        // Cannot happen once leading empty lines are gone; read more.
-                        Parsed::Partial => scanned = data.len(),
-                    }
-                } else {
-                    scanned = data.len();
-                    // A request line that is already wrong is answered now, not after the
-                    // head timeout (a TLS ClientHello on a plain port, say): httparse reports
-                    // errors on partial input. Checked until the first line is complete.
-                    // Only on a short prefix: parsing the whole buffer on every read would
-                    // make a slowly sent long line cost O(n²).
-                    if !line_checked {
-                        let prefix = &data[..data.len().min(EARLY_CHECK)];
-                        if let Err(e) = head::parse_request(prefix, &self.limits) {
-                            if !e.is_timeout() {
-                                return Err(e);
-                            }
-                        }
-                        line_checked = data.len() >= EARLY_CHECK || prefix.contains(&b'\n');
-                    }
-                }
-                if data.len() >= max {
-                    // Classify: 414 for a request line that alone is too long, else 431.
-                    head::parse_request(data, &self.limits)?;
-                    return Err(Error::too_large(crate::error::TooLarge::Head));
-                }
-            }
-            let (deadline, phase) = match started {
-                Some((_, hdr)) => (hdr, TimeoutPhase::ReadRequestHead),
-                None => (wait_deadline, TimeoutPhase::Idle),
-            };
-            let cap = max.saturating_add(READ_BUF);
-            match self.buf.fill(stream, &mut self.slot, deadline, cap) {
-                Ok(0) if started.is_none() => return Ok(None),
-                Ok(0) => return Err(Error::closed(crate::error::ClosedDuring::Head)),
-                Ok(_) => {}
-                Err(_) if started.is_none() && phase == TimeoutPhase::Idle => return Ok(None),
-                Err(e) => return Err(Error::from_io(e, phase)),
-            }
+            Ok(None) => Ok(None),
+            // Before the first byte the connection was only waiting (idle, or new): a failed
+            // or timed-out wait just ends it.
+            Err(_) if timing.started.is_none() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The deadlines of a server's head read: the connection's wait deadline until the first
+/// byte, then `read_header_timeout` (and `read_timeout`) from that byte.
+struct ServerHeadTiming<'a> {
+    wait_deadline: Option<Instant>,
+    header_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    /// When the first byte arrived, and the head's deadline from then.
+    started: Option<(Instant, Option<Instant>)>,
+    on_first_byte: &'a mut dyn FnMut(),
+}
+
+impl bufio::HeadTiming for ServerHeadTiming<'_> {
+    fn first_byte(&mut self) {
+        let now = Instant::now();
+        let hdr = deadline::earliest(
+            self.header_timeout.and_then(|d| now.checked_add(d)),
+            self.read_timeout.and_then(|d| now.checked_add(d)),
+        );
+        self.started = Some((now, hdr));
+        (self.on_first_byte)();
+    }
+
+    fn next_read(&self, _started: bool) -> (Option<Instant>, TimeoutPhase) {
+        match self.started {
+            Some((_, hdr)) => (hdr, TimeoutPhase::ReadRequestHead),
+            None => (self.wait_deadline, TimeoutPhase::Idle),
         }
     }
 }
@@ -511,7 +483,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
         };
         {
             let mut rh = shared.read.lock();
-            let limits = rh.limits;
+            let limits = *rh.scanner.limits();
             rh.body = BodyState {
                 req_id,
                 decoder: BodyDecoder::new(framing, &limits),

@@ -363,7 +363,7 @@ impl Server {
             .local_addr()
             .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
         srv.listeners.lock().push(local);
-        let pool = Pool::new(srv);
+        let cache = ThreadCache::new(srv);
         let mut backoff: Option<Duration> = None;
         let max = srv.config.max_connections;
         loop {
@@ -383,7 +383,7 @@ impl Server {
                     if srv.is_shutting_down() {
                         break;
                     }
-                    self.start_conn(&pool, stream, peer, tls.clone());
+                    self.start_conn(&cache, stream, peer, tls.clone());
                 }
                 Err(e) => {
                     if srv.is_shutting_down() {
@@ -410,7 +410,7 @@ impl Server {
 
     fn start_conn(
         &self,
-        pool: &Pool,
+        cache: &ThreadCache,
         stream: TcpStream,
         peer: SocketAddr,
         tls: Option<Arc<Acceptor>>,
@@ -453,7 +453,7 @@ impl Server {
             };
             conn::serve(&inner, shared);
         });
-        if let Err(e) = pool.dispatch(srv, job) {
+        if let Err(e) = cache.dispatch(job) {
             log::error!("nethttp: cannot start a connection thread: {e}");
             srv.untrack(id);
         }
@@ -608,24 +608,24 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// The connection-thread cache of one `serve` call. A job goes to the most recently parked
 /// thread if one is idle (its stack and buffers are the likeliest to be in cache), else to a
-/// new thread. Dropping the pool (when `serve` returns) wakes the parked threads, which exit;
+/// new thread. Dropping the cache (when `serve` returns) wakes the parked threads, which exit;
 /// busy ones exit after their connection.
 ///
 /// Parked threads wait with `std::thread::park`, not on a channel: crossbeam's blocking
 /// receive spins and yields before it parks, which a thread waiting for the next connection
 /// never profits from (measured under `Connection: close` churn: 6-7 % of the server's CPU).
-struct Pool {
-    shared: Arc<PoolShared>,
+struct ThreadCache {
+    shared: Arc<ThreadCacheShared>,
     threads: Arc<AtomicUsize>,
     stack_size: usize,
     idle_timeout: Duration,
 }
 
-struct PoolShared {
+struct ThreadCacheShared {
     /// Parked threads, most recently parked last. A dispatcher pops one and then hands it a
     /// job; a thread whose idle time runs out retires only if it is still in the list.
     idle: Mutex<Vec<Arc<Parked>>>,
-    /// Set (under the `idle` lock) when the pool is dropped.
+    /// Set (under the `idle` lock) when the cache is dropped.
     closed: AtomicBool,
 }
 
@@ -635,10 +635,10 @@ struct Parked {
     thread: std::thread::Thread,
 }
 
-impl Pool {
-    fn new(srv: &ServerInner) -> Pool {
-        Pool {
-            shared: Arc::new(PoolShared {
+impl ThreadCache {
+    fn new(srv: &ServerInner) -> ThreadCache {
+        ThreadCache {
+            shared: Arc::new(ThreadCacheShared {
                 idle: Mutex::new(Vec::new()),
                 closed: AtomicBool::new(false),
             }),
@@ -648,7 +648,7 @@ impl Pool {
         }
     }
 
-    fn dispatch(&self, _srv: &ServerInner, job: Job) -> std::io::Result<()> {
+    fn dispatch(&self, job: Job) -> std::io::Result<()> {
         let parked = self.shared.idle.lock().pop();
         if let Some(p) = parked {
             *p.job.lock() = Some(job);
@@ -674,7 +674,7 @@ impl Pool {
     }
 }
 
-impl Drop for Pool {
+impl Drop for ThreadCache {
     fn drop(&mut self) {
         let parked = {
             let mut idle = self.shared.idle.lock();
@@ -695,7 +695,7 @@ impl Drop for ThreadCount {
     }
 }
 
-fn worker(first: Job, shared: &PoolShared, idle_timeout: Duration) {
+fn worker(first: Job, shared: &ThreadCacheShared, idle_timeout: Duration) {
     let me = Arc::new(Parked {
         job: Mutex::new(None),
         thread: std::thread::current(),
@@ -712,7 +712,7 @@ fn worker(first: Job, shared: &PoolShared, idle_timeout: Duration) {
         }
         let retire_at = Instant::now() + idle_timeout;
         job = loop {
-            // Woken by a dispatcher (the job is set before the unpark), by the pool's drop,
+            // Woken by a dispatcher (the job is set before the unpark), by the cache's drop,
             // at the idle deadline, or for nothing (a spurious wake-up): look again.
             if let Some(j) = me.job.lock().take() {
                 break j;
@@ -725,8 +725,8 @@ fn worker(first: Job, shared: &PoolShared, idle_timeout: Duration) {
                         idle.remove(i);
                         return;
                     }
-                    // Popped by a dispatcher (or by the pool's drop, which empties the list):
-                    // a job is on its way unless the pool is closed.
+                    // Popped by a dispatcher (or by the cache's drop, which empties the list):
+                    // a job is on its way unless the cache is closed.
                     None if shared.closed.load(Ordering::SeqCst) && me.job.lock().is_none() => {
                         return
                     }
