@@ -1327,6 +1327,108 @@ fn cancel_while_reading_the_body() {
     assert_no_leaks(&t);
 }
 
+/// A cancel must stay an error on every later read, also through the gzip decoder: it used
+/// to surface as `io::ErrorKind::Interrupted`, which std's read loops retry, so a second
+/// `bytes()` on a cancelled gzip body spun forever.
+#[cfg(feature = "gzip")]
+#[test]
+fn a_cancelled_gzip_body_fails_every_read() {
+    let _wd = Watchdog::new("a_cancelled_gzip_body_fails_every_read", BUDGET);
+    let (srv, _ready, closed) =
+        silent_after("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 100\r\n\r\n");
+    let t = Transport::new();
+    let c = client_for(&t);
+    let token = CancelToken::new();
+    let mut resp = c
+        .request(Method::GET, &srv.url("/"))
+        .cancel(token.clone())
+        .timeout(REQ_TIMEOUT)
+        .send()
+        .unwrap();
+    assert!(resp.uncompressed(), "the client decodes the gzip body");
+    token.cancel();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for _ in 0..3 {
+            let _ = tx.send(resp.bytes().map(|_| ()));
+        }
+    });
+    for attempt in 0..3 {
+        let r = rx
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("read {attempt} after the cancel hung"));
+        let e = r.unwrap_err();
+        assert!(e.is_canceled(), "read {attempt}: {e:?}");
+    }
+    reader.join().unwrap();
+    closed.expect("the canceled connection to be closed");
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+/// `ClientConn::send` honours the request's cancel token (it used to ignore it): a send
+/// waiting for a response head that never comes fails with `Canceled` promptly, and the
+/// connection is closed.
+#[test]
+fn clientconn_send_can_be_cancelled() {
+    let _wd = Watchdog::new("clientconn_send_can_be_cancelled", BUDGET);
+    let (srv, ready, closed) = silent_after("");
+    let cc = nethttp::client::ClientConn::new(std::net::TcpStream::connect(srv.addr()).unwrap());
+    let token = CancelToken::new();
+    let mut req = request(Method::GET, &srv.url("/"));
+    let opts = nethttp::client::RequestOptions::of_mut(&mut req);
+    opts.cancel = Some(token.clone());
+    opts.set_timeout(REQ_TIMEOUT);
+    let canceller = std::thread::spawn(move || {
+        ready.expect("the request to arrive");
+        token.cancel();
+    });
+    let start = Instant::now();
+    let e = cc.send(req).unwrap_err();
+    assert!(e.is_canceled(), "{e:?}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    canceller.join().unwrap();
+    closed.expect("the canceled connection to be closed");
+    // Spent: a later request fails at once instead of being misread.
+    assert!(cc.send(request(Method::GET, &srv.url("/"))).is_err());
+}
+
+/// `ClientConn::send` runs the request's trace hooks (it used to ignore them).
+#[test]
+fn clientconn_send_is_traced() {
+    let _wd = Watchdog::new("clientconn_send_is_traced", BUDGET);
+    let srv = RawServer::start(|mut c, _| {
+        if c.read_request().is_some() {
+            c.send("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n");
+            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            c.read_to_close();
+        }
+    });
+    let cc = nethttp::client::ClientConn::new(std::net::TcpStream::connect(srv.addr()).unwrap());
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (a, b, d, e) = (seen.clone(), seen.clone(), seen.clone(), seen.clone());
+    let trace = nethttp::client::ClientTrace::new()
+        .on_wrote_headers(move |_| a.lock().unwrap().push("wrote headers".into()))
+        .on_wrote_request(move |ok| b.lock().unwrap().push(format!("wrote request {ok}")))
+        .on_got_first_response_byte(move |_| d.lock().unwrap().push("first byte".into()))
+        .on_got_1xx_response(move |s, _| e.lock().unwrap().push(format!("1xx {}", s.as_u16())));
+    let mut req = request(Method::GET, &srv.url("/"));
+    let opts = nethttp::client::RequestOptions::of_mut(&mut req);
+    opts.trace = trace;
+    opts.set_timeout(REQ_TIMEOUT);
+    let mut resp = cc.send(req).unwrap();
+    assert_eq!(text(&mut resp), "ok");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "wrote headers",
+            "wrote request true",
+            "first byte",
+            "1xx 103"
+        ]
+    );
+}
+
 #[test]
 fn cancel_while_waiting_for_a_connection() {
     let _wd = Watchdog::new("cancel_while_waiting_for_a_connection", BUDGET);
