@@ -586,12 +586,12 @@ fn client_certificates_for_a_server_that_requires_them() {
     let client_with = |auth: bool| {
         let mut b = nethttp::Transport::builder();
         let t = b.tls_mut();
-        t.add_root_certificate(CertificateDer::from(ca.der().to_vec()));
+        t.extra_roots.push(CertificateDer::from(ca.der().to_vec()));
         if auth {
-            t.client_auth(
-                vec![CertificateDer::from(cli_cert.der().to_vec())],
-                PrivateKeyDer::from_pem_slice(cli_key.serialize_pem().as_bytes()).unwrap(),
-            );
+            t.client_auth = Some(nethttp::tls::ClientAuth {
+                chain: vec![CertificateDer::from(cli_cert.der().to_vec())],
+                key: PrivateKeyDer::from_pem_slice(cli_key.serialize_pem().as_bytes()).unwrap(),
+            });
         }
         nethttp::Client::with_transport(b.build())
     };

@@ -252,7 +252,7 @@ impl TransportBuilder {
     /// [`ClientTls::danger_accept_invalid_certs`](crate::tls::ClientTls::danger_accept_invalid_certs).
     #[cfg(feature = "tls")]
     pub fn danger_accept_invalid_certs(&mut self, yes: bool) -> &mut Self {
-        self.cfg.tls.danger_accept_invalid_certs(yes);
+        self.cfg.tls.danger_accept_invalid_certs = yes;
         self
     }
 
@@ -272,6 +272,8 @@ impl TransportBuilder {
                 pool: Mutex::new(Pool::default()),
                 next_id: AtomicU64::new(1),
                 threads: Arc::new(AtomicUsize::new(0)),
+                #[cfg(feature = "tls")]
+                tls_config: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -284,6 +286,10 @@ pub(crate) struct TransportInner {
     next_id: AtomicU64,
     /// Reader and writer threads alive, for leak checks.
     pub(crate) threads: Arc<AtomicUsize>,
+    /// The rustls configuration built from `cfg.tls` at the first `https` dial (or the error
+    /// building it gave), so the root store is loaded once per transport.
+    #[cfg(feature = "tls")]
+    tls_config: std::sync::OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 /// The pool state, all under `TransportInner::pool`.
@@ -799,7 +805,18 @@ impl TransportInner {
         }
         #[cfg(feature = "tls")]
         {
-            let tls = crate::tls::connect(s, &key.host, &self.cfg.tls, deadline)?;
+            let config = self
+                .tls_config
+                .get_or_init(|| self.cfg.tls.rustls_config().map_err(|e| e.to_string()))
+                .clone()
+                .map_err(|msg| Error::with_source(ErrorKind::Tls, msg))?;
+            let tls = crate::tls::connect_with(
+                s,
+                &key.host,
+                config,
+                self.cfg.tls.handshake_timeout,
+                deadline,
+            )?;
             Ok(Box::new(tls))
         }
         #[cfg(not(feature = "tls"))]

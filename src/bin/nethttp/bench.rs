@@ -254,11 +254,20 @@ impl Dialer {
         };
         #[cfg(feature = "tls")]
         {
-            let tls = https.then(|| {
-                let mut t = nethttp::tls::ClientTls::default();
-                t.danger_accept_invalid_certs(args.insecure);
-                Arc::new(t)
-            });
+            let tls = if https {
+                let t = nethttp::tls::ClientTls {
+                    danger_accept_invalid_certs: args.insecure,
+                    ..Default::default()
+                };
+                // Built once here, so each worker's connection does not load the roots again.
+                let config = t.rustls_config().map_err(Failure::new)?;
+                Some(Arc::new(nethttp::tls::ClientTls {
+                    config: Some(config),
+                    ..t
+                }))
+            } else {
+                None
+            };
             Ok(Dialer { target, tls })
         }
         #[cfg(not(feature = "tls"))]
