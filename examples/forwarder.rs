@@ -82,7 +82,7 @@ fn main() {
     #[cfg(feature = "gzip")]
     b.gzip(false);
     // No User-Agent of our own when the client sent none.
-    b.transport_builder().user_agent(None);
+    b.transport_builder().user_agent = None;
     let client = b.build();
 
     let mut cfg = Config::default();

@@ -12,7 +12,7 @@ use super::cookies::CookieJar;
 use super::proxy::Proxy;
 use super::redirect::{basic_auth, RedirectPolicy};
 use super::response::{Response, DEFAULT_BODY_LIMIT};
-use super::transport::TransportBuilder;
+use super::transport::{Transport, TransportConfig};
 use super::{Client, ClientInner, RoundTripper};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::TcpDialer;
@@ -30,7 +30,7 @@ use crate::server::{Body, Request};
 /// ```
 #[derive(Clone)]
 pub struct ClientBuilder {
-    transport: TransportBuilder,
+    transport: TransportConfig,
     custom: Option<Arc<dyn RoundTripper>>,
     timeout: Option<Duration>,
     redirect: RedirectPolicy,
@@ -69,7 +69,7 @@ impl ClientBuilder {
     /// [`RedirectPolicy::limited(10)`]: RedirectPolicy::limited
     pub fn new() -> ClientBuilder {
         ClientBuilder {
-            transport: TransportBuilder::default(),
+            transport: TransportConfig::default(),
             custom: None,
             timeout: None,
             redirect: RedirectPolicy::default(),
@@ -94,7 +94,7 @@ impl ClientBuilder {
     /// dialer to a [`TcpDialer`] with the other settings at their defaults (replacing a dialer
     /// set through [`transport_builder`](Self::transport_builder)).
     pub fn connect_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
-        self.transport.dialer(TcpDialer {
+        self.transport.dialer = Arc::new(TcpDialer {
             connect_timeout: timeout,
             ..TcpDialer::default()
         });
@@ -104,7 +104,7 @@ impl ClientBuilder {
     /// How long to wait for a response head once the request is written. `None` means no
     /// limit. Default is `None`. Applies to the built-in transport only.
     pub fn response_header_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
-        self.transport.response_header_timeout(timeout);
+        self.transport.response_header_timeout = timeout;
         self
     }
 
@@ -135,7 +135,7 @@ impl ClientBuilder {
     /// Which requests go through a proxy. Default is [`Proxy::from_env`]. Applies to the
     /// built-in transport only.
     pub fn proxy(&mut self, proxy: Proxy) -> &mut Self {
-        self.transport.proxy(proxy);
+        self.transport.proxy = proxy;
         self
     }
 
@@ -173,7 +173,7 @@ impl ClientBuilder {
     }
 
     /// The settings of the built-in transport (pool sizes, keep-alives, user agent...).
-    pub fn transport_builder(&mut self) -> &mut TransportBuilder {
+    pub fn transport_builder(&mut self) -> &mut TransportConfig {
         &mut self.transport
     }
 
@@ -181,7 +181,7 @@ impl ClientBuilder {
     pub fn build(&self) -> Client {
         let transport = match &self.custom {
             Some(t) => Arc::clone(t),
-            None => Arc::new(self.transport.build()),
+            None => Arc::new(Transport::with_config(self.transport.clone())),
         };
         Client {
             inner: Arc::new(ClientInner {

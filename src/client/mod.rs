@@ -85,7 +85,7 @@ pub use proxy::{connect_tunnel, Proxy, Tunnel};
 pub use redirect::{Attempt, RedirectAction, RedirectPolicy};
 pub use response::{Response, ResponseBody, DEFAULT_BODY_LIMIT};
 pub use trace::{CancelToken, ClientTrace, GotConnInfo};
-pub use transport::{PoolStats, Transport, TransportBuilder};
+pub use transport::{PoolStats, Transport, TransportConfig};
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Uri;

@@ -145,12 +145,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         // As wrk: no Accept-Encoding, so the server sends what it has.
         #[cfg(feature = "gzip")]
         b.gzip(false);
-        b.transport_builder()
-            .max_idle_conns(args.connections.max(100))
-            .max_idle_conns_per_host(args.connections);
+        b.transport_builder().max_idle_conns = args.connections.max(100);
+        b.transport_builder().max_idle_conns_per_host = args.connections;
         #[cfg(feature = "tls")]
         if args.insecure {
-            b.transport_builder().danger_accept_invalid_certs(true);
+            b.transport_builder().tls.danger_accept_invalid_certs = true;
         }
         Sender::Pool(b.build())
     } else {

@@ -97,7 +97,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     });
     #[cfg(feature = "tls")]
     if args.insecure {
-        b.transport_builder().danger_accept_invalid_certs(true);
+        b.transport_builder().tls.danger_accept_invalid_certs = true;
     }
     let client = b.build();
 
