@@ -632,7 +632,9 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 #[derive(Clone)]
 pub struct ServerTls {
     config: Arc<rustls::ServerConfig>,
-    /// How long a client may take to complete the handshake. Default is 10 seconds.
+    /// How long a client may take to complete the handshake, counted from the start of the
+    /// connection's thread. Zero fails every handshake at once; there is no value meaning
+    /// "no limit". Default is 10 seconds.
     pub handshake_timeout: Duration,
 }
 

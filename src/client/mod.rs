@@ -247,7 +247,7 @@ pub struct ClientConfig {
     pub redirect: RedirectPolicy,
     /// Where cookies are kept and looked up, per hop. `None` keeps no cookies. Default is
     /// `None`; with feature `cookies`, `Some(Arc::new(Jar::new()))` gives a
-    /// [`Jar`](self::Jar), which may be shared with other clients.
+    /// `Jar`, which may be shared with other clients.
     pub jar: Option<Arc<dyn CookieJar>>,
     /// Whether to ask for gzip and decode gzip and deflate bodies (Go's `DisableCompression`,
     /// inverted). Without feature `gzip` this has no effect. Default is `true` with feature
