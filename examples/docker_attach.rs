@@ -51,9 +51,10 @@ mod attach {
     use std::net::Shutdown;
     use std::os::unix::net::UnixStream;
     use std::path::{Path, PathBuf};
+    use std::sync::Arc;
     use std::time::Duration;
 
-    use nethttp::client::{ClientConn, Proxy};
+    use nethttp::client::{ClientConn, Proxy, TransportConfig};
     use nethttp::{Client, Method, Request, StatusCode, Transport};
 
     /// Sent instead of stdin when stdin is a terminal.
@@ -89,10 +90,11 @@ mod attach {
 
     /// `GET /_ping` through a pooled transport that dials the Unix socket.
     fn ping(socket: &Path) {
-        let mut t = Transport::builder();
-        t.dialer(nethttp::net::unix_socket(socket))
-            .proxy(Proxy::none());
-        let client = Client::with_transport(t.build());
+        let client = Client::with_transport(Transport::with_config(TransportConfig {
+            dialer: Arc::new(nethttp::net::unix_socket(socket)),
+            proxy: Proxy::none(),
+            ..TransportConfig::default()
+        }));
         let mut resp = match client
             .request(Method::GET, "http://localhost/_ping")
             .timeout(Duration::from_secs(10))

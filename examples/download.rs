@@ -14,7 +14,7 @@
 //! byte count; on a terminal it redraws in place, otherwise it prints a line per 10%.
 //!
 //! Timeouts: 30 seconds to connect, 30 seconds for the response head, and 10 minutes for the
-//! whole download, body included (`ClientBuilder::timeout`, Go's `Client.Timeout`). Redirects
+//! whole download, body included (`ClientConfig::timeout`, Go's `Client.Timeout`). Redirects
 //! are followed (up to 10), and `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` are honoured, as in Go.
 //! A 4xx or 5xx status is an error.
 //!
@@ -24,9 +24,11 @@
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nethttp::Client;
+use nethttp::client::{Client, ClientConfig, Transport, TransportConfig};
+use nethttp::net::TcpDialer;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -59,11 +61,20 @@ fn download(
     want: Option<&str>,
 ) -> Result<(u64, String, Duration), Box<dyn std::error::Error>> {
     let start = Instant::now();
-    let mut b = Client::builder();
-    b.connect_timeout(Some(Duration::from_secs(30)))
-        .response_header_timeout(Some(Duration::from_secs(30)))
-        .timeout(Some(Duration::from_secs(600)));
-    let client = b.build();
+    // Connection settings are the transport's; the overall timeout is the client's.
+    let transport = Transport::with_config(TransportConfig {
+        dialer: Arc::new(TcpDialer {
+            connect_timeout: Some(Duration::from_secs(30)),
+            ..TcpDialer::default()
+        }),
+        response_header_timeout: Some(Duration::from_secs(30)),
+        ..TransportConfig::default()
+    });
+    let client = Client::with_config(ClientConfig {
+        transport: Some(Arc::new(transport)),
+        timeout: Some(Duration::from_secs(600)),
+        ..ClientConfig::default()
+    });
 
     let mut resp = client.get(url)?.error_for_status()?;
     // Known only if the server sent it and the client did not decode gzip on the way.

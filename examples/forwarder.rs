@@ -29,9 +29,11 @@
 //! Not handled, unlike `ReverseProxy`: protocol upgrades (WebSocket) and trailers.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
-use nethttp::client::RedirectPolicy;
+use nethttp::client::{ClientConfig, RedirectPolicy, Transport, TransportConfig};
+use nethttp::net::TcpDialer;
 use nethttp::server::{Body, Config, Server};
 use nethttp::{
     handlers, Client, HeaderMap, HeaderName, HeaderValue, Request, ResponseWriter, StatusCode, Uri,
@@ -71,19 +73,26 @@ fn main() {
         base.path().trim_end_matches('/')
     );
 
-    let mut b = Client::builder();
-    b.connect_timeout(Some(Duration::from_secs(10)))
+    let transport = Transport::with_config(TransportConfig {
+        dialer: Arc::new(TcpDialer {
+            connect_timeout: Some(Duration::from_secs(10)),
+            ..TcpDialer::default()
+        }),
         // A hung upstream gets a 502 rather than holding the client forever; the body may
         // then stream for as long as it likes (the server's stall timeout still applies).
-        .response_header_timeout(Some(Duration::from_secs(30)))
+        response_header_timeout: Some(Duration::from_secs(30)),
+        // No User-Agent of our own when the client sent none.
+        user_agent: None,
+        ..TransportConfig::default()
+    });
+    let client = Client::with_config(ClientConfig {
+        transport: Some(Arc::new(transport)),
         // Redirects are the client's business, not the forwarder's.
-        .redirect(RedirectPolicy::none());
-    // Pass bodies through as they are encoded; the client decides whether to decode.
-    #[cfg(feature = "gzip")]
-    b.gzip(false);
-    // No User-Agent of our own when the client sent none.
-    b.transport_builder().user_agent(None);
-    let client = b.build();
+        redirect: RedirectPolicy::none(),
+        // Pass bodies through as they are encoded; the client decides whether to decode.
+        gzip: false,
+        ..ClientConfig::default()
+    });
 
     let mut cfg = Config::default();
     cfg.addr = addr.clone();

@@ -499,14 +499,14 @@ impl TestCerts {
     }
 
     fn client_transport(&self) -> crate::Transport {
-        let mut b = crate::Transport::builder();
-        if let Err(e) = b
-            .tls_mut()
-            .add_root_certificates_pem(self.ca_pem.as_bytes())
-        {
+        let mut tls = crate::tls::ClientTls::default();
+        if let Err(e) = tls.add_root_certificates_pem(self.ca_pem.as_bytes()) {
             panic!("httptest: test CA rejected: {e}");
         }
-        b.build()
+        crate::Transport::with_config(crate::client::TransportConfig {
+            tls,
+            ..Default::default()
+        })
     }
 
     fn serve(self, srv: &server::Server, listener: TcpListener) -> Result<()> {

@@ -376,10 +376,12 @@ impl TcpDialer {
 /// URL's host (use `http://localhost/...` URLs), as Docker's client does.
 ///
 /// ```no_run
-/// use nethttp::client::Transport;
-/// let mut t = Transport::builder();
-/// t.dialer(nethttp::net::unix_socket("/var/run/docker.sock"));
-/// let transport = t.build();
+/// use std::sync::Arc;
+/// use nethttp::client::{Transport, TransportConfig};
+/// let transport = Transport::with_config(TransportConfig {
+///     dialer: Arc::new(nethttp::net::unix_socket("/var/run/docker.sock")),
+///     ..TransportConfig::default()
+/// });
 /// # let _ = transport;
 /// ```
 #[cfg(unix)]

@@ -366,27 +366,86 @@ impl Stream for TlsStream {
 // ---------------------------------------------------------------------------------------------
 // Client side.
 
-/// TLS settings of a client transport. The default verifies certificates and host names
-/// against Mozilla's roots (or the platform's with the `native-roots` feature), offers ALPN
-/// `http/1.1`, and allows 10 seconds for the handshake.
+/// TLS settings of a client transport (the client half of Go's `tls.Config` plus the
+/// transport's `TLSHandshakeTimeout`). Set the fields, starting from `Default`:
+///
+/// ```
+/// use std::time::Duration;
+/// use nethttp::tls::ClientTls;
+///
+/// let tls = ClientTls {
+///     handshake_timeout: Duration::from_secs(5),
+///     ..ClientTls::default()
+/// };
+/// # let _ = tls;
+/// ```
+///
+/// The default verifies certificates and host names against Mozilla's roots (or the
+/// platform's with the `native-roots` feature), presents no client certificate, offers ALPN
+/// `http/1.1`, and allows 10 seconds for the handshake. A [`Transport`](crate::Transport)
+/// builds the rustls configuration from these settings once, at its first `https` dial, and
+/// keeps it.
 #[derive(Clone)]
 pub struct ClientTls {
-    extra_roots: Vec<CertificateDer<'static>>,
-    client_auth: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
-    accept_invalid_certs: bool,
-    custom: Option<Arc<rustls::ClientConfig>>,
-    /// How long the TLS handshake may take. Default is 10 seconds.
+    /// Certificates (DER) trusted as roots besides the default roots (Mozilla's, or the
+    /// platform's with feature `native-roots`). Empty means the default roots only. Default is
+    /// empty. Not used when [`config`](Self::config) is set or
+    /// [`danger_accept_invalid_certs`](Self::danger_accept_invalid_certs) is true.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// The certificate chain and key presented when a server asks for a client certificate.
+    /// `None` presents none. Default is `None`. Not used when [`config`](Self::config) is set.
+    pub client_auth: Option<ClientAuth>,
+    /// **Danger:** with `true`, any server certificate is accepted, for any host name (the
+    /// handshake signatures are still checked). Anyone on the path can then read and change
+    /// the traffic; only for tests against throwaway certificates. Default is `false`. Not
+    /// used when [`config`](Self::config) is set.
+    pub danger_accept_invalid_certs: bool,
+    /// A rustls configuration used as is. `Some` overrides `extra_roots`, `client_auth` and
+    /// `danger_accept_invalid_certs`, and ALPN is left as the configuration has it. `None`
+    /// means one is built from the other fields. Default is `None`.
+    pub config: Option<Arc<rustls::ClientConfig>>,
+    /// How long the TLS handshake may take, counted from its start (the request's own
+    /// deadline still applies if it is sooner). Zero fails every handshake at once; there is
+    /// no value meaning "no limit" (Go's zero), use a long duration instead. Default is 10
+    /// seconds.
     pub handshake_timeout: Duration,
-    built: Arc<std::sync::OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>>,
+}
+
+/// A client certificate chain and its private key, for [`ClientTls::client_auth`].
+pub struct ClientAuth {
+    /// The certificate chain, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The private key of the leaf certificate.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ClientAuth {
+    fn clone(&self) -> Self {
+        ClientAuth {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("chain", &self.chain.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientTls")
             .field("extra_roots", &self.extra_roots.len())
-            .field("client_auth", &self.client_auth.is_some())
-            .field("accept_invalid_certs", &self.accept_invalid_certs)
-            .field("custom", &self.custom.is_some())
+            .field("client_auth", &self.client_auth)
+            .field(
+                "danger_accept_invalid_certs",
+                &self.danger_accept_invalid_certs,
+            )
+            .field("config", &self.config.is_some())
             .field("handshake_timeout", &self.handshake_timeout)
             .finish()
     }
@@ -397,81 +456,45 @@ impl Default for ClientTls {
         ClientTls {
             extra_roots: Vec::new(),
             client_auth: None,
-            accept_invalid_certs: false,
-            custom: None,
+            danger_accept_invalid_certs: false,
+            config: None,
             handshake_timeout: Duration::from_secs(10),
-            built: Arc::new(std::sync::OnceLock::new()),
         }
     }
 }
 
 impl ClientTls {
-    fn changed(&mut self) {
-        self.built = Arc::new(std::sync::OnceLock::new());
-    }
-
-    /// Also trusts `cert` (DER) as a root.
-    pub fn add_root_certificate(&mut self, cert: CertificateDer<'static>) -> &mut Self {
-        self.extra_roots.push(cert);
-        self.changed();
-        self
-    }
-
-    /// Also trusts every certificate in the PEM text `pem`.
+    /// Also trusts every certificate in the PEM text `pem` (appends them to
+    /// [`extra_roots`](Self::extra_roots)).
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Tls`] if the PEM holds no certificate or cannot be parsed.
-    pub fn add_root_certificates_pem(&mut self, pem: &[u8]) -> Result<&mut Self> {
+    /// [`ErrorKind::Tls`] if the PEM holds no certificate or cannot be parsed; then
+    /// `extra_roots` is unchanged.
+    pub fn add_root_certificates_pem(&mut self, pem: &[u8]) -> Result<()> {
         let certs = certs_from_pem(pem)?;
         self.extra_roots.extend(certs);
-        self.changed();
-        Ok(self)
+        Ok(())
     }
 
-    /// Presents `chain` (leaf first) with `key` when a server asks for a client certificate.
-    pub fn client_auth(
-        &mut self,
-        chain: Vec<CertificateDer<'static>>,
-        key: PrivateKeyDer<'static>,
-    ) -> &mut Self {
-        self.client_auth = Some((chain, Arc::new(key)));
-        self.changed();
-        self
-    }
-
-    /// **Danger:** accepts any server certificate, for any host name. Anyone on the path can
-    /// then read and change the traffic. Only for tests against throwaway certificates.
-    pub fn danger_accept_invalid_certs(&mut self, yes: bool) -> &mut Self {
-        self.accept_invalid_certs = yes;
-        self.changed();
-        self
-    }
-
-    /// Uses `config` as is, instead of building one from these settings (ALPN is left as the
-    /// config has it).
-    pub fn config(&mut self, config: Arc<rustls::ClientConfig>) -> &mut Self {
-        self.custom = Some(config);
-        self.changed();
-        self
-    }
-
-    pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>> {
-        if let Some(c) = &self.custom {
+    /// The rustls configuration these settings describe: [`config`](Self::config) if set,
+    /// else a new one built from the other fields (loading the root store, so each call costs
+    /// as much as the first; a [`Transport`](crate::Transport) calls it once and keeps the
+    /// result).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Tls`] if a root certificate or the client certificate and key are
+    /// rejected.
+    pub fn rustls_config(&self) -> Result<Arc<rustls::ClientConfig>> {
+        if let Some(c) = &self.config {
             return Ok(Arc::clone(c));
         }
-        self.built
-            .get_or_init(|| self.build().map_err(|e| e.to_string()))
-            .clone()
-            .map_err(|msg| Error::with_source(ErrorKind::Tls, msg))
-    }
-
-    fn build(&self) -> Result<Arc<rustls::ClientConfig>> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::with_source(ErrorKind::Tls, e))?;
-        let builder = if self.accept_invalid_certs {
+        let builder = if self.danger_accept_invalid_certs {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
@@ -486,8 +509,8 @@ impl ClientTls {
             builder.with_root_certificates(roots)
         };
         let mut config = match &self.client_auth {
-            Some((chain, key)) => builder
-                .with_client_auth_cert(chain.clone(), key.clone_key())
+            Some(auth) => builder
+                .with_client_auth_cert(auth.chain.clone(), auth.key.clone_key())
                 .map_err(|e| Error::with_source(ErrorKind::Tls, e))?,
             None => builder.with_no_client_auth(),
         };
@@ -512,7 +535,9 @@ fn add_default_roots(roots: &mut rustls::RootCertStore) {
 }
 
 /// Runs a client handshake for `host` over `sock` within `tls`'s handshake timeout (and
-/// `deadline`), e.g. to run a [`ClientConn`](crate::client::ClientConn) over TLS.
+/// `deadline`), e.g. to run a [`ClientConn`](crate::client::ClientConn) over TLS. Each call
+/// gets its rustls configuration from [`ClientTls::rustls_config`]; to make many connections
+/// with one, build it once and pass it in [`ClientTls::config`].
 ///
 /// # Errors
 ///
@@ -524,12 +549,28 @@ pub fn connect(
     tls: &ClientTls,
     deadline: Option<Instant>,
 ) -> Result<TlsStream> {
-    let config = tls.client_config()?;
+    connect_with(
+        sock,
+        host,
+        tls.rustls_config()?,
+        tls.handshake_timeout,
+        deadline,
+    )
+}
+
+/// As [`connect`], with a rustls configuration already built (the transport's cached one).
+pub(crate) fn connect_with(
+    sock: Box<dyn Stream>,
+    host: &str,
+    config: Arc<rustls::ClientConfig>,
+    handshake_timeout: Duration,
+    deadline: Option<Instant>,
+) -> Result<TlsStream> {
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| Error::with_source(ErrorKind::InvalidInput, e))?;
     let conn = rustls::ClientConnection::new(config, name)
         .map_err(|e| Error::with_source(ErrorKind::Tls, e))?;
-    let deadline = deadline::earliest(deadline, deadline::after(Some(tls.handshake_timeout)));
+    let deadline = deadline::earliest(deadline, deadline::after(Some(handshake_timeout)));
     TlsStream::handshake(sock, rustls::Connection::Client(conn), deadline)
 }
 
@@ -591,7 +632,9 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 #[derive(Clone)]
 pub struct ServerTls {
     config: Arc<rustls::ServerConfig>,
-    /// How long a client may take to complete the handshake. Default is 10 seconds.
+    /// How long a client may take to complete the handshake, counted from the start of the
+    /// connection's thread. Zero fails every handshake at once; there is no value meaning
+    /// "no limit". Default is 10 seconds.
     pub handshake_timeout: Duration,
 }
 

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use client_support::*;
-use nethttp::client::{Client, Transport};
+use nethttp::client::{Client, Transport, TransportConfig};
 use nethttp::error::TimeoutPhase;
 use nethttp::server::Body;
 use nethttp::{Method, StatusCode};
@@ -286,9 +286,10 @@ fn nginx_return_head_and_404_on_one_connection() {
 fn nginx_uploads_chunked_sized_and_with_100_continue() {
     let _wd = Watchdog::new("nginx_uploads_chunked_sized_and_with_100_continue", BUDGET);
     let Some(ng) = Nginx::start() else { return };
-    let t = Transport::builder()
-        .expect_continue_timeout(Duration::from_secs(5))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        expect_continue_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
     let c = client_for(&t);
     let data = pattern(300 << 10);
     type MakeBody = Box<dyn Fn(Vec<u8>) -> Body>;

@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nethttp::client::{Client, ClientBuilder, Proxy, RedirectAction, RedirectPolicy};
+use nethttp::client::{
+    Client, ClientConfig, Proxy, RedirectAction, RedirectPolicy, RoundTripper, Transport,
+    TransportConfig,
+};
 use nethttp::error::{Malformed, TimeoutPhase, TooLarge};
 use nethttp::httptest::Server;
 use nethttp::server::{Body, ConnState};
@@ -18,14 +21,31 @@ use nethttp::{ErrorKind, HeaderMap, Method, Request, ResponseWriter, StatusCode}
 /// Every test client gives up after this long, so no test can hang.
 const BOUND: Duration = Duration::from_secs(10);
 
-fn builder() -> ClientBuilder {
-    let mut b = Client::builder();
-    b.timeout(Some(BOUND)).no_proxy();
-    b
+/// A transport with the settings `cfg`, for [`ClientConfig::transport`].
+fn transport(cfg: TransportConfig) -> Option<Arc<dyn RoundTripper>> {
+    Some(Arc::new(Transport::with_config(cfg)))
+}
+
+/// Transport settings that use no proxy, whatever the environment says.
+fn no_proxy() -> TransportConfig {
+    TransportConfig {
+        proxy: Proxy::none(),
+        ..TransportConfig::default()
+    }
+}
+
+/// The settings every test client starts from: no proxy, and a bound on each request. Each
+/// call makes a new transport.
+fn config() -> ClientConfig {
+    ClientConfig {
+        transport: transport(no_proxy()),
+        timeout: Some(BOUND),
+        ..ClientConfig::default()
+    }
 }
 
 fn client() -> Client {
-    builder().build()
+    Client::with_config(config())
 }
 
 /// A test server that counts the connections it accepts.
@@ -194,9 +214,11 @@ fn redirect_limit() {
         "stopped after too many redirects: at most 10 allowed"
     );
 
-    let mut b = builder();
-    b.redirect(RedirectPolicy::limited(2));
-    let c = b.build();
+    let b = ClientConfig {
+        redirect: RedirectPolicy::limited(2),
+        ..config()
+    };
+    let c = Client::with_config(b);
     assert!(c.get(&format!("{}/chain/2", ts.url())).is_ok());
     let e = c.get(&format!("{}/chain/3", ts.url())).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooManyRedirects);
@@ -213,30 +235,38 @@ fn redirect_limit() {
 fn redirect_policy_hooks() {
     let (ts, _) = chain_server();
     // none(): the 3xx itself.
-    let mut b = builder();
-    b.redirect(RedirectPolicy::none());
-    let resp = b.build().get(&format!("{}/chain/3", ts.url())).unwrap();
+    let b = ClientConfig {
+        redirect: RedirectPolicy::none(),
+        ..config()
+    };
+    let resp = Client::with_config(b)
+        .get(&format!("{}/chain/3", ts.url()))
+        .unwrap();
     assert_eq!(resp.status, StatusCode::FOUND);
     assert_eq!(resp.headers["location"], "/chain/2");
 
     // A hook that stops at the second redirect and sees what it is asked about.
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s2 = Arc::clone(&seen);
-    let mut b = builder();
-    b.redirect(RedirectPolicy::custom(move |a| {
-        s2.lock().unwrap().push((
-            a.status(),
-            a.method().clone(),
-            a.url().path().to_string(),
-            a.previous().len(),
-        ));
-        if a.previous().len() >= 2 {
-            RedirectAction::Stop
-        } else {
-            RedirectAction::Follow
-        }
-    }));
-    let resp = b.build().get(&format!("{}/chain/5", ts.url())).unwrap();
+    let b = ClientConfig {
+        redirect: RedirectPolicy::custom(move |a| {
+            s2.lock().unwrap().push((
+                a.status(),
+                a.method().clone(),
+                a.url().path().to_string(),
+                a.previous().len(),
+            ));
+            if a.previous().len() >= 2 {
+                RedirectAction::Stop
+            } else {
+                RedirectAction::Follow
+            }
+        }),
+        ..config()
+    };
+    let resp = Client::with_config(b)
+        .get(&format!("{}/chain/5", ts.url()))
+        .unwrap();
     assert_eq!(resp.status, StatusCode::FOUND);
     assert_eq!(resp.url().path(), "/chain/4");
     assert_eq!(
@@ -248,11 +278,15 @@ fn redirect_policy_hooks() {
     );
 
     // A hook that fails the request.
-    let mut b = builder();
-    b.redirect(RedirectPolicy::custom(|_| {
-        RedirectAction::Error(nethttp::Error::invalid_input("no redirects here"))
-    }));
-    let e = b.build().get(&format!("{}/chain/1", ts.url())).unwrap_err();
+    let b = ClientConfig {
+        redirect: RedirectPolicy::custom(|_| {
+            RedirectAction::Error(nethttp::Error::invalid_input("no redirects here"))
+        }),
+        ..config()
+    };
+    let e = Client::with_config(b)
+        .get(&format!("{}/chain/1", ts.url()))
+        .unwrap_err();
     assert_eq!(e.to_string(), "invalid input: no redirects here");
 }
 
@@ -369,9 +403,11 @@ fn stalling_server(release: crossbeam_channel::Receiver<()>) -> Server {
 fn timeout_covers_the_body() {
     let (tx, rx) = crossbeam_channel::unbounded();
     let ts = stalling_server(rx);
-    let mut b = builder();
-    b.timeout(Some(Duration::from_millis(500)));
-    let c = b.build();
+    let b = ClientConfig {
+        timeout: Some(Duration::from_millis(500)),
+        ..config()
+    };
+    let c = Client::with_config(b);
     let mut resp = c.get(&format!("{}/body", ts.url())).unwrap();
     let mut buf = [0u8; 10];
     resp.body().read_exact(&mut buf).unwrap();
@@ -392,9 +428,11 @@ fn timeout_covers_every_redirect() {
             w.write_header(StatusCode::FOUND);
         }
     });
-    let mut b = builder();
-    b.timeout(Some(Duration::from_secs(1)));
-    let c = b.build();
+    let b = ClientConfig {
+        timeout: Some(Duration::from_secs(1)),
+        ..config()
+    };
+    let c = Client::with_config(b);
     assert!(c.get(&format!("{}/0", ts.url())).is_ok());
     let e = c.get(&format!("{}/4", ts.url())).unwrap_err();
     assert!(e.is_timeout(), "{e:?}");
@@ -404,9 +442,11 @@ fn timeout_covers_every_redirect() {
 fn redirects_and_decoding_leave_no_connection_behind() {
     let (ts, _) = chain_server();
     let t = nethttp::Transport::new();
-    let mut b = builder();
-    b.transport(t.clone());
-    let c = b.build();
+    let b = ClientConfig {
+        transport: Some(Arc::new(t.clone())),
+        ..config()
+    };
+    let c = Client::with_config(b);
     for _ in 0..3 {
         let mut resp = c.get(&format!("{}/chain/4", ts.url())).unwrap();
         assert_eq!(resp.text().unwrap(), "done");
@@ -447,9 +487,13 @@ fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
 fn timeout_covers_the_head_and_per_request_timeouts() {
     let (tx, rx) = crossbeam_channel::unbounded();
     let ts = stalling_server(rx);
-    let mut b = builder();
-    b.timeout(Some(Duration::from_millis(500)));
-    let e = b.build().get(&format!("{}/head", ts.url())).unwrap_err();
+    let b = ClientConfig {
+        timeout: Some(Duration::from_millis(500)),
+        ..config()
+    };
+    let e = Client::with_config(b)
+        .get(&format!("{}/head", ts.url()))
+        .unwrap_err();
     assert_eq!(
         e.timeout_phase(),
         Some(TimeoutPhase::ReadResponseHead),
@@ -473,9 +517,16 @@ fn timeout_covers_the_head_and_per_request_timeouts() {
 fn header_timeout_on_the_transport() {
     let (tx, rx) = crossbeam_channel::unbounded();
     let ts = stalling_server(rx);
-    let mut b = builder();
-    b.response_header_timeout(Some(Duration::from_millis(200)));
-    let e = b.build().get(&format!("{}/head", ts.url())).unwrap_err();
+    let b = ClientConfig {
+        transport: transport(TransportConfig {
+            response_header_timeout: Some(Duration::from_millis(200)),
+            ..no_proxy()
+        }),
+        ..config()
+    };
+    let e = Client::with_config(b)
+        .get(&format!("{}/head", ts.url()))
+        .unwrap_err();
     assert_eq!(
         e.timeout_phase(),
         Some(TimeoutPhase::ReadResponseHead),
@@ -552,9 +603,11 @@ fn default_headers_and_error_for_status() {
     });
     let mut h = HeaderMap::new();
     h.insert("x-app", "tool/1".parse().unwrap());
-    let mut b = builder();
-    b.default_headers(h);
-    let c = b.build();
+    let b = ClientConfig {
+        default_headers: h,
+        ..config()
+    };
+    let c = Client::with_config(b);
     let resp = c.get(&format!("{}/ok", ts.url())).unwrap();
     assert_eq!(resp.headers["x-seen"], "tool/1");
     let resp = resp.error_for_status().unwrap();
@@ -580,9 +633,15 @@ fn body_limit_is_clear() {
     let ts = Server::new(|w: &mut dyn ResponseWriter, _r: &mut Request| {
         let _ = w.write_all(&[b'x'; 4096]);
     });
-    let mut b = builder();
-    b.body_limit(1000);
-    let e = b.build().get(ts.url()).unwrap().bytes().unwrap_err();
+    let b = ClientConfig {
+        body_limit: 1000,
+        ..config()
+    };
+    let e = Client::with_config(b)
+        .get(ts.url())
+        .unwrap()
+        .bytes()
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::Body));
     assert_eq!(e.to_string(), "body larger than limit");
 }
@@ -691,9 +750,11 @@ mod gzip {
         assert_eq!(resp.headers["content-encoding"], "gzip");
         assert_eq!(resp.bytes().unwrap(), gz(b"hello, gzip"));
 
-        let mut b = builder();
-        b.gzip(false);
-        let resp = b.build().get(ts.url()).unwrap();
+        let b = ClientConfig {
+            gzip: false,
+            ..config()
+        };
+        let resp = Client::with_config(b).get(ts.url()).unwrap();
         assert_eq!(resp.headers["x-accept-encoding"], "");
         assert!(!resp.uncompressed());
     }
@@ -712,9 +773,13 @@ mod gzip {
     #[test]
     fn bomb_respects_the_limit() {
         let (ts, _) = gzip_server();
-        let mut b = builder();
-        b.body_limit(1 << 20);
-        let mut resp = b.build().get(&format!("{}/bomb", ts.url())).unwrap();
+        let b = ClientConfig {
+            body_limit: 1 << 20,
+            ..config()
+        };
+        let mut resp = Client::with_config(b)
+            .get(&format!("{}/bomb", ts.url()))
+            .unwrap();
         let e = resp.bytes().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::Body));
     }
@@ -754,9 +819,11 @@ mod cookies {
     #[test]
     fn set_then_sent_by_path_and_expiry() {
         let ts = cookie_server();
-        let mut b = builder();
-        b.cookie_store(true);
-        let c = b.build();
+        let b = ClientConfig {
+            jar: Some(Arc::new(Jar::new())),
+            ..config()
+        };
+        let c = Client::with_config(b);
         assert_eq!(
             c.get(&format!("{}/set", ts.url())).unwrap().headers["x-cookie"],
             ""
@@ -778,10 +845,11 @@ mod cookies {
     #[test]
     fn set_during_a_redirect_is_sent_on_the_next_hop() {
         let ts = cookie_server();
-        let mut b = builder();
-        b.cookie_store(true);
-        let resp = b
-            .build()
+        let b = ClientConfig {
+            jar: Some(Arc::new(Jar::new())),
+            ..config()
+        };
+        let resp = Client::with_config(b)
             .get(&format!("{}/set?redirect", ts.url()))
             .unwrap();
         assert_eq!(resp.url().path(), "/show");
@@ -799,10 +867,11 @@ mod cookies {
                 w.write_header(StatusCode::FOUND);
             }
         });
-        let mut b = builder();
-        b.cookie_store(true);
-        let resp = b
-            .build()
+        let b = ClientConfig {
+            jar: Some(Arc::new(Jar::new())),
+            ..config()
+        };
+        let resp = Client::with_config(b)
             .request(Method::GET, &format!("{}/start", ts.url()))
             .header("cookie", "a=user; b=keep")
             .send()
@@ -815,10 +884,14 @@ mod cookies {
     fn host_only_and_shared_jars() {
         let ts = cookie_server();
         let jar = Arc::new(Jar::new());
-        let mut b = builder();
-        b.cookie_jar(Arc::clone(&jar));
-        let c1 = b.build();
-        let c2 = b.build();
+        let c1 = Client::with_config(ClientConfig {
+            jar: Some(jar.clone()),
+            ..config()
+        });
+        let c2 = Client::with_config(ClientConfig {
+            jar: Some(jar.clone()),
+            ..config()
+        });
         c1.get(&format!("{}/set", ts.url())).unwrap();
         // Another client with the same jar sends it; another host does not get it.
         assert_eq!(
@@ -892,9 +965,14 @@ fn forwarding_proxy_gets_absolute_form_and_credentials() {
         let _ = w.write_all(b"from the proxy");
     });
     let proxy_url = proxy.url().replace("http://", "http://pu:pp@");
-    let mut b = builder();
-    b.proxy(Proxy::all(&proxy_url).unwrap());
-    let c = b.build();
+    let b = ClientConfig {
+        transport: transport(TransportConfig {
+            proxy: Proxy::all(&proxy_url).unwrap(),
+            ..TransportConfig::default()
+        }),
+        ..config()
+    };
+    let c = Client::with_config(b);
     let mut resp = c.get("http://origin.invalid:8080/path?q=1").unwrap();
     assert_eq!(resp.text().unwrap(), "from the proxy");
     c.get("http://other.invalid/").unwrap().bytes().unwrap();

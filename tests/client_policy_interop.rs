@@ -7,9 +7,12 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nethttp::client::{Client, ClientBuilder, ClientConn, Proxy};
+use nethttp::client::{
+    Client, ClientConfig, ClientConn, Proxy, RoundTripper, Transport, TransportConfig,
+};
 use nethttp::httptest::Server;
 use nethttp::{ErrorKind, Method, Request, ResponseWriter, StatusCode};
 
@@ -155,16 +158,33 @@ fn tinyproxy(connect_port: u16, auth: bool) -> Option<Peer> {
     )
 }
 
-fn builder() -> ClientBuilder {
-    let mut b = Client::builder();
-    b.timeout(Some(BOUND)).no_proxy();
-    b
+/// A transport with the settings `cfg`, for [`ClientConfig::transport`].
+fn transport(cfg: TransportConfig) -> Option<Arc<dyn RoundTripper>> {
+    Some(Arc::new(Transport::with_config(cfg)))
+}
+
+/// Transport settings that use no proxy, whatever the environment says.
+fn no_proxy() -> TransportConfig {
+    TransportConfig {
+        proxy: Proxy::none(),
+        ..TransportConfig::default()
+    }
+}
+
+/// The settings every test client starts from: no proxy, and a bound on each request. Each
+/// call makes a new transport.
+fn config() -> ClientConfig {
+    ClientConfig {
+        transport: transport(no_proxy()),
+        timeout: Some(BOUND),
+        ..ClientConfig::default()
+    }
 }
 
 #[test]
 fn httpbin_redirects() {
     let Some(hb) = httpbin() else { return };
-    let c = builder().build();
+    let c = Client::with_config(config());
     for path in [
         "/redirect/3",
         "/absolute-redirect/2",
@@ -206,9 +226,11 @@ fn httpbin_redirects() {
 #[test]
 fn httpbin_cookies() {
     let Some(hb) = httpbin() else { return };
-    let mut b = builder();
-    b.cookie_store(true);
-    let c = b.build();
+    let b = ClientConfig {
+        jar: Some(Arc::new(nethttp::client::Jar::new())),
+        ..config()
+    };
+    let c = Client::with_config(b);
     // /cookies/set answers with Set-Cookie and a redirect to /cookies.
     let text = c
         .get(&format!("{}/cookies/set?a=b&c=d", hb.url()))
@@ -230,7 +252,7 @@ fn httpbin_cookies() {
 #[test]
 fn httpbin_gzip_and_deflate() {
     let Some(hb) = httpbin() else { return };
-    let c = builder().build();
+    let c = Client::with_config(config());
     for (path, flag) in [
         ("/gzip", "\"gzipped\": true"),
         ("/deflate", "\"deflated\": true"),
@@ -250,7 +272,7 @@ fn httpbin_gzip_and_deflate() {
 #[test]
 fn httpbin_auth() {
     let Some(hb) = httpbin() else { return };
-    let c = builder().build();
+    let c = Client::with_config(config());
     let ok = c
         .request(Method::GET, &format!("{}/basic-auth/u/p", hb.url()))
         .basic_auth("u", Some("p"))
@@ -299,9 +321,14 @@ fn tinyproxy_forwards_requests() {
         return;
     };
     let with_auth = tp.url().replace("http://", "http://user:secret@");
-    let mut b = builder();
-    b.proxy(Proxy::all(&with_auth).unwrap());
-    let c = b.build();
+    let b = ClientConfig {
+        transport: transport(TransportConfig {
+            proxy: Proxy::all(&with_auth).unwrap(),
+            ..TransportConfig::default()
+        }),
+        ..config()
+    };
+    let c = Client::with_config(b);
     for i in 0..3 {
         let mut resp = c.get(&format!("{}/through/{i}", ts.url())).unwrap();
         assert_eq!(resp.status, 200);
@@ -314,16 +341,27 @@ fn tinyproxy_forwards_requests() {
     }
 
     // Without credentials the proxy itself answers 407.
-    let mut b = builder();
-    b.proxy(Proxy::all(&tp.url()).unwrap());
-    let resp = b.build().get(&format!("{}/x", ts.url())).unwrap();
+    let b = ClientConfig {
+        transport: transport(TransportConfig {
+            proxy: Proxy::all(&tp.url()).unwrap(),
+            ..TransportConfig::default()
+        }),
+        ..config()
+    };
+    let resp = Client::with_config(b)
+        .get(&format!("{}/x", ts.url()))
+        .unwrap();
     assert_eq!(resp.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
 
     // NO_PROXY-style exceptions go direct.
-    let mut b = builder();
-    b.proxy(Proxy::all(&with_auth).unwrap().no_proxy("127.0.0.1"));
-    let text = b
-        .build()
+    let b = ClientConfig {
+        transport: transport(TransportConfig {
+            proxy: Proxy::all(&with_auth).unwrap().no_proxy("127.0.0.1"),
+            ..TransportConfig::default()
+        }),
+        ..config()
+    };
+    let text = Client::with_config(b)
         .get(&format!("{}/direct", ts.url()))
         .unwrap()
         .text()

@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use client_support::*;
-use nethttp::client::{CancelToken, Client, GotConnInfo, Transport};
+use nethttp::client::{CancelToken, Client, GotConnInfo, Transport, TransportConfig};
 use nethttp::error::{ClosedDuring, TimeoutPhase, TooLarge};
 use nethttp::net::{Dial, Stream, Target, TcpDialer};
 use nethttp::server::Body;
@@ -307,7 +307,10 @@ fn disable_keep_alives_sends_connection_close() {
             c.send(ok_response("ok"));
         }
     });
-    let t = Transport::builder().disable_keep_alives(true).build();
+    let t = Transport::with_config(TransportConfig {
+        disable_keep_alives: true,
+        ..Default::default()
+    });
     let c = client_for(&t);
     for _ in 0..2 {
         let (body, info) = traced_get(&c, &srv.url("/"));
@@ -339,7 +342,10 @@ fn per_host_idle_cap() {
         }
         let _ = w.write_all(b"ok");
     });
-    let t = Transport::builder().max_idle_conns_per_host(1).build();
+    let t = Transport::with_config(TransportConfig {
+        max_idle_conns_per_host: 1,
+        ..Default::default()
+    });
     let c = client_for(&t);
     let slow = {
         let c = c.clone();
@@ -376,7 +382,10 @@ fn per_host_idle_cap() {
 fn global_idle_cap_evicts_least_recently_used() {
     let _wd = Watchdog::new("global_idle_cap_evicts_least_recently_used", BUDGET);
     let hosts: Vec<TestServer> = (0..3).map(|_| TestServer::start(routes)).collect();
-    let t = Transport::builder().max_idle_conns(2).build();
+    let t = Transport::with_config(TransportConfig {
+        max_idle_conns: 2,
+        ..Default::default()
+    });
     let c = client_for(&t);
     let url = |i: usize| hosts[i].url("/text");
     // Pool order after each step, least recently used first.
@@ -428,7 +437,10 @@ struct OneConnBusy {
 fn one_conn_busy(path: &str) -> OneConnBusy {
     let (arrived, release) = (Signal::new(), Signal::new());
     let srv = blocking_server(&arrived, &release);
-    let t = Transport::builder().max_conns_per_host(1).build();
+    let t = Transport::with_config(TransportConfig {
+        max_conns_per_host: 1,
+        ..Default::default()
+    });
     let c = client_for(&t);
     let first = {
         let (c, url) = (c.clone(), srv.url(path));
@@ -597,7 +609,10 @@ fn late_binding_takes_a_connection_freed_during_a_slow_dial() {
     );
     let srv = TestServer::start(routes);
     let (dialer, gate, started, finished) = GatedDialer::new();
-    let t = Transport::builder().dialer(dialer).build();
+    let t = Transport::with_config(TransportConfig {
+        dialer: Arc::new(dialer),
+        ..Default::default()
+    });
     let c = client_for(&t);
     let a = {
         let (c, url) = (c.clone(), srv.url("/text"));
@@ -636,7 +651,10 @@ fn dial_slower_than_the_deadline_times_out_in_connect() {
     let _wd = Watchdog::new("dial_slower_than_the_deadline_times_out_in_connect", BUDGET);
     let srv = TestServer::start(routes);
     let (dialer, gate, started, finished) = GatedDialer::new();
-    let t = Transport::builder().dialer(dialer).build();
+    let t = Transport::with_config(TransportConfig {
+        dialer: Arc::new(dialer),
+        ..Default::default()
+    });
     let c = client_for(&t);
     let mut req = request(Method::GET, &srv.url("/text"));
     nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(Duration::from_millis(200));
@@ -735,9 +753,10 @@ fn client_idle_conn_timeout_closes_idle_connections() {
             }
         }
     });
-    let t = Transport::builder()
-        .idle_conn_timeout(Some(Duration::from_millis(100)))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        idle_conn_timeout: Some(Duration::from_millis(100)),
+        ..Default::default()
+    });
     let c = client_for(&t);
     traced_get(&c, &srv.url("/"));
     closed.expect("the client to close its idle connection");
@@ -1026,9 +1045,10 @@ fn response_header_timeout() {
             cl.fire();
         }
     });
-    let t = Transport::builder()
-        .response_header_timeout(Some(Duration::from_millis(200)))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        response_header_timeout: Some(Duration::from_millis(200)),
+        ..Default::default()
+    });
     let c = client_for(&t);
     let start = Instant::now();
     let err = c.send(request(Method::GET, &srv.url("/"))).unwrap_err();
@@ -1126,9 +1146,10 @@ fn oversized_response_heads_are_rejected() {
                 c.read_to_close();
             }
         });
-        let t = Transport::builder()
-            .max_response_header_bytes(limit)
-            .build();
+        let t = Transport::with_config(TransportConfig {
+            max_response_header_bytes: limit,
+            ..Default::default()
+        });
         let c = client_for(&t);
         let err = c.send(request(Method::GET, &srv.url("/"))).unwrap_err();
         assert_eq!(err.kind(), kind, "{name}: {err:?}");
@@ -1466,7 +1487,10 @@ fn cancel_during_a_slow_dial() {
     let _wd = Watchdog::new("cancel_during_a_slow_dial", BUDGET);
     let srv = TestServer::start(routes);
     let (dialer, gate, started, finished) = GatedDialer::new();
-    let t = Transport::builder().dialer(dialer).build();
+    let t = Transport::with_config(TransportConfig {
+        dialer: Arc::new(dialer),
+        ..Default::default()
+    });
     let c = client_for(&t);
     let token = CancelToken::new();
     let tk = token.clone();
@@ -1648,10 +1672,14 @@ fn user_agent_default_override_and_none() {
         }
     });
     let default = Transport::new();
-    let none = Transport::builder().user_agent(None).build();
-    let custom = Transport::builder()
-        .user_agent(Some(HeaderValue::from_static("tester/1")))
-        .build();
+    let none = Transport::with_config(TransportConfig {
+        user_agent: None,
+        ..Default::default()
+    });
+    let custom = Transport::with_config(TransportConfig {
+        user_agent: Some(HeaderValue::from_static("tester/1")),
+        ..Default::default()
+    });
     let per_request = request(Method::GET, &srv.url("/"))
         .with_header("User-Agent", "mine/2")
         .unwrap();
@@ -2000,7 +2028,10 @@ fn http_conversions() {
 fn many_parallel_requests_share_the_pool() {
     let _wd = Watchdog::new("many_parallel_requests_share_the_pool", BUDGET);
     let srv = TestServer::start(routes);
-    let t = Transport::builder().max_conns_per_host(4).build();
+    let t = Transport::with_config(TransportConfig {
+        max_conns_per_host: 4,
+        ..Default::default()
+    });
     let c = client_for(&t);
     let workers: Vec<_> = (0..8)
         .map(|_| {
@@ -2064,9 +2095,11 @@ fn tiny_read_and_write_buffers_still_carry_large_bodies() {
         let _ = w.write_all(&body);
         let _ = w.write_all(&body);
     });
-    let mut b = Transport::builder();
-    b.read_buffer_size(1024).write_buffer_size(1500);
-    let t = b.build();
+    let t = Transport::with_config(TransportConfig {
+        read_buffer_size: 1024,
+        write_buffer_size: 1500,
+        ..Default::default()
+    });
     let c = Client::with_transport(t.clone());
     let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     for _ in 0..2 {

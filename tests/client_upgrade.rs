@@ -7,11 +7,11 @@ mod client_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use client_support::*;
-use nethttp::client::{Client, ClientConn, Transport};
+use nethttp::client::{Client, ClientConn, Transport, TransportConfig};
 use nethttp::error::{ClosedDuring, TimeoutPhase, TooLarge};
 use nethttp::server::Body;
 use nethttp::{ErrorKind, HeaderValue, Method, Request, ResponseWriter, StatusCode};
@@ -76,9 +76,10 @@ fn expect_continue_server_sends_100_then_the_final_response() {
         }
     });
     // A long expect-continue timeout: the body can only have gone because of the 100.
-    let t = Transport::builder()
-        .expect_continue_timeout(Duration::from_secs(5))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        expect_continue_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
     let c = client_for(&t);
     for i in 0..2 {
         let ev = Events::new();
@@ -111,9 +112,10 @@ fn expect_continue_with_the_own_server() {
         let body = r.body().read_to_vec(1 << 20).unwrap_or_default();
         let _ = w.write_all(&body);
     });
-    let t = Transport::builder()
-        .expect_continue_timeout(Duration::from_secs(5))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        expect_continue_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
     let c = client_for(&t);
     let ev = Events::new();
     let start = Instant::now();
@@ -142,9 +144,10 @@ fn expect_continue_final_status_without_100_skips_the_body() {
             let _ = tx.lock().unwrap().send(c.read_to_close());
         }
     });
-    let t = Transport::builder()
-        .expect_continue_timeout(Duration::from_secs(5))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        expect_continue_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
     let c = client_for(&t);
     let ev = Events::new();
     let mut resp = c
@@ -195,9 +198,10 @@ fn expect_continue_final_status_with_a_long_body_is_read_whole() {
             c.read_to_close();
         }
     });
-    let t = Transport::builder()
-        .expect_continue_timeout(Duration::from_secs(5))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        expect_continue_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
     let c = client_for(&t);
     let ev = Events::new();
     let mut resp = c
@@ -227,9 +231,10 @@ fn expect_continue_silent_server_gets_the_body_after_the_timeout() {
             c.send(ok_response("got it"));
         }
     });
-    let t = Transport::builder()
-        .expect_continue_timeout(Duration::from_millis(300))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        expect_continue_timeout: Duration::from_millis(300),
+        ..Default::default()
+    });
     let c = client_for(&t);
     let ev = Events::new();
     let mut resp = c
@@ -788,9 +793,10 @@ fn clientconn_deadline() {
 fn unix_socket_server_with_the_transport() {
     let _wd = Watchdog::new("unix_socket_server_with_the_transport", BUDGET);
     let srv = UnixServer::start(|mut c, _| serve_echo(&mut c));
-    let t = Transport::builder()
-        .dialer(nethttp::net::unix_socket(srv.path()))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        dialer: Arc::new(nethttp::net::unix_socket(srv.path())),
+        ..Default::default()
+    });
     let c = client_for(&t);
     for i in 0..3 {
         let ev = Events::new();
@@ -829,9 +835,10 @@ fn unix_socket_clientconn_and_missing_socket() {
 
     let missing =
         std::env::temp_dir().join(format!("nethttp-test-{}-missing.sock", std::process::id()));
-    let t = Transport::builder()
-        .dialer(nethttp::net::unix_socket(&missing))
-        .build();
+    let t = Transport::with_config(TransportConfig {
+        dialer: Arc::new(nethttp::net::unix_socket(&missing)),
+        ..Default::default()
+    });
     let err = client_for(&t)
         .send(request(Method::GET, "http://localhost/"))
         .unwrap_err();

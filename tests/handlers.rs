@@ -580,12 +580,11 @@ fn server_sniffs_content_type_like_go() {
                 _ => {}
             },
         );
-    #[allow(unused_mut)]
-    let mut b = nethttp::Client::builder();
     // Only the gzip feature decodes (and asks for) compressed bodies.
-    #[cfg(feature = "gzip")]
-    b.gzip(false);
-    let c = b.build();
+    let c = nethttp::Client::with_config(nethttp::client::ClientConfig {
+        gzip: false,
+        ..Default::default()
+    });
     let ct = |path: &str, method: nethttp::Method| {
         let req = Request::new(method, &format!("{}{path}", ts.url())).unwrap();
         let mut resp = c.send(req).unwrap();

@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nethttp::client::{ClientConn, ClientTrace};
+use nethttp::client::{ClientConn, ClientTrace, Transport, TransportConfig};
 use nethttp::error::TimeoutPhase;
 use nethttp::net::{Dial, Stream, Target};
 use nethttp::server::Body;
+use nethttp::tls::{ClientAuth, ClientTls};
 use nethttp::{httptest, ErrorKind, Method, Request, ResponseWriter, StatusCode};
 use support::{poll_until, require_tool, run_bounded, RawConn};
 
@@ -42,6 +43,16 @@ fn duplex_echo(w: &mut dyn ResponseWriter, r: &mut Request) {
 fn checksum(b: &[u8]) -> u64 {
     b.iter().fold(1469598103934665603u64, |h, &x| {
         (h ^ x as u64).wrapping_mul(1099511628211)
+    })
+}
+
+/// A transport that also trusts the CA certificates in `ca_pem`.
+fn trusting(ca_pem: &[u8]) -> Transport {
+    let mut tls = ClientTls::default();
+    tls.add_root_certificates_pem(ca_pem).unwrap();
+    Transport::with_config(TransportConfig {
+        tls,
+        ..Default::default()
     })
 }
 
@@ -147,22 +158,27 @@ impl Dial for FixedDialer {
 #[test]
 fn host_name_mismatch_is_refused_and_danger_option_accepts() {
     let ts = httptest::Server::new_tls(hello);
-    let mut b = nethttp::Transport::builder();
-    b.dialer(FixedDialer(ts.addr()));
-    b.tls_mut()
-        .add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
+    let mut tls = ClientTls::default();
+    tls.add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
         .unwrap();
-    let client = nethttp::Client::with_transport(b.build());
+    let client = nethttp::Client::with_transport(Transport::with_config(TransportConfig {
+        dialer: Arc::new(FixedDialer(ts.addr())),
+        tls,
+        ..Default::default()
+    }));
     let url = format!("https://not-this-host.test:{}/", ts.addr().port());
     let err = client.get(&url).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
 
-    let mut b = nethttp::Transport::builder();
-    b.dialer(FixedDialer(ts.addr()))
-        .danger_accept_invalid_certs(true);
-    let mut resp = nethttp::Client::with_transport(b.build())
-        .get(&url)
-        .unwrap();
+    let t = Transport::with_config(TransportConfig {
+        dialer: Arc::new(FixedDialer(ts.addr())),
+        tls: ClientTls {
+            danger_accept_invalid_certs: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let mut resp = nethttp::Client::with_transport(t).get(&url).unwrap();
     assert_eq!(resp.text().unwrap(), "hello / tls=true");
 }
 
@@ -171,9 +187,13 @@ fn client_handshake_timeout_is_its_own_phase() {
     // Accepts and never answers the ClientHello.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap();
-    let mut b = nethttp::Transport::builder();
-    b.tls_handshake_timeout(Duration::from_millis(300));
-    let client = nethttp::Client::with_transport(b.build());
+    let client = nethttp::Client::with_transport(Transport::with_config(TransportConfig {
+        tls: ClientTls {
+            handshake_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+        ..Default::default()
+    }));
     let t0 = Instant::now();
     let err = client
         .get(&format!("https://localhost:{}/", addr.port()))
@@ -216,11 +236,7 @@ fn server_handshake_runs_on_the_connection_thread_with_its_own_timeout() {
     // A client that connects and says nothing does not stall accepting: a real client is
     // served meanwhile, and the silent one is dropped at the handshake timeout.
     let mut silent = RawConn::connect(addr);
-    let mut b = nethttp::Transport::builder();
-    b.tls_mut()
-        .add_root_certificates_pem(ca.as_bytes())
-        .unwrap();
-    let client = nethttp::Client::with_transport(b.build());
+    let client = nethttp::Client::with_transport(trusting(ca.as_bytes()));
     let mut resp = client
         .get(&format!("https://localhost:{}/x", addr.port()))
         .unwrap();
@@ -277,7 +293,7 @@ fn upgrade_over_tls_echoes_both_ways() {
 #[test]
 fn client_conn_over_tls() {
     let ts = httptest::Server::new_tls(hello);
-    let mut tls = nethttp::tls::ClientTls::default();
+    let mut tls = ClientTls::default();
     tls.add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
         .unwrap();
     let sock = TcpStream::connect(ts.addr()).unwrap();
@@ -295,13 +311,7 @@ fn client_conn_over_tls() {
 #[test]
 fn no_connection_threads_left_after_close() {
     let ts = httptest::Server::new_tls(hello);
-    let transport = {
-        let mut b = nethttp::Transport::builder();
-        b.tls_mut()
-            .add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
-            .unwrap();
-        b.build()
-    };
+    let transport = { trusting(ts.ca_pem().unwrap().as_bytes()) };
     let client = nethttp::Client::with_transport(transport.clone());
     for _ in 0..3 {
         client.get(ts.url()).unwrap().bytes().unwrap();
@@ -430,11 +440,7 @@ fn start_nginx() -> Option<Nginx> {
 #[test]
 fn our_client_against_nginx_tls() {
     let Some(nginx) = start_nginx() else { return };
-    let mut b = nethttp::Transport::builder();
-    b.tls_mut()
-        .add_root_certificates_pem(nginx.ca.as_bytes())
-        .unwrap();
-    let client = nethttp::Client::with_transport(b.build());
+    let client = nethttp::Client::with_transport(trusting(nginx.ca.as_bytes()));
     let reused = Arc::new(AtomicUsize::new(0));
     for _ in 0..3 {
         let r2 = Arc::clone(&reused);
@@ -517,12 +523,14 @@ fn connect_proxy(
 fn https_through_a_connect_proxy_runs_tls_inside_the_tunnel() {
     let ts = httptest::Server::new_tls(hello);
     let (proxy_addr, seen) = connect_proxy(ts.addr());
-    let mut b = nethttp::Transport::builder();
-    b.proxy(nethttp::client::Proxy::all(&format!("http://{proxy_addr}")).unwrap());
-    b.tls_mut()
-        .add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
+    let mut tls = ClientTls::default();
+    tls.add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
         .unwrap();
-    let client = nethttp::Client::with_transport(b.build());
+    let client = nethttp::Client::with_transport(Transport::with_config(TransportConfig {
+        proxy: nethttp::client::Proxy::all(&format!("http://{proxy_addr}")).unwrap(),
+        tls,
+        ..Default::default()
+    }));
     let url = format!("https://localhost:{}/tunnelled", ts.addr().port());
     for _ in 0..2 {
         let mut resp = client.get(&url).unwrap();
@@ -586,16 +594,18 @@ fn client_certificates_for_a_server_that_requires_them() {
     let url = format!("https://localhost:{}/mtls", addr.port());
 
     let client_with = |auth: bool| {
-        let mut b = nethttp::Transport::builder();
-        let t = b.tls_mut();
-        t.add_root_certificate(CertificateDer::from(ca.der().to_vec()));
-        if auth {
-            t.client_auth(
-                vec![CertificateDer::from(cli_cert.der().to_vec())],
-                PrivateKeyDer::from_pem_slice(cli_key.serialize_pem().as_bytes()).unwrap(),
-            );
-        }
-        nethttp::Client::with_transport(b.build())
+        let tls = ClientTls {
+            extra_roots: vec![CertificateDer::from(ca.der().to_vec())],
+            client_auth: auth.then(|| ClientAuth {
+                chain: vec![CertificateDer::from(cli_cert.der().to_vec())],
+                key: PrivateKeyDer::from_pem_slice(cli_key.serialize_pem().as_bytes()).unwrap(),
+            }),
+            ..Default::default()
+        };
+        nethttp::Client::with_transport(Transport::with_config(TransportConfig {
+            tls,
+            ..Default::default()
+        }))
     };
     let mut resp = client_with(true).get(&url).unwrap();
     assert_eq!(resp.text().unwrap(), "hello /mtls tls=true");

@@ -14,19 +14,19 @@
 //! carry another request; and create one `Client` and reuse it — it is cheap to clone, and
 //! clones share the connection pool.
 //!
-//! A client with settings, and a request built step by step:
+//! A client with settings (Go's style: a plain [`ClientConfig`] with `Default`; connection
+//! settings are on [`TransportConfig`]), and a request built step by step:
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use nethttp::client::{Client, Proxy, RedirectPolicy};
+//! use nethttp::client::{Client, ClientConfig, RedirectPolicy};
 //! use nethttp::Method;
 //!
-//! let mut b = Client::builder();
-//! b.timeout(Some(Duration::from_secs(30)))       // connect, redirects and body together
-//!     .connect_timeout(Some(Duration::from_secs(5)))
-//!     .redirect(RedirectPolicy::limited(5))
-//!     .proxy(Proxy::from_env());                  // the default
-//! let client = b.build();
+//! let client = Client::with_config(ClientConfig {
+//!     timeout: Some(Duration::from_secs(30)), // connect, redirects and body together
+//!     redirect: RedirectPolicy::limited(5),
+//!     ..ClientConfig::default()               // a new Transport: proxies from the environment
+//! });
 //!
 //! let mut resp = client
 //!     .request(Method::POST, "http://127.0.0.1:8080/search")
@@ -49,7 +49,7 @@
 //! its subdomains only, and once dropped stay dropped. `Referer` names the previous URL,
 //! never from https to http. With feature `gzip` (on by default) the client asks for gzip
 //! and decodes it (and deflate) unless the request set `Accept-Encoding` or `Range` or is a
-//! HEAD; [`Response::uncompressed`] tells. A [`ClientBuilder::timeout`] is one deadline for
+//! HEAD; [`Response::uncompressed`] tells. [`ClientConfig::timeout`] is one deadline for
 //! the connect, every redirect and reading the body; a timeout error names the phase it hit.
 //!
 //! # Threads
@@ -76,7 +76,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use builder::{ClientBuilder, RequestBuilder};
+pub use builder::RequestBuilder;
 pub use clientconn::ClientConn;
 pub use cookies::CookieJar;
 #[cfg(feature = "cookies")]
@@ -85,7 +85,7 @@ pub use proxy::{connect_tunnel, Proxy, Tunnel};
 pub use redirect::{Attempt, RedirectAction, RedirectPolicy};
 pub use response::{Response, ResponseBody, DEFAULT_BODY_LIMIT};
 pub use trace::{CancelToken, ClientTrace, GotConnInfo};
-pub use transport::{PoolStats, Transport, TransportBuilder};
+pub use transport::{PoolStats, Transport, TransportConfig};
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Uri;
@@ -196,7 +196,94 @@ pub struct Client {
     inner: Arc<ClientInner>,
 }
 
-/// A client's settings, fixed when it is built.
+/// The settings of a [`Client`], as the fields of Go's `http.Client`: set the ones you need
+/// and take the rest from `Default` (`..ClientConfig::default()`), then
+/// [`Client::with_config`]. Connection settings (proxy, connect and header timeouts, pool
+/// sizes, TLS) are not here but on the transport's [`TransportConfig`], so no setting can
+/// override another.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use nethttp::client::{Client, ClientConfig, Proxy, RedirectPolicy, Transport, TransportConfig};
+/// use nethttp::net::TcpDialer;
+///
+/// let transport = Transport::with_config(TransportConfig {
+///     dialer: Arc::new(TcpDialer {
+///         connect_timeout: Some(Duration::from_secs(5)),
+///         ..TcpDialer::default()
+///     }),
+///     proxy: Proxy::none(),
+///     ..TransportConfig::default()
+/// });
+/// let client = Client::with_config(ClientConfig {
+///     transport: Some(Arc::new(transport)),
+///     timeout: Some(Duration::from_secs(30)), // connect, redirects and body together
+///     redirect: RedirectPolicy::limited(5),
+///     ..ClientConfig::default()
+/// });
+/// # let _ = client;
+/// ```
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Carries each request (each hop of a redirect chain). `None` means a new [`Transport`]
+    /// with [`TransportConfig::default`] for this client (Go's nil `Transport`, except that
+    /// clients do not share it). Default is `None`.
+    pub transport: Option<Arc<dyn RoundTripper>>,
+    /// One deadline for each request as a whole: connecting, every redirect, and reading the
+    /// response body (Go's `Client.Timeout`). Past it, the request — or a read of its body —
+    /// fails with a timeout naming the phase it was in. `None` means no overall limit (a
+    /// request's own deadline still applies). Default is `None`.
+    pub timeout: Option<Duration>,
+    /// Which redirects to follow (Go's `CheckRedirect`). Default is
+    /// [`RedirectPolicy::limited`]`(10)`.
+    pub redirect: RedirectPolicy,
+    /// Where cookies are kept and looked up, per hop. `None` keeps no cookies. Default is
+    /// `None`; with feature `cookies`, `Some(Arc::new(Jar::new()))` gives a
+    /// `Jar`, which may be shared with other clients.
+    pub jar: Option<Arc<dyn CookieJar>>,
+    /// Whether to ask for gzip and decode gzip and deflate bodies (Go's `DisableCompression`,
+    /// inverted). Without feature `gzip` this has no effect. Default is `true` with feature
+    /// `gzip`, `false` without.
+    pub gzip: bool,
+    /// Header fields added to every request that does not set them itself. Default is
+    /// empty.
+    pub default_headers: HeaderMap,
+    /// The limit of [`Response::bytes`], [`Response::text`] and `Response::json`, in bytes;
+    /// zero makes every such read of a non-empty body fail. Default is
+    /// [`DEFAULT_BODY_LIMIT`] (10 MiB).
+    pub body_limit: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            transport: None,
+            timeout: None,
+            redirect: RedirectPolicy::default(),
+            jar: None,
+            gzip: cfg!(feature = "gzip"),
+            default_headers: HeaderMap::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("transport", &self.transport.as_ref().map(|_| "custom"))
+            .field("timeout", &self.timeout)
+            .field("redirect", &self.redirect)
+            .field("jar", &self.jar.is_some())
+            .field("gzip", &self.gzip)
+            .field("default_headers", &self.default_headers)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+/// A client's settings, fixed when it is made.
 struct ClientInner {
     transport: Arc<dyn RoundTripper>,
     timeout: Option<Duration>,
@@ -228,22 +315,44 @@ impl Default for Client {
 }
 
 impl Client {
-    /// A client with the default settings and a new [`Transport`] (proxies from the
-    /// environment).
+    /// A client with the default settings ([`ClientConfig::default`]) and a new
+    /// [`Transport`] (proxies from the environment).
     pub fn new() -> Client {
-        ClientBuilder::new().build()
+        Client::with_config(ClientConfig::default())
     }
 
-    /// A client with the default settings sending through `transport`.
+    /// A client with the settings `config`.
+    pub fn with_config(config: ClientConfig) -> Client {
+        let ClientConfig {
+            transport,
+            timeout,
+            redirect,
+            jar,
+            gzip,
+            default_headers,
+            body_limit,
+        } = config;
+        let transport = transport.unwrap_or_else(|| Arc::new(Transport::new()));
+        Client {
+            inner: Arc::new(ClientInner {
+                transport,
+                timeout,
+                redirect,
+                jar,
+                gzip,
+                default_headers,
+                body_limit,
+            }),
+        }
+    }
+
+    /// A client with the default settings sending through `transport`: shorthand for
+    /// [`with_config`](Self::with_config) with only [`ClientConfig::transport`] set.
     pub fn with_transport(transport: impl RoundTripper) -> Client {
-        let mut b = ClientBuilder::new();
-        b.transport(transport);
-        b.build()
-    }
-
-    /// A builder for a client with other settings.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::new()
+        Client::with_config(ClientConfig {
+            transport: Some(Arc::new(transport)),
+            ..ClientConfig::default()
+        })
     }
 
     /// A request to build step by step and [`send`](RequestBuilder::send).

@@ -36,23 +36,26 @@ const DEFAULT_WRITE_BUFFER: usize = 32 << 10;
 /// Pools connections and carries requests over them, as Go's `http.Transport`. Cheap to clone
 /// (clones share the pool); create one and reuse it.
 ///
-/// Its settings are on [`TransportBuilder`]; a [`Client`](super::Client) sends through it and
-/// adds the policy (redirects, cookies, the overall timeout):
+/// Its settings are a [`TransportConfig`], fixed when it is made; a
+/// [`Client`](super::Client) sends through it and adds the policy (redirects, cookies, the
+/// overall timeout):
 ///
 /// ```
 /// use std::io::Write;
 /// use std::time::Duration;
-/// use nethttp::{httptest, Client, Request, ResponseWriter, Transport};
+/// use nethttp::client::{Client, Transport, TransportConfig};
+/// use nethttp::{httptest, Request, ResponseWriter};
 ///
 /// let ts = httptest::Server::new(|w: &mut dyn ResponseWriter, _r: &mut Request| {
 ///     let _ = w.write_all(b"ok");
 /// });
-/// let mut b = Transport::builder();
-/// b.max_idle_conns_per_host(8) // Go's MaxIdleConnsPerHost
-///     .max_conns_per_host(16) // callers beyond it wait for a connection
-///     .idle_conn_timeout(Some(Duration::from_secs(30)))
-///     .response_header_timeout(Some(Duration::from_secs(10)));
-/// let transport = b.build();
+/// let transport = Transport::with_config(TransportConfig {
+///     max_idle_conns_per_host: 8, // Go's MaxIdleConnsPerHost
+///     max_conns_per_host: 16,     // callers beyond it wait for a connection
+///     idle_conn_timeout: Some(Duration::from_secs(30)),
+///     response_header_timeout: Some(Duration::from_secs(10)),
+///     ..TransportConfig::default()
+/// });
 /// let client = Client::with_transport(transport.clone());
 /// for _ in 0..3 {
 ///     assert_eq!(client.get(ts.url())?.text()?, "ok");
@@ -67,24 +70,63 @@ pub struct Transport {
     inner: Arc<TransportInner>,
 }
 
-/// Settings of a [`Transport`], set through [`Transport::builder`].
+/// The settings of a [`Transport`], as the fields of Go's `http.Transport`: set the ones you
+/// need and take the rest from `Default` (`..TransportConfig::default()`), then
+/// [`Transport::with_config`]. Each setting lives here only; nothing else overrides it.
 #[derive(Clone)]
-pub(crate) struct TransportConfig {
-    pub(crate) dialer: Arc<dyn Dial>,
-    pub(crate) max_idle_conns: usize,
-    pub(crate) max_idle_conns_per_host: usize,
-    pub(crate) max_conns_per_host: usize,
-    pub(crate) idle_conn_timeout: Option<Duration>,
-    pub(crate) response_header_timeout: Option<Duration>,
-    pub(crate) expect_continue_timeout: Duration,
-    pub(crate) max_response_header_bytes: usize,
-    pub(crate) disable_keep_alives: bool,
-    pub(crate) read_buffer_size: usize,
-    pub(crate) write_buffer_size: usize,
-    pub(crate) user_agent: Option<HeaderValue>,
+pub struct TransportConfig {
+    /// How connections are opened. Default is [`TcpDialer::default`] (30 s connect timeout,
+    /// 30 s TCP keep-alive, `TCP_NODELAY`); set a `TcpDialer { connect_timeout, .. }` for
+    /// another connect timeout (Go's `net.Dialer.Timeout`), or [`crate::net::unix_socket`]
+    /// to reach a Unix socket.
+    pub dialer: Arc<dyn Dial>,
+    /// The most idle connections kept across all hosts; the least recently used goes first.
+    /// Zero means no limit. Default is 100.
+    pub max_idle_conns: usize,
+    /// The most idle connections kept per host. Zero keeps none (every connection closes
+    /// after its response). Default is 32 (Go's is 2, which makes parallel callers to one
+    /// host re-dial constantly).
+    pub max_idle_conns_per_host: usize,
+    /// The most connections per host, counting dialing, active and idle ones; callers beyond
+    /// it wait, first come first served. Zero means no limit. Default is 0.
+    pub max_conns_per_host: usize,
+    /// How long an idle connection is kept. `None` means until the server closes it or it is
+    /// evicted. Default is 90 seconds.
+    pub idle_conn_timeout: Option<Duration>,
+    /// How long to wait for a response head once the request is written. `None` means no
+    /// limit (the request's own deadline still applies). Default is `None`.
+    pub response_header_timeout: Option<Duration>,
+    /// How long to wait for `100 Continue` before sending a body anyway, for requests with
+    /// `Expect: 100-continue`. Zero sends the body at once, without waiting. Default is 1
+    /// second.
+    pub expect_continue_timeout: Duration,
+    /// The largest response head accepted, in bytes. Values below 64 are treated as 64.
+    /// Default is 1 MiB.
+    pub max_response_header_bytes: usize,
+    /// With `true`, each connection carries one request only (`Connection: close`) and none is
+    /// pooled. Default is `false`.
+    pub disable_keep_alives: bool,
+    /// The read buffer of each connection: how much one socket read takes in; body reads of
+    /// at least this size bypass it. A response head may grow it up to
+    /// `max_response_header_bytes`. Zero means the default. Default is 8 KiB (Go's is 4 KiB).
+    pub read_buffer_size: usize,
+    /// The writer thread's buffer: request bodies are read from their source and written in
+    /// pieces of this size (one chunk each when chunked). Zero means the default. Default is
+    /// 32 KiB.
+    pub write_buffer_size: usize,
+    /// The `User-Agent` sent when a request has none. `None` sends none. Default is
+    /// `nethttp/<version>`.
+    pub user_agent: Option<HeaderValue>,
+    /// TLS settings for `https://` URLs (feature `tls`): roots, client certificates, the
+    /// handshake timeout (Go's `TLSClientConfig` and `TLSHandshakeTimeout`). The transport
+    /// builds the rustls configuration from it once. Default is
+    /// [`ClientTls::default`](crate::tls::ClientTls).
     #[cfg(feature = "tls")]
-    pub(crate) tls: crate::tls::ClientTls,
-    pub(crate) proxy: Proxy,
+    pub tls: crate::tls::ClientTls,
+    /// Which requests go through a proxy. [`Proxy::none`] turns proxies off. Default is
+    /// [`Proxy::from_env`] (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, read when the
+    /// `TransportConfig` is made; never for loopback addresses).
+    pub proxy: Proxy,
 }
 
 impl Default for TransportConfig {
@@ -109,23 +151,25 @@ impl Default for TransportConfig {
     }
 }
 
-/// Builds a [`Transport`]. Setters take `&mut self`; [`build`](Self::build) may be called more
-/// than once.
-#[derive(Clone, Default)]
-pub struct TransportBuilder {
-    cfg: TransportConfig,
-}
-
-impl fmt::Debug for TransportBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.cfg.fmt(f)
+impl TransportConfig {
+    /// The settings as the transport applies them: the documented substitutions for zero
+    /// buffer sizes and the floor of `max_response_header_bytes` made.
+    fn in_effect(mut self) -> TransportConfig {
+        self.max_response_header_bytes = self.max_response_header_bytes.max(64);
+        if self.read_buffer_size == 0 {
+            self.read_buffer_size = DEFAULT_READ_BUFFER;
+        }
+        if self.write_buffer_size == 0 {
+            self.write_buffer_size = DEFAULT_WRITE_BUFFER;
+        }
+        self
     }
 }
 
 impl fmt::Debug for TransportConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TransportConfig")
-            .field("dialer", &self.dialer)
+        let mut d = f.debug_struct("TransportConfig");
+        d.field("dialer", &self.dialer)
             .field("max_idle_conns", &self.max_idle_conns)
             .field("max_idle_conns_per_host", &self.max_idle_conns_per_host)
             .field("max_conns_per_host", &self.max_conns_per_host)
@@ -136,143 +180,10 @@ impl fmt::Debug for TransportConfig {
             .field("disable_keep_alives", &self.disable_keep_alives)
             .field("read_buffer_size", &self.read_buffer_size)
             .field("write_buffer_size", &self.write_buffer_size)
-            .field("user_agent", &self.user_agent)
-            .field("proxy", &self.proxy)
-            .finish()
-    }
-}
-
-impl TransportBuilder {
-    /// How connections are opened. Default is [`TcpDialer::default`] (30 s connect timeout,
-    /// 30 s TCP keep-alive, `TCP_NODELAY`); [`crate::net::unix_socket`] reaches a Unix socket.
-    pub fn dialer(&mut self, d: impl Dial) -> &mut Self {
-        self.cfg.dialer = Arc::new(d);
-        self
-    }
-
-    /// The most idle connections kept across all hosts; the least recently used goes first.
-    /// Zero means no limit. Default is 100.
-    pub fn max_idle_conns(&mut self, n: usize) -> &mut Self {
-        self.cfg.max_idle_conns = n;
-        self
-    }
-
-    /// The most idle connections kept per host. Zero keeps none (every connection closes after
-    /// its response). Default is 32 (Go's is 2, which makes parallel callers to one host
-    /// re-dial constantly).
-    pub fn max_idle_conns_per_host(&mut self, n: usize) -> &mut Self {
-        self.cfg.max_idle_conns_per_host = n;
-        self
-    }
-
-    /// The most connections per host, counting dialing, active and idle ones; callers beyond it
-    /// wait, first come first served. Zero means no limit. Default is 0.
-    pub fn max_conns_per_host(&mut self, n: usize) -> &mut Self {
-        self.cfg.max_conns_per_host = n;
-        self
-    }
-
-    /// How long an idle connection is kept. `None` means forever. Default is 90 seconds.
-    pub fn idle_conn_timeout(&mut self, d: Option<Duration>) -> &mut Self {
-        self.cfg.idle_conn_timeout = d;
-        self
-    }
-
-    /// How long to wait for a response head once the request is written. `None` means no
-    /// limit (the request's own deadline still applies). Default is `None`.
-    pub fn response_header_timeout(&mut self, d: Option<Duration>) -> &mut Self {
-        self.cfg.response_header_timeout = d;
-        self
-    }
-
-    /// How long to wait for `100 Continue` before sending a body anyway, for requests with
-    /// `Expect: 100-continue`. Default is 1 second.
-    pub fn expect_continue_timeout(&mut self, d: Duration) -> &mut Self {
-        self.cfg.expect_continue_timeout = d;
-        self
-    }
-
-    /// The largest response head accepted. Default is 1 MiB.
-    pub fn max_response_header_bytes(&mut self, n: usize) -> &mut Self {
-        self.cfg.max_response_header_bytes = n.max(64);
-        self
-    }
-
-    /// The read buffer of each connection: how much one socket read takes in; body reads of
-    /// at least this size bypass it. Zero means the default, 8 KiB (Go's is 4 KiB). A response
-    /// head may grow the buffer up to `max_response_header_bytes`.
-    pub fn read_buffer_size(&mut self, n: usize) -> &mut Self {
-        self.cfg.read_buffer_size = if n == 0 { DEFAULT_READ_BUFFER } else { n };
-        self
-    }
-
-    /// The writer thread's buffer: request bodies are read from their source and written in
-    /// pieces of this size (one chunk each when chunked). Zero means the default, 32 KiB.
-    pub fn write_buffer_size(&mut self, n: usize) -> &mut Self {
-        self.cfg.write_buffer_size = if n == 0 { DEFAULT_WRITE_BUFFER } else { n };
-        self
-    }
-
-    /// Uses each connection for one request only (`Connection: close`). Default is false.
-    pub fn disable_keep_alives(&mut self, yes: bool) -> &mut Self {
-        self.cfg.disable_keep_alives = yes;
-        self
-    }
-
-    /// The `User-Agent` sent when a request has none; `None` sends none. Default is
-    /// `nethttp/<version>`.
-    pub fn user_agent(&mut self, ua: Option<HeaderValue>) -> &mut Self {
-        self.cfg.user_agent = ua;
-        self
-    }
-
-    /// TLS settings for `https://` URLs (feature `tls`): roots, client certificates, the
-    /// handshake timeout. Default: [`ClientTls::default`](crate::tls::ClientTls).
-    #[cfg(feature = "tls")]
-    pub fn tls(&mut self, tls: crate::tls::ClientTls) -> &mut Self {
-        self.cfg.tls = tls;
-        self
-    }
-
-    /// The TLS settings, to change in place.
-    #[cfg(feature = "tls")]
-    pub fn tls_mut(&mut self) -> &mut crate::tls::ClientTls {
-        &mut self.cfg.tls
-    }
-
-    /// How long a TLS handshake may take. Default is 10 seconds.
-    #[cfg(feature = "tls")]
-    pub fn tls_handshake_timeout(&mut self, d: Duration) -> &mut Self {
-        self.cfg.tls.handshake_timeout = d;
-        self
-    }
-
-    /// **Danger:** accept any server certificate for any name. See
-    /// [`ClientTls::danger_accept_invalid_certs`](crate::tls::ClientTls::danger_accept_invalid_certs).
-    #[cfg(feature = "tls")]
-    pub fn danger_accept_invalid_certs(&mut self, yes: bool) -> &mut Self {
-        self.cfg.tls.danger_accept_invalid_certs(yes);
-        self
-    }
-
-    /// Which requests go through a proxy. Default is [`Proxy::from_env`] (`HTTP_PROXY`,
-    /// `HTTPS_PROXY`, `NO_PROXY`, read when the builder is made); [`Proxy::none`] turns
-    /// proxies off.
-    pub fn proxy(&mut self, proxy: Proxy) -> &mut Self {
-        self.cfg.proxy = proxy;
-        self
-    }
-
-    /// A transport with these settings.
-    pub fn build(&self) -> Transport {
-        Transport {
-            inner: Arc::new(TransportInner {
-                cfg: self.cfg.clone(),
-                pool: Mutex::new(ConnPool::default()),
-                next_id: AtomicU64::new(1),
-                threads: Arc::new(AtomicUsize::new(0)),
-            }),
-        }
+            .field("user_agent", &self.user_agent);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.field("proxy", &self.proxy).finish()
     }
 }
 
@@ -283,6 +194,10 @@ pub(crate) struct TransportInner {
     next_id: AtomicU64,
     /// Reader and writer threads alive, for leak checks.
     pub(crate) threads: Arc<AtomicUsize>,
+    /// The rustls configuration built from `cfg.tls` at the first `https` dial (or the error
+    /// building it gave), so the root store is loaded once per transport.
+    #[cfg(feature = "tls")]
+    tls_config: std::sync::OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 /// The pool state, all under `TransportInner::pool`.
@@ -383,14 +298,31 @@ pub struct PoolStats {
 }
 
 impl Transport {
-    /// A transport with the default settings.
+    /// A transport with the default settings ([`TransportConfig::default`]), as Go's
+    /// `DefaultTransport`.
     pub fn new() -> Transport {
-        Transport::builder().build()
+        Transport::with_config(TransportConfig::default())
     }
 
-    /// A builder for a transport with non-default settings.
-    pub fn builder() -> TransportBuilder {
-        TransportBuilder::default()
+    /// A transport with the settings `config`.
+    pub fn with_config(config: TransportConfig) -> Transport {
+        Transport {
+            inner: Arc::new(TransportInner {
+                cfg: config.in_effect(),
+                pool: Mutex::new(ConnPool::default()),
+                next_id: AtomicU64::new(1),
+                threads: Arc::new(AtomicUsize::new(0)),
+                #[cfg(feature = "tls")]
+                tls_config: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The settings in effect: those given to [`with_config`](Self::with_config), with the
+    /// substitutions their documentation names made (a zero buffer size replaced by its
+    /// default, `max_response_header_bytes` raised to at least 64).
+    pub fn config(&self) -> &TransportConfig {
+        &self.inner.cfg
     }
 
     /// Closes every idle connection now (their threads then exit). Connections in use are not
@@ -809,7 +741,18 @@ impl TransportInner {
         }
         #[cfg(feature = "tls")]
         {
-            let tls = crate::tls::connect(s, &key.host, &self.cfg.tls, deadline)?;
+            let config = self
+                .tls_config
+                .get_or_init(|| self.cfg.tls.rustls_config().map_err(|e| e.to_string()))
+                .clone()
+                .map_err(|msg| Error::with_source(ErrorKind::Tls, msg))?;
+            let tls = crate::tls::connect_with(
+                s,
+                &key.host,
+                config,
+                self.cfg.tls.handshake_timeout,
+                deadline,
+            )?;
             Ok(Box::new(tls))
         }
         #[cfg(not(feature = "tls"))]

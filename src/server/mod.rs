@@ -102,18 +102,22 @@ pub struct Config {
     /// 60 seconds (nginx's `client_body_timeout` and `send_timeout`).
     pub inactivity_timeout: Option<Duration>,
     /// The largest request head, request line included. A longer request line gets 414, a
-    /// longer head 431. Default is 1 MiB (Go's `DefaultMaxHeaderBytes`).
+    /// longer head 431. Values below 64 are treated as 64. Default is 1 MiB (Go's
+    /// `DefaultMaxHeaderBytes`).
     pub max_header_bytes: usize,
-    /// The most header fields in a request head (431 beyond). Default is 100.
+    /// The most header fields in a request head (431 beyond). Zero is treated as 1. Default
+    /// is 100.
     pub max_headers: usize,
     /// The most connections served at once; at the limit the server stops accepting and the
     /// kernel's backlog holds new connections. Zero means no limit. Default is 10,000.
     pub max_connections: usize,
     /// Stack size of connection threads, in bytes. Default is 2 MiB (Rust's default); lower it
-    /// to save address space with many connections if handlers are shallow.
+    /// to save address space with many connections if handlers are shallow. Values below the
+    /// platform's minimum (zero included) get the minimum.
     pub stack_size: usize,
-    /// How long a cached connection thread waits for a new connection before it exits.
-    /// Default is 30 seconds.
+    /// How long a cached connection thread waits for a new connection before it exits. Zero
+    /// means a thread exits as soon as its connection ends, unless a new one is already
+    /// handed to it. Default is 30 seconds.
     pub thread_idle_timeout: Duration,
     /// During [`Server::shutdown`], how long after its accept a connection that has not yet
     /// sent a byte may still send its first request (which is then served, with
@@ -121,7 +125,7 @@ pub struct Config {
     /// the same reason: the request may already be on its way. Zero closes such connections at
     /// once. Default is 5 seconds.
     pub shutdown_new_conn_grace: Duration,
-    /// Called on every connection state change. Default is none.
+    /// Called on every connection state change. `None` means no hook. Default is `None`.
     pub conn_state: Option<ConnStateHook>,
 }
 

@@ -17,7 +17,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use nethttp::client::{ClientConn, ClientTrace, RedirectPolicy};
+use nethttp::client::{
+    ClientConfig, ClientConn, ClientTrace, Proxy, RedirectPolicy, Transport, TransportConfig,
+};
 use nethttp::error::TimeoutPhase;
 use nethttp::http::header::CONNECTION;
 use nethttp::net::{Dial, Stream, Target, TcpDialer};
@@ -140,19 +142,24 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
 
     let sender = if args.pool {
-        let mut b = Client::builder();
-        b.no_proxy().redirect(RedirectPolicy::none());
-        // As wrk: no Accept-Encoding, so the server sends what it has.
-        #[cfg(feature = "gzip")]
-        b.gzip(false);
-        b.transport_builder()
-            .max_idle_conns(args.connections.max(100))
-            .max_idle_conns_per_host(args.connections);
-        #[cfg(feature = "tls")]
-        if args.insecure {
-            b.transport_builder().danger_accept_invalid_certs(true);
-        }
-        Sender::Pool(b.build())
+        let transport = Transport::with_config(TransportConfig {
+            max_idle_conns: args.connections.max(100),
+            max_idle_conns_per_host: args.connections,
+            proxy: Proxy::none(),
+            #[cfg(feature = "tls")]
+            tls: nethttp::tls::ClientTls {
+                danger_accept_invalid_certs: args.insecure,
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        Sender::Pool(Client::with_config(ClientConfig {
+            transport: Some(Arc::new(transport)),
+            redirect: RedirectPolicy::none(),
+            // As wrk: no Accept-Encoding, so the server sends what it has.
+            gzip: false,
+            ..Default::default()
+        }))
     } else {
         Sender::Direct(Dialer::new(&uri, &args)?)
     };
@@ -254,11 +261,20 @@ impl Dialer {
         };
         #[cfg(feature = "tls")]
         {
-            let tls = https.then(|| {
-                let mut t = nethttp::tls::ClientTls::default();
-                t.danger_accept_invalid_certs(args.insecure);
-                Arc::new(t)
-            });
+            let tls = if https {
+                let t = nethttp::tls::ClientTls {
+                    danger_accept_invalid_certs: args.insecure,
+                    ..Default::default()
+                };
+                // Built once here, so each worker's connection does not load the roots again.
+                let config = t.rustls_config().map_err(Failure::new)?;
+                Some(Arc::new(nethttp::tls::ClientTls {
+                    config: Some(config),
+                    ..t
+                }))
+            } else {
+                None
+            };
             Ok(Dialer { target, tls })
         }
         #[cfg(not(feature = "tls"))]

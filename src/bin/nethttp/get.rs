@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nethttp::client::{ClientTrace, RedirectAction, RedirectPolicy};
+use nethttp::client::{
+    ClientConfig, ClientTrace, RedirectAction, RedirectPolicy, Transport, TransportConfig,
+};
 use nethttp::error::TimeoutPhase;
 use nethttp::server::Body;
 use nethttp::{Client, Error, ErrorKind, Method, StatusCode, Uri};
@@ -88,18 +90,24 @@ pub fn run(args: Args) -> Result<(), Failure> {
 
     // Always traced: a failed name lookup shows only in the trace. -v also prints.
     let v = Arc::new(Verbose::new(args.verbose));
-    let mut b = Client::builder();
-    b.timeout(args.timeout);
-    b.redirect(if args.location {
-        v.redirect_policy()
-    } else {
-        RedirectPolicy::none()
+    let transport = Transport::with_config(TransportConfig {
+        #[cfg(feature = "tls")]
+        tls: nethttp::tls::ClientTls {
+            danger_accept_invalid_certs: args.insecure,
+            ..Default::default()
+        },
+        ..Default::default()
     });
-    #[cfg(feature = "tls")]
-    if args.insecure {
-        b.transport_builder().danger_accept_invalid_certs(true);
-    }
-    let client = b.build();
+    let client = Client::with_config(ClientConfig {
+        transport: Some(Arc::new(transport)),
+        timeout: args.timeout,
+        redirect: if args.location {
+            v.redirect_policy()
+        } else {
+            RedirectPolicy::none()
+        },
+        ..Default::default()
+    });
 
     let mut req = client.request(method.clone(), &url);
     let mut has_content_type = false;

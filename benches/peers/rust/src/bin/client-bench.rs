@@ -15,7 +15,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: client-bench --impl nethttp|ureq|reqwest --url URL --mode seq|par \
@@ -158,9 +158,10 @@ impl Client {
         match imp {
             // Default transport (keeps 32 idle connections per host), but counting dials.
             Impl::Nethttp => Client::Nethttp(nethttp::Client::with_transport(
-                nethttp::Transport::builder()
-                    .dialer(CountingDialer(nethttp::net::TcpDialer::default()))
-                    .build(),
+                nethttp::Transport::with_config(nethttp::client::TransportConfig {
+                    dialer: Arc::new(CountingDialer(nethttp::net::TcpDialer::default())),
+                    ..Default::default()
+                }),
             )),
             // ureq 3 keeps 3 idle connections per host by default; raise it so parallel
             // threads do not re-dial.
