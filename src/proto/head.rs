@@ -160,7 +160,7 @@ impl<T> HeadScanner<T> {
     /// # Errors
     ///
     /// The parse errors of [`parse_request`] or [`parse_response`];
-    /// [`TooLarge::Head`](crate::error::TooLarge::Head) (or, for a request line that alone is
+    /// [`TooLarge::Head`] (or, for a request line that alone is
     /// too long, `RequestLine`) once `buf` holds `max_head_bytes` without a whole head.
     pub fn scan(&mut self, buf: &[u8]) -> Result<Scan<T>> {
         if self.request {
