@@ -3,6 +3,8 @@
 //! cookies; gzip; JSON, form, query and auth; a forwarding proxy and CONNECT tunnels to fake
 //! proxies on loopback.
 
+mod policy_support;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,39 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nethttp::client::{
-    Client, ClientConfig, Proxy, RedirectAction, RedirectPolicy, RoundTripper, Transport,
-    TransportConfig,
+    Client, ClientConfig, Proxy, RedirectAction, RedirectPolicy, TransportConfig,
 };
 use nethttp::error::{Malformed, TimeoutPhase, TooLarge};
 use nethttp::httptest::Server;
 use nethttp::server::{Body, ConnState};
 use nethttp::{ErrorKind, HeaderMap, Method, Request, ResponseWriter, StatusCode};
-
-/// Every test client gives up after this long, so no test can hang.
-const BOUND: Duration = Duration::from_secs(10);
-
-/// A transport with the settings `cfg`, for [`ClientConfig::transport`].
-fn transport(cfg: TransportConfig) -> Option<Arc<dyn RoundTripper>> {
-    Some(Arc::new(Transport::with_config(cfg)))
-}
-
-/// Transport settings that use no proxy, whatever the environment says.
-fn no_proxy() -> TransportConfig {
-    TransportConfig {
-        proxy: Proxy::none(),
-        ..TransportConfig::default()
-    }
-}
-
-/// The settings every test client starts from: no proxy, and a bound on each request. Each
-/// call makes a new transport.
-fn config() -> ClientConfig {
-    ClientConfig {
-        transport: transport(no_proxy()),
-        timeout: Some(BOUND),
-        ..ClientConfig::default()
-    }
-}
+use policy_support::{config, no_proxy, transport};
 
 fn client() -> Client {
     Client::with_config(config())

@@ -3,6 +3,8 @@
 //! A missing peer skips the test with a note, and fails it under `CI=true`;
 //! `bash .ci/install-peers` installs them.
 
+mod policy_support;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -10,11 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nethttp::client::{
-    Client, ClientConfig, ClientConn, Proxy, RoundTripper, Transport, TransportConfig,
-};
+use nethttp::client::{Client, ClientConfig, ClientConn, Proxy, TransportConfig};
 use nethttp::httptest::Server;
 use nethttp::{ErrorKind, Method, Request, ResponseWriter, StatusCode};
+use policy_support::{config_bounded, transport};
 
 const BOUND: Duration = Duration::from_secs(20);
 
@@ -158,33 +159,10 @@ fn tinyproxy(connect_port: u16, auth: bool) -> Option<Peer> {
     )
 }
 
-/// A transport with the settings `cfg`, for [`ClientConfig::transport`].
-fn transport(cfg: TransportConfig) -> Option<Arc<dyn RoundTripper>> {
-    Some(Arc::new(Transport::with_config(cfg)))
-}
-
-/// Transport settings that use no proxy, whatever the environment says.
-fn no_proxy() -> TransportConfig {
-    TransportConfig {
-        proxy: Proxy::none(),
-        ..TransportConfig::default()
-    }
-}
-
-/// The settings every test client starts from: no proxy, and a bound on each request. Each
-/// call makes a new transport.
-fn config() -> ClientConfig {
-    ClientConfig {
-        transport: transport(no_proxy()),
-        timeout: Some(BOUND),
-        ..ClientConfig::default()
-    }
-}
-
 #[test]
 fn httpbin_redirects() {
     let Some(hb) = httpbin() else { return };
-    let c = Client::with_config(config());
+    let c = Client::with_config(config_bounded(BOUND));
     for path in [
         "/redirect/3",
         "/absolute-redirect/2",
@@ -228,7 +206,7 @@ fn httpbin_cookies() {
     let Some(hb) = httpbin() else { return };
     let b = ClientConfig {
         jar: Some(Arc::new(nethttp::client::Jar::new())),
-        ..config()
+        ..config_bounded(BOUND)
     };
     let c = Client::with_config(b);
     // /cookies/set answers with Set-Cookie and a redirect to /cookies.
@@ -252,7 +230,7 @@ fn httpbin_cookies() {
 #[test]
 fn httpbin_gzip_and_deflate() {
     let Some(hb) = httpbin() else { return };
-    let c = Client::with_config(config());
+    let c = Client::with_config(config_bounded(BOUND));
     for (path, flag) in [
         ("/gzip", "\"gzipped\": true"),
         ("/deflate", "\"deflated\": true"),
@@ -272,7 +250,7 @@ fn httpbin_gzip_and_deflate() {
 #[test]
 fn httpbin_auth() {
     let Some(hb) = httpbin() else { return };
-    let c = Client::with_config(config());
+    let c = Client::with_config(config_bounded(BOUND));
     let ok = c
         .request(Method::GET, &format!("{}/basic-auth/u/p", hb.url()))
         .basic_auth("u", Some("p"))
@@ -326,7 +304,7 @@ fn tinyproxy_forwards_requests() {
             proxy: Proxy::all(&with_auth).unwrap(),
             ..TransportConfig::default()
         }),
-        ..config()
+        ..config_bounded(BOUND)
     };
     let c = Client::with_config(b);
     for i in 0..3 {
@@ -346,7 +324,7 @@ fn tinyproxy_forwards_requests() {
             proxy: Proxy::all(&tp.url()).unwrap(),
             ..TransportConfig::default()
         }),
-        ..config()
+        ..config_bounded(BOUND)
     };
     let resp = Client::with_config(b)
         .get(&format!("{}/x", ts.url()))
@@ -359,7 +337,7 @@ fn tinyproxy_forwards_requests() {
             proxy: Proxy::all(&with_auth).unwrap().no_proxy("127.0.0.1"),
             ..TransportConfig::default()
         }),
-        ..config()
+        ..config_bounded(BOUND)
     };
     let text = Client::with_config(b)
         .get(&format!("{}/direct", ts.url()))

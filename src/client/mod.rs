@@ -2,6 +2,8 @@
 //! this file), `Transport` (pool and per-connection threads), and `ClientConn` (one
 //! connection, no pool).
 //!
+//! Available with feature `client` (on by default).
+//!
 //! ```no_run
 //! let client = nethttp::Client::new();
 //! let mut resp = client.get("http://127.0.0.1:8080/echo")?;
@@ -134,7 +136,6 @@ impl<R: RoundTripper + ?Sized> RoundTripper for Arc<R> {
 /// # Ok::<(), nethttp::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct RequestOptions {
     /// The request, including reading its response body, must finish by then; past it the
     /// request fails with a timeout naming the phase it was in. A [`Client`]'s own timeout
@@ -283,27 +284,17 @@ impl fmt::Debug for ClientConfig {
     }
 }
 
-/// A client's settings, fixed when it is made.
+/// A client's settings, fixed when it is made, with the transport resolved (the config's
+/// `transport` is then unused).
 struct ClientInner {
     transport: Arc<dyn RoundTripper>,
-    timeout: Option<Duration>,
-    redirect: RedirectPolicy,
-    jar: Option<Arc<dyn CookieJar>>,
-    gzip: bool,
-    default_headers: HeaderMap,
-    body_limit: u64,
+    cfg: ClientConfig,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.inner;
         f.debug_struct("Client")
-            .field("timeout", &c.timeout)
-            .field("redirect", &c.redirect)
-            .field("cookies", &c.jar.is_some())
-            .field("gzip", &c.gzip)
-            .field("default_headers", &c.default_headers)
-            .field("body_limit", &c.body_limit)
+            .field("config", &self.inner.cfg)
             .finish_non_exhaustive()
     }
 }
@@ -322,27 +313,13 @@ impl Client {
     }
 
     /// A client with the settings `config`.
-    pub fn with_config(config: ClientConfig) -> Client {
-        let ClientConfig {
-            transport,
-            timeout,
-            redirect,
-            jar,
-            gzip,
-            default_headers,
-            body_limit,
-        } = config;
-        let transport = transport.unwrap_or_else(|| Arc::new(Transport::new()));
+    pub fn with_config(mut cfg: ClientConfig) -> Client {
+        let transport = cfg
+            .transport
+            .take()
+            .unwrap_or_else(|| Arc::new(Transport::new()));
         Client {
-            inner: Arc::new(ClientInner {
-                transport,
-                timeout,
-                redirect,
-                jar,
-                gzip,
-                default_headers,
-                body_limit,
-            }),
+            inner: Arc::new(ClientInner { transport, cfg }),
         }
     }
 
@@ -450,7 +427,7 @@ impl Client {
 
     /// Go's `Client.do`: one request, then each redirect the policy allows.
     fn execute(&self, mut req: Request) -> Result<Response> {
-        let c = &*self.inner;
+        let (c, transport) = (&self.inner.cfg, &self.inner.transport);
         // One deadline for the whole exchange: every hop and the final body read.
         let own = req
             .extensions
@@ -479,7 +456,7 @@ impl Client {
             let method = req.method.clone();
             let decode = self.prepare_hop(&mut req);
             let sent_url = req.uri.clone();
-            let mut resp = c.transport.round_trip(req)?;
+            let mut resp = transport.round_trip(req)?;
             resp.set_body_limit(c.body_limit);
             if let Some(jar) = &c.jar {
                 let mut set = resp.headers.get_all(header::SET_COOKIE).iter();
@@ -573,7 +550,7 @@ impl Client {
     /// Adds what the client sends on every hop: credentials from the URL, cookies from the
     /// jar, `Accept-Encoding`. True if the client asked for gzip itself (then it decodes).
     fn prepare_hop(&self, req: &mut Request) -> bool {
-        let c = &*self.inner;
+        let c = &self.inner.cfg;
         // Credentials in the URL become Authorization (Go's send) and never go on the wire.
         if let Some((user, password)) = redirect::userinfo(&req.uri) {
             if !req.headers.contains_key(header::AUTHORIZATION) {

@@ -596,13 +596,17 @@ pub(crate) fn round_trip(
     let resp_tx = Notify::new(resp_tx, me.clone());
     let done_tx = Notify::new(done_tx, me);
     // The reader tells the writer (and wakes it) whether to send the body.
-    let writer = pc.state.lock().writer.clone();
+    let writer = if expect_continue {
+        pc.state.lock().writer.clone()
+    } else {
+        None
+    };
     let (continue_tx, continue_rx) = match writer {
-        Some(w) if expect_continue => {
+        Some(w) => {
             let (a, b) = crossbeam_channel::bounded(1);
             (Some(Notify::new(a, w)), Some(b))
         }
-        _ => (None, None),
+        None => (None, None),
     };
     let closed_early = |body: Option<Body>| RtError {
         err: Error::closed(ClosedDuring::Head),

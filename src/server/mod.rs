@@ -1,5 +1,7 @@
 //! HTTP/1.1 server: accept loop, one OS thread per connection (from a thread cache), shutdown.
 //!
+//! Available with feature `server` (on by default).
+//!
 //! The per-connection loop is in `conn.rs`, the response writer in `response.rs`.
 //!
 //! ```no_run
@@ -80,7 +82,6 @@ pub type ConnStateHook = Arc<dyn Fn(SocketAddr, ConnState) + Send + Sync>;
 /// cfg.write_timeout = Some(Duration::from_secs(30));
 /// ```
 #[derive(Clone)]
-#[non_exhaustive]
 pub struct Config {
     /// The address [`Server::listen_and_serve`] binds. Default is `127.0.0.1:8080`.
     pub addr: String,

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The design's floor beside the real implementations, interleaved in one run: floor-server
+# against nethttp-hello and hyper-hello under `wrk -c64`, and floor-client against nethttp's
+# and ureq's clients (sequential and 8 threads) talking to hyper-hello. Not part of CI.
+#
+#   bash benches/run.sh                 # builds the binaries into target/bench-results/bin
+#   bash benches/floor.sh               # then this
+#   BASELINE_BIN=/other/checkout/target/bench-results/bin bash benches/floor.sh
+#
+# Settings (environment):
+#   FLOOR_ROUNDS     rounds; each runs every program once, in a rotated order (default 3)
+#   FLOOR_DURATION   seconds per measurement (default 4)
+#   BASELINE_BIN     a second bin directory (another commit's `benches/run.sh` output): its
+#                    nethttp-hello and client-bench run too, as "nethttp-base", so a change is
+#                    a ratio from one run
+#   PEERS_TARGET_DIR the cargo target dir of benches/peers/rust (floor-* live in its release/)
+#   BENCH_PORT       first of two loopback ports (default 18180)
+#
+# Prints a markdown table of medians and ratios to stdout.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin="$repo/target/bench-results/bin"
+peers_target=${PEERS_TARGET_DIR:-$repo/benches/peers/rust/target}
+floor_bin="$peers_target/release"
+rounds=${FLOOR_ROUNDS:-3}
+dur=${FLOOR_DURATION:-4}
+port0=${BENCH_PORT:-18180}
+base=${BASELINE_BIN:-}
+
+for f in "$bin/nethttp-hello" "$bin/hyper-hello" "$bin/client-bench" "$floor_bin/floor-server" "$floor_bin/floor-client"; do
+  [ -x "$f" ] || { echo "benches/floor.sh: missing $f (run benches/run.sh first)" >&2; exit 1; }
+done
+command -v wrk >/dev/null || { echo "benches/floor.sh: needs wrk" >&2; exit 1; }
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_up() { # port
+  for _ in $(seq 100); do
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
+    sleep 0.05
+  done
+  echo "benches/floor.sh: nothing answers on 127.0.0.1:$1" >&2
+  exit 1
+}
+
+rotate() { local r=$1; shift; local a=("$@") n=$# i; for ((i = 0; i < n; i++)); do printf '%s ' "${a[$(((i + r) % n))]}"; done; }
+
+results=$(mktemp)
+
+# --- servers under wrk -c64 ---------------------------------------------------------------
+servers=(hyper floor nethttp)
+[ -n "$base" ] && servers+=(nethttp-base)
+port=$port0
+for ((round = 1; round <= rounds; round++)); do
+  for s in $(rotate "$round" "${servers[@]}"); do
+    case $s in
+      hyper) "$bin/hyper-hello" "127.0.0.1:$port" & ;;
+      floor) "$floor_bin/floor-server" "127.0.0.1:$port" & ;;
+      nethttp) "$bin/nethttp-hello" "127.0.0.1:$port" & ;;
+      nethttp-base) "$base/nethttp-hello" "127.0.0.1:$port" & ;;
+    esac
+    pid=$!
+    pids+=("$pid")
+    wait_up "$port"
+    wrk -t2 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
+    log "server round $round/$rounds: $s"
+    rps=$(wrk -t2 -c64 -d"${dur}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+    echo "server $s $rps" >>"$results"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    port=$((port == port0 ? port0 + 1 : port0)) # a fresh port: no TIME_WAIT clash
+  done
+done
+
+# --- clients against hyper-hello ----------------------------------------------------------
+"$bin/hyper-hello" "127.0.0.1:$port" &
+pids+=("$!")
+wait_up "$port"
+url="http://127.0.0.1:$port/"
+clients=(ureq floor nethttp)
+[ -n "$base" ] && clients+=(nethttp-base)
+for ((round = 1; round <= rounds; round++)); do
+  for mode in seq par; do
+    for c in $(rotate "$round" "${clients[@]}"); do
+      log "client round $round/$rounds: $c $mode"
+      case $c in
+        floor) line=$("$floor_bin/floor-client" --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
+        ureq) line=$("$bin/client-bench" --impl ureq --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
+        nethttp) line=$("$bin/client-bench" --impl nethttp --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
+        nethttp-base) line=$("$base/client-bench" --impl nethttp --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
+      esac
+      rps=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rps"])' "$line")
+      echo "client-$mode $c $rps" >>"$results"
+    done
+  done
+done
+
+python3 - "$results" <<'PY'
+import statistics, sys
+from collections import defaultdict
+runs = defaultdict(list)
+for line in open(sys.argv[1]):
+    what, impl, rps = line.split()
+    runs[(what, impl)].append(float(rps))
+ref = {"server": "hyper", "client-seq": "ureq", "client-par": "ureq"}
+for what in ("server", "client-seq", "client-par"):
+    title = {"server": "Server, 64 connections (wrk)", "client-seq": "Client, sequential",
+             "client-par": "Client, 8 threads"}[what]
+    print(f"\n### {title}\n")
+    print(f"| program | req/s (median) | min-max | vs {ref[what]} | vs floor |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    med = {i: statistics.median(v) for (w, i), v in runs.items() if w == what}
+    for impl in sorted(med, key=lambda i: -med[i]):
+        v = runs[(what, impl)]
+        print(f"| {impl} | {med[impl]:,.0f} | {min(v):,.0f}-{max(v):,.0f} | "
+              f"{med[impl] / med[ref[what]]:.2f} | {med[impl] / med['floor']:.2f} |")
+PY
+rm -f "$results"
