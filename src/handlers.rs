@@ -2,6 +2,8 @@
 //! `NotFound`, `Redirect`, `StripPrefix`, `TimeoutHandler`, `MaxBytesReader`/`MaxBytesHandler`,
 //! plus middleware composition and an access-log middleware. The router is in mux/.
 //!
+//! Available with feature `server` (on by default).
+//!
 //! Every wrapper here takes a handler and returns a handler, so they nest directly, and
 //! [`chain`] applies a list of [`Middleware`]:
 //!
@@ -134,7 +136,7 @@ pub fn redirect(w: &mut dyn ResponseWriter, r: &Request, url: &str, code: Status
         let _ = writeln!(
             w,
             "<a href=\"{}\">{}</a>.",
-            crate::fs::path::escape_html(&target),
+            escape_html(&target),
             code.canonical_reason().unwrap_or("Redirect")
         );
     }
@@ -743,6 +745,26 @@ impl ResponseWriter for CountingWriter<'_> {
     }
 }
 
+/// Escapes the five characters that matter in HTML text and attribute values; borrows when
+/// there is nothing to escape. Shared by directory listings and redirect bodies.
+pub(crate) fn escape_html(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['&', '<', '>', '"', '\'']) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -767,10 +789,7 @@ mod tests {
     fn location_escaping() {
         assert_eq!(escape_location("/a b/€"), "/a%20b/%E2%82%AC");
         assert_eq!(escape_location("/plain?q=1"), "/plain?q=1");
-        assert_eq!(
-            crate::fs::path::escape_html("/a?b=1&c=\"<>"),
-            "/a?b=1&amp;c=&#34;&lt;&gt;"
-        );
+        assert_eq!(escape_html("/a?b=1&c=\"<>"), "/a?b=1&amp;c=&#34;&lt;&gt;");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Test support, as Go's `net/http/httptest`: a real server on a loopback port, a
 //! `ResponseWriter` that records, and server-side requests built in one call.
 //!
+//! Available with features `client` and `server` (both on by default).
+//!
 //! ```
 //! use std::io::Write;
 //! use nethttp::{httptest, Request, ResponseWriter};

@@ -62,43 +62,77 @@
 //! Names follow Go's where the meaning matches, so `http.Transport` is [`Transport`] and
 //! `http.ResponseWriter` is [`ResponseWriter`]. `docs/GUIDE.md` in the repository is a longer
 //! tour, ending with a table from Go's names to these; `examples/` has runnable programs.
+//!
+//! # Features
+//!
+//! The crate's layers are features, so a build script that only downloads a file compiles
+//! only the client. Items that need a feature say so in their docs.
+//!
+//! | feature | default | what it adds | dependencies it pulls |
+//! |---|---|---|---|
+//! | (none) | | the wire core ([`proto`]), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
+//! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers | `socket2`, `percent-encoding`, `form_urlencoded`, `base64` |
+//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`] | `httpdate` |
+//! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
+//! | `tls` | yes | `https://` in the client, `serve_tls` in the server (`tls`) | `rustls` (ring), `webpki-roots` |
+//! | `gzip` | yes | transparent gzip and deflate response bodies (implies `client`) | `flate2` |
+//! | `json` | | `RequestBuilder::json`, `Response::json` (implies `client`) | `serde`, `serde_json` |
+//! | `cookies` | | a cookie jar for `Client` (implies `client`) | `cookie_store`, `psl`, `url` |
+//! | `native-roots` | | the platform's root certificates (implies `tls`, `client`) | `rustls-native-certs` |
+//! | `httptest-tls` | | `httptest::Server::new_tls` (implies `tls`, `client`, `server`) | `rcgen` |
+//! | `cli` | | the `nethttp` command-line tool | `clap`, `indicatif`, `hdrhistogram`, `ctrlc`, `serde_json` |
+//!
+//! [`httptest`] needs both `client` and `server`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
 mod body;
 mod bufio;
+#[cfg(feature = "client")]
 pub mod client;
 mod deadline;
 pub mod error;
+#[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(feature = "server")]
 pub mod handlers;
+#[cfg(all(feature = "client", feature = "server"))]
 pub mod httptest;
+#[cfg(feature = "server")]
 pub mod mux;
 pub mod net;
 pub mod proto;
 mod request;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
 pub mod sniff;
 #[cfg(feature = "tls")]
 pub mod tls;
 
 pub use body::Body;
+#[cfg(feature = "client")]
 pub use client::{Client, Response, Transport};
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "fs")]
 pub use fs::FileServer;
+#[cfg(feature = "server")]
 pub use handlers::{
     chain, log_requests, max_bytes_handler, max_bytes_reader, middleware, not_found, redirect,
     redirect_handler, strip_prefix, timeout_handler, Middleware,
 };
 pub use http;
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+#[cfg(feature = "server")]
 pub use mux::ServeMux;
 pub use request::Request;
+#[cfg(feature = "server")]
 pub use server::{listen_and_serve, Handler, ResponseWriter, Server};
+#[cfg(feature = "server")]
 pub use sniff::detect_content_type;
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doc tests (they use the default features).
+#[cfg(all(doctest, feature = "client", feature = "server", feature = "fs"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
@@ -107,6 +141,7 @@ struct ReadmeDoctests;
 #[cfg(all(
     doctest,
     unix,
+    feature = "fs",
     feature = "json",
     feature = "cookies",
     feature = "httptest-tls"

@@ -1,5 +1,8 @@
 //! Connections and dialing: the byte streams the client transport runs HTTP over.
 //!
+//! [`Stream`] and [`Conn`] are always there; [`Target`], [`Dial`], [`TcpDialer`] and
+//! `unix_socket` need feature `client` (on by default).
+//!
 //! A pooled client connection is used by two threads at once (a reader and a writer), so a
 //! [`Stream`] reads and writes through `&self`, as `&TcpStream` does. TCP and Unix-domain
 //! sockets implement it here; `tls::TlsStream` (feature `tls`) wraps one, and
@@ -224,6 +227,7 @@ impl Write for Conn {
 }
 
 /// Where a dialer should connect: scheme, host and port from the request URL.
+#[cfg(feature = "client")]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     /// `http` or `https`.
@@ -234,6 +238,7 @@ pub struct Target {
     pub port: u16,
 }
 
+#[cfg(feature = "client")]
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {
@@ -247,6 +252,7 @@ impl fmt::Display for Target {
 /// Opens connections for the transport. The default, [`TcpDialer`], resolves the host and
 /// connects over TCP; [`unix_socket`] connects every request to one Unix-domain socket, as
 /// Docker's client does for `/var/run/docker.sock`.
+#[cfg(feature = "client")]
 pub trait Dial: Send + Sync + fmt::Debug + 'static {
     /// Opens a connection to `target`, giving up at `deadline`. `trace` receives the dial
     /// events.
@@ -265,6 +271,7 @@ pub trait Dial: Send + Sync + fmt::Debug + 'static {
 
 /// The default dialer: name resolution, then TCP connect with a timeout, `TCP_NODELAY` and
 /// TCP keep-alive, as Go's `net.Dialer` in `DefaultTransport`.
+#[cfg(feature = "client")]
 #[derive(Debug, Clone)]
 pub struct TcpDialer {
     /// How long one dial may take, resolution included. `None` means no limit beyond the
@@ -277,6 +284,7 @@ pub struct TcpDialer {
     pub nodelay: bool,
 }
 
+#[cfg(feature = "client")]
 impl Default for TcpDialer {
     fn default() -> TcpDialer {
         TcpDialer {
@@ -287,6 +295,7 @@ impl Default for TcpDialer {
     }
 }
 
+#[cfg(feature = "client")]
 impl Dial for TcpDialer {
     fn dial(
         &self,
@@ -350,6 +359,7 @@ impl Dial for TcpDialer {
     }
 }
 
+#[cfg(feature = "client")]
 impl TcpDialer {
     fn connect_one(&self, addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
         use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
@@ -384,18 +394,21 @@ impl TcpDialer {
 /// });
 /// # let _ = transport;
 /// ```
+#[cfg(feature = "client")]
 #[cfg(unix)]
 pub fn unix_socket(path: impl Into<std::path::PathBuf>) -> UnixDialer {
     UnixDialer { path: path.into() }
 }
 
 /// See [`unix_socket`].
+#[cfg(feature = "client")]
 #[cfg(unix)]
 #[derive(Debug, Clone)]
 pub struct UnixDialer {
     path: std::path::PathBuf,
 }
 
+#[cfg(feature = "client")]
 #[cfg(unix)]
 impl Dial for UnixDialer {
     fn dial(

@@ -1,6 +1,8 @@
 //! Content-Type sniffing (Go's `DetectContentType`): a pure function over body bytes, and a
 //! handler wrapper that applies it to responses; the server's writer is in server/response.rs.
 //!
+//! Available with feature `server` (on by default).
+//!
 //! The table follows the WHATWG MIME Sniffing Standard's "rules for identifying an unknown MIME
 //! type" in the subset Go implements: HTML and XML by their opening markup, a few document,
 //! image, audio, video, font and archive signatures, then plain text versus binary. It never

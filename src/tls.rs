@@ -1,5 +1,7 @@
 //! TLS with rustls over any [`Stream`]: one session shared by a reader and a writer thread.
 //!
+//! Available with feature `tls` (on by default); [`ClientTls`] and [`connect`] also need `client`, [`ServerTls`] needs `server`.
+//!
 //! # How the session is split
 //!
 //! A pooled client connection has a reader thread and a writer thread, and a response may
@@ -385,6 +387,7 @@ impl Stream for TlsStream {
 /// `http/1.1`, and allows 10 seconds for the handshake. A [`Transport`](crate::Transport)
 /// builds the rustls configuration from these settings once, at its first `https` dial, and
 /// keeps it.
+#[cfg(feature = "client")]
 #[derive(Clone)]
 pub struct ClientTls {
     /// Certificates (DER) trusted as roots besides the default roots (Mozilla's, or the
@@ -412,6 +415,7 @@ pub struct ClientTls {
 }
 
 /// A client certificate chain and its private key, for [`ClientTls::client_auth`].
+#[cfg(feature = "client")]
 pub struct ClientAuth {
     /// The certificate chain, leaf first.
     pub chain: Vec<CertificateDer<'static>>,
@@ -419,6 +423,7 @@ pub struct ClientAuth {
     pub key: PrivateKeyDer<'static>,
 }
 
+#[cfg(feature = "client")]
 impl Clone for ClientAuth {
     fn clone(&self) -> Self {
         ClientAuth {
@@ -428,6 +433,7 @@ impl Clone for ClientAuth {
     }
 }
 
+#[cfg(feature = "client")]
 impl fmt::Debug for ClientAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientAuth")
@@ -436,6 +442,7 @@ impl fmt::Debug for ClientAuth {
     }
 }
 
+#[cfg(feature = "client")]
 impl fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientTls")
@@ -451,6 +458,7 @@ impl fmt::Debug for ClientTls {
     }
 }
 
+#[cfg(feature = "client")]
 impl Default for ClientTls {
     fn default() -> Self {
         ClientTls {
@@ -463,6 +471,7 @@ impl Default for ClientTls {
     }
 }
 
+#[cfg(feature = "client")]
 impl ClientTls {
     /// Also trusts every certificate in the PEM text `pem` (appends them to
     /// [`extra_roots`](Self::extra_roots)).
@@ -519,6 +528,7 @@ impl ClientTls {
     }
 }
 
+#[cfg(feature = "client")]
 #[cfg(feature = "native-roots")]
 fn add_default_roots(roots: &mut rustls::RootCertStore) {
     let found = rustls_native_certs::load_native_certs();
@@ -529,6 +539,7 @@ fn add_default_roots(roots: &mut rustls::RootCertStore) {
     log::debug!("platform roots: {added} added, {ignored} ignored");
 }
 
+#[cfg(feature = "client")]
 #[cfg(not(feature = "native-roots"))]
 fn add_default_roots(roots: &mut rustls::RootCertStore) {
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -543,6 +554,7 @@ fn add_default_roots(roots: &mut rustls::RootCertStore) {
 ///
 /// [`ErrorKind::Tls`] for a certificate or protocol failure,
 /// [`ErrorKind::Timeout`]([`TimeoutPhase::TlsHandshake`]) at the deadline, I/O errors.
+#[cfg(feature = "client")]
 pub fn connect(
     sock: Box<dyn Stream>,
     host: &str,
@@ -559,6 +571,7 @@ pub fn connect(
 }
 
 /// As [`connect`], with a rustls configuration already built (the transport's cached one).
+#[cfg(feature = "client")]
 pub(crate) fn connect_with(
     sock: Box<dyn Stream>,
     host: &str,
@@ -576,9 +589,11 @@ pub(crate) fn connect_with(
 
 /// The verifier behind [`ClientTls::danger_accept_invalid_certs`]: any certificate passes,
 /// but handshake signatures are still checked (so the session keys are still the peer's).
+#[cfg(feature = "client")]
 #[derive(Debug)]
 struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
 
+#[cfg(feature = "client")]
 impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
     fn verify_server_cert(
         &self,
@@ -629,6 +644,7 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 
 /// A server's TLS settings: a certificate chain and key, ALPN `http/1.1`, and a handshake
 /// timeout (10 seconds by default), applied on each connection's own thread.
+#[cfg(feature = "server")]
 #[derive(Clone)]
 pub struct ServerTls {
     config: Arc<rustls::ServerConfig>,
@@ -638,6 +654,7 @@ pub struct ServerTls {
     pub handshake_timeout: Duration,
 }
 
+#[cfg(feature = "server")]
 impl fmt::Debug for ServerTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerTls")
@@ -646,6 +663,7 @@ impl fmt::Debug for ServerTls {
     }
 }
 
+#[cfg(feature = "server")]
 impl ServerTls {
     /// From a certificate chain (leaf first) and its private key.
     ///

@@ -2,6 +2,8 @@
 //! Preconditions are in `conditional.rs`, ranges in `range.rs`, listings in `dir.rs` and URL
 //! path safety in `path.rs`; this file is the request flow.
 //!
+//! Available with feature `fs` (on by default; implies `server`).
+//!
 //! ```no_run
 //! use nethttp::FileServer;
 //!

@@ -158,25 +158,7 @@ pub(crate) fn escape_path(p: &[u8]) -> String {
     out
 }
 
-/// Escapes the five characters that matter in HTML text and attribute values; borrows when
-/// there is nothing to escape. Shared by directory listings and redirect bodies.
-pub(crate) fn escape_html(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['&', '<', '>', '"', '\'']) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
+pub(crate) use crate::handlers::escape_html;
 
 /// Where a file may be served from.
 #[derive(Debug, Clone, Copy)]

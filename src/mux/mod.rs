@@ -1,5 +1,7 @@
 //! Request router: `ServeMux`, Go 1.22's pattern-matching multiplexer; patterns are in
 //! pattern.rs, the routing tree in tree.rs, path cleaning in path.rs.
+//!
+//! Available with feature `server` (on by default).
 
 mod path;
 mod pattern;

@@ -29,6 +29,7 @@
 pub mod body;
 pub mod chunked;
 pub mod client;
+#[cfg(feature = "server")]
 pub mod date;
 pub mod framing;
 pub mod head;

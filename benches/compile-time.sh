@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Compile-time benchmark: clean release builds of one-line programs against nethttp and ureq
+# with matching features, one after another in one run, and the ratios. Not part of CI.
+#
+#   bash benches/compile-time.sh
+#   BASELINE=/path/to/older/nethttp bash benches/compile-time.sh   # adds that checkout's default
+#
+# Settings (environment):
+#   RUNS       clean builds per program; the fastest counts (default 1)
+#   BASELINE   another nethttp checkout whose default-feature build is measured too (e.g. the
+#              commit before a change), so "no slower than before" is a ratio from this run
+#   UREQ       the ureq version requirement (default "3")
+#
+# Each program is its own project under target/compile-bench/ (its own workspace and lock
+# file). Dependencies are downloaded first (`cargo fetch`, not timed); then each build starts
+# from an empty target directory with `cargo build --release`, so every crate of the graph is
+# compiled, as in a CI job or a build script's first build. The table counts the crates built.
+#
+# Needs cargo and the crates.io registry. Run it on a quiet machine: the numbers are wall-clock
+# times, and anything else running on the cores slows them.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work="$repo/target/compile-bench"
+runs=${RUNS:-1}
+ureq=${UREQ:-3}
+mkdir -p "$work"
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+# name | dependency line | main.rs
+programs=(
+  "nethttp-core|nethttp = { path = \"$repo\", default-features = false }|fn main() { let _ = nethttp::proto::head::parse_request(b\"GET / HTTP/1.1\\r\\n\\r\\n\", &Default::default()); }"
+  "nethttp-client|nethttp = { path = \"$repo\", default-features = false, features = [\"client\"] }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }"
+  "nethttp-client-tls|nethttp = { path = \"$repo\", default-features = false, features = [\"client\", \"tls\"] }|fn main() { let _ = nethttp::Client::new().get(\"https://127.0.0.1:9/\"); }"
+  "nethttp-client-tls-gzip|nethttp = { path = \"$repo\", default-features = false, features = [\"client\", \"tls\", \"gzip\"] }|fn main() { let _ = nethttp::Client::new().get(\"https://127.0.0.1:9/\"); }"
+  "nethttp-server|nethttp = { path = \"$repo\", default-features = false, features = [\"server\"] }|fn main() { let _ = nethttp::listen_and_serve(\"127.0.0.1:0\", nethttp::ServeMux::new()); }"
+  "nethttp-default|nethttp = { path = \"$repo\" }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }"
+  "ureq-none|ureq = { version = \"$ureq\", default-features = false }|fn main() { let _ = ureq::get(\"http://127.0.0.1:9/\").call(); }"
+  "ureq-default|ureq = \"$ureq\"|fn main() { let _ = ureq::get(\"https://127.0.0.1:9/\").call(); }"
+)
+if [ -n "${BASELINE:-}" ]; then
+  base=$(cd "$BASELINE" && pwd)
+  programs+=("nethttp-baseline-default|nethttp = { path = \"$base\" }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }")
+fi
+
+declare -A secs crates
+for p in "${programs[@]}"; do
+  IFS='|' read -r name dep main <<<"$p"
+  dir="$work/$name"
+  mkdir -p "$dir/src"
+  printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n[workspace]\n\n[dependencies]\n%s\n' \
+    "cb-$name" "$dep" >"$dir/Cargo.toml"
+  printf '%s\n' "$main" >"$dir/src/main.rs"
+  (cd "$dir" && cargo fetch --quiet)
+  best=
+  for _ in $(seq "$runs"); do
+    rm -rf "$dir/target"
+    log "building $name"
+    start=$(date +%s.%N)
+    (cd "$dir" && cargo build --release 2>"$dir/build.log")
+    end=$(date +%s.%N)
+    t=$(python3 -c "print(round($end - $start, 1))")
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $t < $best else 1)"; then best=$t; fi
+  done
+  secs[$name]=$best
+  crates[$name]=$(grep -c '^ *Compiling ' "$dir/build.log" || true)
+done
+
+ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
+
+echo "## Clean release build of a one-line program ($(rustc --version | cut -d' ' -f2), $(nproc) cores, $(date -u +%Y-%m-%d))"
+echo
+echo "| program | features | build | crates compiled |"
+echo "|---|---|---|---|"
+for p in "${programs[@]}"; do
+  IFS='|' read -r name dep _ <<<"$p"
+  feats=$(sed -n 's/.*features = \[\(.*\)\].*/\1/p' <<<"$dep" | tr -d '"')
+  case $dep in *"default-features = false"*) [ -n "$feats" ] || feats="none" ;; *) feats="default" ;; esac
+  echo "| ${name%%-*} | $feats | ${secs[$name]} s | ${crates[$name]} |"
+done
+echo
+echo "| ratio | value | target |"
+echo "|---|---|---|"
+echo "| nethttp \`client\` / ureq none | $(ratio "${secs[nethttp-client]}" "${secs[ureq-none]}") | at most 1.5x |"
+echo "| nethttp \`client,tls\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls]}" "${secs[ureq-default]}") | at most 1.0x |"
+echo "| nethttp \`client,tls,gzip\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls-gzip]}" "${secs[ureq-default]}") | (same features as ureq's default) |"
+if [ -n "${BASELINE:-}" ]; then
+  echo "| nethttp default / baseline default | $(ratio "${secs[nethttp-default]}" "${secs[nethttp-baseline-default]}") | at most 1.0x |"
+fi
