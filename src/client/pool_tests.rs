@@ -461,8 +461,17 @@ impl Call {
         }
     }
 
+    /// True while the call has no response yet.
+    fn is_waiting(&self) -> bool {
+        self.result.is_empty()
+    }
+
     fn got_conn(&self) -> Option<GotConnInfo> {
         *self.seen.got_conn.lock()
+    }
+
+    fn dials(&self) -> Vec<String> {
+        self.seen.dials.lock().clone()
     }
 
     fn put_idle(&self) -> Vec<Option<String>> {
@@ -690,5 +699,107 @@ fn max_idle_conns_evicts_least_recently_used() {
     assert_eq!(call.response().text().unwrap(), "b2");
     let hosts: Vec<String> = h.dials.lock().iter().map(|d| d.host.clone()).collect();
     assert_eq!(hosts, ["a.test", "b.test", "c.test", "b.test"]);
+    h.assert_no_leaks();
+}
+
+/// `max_conns_per_host = 1`: a second caller waits while the first holds the body, and gets
+/// the same connection, handed over when the body ends (Go's idleConnWait), with no dial.
+#[test]
+fn max_conns_per_host_waiter_gets_connection_put_back() {
+    let h = Harness::new(|b| {
+        b.max_conns_per_host(1);
+    });
+    let first = h.call("http://a.test/first");
+    let mut s = h.accept();
+    s.read_head();
+    s.write(&partial(4, "ab"));
+    let mut r1 = first.response();
+
+    let second = h.call("http://a.test/second");
+    h.wait_for("the second caller queues for the slot", |h| {
+        h.transport.slot_waiters() == 1
+    });
+    assert!(second.is_waiting());
+    assert_eq!(h.dials(), 1);
+
+    s.write("cd");
+    assert_eq!(r1.text().unwrap(), "abcd");
+    // The connection went to the waiter, not to the idle pool.
+    assert_eq!(s.answer("second"), "GET /second HTTP/1.1");
+    assert_eq!(second.response().text().unwrap(), "second");
+    assert_eq!(
+        second.got_conn(),
+        Some(GotConnInfo {
+            reused: true,
+            was_idle: false,
+            idle_time: Duration::ZERO,
+        })
+    );
+    assert_eq!(h.dials(), 1);
+    assert!(second.dials().is_empty());
+    assert_eq!(h.stats().open, 1);
+    assert_eq!(h.stats().idle, 1);
+    assert_eq!(h.transport.slot_waiters(), 0);
+    h.assert_no_leaks();
+}
+
+/// `max_conns_per_host = 1`: when the held connection closes instead (its body dropped
+/// early), the freed slot dials for the waiting caller, under that caller's own deadline and
+/// trace hooks. Regression test: that dial once ran with default options.
+#[test]
+fn max_conns_per_host_waiter_dials_with_own_options_when_slot_frees() {
+    let h = Harness::new(|b| {
+        b.max_conns_per_host(1);
+    });
+    let first = h.call("http://a.test/first");
+    let mut s1 = h.accept();
+    s1.read_head();
+    s1.write(&partial(4, "ab"));
+    let r1 = first.response();
+
+    // A deadline of the waiter's own, unlike the first caller's.
+    let waiter_deadline = Instant::now() + REQUEST_DEADLINE + Duration::from_millis(777);
+    let second = h.call_until("http://a.test/second", waiter_deadline);
+    h.wait_for("the second caller queues for the slot", |h| {
+        h.transport.slot_waiters() == 1
+    });
+    assert_eq!(h.dials(), 1);
+
+    drop(r1);
+    assert!(
+        s1.closed_by_client(),
+        "a body dropped early leaves its connection open"
+    );
+    let mut s2 = h.accept();
+    assert_eq!(s2.answer("second"), "GET /second HTTP/1.1");
+    assert_eq!(second.response().text().unwrap(), "second");
+
+    assert_eq!(h.dials(), 2);
+    let dial = h.dials.lock()[1].clone();
+    assert_eq!(dial.host, "a.test");
+    assert_eq!(
+        dial.deadline,
+        Some(waiter_deadline),
+        "the waiter's dial did not run under its deadline"
+    );
+    assert_eq!(
+        second.dials(),
+        vec!["a.test".to_string()],
+        "the waiter's dial did not run with its trace hooks"
+    );
+    assert_eq!(
+        first.dials(),
+        vec!["a.test".to_string()],
+        "the first caller's dials"
+    );
+    assert_eq!(
+        second.got_conn(),
+        Some(GotConnInfo {
+            reused: false,
+            was_idle: false,
+            idle_time: Duration::ZERO,
+        })
+    );
+    assert_eq!(h.stats().open, 1);
     h.assert_no_leaks();
 }
