@@ -803,3 +803,76 @@ fn max_conns_per_host_waiter_dials_with_own_options_when_slot_frees() {
     assert_eq!(h.stats().open, 1);
     h.assert_no_leaks();
 }
+
+/// A server that closes an idle connection: the reader thread sees it at once, takes the
+/// connection out of the pool, and both of its threads exit. The next request dials.
+#[test]
+fn server_closing_idle_connection_removes_it_and_stops_threads() {
+    let h = Harness::new(|_| {});
+    let call = h.call("http://a.test/");
+    let mut s = h.accept();
+    s.answer("x");
+    assert_eq!(call.response().text().unwrap(), "x");
+    assert_eq!(
+        h.stats(),
+        PoolStats {
+            idle: 1,
+            open: 1,
+            threads: 2
+        }
+    );
+
+    drop(s);
+    h.wait_for("the closed connection leaves the pool", |h| {
+        h.stats()
+            == PoolStats {
+                idle: 0,
+                open: 0,
+                threads: 0,
+            }
+    });
+
+    let call = h.call("http://a.test/");
+    let mut s2 = h.accept();
+    s2.answer("y");
+    assert_eq!(call.response().text().unwrap(), "y");
+    assert_eq!(call.got_conn().map(|i| i.reused), Some(false));
+    assert_eq!(h.dials(), 2);
+    h.assert_no_leaks();
+}
+
+/// `close_idle_connections` closes every idle connection and no reader or writer thread is
+/// left behind.
+#[test]
+fn close_idle_connections_leaves_no_threads() {
+    let h = Harness::new(|_| {});
+    let mut servers = Vec::new();
+    for host in ["a.test", "b.test", "c.test"] {
+        let call = h.call(&format!("http://{host}/"));
+        let mut s = h.accept();
+        s.answer(host);
+        assert_eq!(call.response().text().unwrap(), host);
+        servers.push(s);
+    }
+    assert_eq!(
+        h.stats(),
+        PoolStats {
+            idle: 3,
+            open: 3,
+            threads: 6
+        }
+    );
+
+    h.transport.close_idle_connections();
+    h.wait_for("every thread exits", |h| {
+        h.stats()
+            == PoolStats {
+                idle: 0,
+                open: 0,
+                threads: 0,
+            }
+    });
+    for s in &mut servers {
+        assert!(s.closed_by_client(), "{} left open", s.host);
+    }
+}
