@@ -67,6 +67,8 @@ mod cookies;
 #[cfg(feature = "gzip")]
 mod decompress;
 mod persist;
+#[cfg(test)]
+mod pool_tests;
 mod proxy;
 mod redirect;
 mod response;

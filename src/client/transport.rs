@@ -351,6 +351,14 @@ impl Transport {
             threads: self.inner.threads.load(Ordering::SeqCst),
         }
     }
+
+    /// Callers queued for a dial slot under `max_conns_per_host`, over all hosts: lets the
+    /// pool tests see that a caller waits before they free the slot.
+    #[cfg(test)]
+    pub(crate) fn slot_waiters(&self) -> usize {
+        let pool = self.inner.pool.lock();
+        pool.per_host_wait.values().map(VecDeque::len).sum()
+    }
 }
 
 impl Default for Transport {
