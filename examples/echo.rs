@@ -64,8 +64,10 @@ fn main() {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    let mut cfg = nethttp::server::Config::default();
-    cfg.addr = addr.clone();
+    let cfg = nethttp::server::Config {
+        addr: addr.clone(),
+        ..nethttp::server::Config::default()
+    };
     let srv = Server::with_config(cfg, echo);
     eprintln!("echo: listening on http://{addr} (/echo, /hijack)");
     if let Err(e) = srv.listen_and_serve() {

@@ -16,8 +16,10 @@ fn main() {
         eprintln!("file_server: {dir} is not a directory");
         std::process::exit(2);
     }
-    let mut cfg = Config::default();
-    cfg.addr = addr.clone();
+    let cfg = Config {
+        addr: addr.clone(),
+        ..Config::default()
+    };
     let srv = Server::with_config(cfg, FileServer::new(&dir));
     eprintln!("file_server: serving {dir} on http://{addr}/");
     if let Err(e) = srv.listen_and_serve() {

@@ -94,8 +94,10 @@ fn main() {
         ..ClientConfig::default()
     });
 
-    let mut cfg = Config::default();
-    cfg.addr = addr.clone();
+    let cfg = Config {
+        addr: addr.clone(),
+        ..Config::default()
+    };
     let srv = Server::with_config(cfg, move |w: &mut dyn ResponseWriter, r: &mut Request| {
         forward(&client, &prefix, w, r)
     });

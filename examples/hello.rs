@@ -23,8 +23,10 @@ fn main() {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    let mut cfg = Config::default();
-    cfg.addr = addr.clone();
+    let cfg = Config {
+        addr: addr.clone(),
+        ..Config::default()
+    };
     let srv = Server::with_config(cfg, hello);
 
     // `serve` returns as soon as a shutdown begins; the thread that called `shutdown` learns

@@ -134,8 +134,10 @@ fn main() {
             middleware(|h| max_bytes_handler(h, 64 << 10)),
         ],
     );
-    let mut cfg = Config::default();
-    cfg.addr = addr.clone();
+    let cfg = Config {
+        addr: addr.clone(),
+        ..Config::default()
+    };
     let srv = Server::with_config(cfg, handler);
     eprintln!("rest_api: listening on http://{addr}/ (GET / for the routes)");
     if let Err(e) = srv.listen_and_serve() {

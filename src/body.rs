@@ -41,13 +41,16 @@ enum BodyKind {
         len: Option<u64>,
         current: Option<Box<dyn Read + Send>>,
     },
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     Incoming(Box<dyn Incoming>),
 }
 
 type MakeReader = Arc<dyn Fn() -> io::Result<Box<dyn Read + Send>> + Send + Sync>;
 
 /// A body that arrives over a connection: the server's request bodies. The message layer
-/// knows nothing of connections; the role that owns the connection implements this.
+/// knows nothing of connections; the role that owns the connection implements this (so a
+/// build without feature `server` never makes one).
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) trait Incoming: Send {
     /// Reads body bytes; `Ok(0)` at the end of the body.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
@@ -150,6 +153,7 @@ impl Body {
     }
 
     /// A body read from a connection by `incoming`.
+    #[cfg(feature = "server")]
     pub(crate) fn incoming(incoming: Box<dyn Incoming>) -> Body {
         Body {
             kind: BodyKind::Incoming(incoming),
@@ -160,6 +164,7 @@ impl Body {
     /// Tells the server that a handler's limit on this body ran out (`MaxBytesReader`): it
     /// must not read the rest, so the connection closes after the response. Does nothing for
     /// a body that is not a server connection's.
+    #[cfg(feature = "server")]
     pub(crate) fn mark_over_limit(&self) {
         if let BodyKind::Incoming(c) = &self.kind {
             c.mark_over_limit();

@@ -221,6 +221,7 @@ impl Error {
 
     /// Creates an [`ErrorKind::ThreadSpawn`] error for the thread named `what` ("connection
     /// reader"), caused by `err`, the error `std::thread::Builder::spawn` returned.
+    #[cfg(any(feature = "client", test))]
     pub(crate) fn thread_spawn(what: &str, err: io::Error) -> Error {
         Error::with_source(ErrorKind::ThreadSpawn, format!("{what}: {err}"))
     }

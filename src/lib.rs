@@ -74,7 +74,7 @@
 //! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers | `socket2`, `percent-encoding`, `form_urlencoded`, `base64` |
 //! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`] | `httpdate` |
 //! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
-//! | `tls` | yes | `https://` in the client, `serve_tls` in the server (`tls`) | `rustls` (ring), `webpki-roots` |
+//! | `tls` | yes | `https://` in the client, `serve_tls` in the server ([`tls`]; with `client` or `server`) | `rustls` (ring), `webpki-roots` |
 //! | `gzip` | yes | transparent gzip and deflate response bodies (implies `client`) | `flate2` |
 //! | `json` | | `RequestBuilder::json`, `Response::json` (implies `client`) | `serde`, `serde_json` |
 //! | `cookies` | | a cookie jar for `Client` (implies `client`) | `cookie_store`, `psl`, `url` |
@@ -87,9 +87,11 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 mod body;
+#[cfg(any(feature = "client", feature = "server"))]
 mod bufio;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(any(feature = "client", feature = "server"))]
 mod deadline;
 pub mod error;
 #[cfg(feature = "fs")]
@@ -107,7 +109,7 @@ mod request;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod sniff;
-#[cfg(feature = "tls")]
+#[cfg(all(feature = "tls", any(feature = "client", feature = "server")))]
 pub mod tls;
 
 pub use body::Body;

@@ -98,6 +98,7 @@ impl Request {
         self.tls
     }
 
+    #[cfg(feature = "server")]
     pub(crate) fn set_tls(&mut self, tls: bool) {
         self.tls = tls;
     }

@@ -28,12 +28,14 @@ fn client() -> Client {
 fn counted(handler: impl nethttp::Handler) -> (Server, Arc<AtomicUsize>) {
     let n = Arc::new(AtomicUsize::new(0));
     let n2 = Arc::clone(&n);
-    let mut cfg = nethttp::server::Config::default();
-    cfg.conn_state = Some(Arc::new(move |_, state| {
-        if state == ConnState::New {
-            n2.fetch_add(1, Ordering::SeqCst);
-        }
-    }));
+    let cfg = nethttp::server::Config {
+        conn_state: Some(Arc::new(move |_, state| {
+            if state == ConnState::New {
+                n2.fetch_add(1, Ordering::SeqCst);
+            }
+        })),
+        ..nethttp::server::Config::default()
+    };
     (Server::with_config(cfg, handler), n)
 }
 

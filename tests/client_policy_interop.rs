@@ -9,7 +9,6 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nethttp::client::{Client, ClientConfig, ClientConn, Proxy, TransportConfig};
@@ -205,7 +204,7 @@ fn httpbin_redirects() {
 fn httpbin_cookies() {
     let Some(hb) = httpbin() else { return };
     let b = ClientConfig {
-        jar: Some(Arc::new(nethttp::client::Jar::new())),
+        jar: Some(std::sync::Arc::new(nethttp::client::Jar::new())),
         ..config_bounded(BOUND)
     };
     let c = Client::with_config(b);

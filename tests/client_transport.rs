@@ -724,8 +724,10 @@ fn own_server_idle_timeout_closes_and_next_request_succeeds() {
         "own_server_idle_timeout_closes_and_next_request_succeeds",
         BUDGET,
     );
-    let mut cfg = nethttp::server::Config::default();
-    cfg.idle_timeout = Some(Duration::from_millis(50));
+    let cfg = nethttp::server::Config {
+        idle_timeout: Some(Duration::from_millis(50)),
+        ..nethttp::server::Config::default()
+    };
     let srv = TestServer::with_config(cfg, routes);
     let t = Transport::new();
     let c = client_for(&t);

@@ -17,7 +17,7 @@ use http::Method;
 use parking_lot::{Condvar, Mutex};
 
 use super::trace::{ClientTrace, GotConnInfo};
-use super::transport::{PoolStats, Transport, TransportBuilder};
+use super::transport::{PoolStats, Transport, TransportConfig};
 use super::{Proxy, RequestOptions, Response, RoundTripper};
 use crate::error::Result;
 use crate::net::{Dial, Stream, Target};
@@ -337,18 +337,20 @@ struct Harness {
 
 impl Harness {
     /// A transport over pipes with proxies off and `configure`'s settings.
-    fn new(configure: impl FnOnce(&mut TransportBuilder)) -> Harness {
+    fn new(configure: impl FnOnce(&mut TransportConfig)) -> Harness {
         let (tx, accepted) = crossbeam_channel::unbounded();
         let dials = Arc::new(Mutex::new(Vec::new()));
-        let mut b = Transport::builder();
-        b.dialer(PipeDialer {
-            accepted: tx,
-            log: Arc::clone(&dials),
-        })
-        .proxy(Proxy::none());
-        configure(&mut b);
+        let mut cfg = TransportConfig {
+            dialer: Arc::new(PipeDialer {
+                accepted: tx,
+                log: Arc::clone(&dials),
+            }),
+            proxy: Proxy::none(),
+            ..TransportConfig::default()
+        };
+        configure(&mut cfg);
         Harness {
-            transport: b.build(),
+            transport: Transport::with_config(cfg),
             accepted,
             dials,
         }
@@ -593,7 +595,7 @@ fn body_read_to_end_pools_connection_for_reuse() {
 #[test]
 fn max_idle_conns_per_host_closes_the_extra_connection() {
     let h = Harness::new(|b| {
-        b.max_idle_conns_per_host(1);
+        b.max_idle_conns_per_host = 1;
     });
     // Two callers at once hold one connection each.
     let first = h.call("http://a.test/1");
@@ -642,7 +644,7 @@ fn max_idle_conns_per_host_closes_the_extra_connection() {
 #[test]
 fn max_idle_conns_evicts_least_recently_used() {
     let h = Harness::new(|b| {
-        b.max_idle_conns(2);
+        b.max_idle_conns = 2;
     });
     let call = h.call("http://a.test/");
     let mut a = h.accept();
@@ -707,7 +709,7 @@ fn max_idle_conns_evicts_least_recently_used() {
 #[test]
 fn max_conns_per_host_waiter_gets_connection_put_back() {
     let h = Harness::new(|b| {
-        b.max_conns_per_host(1);
+        b.max_conns_per_host = 1;
     });
     let first = h.call("http://a.test/first");
     let mut s = h.accept();
@@ -749,7 +751,7 @@ fn max_conns_per_host_waiter_gets_connection_put_back() {
 #[test]
 fn max_conns_per_host_waiter_dials_with_own_options_when_slot_frees() {
     let h = Harness::new(|b| {
-        b.max_conns_per_host(1);
+        b.max_conns_per_host = 1;
     });
     let first = h.call("http://a.test/first");
     let mut s1 = h.accept();

@@ -77,9 +77,11 @@ pub type ConnStateHook = Arc<dyn Fn(SocketAddr, ConnState) + Send + Sync>;
 ///
 /// ```
 /// use std::time::Duration;
-/// let mut cfg = nethttp::server::Config::default();
-/// cfg.addr = "127.0.0.1:0".into();
-/// cfg.write_timeout = Some(Duration::from_secs(30));
+/// let cfg = nethttp::server::Config {
+///     addr: "127.0.0.1:0".into(),
+///     write_timeout: Some(Duration::from_secs(30)),
+///     ..nethttp::server::Config::default()
+/// };
 /// ```
 #[derive(Clone)]
 pub struct Config {
@@ -180,8 +182,10 @@ impl fmt::Debug for Config {
 /// use nethttp::server::{Config, Server};
 /// use nethttp::{Request, ResponseWriter};
 ///
-/// let mut cfg = Config::default();
-/// cfg.write_timeout = Some(Duration::from_secs(30));
+/// let cfg = Config {
+///     write_timeout: Some(Duration::from_secs(30)),
+///     ..Config::default()
+/// };
 /// let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, r: &mut Request| {
 ///     let _ = write!(w, "hello, {}", r.uri.path());
 /// });

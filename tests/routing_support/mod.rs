@@ -114,9 +114,11 @@ impl TestServer {
     pub fn start(h: impl Handler) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let mut cfg = Config::default();
-        cfg.addr = addr.to_string();
-        cfg.thread_idle_timeout = Duration::from_millis(200);
+        let cfg = Config {
+            addr: addr.to_string(),
+            thread_idle_timeout: Duration::from_millis(200),
+            ..Config::default()
+        };
         let srv = Server::with_config(cfg, h);
         let s = srv.clone();
         let thread = std::thread::spawn(move || {

@@ -35,12 +35,13 @@ pub const TEARDOWN: Duration = Duration::from_secs(5);
 
 /// A [`Config`] for tests: short timeouts so a stuck test fails fast, defaults otherwise.
 pub fn test_config() -> Config {
-    let mut cfg = Config::default();
-    cfg.addr = "127.0.0.1:0".into();
-    cfg.read_header_timeout = Some(Duration::from_secs(3));
-    cfg.idle_timeout = Some(Duration::from_secs(5));
-    cfg.inactivity_timeout = Some(Duration::from_secs(5));
-    cfg
+    Config {
+        addr: "127.0.0.1:0".into(),
+        read_header_timeout: Some(Duration::from_secs(3)),
+        idle_timeout: Some(Duration::from_secs(5)),
+        inactivity_timeout: Some(Duration::from_secs(5)),
+        ..Config::default()
+    }
 }
 
 /// A server serving on `127.0.0.1:0` from a background thread. Dropping it closes the server,

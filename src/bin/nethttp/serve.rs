@@ -73,9 +73,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
 
-    let mut cfg = Config::default();
-    cfg.addr = local.to_string();
-    cfg.max_connections = args.max_connections;
+    let mut cfg = Config {
+        addr: local.to_string(),
+        max_connections: args.max_connections,
+        ..Config::default()
+    };
     if let Some(t) = args.timeout {
         cfg.read_header_timeout = Some(t);
         cfg.read_timeout = Some(t);

@@ -11,8 +11,10 @@ fn main() {
         eprintln!("usage: nethttp-hello-tls ADDR CERT.pem KEY.pem");
         std::process::exit(2);
     }
-    let mut cfg = Config::default();
-    cfg.addr = args[1].clone();
+    let cfg = Config {
+        addr: args[1].clone(),
+        ..Config::default()
+    };
     let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, _r: &mut Request| {
         w.headers_mut().insert(
             "content-type",

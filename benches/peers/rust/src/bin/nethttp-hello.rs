@@ -12,8 +12,10 @@ fn main() {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let mut cfg = Config::default();
-    cfg.addr = addr;
+    let cfg = Config {
+        addr: addr,
+        ..Config::default()
+    };
     let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, _r: &mut Request| {
         let h = w.headers_mut();
         h.insert(
