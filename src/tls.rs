@@ -35,9 +35,9 @@ use parking_lot::Mutex;
 /// The rustls crate this module is built on, for custom `ClientConfig`/`ServerConfig`s
 /// ([`ClientTls::config`], [`ServerTls::from_config`]) without a separate dependency.
 pub use rustls;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 #[cfg(feature = "client")]
 use rustls::pki_types::ServerName;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase};
