@@ -1416,6 +1416,106 @@ fn clientconn_send_can_be_cancelled() {
     assert!(cc.send(request(Method::GET, &srv.url("/"))).is_err());
 }
 
+/// A body that runs until the connection closes ends at EOF, and a cancel closes the
+/// connection: the cancel must still read as a cancel, never as a clean (truncated) end.
+#[test]
+fn a_cancel_during_a_read_until_close_body_is_not_a_clean_end() {
+    let _wd = Watchdog::new("a_cancel_during_a_read_until_close_body", BUDGET);
+    // Pooled, then on a ClientConn.
+    for clientconn in [false, true] {
+        let (srv, _ready, closed) = silent_after("HTTP/1.1 200 OK\r\n\r\nhello");
+        let token = CancelToken::new();
+        let mut req = request(Method::GET, &srv.url("/"));
+        let opts = nethttp::client::RequestOptions::of_mut(&mut req);
+        opts.cancel = Some(token.clone());
+        opts.set_timeout(REQ_TIMEOUT);
+        let t = Transport::new();
+        let cc =
+            nethttp::client::ClientConn::new(std::net::TcpStream::connect(srv.addr()).unwrap());
+        let mut resp = if clientconn {
+            cc.send(req).unwrap()
+        } else {
+            client_for(&t).send(req).unwrap()
+        };
+        let mut five = [0u8; 5];
+        resp.body().read_exact(&mut five).unwrap();
+        // The cancel comes while the read below waits on the socket (the canceller wakes after
+        // the read has started; were it ever first, the read's own check of the token would
+        // catch it, which passes too but tests less).
+        let read_started = Signal::new();
+        let rs = read_started.clone();
+        let canceller = std::thread::spawn(move || {
+            rs.expect("the read to start");
+            token.cancel();
+        });
+        read_started.fire();
+        let mut rest = Vec::new();
+        let e = resp.body().read_to_end(&mut rest).unwrap_err();
+        canceller.join().unwrap();
+        let e = nethttp::Error::from_io(e, TimeoutPhase::ReadBody);
+        assert!(e.is_canceled(), "clientconn={clientconn}: {e:?}");
+        // And it stays an error.
+        let e = resp.body().read(&mut five).unwrap_err();
+        assert!(
+            nethttp::Error::from_io(e, TimeoutPhase::ReadBody).is_canceled(),
+            "clientconn={clientconn}"
+        );
+        closed.expect("the canceled connection to be closed");
+        drop(resp);
+        assert_no_leaks(&t);
+    }
+}
+
+/// A request `ClientConn` cannot encode (no host) fails alone: nothing was written, so the
+/// connection still carries the next request.
+#[test]
+fn clientconn_survives_a_request_it_cannot_encode() {
+    let _wd = Watchdog::new("clientconn_survives_a_request_it_cannot_encode", BUDGET);
+    let srv = RawServer::start(|mut c, _| {
+        if c.read_request().is_some() {
+            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            c.read_to_close();
+        }
+    });
+    let cc = nethttp::client::ClientConn::new(std::net::TcpStream::connect(srv.addr()).unwrap());
+    let e = cc
+        .send(Request::new(Method::GET, "/no/host").unwrap())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let mut resp = cc.send(request(Method::GET, &srv.url("/"))).unwrap();
+    assert_eq!(text(&mut resp), "ok");
+}
+
+/// A proxy's refusal of a CONNECT reads as the refusal, whatever framing its answer has.
+#[test]
+fn connect_refusal_with_odd_framing_is_still_the_refusal() {
+    let _wd = Watchdog::new("connect_refusal_with_odd_framing", BUDGET);
+    let srv = RawServer::start(|mut c, _| {
+        if c.read_request().is_some() {
+            c.send("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 1, 2\r\n\r\n");
+            c.read_to_close();
+        }
+    });
+    let stream = std::net::TcpStream::connect(srv.addr()).unwrap();
+    let target = Target {
+        scheme: "http".into(),
+        host: "origin.test".into(),
+        port: 80,
+    };
+    let e = nethttp::client::connect_tunnel(
+        Box::new(stream),
+        &target,
+        None,
+        Some(Instant::now() + REQ_TIMEOUT),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::ProxyConnect(StatusCode::PROXY_AUTHENTICATION_REQUIRED),
+        "{e}"
+    );
+}
+
 /// `ClientConn::send` runs the request's trace hooks (it used to ignore them).
 #[test]
 fn clientconn_send_is_traced() {

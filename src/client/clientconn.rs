@@ -177,6 +177,18 @@ impl ClientConn {
         if inner.spent {
             return Err(Error::closed(ClosedDuring::Write));
         }
+        // Encoded before anything is written: a request that cannot be encoded (no host, say)
+        // fails alone and leaves the connection usable.
+        let mut head = Vec::with_capacity(256);
+        let body_len = req.body().len_hint();
+        let enc = exchange::encode_request(
+            &mut head,
+            &req.method,
+            &req.uri,
+            &req.headers,
+            body_len,
+            &EncodeOptions::default(),
+        )?;
         let id = inner.next_id;
         inner.next_id += 1;
         self.cancel.state.lock().0 = id;
@@ -187,7 +199,7 @@ impl ClientConn {
                 return Err(Error::new(ErrorKind::Canceled));
             }
         }
-        let r = self.exchange(inner, stream, &mut req, id, &opts);
+        let r = self.exchange(inner, stream, &mut req, (head, enc), id, &opts);
         if r.is_err() {
             // Part of the exchange may be on the wire or unread: another request on this
             // connection would be misread by one side or the other.
@@ -207,21 +219,13 @@ impl ClientConn {
         inner: &mut Inner,
         stream: Arc<dyn Stream>,
         req: &mut Request,
+        (head, enc): (Vec<u8>, exchange::Encoded),
         id: u64,
         opts: &RequestOptions,
     ) -> Result<Response> {
         let deadline = opts.deadline;
         let trace = &opts.trace;
-        let mut head = Vec::with_capacity(256);
         let mut body = req.replace_body(Body::empty());
-        let enc = exchange::encode_request(
-            &mut head,
-            &req.method,
-            &req.uri,
-            &req.headers,
-            body.len_hint(),
-            &EncodeOptions::default(),
-        )?;
         trace.wrote_header_fields(&head);
         let wrote = deadline::write_all(&*stream, &mut inner.wslot, deadline, &[&head])
             .map_err(|e| Error::from_io(e, TimeoutPhase::WriteRequest))
@@ -392,6 +396,13 @@ impl Read for CcBody {
             out,
         );
         match r {
+            // A body that runs until the connection closes ends cleanly at EOF, which a cancel
+            // (it shuts the socket down) also causes: that end is the cancel.
+            Ok(0) if self.token.as_ref().is_some_and(CancelToken::is_canceled) => {
+                drop(g);
+                self.fail_now(ErrorKind::Canceled);
+                Err(Error::new(ErrorKind::Canceled).into_io())
+            }
             Ok(0) => {
                 inner.body_id = 0;
                 drop(g);

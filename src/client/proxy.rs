@@ -447,6 +447,11 @@ pub fn connect_tunnel(
             &mut bufio::Until(deadline, TimeoutPhase::Connect),
         )?
         .ok_or_else(|| Error::closed(ClosedDuring::Head))?;
+        // A final answer is judged by its status alone: its body framing does not matter for
+        // a tunnel (and a refusal with odd framing must still read as the refusal).
+        if !h.status.is_informational() || h.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            break h;
+        }
         match ex.on_head(h)? {
             Next::Continue | Next::Informational(_) => {}
             Next::Upgrade(head) => break head,

@@ -348,6 +348,11 @@ impl ConnBody {
             (r, at_end)
         };
         match r {
+            // A body that runs until the connection closes ends cleanly at EOF, which a cancel
+            // (it closes the connection) also causes: that end is the cancel.
+            Ok(_) if at_end && self.cancel.as_ref().is_some_and(|c| c.is_canceled()) => {
+                Err(self.fail(Error::new(ErrorKind::Canceled)))
+            }
             Ok(n) => {
                 if at_end {
                     // The framing is satisfied: the exchange ends with the last bytes (Go's
