@@ -79,8 +79,8 @@ pub(crate) struct PersistConn {
     /// Sent by `round_trip`; received by the reader thread (which takes it when response
     /// bytes arrive, so it needs no wake-up).
     reqch: Sender<RequestAndChan>,
-    /// Sent by `round_trip` (and `Close` by `close`) with `send_write`, which wakes the writer
-    /// thread parked on it.
+    /// Sent by `round_trip` through `send_request`, which wakes the writer thread parked on
+    /// it; `close` sends `Close` and wakes it too.
     writech: Sender<WriteMsg>,
     /// Sent by the response body when it ends or is dropped, and by `close`, with
     /// `send_body_event`, which wakes the reader thread parked on it.
@@ -107,6 +107,10 @@ struct State {
     writer: Option<Thread>,
     /// Threads in `wrote_in_full`, woken when `wrote` changes or the connection closes.
     wrote_waiters: Vec<Thread>,
+    /// The reader (writer) thread has exited: nothing sent to it would be seen. Set by the
+    /// thread itself before its last look at its channel; `send_request` checks it.
+    reader_gone: bool,
+    writer_gone: bool,
 }
 
 /// Where a connection is in its life.
@@ -304,6 +308,8 @@ impl PersistConn {
                 reader: None,
                 writer: None,
                 wrote_waiters: Vec::new(),
+                reader_gone: false,
+                writer_gone: false,
             }),
             read: Mutex::new(ReadHalf {
                 buf: ReadBuf::with_size(t.cfg.read_buffer_size),
@@ -322,6 +328,7 @@ impl PersistConn {
         let w = Arc::clone(&pc);
         let writer = spawn_counted(t, "nethttp-write", move || {
             write_loop(&w, &writerx, write_buffer_size);
+            w.writer_exit(&writerx);
         });
         match writer {
             Ok(h) => pc.state.lock().writer = Some(h),
@@ -334,6 +341,7 @@ impl PersistConn {
         let r = Arc::clone(&pc);
         let reader = spawn_counted(t, "nethttp-read", move || {
             read_loop(&r, &reqrx, &bodyrx, limits, idle_timeout);
+            r.reader_exit(&reqrx);
         });
         match reader {
             Ok(h) => pc.state.lock().reader = Some(h),
@@ -346,17 +354,64 @@ impl PersistConn {
         Ok(pc)
     }
 
-    /// Sends to the writer thread and wakes it. Never blocks: `writech` has room for the one
-    /// request a connection carries at a time, and `Close` is only tried.
-    fn send_write(&self, msg: WriteMsg) -> std::result::Result<(), WriteMsg> {
-        let r = self.writech.try_send(msg).map_err(|e| e.into_inner());
-        self.wake_writer();
-        r
+    /// Hands a round trip to the reader (first, so it holds the request before any answer
+    /// can arrive) and to the writer, and wakes the writer. Never blocks: each channel has room
+    /// for the one request a connection carries at a time. Fails, giving the body back if the
+    /// writer never got it, when a thread has exited: under the state lock, so a thread that
+    /// exits after this finds the request in its channel and answers it (`reader_exit`,
+    /// `writer_exit`) and one that exited before is seen here.
+    fn send_request(
+        &self,
+        rc: RequestAndChan,
+        wr: WriteRequest,
+    ) -> std::result::Result<(), Option<Body>> {
+        let writer = {
+            let st = self.state.lock();
+            if st.reader_gone || self.reqch.try_send(rc).is_err() {
+                return Err(Some(wr.body));
+            }
+            if st.writer_gone {
+                return Err(Some(wr.body));
+            }
+            if let Err(e) = self.writech.try_send(WriteMsg::Request(Box::new(wr))) {
+                return Err(match e.into_inner() {
+                    WriteMsg::Request(wr) => Some(wr.body),
+                    WriteMsg::Close => None,
+                });
+            }
+            st.writer.clone()
+        };
+        if let Some(w) = writer {
+            w.unpark();
+        }
+        Ok(())
     }
 
-    fn wake_writer(&self) {
-        if let Some(t) = &self.state.lock().writer {
-            t.unpark();
+    /// The reader thread is done: no request can reach it from now on, and one that reached
+    /// its channel after its last look is failed here, as not answered.
+    fn reader_exit(&self, reqrx: &Receiver<RequestAndChan>) {
+        self.state.lock().reader_gone = true;
+        while let Ok(rc) = reqrx.try_recv() {
+            fail_pending(Some(rc), self.closed_error(), true);
+        }
+    }
+
+    /// The writer thread is done: no request can reach it from now on, and one that reached
+    /// its channel after its last look is reported as not written, with its body, so the
+    /// caller may retry it elsewhere.
+    fn writer_exit(&self, writerx: &Receiver<WriteMsg>) {
+        self.state.lock().writer_gone = true;
+        while let Ok(msg) = writerx.try_recv() {
+            if let WriteMsg::Request(mut wr) = msg {
+                if let Some(done) = wr.done_tx.take() {
+                    let _ = done.send(WriteResult::Failed {
+                        err: self.closed_error(),
+                        nothing_written: true,
+                        body: Some(wr.body),
+                        body_err: false,
+                    });
+                }
+            }
         }
     }
 
@@ -621,19 +676,13 @@ pub(crate) fn round_trip(
             return Err(Box::new(RtError::new(Error::new(ErrorKind::Canceled))));
         }
     }
-    if pc
-        .reqch
-        .send(RequestAndChan {
-            req_id,
-            exchange: Exchange::new(method, close_after),
-            resp_tx,
-            continue_tx,
-            trace: ctx.trace.clone(),
-        })
-        .is_err()
-    {
-        return Err(Box::new(closed_early(Some(body))));
-    }
+    let rc = RequestAndChan {
+        req_id,
+        exchange: Exchange::new(method, close_after),
+        resp_tx,
+        continue_tx,
+        trace: ctx.trace.clone(),
+    };
     let wr = WriteRequest {
         req_id,
         head,
@@ -646,11 +695,7 @@ pub(crate) fn round_trip(
         notify_ok: t.cfg.response_header_timeout.is_some(),
         trace: ctx.trace.clone(),
     };
-    if let Err(msg) = pc.send_write(WriteMsg::Request(Box::new(wr))) {
-        let body = match msg {
-            WriteMsg::Request(wr) => Some(wr.body),
-            WriteMsg::Close => None,
-        };
+    if let Err(body) = pc.send_request(rc, wr) {
         return Err(Box::new(closed_early(body)));
     }
 
