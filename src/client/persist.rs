@@ -364,20 +364,17 @@ impl PersistConn {
         &self,
         rc: RequestAndChan,
         wr: WriteRequest,
-    ) -> std::result::Result<(), Option<Body>> {
+    ) -> std::result::Result<(), Box<Option<Body>>> {
         let writer = {
             let st = self.state.lock();
-            if st.reader_gone || self.reqch.try_send(rc).is_err() {
-                return Err(Some(wr.body));
-            }
-            if st.writer_gone {
-                return Err(Some(wr.body));
+            if st.reader_gone || self.reqch.try_send(rc).is_err() || st.writer_gone {
+                return Err(Box::new(Some(wr.body)));
             }
             if let Err(e) = self.writech.try_send(WriteMsg::Request(Box::new(wr))) {
-                return Err(match e.into_inner() {
+                return Err(Box::new(match e.into_inner() {
                     WriteMsg::Request(wr) => Some(wr.body),
                     WriteMsg::Close => None,
-                });
+                }));
             }
             st.writer.clone()
         };
@@ -696,7 +693,7 @@ pub(crate) fn round_trip(
         trace: ctx.trace.clone(),
     };
     if let Err(body) = pc.send_request(rc, wr) {
-        return Err(Box::new(closed_early(body)));
+        return Err(Box::new(closed_early(*body)));
     }
 
     // The writer reports failures always, success only when a response-header timer must
