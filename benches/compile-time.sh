@@ -10,6 +10,8 @@
 #   BASELINE   another nethttp checkout whose default-feature build is measured too (e.g. the
 #              commit before a change), so "no slower than before" is a ratio from this run
 #   UREQ       the ureq version requirement (default "3")
+#   ONLY       space-separated program names to build (default all; the ratio table then
+#              shows the ratios it has the programs for)
 #
 # Each program is its own project under target/compile-bench/ (its own workspace and lock
 # file). Dependencies are downloaded first (`cargo fetch`, not timed); then each build starts
@@ -37,6 +39,7 @@ programs=(
   "nethttp-server|nethttp = { path = \"$repo\", default-features = false, features = [\"server\"] }|fn main() { let _ = nethttp::listen_and_serve(\"127.0.0.1:0\", nethttp::ServeMux::new()); }"
   "nethttp-default|nethttp = { path = \"$repo\" }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }"
   "ureq-none|ureq = { version = \"$ureq\", default-features = false }|fn main() { let _ = ureq::get(\"http://127.0.0.1:9/\").call(); }"
+  "deps-floor|http = \"1\"\nhttparse = \"1.9\"\ncrossbeam-channel = \"0.5\"\nparking_lot = \"0.12\"\nlog = \"0.4\"\nsocket2 = { version = \"0.5\", features = [\"all\"] }|fn main() { let (tx, rx) = crossbeam_channel::bounded::<http::Method>(1); let _ = tx.send(http::Method::GET); let m = parking_lot::Mutex::new(rx.recv().ok()); let _ = httparse::Request::new(&mut []); let _ = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None); log::info!(\"{:?}\", m.lock()); }"
   "ureq-default|ureq = \"$ureq\"|fn main() { let _ = ureq::get(\"https://127.0.0.1:9/\").call(); }"
 )
 if [ -n "${BASELINE:-}" ]; then
@@ -47,9 +50,10 @@ fi
 declare -A secs crates
 for p in "${programs[@]}"; do
   IFS='|' read -r name dep main <<<"$p"
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
   dir="$work/$name"
   mkdir -p "$dir/src"
-  printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n[workspace]\n\n[dependencies]\n%s\n' \
+  printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n[workspace]\n\n[dependencies]\n%b\n' \
     "cb-$name" "$dep" >"$dir/Cargo.toml"
   printf '%s\n' "$main" >"$dir/src/main.rs"
   (cd "$dir" && cargo fetch --quiet)
@@ -67,7 +71,9 @@ for p in "${programs[@]}"; do
   crates[$name]=$(grep -c '^ *Compiling ' "$dir/build.log" || true)
 done
 
-ratio() { python3 -c "print(f'{$1 / $2:.2f}x')"; }
+ratio() { # a b: a/b, or "-" if either was not built
+  if [ -z "$1" ] || [ -z "$2" ]; then echo "-"; else python3 -c "print(f'{$1 / $2:.2f}x')"; fi
+}
 
 echo "## Clean release build of a one-line program ($(rustc --version | cut -d' ' -f2), $(nproc) cores, $(date -u +%Y-%m-%d))"
 echo
@@ -75,6 +81,11 @@ echo "| program | features | build | crates compiled |"
 echo "|---|---|---|---|"
 for p in "${programs[@]}"; do
   IFS='|' read -r name dep _ <<<"$p"
+  [ -n "${secs[$name]:-}" ] || continue
+  if [ "$name" = deps-floor ]; then
+    echo "| the design's dependencies alone (http, httparse, crossbeam-channel, parking_lot, log, socket2) | — | ${secs[$name]} s | ${crates[$name]} |"
+    continue
+  fi
   feats=$(sed -n 's/.*features = \[\(.*\)\].*/\1/p' <<<"$dep" | tr -d '"')
   case $dep in *"default-features = false"*) [ -n "$feats" ] || feats="none" ;; *) feats="default" ;; esac
   echo "| ${name%%-*} | $feats | ${secs[$name]} s | ${crates[$name]} |"
@@ -82,9 +93,10 @@ done
 echo
 echo "| ratio | value | target |"
 echo "|---|---|---|"
-echo "| nethttp \`client\` / ureq none | $(ratio "${secs[nethttp-client]}" "${secs[ureq-none]}") | at most 1.5x |"
-echo "| nethttp \`client,tls\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls]}" "${secs[ureq-default]}") | at most 1.0x |"
-echo "| nethttp \`client,tls,gzip\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls-gzip]}" "${secs[ureq-default]}") | (same features as ureq's default) |"
+echo "| nethttp \`client\` / ureq none | $(ratio "${secs[nethttp-client]:-}" "${secs[ureq-none]:-}") | at most 1.5x |"
+echo "| nethttp \`client,tls\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls]:-}" "${secs[ureq-default]:-}") | at most 1.0x |"
+echo "| nethttp \`client,tls,gzip\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls-gzip]:-}" "${secs[ureq-default]:-}") | (same features as ureq's default) |"
+echo "| the design's dependencies alone / ureq none | $(ratio "${secs[deps-floor]:-}" "${secs[ureq-none]:-}") | (the floor of this design) |"
 if [ -n "${BASELINE:-}" ]; then
-  echo "| nethttp default / baseline default | $(ratio "${secs[nethttp-default]}" "${secs[nethttp-baseline-default]}") | at most 1.0x |"
+  echo "| nethttp default / baseline default | $(ratio "${secs[nethttp-default]:-}" "${secs[nethttp-baseline-default]:-}") | at most 1.0x |"
 fi

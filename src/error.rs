@@ -143,6 +143,9 @@ pub enum Malformed {
     Trailer,
     /// The `Location` of a redirect response is not a URL the client can follow.
     Location,
+    /// Form values (a query string or an `application/x-www-form-urlencoded` body) with a bad
+    /// `%` escape, a `;`, or bytes that are not UTF-8.
+    Form,
 }
 
 /// The limit a [`ErrorKind::TooLarge`] exceeded.
@@ -448,6 +451,7 @@ impl fmt::Display for Malformed {
             Malformed::ChunkData => "chunk data not followed by crlf",
             Malformed::Trailer => "invalid trailer field",
             Malformed::Location => "invalid location in redirect",
+            Malformed::Form => "invalid form encoding",
         })
     }
 }

@@ -94,6 +94,7 @@ pub mod client;
 #[cfg(any(feature = "client", feature = "server"))]
 mod deadline;
 pub mod error;
+mod form;
 #[cfg(feature = "fs")]
 pub mod fs;
 #[cfg(feature = "server")]
@@ -116,6 +117,7 @@ pub use body::Body;
 #[cfg(feature = "client")]
 pub use client::{Client, Response, Transport};
 pub use error::{Error, ErrorKind, Result};
+pub use form::Form;
 #[cfg(feature = "fs")]
 pub use fs::FileServer;
 #[cfg(feature = "server")]
@@ -128,6 +130,7 @@ pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Vers
 #[cfg(feature = "server")]
 pub use mux::ServeMux;
 pub use request::Request;
+pub use request::MAX_FORM_BODY;
 #[cfg(feature = "server")]
 pub use server::{listen_and_serve, Handler, ResponseWriter, Server};
 #[cfg(feature = "server")]

@@ -10,6 +10,10 @@ use http::{Extensions, HeaderMap, Method, Uri, Version};
 
 use crate::body::Body;
 use crate::error::{Error, ErrorKind};
+use crate::form::Form;
+
+/// The most of a form body [`Request::parse_form`] reads: 10 MiB, Go's limit.
+pub const MAX_FORM_BODY: u64 = 10 << 20;
 
 /// An HTTP request, as Go's `http.Request`: received by a server and handed to a handler, or
 /// built by a program (with [`Request::new`]) and sent by a client.
@@ -34,6 +38,10 @@ pub struct Request {
     path_values: Vec<(String, String)>,
     pattern: Option<String>,
     tls: bool,
+    /// Set by `parse_form`: the body's and the query's values (Go's `r.Form`), and the body's
+    /// alone (`r.PostForm`).
+    form: Option<Form>,
+    post_form: Option<Form>,
 }
 
 impl Request {
@@ -78,6 +86,8 @@ impl Request {
             path_values: Vec::new(),
             pattern: None,
             tls: false,
+            form: None,
+            post_form: None,
         }
     }
 
@@ -91,6 +101,138 @@ impl Request {
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
+    }
+
+    /// The `User-Agent` field, if present and text.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The `Referer` field, if present and text.
+    pub fn referer(&self) -> Option<&str> {
+        self.headers
+            .get(http::header::REFERER)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The user name and password of an `Authorization: Basic` field (RFC 7617), as Go's
+    /// `r.BasicAuth`: `None` without one, or when it is not valid base64 of `user:password` in
+    /// UTF-8.
+    #[cfg(feature = "server")]
+    pub fn basic_auth(&self) -> Option<(String, String)> {
+        use base64::Engine;
+        let v = self.headers.get(http::header::AUTHORIZATION)?.as_bytes();
+        let (scheme, rest) = v.split_at(v.iter().position(|&b| b == b' ')?);
+        if !scheme.eq_ignore_ascii_case(b"basic") {
+            return None;
+        }
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim_ascii())
+            .ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (user, password) = text.split_once(':')?;
+        Some((user.to_string(), password.to_string()))
+    }
+
+    /// Parses the query and, for POST, PUT and PATCH with `Content-Type:
+    /// application/x-www-form-urlencoded`, the body, as Go's `r.ParseForm`: afterwards
+    /// [`form`](Self::form) holds both (for each name the body's values first, then the
+    /// query's) and [`post_form`](Self::post_form) the body's alone. The body is read up to
+    /// [`MAX_FORM_BODY`]; a second call does nothing. `multipart/form-data` bodies are not read
+    /// here.
+    ///
+    /// ```
+    /// use nethttp::{Method, Request};
+    ///
+    /// let mut r = Request::new(Method::POST, "/search?q=go&page=2")?
+    ///     .with_header("content-type", "application/x-www-form-urlencoded")?
+    ///     .with_body("q=rust&lang=en");
+    /// r.parse_form()?;
+    /// let form = r.form().unwrap();
+    /// assert_eq!(form.get_all("q").collect::<Vec<_>>(), ["rust", "go"]); // body first
+    /// assert_eq!(r.post_form().unwrap().get("page"), None);
+    /// assert_eq!(r.form_value("page"), Some("2"));
+    /// # Ok::<(), nethttp::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`TooLarge::Body`](crate::error::TooLarge::Body) for a body over the limit (a handler
+    /// answers 413, [`Error::status_hint`]); [`Malformed::Form`](crate::error::Malformed::Form)
+    /// for a bad escape, a `;` or text that is not UTF-8 (400); the body's read errors. The
+    /// well-formed values are kept all the same, as Go keeps them.
+    pub fn parse_form(&mut self) -> crate::Result<()> {
+        if self.form.is_some() {
+            return Ok(());
+        }
+        let mut first_err = None;
+        let post = if matches!(self.method, Method::POST | Method::PUT | Method::PATCH)
+            && self.is_urlencoded()
+        {
+            match self.body.read_to_vec(MAX_FORM_BODY) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => {
+                        let (f, e) = Form::parse_lenient(&text);
+                        first_err = e;
+                        f
+                    }
+                    Err(_) => {
+                        first_err = Some(Error::malformed(crate::error::Malformed::Form));
+                        Form::new()
+                    }
+                },
+                Err(e) => {
+                    first_err = Some(e);
+                    Form::new()
+                }
+            }
+        } else {
+            Form::new()
+        };
+        let (query, e) = Form::parse_lenient(self.uri.query().unwrap_or(""));
+        first_err = first_err.or(e);
+        self.form = Some(Form::merged(&post, &query));
+        self.post_form = Some(post);
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn is_urlencoded(&self) -> bool {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+    }
+
+    /// The values [`parse_form`](Self::parse_form) found, body and query (Go's `r.Form`);
+    /// `None` before it ran.
+    pub fn form(&self) -> Option<&Form> {
+        self.form.as_ref()
+    }
+
+    /// The body's values alone (Go's `r.PostForm`); `None` before
+    /// [`parse_form`](Self::parse_form) ran.
+    pub fn post_form(&self) -> Option<&Form> {
+        self.post_form.as_ref()
+    }
+
+    /// The first value of `name` in the form, body before query, as Go's `r.FormValue`: runs
+    /// [`parse_form`](Self::parse_form) if it has not run, ignoring its error (call it yourself
+    /// to see one).
+    pub fn form_value(&mut self, name: &str) -> Option<&str> {
+        let _ = self.parse_form();
+        self.form.as_ref()?.get(name)
+    }
+
+    /// The first value of `name` in the body's form alone, as Go's `r.PostFormValue`.
+    pub fn post_form_value(&mut self, name: &str) -> Option<&str> {
+        let _ = self.parse_form();
+        self.post_form.as_ref()?.get(name)
     }
 
     /// True if the request arrived over TLS (Go's `r.TLS != nil`).

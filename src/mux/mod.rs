@@ -154,6 +154,27 @@ impl ServeMux {
         self
     }
 
+    /// Registers the function `f` for `pattern`, as Go's `HandleFunc`: unlike
+    /// [`handle`](Self::handle), a closure needs no parameter types written out.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let mut mux = nethttp::ServeMux::new();
+    /// mux.handle_func("GET /hello/{name}", |w, r| {
+    ///     let _ = write!(w, "hello, {}", r.path_value("name").unwrap_or("world"));
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`handle`](Self::handle).
+    pub fn handle_func<F>(&mut self, pattern: &str, f: F) -> &mut Self
+    where
+        F: Fn(&mut dyn ResponseWriter, &mut Request) + Send + Sync + 'static,
+    {
+        self.handle(pattern, f)
+    }
+
     /// Registers `handler` for `pattern`, or says why it cannot.
     ///
     /// # Errors

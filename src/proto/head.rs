@@ -381,8 +381,14 @@ fn over_limit(buf: &[u8], limits: &Limits, request: bool) -> Error {
 fn map_request_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {
     match e {
         httparse::Error::Version => {
-            // RFC 9112 §2.3: a well-formed version we do not speak gets 505, not 400.
-            if first_line(buf).and_then(looks_like_version).is_some() {
+            // RFC 9112 §2.3: a well-formed version we do not speak gets 505, not 400. A line
+            // with more than three parts ("GET /a b HTTP/1.1": a space in the target) is a bad
+            // request line whatever its last token says.
+            let line = first_line(buf);
+            let parts = line.map_or(0, |l| l.split(|&b| b == b' ').count());
+            if parts != 3 {
+                Error::malformed(Malformed::RequestLine)
+            } else if line.and_then(looks_like_version).is_some() {
                 Error::new(ErrorKind::UnsupportedVersion)
             } else {
                 Error::malformed(Malformed::Version)
@@ -705,6 +711,11 @@ mod tests {
                 "http3_short",
                 b"GET / HTTP/3\r\nHost: a\r\n\r\n",
                 Some(UnsupportedVersion),
+            ),
+            (
+                "space_in_target",
+                b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+                Some(M(Malformed::RequestLine)),
             ),
             (
                 "garbage_version",

@@ -1,0 +1,231 @@
+//! Go's everyday handler API, end to end over sockets: `ServeMux::handle_func` with closures
+//! that need no annotations, forms (`parse_form`, `form_value`, `post_form`) with Go's order
+//! and limits, `basic_auth`, `user_agent` and `referer`; a request line with a space in its
+//! target is a 400, not a 505.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use nethttp::client::{Client, ClientConfig, Proxy, Transport, TransportConfig};
+use nethttp::error::{Malformed, TooLarge};
+use nethttp::{httptest, ErrorKind, Method, ServeMux, StatusCode};
+
+/// A client that uses no proxy and gives up after 10 s.
+fn client() -> Client {
+    Client::with_config(ClientConfig {
+        transport: Some(std::sync::Arc::new(Transport::with_config(
+            TransportConfig {
+                proxy: Proxy::none(),
+                ..TransportConfig::default()
+            },
+        ))),
+        timeout: Some(Duration::from_secs(10)),
+        ..ClientConfig::default()
+    })
+}
+
+/// The routes under test, registered with `handle_func` and unannotated closures.
+fn mux() -> ServeMux {
+    let mut mux = ServeMux::new();
+    mux.handle_func("/form", |w, r| {
+        if let Err(e) = r.parse_form() {
+            let status = e.status_hint().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            nethttp::handlers::error(w, &e.to_string(), status);
+            return;
+        }
+        let form = r.form().expect("parsed");
+        let mut names = form.names();
+        names.sort_unstable();
+        for name in names {
+            let values: Vec<&str> = form.get_all(name).collect();
+            let _ = writeln!(w, "{name}={}", values.join(","));
+        }
+        let post: Vec<String> = r
+            .post_form()
+            .expect("parsed")
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let _ = writeln!(w, "post: {}", post.join("&"));
+    });
+    mux.handle_func("GET /value", |w, r| {
+        let v = r.form_value("q").unwrap_or("(none)").to_string();
+        let p = r.post_form_value("q").unwrap_or("(none)").to_string();
+        let _ = write!(w, "{v} {p}");
+    });
+    mux.handle_func("GET /auth", |w, r| match r.basic_auth() {
+        Some((user, password)) if user == "alice" && password == "s3cret" => {
+            let _ = write!(w, "hello {user}");
+        }
+        _ => {
+            w.headers_mut().insert(
+                "www-authenticate",
+                nethttp::HeaderValue::from_static("Basic realm=\"forms\""),
+            );
+            nethttp::handlers::error(w, "unauthorized", StatusCode::UNAUTHORIZED);
+        }
+    });
+    mux.handle_func("GET /who", |w, r| {
+        let _ = write!(
+            w,
+            "{} | {}",
+            r.user_agent().unwrap_or("-"),
+            r.referer().unwrap_or("-")
+        );
+    });
+    mux
+}
+
+fn post_form(c: &Client, url: &str, body: impl Into<nethttp::Body>) -> (StatusCode, String) {
+    let mut resp = c
+        .request(Method::POST, url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap();
+    // The /form route echoes what it parsed, which for a body at the limit is as large.
+    let body = resp.bytes_limited(4 * nethttp::MAX_FORM_BODY).unwrap();
+    (resp.status, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn query_and_body_values_in_go_order() {
+    let ts = httptest::Server::new(mux());
+    let c = client();
+    // Query only.
+    let mut resp = c.get(&format!("{}/form?b=2&a=1&a=3", ts.url())).unwrap();
+    assert_eq!(resp.text().unwrap(), "a=1,3\nb=2\npost: \n");
+    // Body values before the query's, for each name; the body alone in post_form.
+    let (status, text) = post_form(&c, &format!("{}/form?a=q1&c=q2", ts.url()), "a=b1&d=x+y");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(text, "a=b1,q1\nc=q2\nd=x y\npost: a=b1&d=x y\n");
+    // A body of another type is not read as a form.
+    let mut resp = c
+        .request(Method::POST, &format!("{}/form?a=1", ts.url()))
+        .header("content-type", "text/plain")
+        .body("a=2")
+        .send()
+        .unwrap();
+    assert_eq!(resp.text().unwrap(), "a=1\npost: \n");
+}
+
+#[test]
+fn form_value_parses_on_demand() {
+    let ts = httptest::Server::new(mux());
+    let c = client();
+    let mut resp = c.get(&format!("{}/value?q=%C3%BC+x", ts.url())).unwrap();
+    assert_eq!(resp.text().unwrap(), "ü x (none)");
+    let mut resp = c.get(&format!("{}/value", ts.url())).unwrap();
+    assert_eq!(resp.text().unwrap(), "(none) (none)");
+}
+
+#[test]
+fn bad_encodings_are_400_and_big_bodies_413() {
+    let ts = httptest::Server::new(mux());
+    let c = client();
+    for (name, url, body) in [
+        ("bad_escape_in_body", "/form", "a=%zz"),
+        ("semicolon_in_body", "/form", "a=1;b=2"),
+        ("bad_escape_in_query", "/form?a=%2", "b=1"),
+        ("not_utf8", "/form", "a=%ff"),
+    ] {
+        let (status, text) = post_form(&c, &format!("{}{url}", ts.url()), body);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {text}");
+        assert_eq!(text, "malformed message: invalid form encoding\n", "{name}");
+    }
+    let big = vec![b'a'; (nethttp::MAX_FORM_BODY + 1) as usize];
+    let (status, _) = post_form(&c, &format!("{}/form", ts.url()), big);
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Exactly at the limit is fine.
+    let mut at_limit = b"a=".to_vec();
+    at_limit.resize(nethttp::MAX_FORM_BODY as usize, b'x');
+    let (status, text) = post_form(&c, &format!("{}/form", ts.url()), at_limit);
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.starts_with("a=xxx"));
+}
+
+#[test]
+fn parse_form_errors_name_their_kind() {
+    let mut r = nethttp::Request::new(Method::POST, "/x?ok=1")
+        .unwrap()
+        .with_header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .unwrap()
+        .with_body("a=%zz&b=2");
+    let e = r.parse_form().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Malformed(Malformed::Form));
+    assert_eq!(e.status_hint(), Some(StatusCode::BAD_REQUEST));
+    // The well-formed values are kept, as Go keeps them.
+    assert_eq!(r.form_value("b"), Some("2"));
+    assert_eq!(r.form_value("ok"), Some("1"));
+
+    let mut r = nethttp::Request::new(Method::PUT, "/x")
+        .unwrap()
+        .with_header("content-type", "application/x-www-form-urlencoded")
+        .unwrap()
+        .with_body(vec![b'z'; (nethttp::MAX_FORM_BODY + 10) as usize]);
+    let e = r.parse_form().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::Body));
+    assert_eq!(e.status_hint(), Some(StatusCode::PAYLOAD_TOO_LARGE));
+}
+
+#[test]
+fn basic_auth_user_agent_and_referer() {
+    let ts = httptest::Server::new(mux());
+    let c = client();
+    let url = format!("{}/auth", ts.url());
+    let mut resp = c
+        .request(Method::GET, &url)
+        .basic_auth("alice", Some("s3cret"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.text().unwrap(), "hello alice");
+    for (name, auth) in [
+        ("wrong_password", Some("Basic YWxpY2U6bm9wZQ==")),
+        ("not_base64", Some("Basic !!!")),
+        ("no_colon", Some("Basic YWxpY2U=")),
+        ("other_scheme", Some("Bearer abc")),
+        ("none", None),
+    ] {
+        let mut req = c.request(Method::GET, &url);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().unwrap();
+        assert_eq!(resp.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(
+            resp.headers["www-authenticate"], "Basic realm=\"forms\"",
+            "{name}"
+        );
+    }
+    let mut resp = c
+        .request(Method::GET, &format!("{}/who", ts.url()))
+        .header("user-agent", "probe/1")
+        .header("referer", "http://example.test/from")
+        .send()
+        .unwrap();
+    assert_eq!(resp.text().unwrap(), "probe/1 | http://example.test/from");
+}
+
+/// `GET /a b HTTP/1.1`: the version token is fine, the line is not (a space in the target).
+/// Go answers 505 here; the request line is malformed, so 400 is right.
+#[test]
+fn space_in_the_target_is_400_not_505() {
+    let ts = httptest::Server::new(mux());
+    for (line, want) in [
+        ("GET /a b HTTP/1.1", "HTTP/1.1 400 "),
+        ("GET /a HTTP/1.2", "HTTP/1.1 505 "),
+    ] {
+        let mut s = TcpStream::connect(ts.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(s, "{line}\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with(want), "{line:?}: {text}");
+    }
+}
