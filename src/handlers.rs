@@ -206,6 +206,65 @@ pub fn strip_prefix<H: Handler>(prefix: impl Into<String>, h: H) -> StripPrefix<
     }
 }
 
+/// Serves `h` with every `;` in the query turned into `&`, as Go's `AllowQuerySemicolons`:
+/// since Go 1.17 (and in nethttp's forms) a `;` is not a query separator, and this wrapper is
+/// for clients that still use it so. The request's URI is restored afterwards.
+///
+/// ```
+/// use std::io::Write;
+/// use nethttp::handlers::allow_query_semicolons;
+/// use nethttp::{httptest, Request, ResponseWriter};
+///
+/// let h = allow_query_semicolons(|w: &mut dyn ResponseWriter, r: &mut Request| {
+///     let _ = write!(w, "{}", r.form_value("b").unwrap_or("-"));
+/// });
+/// let mut r = Request::new(nethttp::Method::GET, "/x?a=1;b=2")?;
+/// let mut w = httptest::ResponseRecorder::new();
+/// nethttp::Handler::serve_http(&h, &mut w, &mut r);
+/// assert_eq!(w.body_str(), "2");
+/// # Ok::<(), nethttp::Error>(())
+/// ```
+pub fn allow_query_semicolons<H: Handler>(h: H) -> AllowQuerySemicolons<H> {
+    AllowQuerySemicolons { inner: h }
+}
+
+/// The handler returned by [`allow_query_semicolons`].
+pub struct AllowQuerySemicolons<H> {
+    inner: H,
+}
+
+impl<H: Handler> Handler for AllowQuerySemicolons<H> {
+    fn serve_http(&self, w: &mut dyn ResponseWriter, r: &mut Request) {
+        let rewritten = r
+            .uri
+            .query()
+            .filter(|q| q.contains(';'))
+            .and_then(|q| with_query(&r.uri, &q.replace(';', "&")));
+        match rewritten {
+            Some(uri) => {
+                let original = std::mem::replace(&mut r.uri, uri);
+                self.inner.serve_http(w, r);
+                r.uri = original;
+            }
+            None => self.inner.serve_http(w, r),
+        }
+    }
+}
+
+impl<H> fmt::Debug for AllowQuerySemicolons<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AllowQuerySemicolons")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `uri` with its query replaced, keeping scheme, authority and path.
+fn with_query(uri: &Uri, query: &str) -> Option<Uri> {
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(format!("{}?{query}", uri.path()).parse().ok()?);
+    Uri::from_parts(parts).ok()
+}
+
 /// The handler returned by [`strip_prefix`].
 pub struct StripPrefix<H> {
     prefix: String,

@@ -72,7 +72,7 @@
 //! |---|---|---|---|
 //! | (none) | | the wire core ([`proto`]), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
 //! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers | `socket2`, `percent-encoding`, `form_urlencoded`, `base64` |
-//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`] | `httpdate` |
+//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`] | `httpdate`, `base64` |
 //! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
 //! | `tls` | yes | `https://` in the client, `serve_tls` in the server ([`tls`]; with `client` or `server`) | `rustls` (ring), `webpki-roots` |
 //! | `gzip` | yes | transparent gzip and deflate response bodies (implies `client`) | `flate2` |
@@ -91,6 +91,8 @@ mod body;
 mod bufio;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "server")]
+pub mod cookie;
 #[cfg(any(feature = "client", feature = "server"))]
 mod deadline;
 pub mod error;
@@ -116,14 +118,16 @@ pub mod tls;
 pub use body::Body;
 #[cfg(feature = "client")]
 pub use client::{Client, Response, Transport};
+#[cfg(feature = "server")]
+pub use cookie::{set_cookie, Cookie};
 pub use error::{Error, ErrorKind, Result};
 pub use form::Form;
 #[cfg(feature = "fs")]
 pub use fs::FileServer;
 #[cfg(feature = "server")]
 pub use handlers::{
-    chain, log_requests, max_bytes_handler, max_bytes_reader, middleware, not_found, redirect,
-    redirect_handler, strip_prefix, timeout_handler, Middleware,
+    allow_query_semicolons, chain, log_requests, max_bytes_handler, max_bytes_reader, middleware,
+    not_found, redirect, redirect_handler, strip_prefix, timeout_handler, Middleware,
 };
 pub use http;
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};

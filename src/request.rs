@@ -136,6 +136,27 @@ impl Request {
         Some((user.to_string(), password.to_string()))
     }
 
+    /// The first cookie named `name` in the request's `Cookie` fields, as Go's `r.Cookie`;
+    /// cookies with an invalid name or value are skipped.
+    #[cfg(feature = "server")]
+    pub fn cookie(&self, name: &str) -> Option<crate::cookie::Cookie> {
+        crate::cookie::Cookie::parse_request(
+            self.headers.get_all(http::header::COOKIE).iter(),
+            Some(name),
+        )
+        .into_iter()
+        .next()
+    }
+
+    /// Every valid cookie in the request's `Cookie` fields, in order, as Go's `r.Cookies`.
+    #[cfg(feature = "server")]
+    pub fn cookies(&self) -> Vec<crate::cookie::Cookie> {
+        crate::cookie::Cookie::parse_request(
+            self.headers.get_all(http::header::COOKIE).iter(),
+            None,
+        )
+    }
+
     /// Parses the query and, for POST, PUT and PATCH with `Content-Type:
     /// application/x-www-form-urlencoded`, the body, as Go's `r.ParseForm`: afterwards
     /// [`form`](Self::form) holds both (for each name the body's values first, then the

@@ -66,6 +66,33 @@ fn mux() -> ServeMux {
             nethttp::handlers::error(w, "unauthorized", StatusCode::UNAUTHORIZED);
         }
     });
+    mux.handle_func("GET /cookie/set", |w, r| {
+        let _ = r.parse_form();
+        let pairs: Vec<(String, String)> = r
+            .form()
+            .map(|f| {
+                f.iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (name, value) in pairs {
+            let c = nethttp::Cookie {
+                path: Some("/".into()),
+                http_only: true,
+                ..nethttp::Cookie::new(name, value)
+            };
+            nethttp::set_cookie(w, &c);
+        }
+    });
+    mux.handle_func("GET /cookie/get", |w, r| {
+        for c in r.cookies() {
+            let _ = writeln!(w, "{}={}", c.name, c.value);
+        }
+        if let Some(c) = r.cookie("b") {
+            let _ = writeln!(w, "b is {}", c.value);
+        }
+    });
     mux.handle_func("GET /who", |w, r| {
         let _ = write!(
             w,
@@ -228,4 +255,105 @@ fn space_in_the_target_is_400_not_505() {
         let text = String::from_utf8_lossy(&out);
         assert!(text.starts_with(want), "{line:?}: {text}");
     }
+}
+
+#[test]
+fn cookies_set_and_read() {
+    let ts = httptest::Server::new(mux());
+    let c = client();
+    let resp = c
+        .get(&format!("{}/cookie/set?a=1&bad+name=2&c=x+y", ts.url()))
+        .unwrap();
+    let set: Vec<&str> = resp
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    // The invalid name is dropped, as Go drops it; a value with a space is quoted.
+    assert_eq!(
+        set,
+        ["a=1; Path=/; HttpOnly", "c=\"x y\"; Path=/; HttpOnly"]
+    );
+    let mut resp = c
+        .request(Method::GET, &format!("{}/cookie/get", ts.url()))
+        .header("cookie", "a=1; b=\"two\"; bad name=3; c=x\\y")
+        .header("cookie", "b=4")
+        .send()
+        .unwrap();
+    assert_eq!(resp.text().unwrap(), "a=1\nb=two\nb=4\nb is two\n");
+}
+
+/// `register_on_shutdown` (Go's `RegisterOnShutdown`): each function runs once, on its own
+/// thread, when shutdown begins; `close` runs none.
+#[test]
+fn on_shutdown_functions_run_once() {
+    let srv = nethttp::Server::new(mux());
+    let (tx, rx) = std::sync::mpsc::channel();
+    for n in 0..2 {
+        let tx = tx.clone();
+        srv.register_on_shutdown(move || {
+            let _ = tx.send(n);
+        });
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let s = srv.clone();
+    let serving = std::thread::spawn(move || s.serve(listener));
+    assert!(rx.try_recv().is_err(), "nothing runs before shutdown");
+    srv.shutdown(Duration::from_secs(5)).unwrap();
+    let mut got = [
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+    ];
+    got.sort_unstable();
+    assert_eq!(got, [0, 1]);
+    // `serve` returns Ok after a shutdown while it served, or ServerClosed if the shutdown
+    // came before it started.
+    match serving.join().unwrap() {
+        Ok(()) => {}
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ServerClosed, "{e}"),
+    }
+    // A second shutdown runs nothing again.
+    srv.shutdown(Duration::from_secs(1)).unwrap();
+    drop(tx);
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+}
+
+/// `ServeMux::handler` (Go's `ServeMux.Handler`) names the pattern a request would get.
+#[test]
+fn mux_handler_names_the_pattern() {
+    let m = mux();
+    let req = |method: Method, target: &str| nethttp::Request::new(method, target).unwrap();
+    let cases = [
+        ("found", req(Method::GET, "/auth"), Some("GET /auth")),
+        (
+            "head_matches_get",
+            req(Method::HEAD, "/who"),
+            Some("GET /who"),
+        ),
+        ("any_method", req(Method::DELETE, "/form"), Some("/form")),
+        ("method_not_allowed", req(Method::POST, "/auth"), None),
+        ("not_found", req(Method::GET, "/nope"), None),
+        (
+            "unclean_path_redirects",
+            req(Method::GET, "/a/../auth"),
+            None,
+        ),
+    ];
+    for (name, r, want) in cases {
+        assert_eq!(m.handler(&r).map(|(_, p)| p), want, "{name}");
+    }
+}
+
+/// `allow_query_semicolons` (Go's `AllowQuerySemicolons`) over a real connection.
+#[test]
+fn query_semicolons_only_when_allowed() {
+    let ts = httptest::Server::new(nethttp::handlers::allow_query_semicolons(mux()));
+    let c = client();
+    let mut resp = c.get(&format!("{}/form?a=1;b=2", ts.url())).unwrap();
+    assert_eq!(resp.text().unwrap(), "a=1\nb=2\npost: \n");
+    // Without the wrapper a ';' is refused, as Go refuses it since 1.17.
+    let ts = httptest::Server::new(mux());
+    let resp = c.get(&format!("{}/form?a=1;b=2", ts.url())).unwrap();
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST);
 }

@@ -175,6 +175,30 @@ impl ServeMux {
         self.handle(pattern, f)
     }
 
+    /// The handler and the pattern a request would be dispatched to, as Go's
+    /// `ServeMux.Handler`; `None` when the mux would answer itself: a redirect to a cleaner
+    /// path or to a subtree's `/`, a 405 or a 404. The request is not changed (its path values
+    /// are set only when the mux serves it).
+    ///
+    /// ```
+    /// let mut mux = nethttp::ServeMux::new();
+    /// mux.handle_func("GET /items/{id}", |_w, _r| {});
+    /// let r = nethttp::Request::new(nethttp::Method::GET, "/items/7")?;
+    /// assert_eq!(mux.handler(&r).map(|(_, p)| p), Some("GET /items/{id}"));
+    /// let r = nethttp::Request::new(nethttp::Method::POST, "/items/7")?;
+    /// assert!(mux.handler(&r).is_none()); // 405
+    /// # Ok::<(), nethttp::Error>(())
+    /// ```
+    pub fn handler(&self, r: &Request) -> Option<(&dyn Handler, &str)> {
+        match self.route(r) {
+            Route::Found { id, .. } => {
+                let e = &self.entries[id];
+                Some((&*e.handler, e.pattern.text.as_str()))
+            }
+            Route::Redirect(_) | Route::MethodNotAllowed(_) | Route::NotFound => None,
+        }
+    }
+
     /// Registers `handler` for `pattern`, or says why it cannot.
     ///
     /// # Errors

@@ -235,6 +235,9 @@ pub(crate) struct ServerInner {
     next_conn_id: AtomicU64,
     /// Connection threads alive (busy or cached), for leak checks.
     threads: Arc<AtomicUsize>,
+    /// Functions `register_on_shutdown` added; taken (and each run on its own thread) by the
+    /// first `shutdown`.
+    on_shutdown: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
 
 impl ServerInner {
@@ -296,6 +299,7 @@ impl Server {
                 listeners: Mutex::new(Vec::new()),
                 next_conn_id: AtomicU64::new(1),
                 threads: Arc::new(AtomicUsize::new(0)),
+                on_shutdown: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -468,6 +472,15 @@ impl Server {
         }
     }
 
+    /// Registers `f` to run when [`shutdown`](Self::shutdown) is first called, as Go's
+    /// `RegisterOnShutdown`: for connections the server no longer tracks (hijacked ones, a
+    /// WebSocket hub) to be told to wind down. Each function runs once, on its own thread, so
+    /// it may block; `shutdown` does not wait for it. Functions registered after the first
+    /// `shutdown` never run; `close` runs none.
+    pub fn register_on_shutdown(&self, f: impl FnOnce() + Send + 'static) {
+        self.inner.on_shutdown.lock().push(Box::new(f));
+    }
+
     /// Stops the server gracefully: stops accepting, closes idle connections at once, lets
     /// active requests finish and closes each connection after its current response. A
     /// connection that has not sent its first request yet gets
@@ -483,6 +496,16 @@ impl Server {
         let srv = &self.inner;
         srv.shutting_down.store(true, Ordering::SeqCst);
         srv.wake_listeners();
+        // Go runs each registered function in its own goroutine; here each gets a thread, so
+        // one that blocks (closing hijacked connections, say) holds up nothing.
+        for f in std::mem::take(&mut *srv.on_shutdown.lock()) {
+            if let Err(e) = std::thread::Builder::new()
+                .name("nethttp-on-shutdown".into())
+                .spawn(f)
+            {
+                log::error!("cannot start an on-shutdown function: {e}");
+            }
+        }
         let deadline = Instant::now() + timeout;
         let mut conns = srv.conns.lock();
         loop {
