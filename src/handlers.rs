@@ -221,7 +221,7 @@ pub fn strip_prefix<H: Handler>(prefix: impl Into<String>, h: H) -> StripPrefix<
 /// let mut r = Request::new(nethttp::Method::GET, "/x?a=1;b=2")?;
 /// let mut w = httptest::ResponseRecorder::new();
 /// nethttp::Handler::serve_http(&h, &mut w, &mut r);
-/// assert_eq!(w.body_str(), "2");
+/// assert_eq!(w.body_string(), "2");
 /// # Ok::<(), nethttp::Error>(())
 /// ```
 pub fn allow_query_semicolons<H: Handler>(h: H) -> AllowQuerySemicolons<H> {
