@@ -334,6 +334,8 @@ impl Error {
                 S::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
             ErrorKind::TooLarge(TooLarge::Body) => S::PAYLOAD_TOO_LARGE,
+            // A request body a handler could not decode (`Request::read_json`).
+            ErrorKind::Decode => S::BAD_REQUEST,
             ErrorKind::TooLarge(_) => S::BAD_REQUEST,
             ErrorKind::UnsupportedVersion => S::HTTP_VERSION_NOT_SUPPORTED,
             ErrorKind::UnsupportedTransferCoding => S::NOT_IMPLEMENTED,

@@ -206,6 +206,46 @@ pub fn strip_prefix<H: Handler>(prefix: impl Into<String>, h: H) -> StripPrefix<
     }
 }
 
+/// Writes `value` as the JSON body of a response with `status` and `Content-Type:
+/// application/json`, ending in a newline as Go's `json.Encoder` does (feature `json`). A value
+/// that cannot be serialised gets a 500 instead. Call it before anything else is written.
+///
+/// ```
+/// use nethttp::handlers::write_json;
+/// use nethttp::httptest::ResponseRecorder;
+/// use nethttp::StatusCode;
+///
+/// let mut w = ResponseRecorder::new();
+/// write_json(&mut w, StatusCode::CREATED, &[1, 2]);
+/// assert_eq!(w.status(), StatusCode::CREATED);
+/// assert_eq!(w.header("content-type"), Some("application/json"));
+/// assert_eq!(w.body_string(), "[1,2]\n");
+/// ```
+#[cfg(feature = "json")]
+pub fn write_json<T: serde::Serialize + ?Sized>(
+    w: &mut dyn ResponseWriter,
+    status: StatusCode,
+    value: &T,
+) {
+    match serde_json::to_vec(value) {
+        Ok(mut body) => {
+            body.push(b'\n');
+            w.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            w.write_header(status);
+            let _ = w.write_all(&body);
+        }
+        Err(e) => {
+            log::error!("write_json: cannot serialise the response: {e}");
+            error(
+                w,
+                "Internal Server Error",
+                StatusCode::INTERNAL_SERVER_ERROR,
+            );
+        }
+    }
+}
+
 /// Serves `h` with every `;` in the query turned into `&`, as Go's `AllowQuerySemicolons`:
 /// since Go 1.17 (and in nethttp's forms) a `;` is not a query separator, and this wrapper is
 /// for clients that still use it so. The request's URI is restored afterwards.

@@ -76,7 +76,7 @@
 //! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
 //! | `tls` | yes | `https://` in the client, `serve_tls` in the server ([`tls`]; with `client` or `server`) | `rustls` (ring), `webpki-roots` |
 //! | `gzip` | yes | transparent gzip and deflate response bodies (implies `client`) | `flate2` |
-//! | `json` | | `RequestBuilder::json`, `Response::json` (implies `client`) | `serde`, `serde_json` |
+//! | `json` | | `RequestBuilder::json`, `Response::json` (with `client`); `Request::read_json`, `handlers::write_json` (with `server`) | `serde`, `serde_json` |
 //! | `cookies` | | a cookie jar for `Client` (implies `client`) | `cookie_store`, `psl`, `url` |
 //! | `native-roots` | | the platform's root certificates (implies `tls`, `client`) | `rustls-native-certs` |
 //! | `httptest-tls` | | `httptest::Server::new_tls` (implies `tls`, `client`, `server`) | `rcgen` |

@@ -136,6 +136,20 @@ impl Request {
         Some((user.to_string(), password.to_string()))
     }
 
+    /// Reads the body (at most `limit` bytes) and parses it as JSON into `T` (feature `json`):
+    /// Go's `json.NewDecoder(http.MaxBytesReader(w, r.Body, limit)).Decode(&v)` in one call.
+    ///
+    /// # Errors
+    ///
+    /// [`TooLarge::Body`](crate::error::TooLarge::Body) past `limit` (413 from
+    /// [`Error::status_hint`]); [`ErrorKind::Decode`] for a body that is not JSON of that shape
+    /// (400); the body's read errors.
+    #[cfg(feature = "json")]
+    pub fn read_json<T: serde::de::DeserializeOwned>(&mut self, limit: u64) -> crate::Result<T> {
+        let bytes = self.body.read_to_vec(limit)?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::with_source(ErrorKind::Decode, e))
+    }
+
     /// The first cookie named `name` in the request's `Cookie` fields, as Go's `r.Cookie`;
     /// cookies with an invalid name or value are skipped.
     #[cfg(feature = "server")]
