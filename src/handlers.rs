@@ -700,6 +700,14 @@ impl ResponseWriter for CloseOnLimit<'_> {
     fn hijack(&mut self) -> Result<Hijacked> {
         self.inner.hijack()
     }
+
+    fn set_write_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
+        self.inner.set_write_deadline(deadline)
+    }
+
+    fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
+        self.inner.set_read_deadline(deadline)
+    }
 }
 
 /// A middleware: a function from a handler to a handler that wraps it. Build one from any
@@ -841,6 +849,14 @@ impl ResponseWriter for CountingWriter<'_> {
 
     fn hijack(&mut self) -> Result<Hijacked> {
         self.inner.hijack()
+    }
+
+    fn set_write_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
+        self.inner.set_write_deadline(deadline)
+    }
+
+    fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
+        self.inner.set_read_deadline(deadline)
     }
 }
 

@@ -380,6 +380,14 @@ impl ResponseWriter for SniffWriter<'_> {
             .map_err(|e| crate::Error::from_io(e, crate::error::TimeoutPhase::WriteResponse))?;
         self.inner.hijack()
     }
+
+    fn set_write_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
+        self.inner.set_write_deadline(deadline)
+    }
+
+    fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
+        self.inner.set_read_deadline(deadline)
+    }
 }
 
 #[cfg(test)]

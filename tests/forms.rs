@@ -357,3 +357,81 @@ fn query_semicolons_only_when_allowed() {
     let resp = c.get(&format!("{}/form?a=1;b=2", ts.url())).unwrap();
     assert_eq!(resp.status, StatusCode::BAD_REQUEST);
 }
+
+/// Go's `ResponseController.SetWriteDeadline` / `SetReadDeadline`: a handler moves its own
+/// time limits. With `write_timeout` and `read_timeout` of 300 ms, a handler that works for
+/// 600 ms between writes (or whose client sends the body slowly) fails, unless it first moves
+/// the deadline. The pauses are the slowness under test, not synchronisation.
+#[test]
+fn handlers_move_their_own_deadlines() {
+    use std::sync::mpsc;
+    let (tx, rx) = mpsc::channel::<(String, bool)>();
+    let tx = std::sync::Mutex::new(tx);
+    let mut mux = ServeMux::new();
+    mux.handle_func("/write", move |w, r| {
+        let extend = r.uri.query() == Some("extend");
+        if extend {
+            w.set_write_deadline(Some(std::time::Instant::now() + Duration::from_secs(5)))
+                .unwrap();
+        }
+        let _ = w.write_all(b"a");
+        let _ = w.flush();
+        std::thread::sleep(Duration::from_millis(600)); // slow work
+        let ok = w.write_all(b"b").and_then(|()| w.flush()).is_ok();
+        let _ = tx
+            .lock()
+            .unwrap()
+            .send((format!("write extend={extend}"), ok));
+    });
+    let (rtx, rrx) = mpsc::channel::<(String, bool)>();
+    let rtx = std::sync::Mutex::new(rtx);
+    mux.handle_func("/read", move |w, r| {
+        let extend = r.uri.query() == Some("extend");
+        if extend {
+            w.set_read_deadline(None).unwrap();
+        }
+        let mut body = Vec::new();
+        let ok = r.body().read_to_end(&mut body).is_ok() && body == b"hello";
+        let _ = rtx
+            .lock()
+            .unwrap()
+            .send((format!("read extend={extend}"), ok));
+    });
+    let cfg = nethttp::server::Config {
+        write_timeout: Some(Duration::from_millis(300)),
+        read_timeout: Some(Duration::from_millis(300)),
+        ..nethttp::server::Config::default()
+    };
+    let ts = httptest::Server::with_config(cfg, mux);
+    for extend in [false, true] {
+        let mut s = TcpStream::connect(ts.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let q = if extend { "?extend" } else { "" };
+        write!(
+            s,
+            "GET /write{q} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let (what, ok) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(ok, extend, "{what}");
+        let mut s = TcpStream::connect(ts.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            s,
+            "POST /read{q} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhe"
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(600)); // a slow client
+        let _ = s.write_all(b"llo");
+        let (what, ok) = rrx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(ok, extend, "{what}");
+    }
+}
+
+/// Writers without a connection say they cannot take deadlines (Go's `ErrNotSupported`).
+#[test]
+fn a_recorder_has_no_deadlines() {
+    let mut w = httptest::ResponseRecorder::new();
+    let e = nethttp::ResponseWriter::set_write_deadline(&mut w, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}

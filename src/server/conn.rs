@@ -239,6 +239,15 @@ impl ConnShared {
         self.over_limit.load(Ordering::SeqCst) == req_id
     }
 
+    /// Sets the read deadline of the body of `req_id` (a handler's `set_read_deadline`); takes
+    /// the read half, which only a body read in progress on the handler's own thread holds.
+    pub(crate) fn set_read_deadline(&self, req_id: u64, deadline: Option<Instant>) {
+        let mut rh = self.read.lock();
+        if rh.body.req_id == req_id {
+            rh.body.deadline = deadline;
+        }
+    }
+
     /// Hands over the buffered, unconsumed bytes and stops all further reads by the server.
     pub(crate) fn hijack_read_half(&self) -> Vec<u8> {
         let mut rh = self.read.lock();

@@ -58,6 +58,38 @@ pub trait ResponseWriter: Write {
             "this response writer does not support hijacking",
         ))
     }
+
+    /// Sets the deadline for writing the rest of the response, as Go's
+    /// `ResponseController.SetWriteDeadline`: a long-poll or streaming handler moves its own
+    /// time limit (`Config::write_timeout`) this way. `None` removes it; the stall timeout
+    /// (`Config::inactivity_timeout`) still bounds each write. A write after the deadline fails
+    /// with a timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a writer without a connection (the default; Go's
+    /// `ErrNotSupported`). Middleware that wraps a writer passes the call on.
+    fn set_write_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
+        let _ = deadline;
+        Err(Error::invalid_input(
+            "this response writer does not support deadlines",
+        ))
+    }
+
+    /// Sets the deadline for reading the rest of the request body, as Go's
+    /// `ResponseController.SetReadDeadline`: an upload handler moves its own time limit
+    /// (`Config::read_timeout`) this way. `None` removes it; the stall timeout still bounds
+    /// each read.
+    ///
+    /// # Errors
+    ///
+    /// As [`set_write_deadline`](Self::set_write_deadline).
+    fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
+        let _ = deadline;
+        Err(Error::invalid_input(
+            "this response writer does not support deadlines",
+        ))
+    }
 }
 
 /// A connection taken over from the server by [`ResponseWriter::hijack`]: a
@@ -481,6 +513,22 @@ impl Write for ConnWriter<'_> {
 impl ResponseWriter for ConnWriter<'_> {
     fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+
+    fn set_write_deadline(&mut self, deadline: Option<Instant>) -> Result<()> {
+        if self.hijacked {
+            return Err(Error::new(ErrorKind::Hijacked));
+        }
+        self.req.write_deadline = deadline;
+        Ok(())
+    }
+
+    fn set_read_deadline(&mut self, deadline: Option<Instant>) -> Result<()> {
+        if self.hijacked {
+            return Err(Error::new(ErrorKind::Hijacked));
+        }
+        self.shared.set_read_deadline(self.req.req_id, deadline);
+        Ok(())
     }
 
     fn headers_mut(&mut self) -> &mut HeaderMap {
