@@ -708,6 +708,10 @@ impl ResponseWriter for CloseOnLimit<'_> {
     fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
         self.inner.set_read_deadline(deadline)
     }
+
+    fn client_gone(&self) -> bool {
+        self.inner.client_gone()
+    }
 }
 
 /// A middleware: a function from a handler to a handler that wraps it. Build one from any
@@ -857,6 +861,10 @@ impl ResponseWriter for CountingWriter<'_> {
 
     fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
         self.inner.set_read_deadline(deadline)
+    }
+
+    fn client_gone(&self) -> bool {
+        self.inner.client_gone()
     }
 }
 

@@ -388,6 +388,10 @@ impl ResponseWriter for SniffWriter<'_> {
     fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
         self.inner.set_read_deadline(deadline)
     }
+
+    fn client_gone(&self) -> bool {
+        self.inner.client_gone()
+    }
 }
 
 #[cfg(test)]

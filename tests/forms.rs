@@ -435,3 +435,39 @@ fn a_recorder_has_no_deadlines() {
     let e = nethttp::ResponseWriter::set_write_deadline(&mut w, None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
+
+/// A long-poll handler learns that its client went away without reading the socket (Go's
+/// `r.Context().Done()`), and a client that stays is not reported gone.
+#[test]
+fn a_handler_sees_its_client_go() {
+    use std::sync::mpsc;
+    let (tx, rx) = mpsc::channel::<bool>();
+    let tx = std::sync::Mutex::new(tx);
+    let mut mux = ServeMux::new();
+    mux.handle_func("/poll", move |w, _r| {
+        let tx = tx.lock().unwrap().clone();
+        let _ = tx.send(w.client_gone()); // at once: still there
+                                          // A long poll: waits for news, checking now and then whether anyone still listens.
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < until {
+            if w.client_gone() {
+                let _ = tx.send(true);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10)); // the poll's own interval
+        }
+        let _ = tx.send(false);
+    });
+    let ts = httptest::Server::new(mux);
+    let mut s = TcpStream::connect(ts.addr()).unwrap();
+    write!(s, "GET /poll HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert!(
+        !rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        "reported gone at once"
+    );
+    drop(s);
+    assert!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        "the client's close was not seen"
+    );
+}

@@ -248,6 +248,27 @@ impl ConnShared {
         }
     }
 
+    /// True if the client closed or reset the connection: a non-blocking peek at the TCP
+    /// socket sees its end of stream or an error. Called from the handler's thread, while no
+    /// other thread reads the socket (the read half is the handler's or idle), so switching
+    /// the socket to non-blocking for the peek disturbs no read.
+    pub(crate) fn peer_gone(&self) -> bool {
+        if self.tcp.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut one = [0u8; 1];
+        let gone = match self.tcp.peek(&mut one) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ),
+        };
+        let _ = self.tcp.set_nonblocking(false);
+        gone
+    }
+
     /// Hands over the buffered, unconsumed bytes and stops all further reads by the server.
     pub(crate) fn hijack_read_half(&self) -> Vec<u8> {
         let mut rh = self.read.lock();

@@ -76,6 +76,22 @@ pub trait ResponseWriter: Write {
         ))
     }
 
+    /// True if the client is known to have gone away: it closed or reset the connection.
+    /// Go tells a handler through `r.Context().Done()`; a handler here asks, for instance once
+    /// per iteration of a long poll or a stream. The default, for writers without a
+    /// connection, is `false`.
+    ///
+    /// The server's writer looks at the socket without reading from it (a non-blocking peek:
+    /// three system calls, no allocation), so the request's own body and any pipelined
+    /// request stay where they are. Limits of the check: a client that only half-closes (shuts
+    /// down its sending side and still waits for the answer) reads as gone, as in Go; over TLS
+    /// a client's clean TLS close arrives as data and is not seen, only the TCP close after
+    /// it; a client that vanished without a FIN or reset (a cable pulled) is seen only once a
+    /// write fails.
+    fn client_gone(&self) -> bool {
+        false
+    }
+
     /// Sets the deadline for reading the rest of the request body, as Go's
     /// `ResponseController.SetReadDeadline`: an upload handler moves its own time limit
     /// (`Config::read_timeout`) this way. `None` removes it; the stall timeout still bounds
@@ -529,6 +545,10 @@ impl ResponseWriter for ConnWriter<'_> {
         }
         self.shared.set_read_deadline(self.req.req_id, deadline);
         Ok(())
+    }
+
+    fn client_gone(&self) -> bool {
+        !self.hijacked && self.shared.peer_gone()
     }
 
     fn headers_mut(&mut self) -> &mut HeaderMap {
