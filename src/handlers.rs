@@ -712,6 +712,10 @@ impl ResponseWriter for CloseOnLimit<'_> {
     fn client_gone(&self) -> bool {
         self.inner.client_gone()
     }
+
+    fn trailers_mut(&mut self) -> Option<&mut HeaderMap> {
+        self.inner.trailers_mut()
+    }
 }
 
 /// A middleware: a function from a handler to a handler that wraps it. Build one from any
@@ -865,6 +869,10 @@ impl ResponseWriter for CountingWriter<'_> {
 
     fn client_gone(&self) -> bool {
         self.inner.client_gone()
+    }
+
+    fn trailers_mut(&mut self) -> Option<&mut HeaderMap> {
+        self.inner.trailers_mut()
     }
 }
 

@@ -392,6 +392,10 @@ impl ResponseWriter for SniffWriter<'_> {
     fn client_gone(&self) -> bool {
         self.inner.client_gone()
     }
+
+    fn trailers_mut(&mut self) -> Option<&mut HeaderMap> {
+        self.inner.trailers_mut()
+    }
 }
 
 #[cfg(test)]

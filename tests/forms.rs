@@ -471,3 +471,61 @@ fn a_handler_sees_its_client_go() {
         "the client's close was not seen"
     );
 }
+
+/// Trailers from a handler, as Go: names announced in `Trailer` before the body, their
+/// values set after it; unannounced ones through `trailers_mut` (Go's `TrailerPrefix`);
+/// fields that frame a message never sent as trailers.
+#[test]
+fn trailers_from_handlers() {
+    let mut mux = ServeMux::new();
+    mux.handle_func("/announced", |w, _r| {
+        w.headers_mut().insert(
+            "trailer",
+            nethttp::HeaderValue::from_static("X-Sum, Content-Length"),
+        );
+        w.headers_mut()
+            .insert("x-sum", nethttp::HeaderValue::from_static("early"));
+        let _ = w.write_all(b"hello");
+        w.headers_mut()
+            .insert("x-sum", nethttp::HeaderValue::from_static("5"));
+    });
+    mux.handle_func("/unannounced", |w, _r| {
+        let _ = w.write_all(&[b'x'; 100_000]); // larger than the buffer: chunked
+        let t = w
+            .trailers_mut()
+            .expect("the server's writer sends trailers");
+        t.insert("x-late", nethttp::HeaderValue::from_static("1"));
+        t.insert("content-length", nethttp::HeaderValue::from_static("9"));
+    });
+    let ts = httptest::Server::new(mux);
+    let c = client();
+
+    let mut resp = c.get(&format!("{}/announced", ts.url())).unwrap();
+    assert_eq!(resp.headers["transfer-encoding"], "chunked");
+    assert!(
+        resp.headers.get("x-sum").is_none(),
+        "an announced name stays out of the head"
+    );
+    assert!(resp.headers.get("content-length").is_none());
+    assert_eq!(resp.text().unwrap(), "hello");
+    let t = resp.trailers().expect("trailers after the body");
+    assert_eq!(t["x-sum"], "5");
+    assert!(t.get("content-length").is_none(), "never a trailer");
+
+    let mut resp = c.get(&format!("{}/unannounced", ts.url())).unwrap();
+    assert_eq!(resp.bytes().unwrap().len(), 100_000);
+    let t = resp.trailers().expect("trailers after the body");
+    assert_eq!(t["x-late"], "1");
+    assert!(t.get("content-length").is_none());
+
+    // HTTP/1.0 has no chunked framing, so no trailers: the body is whole all the same.
+    let mut s = TcpStream::connect(ts.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET /announced HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(!text.contains("chunked"), "{text}");
+    assert!(text.ends_with("\r\n\r\nhello"), "{text}");
+}

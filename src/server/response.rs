@@ -4,7 +4,8 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::header::{CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, DATE, TRAILER, TRANSFER_ENCODING};
+use http::HeaderName;
 use http::{HeaderMap, StatusCode, Version};
 
 use super::conn::{has_connection_token, write_simple_response, ConnShared, WriteHalf};
@@ -74,6 +75,19 @@ pub trait ResponseWriter: Write {
         Err(Error::invalid_input(
             "this response writer does not support deadlines",
         ))
+    }
+
+    /// Trailer fields to send after the body without announcing them in a `Trailer` header —
+    /// Go's `TrailerPrefix` convention (`w.Header().Set("Trailer:X-Sum", ..)`), which the
+    /// `http` crate's header names cannot spell. They go out only if the response is chunked
+    /// (an HTTP/1.1 response whose length was not known when its head went out); announced
+    /// trailers (a `Trailer: X-Sum` header set before the body, then `X-Sum` set in
+    /// [`headers_mut`](Self::headers_mut) after it) make the response chunked. Fields that
+    /// frame, route or authenticate a message (`Content-Length`, `Host`, `Authorization`...)
+    /// are never sent as trailers (RFC 9110 §6.5.1). `None` for a writer that cannot send
+    /// trailers (the default).
+    fn trailers_mut(&mut self) -> Option<&mut HeaderMap> {
+        None
     }
 
     /// True if the client is known to have gone away: it closed or reset the connection.
@@ -156,6 +170,9 @@ pub(crate) struct ConnWriter<'a> {
     /// A write failed: the connection is unusable; later writes report it again.
     failed: Option<ErrorKind>,
     hijacked: bool,
+    /// Trailer fields set through `trailers_mut` (Go's `TrailerPrefix` ones), sent after the
+    /// last chunk with the values of the names the `Trailer` header announced.
+    trailers: HeaderMap,
 }
 
 impl<'a> ConnWriter<'a> {
@@ -178,6 +195,7 @@ impl<'a> ConnWriter<'a> {
             close_after: false,
             failed: None,
             hijacked: false,
+            trailers: HeaderMap::new(),
         }
     }
 
@@ -246,6 +264,9 @@ impl<'a> ConnWriter<'a> {
             None
         };
         let mut content_length = None;
+        // Announced trailers need chunked framing (Go's rule), even for a body whose length
+        // is known by now.
+        let announced = h.contains_key(TRAILER);
         let body_allowed = !(status.is_informational()
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED);
@@ -266,7 +287,7 @@ impl<'a> ConnWriter<'a> {
             Mode::Discard
         } else if let Some(n) = declared {
             Mode::Length(n)
-        } else if last {
+        } else if last && !(announced && self.req.version == Version::HTTP_11) {
             content_length = Some(self.wh.buf.len() as u64);
             Mode::Length(self.wh.buf.len() as u64)
         } else if self.req.version == Version::HTTP_11 {
@@ -307,7 +328,17 @@ impl<'a> ConnWriter<'a> {
         let head = &mut self.wh.head;
         head.clear();
         write::status_line(head, Version::HTTP_11, status);
-        write::write_fields(h, head);
+        if announced {
+            // A name announced as a trailer goes in the trailer section only, as in Go.
+            let names = announced_trailers(h);
+            for (name, value) in h.iter() {
+                if !names.contains(name) {
+                    write::header(head, name.as_str(), value.as_bytes());
+                }
+            }
+        } else {
+            write::write_fields(h, head);
+        }
         if !h.contains_key(DATE) {
             write::header(head, "Date", self.wh.date.get(SystemTime::now()));
         }
@@ -392,6 +423,23 @@ impl<'a> ConnWriter<'a> {
         r
     }
 
+    /// The trailer section: the current values of the names the `Trailer` header announced,
+    /// then the fields set through `trailers_mut`; `None` if there are none.
+    fn trailer_fields(&self) -> Option<HeaderMap> {
+        let mut out = HeaderMap::new();
+        for name in announced_trailers(&self.headers) {
+            for v in self.headers.get_all(&name) {
+                out.append(name.clone(), v.clone());
+            }
+        }
+        for (name, v) in &self.trailers {
+            if !forbidden_trailer(name) {
+                out.append(name.clone(), v.clone());
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
     /// Finishes the response after the handler returned.
     pub(crate) fn finish(&mut self) {
         if self.hijacked || self.failed.is_some() {
@@ -416,15 +464,24 @@ impl<'a> ConnWriter<'a> {
                 self.close_after = true;
             }
             let _ = self.commit(true);
+            if self.mode == Mode::Chunked && self.failed.is_none() {
+                // Chunked although complete: it has trailers to send.
+                let mut tail = Vec::with_capacity(64);
+                let trailers = self.trailer_fields();
+                chunked::encode_last(trailers.as_ref(), &mut tail);
+                let _ = self.send(&[&tail]);
+            }
             return;
         }
         match self.mode {
             Mode::Chunked => {
-                // The buffered tail goes out as a chunk, then the last chunk, in one write.
+                // The buffered tail goes out as a chunk, then the last chunk with any trailers,
+                // in one write.
                 let body = std::mem::take(&mut self.wh.buf);
                 let mut tail = Vec::with_capacity(body.len() + 32);
                 chunked::encode_chunk(&body, &mut tail);
-                chunked::encode_last(None, &mut tail);
+                let trailers = self.trailer_fields();
+                chunked::encode_last(trailers.as_ref(), &mut tail);
                 self.wh.buf = body;
                 self.wh.buf.clear();
                 let _ = self.send(&[&tail]);
@@ -551,6 +608,10 @@ impl ResponseWriter for ConnWriter<'_> {
         !self.hijacked && self.shared.peer_gone()
     }
 
+    fn trailers_mut(&mut self) -> Option<&mut HeaderMap> {
+        Some(&mut self.trailers)
+    }
+
     fn headers_mut(&mut self) -> &mut HeaderMap {
         &mut self.headers
     }
@@ -607,4 +668,50 @@ impl ResponseWriter for ConnWriter<'_> {
         self.srv.untrack(self.shared.id);
         Ok(crate::net::Conn::new(stream, buffered))
     }
+}
+
+/// The names the `Trailer` header announces (comma-separated, RFC 9110 §6.6.2), less those
+/// never allowed in a trailer.
+fn announced_trailers(h: &HeaderMap) -> Vec<HeaderName> {
+    let mut names = Vec::new();
+    for v in h.get_all(TRAILER) {
+        let Ok(text) = v.to_str() else { continue };
+        for part in text.split(',') {
+            if let Ok(name) = HeaderName::from_bytes(part.trim().as_bytes()) {
+                if !forbidden_trailer(&name) && !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Fields a trailer must not carry (RFC 9110 §6.5.1: framing, routing, request modifiers,
+/// authentication, content handling), as Go's `badTrailer` list.
+fn forbidden_trailer(name: &HeaderName) -> bool {
+    use http::header::*;
+    [
+        AUTHORIZATION,
+        CACHE_CONTROL,
+        CONNECTION,
+        CONTENT_ENCODING,
+        CONTENT_LENGTH,
+        CONTENT_RANGE,
+        CONTENT_TYPE,
+        EXPECT,
+        HOST,
+        MAX_FORWARDS,
+        PRAGMA,
+        PROXY_AUTHENTICATE,
+        PROXY_AUTHORIZATION,
+        RANGE,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        WWW_AUTHENTICATE,
+    ]
+    .contains(name)
+        || name == "keep-alive"
+        || name == "proxy-connection"
 }
