@@ -701,21 +701,7 @@ impl ResponseWriter for CloseOnLimit<'_> {
         self.inner.hijack()
     }
 
-    fn set_write_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
-        self.inner.set_write_deadline(deadline)
-    }
-
-    fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
-        self.inner.set_read_deadline(deadline)
-    }
-
-    fn client_gone(&self) -> bool {
-        self.inner.client_gone()
-    }
-
-    fn trailers_mut(&mut self) -> Option<&mut HeaderMap> {
-        self.inner.trailers_mut()
-    }
+    crate::server::response::forward_connection_methods!(inner);
 }
 
 /// A middleware: a function from a handler to a handler that wraps it. Build one from any
@@ -859,21 +845,7 @@ impl ResponseWriter for CountingWriter<'_> {
         self.inner.hijack()
     }
 
-    fn set_write_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
-        self.inner.set_write_deadline(deadline)
-    }
-
-    fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
-        self.inner.set_read_deadline(deadline)
-    }
-
-    fn client_gone(&self) -> bool {
-        self.inner.client_gone()
-    }
-
-    fn trailers_mut(&mut self) -> Option<&mut HeaderMap> {
-        self.inner.trailers_mut()
-    }
+    crate::server::response::forward_connection_methods!(inner);
 }
 
 /// Escapes the five characters that matter in HTML text and attribute values; borrows when

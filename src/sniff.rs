@@ -381,21 +381,7 @@ impl ResponseWriter for SniffWriter<'_> {
         self.inner.hijack()
     }
 
-    fn set_write_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
-        self.inner.set_write_deadline(deadline)
-    }
-
-    fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) -> Result<()> {
-        self.inner.set_read_deadline(deadline)
-    }
-
-    fn client_gone(&self) -> bool {
-        self.inner.client_gone()
-    }
-
-    fn trailers_mut(&mut self) -> Option<&mut HeaderMap> {
-        self.inner.trailers_mut()
-    }
+    crate::server::response::forward_connection_methods!(inner);
 }
 
 #[cfg(test)]

@@ -3,26 +3,19 @@
 //! and limits, `basic_auth`, `user_agent` and `referer`; a request line with a space in its
 //! target is a 400, not a 505.
 
+mod policy_support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use nethttp::client::{Client, ClientConfig, Proxy, Transport, TransportConfig};
+use nethttp::client::Client;
 use nethttp::error::{Malformed, TooLarge};
 use nethttp::{httptest, ErrorKind, Method, ServeMux, StatusCode};
 
 /// A client that uses no proxy and gives up after 10 s.
 fn client() -> Client {
-    Client::with_config(ClientConfig {
-        transport: Some(std::sync::Arc::new(Transport::with_config(
-            TransportConfig {
-                proxy: Proxy::none(),
-                ..TransportConfig::default()
-            },
-        ))),
-        timeout: Some(Duration::from_secs(10)),
-        ..ClientConfig::default()
-    })
+    Client::with_config(policy_support::config())
 }
 
 /// The routes under test, registered with `handle_func` and unannotated closures.

@@ -1,9 +1,10 @@
 //! JSON bodies in handlers (feature `json`): `Request::read_json` with a size limit and
 //! `handlers::write_json`, end to end over sockets with the client's JSON helpers.
 
-use std::time::Duration;
+mod policy_support;
 
-use nethttp::client::{Client, ClientConfig, Proxy, Transport, TransportConfig};
+
+use nethttp::client::Client;
 use nethttp::error::TooLarge;
 use nethttp::handlers::{self, write_json};
 use nethttp::{httptest, ErrorKind, Method, ServeMux, StatusCode};
@@ -15,17 +16,9 @@ struct Item {
     name: String,
 }
 
+/// A client that uses no proxy and gives up after 10 s.
 fn client() -> Client {
-    Client::with_config(ClientConfig {
-        transport: Some(std::sync::Arc::new(Transport::with_config(
-            TransportConfig {
-                proxy: Proxy::none(),
-                ..TransportConfig::default()
-            },
-        ))),
-        timeout: Some(Duration::from_secs(10)),
-        ..ClientConfig::default()
-    })
+    Client::with_config(policy_support::config())
 }
 
 fn server() -> httptest::Server {

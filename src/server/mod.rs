@@ -30,7 +30,7 @@
 
 mod conn;
 mod handler;
-mod response;
+pub(crate) mod response;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -122,6 +122,36 @@ pub trait ResponseWriter: Write {
     }
 }
 
+/// The [`ResponseWriter`] methods a writer that wraps another passes on unchanged: the
+/// deadlines, `client_gone` and `trailers_mut`. For the wrappers in `handlers` and `sniff`;
+/// `$inner` is the field holding the wrapped writer.
+macro_rules! forward_connection_methods {
+    ($inner:ident) => {
+        fn set_write_deadline(
+            &mut self,
+            deadline: Option<std::time::Instant>,
+        ) -> $crate::error::Result<()> {
+            self.$inner.set_write_deadline(deadline)
+        }
+
+        fn set_read_deadline(
+            &mut self,
+            deadline: Option<std::time::Instant>,
+        ) -> $crate::error::Result<()> {
+            self.$inner.set_read_deadline(deadline)
+        }
+
+        fn client_gone(&self) -> bool {
+            self.$inner.client_gone()
+        }
+
+        fn trailers_mut(&mut self) -> Option<&mut http::HeaderMap> {
+            self.$inner.trailers_mut()
+        }
+    };
+}
+pub(crate) use forward_connection_methods;
+
 /// A connection taken over from the server by [`ResponseWriter::hijack`]: a
 /// [`Conn`](crate::net::Conn) whose reads yield first the bytes the server had already read
 /// from the client past the request head, then bytes from the connection (TLS-decrypted on a
