@@ -242,7 +242,9 @@ fn space_in_the_target_is_400_not_505() {
     ] {
         let mut s = TcpStream::connect(ts.addr()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        write!(s, "{line}\r\nHost: x\r\n\r\n").unwrap();
+        // In two writes, as a client may send it: the verdict must wait for the whole line.
+        s.write_all(line.as_bytes()).unwrap();
+        s.write_all(b"\r\nHost: x\r\n\r\n").unwrap();
         let mut out = Vec::new();
         let _ = s.read_to_end(&mut out);
         let text = String::from_utf8_lossy(&out);

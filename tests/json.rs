@@ -3,7 +3,6 @@
 
 mod policy_support;
 
-
 use nethttp::client::Client;
 use nethttp::error::TooLarge;
 use nethttp::handlers::{self, write_json};

@@ -252,6 +252,12 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>>
     let mut req = httparse::Request::new(&mut []);
     let status = match req.parse_with_uninit_headers(buf, headers) {
         Ok(s) => s,
+        // Whether a bad version is a 505 (a well-formed version we do not speak) or a 400 (a
+        // malformed line) takes the whole line to tell: until it is here, read on.
+        Err(httparse::Error::Version) if first_line(buf).is_none() => {
+            check_partial(buf, limits, true)?;
+            return Ok(Parsed::Partial);
+        }
         Err(e) => return Err(map_request_error(e, buf, limits)),
     };
     let len = match status {
@@ -573,6 +579,29 @@ mod tests {
 
     fn kind(r: Result<Parsed<RequestHead>>) -> Option<ErrorKind> {
         r.err().map(|e| e.kind())
+    }
+
+    /// A first line that has not ended yet cannot be judged on its version: it might yet
+    /// turn out well-formed (505) or not (400). Seen when the line arrives in two reads.
+    #[test]
+    fn version_verdict_waits_for_the_whole_line() {
+        let l = Limits::default();
+        for partial in [&b"GET /a HTTP/1.2"[..], b"GET /a b HTT", b"GET /a HTTP/9"] {
+            assert!(
+                matches!(parse_request(partial, &l), Ok(Parsed::Partial)),
+                "{:?}",
+                String::from_utf8_lossy(partial)
+            );
+        }
+        let e = |b: &[u8]| parse_request(b, &l).err().map(|e| e.kind());
+        assert_eq!(
+            e(b"GET /a HTTP/1.2\r\n"),
+            Some(ErrorKind::UnsupportedVersion)
+        );
+        assert_eq!(
+            e(b"GET /a b HTTP/1.1\r\n"),
+            Some(ErrorKind::Malformed(Malformed::RequestLine))
+        );
     }
 
     #[test]
