@@ -146,6 +146,10 @@ pub enum Malformed {
     /// Form values (a query string or an `application/x-www-form-urlencoded` body) with a bad
     /// `%` escape, a `;`, or bytes that are not UTF-8.
     Form,
+    /// A `multipart/form-data` body or its `Content-Type`: no usable boundary, a bad delimiter
+    /// line or part header, a part that is not `form-data` or has no name, or a body that ends
+    /// before its close delimiter.
+    Multipart,
 }
 
 /// The limit a [`ErrorKind::TooLarge`] exceeded.
@@ -167,6 +171,12 @@ pub enum TooLarge {
     /// More informational (1xx) responses came before the final one than a client accepts
     /// ([`proto::client::MAX_INFORMATIONAL`](crate::proto::client::MAX_INFORMATIONAL)).
     Informational,
+    /// A `multipart/form-data` body has more parts than its limit
+    /// ([`MultipartLimits::max_parts`](crate::proto::multipart::MultipartLimits::max_parts)).
+    Parts,
+    /// The header section of one multipart part is longer, or has more fields, than its limit
+    /// ([`MultipartLimits`](crate::proto::multipart::MultipartLimits)).
+    PartHeader,
 }
 
 /// What was being read when a [`ErrorKind::ConnectionClosed`] happened.
@@ -454,6 +464,7 @@ impl fmt::Display for Malformed {
             Malformed::Trailer => "invalid trailer field",
             Malformed::Location => "invalid location in redirect",
             Malformed::Form => "invalid form encoding",
+            Malformed::Multipart => "invalid multipart form data",
         })
     }
 }
@@ -468,6 +479,8 @@ impl fmt::Display for TooLarge {
             TooLarge::ChunkExtensions => "chunk extensions too long",
             TooLarge::Body => "body larger than limit",
             TooLarge::Informational => "too many informational (1xx) responses",
+            TooLarge::Parts => "too many multipart parts",
+            TooLarge::PartHeader => "multipart part header too large",
         })
     }
 }
@@ -567,6 +580,9 @@ mod tests {
             Error::with_source(ErrorKind::Decode, "corrupt deflate stream"),
             Error::with_source(ErrorKind::TooManyRedirects, "at most 10 allowed"),
             Error::too_large(TooLarge::Informational),
+            Error::malformed(Malformed::Multipart),
+            Error::too_large(TooLarge::Parts),
+            Error::too_large(TooLarge::PartHeader),
             Error::thread_spawn("connection reader", io::ErrorKind::WouldBlock.into()),
         ];
         for e in cases {
@@ -586,6 +602,18 @@ mod tests {
         assert_eq!(
             Error::new(ErrorKind::ProxyConnect(http::StatusCode::FORBIDDEN)).to_string(),
             "proxy refused to open a tunnel: 403 forbidden"
+        );
+        assert_eq!(
+            Error::malformed(Malformed::Multipart).to_string(),
+            "malformed message: invalid multipart form data"
+        );
+        assert_eq!(
+            Error::too_large(TooLarge::Parts).to_string(),
+            "too many multipart parts"
+        );
+        assert_eq!(
+            Error::too_large(TooLarge::PartHeader).to_string(),
+            "multipart part header too large"
         );
     }
 

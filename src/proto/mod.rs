@@ -5,11 +5,11 @@
 //! ([`body`], [`chunked`]) and writes heads ([`write`](mod@write)); [`client`] runs a client's
 //! side of an exchange (request head out, 1xx skipped, framing and reuse decided). The client and the server
 //! own the sockets and threads and call into it, so both roles frame messages with the same
-//! code.
+//! code. Above the framing, [`multipart`] decodes `multipart/form-data` bodies (RFC 7578).
 //!
 //! The rules are strict on purpose: anything that two HTTP implementations could read two ways
 //! (the raw material of request smuggling) is an error here. Each rule cites its section of
-//! RFC 9112.
+//! RFC 9112 (RFC 7578 and RFC 2046 for multipart bodies).
 //!
 //! ```
 //! use nethttp::proto::{self, head::Parsed, Limits};
@@ -33,6 +33,7 @@ pub mod client;
 pub mod date;
 pub mod framing;
 pub mod head;
+pub mod multipart;
 pub mod write;
 
 /// Size limits applied while parsing. Every limit counts bytes on the wire.
