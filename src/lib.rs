@@ -103,6 +103,7 @@ pub mod fs;
 pub mod handlers;
 #[cfg(all(feature = "client", feature = "server"))]
 pub mod httptest;
+pub mod multipart;
 #[cfg(feature = "server")]
 pub mod mux;
 pub mod net;

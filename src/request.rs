@@ -11,6 +11,8 @@ use http::{Extensions, HeaderMap, Method, Uri, Version};
 use crate::body::Body;
 use crate::error::{Error, ErrorKind};
 use crate::form::Form;
+use crate::multipart::{read_form, FileHeader, MultipartForm, MultipartReader, DEFAULT_MAX_MEMORY};
+use crate::proto::multipart::{self as wire, MultipartLimits};
 
 /// The most of a form body [`Request::parse_form`] reads: 10 MiB, Go's limit.
 pub const MAX_FORM_BODY: u64 = 10 << 20;
@@ -42,6 +44,8 @@ pub struct Request {
     /// alone (`r.PostForm`).
     form: Option<Form>,
     post_form: Option<Form>,
+    /// Set by `parse_multipart_form`; its temporary files go when the request is dropped.
+    multipart: Option<MultipartForm>,
 }
 
 impl Request {
@@ -88,6 +92,7 @@ impl Request {
             tls: false,
             form: None,
             post_form: None,
+            multipart: None,
         }
     }
 
@@ -260,14 +265,137 @@ impl Request {
     /// [`parse_form`](Self::parse_form) if it has not run, ignoring its error (call it yourself
     /// to see one).
     pub fn form_value(&mut self, name: &str) -> Option<&str> {
-        let _ = self.parse_form();
+        self.parse_any_form();
         self.form.as_ref()?.get(name)
     }
 
     /// The first value of `name` in the body's form alone, as Go's `r.PostFormValue`.
     pub fn post_form_value(&mut self, name: &str) -> Option<&str> {
-        let _ = self.parse_form();
+        self.parse_any_form();
         self.post_form.as_ref()?.get(name)
+    }
+
+    /// What Go's `FormValue` parses on demand: a multipart form (with
+    /// [`DEFAULT_MAX_MEMORY`](crate::multipart::DEFAULT_MAX_MEMORY)) or an urlencoded one.
+    fn parse_any_form(&mut self) {
+        if self.multipart.is_none() && self.content_type_is("multipart/form-data") {
+            let _ = self.parse_multipart_form(DEFAULT_MAX_MEMORY);
+        } else {
+            let _ = self.parse_form();
+        }
+    }
+
+    fn content_type_is(&self, media_type: &str) -> bool {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case(media_type))
+    }
+
+    /// The parts of a `multipart/form-data` body, one at a time as they arrive, as Go's
+    /// `r.MultipartReader`: for uploads that should go straight to their destination, never
+    /// into memory or a temporary file. Each part's file name is already reduced to its base
+    /// name.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use nethttp::{Method, Request};
+    ///
+    /// let body = "--xyz\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"../a.txt\"\r\n\r\nhello\r\n--xyz--\r\n";
+    /// let mut r = Request::new(Method::POST, "/upload")?
+    ///     .with_header("content-type", "multipart/form-data; boundary=xyz")?
+    ///     .with_body(body);
+    /// let mut parts = r.multipart_reader()?;
+    /// let mut part = parts.next_part()?.expect("one part");
+    /// assert_eq!((part.name.as_str(), part.filename.as_deref()), ("doc", Some("a.txt")));
+    /// let mut data = String::new();
+    /// part.read_to_string(&mut data).map_err(nethttp::Error::from)?;
+    /// assert_eq!(data, "hello");
+    /// assert!(parts.next_part()?.is_none());
+    /// # Ok::<(), nethttp::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Malformed::Multipart`](crate::error::Malformed::Multipart) if the body is not
+    /// `multipart/form-data` with a valid boundary; [`ErrorKind::InvalidInput`] after
+    /// [`parse_multipart_form`](Self::parse_multipart_form) read the body.
+    pub fn multipart_reader(&mut self) -> crate::Result<MultipartReader<'_>> {
+        if self.multipart.is_some() {
+            return Err(Error::invalid_input(
+                "the multipart body was already read by parse_multipart_form",
+            ));
+        }
+        let ct = self
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let boundary = wire::boundary(ct)?;
+        Ok(MultipartReader::new(
+            &mut self.body,
+            &boundary,
+            MultipartLimits::default(),
+        ))
+    }
+
+    /// Reads a whole `multipart/form-data` body, as Go's `r.ParseMultipartForm(max_memory)`:
+    /// the plain fields' values in memory (at most `max_memory` plus 10 MiB), each file in
+    /// memory while it fits in what is left of `max_memory`, else in a temporary file, removed
+    /// when the request is dropped. The values are added after the query's in
+    /// [`form`](Self::form) and to [`post_form`](Self::post_form), as Go adds them; the files
+    /// are in [`multipart_form`](Self::multipart_form) and [`form_file`](Self::form_file).
+    /// A second call does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Malformed::Multipart`](crate::error::Malformed::Multipart) for a body that is not
+    /// well-formed multipart (400), [`TooLarge::Parts`](crate::error::TooLarge::Parts) and
+    /// [`TooLarge::PartHeader`](crate::error::TooLarge::PartHeader) past the parser's limits,
+    /// [`TooLarge::Body`](crate::error::TooLarge::Body) for values over their limit; the body's
+    /// read errors and a temporary file's write errors. No temporary file is left behind by a
+    /// failed call.
+    pub fn parse_multipart_form(&mut self, max_memory: u64) -> crate::Result<()> {
+        if self.multipart.is_some() {
+            return Ok(());
+        }
+        let query_err = self.parse_form().err();
+        let form = {
+            let mut reader = self.multipart_reader()?;
+            read_form(&mut reader, max_memory)?
+        };
+        for (name, value) in form.values.iter() {
+            if let Some(f) = self.form.as_mut() {
+                f.add(name, value);
+            }
+            if let Some(f) = self.post_form.as_mut() {
+                f.add(name, value);
+            }
+        }
+        self.multipart = Some(form);
+        query_err.map_or(Ok(()), Err)
+    }
+
+    /// The form [`parse_multipart_form`](Self::parse_multipart_form) read; `None` before.
+    pub fn multipart_form(&self) -> Option<&MultipartForm> {
+        self.multipart.as_ref()
+    }
+
+    /// The first file of field `name`, as Go's `r.FormFile`: parses the multipart form (with
+    /// [`DEFAULT_MAX_MEMORY`](crate::multipart::DEFAULT_MAX_MEMORY)) if that has not been done.
+    /// Read it with [`FileHeader::open`].
+    ///
+    /// # Errors
+    ///
+    /// As [`parse_multipart_form`](Self::parse_multipart_form);
+    /// [`ErrorKind::InvalidInput`] if the form has no such file (Go's `ErrMissingFile`).
+    pub fn form_file(&mut self, name: &str) -> crate::Result<&FileHeader> {
+        self.parse_multipart_form(DEFAULT_MAX_MEMORY)?;
+        self.multipart
+            .as_ref()
+            .and_then(|m| m.file(name))
+            .ok_or_else(|| Error::invalid_input(format!("no file field {name:?} in the form")))
     }
 
     /// True if the request arrived over TLS (Go's `r.TLS != nil`).
