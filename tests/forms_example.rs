@@ -34,7 +34,10 @@ fn start() -> Option<Example> {
             "{} not built",
             bin.display()
         );
-        println!("skipped: {} not built (run the whole `cargo test`)", bin.display());
+        println!(
+            "skipped: {} not built (run the whole `cargo test`)",
+            bin.display()
+        );
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
