@@ -1,6 +1,7 @@
-//! Static files over HTTP, as Go's `fs.go`: [`FileServer`], [`serve_file`], [`serve_content`].
-//! Preconditions are in `conditional.rs`, ranges in `range.rs`, listings in `dir.rs` and URL
-//! path safety in `path.rs`; this file is the request flow.
+//! Static files over HTTP, as Go's `fs.go`: [`FileServer`], [`serve_file`], [`serve_file_fs`],
+//! [`serve_content`]. The file systems served from are in `system.rs`, preconditions in
+//! `conditional.rs`, ranges in `range.rs`, listings in `dir.rs` and URL path safety in
+//! `path.rs`; this file is the request flow.
 //!
 //! Available with feature `fs` (on by default; implies `server`).
 //!
@@ -10,6 +11,39 @@
 //! // Serve ./public on 127.0.0.1:8080: files, index.html for directories, listings otherwise.
 //! nethttp::listen_and_serve("127.0.0.1:8080", FileServer::new("public"))?;
 //! # Ok::<(), nethttp::Error>(())
+//! ```
+//!
+//! # File systems
+//!
+//! [`FileServer`] and [`serve_file_fs`] read through the [`FileSystem`] trait (Go's `fs.FS`):
+//! `stat`, `open` and `read_dir` on cleaned, `/`-separated paths relative to a root. Two
+//! implementations come with the crate: [`Dir`], an OS directory with symlinks resolved and
+//! nothing served from outside it (what [`FileServer::new`] uses), and [`MemFs`], files held
+//! in memory, typically compiled in with `include_bytes!` as Go's `embed.FS`. Redirects,
+//! `index.html`, listings, ranges and preconditions are the same whichever is used.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use nethttp::fs::MemFs;
+//! use nethttp::{httptest, FileServer, Handler};
+//!
+//! let mut files = MemFs::new();
+//! files
+//!     .add_static("docs/readme.txt", b"read me")
+//!     .set_modified(Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+//! let srv = FileServer::from_fs(files);
+//!
+//! let mut req = httptest::request("GET", "/docs/readme.txt", ());
+//! req.headers.insert("range", "bytes=0-3".parse().unwrap());
+//! let mut rec = httptest::ResponseRecorder::new();
+//! srv.serve_http(&mut rec, &mut req);
+//! assert_eq!(rec.status(), 206);
+//! assert_eq!(rec.body(), b"read");
+//! assert_eq!(rec.header("last-modified"), Some("Tue, 14 Nov 2023 22:13:20 GMT"));
+//!
+//! let mut rec = httptest::ResponseRecorder::new();
+//! srv.serve_http(&mut rec, &mut httptest::request("GET", "/docs", ()));
+//! assert_eq!(rec.header("location"), Some("docs/"));
 //! ```
 //!
 //! # What a response depends on
@@ -50,6 +84,7 @@
 //! - `Range` is ignored on methods other than GET and HEAD (§14.2).
 //! - [`FileServer`] refuses symlinks that resolve outside its root (Go's `http.Dir` follows
 //!   them) and files that are neither regular files nor directories (FIFOs, devices).
+//! - Paths are UTF-8: a request path that is not, once decoded, gets `404`.
 //! - Error responses drop `ETag`, `Last-Modified`, `Cache-Control` and `Content-Encoding`,
 //!   which describe the content and not the error text (Go 1.23's rule).
 
@@ -57,10 +92,14 @@ mod conditional;
 mod dir;
 pub(crate) mod path;
 mod range;
+mod system;
 
-use std::fs::{self, File, Metadata};
+pub use system::{Dir, DirEntry, FileInfo, FileSystem, MemFs, ReadSeek};
+
+use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::{
@@ -71,7 +110,6 @@ use http::{HeaderValue, Method, StatusCode};
 
 use crate::server::{Handler, Request, ResponseWriter};
 use conditional::Decision;
-use path::Confine;
 use range::{ByteRange, Multipart, RangeError};
 
 /// The size of the buffer file bytes are copied through.
@@ -130,22 +168,47 @@ const INDEX: &str = "index.html";
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FileServer {
-    root: PathBuf,
+    fs: Arc<dyn FileSystem>,
+    /// The directory given to [`FileServer::new`]; `None` for [`FileServer::from_fs`].
+    root: Option<PathBuf>,
+}
+
+impl fmt::Debug for FileServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileServer")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FileServer {
-    /// A file server for the directory `root`. The directory is resolved (symlinks and all) on
-    /// every request, so it may be created or replaced while the server runs; while it is
-    /// missing every request gets `404`.
+    /// A file server for the directory `root` (a [`Dir`]). The directory is resolved
+    /// (symlinks and all) on every request, so it may be created or replaced while the server
+    /// runs; while it is missing every request gets `404`.
     pub fn new(root: impl Into<PathBuf>) -> FileServer {
-        FileServer { root: root.into() }
+        let root = root.into();
+        FileServer {
+            fs: Arc::new(Dir::new(root.clone())),
+            root: Some(root),
+        }
     }
 
-    /// The directory being served, as given.
-    pub fn root(&self) -> &FsPath {
-        &self.root
+    /// A file server for any [`FileSystem`], as Go's `http.FileServerFS`: a [`MemFs`] of
+    /// files compiled into the program, or a type of your own. Redirects, `index.html`,
+    /// listings, ranges and preconditions are the same as for a directory.
+    pub fn from_fs(fs: impl FileSystem) -> FileServer {
+        FileServer {
+            fs: Arc::new(fs),
+            root: None,
+        }
+    }
+
+    /// The directory being served, as given to [`FileServer::new`]; `None` for a server made
+    /// with [`FileServer::from_fs`].
+    pub fn root(&self) -> Option<&FsPath> {
+        self.root.as_deref()
     }
 }
 
@@ -159,20 +222,13 @@ impl Handler for FileServer {
             url.insert(0, b'/');
         }
         let cleaned = path::clean(&url);
-        let Some(rel) = path::to_rel_path(&cleaned[1..]) else {
-            serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
+        let Ok(rel) = std::str::from_utf8(&cleaned[1..]) else {
+            // No file system here names files with bytes that are not UTF-8.
+            serve_io_error(w, &io::ErrorKind::NotFound.into());
             return;
         };
-        let root = match fs::canonicalize(&self.root) {
-            Ok(root) => root,
-            Err(e) => {
-                log::debug!("file server: root {}: {e}", self.root.display());
-                serve_io_error(w, &e);
-                return;
-            }
-        };
-        let full = root.join(rel);
-        serve_path(w, r, &url, &full, Confine::Root(&root), true);
+        let type_name = rel.rsplit('/').next().unwrap_or_default();
+        serve_fs(w, r, &url, &*self.fs, rel, type_name, true);
     }
 }
 
@@ -200,7 +256,49 @@ pub fn serve_file(w: &mut dyn ResponseWriter, r: &Request, path: impl AsRef<FsPa
     if p.as_os_str().is_empty() {
         p = FsPath::new(".");
     }
-    serve_path(w, r, &url, p, Confine::Anywhere, false);
+    // The name the caller gave picks the type, not a symlink's target.
+    let type_name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let fs = Dir::unconfined(p.to_path_buf());
+    serve_fs(w, r, &url, &fs, "", &type_name, false);
+}
+
+/// Answers with the file or directory `name` of `fs`, as Go's `http.ServeFileFS`.
+///
+/// `name` is cleaned as a URL path is (a leading `/` is optional, `..` cannot climb above the
+/// root of `fs`; `""` and `/` name the root). Otherwise it behaves as [`serve_file`]: a
+/// request whose URL path holds a `..` segment is answered `400`, a URL path ending in
+/// `/index.html` is redirected to `./`, a directory requested without a trailing slash is
+/// redirected to `name/`, and a directory is served as its `index.html` or as a listing.
+///
+/// ```
+/// use nethttp::fs::{serve_file_fs, MemFs};
+/// use nethttp::httptest;
+///
+/// let mut files = MemFs::new();
+/// files.add_static("reports/q1.csv", b"month,total\n");
+///
+/// let mut rec = httptest::ResponseRecorder::new();
+/// let req = httptest::request("GET", "/download", ());
+/// serve_file_fs(&mut rec, &req, &files, "reports/q1.csv");
+/// assert_eq!(rec.status(), 200);
+/// assert_eq!(rec.header("content-type"), Some("text/csv; charset=utf-8"));
+/// ```
+pub fn serve_file_fs(w: &mut dyn ResponseWriter, r: &Request, fs: &dyn FileSystem, name: &str) {
+    let Some(url) = path::percent_decode(r.uri.path()) else {
+        serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
+        return;
+    };
+    if path::contains_dot_dot(&url) {
+        serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
+        return;
+    }
+    let cleaned = path::clean(name.as_bytes());
+    let rel = String::from_utf8_lossy(&cleaned[1..]);
+    let type_name = rel.rsplit('/').next().unwrap_or_default();
+    serve_fs(w, r, &url, fs, &rel, type_name, false);
 }
 
 /// Answers with `content`, handling ranges and preconditions, as Go's `http.ServeContent`.
@@ -237,15 +335,17 @@ pub fn serve_content(
     serve_sized(w, r, name, modtime, None, content);
 }
 
-/// The flow shared by [`FileServer`] and [`serve_file`] (Go's `serveFile`). `url` is the
-/// decoded URL path, `full` the file path to serve; `redirect` turns on the canonical-path
-/// redirects of the file server.
-fn serve_path(
+/// The flow shared by [`FileServer`], [`serve_file`] and [`serve_file_fs`] (Go's
+/// `serveFile`). `url` is the decoded URL path, `rel` the path within `fs` to serve and
+/// `type_name` the name whose extension picks the type; `redirect` turns on the
+/// canonical-path redirects of the file server.
+fn serve_fs(
     w: &mut dyn ResponseWriter,
     r: &Request,
     url: &[u8],
-    full: &FsPath,
-    confine: Confine<'_>,
+    fs: &dyn FileSystem,
+    rel: &str,
+    type_name: &str,
     redirect: bool,
 ) {
     // Go redirects .../index.html to .../ with a relative Location, which keeps working under
@@ -254,35 +354,25 @@ fn serve_path(
         local_redirect(w, r, "./");
         return;
     }
-    let below = match confine {
-        Confine::Root(root) => root,
-        Confine::Anywhere => FsPath::new(""),
-    };
-    let stat = path::resolve(full, confine).and_then(|real| {
-        let meta = fs::metadata(&real)?;
-        Ok((real, meta))
-    });
-    let (real, meta) = match stat {
-        Ok(found) => found,
+    let info = match fs.stat(rel) {
+        Ok(info) => info,
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
+            return;
+        }
         Err(e) => {
-            serve_io_error(w, &path::map_open_error(e, full, below));
+            serve_io_error(w, &e);
             return;
         }
     };
-    if !meta.is_dir() && !meta.is_file() {
-        // Opening a FIFO would block the connection thread; devices and sockets are not
-        // content either.
-        serve_io_error(w, &io::ErrorKind::NotFound.into());
-        return;
-    }
 
     if redirect {
-        if meta.is_dir() && !url.ends_with(b"/") {
+        if info.is_dir && !url.ends_with(b"/") {
             let to = format!("{}/", path::escape_path(path::base(url)));
             local_redirect(w, r, &to);
             return;
         }
-        if !meta.is_dir() && url.ends_with(b"/") {
+        if !info.is_dir && url.ends_with(b"/") {
             let base = path::base(url);
             if base == b"/" || base == b"." {
                 // The root itself is a file: there is nowhere to redirect to.
@@ -299,17 +389,24 @@ fn serve_path(
         }
     }
 
-    if meta.is_dir() {
+    if info.is_dir {
         if !url.ends_with(b"/") {
             let to = format!("{}/", path::escape_path(path::base(url)));
             local_redirect(w, r, &to);
             return;
         }
-        if let Some((file, index_meta)) = open_index(&real, confine) {
-            serve_opened(w, r, INDEX, file, &index_meta);
+        if let Some((file, index_info)) = open_index(fs, rel) {
+            serve_sized(
+                w,
+                r,
+                INDEX,
+                index_info.modified,
+                Some(index_info.size),
+                file,
+            );
             return;
         }
-        let modtime = conditional::known_secs(meta.modified().ok());
+        let modtime = conditional::known_secs(info.modified);
         if conditional::not_modified_since(&r.headers, &r.method, modtime) {
             write_not_modified(w);
             return;
@@ -317,10 +414,10 @@ fn serve_path(
         if let Some(m) = modtime {
             set(w, LAST_MODIFIED, conditional::http_date(m));
         }
-        match dir::render(&real) {
-            Ok(listing) => dir::send(w, &listing),
+        match fs.read_dir(rel) {
+            Ok(entries) => dir::send(w, &dir::render(entries)),
             Err(e) => {
-                log::debug!("file server: reading directory {}: {e}", real.display());
+                log::debug!("file server: reading directory /{rel}: {e}");
                 serve_error(
                     w,
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -331,38 +428,24 @@ fn serve_path(
         return;
     }
 
-    let opened = File::open(&real).and_then(|f| {
-        let m = f.metadata()?;
-        Ok((f, m))
-    });
-    let (file, meta) = match opened {
-        Ok(found) => found,
-        Err(e) => {
-            serve_io_error(w, &e);
-            return;
-        }
-    };
-    // The name the client asked for picks the type, not a symlink's target.
-    let name = full
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    serve_opened(w, r, &name, file, &meta);
+    match fs.open(rel) {
+        Ok((file, info)) => serve_sized(w, r, type_name, info.modified, Some(info.size), file),
+        Err(e) => serve_io_error(w, &e),
+    }
 }
 
-/// The directory's `index.html`, if it is a regular file within the confinement.
-fn open_index(dir: &FsPath, confine: Confine<'_>) -> Option<(File, Metadata)> {
-    let real = path::resolve(&dir.join(INDEX), confine).ok()?;
-    if !fs::metadata(&real).ok()?.is_file() {
+/// The directory's `index.html`, if it is a regular file.
+fn open_index(fs: &dyn FileSystem, dir: &str) -> Option<(Box<dyn ReadSeek + Send>, FileInfo)> {
+    let index = if dir.is_empty() {
+        INDEX.to_string()
+    } else {
+        format!("{dir}/{INDEX}")
+    };
+    if fs.stat(&index).ok()?.is_dir {
         return None;
     }
-    let file = File::open(&real).ok()?;
-    let meta = file.metadata().ok()?;
-    meta.is_file().then_some((file, meta))
-}
-
-fn serve_opened(w: &mut dyn ResponseWriter, r: &Request, name: &str, file: File, meta: &Metadata) {
-    serve_sized(w, r, name, meta.modified().ok(), Some(meta.len()), file);
+    let (file, info) = fs.open(&index).ok()?;
+    (!info.is_dir).then_some((file, info))
 }
 
 /// What the body of a successful response is.
