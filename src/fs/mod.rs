@@ -244,14 +244,9 @@ impl Handler for FileServer {
 /// Files are served by the rules of [`serve_content`]; a directory as its `index.html` or as
 /// a listing, as [`FileServer`] does.
 pub fn serve_file(w: &mut dyn ResponseWriter, r: &Request, path: impl AsRef<FsPath>) {
-    let Some(url) = path::percent_decode(r.uri.path()) else {
-        serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
+    let Some(url) = url_without_dot_dot(w, r) else {
         return;
     };
-    if path::contains_dot_dot(&url) {
-        serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
-        return;
-    }
     let mut p = path.as_ref();
     if p.as_os_str().is_empty() {
         p = FsPath::new(".");
@@ -263,6 +258,19 @@ pub fn serve_file(w: &mut dyn ResponseWriter, r: &Request, path: impl AsRef<FsPa
         .unwrap_or_default();
     let fs = Dir::unconfined(p.to_path_buf());
     serve_fs(w, r, &url, &fs, "", &type_name, false);
+}
+
+/// The decoded URL path of `r` for `serve_file` and `serve_file_fs`; `None` (after answering
+/// `400`) if it cannot be decoded or holds a `..` segment, which usually means the caller
+/// joined the URL path into the file name unchecked.
+fn url_without_dot_dot(w: &mut dyn ResponseWriter, r: &Request) -> Option<Vec<u8>> {
+    match path::percent_decode(r.uri.path()) {
+        Some(url) if !path::contains_dot_dot(&url) => Some(url),
+        _ => {
+            serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
+            None
+        }
+    }
 }
 
 /// Answers with the file or directory `name` of `fs`, as Go's `http.ServeFileFS`.
@@ -287,14 +295,9 @@ pub fn serve_file(w: &mut dyn ResponseWriter, r: &Request, path: impl AsRef<FsPa
 /// assert_eq!(rec.header("content-type"), Some("text/csv; charset=utf-8"));
 /// ```
 pub fn serve_file_fs(w: &mut dyn ResponseWriter, r: &Request, fs: &dyn FileSystem, name: &str) {
-    let Some(url) = path::percent_decode(r.uri.path()) else {
-        serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
+    let Some(url) = url_without_dot_dot(w, r) else {
         return;
     };
-    if path::contains_dot_dot(&url) {
-        serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
-        return;
-    }
     let cleaned = path::clean(name.as_bytes());
     let rel = String::from_utf8_lossy(&cleaned[1..]);
     let type_name = rel.rsplit('/').next().unwrap_or_default();
