@@ -209,7 +209,7 @@ impl Request {
         }
         let mut first_err = None;
         let post = if matches!(self.method, Method::POST | Method::PUT | Method::PATCH)
-            && self.is_urlencoded()
+            && self.content_type_is("application/x-www-form-urlencoded")
         {
             match self.body.read_to_vec(MAX_FORM_BODY) {
                 Ok(bytes) => match String::from_utf8(bytes) {
@@ -236,17 +236,6 @@ impl Request {
         self.form = Some(Form::merged(&post, &query));
         self.post_form = Some(post);
         first_err.map_or(Ok(()), Err)
-    }
-
-    fn is_urlencoded(&self) -> bool {
-        self.headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|t| {
-                t.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
     }
 
     /// The values [`parse_form`](Self::parse_form) found, body and query (Go's `r.Form`);
