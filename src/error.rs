@@ -499,6 +499,7 @@ impl fmt::Display for Error {
                 | ErrorKind::Decode
                 | ErrorKind::TooManyRedirects
                 | ErrorKind::ThreadSpawn
+                | ErrorKind::UnsupportedTransferCoding
                 | ErrorKind::Malformed(Malformed::Location)
         ) {
             if let Some(src) = &self.inner.source {

@@ -55,10 +55,27 @@ impl Request {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`] if `target` is not a valid URI.
+    ///
+    /// A space, a non-ASCII character or another byte RFC 3986 does not allow in the path or
+    /// the query is percent-encoded first, as Go's client does (`/a b` becomes `/a%20b`, `/ü`
+    /// becomes `/%C3%BC`); escapes already there stay as they are, and the fragment is dropped.
+    /// See [`proto::uri`](crate::proto::uri) for the rules and where they differ from Go's.
+    ///
+    /// ```
+    /// use nethttp::{Method, Request};
+    /// let r = Request::new(Method::GET, "http://example.com/a b/ü?q=x y")?;
+    /// assert_eq!(r.uri, "http://example.com/a%20b/%C3%BC?q=x%20y");
+    /// # Ok::<(), nethttp::Error>(())
+    /// ```
     pub fn new(method: Method, target: &str) -> crate::Result<Request> {
-        let uri: Uri = target
-            .parse()
-            .map_err(|e| Error::with_source(ErrorKind::InvalidInput, e))?;
+        let invalid = |e: &dyn fmt::Display| {
+            Error::invalid_input(format!(
+                "invalid url {:?}: {e}",
+                crate::proto::uri::redact(target)
+            ))
+        };
+        let escaped = crate::proto::uri::escape_url(target).map_err(|e| invalid(&e))?;
+        let uri: Uri = escaped.parse().map_err(|e| invalid(&e))?;
         Ok(Request::from_parts(
             method,
             uri,

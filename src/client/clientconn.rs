@@ -141,7 +141,9 @@ impl ClientConn {
                 next_id: 1,
                 spent: false,
                 upgraded: None,
-                scanner: HeadScanner::response(Limits::default()),
+                scanner: HeadScanner::response(Limits::response(
+                    Limits::DEFAULT_MAX_RESPONSE_HEAD_BYTES,
+                )),
             })),
         }
     }

@@ -289,10 +289,7 @@ impl PersistConn {
         let (reqch, reqrx) = crossbeam_channel::bounded(1);
         let (writech, writerx) = crossbeam_channel::bounded(1);
         let (bodych, bodyrx) = crossbeam_channel::bounded(1);
-        let limits = Limits {
-            max_head_bytes: t.cfg.max_response_header_bytes,
-            ..Limits::default()
-        };
+        let limits = Limits::response(t.cfg.max_response_header_bytes);
         let pc = Arc::new(PersistConn {
             id,
             key,

@@ -436,7 +436,7 @@ pub fn connect_tunnel(
 
     let mut buf = ReadBuf::new();
     let mut rslot = TimeoutSlot::default();
-    let mut scanner = HeadScanner::response(Limits::default());
+    let mut scanner = HeadScanner::response(Limits::response(Limits::DEFAULT_MAX_HEAD_BYTES));
     let mut ex = Exchange::new(http::Method::CONNECT, false);
     let head = loop {
         let h = bufio::read_head(

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use percent_encoding::{AsciiSet, CONTROLS};
 
 use super::response::Response;
 use crate::error::{Error, ErrorKind, Malformed, Result};
@@ -282,20 +281,6 @@ pub(crate) fn drain(mut resp: Response) {
     }
 }
 
-/// Bytes a `Location` may carry that a URI may not: encoded as browsers do, rather than
-/// refusing the redirect. `%` is left alone, so encoded sequences stay as they are.
-const LOCATION_ENCODE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>')
-    .add(b'\\')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
 /// Resolves a `Location` value against the URL of the request it answers (RFC 9110 §10.2.2,
 /// RFC 3986 §5.2). Fragments are dropped: a request target has none.
 pub(crate) fn resolve_location(base: &Uri, location: &str) -> Result<Uri> {
@@ -307,7 +292,9 @@ pub(crate) fn resolve_location(base: &Uri, location: &str) -> Result<Uri> {
     };
     let loc = location.trim();
     let loc = loc.split_once('#').map_or(loc, |(l, _)| l);
-    let encoded = percent_encoding::utf8_percent_encode(loc, LOCATION_ENCODE).to_string();
+    // Bytes a URI may not carry are encoded as browsers do rather than refusing the
+    // redirect; escapes already there stay as they are.
+    let encoded = crate::proto::uri::escape_lenient(loc).map_err(|e| bad(e.to_string()))?;
     let base_ref = Reference {
         scheme: base.scheme_str(),
         authority: base.authority().map(|a| a.as_str()),

@@ -100,8 +100,9 @@ pub struct TransportConfig {
     /// `Expect: 100-continue`. Zero sends the body at once, without waiting. Default is 1
     /// second.
     pub expect_continue_timeout: Duration,
-    /// The largest response head accepted, in bytes. Values below 64 are treated as 64.
-    /// Default is 1 MiB.
+    /// The largest response head accepted, in bytes (Go's `MaxResponseHeaderBytes`): the
+    /// status line, every field and the blank line. There is no separate limit on the number
+    /// of fields, as in Go. Values below 64 are treated as 64. Default is 10 MiB, Go's.
     pub max_response_header_bytes: usize,
     /// With `true`, each connection carries one request only (`Connection: close`) and none is
     /// pooled. Default is `false`.
@@ -139,7 +140,7 @@ impl Default for TransportConfig {
             idle_conn_timeout: Some(Duration::from_secs(90)),
             response_header_timeout: None,
             expect_continue_timeout: Duration::from_secs(1),
-            max_response_header_bytes: Limits::DEFAULT_MAX_HEAD_BYTES,
+            max_response_header_bytes: Limits::DEFAULT_MAX_RESPONSE_HEAD_BYTES,
             disable_keep_alives: false,
             read_buffer_size: DEFAULT_READ_BUFFER,
             write_buffer_size: DEFAULT_WRITE_BUFFER,

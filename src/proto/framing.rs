@@ -69,11 +69,13 @@ pub fn response(
 /// 2. `Transfer-Encoding` on an HTTP/1.0 message: an error (§6.1: the framing is faulty).
 /// 3. A request with both `Transfer-Encoding` and `Content-Length`: an error (§6.1 lets a server
 ///    reject it; we do, since it is the classic smuggling vector).
-/// 4. `Transfer-Encoding` whose last coding is `chunked`: chunked. On a request, `chunked` must
-///    be the only coding, because this crate decodes no other transfer coding: anything else is
-///    [`ErrorKind::UnsupportedTransferCoding`] (501) when a coding is unknown, and malformed
-///    (400) otherwise. On a response, a list not ending in `chunked` reads until close, and a
-///    `Content-Length` beside it is ignored.
+/// 4. `Transfer-Encoding`: `chunked` must be the only coding, because this crate decodes no
+///    other transfer coding. Anything else is [`ErrorKind::UnsupportedTransferCoding`] naming
+///    the first other coding (a server answers 501), except a request whose list does not end
+///    in `chunked`, which is malformed (400). On a response, as in Go, `gzip, chunked` and a
+///    lone `gzip` are errors too (RFC 9112 would read the first as chunked and the second until
+///    close, and hand the caller gzip bytes it did not ask for); a `Content-Length` beside
+///    `chunked` is ignored.
 /// 5. `Content-Length`: that many bytes. It must be `1*DIGIT` without sign, space or overflow;
 ///    repeated identical values (`5, 5` or two fields of `5`) are accepted, anything else is an
 ///    error.
@@ -115,7 +117,7 @@ pub fn decide(role: Role<'_>, version: Version, headers: &HeaderMap) -> Result<F
         let chunked_count = codings.iter().filter(|c| **c == Coding::Chunked).count();
         if is_request {
             if codings.contains(&Coding::Unknown) {
-                return Err(Error::new(ErrorKind::UnsupportedTransferCoding));
+                return Err(unsupported_coding(headers));
             }
             if !last_is_chunked || chunked_count > 1 {
                 return Err(Error::malformed(Malformed::TransferEncoding));
@@ -123,7 +125,7 @@ pub fn decide(role: Role<'_>, version: Version, headers: &HeaderMap) -> Result<F
             if codings.len() > 1 {
                 // A known coding (gzip, deflate, compress) under chunked: valid HTTP, but a
                 // server here would hand the handler coded bytes it cannot know about.
-                return Err(Error::new(ErrorKind::UnsupportedTransferCoding));
+                return Err(unsupported_coding(headers));
             }
             return Ok(Framing::Chunked);
         }
@@ -131,12 +133,13 @@ pub fn decide(role: Role<'_>, version: Version, headers: &HeaderMap) -> Result<F
         if chunked_count > 1 {
             return Err(Error::malformed(Malformed::TransferEncoding));
         }
-        // §6.3 rule 3: a response whose final coding is not chunked reads until close.
-        return Ok(if last_is_chunked {
-            Framing::Chunked
-        } else {
-            Framing::UntilClose
-        });
+        // A response may be framed by any list ending in chunked, or by a final coding read
+        // until close (§6.3 rule 3); but the body would reach the caller still coded, which
+        // nothing here undoes. Go refuses every coding but chunked, and so do we.
+        if codings.len() > 1 || !last_is_chunked {
+            return Err(unsupported_coding(headers));
+        }
+        return Ok(Framing::Chunked);
     }
 
     if has_cl {
@@ -147,6 +150,20 @@ pub fn decide(role: Role<'_>, version: Version, headers: &HeaderMap) -> Result<F
     } else {
         Framing::UntilClose
     })
+}
+
+/// [`ErrorKind::UnsupportedTransferCoding`] naming the first coding in `headers` other than
+/// `chunked`: `unsupported transfer coding: "gzip"`.
+fn unsupported_coding(headers: &HeaderMap) -> Error {
+    let name = headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|item| trim_ows(item.split(|&b| b == b';').next().unwrap_or(item)))
+        .find(|name| !name.eq_ignore_ascii_case(b"chunked"))
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .unwrap_or_default();
+    Error::with_source(ErrorKind::UnsupportedTransferCoding, format!("{name:?}"))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -540,21 +557,21 @@ mod tests {
                 &get,
                 200,
                 &[("transfer-encoding", "gzip, chunked")],
-                Ok(Chunked),
+                Err(ErrorKind::UnsupportedTransferCoding),
             ),
             (
                 "te_not_last",
                 &get,
                 200,
                 &[("transfer-encoding", "chunked, gzip")],
-                Ok(UntilClose),
+                Err(ErrorKind::UnsupportedTransferCoding),
             ),
             (
                 "te_unknown",
                 &get,
                 200,
                 &[("transfer-encoding", "foo")],
-                Ok(UntilClose),
+                Err(ErrorKind::UnsupportedTransferCoding),
             ),
             (
                 "te_double_chunked",
@@ -588,5 +605,32 @@ mod tests {
             &headers(&[("transfer-encoding", "chunked")]),
         );
         assert!(te10.is_err());
+    }
+
+    #[test]
+    fn unsupported_coding_is_named() {
+        let get = Method::GET;
+        let cases = [
+            ("gzip, chunked", "unsupported transfer coding: \"gzip\""),
+            (
+                "chunked, x-custom;q=1",
+                "unsupported transfer coding: \"x-custom\"",
+            ),
+            ("br", "unsupported transfer coding: \"br\""),
+        ];
+        for (te, want) in cases {
+            let e = response(
+                &get,
+                StatusCode::OK,
+                Version::HTTP_11,
+                &headers(&[("transfer-encoding", te)]),
+            )
+            .unwrap_err();
+            assert_eq!(e.to_string(), want, "{te}");
+        }
+        let mut two = headers(&[("transfer-encoding", "gzip")]);
+        two.append(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        let e = response(&get, StatusCode::OK, Version::HTTP_11, &two).unwrap_err();
+        assert_eq!(e.to_string(), "unsupported transfer coding: \"gzip\"");
     }
 }

@@ -228,6 +228,18 @@ pub fn wants_close(version: Version, headers: &HeaderMap) -> bool {
 /// before reading it, so a parse pays neither an allocation nor zeroing 4 KiB per head.
 const STACK_HEADERS: usize = 128;
 
+/// How many header slots to give httparse for `buf`: `max_headers`, but never more than
+/// `buf`'s head could hold (one field per line), so a generous or unlimited `max_headers`
+/// (a client's, bounded only by the head's size as in Go) costs no more than the head needs.
+fn header_slots(buf: &[u8], limits: &Limits) -> usize {
+    if limits.max_headers <= STACK_HEADERS {
+        return limits.max_headers;
+    }
+    let head = &buf[..buf.len().min(limits.max_head_bytes.saturating_add(1))];
+    let lines = head.iter().filter(|&&b| b == b'\n').count();
+    limits.max_headers.min(lines + 1)
+}
+
 /// Parses a request head from the start of `buf`.
 ///
 /// Checks, beyond `httparse`'s token and line rules: the head and header-count limits (a
@@ -243,10 +255,11 @@ const STACK_HEADERS: usize = 128;
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>> {
     let mut stack = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut heap;
-    let headers: &mut [MaybeUninit<httparse::Header<'_>>] = if limits.max_headers <= STACK_HEADERS {
-        &mut stack[..limits.max_headers]
+    let slots = header_slots(buf, limits);
+    let headers: &mut [MaybeUninit<httparse::Header<'_>>] = if slots <= STACK_HEADERS {
+        &mut stack[..slots]
     } else {
-        heap = vec![MaybeUninit::uninit(); limits.max_headers];
+        heap = vec![MaybeUninit::uninit(); slots];
         &mut heap
     };
     let mut req = httparse::Request::new(&mut []);
@@ -305,10 +318,11 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>>
 pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Parsed<ResponseHead>> {
     let mut stack = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut heap;
-    let headers: &mut [MaybeUninit<httparse::Header<'_>>] = if limits.max_headers <= STACK_HEADERS {
-        &mut stack[..limits.max_headers]
+    let slots = header_slots(buf, limits);
+    let headers: &mut [MaybeUninit<httparse::Header<'_>>] = if slots <= STACK_HEADERS {
+        &mut stack[..slots]
     } else {
-        heap = vec![MaybeUninit::uninit(); limits.max_headers];
+        heap = vec![MaybeUninit::uninit(); slots];
         &mut heap
     };
     let mut res = httparse::Response::new(&mut []);
@@ -316,7 +330,7 @@ pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Parsed<ResponseHead
         .parse_response_with_uninit_headers(&mut res, buf, headers)
     {
         Ok(s) => s,
-        Err(e) => return Err(map_response_error(e, buf)),
+        Err(e) => return Err(map_response_error(e, buf, limits)),
     };
     let len = match status {
         httparse::Status::Partial => {
@@ -355,7 +369,8 @@ pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Parsed<ResponseHead
 ///
 /// [`ErrorKind::Malformed`] with `what` for a bad field, or [`TooLarge::HeaderCount`].
 pub(crate) fn parse_fields(buf: &[u8], max_headers: usize, what: Malformed) -> Result<HeaderMap> {
-    let mut heap = vec![httparse::EMPTY_HEADER; max_headers.max(1)];
+    let lines = buf.iter().filter(|&&b| b == b'\n').count();
+    let mut heap = vec![httparse::EMPTY_HEADER; max_headers.min(lines + 1).max(1)];
     match httparse::parse_headers(buf, &mut heap) {
         Ok(httparse::Status::Complete((_, fields))) => {
             to_header_map(fields).map_err(|_| Error::malformed(what))
@@ -412,7 +427,7 @@ fn map_request_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {
     }
 }
 
-fn map_response_error(e: httparse::Error, buf: &[u8]) -> Error {
+fn map_response_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {
     match e {
         httparse::Error::Version => {
             let version = first_line(buf).and_then(|l| l.split(|&b| b == b' ').next());
@@ -421,6 +436,9 @@ fn map_response_error(e: httparse::Error, buf: &[u8]) -> Error {
             } else {
                 Error::malformed(Malformed::Version)
             }
+        }
+        httparse::Error::TooManyHeaders if buf.len() > limits.max_head_bytes => {
+            Error::too_large(TooLarge::Head)
         }
         httparse::Error::TooManyHeaders => Error::too_large(TooLarge::HeaderCount),
         httparse::Error::Status | httparse::Error::Token => Error::malformed(Malformed::StatusLine),

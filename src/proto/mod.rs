@@ -5,7 +5,7 @@
 //! ([`body`], [`chunked`]) and writes heads ([`write`](mod@write)); [`client`] runs a client's
 //! side of an exchange (request head out, 1xx skipped, framing and reuse decided). The client and the server
 //! own the sockets and threads and call into it, so both roles frame messages with the same
-//! code. Above the framing, [`multipart`] decodes `multipart/form-data` bodies (RFC 7578).
+//! code. [`uri`] turns a typed URL into a request target that holds only RFC 3986 bytes. Above the framing, [`multipart`] decodes `multipart/form-data` bodies (RFC 7578).
 //!
 //! The rules are strict on purpose: anything that two HTTP implementations could read two ways
 //! (the raw material of request smuggling) is an error here. Each rule cites its section of
@@ -34,6 +34,7 @@ pub mod date;
 pub mod framing;
 pub mod head;
 pub mod multipart;
+pub mod uri;
 pub mod write;
 
 /// Size limits applied while parsing. Every limit counts bytes on the wire.
@@ -42,7 +43,9 @@ pub struct Limits {
     /// The largest message head (request or status line plus header fields plus the blank line),
     /// and the largest trailer section. Default is 1 MiB, as Go's `DefaultMaxHeaderBytes`.
     pub max_head_bytes: usize,
-    /// The most header fields in one head, and in one trailer section. Default is 100.
+    /// The most header fields in one head, and in one trailer section. Default is 100 (a
+    /// server's); [`Limits::response`] has none. Only as many slots as the head has lines are
+    /// ever allocated, so `usize::MAX` is a valid "no limit".
     pub max_headers: usize,
     /// The most bytes of chunk extensions in one message (extensions are parsed and ignored).
     /// Default is 4 KiB.
@@ -56,6 +59,22 @@ impl Limits {
     pub const DEFAULT_MAX_HEADERS: usize = 100;
     /// The default chunk-extension limit: 4 KiB.
     pub const DEFAULT_MAX_CHUNK_EXT_BYTES: usize = 4096;
+}
+
+impl Limits {
+    /// The limits a client reads responses with, as Go's: the head bounded by `max_head_bytes`
+    /// alone (Go's `Transport.MaxResponseHeaderBytes`, 10 MiB by default) and no separate
+    /// field-count limit, so a response with hundreds of `Set-Cookie` fields is read.
+    pub fn response(max_head_bytes: usize) -> Limits {
+        Limits {
+            max_head_bytes,
+            max_headers: usize::MAX,
+            ..Limits::default()
+        }
+    }
+
+    /// Go's default response head limit: 10 MiB (`Transport.MaxResponseHeaderBytes` unset).
+    pub const DEFAULT_MAX_RESPONSE_HEAD_BYTES: usize = 10 << 20;
 }
 
 impl Default for Limits {

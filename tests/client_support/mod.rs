@@ -340,6 +340,19 @@ impl<S: Read + Write> RawConn<S> {
         Some(RawRequest { head, body })
     }
 
+    /// Reads one request head as raw bytes (through the blank line), for tests that assert
+    /// the exact bytes on the wire; `None` if the peer closed or the read failed first.
+    pub fn read_head_bytes(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                return Some(self.buf.drain(..i + 4).collect());
+            }
+            if self.fill().ok()? == 0 {
+                return None;
+            }
+        }
+    }
+
     /// Writes all of `bytes`; false if the write failed.
     pub fn send(&mut self, bytes: impl AsRef<[u8]>) -> bool {
         self.stream.write_all(bytes.as_ref()).is_ok() && self.stream.flush().is_ok()

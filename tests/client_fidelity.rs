@@ -1,0 +1,207 @@
+//! Client fidelity: the client sends requests as Go's does and reads what Go's reads, against
+//! scripted raw servers that record the exact bytes on the wire: URLs with spaces and non-ASCII
+//! characters, large response heads, transfer codings other than chunked.
+
+mod client_support;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use client_support::*;
+use nethttp::client::{Client, ClientConfig, Transport, TransportConfig};
+use nethttp::error::TooLarge;
+use nethttp::{ErrorKind, Method};
+
+const BUDGET: Duration = Duration::from_secs(60);
+
+/// A client with no proxy from the environment and its own transport, for leak checks.
+fn client() -> (Client, Transport) {
+    let t = Transport::with_config(TransportConfig {
+        proxy: nethttp::client::Proxy::none(),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_config(ClientConfig {
+        transport: Some(std::sync::Arc::new(t.clone())),
+        timeout: Some(REQ_TIMEOUT),
+        ..ClientConfig::default()
+    });
+    (c, t)
+}
+
+/// A raw server that records the request line of each request and answers 200 "ok".
+fn recording_server() -> (RawServer, mpsc::Receiver<String>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let srv = RawServer::start(move |mut c, _| {
+        while let Some(head) = c.read_head_bytes() {
+            let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+            let _ = tx
+                .lock()
+                .unwrap()
+                .send(String::from_utf8_lossy(line).into_owned());
+            if !c.send(ok_response("ok")) {
+                return;
+            }
+        }
+    });
+    (srv, rx)
+}
+
+#[test]
+fn urls_are_percent_encoded_on_the_wire_as_go_does() {
+    let _w = Watchdog::new("urls_are_percent_encoded_on_the_wire_as_go_does", BUDGET);
+    let (srv, lines) = recording_server();
+    let (c, t) = client();
+    // (path and query as typed, request line Go's client writes; for the query Go writes the
+    // raw bytes, which HTTP/1.1 does not allow, and we encode them).
+    let cases = [
+        ("/a b", "GET /a%20b HTTP/1.1"),
+        ("/ü/ß", "GET /%C3%BC/%C3%9F HTTP/1.1"),
+        ("/a%20b", "GET /a%20b HTTP/1.1"),
+        ("/a%2Fb", "GET /a%2Fb HTTP/1.1"),
+        (
+            "/a\"b{c}|d^e`f\\g",
+            "GET /a%22b%7Bc%7D%7Cd%5Ee%60f%5Cg HTTP/1.1",
+        ),
+        ("/~u/(x)*'!;,=:@$&+", "GET /~u/(x)*'!;,=:@$&+ HTTP/1.1"),
+        ("/p?q=a b&r=ü#frag", "GET /p?q=a%20b&r=%C3%BC HTTP/1.1"),
+        ("/p?q=a%20b+c", "GET /p?q=a%20b+c HTTP/1.1"),
+        ("/é?x=%zz", "GET /%C3%A9?x=%25zz HTTP/1.1"),
+    ];
+    for (path, want) in cases {
+        let url = format!("http://{}{path}", srv.addr());
+        let mut resp = c.get(&url).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(text(&mut resp), "ok");
+        let got = lines.recv_timeout(REQ_TIMEOUT).expect("request line");
+        assert_eq!(got, want, "{path}");
+    }
+    // Through the request builder and Request::new alike.
+    let url = format!("http://{}/x y", srv.addr());
+    let mut resp = c.request(Method::PUT, &url).body("b").send().unwrap();
+    assert_eq!(text(&mut resp), "ok");
+    assert_eq!(
+        lines.recv_timeout(REQ_TIMEOUT).unwrap(),
+        "PUT /x%20y HTTP/1.1"
+    );
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+#[test]
+fn urls_that_cannot_be_sent_are_refused_with_the_reason() {
+    let (c, t) = client();
+    let cases = [
+        (
+            "http://127.0.0.1:1/a%zz",
+            "invalid input: invalid url \"http://127.0.0.1:1/a%zz\": invalid url escape \"%zz\"",
+        ),
+        (
+            "http://127.0.0.1:1/a\tb",
+            "invalid input: invalid url \"http://127.0.0.1:1/a\\tb\": invalid control character in url",
+        ),
+        (
+            "http://user:secret@127.0.0.1:1/%",
+            "invalid input: invalid url \"http://user:xxxxx@127.0.0.1:1/%\": invalid url escape \"%\"",
+        ),
+    ];
+    for (url, want) in cases {
+        let e = c.get(url).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{url}");
+        assert_eq!(e.to_string(), want, "{url}");
+    }
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+/// A response head with `n` `Set-Cookie` fields of about 25 bytes each.
+fn many_cookies(n: usize) -> String {
+    let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+    for i in 0..n {
+        head.push_str(&format!("Set-Cookie: c{i}=v{i}; Path=/\r\n"));
+    }
+    head.push_str("\r\nok");
+    head
+}
+
+#[test]
+fn a_head_with_hundreds_of_fields_is_read_as_go_reads_it() {
+    let _w = Watchdog::new("a_head_with_hundreds_of_fields_is_read", BUDGET);
+    let srv = RawServer::start(|mut c, _| {
+        while c.read_head_bytes().is_some() {
+            if !c.send(many_cookies(1000)) {
+                return;
+            }
+        }
+    });
+    let (c, t) = client();
+    let mut resp = c.get(&srv.url("/")).unwrap();
+    assert_eq!(resp.headers.get_all("set-cookie").iter().count(), 1000);
+    assert_eq!(text(&mut resp), "ok");
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+#[test]
+fn the_response_head_limit_is_the_callers_to_set() {
+    let _w = Watchdog::new("the_response_head_limit_is_the_callers_to_set", BUDGET);
+    let srv = RawServer::start(|mut c, _| {
+        while c.read_head_bytes().is_some() {
+            if !c.send(many_cookies(200)) {
+                return;
+            }
+        }
+    });
+    let head_len = many_cookies(200).len() - 2;
+    for (limit, ok) in [(head_len, true), (head_len - 1, false), (4096, false)] {
+        let t = Transport::with_config(TransportConfig {
+            proxy: nethttp::client::Proxy::none(),
+            max_response_header_bytes: limit,
+            ..TransportConfig::default()
+        });
+        let c = Client::with_config(ClientConfig {
+            transport: Some(std::sync::Arc::new(t.clone())),
+            timeout: Some(REQ_TIMEOUT),
+            ..ClientConfig::default()
+        });
+        match c.get(&srv.url("/")) {
+            Ok(mut resp) if ok => assert_eq!(text(&mut resp), "ok"),
+            Err(e) if !ok => {
+                assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::Head), "{limit}");
+                assert_eq!(e.to_string(), "message head too large");
+            }
+            other => panic!("limit {limit}: {:?}", other.map(|r| r.status)),
+        }
+        drop(c);
+        assert_no_leaks(&t);
+    }
+}
+
+#[test]
+fn transfer_codings_other_than_chunked_are_refused_by_name() {
+    let _w = Watchdog::new("transfer_codings_other_than_chunked", BUDGET);
+    let cases = [
+        ("gzip, chunked", "\"gzip\""),
+        ("gzip", "\"gzip\""),
+        ("chunked, br", "\"br\""),
+        ("x-custom, chunked", "\"x-custom\""),
+    ];
+    for (te, name) in cases {
+        let resp =
+            format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: {te}\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+        let srv = RawServer::start(move |mut c, _| {
+            if c.read_head_bytes().is_some() {
+                c.send(&resp);
+            }
+        });
+        let (c, t) = client();
+        let e = c.get(&srv.url("/")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnsupportedTransferCoding, "{te}");
+        assert_eq!(
+            e.to_string(),
+            format!("unsupported transfer coding: {name}"),
+            "{te}"
+        );
+        drop(c);
+        assert_no_leaks(&t);
+    }
+}
