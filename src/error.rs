@@ -21,6 +21,12 @@ pub struct Error {
 struct Inner {
     kind: ErrorKind,
     source: Option<Source>,
+    /// What a connect or lookup was for, for the message: the `host:port` (or socket path)
+    /// of a connect, the host of a lookup.
+    subject: Option<Box<str>>,
+    /// The request the error ended: its method (when known) and URL, password redacted.
+    method: Option<http::Method>,
+    url: Option<Box<str>>,
 }
 
 /// What went wrong.
@@ -29,6 +35,13 @@ struct Inner {
 pub enum ErrorKind {
     /// An I/O error from the operating system; the source holds the [`io::Error`].
     Io,
+    /// A connection could not be made (refused, unreachable, reset during the connect); the
+    /// message names the `host:port`, the source holds the [`io::Error`]. A connect that ran
+    /// out of time is [`Timeout`](Self::Timeout)`(`[`Connect`](TimeoutPhase::Connect)`)`.
+    Connect,
+    /// The host name could not be resolved to an address; the message names the host, the
+    /// source holds the resolver's error.
+    Dns,
     /// A deadline passed; the phase names what was being waited for.
     Timeout(TimeoutPhase),
     /// The operation was canceled by its caller.
@@ -195,7 +208,13 @@ impl Error {
     /// Creates an error of `kind` with no source.
     pub fn new(kind: ErrorKind) -> Error {
         Error {
-            inner: Box::new(Inner { kind, source: None }),
+            inner: Box::new(Inner {
+                kind,
+                source: None,
+                subject: None,
+                method: None,
+                url: None,
+            }),
         }
     }
 
@@ -204,12 +223,31 @@ impl Error {
     where
         E: Into<Box<dyn StdError + Send + Sync + 'static>>,
     {
-        Error {
-            inner: Box::new(Inner {
-                kind,
-                source: Some(source.into()),
-            }),
+        let mut e = Error::new(kind);
+        e.inner.source = Some(source.into());
+        e
+    }
+
+    /// Names what a connect or a lookup was for (`host:port`, a host, a socket path), unless
+    /// a name is already there: "cannot connect to 127.0.0.1:1".
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn with_subject(mut self, subject: impl fmt::Display) -> Error {
+        if self.inner.subject.is_none() {
+            self.inner.subject = Some(subject.to_string().into());
         }
+        self
+    }
+
+    /// Names the request the error ended (`GET http://host/path`, password redacted), unless
+    /// one is already named. `method` is `None` where only the URL is known.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn with_request(mut self, method: Option<&http::Method>, url: &http::Uri) -> Error {
+        if self.inner.url.is_none() {
+            let url = url.to_string();
+            self.inner.url = Some(crate::proto::uri::redact(&url).into());
+            self.inner.method = method.cloned();
+        }
+        self
     }
 
     /// Creates an [`ErrorKind::Malformed`] error.
@@ -284,9 +322,44 @@ impl Error {
         self.inner.kind
     }
 
+    /// The URL of the request this error ended, with any password replaced by `xxxxx`; `None`
+    /// for errors outside a client request (a server's, a parser's).
+    pub fn url(&self) -> Option<&str> {
+        self.inner.url.as_deref()
+    }
+
     /// True if a deadline passed.
     pub fn is_timeout(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::Timeout(_))
+    }
+
+    /// True if no connection could be made: the connect failed ([`ErrorKind::Connect`]), the
+    /// host did not resolve ([`ErrorKind::Dns`]) or the connect timed out. Nothing of the
+    /// request was sent, so it is safe to try again elsewhere.
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            ErrorKind::Connect | ErrorKind::Dns | ErrorKind::Timeout(TimeoutPhase::Connect)
+        )
+    }
+
+    /// True if the host name did not resolve ([`ErrorKind::Dns`]).
+    pub fn is_dns(&self) -> bool {
+        self.inner.kind == ErrorKind::Dns
+    }
+
+    /// True for a TLS failure ([`ErrorKind::Tls`]): a certificate that was not accepted, a
+    /// protocol the peer does not speak, an alert. A handshake that ran out of time is a
+    /// timeout instead.
+    pub fn is_tls(&self) -> bool {
+        self.inner.kind == ErrorKind::Tls
+    }
+
+    /// True for a 4xx or 5xx status turned into an error by
+    /// [`error_for_status`](crate::client::Response::error_for_status); [`status`](Self::status)
+    /// gives it.
+    pub fn is_status(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Status(_))
     }
 
     /// The phase that timed out, if this is a timeout.
@@ -376,6 +449,8 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorKind::Io => f.write_str("i/o error"),
+            ErrorKind::Connect => f.write_str("cannot connect"),
+            ErrorKind::Dns => f.write_str("cannot resolve host"),
             ErrorKind::Timeout(p) => write!(f, "timed out {p}"),
             ErrorKind::Canceled => f.write_str("request canceled"),
             ErrorKind::Malformed(m) => write!(f, "malformed message: {m}"),
@@ -487,7 +562,21 @@ impl fmt::Display for TooLarge {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.inner.method, &self.inner.url) {
+            (Some(m), Some(u)) => write!(f, "{m} {u}: ")?,
+            (None, Some(u)) => write!(f, "{u}: ")?,
+            _ => {}
+        }
         fmt::Display::fmt(&self.inner.kind, f)?;
+        if let Some(subject) = &self.inner.subject {
+            match self.inner.kind {
+                ErrorKind::Connect | ErrorKind::Timeout(TimeoutPhase::Connect) => {
+                    write!(f, " to {subject}")?
+                }
+                ErrorKind::Dns => write!(f, " {subject}")?,
+                _ => {}
+            }
+        }
         // For these kinds the kind alone says little: show what the source says inline
         // ("i/o error: connection refused"); messages given to invalid_input, and what a
         // decoder or a redirect limit reported, are the whole story.
@@ -496,6 +585,8 @@ impl fmt::Display for Error {
             ErrorKind::InvalidInput
                 | ErrorKind::Tls
                 | ErrorKind::Io
+                | ErrorKind::Connect
+                | ErrorKind::Dns
                 | ErrorKind::Decode
                 | ErrorKind::TooManyRedirects
                 | ErrorKind::ThreadSpawn
@@ -514,6 +605,12 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
         d.field("kind", &self.inner.kind);
+        if let Some(u) = &self.inner.url {
+            d.field("url", u);
+        }
+        if let Some(s) = &self.inner.subject {
+            d.field("subject", s);
+        }
         if let Some(src) = &self.inner.source {
             d.field("source", src);
         }
@@ -585,6 +682,8 @@ mod tests {
             Error::too_large(TooLarge::Parts),
             Error::too_large(TooLarge::PartHeader),
             Error::thread_spawn("connection reader", io::ErrorKind::WouldBlock.into()),
+            Error::with_source(ErrorKind::Connect, "refused").with_subject("h:1"),
+            Error::with_source(ErrorKind::Dns, "no such host").with_subject("h"),
         ];
         for e in cases {
             let s = e.to_string();
@@ -616,6 +715,32 @@ mod tests {
             Error::too_large(TooLarge::PartHeader).to_string(),
             "multipart part header too large"
         );
+    }
+
+    #[test]
+    fn context_names_the_request_and_the_address() {
+        let e = Error::with_source(ErrorKind::Connect, io::Error::other("connection refused"))
+            .with_subject("10.0.0.1:80")
+            .with_subject("ignored: the first name stays");
+        assert_eq!(
+            e.to_string(),
+            "cannot connect to 10.0.0.1:80: connection refused"
+        );
+        let e = e.with_request(
+            Some(&http::Method::POST),
+            &"http://u:pw@10.0.0.1/a?b".parse().unwrap(),
+        );
+        assert_eq!(e.url(), Some("http://u:xxxxx@10.0.0.1/a?b"));
+        assert_eq!(
+            e.to_string(),
+            "POST http://u:xxxxx@10.0.0.1/a?b: cannot connect to 10.0.0.1:80: connection refused"
+        );
+        let t = Error::timeout(TimeoutPhase::Connect).with_subject("10.0.0.1:80");
+        assert_eq!(t.to_string(), "timed out connecting to 10.0.0.1:80");
+        assert!(t.is_connect() && t.is_timeout());
+        // A subject means nothing to other kinds and is not shown.
+        let other = Error::new(ErrorKind::Canceled).with_subject("x");
+        assert_eq!(other.to_string(), "request canceled");
     }
 
     #[test]

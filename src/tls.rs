@@ -37,7 +37,7 @@ use parking_lot::Mutex;
 pub use rustls;
 #[cfg(feature = "client")]
 use rustls::pki_types::ServerName;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName as ServerNameRef};
 
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase};
@@ -86,9 +86,132 @@ impl fmt::Debug for TlsStream {
 const CIPHERTEXT_BUF: usize = 18 << 10;
 
 fn tls_io_error(e: rustls::Error) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        Error::with_source(ErrorKind::Tls, e),
+    io::Error::new(io::ErrorKind::InvalidData, tls_error(e))
+}
+
+/// [`ErrorKind::Tls`] for a rustls error, in words a person can act on: the source is a
+/// [`TlsFailure`] that says what was wrong ("certificate signed by an unknown authority")
+/// and whose own source is the rustls error.
+fn tls_error(e: rustls::Error) -> Error {
+    Error::with_source(ErrorKind::Tls, TlsFailure::from(e))
+}
+
+/// A TLS failure described in words, with the rustls error behind it as its source. Go's
+/// wording where Go has one (`x509: certificate signed by unknown authority`).
+#[derive(Debug)]
+struct TlsFailure {
+    words: String,
+    cause: rustls::Error,
+}
+
+impl From<rustls::Error> for TlsFailure {
+    fn from(cause: rustls::Error) -> TlsFailure {
+        TlsFailure {
+            words: describe(&cause),
+            cause,
+        }
+    }
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.words)
+    }
+}
+
+impl std::error::Error for TlsFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+/// What a rustls error means, in words.
+fn describe(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(cert) = e else {
+        return e.to_string();
+    };
+    match cert {
+        C::UnknownIssuer => "certificate signed by an unknown authority".into(),
+        C::Expired => "certificate has expired".into(),
+        C::ExpiredContext { not_after, .. } => {
+            format!("certificate expired on {}", utc(not_after.as_secs()))
+        }
+        C::NotValidYet => "certificate is not valid yet".into(),
+        C::NotValidYetContext { not_before, .. } => {
+            format!(
+                "certificate is not valid until {}",
+                utc(not_before.as_secs())
+            )
+        }
+        C::NotValidForName => "certificate name does not match the host".into(),
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => {
+            let expected = match expected {
+                ServerNameRef::DnsName(d) => d.as_ref().to_string(),
+                ServerNameRef::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+                other => format!("{other:?}"),
+            };
+            format!(
+                "certificate name does not match: it is valid for {}, not {expected}",
+                if presented.is_empty() {
+                    "no name".to_string()
+                } else {
+                    // rustls gives them as `DnsName("a.example")` or `IpAddress(..)`.
+                    let plain = |p: &String| {
+                        p.split_once("(\"")
+                            .and_then(|(_, rest)| rest.strip_suffix("\")"))
+                            .map_or_else(|| p.clone(), str::to_string)
+                    };
+                    presented.iter().map(plain).collect::<Vec<_>>().join(", ")
+                }
+            )
+        }
+        C::Revoked => "certificate has been revoked".into(),
+        C::BadSignature => "certificate signature is invalid".into(),
+        C::BadEncoding => "certificate is malformed".into(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "certificate is not for this purpose (server or client authentication)".into()
+        }
+        C::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
+            Some(webpki::Error::CaUsedAsEndEntity) => {
+                "certificate is a CA certificate, not a server's".into()
+            }
+            Some(webpki::Error::EndEntityUsedAsCa) => {
+                "certificate chain uses a server's certificate as a CA".into()
+            }
+            Some(webpki::Error::PathLenConstraintViolated) => {
+                "certificate chain is longer than a CA allows".into()
+            }
+            Some(webpki::Error::NameConstraintViolation) => {
+                "certificate violates its CA's name constraints".into()
+            }
+            _ => format!("invalid certificate: {other}"),
+        },
+        other => format!("invalid certificate: {other:?}"),
+    }
+}
+
+/// Seconds since 1970 as `YYYY-MM-DD HH:MM:SS UTC` (the civil calendar, proleptic Gregorian).
+fn utc(secs: u64) -> String {
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days to a civil date (H. Hinnant's algorithm): eras of 400 years from 0000-03-01.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
     )
 }
 
@@ -151,7 +274,7 @@ impl TlsStream {
                     let mut out = Vec::new();
                     let _ = conn.write_tls(&mut out);
                     let _ = deadline::write_all(&*sock, &mut wslot, deadline, &[&out]);
-                    return Err(Error::with_source(ErrorKind::Tls, e));
+                    return Err(tls_error(e));
                 }
             }
         }

@@ -104,7 +104,13 @@ fn fail_exits_22_on_404() {
     let (code, out, err) = parts(&nethttp(&["get", "--fail", &srv.url("missing")]));
     assert_eq!(code, Some(22), "{err}");
     assert_eq!(out, "", "no body with --fail");
-    assert_eq!(err, "nethttp: server answered 404 not found\n");
+    assert_eq!(
+        err,
+        format!(
+            "nethttp: {}: server answered 404 not found\n",
+            srv.url("missing")
+        )
+    );
 
     // Without --fail a 404 is a response like any other.
     let (code, out, err) = parts(&nethttp(&["get", &srv.url("missing")]));

@@ -1,15 +1,17 @@
 //! Client fidelity: the client sends requests as Go's does and reads what Go's reads, against
 //! scripted raw servers that record the exact bytes on the wire: URLs with spaces and non-ASCII
-//! characters, large response heads, transfer codings other than chunked.
+//! characters, large response heads, transfer codings other than chunked; and errors that name
+//! what failed (the URL, the host and port) and say what they are.
 
 mod client_support;
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use client_support::*;
 use nethttp::client::{Client, ClientConfig, Transport, TransportConfig};
 use nethttp::error::TooLarge;
+use nethttp::net::{Resolve, TcpDialer};
 use nethttp::{ErrorKind, Method};
 
 const BUDGET: Duration = Duration::from_secs(60);
@@ -167,7 +169,10 @@ fn the_response_head_limit_is_the_callers_to_set() {
             Ok(mut resp) if ok => assert_eq!(text(&mut resp), "ok"),
             Err(e) if !ok => {
                 assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::Head), "{limit}");
-                assert_eq!(e.to_string(), "message head too large");
+                assert_eq!(
+                    e.to_string(),
+                    format!("GET {}: message head too large", srv.url("/"))
+                );
             }
             other => panic!("limit {limit}: {:?}", other.map(|r| r.status)),
         }
@@ -198,10 +203,115 @@ fn transfer_codings_other_than_chunked_are_refused_by_name() {
         assert_eq!(e.kind(), ErrorKind::UnsupportedTransferCoding, "{te}");
         assert_eq!(
             e.to_string(),
-            format!("unsupported transfer coding: {name}"),
+            format!("GET {}: unsupported transfer coding: {name}", srv.url("/")),
             "{te}"
         );
         drop(c);
         assert_no_leaks(&t);
     }
+}
+
+/// A resolver for the tests: names in the table resolve to their address, others fail as the
+/// system resolver does for an unknown name.
+#[derive(Debug)]
+struct Hosts(Vec<(&'static str, Option<std::net::IpAddr>)>);
+
+impl Resolve for Hosts {
+    fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        match self.0.iter().find(|(h, _)| *h == host) {
+            Some((_, Some(ip))) => Ok(vec![std::net::SocketAddr::new(*ip, port)]),
+            Some((_, None)) => Ok(Vec::new()),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such host",
+            )),
+        }
+    }
+}
+
+fn client_resolving(hosts: Hosts) -> (Client, Transport) {
+    let dialer = TcpDialer {
+        resolver: Some(Arc::new(hosts)),
+        ..TcpDialer::default()
+    };
+    let t = Transport::with_config(TransportConfig {
+        proxy: nethttp::client::Proxy::none(),
+        dialer: Arc::new(dialer),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_config(ClientConfig {
+        transport: Some(Arc::new(t.clone())),
+        timeout: Some(REQ_TIMEOUT),
+        ..ClientConfig::default()
+    });
+    (c, t)
+}
+
+#[test]
+fn lookup_failures_are_dns_errors_naming_the_host_and_url() {
+    let _w = Watchdog::new("lookup_failures_are_dns_errors", BUDGET);
+    let (c, t) = client_resolving(Hosts(vec![("empty.test", None)]));
+    let cases = [
+        (
+            "http://db.test/q?x=1",
+            "GET http://db.test/q?x=1: cannot resolve host db.test: no such host",
+        ),
+        (
+            "http://empty.test:8080/",
+            "GET http://empty.test:8080/: cannot resolve host empty.test: no addresses",
+        ),
+        // Credentials in the URL are sent as Authorization and are in no message.
+        (
+            "http://user:secret@db.test/",
+            "GET http://db.test/: cannot resolve host db.test: no such host",
+        ),
+    ];
+    for (url, want) in cases {
+        let e = c.get(url).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Dns, "{url}");
+        assert!(e.is_dns() && e.is_connect(), "{url}");
+        assert!(!e.is_timeout() && !e.is_tls() && !e.is_status(), "{url}");
+        assert_eq!(e.to_string(), want);
+        assert!(!e.url().unwrap_or_default().contains("secret"));
+    }
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+#[test]
+fn a_custom_resolver_pins_a_name_to_an_address() {
+    let _w = Watchdog::new("a_custom_resolver_pins_a_name", BUDGET);
+    let (srv, lines) = recording_server();
+    let (c, t) = client_resolving(Hosts(vec![("api.test", Some(srv.addr().ip()))]));
+    let mut resp = c
+        .get(&format!("http://api.test:{}/v1", srv.addr().port()))
+        .unwrap();
+    assert_eq!(text(&mut resp), "ok");
+    assert_eq!(lines.recv_timeout(REQ_TIMEOUT).unwrap(), "GET /v1 HTTP/1.1");
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+#[test]
+fn status_errors_name_the_url_and_answer_is_status() {
+    let _w = Watchdog::new("status_errors_name_the_url", BUDGET);
+    let srv = RawServer::start(|mut c, _| {
+        while c.read_head_bytes().is_some() {
+            if !c.send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n") {
+                return;
+            }
+        }
+    });
+    let (c, t) = client();
+    let url = srv.url("/missing");
+    let e = c.get(&url).unwrap().error_for_status().unwrap_err();
+    assert!(e.is_status() && !e.is_connect());
+    assert_eq!(e.status(), Some(nethttp::StatusCode::NOT_FOUND));
+    assert_eq!(e.url(), Some(url.as_str()));
+    assert_eq!(
+        e.to_string(),
+        format!("{url}: server answered 404 not found")
+    );
+    drop(c);
+    assert_no_leaks(&t);
 }

@@ -670,8 +670,8 @@ fn dial_slower_than_the_deadline_times_out_in_connect() {
 }
 
 #[test]
-fn connection_refused_is_an_io_error() {
-    let _wd = Watchdog::new("connection_refused_is_an_io_error", BUDGET);
+fn connection_refused_is_a_connect_error_naming_the_address() {
+    let _wd = Watchdog::new("connection_refused_is_a_connect_error", BUDGET);
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -682,7 +682,15 @@ fn connection_refused_is_an_io_error() {
     let err = c
         .send(get_traced(&format!("http://127.0.0.1:{port}/"), ev.trace()))
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err:?}");
+    assert!(err.is_connect() && !err.is_dns() && !err.is_timeout());
+    let url = format!("http://127.0.0.1:{port}/");
+    assert_eq!(err.url(), Some(url.as_str()));
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("GET {url}: cannot connect to 127.0.0.1:{port}: ")),
+        "{msg}"
+    );
     assert!(ev.saw(&Ev::ConnectDone(false)));
     assert_eq!(t.stats().open, 0);
     drop(c);

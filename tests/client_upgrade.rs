@@ -842,7 +842,16 @@ fn unix_socket_clientconn_and_missing_socket() {
     let err = client_for(&t)
         .send(request(Method::GET, "http://localhost/"))
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err:?}");
+    assert!(err.is_connect());
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "GET http://localhost/: cannot connect to {}: ",
+            missing.display()
+        )),
+        "{msg}"
+    );
     assert_no_leaks(&t);
 }
 

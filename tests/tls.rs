@@ -686,3 +686,127 @@ fn close_notify_with_trailing_bytes_in_the_handshake_does_not_spin_the_server() 
         "connection still tracked"
     );
 }
+
+/// Serves `hello` over TLS with the certificate chain and key given (PEM) on 127.0.0.1 until
+/// the returned guard is dropped.
+struct TlsServer {
+    srv: nethttp::Server,
+    addr: std::net::SocketAddr,
+    serving: Option<std::thread::JoinHandle<nethttp::Result<()>>>,
+}
+
+impl TlsServer {
+    fn start(cert_pem: &str, key_pem: &str) -> TlsServer {
+        let tls = nethttp::tls::ServerTls::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())
+            .expect("server certificate");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let srv = nethttp::Server::new(hello);
+        let s2 = srv.clone();
+        let serving = Some(std::thread::spawn(move || s2.serve_tls(listener, tls)));
+        TlsServer { srv, addr, serving }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.srv.shutdown(Duration::from_secs(5));
+        if let Some(h) = self.serving.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Certificate failures say what is wrong in words (Go's wording where Go has one), after
+/// the request they ended, and `is_tls` tells them from other failures.
+#[test]
+fn certificate_errors_are_said_in_words() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "test CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let leaf = |names: &[&str], edit: &dyn Fn(&mut CertificateParams)| {
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut p = CertificateParams::new(names).unwrap();
+        edit(&mut p);
+        let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    // A CA certificate (for localhost) served as the server's own.
+    let ca_leaf_key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_leaf = p.self_signed(&ca_leaf_key).unwrap();
+
+    let cases: Vec<(&str, (String, String), String, &str)> = vec![
+        (
+            "unknown authority",
+            leaf(&["localhost"], &|_| {}),
+            String::new(),
+            "certificate signed by an unknown authority",
+        ),
+        (
+            "ca as end entity",
+            (ca_leaf.pem(), ca_leaf_key.serialize_pem()),
+            ca_leaf.pem(),
+            "certificate is a CA certificate, not a server's",
+        ),
+        (
+            "expired",
+            leaf(&["localhost"], &|p| {
+                p.not_before = rcgen::date_time_ymd(2019, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2020, 2, 29);
+            }),
+            ca.pem(),
+            "certificate expired on 2020-02-29 00:00:00 UTC",
+        ),
+        (
+            "not yet valid",
+            leaf(&["localhost"], &|p| {
+                p.not_before = rcgen::date_time_ymd(2999, 12, 31);
+                p.not_after = rcgen::date_time_ymd(3000, 1, 1);
+            }),
+            ca.pem(),
+            "certificate is not valid until 2999-12-31 00:00:00 UTC",
+        ),
+        (
+            "name mismatch",
+            leaf(&["other.test", "*.other.test"], &|_| {}),
+            ca.pem(),
+            "certificate name does not match: it is valid for other.test, *.other.test, not localhost",
+        ),
+    ];
+    for (name, (cert, key), trust, words) in cases {
+        let srv = TlsServer::start(&cert, &key);
+        let mut tls = ClientTls::default();
+        if !trust.is_empty() {
+            tls.add_root_certificates_pem(trust.as_bytes()).unwrap();
+        }
+        let t = Transport::with_config(TransportConfig {
+            tls,
+            ..Default::default()
+        });
+        let url = format!("https://localhost:{}/", srv.addr.port());
+        let err = nethttp::Client::with_transport(t.clone())
+            .get(&url)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Tls, "{name}: {err}");
+        assert!(
+            err.is_tls() && !err.is_connect() && !err.is_timeout(),
+            "{name}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("GET {url}: tls error: {words}"),
+            "{name}"
+        );
+        // The rustls error is still there for programs that want it.
+        let rustls_err = std::error::Error::source(&err)
+            .and_then(std::error::Error::source)
+            .and_then(|e| e.downcast_ref::<rustls::Error>());
+        assert!(rustls_err.is_some(), "{name}: {err:?}");
+    }
+}

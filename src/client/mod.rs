@@ -458,7 +458,9 @@ impl Client {
             let method = req.method.clone();
             let decode = self.prepare_hop(&mut req);
             let sent_url = req.uri.clone();
-            let mut resp = transport.round_trip(req)?;
+            let mut resp = transport
+                .round_trip(req)
+                .map_err(|e| e.with_request(Some(&method), &sent_url))?;
             resp.set_body_limit(c.body_limit);
             if let Some(jar) = &c.jar {
                 let mut set = resp.headers.get_all(header::SET_COOKIE).iter();
@@ -488,7 +490,7 @@ impl Client {
                 Ok(u) => u,
                 Err(e) => {
                     redirect::drain(resp);
-                    return Err(e);
+                    return Err(e.with_request(Some(&method), via.last().unwrap_or(&url)));
                 }
             };
 
@@ -541,7 +543,8 @@ impl Client {
                 RedirectAction::Stop => return Ok(finish(resp, decode, &method)),
                 RedirectAction::Error(e) => {
                     redirect::drain(resp);
-                    return Err(e);
+                    let last = via.last().unwrap_or(&url);
+                    return Err(e.with_request(Some(&method), last));
                 }
             }
             redirect::drain(resp);

@@ -464,10 +464,7 @@ impl Response {
     /// [`ErrorKind::Status`] with the status, for 4xx and 5xx.
     pub fn error_for_status_ref(&self) -> Result<&Response> {
         if self.status.is_client_error() || self.status.is_server_error() {
-            return Err(Error::with_source(
-                ErrorKind::Status(self.status),
-                format!("{} from {}", self.status, self.url),
-            ));
+            return Err(Error::new(ErrorKind::Status(self.status)).with_request(None, &self.url));
         }
         Ok(self)
     }

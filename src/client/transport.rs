@@ -396,8 +396,12 @@ impl Drop for TransportInner {
 }
 
 impl RoundTripper for Transport {
+    /// Errors name the request: `GET http://host/path: cannot connect to host:80: ...`.
     fn round_trip(&self, req: Request) -> Result<Response> {
-        self.inner.round_trip(req)
+        let (method, url) = (req.method.clone(), req.uri.clone());
+        self.inner
+            .round_trip(req)
+            .map_err(|e| e.with_request(Some(&method), &url))
     }
 }
 

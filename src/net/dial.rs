@@ -49,8 +49,44 @@ pub trait Dial: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Box<dyn Stream>>;
 }
 
+/// Turns a host name into addresses for [`TcpDialer`] (Go's `net.Resolver`). The default is
+/// the operating system's resolver (`getaddrinfo`); a custom one can pin names to addresses,
+/// as curl's `--resolve` does, or ask another service.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use std::sync::Arc;
+/// use nethttp::net::{Resolve, TcpDialer};
+///
+/// /// Every name resolves to one address: a test double, or a service behind a fixed IP.
+/// #[derive(Debug)]
+/// struct Pinned(SocketAddr);
+/// impl Resolve for Pinned {
+///     fn resolve(&self, _host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+///         Ok(vec![SocketAddr::new(self.0.ip(), port)])
+///     }
+/// }
+/// let dialer = TcpDialer {
+///     resolver: Some(Arc::new(Pinned("127.0.0.1:0".parse().unwrap()))),
+///     ..TcpDialer::default()
+/// };
+/// # let _ = dialer;
+/// ```
+pub trait Resolve: Send + Sync + fmt::Debug + 'static {
+    /// The addresses of `host` (a name or an IP literal, IPv6 without brackets), with `port`
+    /// set. An error, or an empty list, fails the dial with [`ErrorKind::Dns`].
+    ///
+    /// # Errors
+    ///
+    /// Whatever the lookup failed with.
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>>;
+}
+
 /// The default dialer: name resolution, then TCP connect with a timeout, `TCP_NODELAY` and
 /// TCP keep-alive, as Go's `net.Dialer` in `DefaultTransport`.
+///
+/// A failed lookup is [`ErrorKind::Dns`] naming the host; a failed connect is
+/// [`ErrorKind::Connect`] naming `host:port` (the last address tried gives the source).
 #[derive(Debug, Clone)]
 pub struct TcpDialer {
     /// How long one dial may take, resolution included. `None` means no limit beyond the
@@ -61,6 +97,10 @@ pub struct TcpDialer {
     pub keepalive: Option<Duration>,
     /// Sets `TCP_NODELAY`, so small writes go out at once. Default is true.
     pub nodelay: bool,
+    /// Resolves host names. `None` is the operating system's resolver, whose lookups std
+    /// cannot bound by a deadline (Go's pure-Go resolver can; this crate has none). Default
+    /// is `None`.
+    pub resolver: Option<std::sync::Arc<dyn Resolve>>,
 }
 
 impl Default for TcpDialer {
@@ -69,6 +109,7 @@ impl Default for TcpDialer {
             connect_timeout: Some(Duration::from_secs(30)),
             keepalive: Some(Duration::from_secs(30)),
             nodelay: true,
+            resolver: None,
         }
     }
 }
@@ -83,19 +124,24 @@ impl Dial for TcpDialer {
         let deadline =
             crate::deadline::earliest(deadline, crate::deadline::after(self.connect_timeout));
         trace.dns_start(&target.host);
-        let addrs: Vec<SocketAddr> = match (target.host.as_str(), target.port).to_socket_addrs() {
-            Ok(a) => a.collect(),
+        let found = match &self.resolver {
+            Some(r) => r.resolve(&target.host, target.port),
+            None => (target.host.as_str(), target.port)
+                .to_socket_addrs()
+                .map(Iterator::collect),
+        };
+        let addrs: Vec<SocketAddr> = match found {
+            Ok(a) => a,
             Err(e) => {
                 trace.dns_done(Err(&e));
-                return Err(Error::with_source(ErrorKind::Io, e));
+                return Err(Error::with_source(ErrorKind::Dns, e).with_subject(&target.host));
             }
         };
         trace.dns_done(Ok(&addrs));
         if addrs.is_empty() {
-            return Err(Error::with_source(
-                ErrorKind::Io,
-                io::Error::new(io::ErrorKind::NotFound, "host has no addresses"),
-            ));
+            return Err(
+                Error::with_source(ErrorKind::Dns, "no addresses").with_subject(&target.host)
+            );
         }
         let mut last_err = None;
         for (i, addr) in addrs.iter().enumerate() {
@@ -104,7 +150,7 @@ impl Dial for TcpDialer {
                 Some(d) => {
                     let now = Instant::now();
                     if d <= now {
-                        return Err(Error::timeout(TimeoutPhase::Connect));
+                        return Err(Error::timeout(TimeoutPhase::Connect).with_subject(target));
                     }
                     Some((d - now) / (addrs.len() - i) as u32)
                 }
@@ -123,16 +169,13 @@ impl Dial for TcpDialer {
             }
         }
         let e = last_err.unwrap_or_else(|| io::Error::other("no address to connect to"));
-        Err(
-            if matches!(
-                e.kind(),
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-            ) {
-                Error::with_source(ErrorKind::Timeout(TimeoutPhase::Connect), e)
-            } else {
-                Error::with_source(ErrorKind::Io, e)
-            },
-        )
+        let kind = match e.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                ErrorKind::Timeout(TimeoutPhase::Connect)
+            }
+            _ => ErrorKind::Connect,
+        };
+        Err(Error::with_source(kind, e).with_subject(target))
     }
 }
 
@@ -192,8 +235,9 @@ impl Dial for UnixDialer {
     ) -> Result<Box<dyn Stream>> {
         // Connecting to a local socket does not block on the network; the deadline cannot be
         // applied to it with std and is not needed.
-        let s = std::os::unix::net::UnixStream::connect(&self.path)
-            .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+        let s = std::os::unix::net::UnixStream::connect(&self.path).map_err(|e| {
+            Error::with_source(ErrorKind::Connect, e).with_subject(self.path.display())
+        })?;
         Ok(Box::new(s))
     }
 }

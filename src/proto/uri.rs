@@ -63,6 +63,7 @@ pub fn escape_url(url: &str) -> Result<Cow<'_, str>, UriError> {
 
 /// As [`escape_url`], but a `%` that begins no escape becomes `%25` in the path too: for a
 /// `Location` a server sent, which a client follows as browsers do rather than refuse.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) fn escape_lenient(url: &str) -> Result<Cow<'_, str>, UriError> {
     escape(url, false)
 }

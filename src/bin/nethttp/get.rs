@@ -148,7 +148,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if args.fail && resp.status.as_u16() >= 400 {
         return Err(Failure {
             code: FAIL_CODE,
-            message: Error::new(ErrorKind::Status(resp.status)).to_string(),
+            message: match resp.error_for_status_ref() {
+                Err(e) => e.to_string(),
+                Ok(_) => Error::new(ErrorKind::Status(resp.status)).to_string(),
+            },
         });
     }
     if method == Method::HEAD {

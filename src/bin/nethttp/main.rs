@@ -166,9 +166,6 @@ pub fn describe_client_error(e: &nethttp::Error, target: &str) -> String {
         }
         src = s.source();
     }
-    if e.timeout_phase() == Some(nethttp::error::TimeoutPhase::Connect) {
-        return format!("{e} to {target}");
-    }
     e.to_string()
 }
 
@@ -176,7 +173,9 @@ pub fn describe_client_error(e: &nethttp::Error, target: &str) -> String {
 /// with a host. Returns the URL text and the parsed URI.
 pub fn parse_url(arg: &str) -> Result<(String, nethttp::Uri), Failure> {
     let url = with_scheme(arg);
-    let uri: nethttp::Uri = url
+    // Spaces and non-ASCII characters are percent-encoded, as the library does for any URL.
+    let uri: nethttp::Uri = nethttp::proto::uri::escape_url(&url)
+        .map_err(|e| Failure::usage(format!("invalid URL {url:?}: {e}")))?
         .parse()
         .map_err(|e| Failure::usage(format!("invalid URL {url:?}: {e}")))?;
     if uri.host().is_none() {
