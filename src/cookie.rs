@@ -1,15 +1,20 @@
-//! HTTP cookies on the server side, as Go's `http.Cookie`, `Request.Cookie` and `SetCookie`:
-//! the `Cookie` fields a request carries, and the `Set-Cookie` line a handler sends (RFC 6265).
-//! Names and values that RFC 6265 does not allow are dropped, as Go drops them.
+//! HTTP cookies for both roles, as Go's `http.Cookie`: what a request's `Cookie` field
+//! carries ([`Request::cookies`](crate::Request::cookies),
+//! [`Request::add_cookie`](crate::Request::add_cookie)) and what a `Set-Cookie` field says
+//! ([`set_cookie`] on a server, [`Response::cookies`](crate::client::Response::cookies) on a
+//! client), by RFC 6265. Names and values that RFC 6265 does not allow are dropped, as Go
+//! drops them.
 //!
-//! Available with feature `server` (on by default). The client's cookie jar is
-//! `client::CookieJar` (feature `cookies` for the built-in one).
+//! Available with feature `client` or `server` (both on by default); [`set_cookie`] needs
+//! `server`. The client's cookie jar is `client::CookieJar` (feature `cookies` for the
+//! built-in one).
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 
+#[cfg(feature = "server")]
 use crate::server::ResponseWriter;
 
 /// A cookie, as Go's `http.Cookie`: what a request's `Cookie` field carries (only
@@ -171,6 +176,112 @@ impl Cookie {
     }
 }
 
+impl Cookie {
+    /// The cookie a `Set-Cookie` field sets, as Go's `readSetCookies` reads one: `None` if the
+    /// first `name=value` pair is missing or its name or value is invalid. Attributes are
+    /// matched without regard to case; an attribute whose value is invalid, or that is not
+    /// known, is skipped. `Expires` is read in the IMF-fixdate, RFC 850, asctime and Netscape
+    /// (`Wed, 09-Jun-2021 10:18:14 GMT`) forms; an unreadable date leaves it unset. `Max-Age`
+    /// of 0 or less is `Some(0)` (delete now); one with a leading zero is skipped, as Go does.
+    ///
+    /// ```
+    /// use nethttp::cookie::{Cookie, SameSite};
+    ///
+    /// let c = Cookie::parse_set_cookie("id=a3fWa; Max-Age=2592000; path=/; SameSite=lax; Secure")
+    ///     .unwrap();
+    /// assert_eq!((c.name.as_str(), c.value.as_str()), ("id", "a3fWa"));
+    /// assert_eq!((c.max_age, c.path.as_deref(), c.same_site), (Some(2592000), Some("/"), Some(SameSite::Lax)));
+    /// assert!(c.secure && !c.http_only);
+    /// assert!(Cookie::parse_set_cookie("no pair here").is_none());
+    /// ```
+    pub fn parse_set_cookie(line: &str) -> Option<Cookie> {
+        let mut parts = line.trim_matches([' ', '\t']).split(';');
+        let (name, value) = parts.next()?.trim_matches([' ', '\t']).split_once('=')?;
+        let name = name.trim_matches([' ', '\t']);
+        if !valid_name(name) {
+            return None;
+        }
+        let mut c = Cookie::new(name, parse_value(value, true)?);
+        for part in parts {
+            let part = part.trim_matches([' ', '\t']);
+            if part.is_empty() {
+                continue;
+            }
+            let (attr, val) = part.split_once('=').unwrap_or((part, ""));
+            let Some(val) = parse_value(val, false) else {
+                continue;
+            };
+            match attr.to_ascii_lowercase().as_str() {
+                "samesite" => {
+                    c.same_site = match val.to_ascii_lowercase().as_str() {
+                        "lax" => Some(SameSite::Lax),
+                        "strict" => Some(SameSite::Strict),
+                        "none" => Some(SameSite::None),
+                        _ => None,
+                    }
+                }
+                "secure" => c.secure = true,
+                "httponly" => c.http_only = true,
+                "partitioned" => c.partitioned = true,
+                "domain" => c.domain = Some(val.to_string()),
+                "path" => c.path = Some(val.to_string()),
+                "max-age" => {
+                    if let Ok(secs) = val.parse::<i64>() {
+                        if secs == 0 || !val.starts_with('0') {
+                            c.max_age = Some(secs.max(0));
+                        }
+                    }
+                }
+                "expires" => c.expires = parse_cookie_date(val),
+                _ => {}
+            }
+        }
+        Some(c)
+    }
+
+    /// The `name=value` pair this cookie adds to a request's `Cookie` field; `None` for an
+    /// invalid name. Value bytes RFC 6265 does not allow are dropped; a value with a space or
+    /// comma is quoted.
+    pub(crate) fn to_request_pair(&self) -> Option<String> {
+        if !valid_name(&self.name) {
+            return None;
+        }
+        let value = sanitize(&self.value, valid_value_byte);
+        Some(if value.contains([' ', ',']) {
+            format!("{}=\"{value}\"", self.name)
+        } else {
+            format!("{}={value}", self.name)
+        })
+    }
+}
+
+/// A cookie value as Go's `parseCookieValue`: surrounding double quotes removed where
+/// allowed, and `None` if any byte is not a cookie-octet (space and comma allowed).
+fn parse_value(raw: &str, allow_quotes: bool) -> Option<&str> {
+    let v = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) if allow_quotes => inner,
+        _ => raw,
+    };
+    v.bytes().all(valid_value_byte).then_some(v)
+}
+
+/// An `Expires` date: HTTP's three forms, or the Netscape form with dashes in the date
+/// (`Wed, 09-Jun-2021 10:18:14 GMT`) that servers still send and Go also reads.
+fn parse_cookie_date(s: &str) -> Option<SystemTime> {
+    if let Ok(t) = httpdate::parse_http_date(s) {
+        return Some(t);
+    }
+    let netscape: String = match s.split_once(", ") {
+        Some((day, rest)) if rest.len() > 11 => {
+            let (date, time) = rest.split_at(11);
+            format!("{day}, {}{time}", date.replace('-', " "))
+        }
+        _ => return None,
+    };
+    let netscape = netscape.replace(" UTC", " GMT");
+    httpdate::parse_http_date(&netscape).ok()
+}
+
 /// Adds a `Set-Cookie` field for `cookie` to the response headers, as Go's `http.SetCookie`.
 /// A cookie with an invalid name is not added (Go logs and drops it); returns whether it was.
 /// Call it before the response head is written (before the first body write).
@@ -184,6 +295,7 @@ impl Cookie {
 /// assert!(!set_cookie(&mut w, &Cookie::new("bad name", "x")));
 /// assert_eq!(w.header("set-cookie"), Some("id=7; Path=/"));
 /// ```
+#[cfg(feature = "server")]
 pub fn set_cookie(w: &mut dyn ResponseWriter, cookie: &Cookie) -> bool {
     let Some(line) = cookie.to_set_cookie() else {
         log::debug!(
@@ -318,6 +430,167 @@ mod tests {
         for (name, c, want) in cases {
             assert_eq!(line(c).as_deref(), want, "{name}");
         }
+    }
+
+    #[test]
+    fn set_cookie_fields_are_read_as_go_reads_them() {
+        let at = |secs| Some(UNIX_EPOCH + Duration::from_secs(secs));
+        // (field, name, value, path, domain, max_age, expires, secure, http_only, same_site)
+        type Want = Option<(
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<i64>,
+            Option<SystemTime>,
+            bool,
+            bool,
+            Option<SameSite>,
+        )>;
+        let cases: Vec<(&str, Want)> = vec![
+            (
+                "a=b",
+                Some(("a", "b", None, None, None, None, false, false, None)),
+            ),
+            (
+                "  a =\"b c\" ",
+                Some(("a", "b c", None, None, None, None, false, false, None)),
+            ),
+            // As Go: the value is not trimmed, and a quote after a space is invalid.
+            ("a= \"b\"", None),
+            (
+                "s=1; Path=/p; Domain=.example.com; Max-Age=60; HttpOnly; Secure; SameSite=Strict",
+                Some((
+                    "s",
+                    "1",
+                    Some("/p"),
+                    Some(".example.com"),
+                    Some(60),
+                    None,
+                    true,
+                    true,
+                    Some(SameSite::Strict),
+                )),
+            ),
+            (
+                "s=1; expires=Tue, 14 Nov 2023 22:13:20 GMT; path=/",
+                Some((
+                    "s",
+                    "1",
+                    Some("/"),
+                    None,
+                    None,
+                    at(1_700_000_000),
+                    false,
+                    false,
+                    None,
+                )),
+            ),
+            (
+                "s=1; Expires=Tue, 14-Nov-2023 22:13:20 GMT",
+                Some((
+                    "s",
+                    "1",
+                    None,
+                    None,
+                    None,
+                    at(1_700_000_000),
+                    false,
+                    false,
+                    None,
+                )),
+            ),
+            (
+                "s=1; Expires=someday",
+                Some(("s", "1", None, None, None, None, false, false, None)),
+            ),
+            (
+                "s=; Max-Age=0",
+                Some(("s", "", None, None, Some(0), None, false, false, None)),
+            ),
+            (
+                "s=1; Max-Age=-5",
+                Some(("s", "1", None, None, Some(0), None, false, false, None)),
+            ),
+            (
+                "s=1; Max-Age=07",
+                Some(("s", "1", None, None, None, None, false, false, None)),
+            ),
+            (
+                "s=1; SAMESITE=none; secure",
+                Some((
+                    "s",
+                    "1",
+                    None,
+                    None,
+                    None,
+                    None,
+                    true,
+                    false,
+                    Some(SameSite::None),
+                )),
+            ),
+            (
+                "s=1; SameSite=bogus",
+                Some(("s", "1", None, None, None, None, false, false, None)),
+            ),
+            (
+                "s=1; Path=/a\\b",
+                Some(("s", "1", None, None, None, None, false, false, None)),
+            ),
+            ("bad name=1", None),
+            ("=1", None),
+            ("novalue", None),
+            ("a=b\\c", None),
+            ("a=\"b", None),
+            ("", None),
+        ];
+        for (line, want) in cases {
+            let got = Cookie::parse_set_cookie(line).map(|c| {
+                (
+                    c.name,
+                    c.value,
+                    c.path,
+                    c.domain,
+                    c.max_age,
+                    c.expires,
+                    c.secure,
+                    c.http_only,
+                    c.same_site,
+                )
+            });
+            let want = want.map(|w| {
+                (
+                    w.0.to_string(),
+                    w.1.to_string(),
+                    w.2.map(String::from),
+                    w.3.map(String::from),
+                    w.4,
+                    w.5,
+                    w.6,
+                    w.7,
+                    w.8,
+                )
+            });
+            assert_eq!(got, want, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn request_pairs() {
+        assert_eq!(
+            Cookie::new("a", "b").to_request_pair().as_deref(),
+            Some("a=b")
+        );
+        assert_eq!(
+            Cookie::new("a", "b c").to_request_pair().as_deref(),
+            Some("a=\"b c\"")
+        );
+        assert_eq!(
+            Cookie::new("a", "x;y\"").to_request_pair().as_deref(),
+            Some("a=xy")
+        );
+        assert_eq!(Cookie::new("a b", "1").to_request_pair(), None);
     }
 
     #[test]

@@ -71,7 +71,7 @@
 //! | feature | default | what it adds | dependencies it pulls |
 //! |---|---|---|---|
 //! | (none) | | the wire core ([`proto`]), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
-//! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers | `socket2`, `percent-encoding`, `form_urlencoded`, `base64` |
+//! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers; [`cookie`] | `socket2`, `percent-encoding`, `form_urlencoded`, `base64`, `httpdate` |
 //! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`] | `httpdate`, `base64` |
 //! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
 //! | `tls` | yes | `https://` in the client, `serve_tls` in the server ([`tls`]; with `client` or `server`) | `rustls` (ring), `webpki-roots` |
@@ -91,7 +91,7 @@ mod body;
 mod bufio;
 #[cfg(feature = "client")]
 pub mod client;
-#[cfg(feature = "server")]
+#[cfg(any(feature = "client", feature = "server"))]
 pub mod cookie;
 #[cfg(any(feature = "client", feature = "server"))]
 mod deadline;
@@ -120,7 +120,9 @@ pub use body::Body;
 #[cfg(feature = "client")]
 pub use client::{Client, Response, Transport};
 #[cfg(feature = "server")]
-pub use cookie::{set_cookie, Cookie};
+pub use cookie::set_cookie;
+#[cfg(any(feature = "client", feature = "server"))]
+pub use cookie::Cookie;
 pub use error::{Error, ErrorKind, Result};
 pub use form::Form;
 #[cfg(feature = "fs")]

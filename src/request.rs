@@ -113,6 +113,40 @@ impl Request {
         }
     }
 
+    /// A copy of the request, as Go's `Request.Clone`: method, target, version, fields,
+    /// extensions, and a body that can be produced again (bytes, strings,
+    /// [`Body::replayable`]). `None` if the body streams from a reader and cannot be read
+    /// twice. A multipart form parsed on the original stays with it (its temporary files have
+    /// one owner); parsed form values are copied.
+    ///
+    /// ```
+    /// use nethttp::{Method, Request};
+    /// let r = Request::new(Method::POST, "http://example.com/a")?.with_body("payload");
+    /// let mut copy = r.try_clone().expect("an in-memory body can be cloned");
+    /// assert_eq!(copy.uri, r.uri);
+    /// assert_eq!(copy.body().read_to_vec(100)?, b"payload");
+    /// # Ok::<(), nethttp::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> Option<Request> {
+        let body = self.body.try_clone()?;
+        let mut r = Request::from_parts(
+            self.method.clone(),
+            self.uri.clone(),
+            self.version,
+            self.headers.clone(),
+            body,
+            self.remote_addr,
+        );
+        r.extensions = self.extensions.clone();
+        r.content_length = self.content_length;
+        r.path_values = self.path_values.clone();
+        r.pattern = self.pattern.clone();
+        r.tls = self.tls;
+        r.form = self.form.clone();
+        r.post_form = self.post_form.clone();
+        Some(r)
+    }
+
     /// The host the request is for: the authority of an absolute-form target if there is one
     /// (RFC 9112 §3.2.2), else the `Host` header; empty if neither is present.
     pub fn host(&self) -> &str {
@@ -174,7 +208,7 @@ impl Request {
 
     /// The first cookie named `name` in the request's `Cookie` fields, as Go's `r.Cookie`;
     /// cookies with an invalid name or value are skipped.
-    #[cfg(feature = "server")]
+    #[cfg(any(feature = "client", feature = "server"))]
     pub fn cookie(&self, name: &str) -> Option<crate::cookie::Cookie> {
         crate::cookie::Cookie::parse_request(
             self.headers.get_all(http::header::COOKIE).iter(),
@@ -185,12 +219,46 @@ impl Request {
     }
 
     /// Every valid cookie in the request's `Cookie` fields, in order, as Go's `r.Cookies`.
-    #[cfg(feature = "server")]
+    #[cfg(any(feature = "client", feature = "server"))]
     pub fn cookies(&self) -> Vec<crate::cookie::Cookie> {
         crate::cookie::Cookie::parse_request(
             self.headers.get_all(http::header::COOKIE).iter(),
             None,
         )
+    }
+
+    /// Adds `cookie`'s name and value to the request's `Cookie` field, as Go's `AddCookie`:
+    /// appended after `; ` to the field there is, or a new field. Its attributes are not sent
+    /// (a request carries none). A cookie with an invalid name is not added and `false` comes
+    /// back; value bytes RFC 6265 does not allow are dropped.
+    ///
+    /// ```
+    /// use nethttp::{Cookie, Method, Request};
+    /// let mut r = Request::new(Method::GET, "http://example.com/")?;
+    /// r.add_cookie(&Cookie::new("session", "abc"));
+    /// r.add_cookie(&Cookie::new("theme", "dark mode"));
+    /// assert_eq!(r.headers["cookie"], "session=abc; theme=\"dark mode\"");
+    /// assert!(!r.add_cookie(&Cookie::new("bad name", "x")));
+    /// # Ok::<(), nethttp::Error>(())
+    /// ```
+    #[cfg(any(feature = "client", feature = "server"))]
+    pub fn add_cookie(&mut self, cookie: &crate::cookie::Cookie) -> bool {
+        let Some(pair) = cookie.to_request_pair() else {
+            return false;
+        };
+        let line = match self.headers.get(http::header::COOKIE) {
+            Some(old) if !old.is_empty() => {
+                format!("{}; {pair}", String::from_utf8_lossy(old.as_bytes()))
+            }
+            _ => pair,
+        };
+        match http::HeaderValue::from_str(&line) {
+            Ok(v) => {
+                self.headers.insert(http::header::COOKIE, v);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Parses the query and, for POST, PUT and PATCH with `Content-Type:

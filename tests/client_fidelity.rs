@@ -9,10 +9,12 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use client_support::*;
-use nethttp::client::{Client, ClientConfig, Transport, TransportConfig};
-use nethttp::error::TooLarge;
+use nethttp::client::{Client, ClientConfig, RedirectPolicy, Transport, TransportConfig};
+use nethttp::cookie::SameSite;
+use nethttp::error::{Malformed, TooLarge};
 use nethttp::net::{Resolve, TcpDialer};
-use nethttp::{ErrorKind, Method};
+use nethttp::proto::head::{parse_request, Parsed};
+use nethttp::{Cookie, ErrorKind, Method};
 
 const BUDGET: Duration = Duration::from_secs(60);
 
@@ -312,6 +314,159 @@ fn status_errors_name_the_url_and_answer_is_status() {
         e.to_string(),
         format!("{url}: server answered 404 not found")
     );
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+/// A raw server that sends each request head it reads (as bytes on the wire) over `tx`,
+/// reads the body, and answers with `resp`.
+fn scripted(resp: &'static str) -> (RawServer, mpsc::Receiver<String>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let srv = RawServer::start(move |mut c, _| {
+        while let Some(head) = c.read_head_bytes() {
+            let limits = nethttp::proto::Limits::default();
+            let Ok(Parsed::Complete { head: parsed, .. }) = parse_request(&head, &limits) else {
+                return;
+            };
+            if c.read_body(&parsed).is_err() {
+                return;
+            }
+            let _ = tx
+                .lock()
+                .unwrap()
+                .send(String::from_utf8_lossy(&head).into_owned());
+            if !c.send(resp) {
+                return;
+            }
+        }
+    });
+    (srv, rx)
+}
+
+#[test]
+fn cookies_go_out_on_requests_and_come_back_from_responses() {
+    let _w = Watchdog::new("cookies_go_out_on_requests", BUDGET);
+    let (srv, heads) = scripted(
+        "HTTP/1.1 200 OK\r\n\
+         Set-Cookie: session=abc; Path=/; HttpOnly; Max-Age=3600\r\n\
+         Set-Cookie: theme=\"dark mode\"; SameSite=Lax; Expires=Tue, 14-Nov-2023 22:13:20 GMT\r\n\
+         Set-Cookie: bad name=1\r\n\
+         Content-Length: 0\r\n\r\n",
+    );
+    let (c, t) = client();
+    let mut req = nethttp::Request::new(Method::GET, &srv.url("/")).unwrap();
+    assert!(req.add_cookie(&Cookie::new("a", "1")));
+    assert!(req.add_cookie(&Cookie::new("b", "x y")));
+    assert!(!req.add_cookie(&Cookie::new("no good", "z")));
+    let resp = c.send(req).unwrap();
+    let head = heads.recv_timeout(REQ_TIMEOUT).unwrap();
+    assert!(head.contains("\r\ncookie: a=1; b=\"x y\"\r\n"), "{head}");
+    assert_eq!(head.matches("cookie:").count(), 1, "{head}");
+
+    let got = resp.cookies();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        (got[0].name.as_str(), got[0].value.as_str()),
+        ("session", "abc")
+    );
+    assert_eq!(got[0].path.as_deref(), Some("/"));
+    assert!(got[0].http_only);
+    assert_eq!(got[0].max_age, Some(3600));
+    assert_eq!(
+        (got[1].name.as_str(), got[1].value.as_str()),
+        ("theme", "dark mode")
+    );
+    assert_eq!(got[1].same_site, Some(SameSite::Lax));
+    assert_eq!(
+        got[1].expires,
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    );
+    drop((resp, c));
+    assert_no_leaks(&t);
+}
+
+#[test]
+fn location_is_resolved_against_the_response_url() {
+    let _w = Watchdog::new("location_is_resolved", BUDGET);
+    let srv = RawServer::start(|mut c, _| {
+        while let Some(head) = c.read_head_bytes() {
+            let path = String::from_utf8_lossy(&head)
+                .split(' ')
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            let location = match path.as_str() {
+                "/dir/sub/rel" => "Location: ../b c?x=ü#top\r\n",
+                "/abs" => "Location: https://other.test/z\r\n",
+                "/ftp" => "Location: ftp://files.test/z\r\n",
+                _ => "",
+            };
+            let resp = format!("HTTP/1.1 302 Found\r\n{location}Content-Length: 0\r\n\r\n");
+            if !c.send(resp) {
+                return;
+            }
+        }
+    });
+    let t = Transport::with_config(TransportConfig {
+        proxy: nethttp::client::Proxy::none(),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_config(ClientConfig {
+        transport: Some(Arc::new(t.clone())),
+        timeout: Some(REQ_TIMEOUT),
+        redirect: RedirectPolicy::none(),
+        ..ClientConfig::default()
+    });
+    let loc = |path: &str| c.get(&srv.url(path)).unwrap().location();
+    assert_eq!(
+        loc("/dir/sub/rel").unwrap().unwrap(),
+        srv.url("/dir/b%20c?x=%C3%BC").as_str()
+    );
+    assert_eq!(loc("/abs").unwrap().unwrap(), "https://other.test/z");
+    assert_eq!(loc("/none").unwrap(), None);
+    // Any scheme, as Go's Response.Location; with redirects off the 302 comes back.
+    assert_eq!(loc("/ftp").unwrap().unwrap(), "ftp://files.test/z");
+    // A client that follows refuses it, naming the request that got it.
+    let (follow, t2) = client();
+    let e = follow.get(&srv.url("/ftp")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Malformed(Malformed::Location));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "GET {}: malformed message: invalid location in redirect: \"ftp://files.test/z\": not an http or https url",
+            srv.url("/ftp")
+        )
+    );
+    drop((c, follow));
+    assert_no_leaks(&t2);
+    assert_no_leaks(&t);
+}
+
+#[test]
+fn a_request_with_a_replayable_body_clones_and_a_streamed_one_does_not() {
+    let _w = Watchdog::new("a_request_clones", BUDGET);
+    let (srv, heads) = scripted("HTTP/1.1 204 No Content\r\n\r\n");
+    let (c, t) = client();
+    let mut req = nethttp::Request::new(Method::PUT, &srv.url("/a"))
+        .unwrap()
+        .with_body("xyz");
+    req.headers
+        .insert("x-trace", nethttp::HeaderValue::from_static("1"));
+    let copy = req.try_clone().expect("bytes can be sent twice");
+    for r in [req, copy] {
+        c.send(r).unwrap();
+        let head = heads.recv_timeout(REQ_TIMEOUT).unwrap();
+        assert!(head.starts_with("PUT /a HTTP/1.1\r\n"), "{head}");
+        assert!(head.contains("\r\nx-trace: 1\r\n"), "{head}");
+        assert!(head.contains("\r\nContent-Length: 3\r\n"), "{head}");
+    }
+    let streamed = nethttp::Request::new(Method::PUT, &srv.url("/a"))
+        .unwrap()
+        .with_body(nethttp::Body::from_reader(std::io::Cursor::new(
+            b"abc".to_vec(),
+        )));
+    assert!(streamed.try_clone().is_none());
     drop(c);
     assert_no_leaks(&t);
 }

@@ -187,9 +187,13 @@ fn redirect_limit() {
     assert_eq!(resp.text().unwrap(), "done");
     let e = c.get(&format!("{}/chain/11", ts.url())).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooManyRedirects);
+    // The message names the request whose answer was one redirect too many.
     assert_eq!(
         e.to_string(),
-        "stopped after too many redirects: at most 10 allowed"
+        format!(
+            "GET {}/chain/1: stopped after too many redirects: at most 10 allowed",
+            ts.url()
+        )
     );
 
     let b = ClientConfig {
@@ -265,7 +269,10 @@ fn redirect_policy_hooks() {
     let e = Client::with_config(b)
         .get(&format!("{}/chain/1", ts.url()))
         .unwrap_err();
-    assert_eq!(e.to_string(), "invalid input: no redirects here");
+    assert_eq!(
+        e.to_string(),
+        format!("GET {}/chain/1: invalid input: no redirects here", ts.url())
+    );
 }
 
 #[test]

@@ -486,7 +486,9 @@ impl Client {
             } else {
                 Body::empty()
             };
-            let next_url = match redirect::resolve_location(&url, &location) {
+            // Any scheme here: the policy sees the redirect before it is refused as
+            // unfollowable (Go's order), so a policy that stops gets the response back.
+            let next_url = match redirect::resolve_any(&url, &location) {
                 Ok(u) => u,
                 Err(e) => {
                     redirect::drain(resp);
@@ -539,7 +541,12 @@ impl Client {
             next.extensions = extensions.clone();
 
             match c.redirect.check(resp.status, &next, &via) {
-                RedirectAction::Follow => {}
+                RedirectAction::Follow => {
+                    if let Err(e) = redirect::check_followable(&next.uri, &location) {
+                        redirect::drain(resp);
+                        return Err(e.with_request(Some(&method), via.last().unwrap_or(&url)));
+                    }
+                }
                 RedirectAction::Stop => return Ok(finish(resp, decode, &method)),
                 RedirectAction::Error(e) => {
                     redirect::drain(resp);

@@ -281,15 +281,36 @@ pub(crate) fn drain(mut resp: Response) {
     }
 }
 
+/// [`Malformed::Location`] for `location`, saying why.
+fn bad_location(location: &str, why: impl fmt::Display) -> Error {
+    Error::with_source(
+        ErrorKind::Malformed(Malformed::Location),
+        format!("{location:?}: {why}"),
+    )
+}
+
 /// Resolves a `Location` value against the URL of the request it answers (RFC 9110 §10.2.2,
-/// RFC 3986 §5.2). Fragments are dropped: a request target has none.
+/// RFC 3986 §5.2), and checks it is an `http` or `https` URL a client can follow. Fragments
+/// are dropped: a request target has none.
 pub(crate) fn resolve_location(base: &Uri, location: &str) -> Result<Uri> {
-    let bad = |why: String| {
-        Error::with_source(
-            ErrorKind::Malformed(Malformed::Location),
-            format!("{location:?}: {why}"),
-        )
-    };
+    let uri = resolve_any(base, location)?;
+    check_followable(&uri, location)?;
+    Ok(uri)
+}
+
+/// [`Malformed::Location`] unless `uri`, resolved from `location`, is an `http` or `https`
+/// URL with a host.
+pub(crate) fn check_followable(uri: &Uri, location: &str) -> Result<()> {
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err(bad_location(location, "not an http or https url")),
+    }
+}
+
+/// As [`resolve_location`], of any scheme (Go's `Response.Location` and the URL a redirect
+/// policy sees).
+pub(crate) fn resolve_any(base: &Uri, location: &str) -> Result<Uri> {
+    let bad = |why: String| bad_location(location, why);
     let loc = location.trim();
     let loc = loc.split_once('#').map_or(loc, |(l, _)| l);
     // Bytes a URI may not carry are encoded as browsers do rather than refusing the
@@ -302,11 +323,7 @@ pub(crate) fn resolve_location(base: &Uri, location: &str) -> Result<Uri> {
         query: base.query(),
     };
     let target = resolve_reference(&base_ref, &encoded);
-    let uri: Uri = target.parse().map_err(|e| bad(format!("{e}")))?;
-    match uri.scheme_str() {
-        Some("http" | "https") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(uri),
-        _ => Err(bad("not an http or https url".into())),
-    }
+    target.parse().map_err(|e| bad(format!("{e}")))
 }
 
 /// True if `location` names neither a scheme nor a host: a path on the same server.

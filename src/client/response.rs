@@ -72,6 +72,35 @@ impl Response {
         &self.url
     }
 
+    /// The cookies the response's `Set-Cookie` fields set, in order, as Go's
+    /// `Response.Cookies`; fields that do not parse are skipped
+    /// ([`Cookie::parse_set_cookie`](crate::Cookie::parse_set_cookie)).
+    pub fn cookies(&self) -> Vec<crate::Cookie> {
+        self.headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(crate::Cookie::parse_set_cookie)
+            .collect()
+    }
+
+    /// The `Location` field resolved against the response's URL, as Go's
+    /// `Response.Location`: `Ok(None)` without one. Bytes a URL may not carry are
+    /// percent-encoded as for a followed redirect; the fragment is dropped. Any scheme is
+    /// returned (a client follows only `http` and `https`).
+    ///
+    /// # Errors
+    ///
+    /// [`Malformed::Location`](crate::error::Malformed::Location) if it is not a URL once
+    /// resolved.
+    pub fn location(&self) -> Result<Option<Uri>> {
+        let Some(loc) = self.headers.get(http::header::LOCATION) else {
+            return Ok(None);
+        };
+        let loc = String::from_utf8_lossy(loc.as_bytes());
+        super::redirect::resolve_any(&self.url, &loc).map(Some)
+    }
+
     /// The body, to read from.
     pub fn body(&mut self) -> &mut ResponseBody {
         &mut self.body
