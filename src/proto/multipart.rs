@@ -1,7 +1,8 @@
 //! `multipart/form-data` bodies (RFC 7578 over RFC 2046 §5.1), sans-IO: a strict incremental
 //! decoder and the `boundary` of a `Content-Type`; and the pieces of an encoder (Go's
 //! `multipart.Writer`): boundary checks, `Content-Type` and `Content-Disposition` values, part
-//! heads and the close delimiter, to be streamed around the parts' contents.
+//! heads and the close delimiter, which [`multipart::Writer`](crate::multipart::Writer)
+//! streams around the parts' contents.
 //!
 //! The decoder is fed the bytes of a request body as they arrive and answers one [`Event`] per
 //! call: a part's head, a piece of its body (a range into the caller's input, never a copy), the
