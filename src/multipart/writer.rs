@@ -506,8 +506,10 @@ impl Read for Stream {
                     let n = body.read(&mut buf[..want])?;
                     if n == 0 {
                         if let Some(len) = *len {
+                            // Not UnexpectedEof: a transport reads that from `read_exact` as
+                            // the whole body ending early, and would drop this message.
                             return Err(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
+                                io::ErrorKind::InvalidData,
                                 format!("{label} ended after {sent} of its {len} bytes"),
                             ));
                         }
@@ -666,7 +668,7 @@ mod tests {
         w.form_file("short", "s", Body::sized(&b"abc"[..], 5))
             .unwrap();
         let e = read_in(&mut w.into_body(), 64).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         assert_eq!(
             e.to_string(),
             "multipart field \"short\" ended after 3 of its 5 bytes"
