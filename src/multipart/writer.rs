@@ -266,7 +266,9 @@ impl Writer {
             wire::write_part_head(&mut head, &boundary, i == 0, &part.headers);
             let content_len = part.content.len_hint();
             len = match (len, content_len) {
-                (Some(l), Some(c)) => l.checked_add(head.len() as u64 + c),
+                (Some(l), Some(c)) => l
+                    .checked_add(head.len() as u64)
+                    .and_then(|l| l.checked_add(c)),
                 _ => None,
             };
             replayable &= part.content.try_clone().is_some();
