@@ -1,5 +1,5 @@
-//! `RequestBuilder`: one request built step by step (headers, query, form, JSON, credentials);
-//! a client's settings (`ClientConfig`) and the policy are in mod.rs.
+//! `RequestBuilder`: one request built step by step (headers, query, form, multipart, JSON,
+//! credentials); a client's settings (`ClientConfig`) and the policy are in mod.rs.
 
 use std::fmt;
 use std::time::Duration;
@@ -131,6 +131,33 @@ impl RequestBuilder {
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             );
             req.replace_body(Body::from(encode_pairs(pairs)));
+            Ok(())
+        })
+    }
+
+    /// Sends `form` as a `multipart/form-data` body, with the `Content-Type` that names its
+    /// boundary (Go's `multipart.Writer` and `FormDataContentType`). The parts are streamed as
+    /// the request is written, files read from disk as they go; see
+    /// [`multipart::Writer`](crate::multipart::Writer) for when the request has a
+    /// `Content-Length` and when it can follow a 307/308 redirect.
+    ///
+    /// ```no_run
+    /// # let client = nethttp::Client::new();
+    /// let mut form = nethttp::multipart::Writer::new();
+    /// form.write_field("title", "holiday")?
+    ///     .file("photo", "/tmp/beach.jpg")?;
+    /// let resp = client
+    ///     .request(nethttp::Method::POST, "http://127.0.0.1:8080/upload")
+    ///     .multipart(form)
+    ///     .send()?;
+    /// # let _ = resp; Ok::<(), nethttp::Error>(())
+    /// ```
+    pub fn multipart(self, form: crate::multipart::Writer) -> Self {
+        self.with(|req| {
+            let ct = HeaderValue::try_from(form.form_data_content_type())
+                .map_err(|e| Error::with_source(ErrorKind::InvalidInput, e))?;
+            req.headers.insert(header::CONTENT_TYPE, ct);
+            req.replace_body(form.into_body());
             Ok(())
         })
     }

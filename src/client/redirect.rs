@@ -291,8 +291,10 @@ fn bad_location(location: &str, why: impl fmt::Display) -> Error {
 
 /// Resolves a `Location` value against the URL of the request it answers (RFC 9110 §10.2.2,
 /// RFC 3986 §5.2), and checks it is an `http` or `https` URL a client can follow. Fragments
-/// are dropped: a request target has none.
-pub(crate) fn resolve_location(base: &Uri, location: &str) -> Result<Uri> {
+/// are dropped: a request target has none. (The client does the two steps apart, with the
+/// redirect policy between them.)
+#[cfg(test)]
+fn resolve_location(base: &Uri, location: &str) -> Result<Uri> {
     let uri = resolve_any(base, location)?;
     check_followable(&uri, location)?;
     Ok(uri)

@@ -1,8 +1,9 @@
-//! Multipart form bodies on a [`Request`](crate::Request), as Go's `r.MultipartReader`,
-//! `r.ParseMultipartForm` and `r.FormFile`: a streaming reader of parts over the request body,
-//! and a whole form read into memory with files past a memory limit spilled to temporary files
-//! that are removed when the request (its form) is dropped. The wire format is parsed by the
-//! sans-IO `proto::multipart`.
+//! Multipart form bodies, both ways. Received on a [`Request`](crate::Request), as Go's
+//! `r.MultipartReader`, `r.ParseMultipartForm` and `r.FormFile`: a streaming reader of parts
+//! over the request body, and a whole form read into memory with files past a memory limit
+//! spilled to temporary files that are removed when the request (its form) is dropped. Sent,
+//! as Go's `multipart.Writer`: a [`Writer`] (in writer.rs) lists the parts and streams them as
+//! a request body. The wire format is parsed and encoded by the sans-IO `proto::multipart`.
 
 use std::fmt;
 use std::fs::File;
@@ -17,6 +18,11 @@ use crate::body::Body;
 use crate::error::{Error, ErrorKind, Malformed, Result, TimeoutPhase, TooLarge};
 use crate::form::Form;
 use crate::proto::multipart::{Event, MultipartDecoder, MultipartLimits};
+
+mod writer;
+
+pub use crate::proto::multipart::{field_content_disposition, file_content_disposition};
+pub use writer::Writer;
 
 /// How much of the body the reader buffers: far more than the decoder ever holds back (a
 /// delimiter's length), and a good size for one body read.
