@@ -523,11 +523,12 @@ fn connect_fields_per_target_and_their_error() {
         h.insert("x-proxy", HeaderValue::from_str(&url.to_string()).unwrap());
         Ok(h)
     };
+    let get: Arc<nethttp::client::ProxyConnectHeaderFn> = Arc::new(get);
     let mut fixed = HeaderMap::new();
     fixed.insert("x-static", HeaderValue::from_static("never sent"));
     let t = Transport::with_config(TransportConfig {
         proxy_connect_header: fixed,
-        get_proxy_connect_header: Some(Arc::new(get)),
+        get_proxy_connect_header: Some(get.clone()),
         ..settings(
             Proxy::all(&format!("http://{}", proxy.addr())).unwrap(),
             &[origin.ca_pem().unwrap()],
@@ -550,6 +551,27 @@ fn connect_fields_per_target_and_their_error() {
         )]
     );
 
+    // With a User-Agent set on the transport, the CONNECT carries it too, as Go's does.
+    let with_ua = Transport::with_config(TransportConfig {
+        user_agent: Some(HeaderValue::from_static("corp-bot/2")),
+        get_proxy_connect_header: Some(get),
+        ..settings(
+            Proxy::all(&format!("http://{}", proxy.addr())).unwrap(),
+            &[origin.ca_pem().unwrap()],
+        )
+    });
+    let got = client(&with_ua).get(&format!("{}/ua", origin.url()));
+    assert_eq!(got.unwrap().text().unwrap(), "tls=true /ua");
+    assert_eq!(
+        seen.all()[1],
+        format!(
+            "CONNECT 127.0.0.1:{oport} HTTP/1.1\r\nHost: 127.0.0.1:{oport}\r\n\
+             x-target: 127.0.0.1:{oport}\r\nx-proxy: http://127.0.0.1:{pport}/\r\n\
+             user-agent: corp-bot/2\r\n\r\n"
+        )
+    );
+    assert_no_leaks(&with_ua);
+
     // The function's error fails the request as it is; nothing reaches the proxy.
     let e = c.get("https://127.0.0.1:1/").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
@@ -557,7 +579,7 @@ fn connect_fields_per_target_and_their_error() {
         e.to_string(),
         "invalid input: no tunnel allowed to 127.0.0.1:1"
     );
-    assert_eq!(seen.all().len(), 1);
+    assert_eq!(seen.all().len(), 2);
     drop(c);
     assert_no_leaks(&t);
 }

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{CONTENT_LENGTH, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use parking_lot::Mutex;
 
@@ -555,10 +555,16 @@ pub(crate) fn dial_conn(
         return Ok(stream);
     }
     let url = proxy.url()?;
-    let headers = match &cfg.get_proxy_connect_header {
+    let mut headers = match &cfg.get_proxy_connect_header {
         Some(get) => Cow::Owned(get(&url, &key.target.to_string())?),
         None => Cow::Borrowed(&cfg.proxy_connect_header),
     };
+    // Go's CONNECT carries its User-Agent too, unless the fields name another.
+    if let Some(ua) = &cfg.user_agent {
+        if !headers.contains_key(USER_AGENT) {
+            headers.to_mut().insert(USER_AGENT, ua.clone());
+        }
+    }
     let limits = Limits {
         max_head_bytes: cfg.max_response_header_bytes,
         ..Limits::default()

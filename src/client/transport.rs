@@ -114,7 +114,8 @@ pub struct TransportConfig {
     /// pieces of this size (one chunk each when chunked). Zero means the default. Default is
     /// 32 KiB.
     pub write_buffer_size: usize,
-    /// The `User-Agent` sent when a request has none. `None` sends none. Default is
+    /// The `User-Agent` sent when a request has none, and on each `CONNECT` to a proxy unless
+    /// the `CONNECT` fields have one (as Go does). `None` sends none. Default is
     /// `nethttp/<version>`.
     pub user_agent: Option<HeaderValue>,
     /// TLS settings for `https://` URLs (feature `tls`): roots, client certificates, the
@@ -130,7 +131,8 @@ pub struct TransportConfig {
     pub proxy: Proxy,
     /// Fields added to every `CONNECT` sent to an HTTP proxy, after `Host` and the
     /// `Proxy-Authorization` made from the proxy URL's credentials (which replaces one set
-    /// here), as Go's `ProxyConnectHeader`. Not used when
+    /// here), as Go's `ProxyConnectHeader`; a `User-Agent` here replaces
+    /// [`user_agent`](Self::user_agent). Not used when
     /// [`get_proxy_connect_header`](Self::get_proxy_connect_header) is set, and never sent
     /// on requests forwarded to a proxy in absolute form (`http://` origins: set such fields
     /// on the requests). Default is empty.
