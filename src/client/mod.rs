@@ -72,6 +72,7 @@ mod pool_tests;
 mod proxy;
 mod redirect;
 mod response;
+mod socks;
 mod trace;
 mod transport;
 mod wake;
@@ -85,7 +86,7 @@ pub use clientconn::ClientConn;
 pub use cookies::CookieJar;
 #[cfg(feature = "cookies")]
 pub use cookies::Jar;
-pub use proxy::{connect_tunnel, Proxy, Tunnel};
+pub use proxy::{connect_tunnel, Proxy, ProxyConnectHeaderFn, ProxyConnectResponseFn, Tunnel};
 pub use redirect::{Attempt, RedirectAction, RedirectPolicy};
 pub use response::{Response, ResponseBody, DEFAULT_BODY_LIMIT};
 pub use trace::{CancelToken, ClientTrace, GotConnInfo};

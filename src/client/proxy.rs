@@ -1,35 +1,82 @@
-//! Proxy selection (Go's `ProxyFromEnvironment` and `x/net/http/httpproxy` rules), the
-//! `CONNECT` tunnel handshake, and dialing through a proxy; the transport (transport.rs)
-//! keys its pool by [`ConnKey`] and calls [`dial_conn`].
+//! Proxy selection (Go's `Transport.Proxy`, `ProxyFromEnvironment` and the
+//! `x/net/http/httpproxy` rules) and dialing through a proxy: TLS to an `https://` proxy, the
+//! `CONNECT` handshake with its extra fields and response hook, the SOCKS5 handshake
+//! (socks.rs); the transport (transport.rs) keys its pool by [`ConnKey`] and calls
+//! [`dial_conn`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{HeaderValue, Uri};
+use http::header::{CONTENT_LENGTH, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use parking_lot::Mutex;
 
 use super::redirect::{basic_auth, userinfo};
+use super::socks::{self, SocksAuth};
 use super::trace::ClientTrace;
+use super::transport::TransportConfig;
 use crate::bufio::{self, ReadBuf};
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase};
-use crate::net::{Dial, Stream, Target};
+use crate::net::{Stream, Target};
 use crate::proto::client::{self as exchange, Exchange, Next};
-use crate::proto::head::HeadScanner;
+use crate::proto::head::{HeadScanner, ResponseHead};
 use crate::proto::Limits;
+use crate::Request;
 
-/// How long a `CONNECT` may take when the request has no deadline (Go's one minute).
+/// How long a `CONNECT` or SOCKS5 handshake may take when the request has no deadline (Go's
+/// one minute).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Which requests go through which proxy.
+/// Go's `GetProxyConnectHeader`, for
+/// [`TransportConfig::get_proxy_connect_header`]: the fields of the `CONNECT` sent to the
+/// proxy at the URL (the first argument, without credentials) for a tunnel to the `host:port`
+/// (the second).
+pub type ProxyConnectHeaderFn = dyn Fn(&Uri, &str) -> Result<HeaderMap> + Send + Sync;
+
+/// Go's `OnProxyConnectResponse`, for [`TransportConfig::on_proxy_connect_response`]: sees the
+/// proxy's URL (without credentials), the `CONNECT` request as sent and the head of the
+/// proxy's answer; `Err` aborts the dial with that error.
+pub type ProxyConnectResponseFn =
+    dyn Fn(&Uri, &http::Request<()>, &ResponseHead) -> Result<()> + Send + Sync;
+
+/// A TLS handshake with the named server over a stream: the transport's, for `https://`
+/// proxies.
+pub(crate) type TlsTo<'a> = dyn Fn(Box<dyn Stream>, &str) -> Result<Box<dyn Stream>> + 'a;
+
+/// The function behind [`Proxy::custom`].
+type ProxyFn = dyn Fn(&Request) -> Result<Option<Uri>> + Send + Sync;
+
+/// Which requests go through which proxy (Go's `Transport.Proxy`).
 ///
 /// The default for a [`Transport`](super::Transport) and a [`Client`](super::Client) is
-/// [`Proxy::from_env`], as Go's `DefaultTransport`. `http://` requests go to the proxy in
-/// absolute form; `https://` requests go through a `CONNECT` tunnel, with TLS to the origin
-/// inside it. Only proxies spoken to in plain HTTP (`http://` proxy URLs) are supported: a
-/// request that would use an `https://` or `socks5://` proxy fails.
+/// [`Proxy::from_env`], as Go's `DefaultTransport`. The proxy URL's scheme says how the proxy
+/// is spoken to:
+///
+/// - `http://`: plain HTTP. `http://` requests go to it in absolute form
+///   (`GET http://origin/path`); `https://` requests go through a `CONNECT` tunnel, with TLS
+///   to the origin inside it.
+/// - `https://` (feature `tls`): the same, over TLS to the proxy, so an `https://` origin
+///   gets TLS inside TLS. The proxy's certificate is checked for the proxy's host name with
+///   the transport's [`ClientTls`](crate::tls::ClientTls) settings, the same as an origin's
+///   (Go uses its one `TLSClientConfig` for both): add a private CA that signed the proxy's
+///   certificate to `extra_roots`.
+/// - `socks5://` and `socks5h://`: a SOCKS5 tunnel to the origin for every request, with TLS
+///   inside it for `https://` origins. The proxy resolves host names in both cases, as in Go.
+///
+/// `user:password@` in the URL is sent as `Proxy-Authorization: Basic` to an HTTP proxy (on
+/// `CONNECT`, and on each request forwarded in absolute form), and as username/password
+/// authentication (RFC 1929) to a SOCKS5 proxy. Extra `CONNECT` fields and a hook on the
+/// proxy's answer are transport settings:
+/// [`TransportConfig::proxy_connect_header`], [`get_proxy_connect_header`] and
+/// [`on_proxy_connect_response`].
+///
+/// [`get_proxy_connect_header`]: TransportConfig::get_proxy_connect_header
+/// [`on_proxy_connect_response`]: TransportConfig::on_proxy_connect_response
 ///
 /// ```
 /// use nethttp::client::Proxy;
@@ -37,17 +84,36 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// let via = p.url_for(&"http://example.com/".parse().unwrap())?;
 /// assert_eq!(via.unwrap().to_string(), "http://proxy.internal:3128/");
 /// assert!(p.url_for(&"http://db.internal/".parse().unwrap())?.is_none());
+///
+/// let tls = Proxy::https("https://proxy.internal")?;
+/// let via = tls.url_for(&"https://example.com/".parse().unwrap())?;
+/// assert_eq!(via.unwrap().to_string(), "https://proxy.internal:443/");
 /// # Ok::<(), nethttp::Error>(())
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Proxy {
     http: Option<ProxyUrl>,
     https: Option<ProxyUrl>,
+    /// Set by [`Proxy::custom`]: chooses for each request, and `http` and `https` are unused.
+    custom: Option<Arc<ProxyFn>>,
     no_proxy: NoProxy,
     /// Set from the environment: loopback hosts are never proxied, and `HTTP_PROXY` is
     /// refused in a CGI process.
     from_env: bool,
     cgi: bool,
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proxy")
+            .field("http", &self.http.as_ref().map(|p| &p.display))
+            .field("https", &self.https.as_ref().map(|p| &p.display))
+            .field("custom", &self.custom.is_some())
+            .field("no_proxy", &self.no_proxy)
+            .field("from_env", &self.from_env)
+            .field("cgi", &self.cgi)
+            .finish()
+    }
 }
 
 impl Proxy {
@@ -78,9 +144,10 @@ impl Proxy {
     }
 
     /// Proxies as given by the values of `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (Go's
-    /// `httpproxy.Config`). Empty means none. A proxy value is a URL or `host[:port]`
-    /// (`http` assumed; the port defaults to the scheme's). A value that cannot be parsed is
-    /// ignored with a logged warning, as in Go.
+    /// `httpproxy.Config`). Empty means none. A proxy value is a URL (`http`, `https`,
+    /// `socks5` or `socks5h`) or `host[:port]` (`http` assumed); the port defaults to the
+    /// scheme's (80, 443, 1080). A value that cannot be parsed is ignored with a logged
+    /// warning, as in Go.
     ///
     /// `NO_PROXY` is a comma-separated list of: `*` (no proxy at all); a domain, which
     /// matches it and its subdomains (`example.com`, also written `*.example.com`); a domain
@@ -105,13 +172,14 @@ impl Proxy {
             https: parse("HTTPS_PROXY", https_proxy),
             no_proxy: NoProxy::parse(no_proxy),
             from_env: true,
-            cgi: false,
+            ..Proxy::default()
         }
     }
 
     /// Every request through the proxy at `url` (Go's `ProxyURL`), loopback included; add
-    /// exceptions with [`no_proxy`](Self::no_proxy). `user:password@` in the URL is sent as
-    /// `Proxy-Authorization: Basic`.
+    /// exceptions with [`no_proxy`](Self::no_proxy). The scheme may be `http`, `https`,
+    /// `socks5` or `socks5h` (see the [type docs](Proxy)); `user:password@` in the URL are the
+    /// proxy's credentials.
     ///
     /// # Errors
     ///
@@ -137,8 +205,7 @@ impl Proxy {
         })
     }
 
-    /// `https://` requests through the proxy at `url` (in a `CONNECT` tunnel); others go
-    /// direct.
+    /// `https://` requests through the proxy at `url` (in a tunnel); others go direct.
     ///
     /// # Errors
     ///
@@ -150,6 +217,47 @@ impl Proxy {
         })
     }
 
+    /// The proxy for each request is what `choose` returns for it, as Go's `Transport.Proxy`
+    /// function: `Ok(Some(url))` sends it through the proxy at `url` (any scheme of
+    /// [`all`](Self::all), with its credentials), `Ok(None)` sends it direct, and `Err(e)`
+    /// fails the request with `e`. Exceptions added with [`no_proxy`](Self::no_proxy) go
+    /// direct without asking; nothing else is excluded (loopback neither).
+    ///
+    /// `choose` sees the request as the transport is about to send it: method, URL, headers
+    /// and extensions (where [`RequestOptions`](super::RequestOptions) and values of your own
+    /// travel). It runs on the caller's thread for each request and each redirect hop, before
+    /// a connection is taken from the pool, so it should be quick. Connections are pooled by
+    /// the proxy chosen: requests through different proxies never share one.
+    ///
+    /// ```
+    /// use nethttp::client::Proxy;
+    /// use nethttp::{Error, Request, Uri};
+    ///
+    /// let p = Proxy::custom(|req: &Request| match req.uri.host() {
+    ///     Some(h) if h.ends_with(".corp.example") => Ok(None),
+    ///     Some("blocked.example") => Err(Error::invalid_input("blocked.example is off limits")),
+    ///     _ if req.headers.contains_key("x-use-socks") => {
+    ///         Ok(Some(Uri::from_static("socks5://socks.corp.example")))
+    ///     }
+    ///     _ => Ok(Some(Uri::from_static("http://proxy.corp.example:3128"))),
+    /// });
+    /// let via = |url: &str| p.url_for(&url.parse().unwrap());
+    /// assert_eq!(via("http://db.corp.example/")?, None);
+    /// assert_eq!(via("https://example.com/")?.unwrap(), "http://proxy.corp.example:3128/");
+    /// let e = via("http://blocked.example/").unwrap_err();
+    /// assert_eq!(e.to_string(), "invalid input: blocked.example is off limits");
+    /// # Ok::<(), nethttp::Error>(())
+    /// ```
+    pub fn custom<F>(choose: F) -> Proxy
+    where
+        F: Fn(&Request) -> Result<Option<Uri>> + Send + Sync + 'static,
+    {
+        Proxy {
+            custom: Some(Arc::new(choose)),
+            ..Proxy::default()
+        }
+    }
+
     /// Adds exceptions in `NO_PROXY` syntax (see [`from_vars`](Self::from_vars)).
     pub fn no_proxy(mut self, list: &str) -> Proxy {
         let more = NoProxy::parse(list);
@@ -159,54 +267,64 @@ impl Proxy {
         self
     }
 
-    /// The proxy a request for `url` would go through, without credentials; `None` for a
-    /// direct connection.
+    /// The proxy a GET for `url` would go through, without credentials; `None` for a direct
+    /// connection. A [`custom`](Self::custom) function is asked about a GET for `url` with no
+    /// headers.
     ///
     /// # Errors
     ///
-    /// As for sending such a request: a proxy scheme this build cannot use (`https`,
-    /// `socks5`), or `HTTP_PROXY` in a CGI process.
+    /// As for sending such a request: an `https://` proxy in a build without feature `tls`,
+    /// `HTTP_PROXY` in a CGI process, a custom function's error or a URL it returned that is
+    /// not a proxy URL.
     pub fn url_for(&self, url: &Uri) -> Result<Option<Uri>> {
-        Ok(self.select(url)?.map(|p| p.display.clone()))
+        let mut req = Request::new(Method::GET, "/")?;
+        req.uri = url.clone();
+        Ok(self.select(&req)?.map(|p| p.display.clone()))
     }
 
-    /// The proxy for `url`, if any.
-    pub(crate) fn select(&self, url: &Uri) -> Result<Option<&ProxyUrl>> {
+    /// The proxy for `req`, if any.
+    pub(crate) fn select(&self, req: &Request) -> Result<Option<Cow<'_, ProxyUrl>>> {
+        let url = &req.uri;
         let scheme = url.scheme_str().unwrap_or("");
-        let proxy = if scheme.eq_ignore_ascii_case("https") {
-            self.https.as_ref()
-        } else if scheme.eq_ignore_ascii_case("http") {
-            if self.http.is_some() && self.cgi {
-                return Err(Error::invalid_input(
-                    "refusing to use HTTP_PROXY in a CGI process (httpoxy)",
-                ));
-            }
-            self.http.as_ref()
-        } else {
-            None
-        };
-        let Some(proxy) = proxy else {
+        let https = scheme.eq_ignore_ascii_case("https");
+        if !https && !scheme.eq_ignore_ascii_case("http") {
             return Ok(None);
-        };
+        }
         let host = url.host().unwrap_or("");
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = url
-            .port_u16()
-            .unwrap_or(if scheme.eq_ignore_ascii_case("https") {
-                443
+        let port = url.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let proxy = if let Some(choose) = &self.custom {
+            if !self.use_proxy(host, port) {
+                return Ok(None);
+            }
+            match choose(req)? {
+                Some(u) => Cow::Owned(ProxyUrl::parse(&u.to_string())?),
+                None => return Ok(None),
+            }
+        } else {
+            let fixed = if https {
+                self.https.as_ref()
             } else {
-                80
-            });
-        if !self.use_proxy(host, port) {
-            return Ok(None);
+                if self.http.is_some() && self.cgi {
+                    return Err(Error::invalid_input(
+                        "refusing to use HTTP_PROXY in a CGI process (httpoxy)",
+                    ));
+                }
+                self.http.as_ref()
+            };
+            match fixed {
+                Some(p) if self.use_proxy(host, port) => Cow::Borrowed(p),
+                _ => return Ok(None),
+            }
+        };
+        #[cfg(not(feature = "tls"))]
+        if proxy.key.scheme == ProxyScheme::Https {
+            return Err(Error::invalid_input(format!(
+                "https proxy {} needs the `tls` feature, which this build does not have",
+                proxy.display
+            )));
         }
-        match proxy.scheme {
-            ProxyScheme::Http => Ok(Some(proxy)),
-            ProxyScheme::Https => Err(Error::invalid_input(
-                "https proxies (tls to the proxy itself) are not supported",
-            )),
-            ProxyScheme::Socks5 => Err(Error::invalid_input("socks5 proxies are not supported")),
-        }
+        Ok(Some(proxy))
     }
 
     /// Go's `useProxy`: false for hosts that go direct.
@@ -223,18 +341,35 @@ impl Proxy {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ProxyScheme {
+/// How a proxy is spoken to: the scheme of its URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ProxyScheme {
     Http,
     Https,
     Socks5,
+    Socks5h,
+}
+
+impl ProxyScheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            ProxyScheme::Http => "http",
+            ProxyScheme::Https => "https",
+            ProxyScheme::Socks5 => "socks5",
+            ProxyScheme::Socks5h => "socks5h",
+        }
+    }
+
+    /// An HTTP proxy (over TCP or TLS), which forwards `http://` requests in absolute form.
+    fn is_http(self) -> bool {
+        matches!(self, ProxyScheme::Http | ProxyScheme::Https)
+    }
 }
 
 /// A parsed proxy URL.
 #[derive(Clone, Debug)]
 pub(crate) struct ProxyUrl {
-    scheme: ProxyScheme,
-    /// Where to connect, and the credentials to send: the part of a pool key.
+    /// How to reach the proxy, and the credentials to give it: the part of a pool key.
     pub(crate) key: ProxyKey,
     /// The URL without credentials, for errors and [`Proxy::url_for`].
     display: Uri,
@@ -244,33 +379,28 @@ impl ProxyUrl {
     /// Go's `parseProxy`: a URL, or `host[:port]` taken as `http://host[:port]`.
     fn parse(s: &str) -> Result<ProxyUrl> {
         let s = s.trim();
-        let with_scheme = |u: &Uri| {
-            matches!(
-                u.scheme_str().map(str::to_ascii_lowercase).as_deref(),
-                Some("http" | "https" | "socks5")
-            )
+        let scheme_of = |u: &Uri| match u.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("http") => Some(ProxyScheme::Http),
+            Some("https") => Some(ProxyScheme::Https),
+            Some("socks5") => Some(ProxyScheme::Socks5),
+            Some("socks5h") => Some(ProxyScheme::Socks5h),
+            _ => None,
         };
-        let uri = match s.parse::<Uri>() {
-            Ok(u) if with_scheme(&u) => u,
+        let parsed = s.parse::<Uri>().ok();
+        let (uri, scheme) = match parsed.and_then(|u| scheme_of(&u).map(|scheme| (u, scheme))) {
+            Some(known) => known,
             // A value with a scheme we do not know, or that does not parse, is not taken for
             // `host:port`.
-            Ok(_) | Err(_) if s.contains("://") => {
+            None if s.contains("://") => {
                 return Err(Error::invalid_input(format!(
-                    "invalid proxy url {s:?}: want http://host:port"
+                    "invalid proxy url {s:?}: want http, https, socks5 or socks5h://host:port"
                 )))
             }
-            _ => format!("http://{s}")
-                .parse::<Uri>()
-                .map_err(|e| Error::invalid_input(format!("invalid proxy url {s:?}: {e}")))?,
-        };
-        let scheme = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
-            Some("http") => ProxyScheme::Http,
-            Some("https") => ProxyScheme::Https,
-            Some("socks5") => ProxyScheme::Socks5,
-            _ => {
-                return Err(Error::invalid_input(format!(
-                    "invalid proxy url {s:?}: unsupported scheme"
-                )))
+            None => {
+                let u = format!("http://{s}")
+                    .parse::<Uri>()
+                    .map_err(|e| Error::invalid_input(format!("invalid proxy url {s:?}: {e}")))?;
+                (u, ProxyScheme::Http)
             }
         };
         let host = uri
@@ -280,41 +410,61 @@ impl ProxyUrl {
         let port = uri.port_u16().unwrap_or(match scheme {
             ProxyScheme::Http => 80,
             ProxyScheme::Https => 443,
-            ProxyScheme::Socks5 => 1080,
+            ProxyScheme::Socks5 | ProxyScheme::Socks5h => 1080,
         });
-        let auth = userinfo(&uri).map(|(u, p)| basic_auth(&u, p.as_deref()));
-        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-        let scheme_str = match scheme {
-            ProxyScheme::Http => "http",
-            ProxyScheme::Https => "https",
-            ProxyScheme::Socks5 => "socks5",
+        let creds = userinfo(&uri);
+        let (auth, socks_auth) = match (creds, scheme.is_http()) {
+            (None, _) => (None, None),
+            (Some((u, p)), true) => (Some(basic_auth(&u, p.as_deref())), None),
+            (Some((user, p)), false) => (
+                None,
+                Some(SocksAuth {
+                    user,
+                    password: p.unwrap_or_default(),
+                }),
+            ),
         };
-        let display = format!("{scheme_str}://{host}:{port}/")
+        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+        let display = format!("{}://{host}:{port}/", scheme.as_str())
             .parse::<Uri>()
             .map_err(|e| Error::invalid_input(format!("invalid proxy url {s:?}: {e}")))?;
         Ok(ProxyUrl {
-            scheme,
             key: ProxyKey {
+                scheme,
                 addr: Target {
-                    scheme: scheme_str.to_string(),
+                    scheme: scheme.as_str().to_string(),
                     host: bare_host.to_string(),
                     port,
                 },
                 auth,
+                socks_auth,
             },
             display,
         })
     }
 }
 
-/// A proxy as part of a pool key: connections through different proxies, or with different
-/// credentials, are never shared.
+/// A proxy as part of a pool key: connections through different proxies, proxies spoken to
+/// differently (`http://` or `https://` on one address), or with different credentials, are
+/// never shared.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ProxyKey {
+    pub(crate) scheme: ProxyScheme,
     /// The proxy's own address.
     pub(crate) addr: Target,
-    /// `Proxy-Authorization` for it, if its URL had credentials.
+    /// `Proxy-Authorization` for an HTTP proxy whose URL had credentials.
     pub(crate) auth: Option<HeaderValue>,
+    /// The username and password for a SOCKS5 proxy whose URL had credentials.
+    pub(crate) socks_auth: Option<SocksAuth>,
+}
+
+impl ProxyKey {
+    /// The proxy's URL without credentials, as the `CONNECT` hooks see it.
+    fn url(&self) -> Result<Uri> {
+        format!("{}://{}/", self.scheme.as_str(), self.addr)
+            .parse::<Uri>()
+            .map_err(|e| Error::with_source(ErrorKind::InvalidInput, e))
+    }
 }
 
 /// What the transport pools connections by (Go's `connectMethodKey`): the origin, and the
@@ -334,9 +484,9 @@ impl ConnKey {
                 proxy: None,
             };
         };
-        // A forwarding proxy takes requests for any origin on one connection, so the
-        // origin is not part of the key (Go's connectMethod.key).
-        let target = if target.scheme == "http" {
+        // An HTTP proxy takes forwarded requests for any origin on one connection, so the
+        // origin is not part of the key (Go's connectMethod.key); a tunnel leads to one origin.
+        let target = if target.scheme == "http" && p.key.scheme.is_http() {
             Target {
                 scheme: target.scheme,
                 host: String::new(),
@@ -354,7 +504,7 @@ impl ConnKey {
     /// True if requests go to an HTTP proxy as they are, in absolute form (RFC 9112 §3.2.2),
     /// rather than through a tunnel.
     pub(crate) fn forwards(&self) -> bool {
-        self.proxy.is_some() && self.target.scheme == "http"
+        self.target.scheme == "http" && self.proxy.as_ref().is_some_and(|p| p.scheme.is_http())
     }
 
     /// The `Proxy-Authorization` each forwarded request carries.
@@ -371,37 +521,68 @@ impl fmt::Display for ConnKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.proxy {
             None => write!(f, "{}", self.target),
-            Some(p) if self.forwards() => write!(f, "http via {}", p.addr),
-            Some(p) => write!(f, "{} via {}", self.target, p.addr),
+            Some(p) if self.forwards() => write!(f, "http via {}://{}", p.scheme.as_str(), p.addr),
+            Some(p) => write!(f, "{} via {}://{}", self.target, p.scheme.as_str(), p.addr),
         }
     }
 }
 
-/// Opens a connection for `key`: to the origin, or to the proxy, and for `https` through a
-/// proxy, a `CONNECT` tunnel to the origin.
+/// Opens a connection for `key`: to the origin; or to the proxy (with TLS to an `https://`
+/// proxy through `tls`, which takes the stream and the server name) and then, unless requests
+/// are forwarded to it as they are, a tunnel to the origin (`CONNECT` with the transport's
+/// extra fields and hook, or SOCKS5). TLS to an `https` origin is the caller's next step, over
+/// whatever this returns.
 pub(crate) fn dial_conn(
-    dialer: &dyn Dial,
+    cfg: &TransportConfig,
     key: &ConnKey,
     deadline: Option<Instant>,
     trace: &ClientTrace,
+    tls: &TlsTo<'_>,
 ) -> Result<Box<dyn Stream>> {
     let Some(proxy) = &key.proxy else {
-        return dialer.dial(&key.target, deadline, trace);
+        return cfg.dialer.dial(&key.target, deadline, trace);
     };
-    let stream = dialer.dial(&proxy.addr, deadline, trace)?;
+    let mut stream = cfg.dialer.dial(&proxy.addr, deadline, trace)?;
+    if proxy.scheme == ProxyScheme::Https {
+        stream = tls(stream, &proxy.addr.host)?;
+    }
     if key.forwards() {
         return Ok(stream);
     }
-    let tunnel = connect_tunnel(stream, &key.target, proxy.auth.as_ref(), deadline)?;
+    let deadline = deadline.or_else(|| Instant::now().checked_add(CONNECT_TIMEOUT));
+    if !proxy.scheme.is_http() {
+        socks::handshake(&*stream, &key.target, proxy.socks_auth.as_ref(), deadline)?;
+        return Ok(stream);
+    }
+    let url = proxy.url()?;
+    let mut headers = match &cfg.get_proxy_connect_header {
+        Some(get) => Cow::Owned(get(&url, &key.target.to_string())?),
+        None => Cow::Borrowed(&cfg.proxy_connect_header),
+    };
+    // Go's CONNECT carries its User-Agent too, unless the fields name another.
+    if let Some(ua) = &cfg.user_agent {
+        if !headers.contains_key(USER_AGENT) {
+            headers.to_mut().insert(USER_AGENT, ua.clone());
+        }
+    }
+    let limits = Limits::response(cfg.max_response_header_bytes);
+    let connect = Connect {
+        proxy_auth: proxy.auth.as_ref(),
+        headers: &headers,
+        on_response: cfg.on_proxy_connect_response.as_deref().map(|f| (&url, f)),
+        limits,
+    };
     // For an https origin the transport then runs TLS inside the tunnel, with the origin's
     // host as the server name, exactly as over a direct connection.
-    Ok(Box::new(tunnel))
+    Ok(Box::new(connect.run(stream, &key.target, deadline)?))
 }
 
 /// Asks the HTTP proxy on `stream` for a tunnel to `target` (`CONNECT host:port`, RFC 9110
 /// §9.3.6), sending `proxy_auth` as `Proxy-Authorization`. With no `deadline` the handshake
 /// may take a minute, as in Go. On success the stream is a raw byte pipe to `target`; TLS for
-/// an `https` origin goes on top of it.
+/// an `https` origin goes on top of it. (A [`Transport`](super::Transport) does this itself,
+/// with its [`proxy_connect_header`](TransportConfig::proxy_connect_header) and
+/// [`on_proxy_connect_response`](TransportConfig::on_proxy_connect_response) settings.)
 ///
 /// ```no_run
 /// use nethttp::client::{connect_tunnel, ClientConn};
@@ -427,51 +608,106 @@ pub fn connect_tunnel(
     deadline: Option<Instant>,
 ) -> Result<Tunnel> {
     let deadline = deadline.or_else(|| Instant::now().checked_add(CONNECT_TIMEOUT));
-    let authority = target.to_string();
-    let mut req = Vec::with_capacity(128);
-    exchange::encode_connect(&mut req, &authority, proxy_auth);
-    let mut wslot = TimeoutSlot::default();
-    deadline::write_all(&*stream, &mut wslot, deadline, &[&req])
-        .map_err(|e| Error::from_io(e, TimeoutPhase::Connect))?;
-
-    let mut buf = ReadBuf::new();
-    let mut rslot = TimeoutSlot::default();
-    let mut scanner = HeadScanner::response(Limits::response(Limits::DEFAULT_MAX_HEAD_BYTES));
-    let mut ex = Exchange::new(http::Method::CONNECT, false);
-    let head = loop {
-        let h = bufio::read_head(
-            &mut buf,
-            &*stream,
-            &mut rslot,
-            &mut scanner,
-            &mut bufio::Until(deadline, TimeoutPhase::Connect),
-        )?
-        .ok_or_else(|| Error::closed(ClosedDuring::Head))?;
-        // A final answer is judged by its status alone: its body framing does not matter for
-        // a tunnel (and a refusal with odd framing must still read as the refusal).
-        if !h.status.is_informational() || h.status == http::StatusCode::SWITCHING_PROTOCOLS {
-            break h;
-        }
-        match ex.on_head(h)? {
-            Next::Continue | Next::Informational(_) => {}
-            Next::Upgrade(head) => break head,
-            Next::Response(f) => break f.head,
-        }
+    let connect = Connect {
+        proxy_auth,
+        headers: &HeaderMap::new(),
+        on_response: None,
+        limits: Limits::response(Limits::DEFAULT_MAX_RESPONSE_HEAD_BYTES),
     };
-    if head.status != http::StatusCode::OK {
-        let _ = stream.shutdown(Shutdown::Both);
-        return Err(Error::with_source(
-            ErrorKind::ProxyConnect(head.status),
-            format!("CONNECT {authority}: {}", head.status),
-        ));
+    connect.run(stream, target, deadline)
+}
+
+/// One `CONNECT` handshake: what to send besides the request line and `Host`, and who sees
+/// the answer.
+struct Connect<'a> {
+    proxy_auth: Option<&'a HeaderValue>,
+    /// Go's `ProxyConnectHeader`.
+    headers: &'a HeaderMap,
+    /// The proxy's URL and Go's `OnProxyConnectResponse`.
+    on_response: Option<(&'a Uri, &'a ProxyConnectResponseFn)>,
+    limits: Limits,
+}
+
+impl Connect<'_> {
+    fn run(
+        &self,
+        stream: Box<dyn Stream>,
+        target: &Target,
+        deadline: Option<Instant>,
+    ) -> Result<Tunnel> {
+        let authority = target.to_string();
+        let mut req = Vec::with_capacity(128);
+        exchange::encode_connect(&mut req, &authority, self.proxy_auth, self.headers);
+        let mut wslot = TimeoutSlot::default();
+        deadline::write_all(&*stream, &mut wslot, deadline, &[&req])
+            .map_err(|e| Error::from_io(e, TimeoutPhase::Connect))?;
+
+        let mut buf = ReadBuf::new();
+        let mut rslot = TimeoutSlot::default();
+        let mut scanner = HeadScanner::response(self.limits);
+        let mut ex = Exchange::new(Method::CONNECT, false);
+        let head = loop {
+            let h = bufio::read_head(
+                &mut buf,
+                &*stream,
+                &mut rslot,
+                &mut scanner,
+                &mut bufio::Until(deadline, TimeoutPhase::Connect),
+            )?
+            .ok_or_else(|| Error::closed(ClosedDuring::Head))?;
+            // A final answer is judged by its status alone: its body framing does not matter
+            // for a tunnel (and a refusal with odd framing must still read as the refusal).
+            if !h.status.is_informational() || h.status == http::StatusCode::SWITCHING_PROTOCOLS {
+                break h;
+            }
+            match ex.on_head(h)? {
+                Next::Continue | Next::Informational(_) => {}
+                Next::Upgrade(head) => break head,
+                Next::Response(f) => break f.head,
+            }
+        };
+        // Go calls OnProxyConnectResponse with every final answer, before judging its status.
+        if let Some((url, on_response)) = self.on_response {
+            let sent = self.as_sent(&authority)?;
+            if let Err(e) = on_response(url, &sent, &head) {
+                let _ = stream.shutdown(Shutdown::Both);
+                return Err(e);
+            }
+        }
+        if head.status != http::StatusCode::OK {
+            let _ = stream.shutdown(Shutdown::Both);
+            return Err(Error::with_source(
+                ErrorKind::ProxyConnect(head.status),
+                format!("CONNECT {authority}: {}", head.status),
+            ));
+        }
+        // Whoever uses the tunnel sets its own timeouts.
+        let _ = stream.set_read_timeout(None);
+        let _ = stream.set_write_timeout(None);
+        Ok(Tunnel {
+            stream,
+            buffered: Mutex::new(buf.take_all()),
+        })
     }
-    // Whoever uses the tunnel sets its own timeouts.
-    let _ = stream.set_read_timeout(None);
-    let _ = stream.set_write_timeout(None);
-    Ok(Tunnel {
-        stream,
-        buffered: Mutex::new(buf.take_all()),
-    })
+
+    /// The request as `encode_connect` wrote it, for the hook: the target as its URI, and the
+    /// fields after `Host`.
+    fn as_sent(&self, authority: &str) -> Result<http::Request<()>> {
+        let mut headers = self.headers.clone();
+        for name in [HOST, CONTENT_LENGTH, TRANSFER_ENCODING] {
+            headers.remove(name);
+        }
+        if let Some(a) = self.proxy_auth {
+            headers.insert(PROXY_AUTHORIZATION, a.clone());
+        }
+        let mut req = http::Request::new(());
+        *req.method_mut() = Method::CONNECT;
+        *req.uri_mut() = authority
+            .parse::<Uri>()
+            .map_err(|e| Error::with_source(ErrorKind::InvalidInput, e))?;
+        *req.headers_mut() = headers;
+        Ok(req)
+    }
 }
 
 /// A stream tunnelled through a proxy by [`connect_tunnel`]: reads first return any bytes
@@ -508,6 +744,10 @@ impl Stream for Tunnel {
     }
     fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         self.stream.write_vectored(bufs)
+    }
+    fn flush(&self) -> io::Result<()> {
+        // A tunnel through an https:// proxy runs over TLS, which may hold records.
+        self.stream.flush()
     }
     fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.stream.set_read_timeout(d)
@@ -810,8 +1050,34 @@ mod tests {
                 "http://example.com/",
                 Some("http://proxy:3128/"),
             ),
+            (
+                "",
+                "https://secure",
+                "",
+                "https://example.com/",
+                Some("https://secure:443/"),
+            ),
+            (
+                "socks5://s",
+                "socks5h://s:9050",
+                "",
+                "https://example.com/",
+                Some("socks5h://s:9050/"),
+            ),
+            (
+                "socks5://s",
+                "",
+                "",
+                "http://example.com/",
+                Some("socks5://s:1080/"),
+            ),
+            // An unknown scheme is ignored with a warning, as Go does.
+            ("ftp://proxy:21", "", "", "http://example.com/", None),
         ];
         for &(http, https, no, url, want) in cases {
+            if !cfg!(feature = "tls") && want.is_some_and(|w| w.starts_with("https:")) {
+                continue;
+            }
             let p = Proxy::from_vars(http, https, no);
             let got = via(&p, url);
             assert_eq!(
@@ -835,8 +1101,12 @@ mod tests {
         assert_eq!(via(&p, "https://x/"), None);
         assert!(Proxy::all("").is_err());
         assert!(Proxy::all("http://").is_err());
-        let p = Proxy::all("socks5://proxy").unwrap();
-        assert!(p.url_for(&"http://x/".parse().unwrap()).is_err());
+        // Schemes other than the four are refused when the proxy is set.
+        let e = Proxy::all("ftp://proxy").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid input: invalid proxy url \"ftp://proxy\": want http, https, socks5 or socks5h://host:port"
+        );
         assert!(Proxy::none()
             .url_for(&"http://x/".parse().unwrap())
             .unwrap()
@@ -850,6 +1120,104 @@ mod tests {
         assert_eq!(p.key.addr.to_string(), "proxy:3128");
         let p = ProxyUrl::parse("socks5://proxy").unwrap();
         assert_eq!(p.key.addr.port, 1080);
+        // SOCKS credentials go in the SOCKS handshake, never in an HTTP field.
+        let p = ProxyUrl::parse("socks5h://us%40r:p%3Ass@proxy").unwrap();
+        assert!(p.key.auth.is_none());
+        let auth = p.key.socks_auth.unwrap();
+        assert_eq!(
+            (auth.user.as_str(), auth.password.as_str()),
+            ("us@r", "p:ss")
+        );
+        assert_eq!(p.display.to_string(), "socks5h://proxy:1080/");
+        let p = ProxyUrl::parse("HTTPS://u:p@[::1]").unwrap();
+        assert_eq!(p.key.scheme, ProxyScheme::Https);
+        assert_eq!(p.key.addr.to_string(), "[::1]:443");
+        assert_eq!(p.key.url().unwrap().to_string(), "https://[::1]:443/");
+    }
+
+    #[test]
+    fn pool_keys_tell_proxies_apart() {
+        let key = |proxy: &str, url: &str| {
+            let uri: Uri = url.parse().unwrap();
+            let target = Target {
+                scheme: uri.scheme_str().unwrap().into(),
+                host: uri.host().unwrap().into(),
+                port: uri.port_u16().unwrap_or(80),
+            };
+            ConnKey::new(target, Some(&ProxyUrl::parse(proxy).unwrap()))
+        };
+        // One address spoken to in plain HTTP or in TLS: two pools.
+        let plain = key("http://p:8080", "http://a/");
+        let tls = key("https://p:8080", "http://a/");
+        assert_ne!(plain, tls);
+        assert_eq!(plain.to_string(), "http via http://p:8080");
+        assert_eq!(tls.to_string(), "http via https://p:8080");
+        // A forwarding proxy serves every http origin on one connection; a SOCKS tunnel leads
+        // to one origin.
+        assert_eq!(plain, key("http://p:8080", "http://b/"));
+        assert!(plain.forwards() && tls.forwards());
+        let socks = key("socks5://p:1080", "http://a/");
+        assert!(!socks.forwards());
+        assert_ne!(socks, key("socks5://p:1080", "http://b/"));
+        assert_ne!(socks, key("socks5h://p:1080", "http://a/"));
+        assert_eq!(socks.to_string(), "a:80 via socks5://p:1080");
+        // Credentials are part of the key.
+        assert_ne!(plain, key("http://u:p@p:8080", "http://a/"));
+        assert_ne!(socks, key("socks5://u:p@p:1080", "http://a/"));
+    }
+
+    #[test]
+    fn custom_function_chooses_per_request() {
+        let p = Proxy::custom(|req: &Request| {
+            if req.headers.contains_key("x-direct") {
+                return Ok(None);
+            }
+            match req.uri.path() {
+                "/fail" => Err(Error::new(ErrorKind::Canceled)),
+                "/bad" => Ok(Some(Uri::from_static("ftp://x"))),
+                "/tls" => Ok(Some(Uri::from_static("https://u:p@tls-proxy"))),
+                _ => Ok(Some(Uri::from_static("proxy:3128"))),
+            }
+        })
+        .no_proxy("skip.example");
+        let select = |url: &str, direct: bool| {
+            let mut req = Request::new(Method::GET, url).unwrap();
+            if direct {
+                req.headers
+                    .insert("x-direct", HeaderValue::from_static("1"));
+            }
+            p.select(&req).map(|o| o.map(|p| p.display.to_string()))
+        };
+        assert_eq!(
+            select("http://a/", false).unwrap().as_deref(),
+            Some("http://proxy:3128/")
+        );
+        // Loopback is not excluded for a function; NO_PROXY-style exceptions are.
+        assert_eq!(
+            select("http://127.0.0.1/", false).unwrap().as_deref(),
+            Some("http://proxy:3128/")
+        );
+        assert_eq!(select("http://skip.example/", false).unwrap(), None);
+        assert_eq!(select("http://a/", true).unwrap(), None);
+        assert_eq!(
+            select("https://a/fail", false).unwrap_err().kind(),
+            ErrorKind::Canceled
+        );
+        assert_eq!(
+            select("https://a/bad", false).unwrap_err().to_string(),
+            "invalid input: invalid proxy url \"ftp://x/\": want http, https, socks5 or socks5h://host:port"
+        );
+        #[cfg(feature = "tls")]
+        assert_eq!(
+            select("https://a/tls", false).unwrap().as_deref(),
+            Some("https://tls-proxy:443/")
+        );
+        #[cfg(not(feature = "tls"))]
+        assert_eq!(
+            select("https://a/tls", false).unwrap_err().to_string(),
+            "invalid input: https proxy https://tls-proxy:443/ needs the `tls` feature, which this build does not have"
+        );
+        assert!(format!("{p:?}").contains("custom: true"));
     }
 
     #[test]

@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{HeaderValue, Method, Uri};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use parking_lot::Mutex;
 
 use super::persist::{self, PersistConn, Prepared};
-use super::proxy::{self, ConnKey, Proxy};
+use super::proxy::{self, ConnKey, Proxy, ProxyConnectHeaderFn, ProxyConnectResponseFn};
 use super::response::Response;
 use super::trace::{CancelToken, GotConnInfo};
 use super::wake;
@@ -115,7 +115,8 @@ pub struct TransportConfig {
     /// pieces of this size (one chunk each when chunked). Zero means the default. Default is
     /// 32 KiB.
     pub write_buffer_size: usize,
-    /// The `User-Agent` sent when a request has none. `None` sends none. Default is
+    /// The `User-Agent` sent when a request has none, and on each `CONNECT` to a proxy unless
+    /// the `CONNECT` fields have one (as Go does). `None` sends none. Default is
     /// `nethttp/<version>`.
     pub user_agent: Option<HeaderValue>,
     /// TLS settings for `https://` URLs (feature `tls`): roots, client certificates, the
@@ -124,10 +125,33 @@ pub struct TransportConfig {
     /// [`ClientTls::default`](crate::tls::ClientTls).
     #[cfg(feature = "tls")]
     pub tls: crate::tls::ClientTls,
-    /// Which requests go through a proxy. [`Proxy::none`] turns proxies off. Default is
-    /// [`Proxy::from_env`] (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, read when the
+    /// Which requests go through a proxy, and which proxy: fixed rules, or a function of the
+    /// request ([`Proxy::custom`], Go's `Proxy` function). [`Proxy::none`] turns proxies off.
+    /// Default is [`Proxy::from_env`] (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, read when the
     /// `TransportConfig` is made; never for loopback addresses).
     pub proxy: Proxy,
+    /// Fields added to every `CONNECT` sent to an HTTP proxy, after `Host` and the
+    /// `Proxy-Authorization` made from the proxy URL's credentials (which replaces one set
+    /// here), as Go's `ProxyConnectHeader`; a `User-Agent` here replaces
+    /// [`user_agent`](Self::user_agent). Not used when
+    /// [`get_proxy_connect_header`](Self::get_proxy_connect_header) is set, and never sent
+    /// on requests forwarded to a proxy in absolute form (`http://` origins: set such fields
+    /// on the requests). Default is empty.
+    pub proxy_connect_header: HeaderMap,
+    /// Makes the fields of each `CONNECT` instead of
+    /// [`proxy_connect_header`](Self::proxy_connect_header) (Go's `GetProxyConnectHeader`):
+    /// called on the dial thread with the proxy's URL (without credentials) and the tunnel's
+    /// `host:port`. An `Err` fails the dial, and the request waiting for it, with that error.
+    /// `None` means `proxy_connect_header` is sent. Default is `None`.
+    pub get_proxy_connect_header: Option<Arc<ProxyConnectHeaderFn>>,
+    /// Called with every answer to a `CONNECT`, 200 or not, before the transport judges it
+    /// (Go's `OnProxyConnectResponse`): the proxy's URL (without credentials), the request as
+    /// sent (method `CONNECT`, the target `host:port` as its URI, the fields after `Host`)
+    /// and the answer's head. An `Err` aborts the dial with that error; `Ok` goes on, so a
+    /// 200 opens the tunnel and any other status fails with
+    /// [`ErrorKind::ProxyConnect`](crate::ErrorKind::ProxyConnect). It runs on the dial
+    /// thread, within the request's deadline. `None` means no hook. Default is `None`.
+    pub on_proxy_connect_response: Option<Arc<ProxyConnectResponseFn>>,
 }
 
 impl Default for TransportConfig {
@@ -148,6 +172,9 @@ impl Default for TransportConfig {
             #[cfg(feature = "tls")]
             tls: crate::tls::ClientTls::default(),
             proxy: Proxy::from_env(),
+            proxy_connect_header: HeaderMap::new(),
+            get_proxy_connect_header: None,
+            on_proxy_connect_response: None,
         }
     }
 }
@@ -184,7 +211,17 @@ impl fmt::Debug for TransportConfig {
             .field("user_agent", &self.user_agent);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);
-        d.field("proxy", &self.proxy).finish()
+        d.field("proxy", &self.proxy)
+            .field("proxy_connect_header", &self.proxy_connect_header)
+            .field(
+                "get_proxy_connect_header",
+                &self.get_proxy_connect_header.is_some(),
+            )
+            .field(
+                "on_proxy_connect_response",
+                &self.on_proxy_connect_response.is_some(),
+            )
+            .finish()
     }
 }
 
@@ -450,7 +487,7 @@ fn is_idempotent(req: &Request) -> bool {
 
 impl TransportInner {
     fn round_trip(self: &Arc<Self>, mut req: Request) -> Result<Response> {
-        let key = self.conn_key(&req.uri)?;
+        let key = self.conn_key(&req)?;
         let opts = req
             .extensions
             .get::<RequestOptions>()
@@ -506,11 +543,11 @@ impl TransportInner {
         }
     }
 
-    /// The pool key for a request to `uri`: its origin and the proxy it goes through.
-    fn conn_key(&self, uri: &Uri) -> Result<ConnKey> {
-        let target = target_of(uri)?;
-        let proxy = self.cfg.proxy.select(uri)?;
-        Ok(ConnKey::new(target, proxy))
+    /// The pool key for `req`: its origin and the proxy it goes through.
+    fn conn_key(&self, req: &Request) -> Result<ConnKey> {
+        let target = target_of(&req.uri)?;
+        let proxy = self.cfg.proxy.select(req)?;
+        Ok(ConnKey::new(target, proxy.as_deref()))
     }
 
     /// Serialises the head and decides the body framing.
@@ -705,9 +742,7 @@ impl TransportInner {
             .name("nethttp-dial".into())
             .stack_size(256 << 10)
             .spawn(move || {
-                let stream = match proxy::dial_conn(&*t.cfg.dialer, &key, deadline, &trace)
-                    .and_then(|s| t.wrap_tls(s, &key.target, deadline))
-                {
+                let stream = match t.dial(&key, deadline, &trace) {
                     Ok(s) => s,
                     Err(e) => {
                         want.try_deliver(Err(e));
@@ -742,16 +777,30 @@ impl TransportInner {
         }
     }
 
-    /// Runs the TLS handshake for an `https` target; other streams pass through.
-    fn wrap_tls(
+    /// Opens a connection for `key` on the dial thread: the dial, through the proxy if there
+    /// is one (proxy.rs), then TLS for an `https` origin.
+    fn dial(
+        &self,
+        key: &ConnKey,
+        deadline: Option<Instant>,
+        trace: &super::ClientTrace,
+    ) -> Result<Box<dyn crate::net::Stream>> {
+        let tls = |s, host: &str| self.tls_client(s, host, deadline);
+        let s = proxy::dial_conn(&self.cfg, key, deadline, trace, &tls)?;
+        match key.target.scheme.as_str() {
+            "https" => self.tls_client(s, &key.target.host, deadline),
+            _ => Ok(s),
+        }
+    }
+
+    /// Runs a TLS handshake with `host` over `s`, with the transport's settings: for an
+    /// `https` origin, and for an `https://` proxy.
+    fn tls_client(
         &self,
         s: Box<dyn crate::net::Stream>,
-        key: &Target,
+        host: &str,
         deadline: Option<Instant>,
     ) -> Result<Box<dyn crate::net::Stream>> {
-        if key.scheme != "https" {
-            return Ok(s);
-        }
         #[cfg(feature = "tls")]
         {
             let config = self
@@ -761,7 +810,7 @@ impl TransportInner {
                 .map_err(|msg| Error::with_source(ErrorKind::Tls, msg))?;
             let tls = crate::tls::connect_with(
                 s,
-                &key.host,
+                host,
                 config,
                 self.cfg.tls.handshake_timeout,
                 deadline,
@@ -770,7 +819,7 @@ impl TransportInner {
         }
         #[cfg(not(feature = "tls"))]
         {
-            let _ = (s, deadline);
+            let _ = (s, host, deadline);
             Err(Error::invalid_input("https needs the `tls` feature"))
         }
     }

@@ -189,13 +189,41 @@ pub fn encode_request(
     })
 }
 
-/// Writes a `CONNECT` request for a tunnel to `authority` (`host:port`, RFC 9110 §9.3.6), with
-/// the proxy's credentials if there are any.
-pub fn encode_connect(dst: &mut Vec<u8>, authority: &str, proxy_auth: Option<&HeaderValue>) {
+/// Writes a `CONNECT` request for a tunnel to `authority` (`host:port`, RFC 9110 §9.3.6): `Host`,
+/// the proxy's credentials if there are any, then the fields of `headers` (Go's
+/// `ProxyConnectHeader`) in the map's order. `proxy_auth` replaces a `Proxy-Authorization` in
+/// `headers`, as the credentials of a proxy URL do in Go; `Host`, `Content-Length` and
+/// `Transfer-Encoding` in `headers` are not sent (a `CONNECT` has no body).
+///
+/// ```
+/// use nethttp::proto::client::encode_connect;
+/// use nethttp::{HeaderMap, HeaderValue};
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-tenant", HeaderValue::from_static("blue"));
+/// let mut dst = Vec::new();
+/// encode_connect(&mut dst, "example.com:443", None, &headers);
+/// assert_eq!(dst, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nx-tenant: blue\r\n\r\n");
+/// ```
+pub fn encode_connect(
+    dst: &mut Vec<u8>,
+    authority: &str,
+    proxy_auth: Option<&HeaderValue>,
+    headers: &HeaderMap,
+) {
     write::request_line(dst, &Method::CONNECT, authority, Version::HTTP_11);
     write::header(dst, "Host", authority.as_bytes());
     if let Some(a) = proxy_auth {
         write::header(dst, "Proxy-Authorization", a.as_bytes());
+    }
+    for (name, value) in headers {
+        if name == HOST
+            || name == CONTENT_LENGTH
+            || name == TRANSFER_ENCODING
+            || (proxy_auth.is_some() && name == PROXY_AUTHORIZATION)
+        {
+            continue;
+        }
+        write::header(dst, name.as_str(), value.as_bytes());
     }
     write::end(dst);
 }
@@ -460,11 +488,46 @@ mod tests {
     fn connect_head() {
         let mut dst = Vec::new();
         let auth = HeaderValue::from_static("Basic eDp5");
-        encode_connect(&mut dst, "origin.example:443", Some(&auth));
+        encode_connect(
+            &mut dst,
+            "origin.example:443",
+            Some(&auth),
+            &HeaderMap::new(),
+        );
         assert_eq!(
             dst,
             b"CONNECT origin.example:443 HTTP/1.1\r\nHost: origin.example:443\r\nProxy-Authorization: Basic eDp5\r\n\r\n"
         );
+
+        // Extra fields follow; the URL's credentials replace the map's, and framing and Host
+        // fields in the map are not sent.
+        let mut extra = HeaderMap::new();
+        extra.insert("x-corp-id", HeaderValue::from_static("42"));
+        extra.insert("proxy-authorization", HeaderValue::from_static("Bearer t"));
+        extra.insert("host", HeaderValue::from_static("evil.example"));
+        extra.insert("content-length", HeaderValue::from_static("5"));
+        extra.append("x-corp-id", HeaderValue::from_static("43"));
+        let cases: &[(&str, Option<&HeaderValue>, &[u8])] = &[
+            (
+                "url_credentials_win",
+                Some(&auth),
+                b"CONNECT o:443 HTTP/1.1\r\nHost: o:443\r\nProxy-Authorization: Basic eDp5\r\nx-corp-id: 42\r\nx-corp-id: 43\r\n\r\n",
+            ),
+            (
+                "map_credentials_without_url_ones",
+                None,
+                b"CONNECT o:443 HTTP/1.1\r\nHost: o:443\r\nx-corp-id: 42\r\nx-corp-id: 43\r\nproxy-authorization: Bearer t\r\n\r\n",
+            ),
+        ];
+        for (name, auth, want) in cases {
+            let mut dst = Vec::new();
+            encode_connect(&mut dst, "o:443", *auth, &extra);
+            assert_eq!(
+                String::from_utf8_lossy(&dst),
+                String::from_utf8_lossy(want),
+                "{name}"
+            );
+        }
     }
 
     fn head(wire: &str) -> ResponseHead {

@@ -2,6 +2,8 @@
 //! the environment, and a bound on every request.
 #![allow(dead_code)] // Each test crate uses a different part of this module.
 
+pub mod peers;
+
 use std::sync::Arc;
 use std::time::Duration;
 
