@@ -159,10 +159,11 @@ fn describe(e: &rustls::Error) -> String {
                 if presented.is_empty() {
                     "no name".to_string()
                 } else {
-                    // rustls gives them as `DnsName("a.example")` or `IpAddress(..)`.
+                    // rustls gives them as `DnsName("a.example")` or `IpAddress(127.0.0.1)`.
                     let plain = |p: &String| {
-                        p.split_once("(\"")
-                            .and_then(|(_, rest)| rest.strip_suffix("\")"))
+                        p.split_once('(')
+                            .and_then(|(_, rest)| rest.strip_suffix(')'))
+                            .map(|inner| inner.trim_matches('"'))
                             .map_or_else(|| p.clone(), str::to_string)
                     };
                     presented.iter().map(plain).collect::<Vec<_>>().join(", ")

@@ -672,10 +672,23 @@ fn dial_slower_than_the_deadline_times_out_in_connect() {
 #[test]
 fn connection_refused_is_a_connect_error_naming_the_address() {
     let _wd = Watchdog::new("connection_refused_is_a_connect_error", BUDGET);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // A socket bound but not listening holds the port (no other test can take it) and
+    // refuses every connect: no race between freeing a port and connecting to it.
+    let holder = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    holder
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    let port = holder
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .expect("an inet address")
+        .port();
     let t = Transport::new();
     let c = client_for(&t);
     let ev = Events::new();
@@ -1128,7 +1141,6 @@ fn request_deadline_phases() {
 fn oversized_response_heads_are_rejected() {
     let _wd = Watchdog::new("oversized_response_heads_are_rejected", BUDGET);
     let big_field = format!("X-Big: {}\r\n", "a".repeat(2000));
-    let many_fields: String = (0..150).map(|i| format!("X-F{i}: v\r\n")).collect();
     let cases: Vec<(&str, String, usize, ErrorKind)> = vec![
         (
             "field_over_head_limit",
@@ -1142,12 +1154,8 @@ fn oversized_response_heads_are_rejected() {
             1024,
             ErrorKind::TooLarge(TooLarge::Head),
         ),
-        (
-            "too_many_fields",
-            format!("HTTP/1.1 200 OK\r\n{many_fields}Content-Length: 0\r\n\r\n"),
-            1 << 20,
-            ErrorKind::TooLarge(TooLarge::HeaderCount),
-        ),
+        // No case for many fields: as in Go only the head's size is limited, and a head of
+        // 1000 fields is read (tests/client_fidelity.rs).
     ];
     for (name, response, limit, kind) in cases {
         let srv = RawServer::start(move |mut c, _| {

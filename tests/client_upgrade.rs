@@ -348,7 +348,13 @@ fn too_many_informational_responses() {
                     ErrorKind::TooLarge(TooLarge::Informational),
                     "{count} 1xx"
                 );
-                assert_eq!(e.to_string(), "too many informational (1xx) responses");
+                assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "GET {}: too many informational (1xx) responses",
+                        srv.url("/")
+                    )
+                );
             }
         }
         drop(c);

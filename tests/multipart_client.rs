@@ -712,7 +712,10 @@ fn short_content_fails_the_request() {
     assert_eq!(e.kind(), ErrorKind::Io);
     assert_eq!(
         e.to_string(),
-        "i/o error: multipart field \"doc\" ended after 3 of its 10 bytes"
+        format!(
+            "POST {}: i/o error: multipart field \"doc\" ended after 3 of its 10 bytes",
+            srv.url("/short")
+        )
     );
     assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
     drop(c);

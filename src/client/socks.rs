@@ -108,7 +108,8 @@ fn invalid_reply(what: String) -> Error {
     )
 }
 
-/// A failed CONNECT (RFC 1928 §6 reply codes).
+/// A failed CONNECT (RFC 1928 §6 reply codes): [`ErrorKind::Connect`] naming the target, with
+/// an [`io::Error`] saying what the proxy replied.
 fn reply_error(code: u8, target: &Target) -> Error {
     use io::ErrorKind as K;
     let (kind, text) = match code {
@@ -125,10 +126,12 @@ fn reply_error(code: u8, target: &Target) -> Error {
         0x08 => (K::Unsupported, "address type not supported".into()),
         other => (K::Other, format!("reply code {other}")),
     };
-    proxy_error(
-        kind,
-        format!("socks5 proxy cannot connect to {target}: {text}"),
+    // The proxy could not (or would not) connect: nothing of the request was sent.
+    Error::with_source(
+        ErrorKind::Connect,
+        io::Error::new(kind, format!("socks5 proxy: {text}")),
     )
+    .with_subject(target)
 }
 
 /// Reads and writes exactly what the protocol says, never a byte more (what follows the reply
@@ -172,7 +175,8 @@ impl Wire<'_> {
 /// # Errors
 ///
 /// [`ErrorKind::InvalidInput`] for credentials or a host name the protocol cannot carry
-/// (checked before anything is sent); [`ErrorKind::Io`] for a refusal (the source is an
+/// (checked before anything is sent); [`ErrorKind::Connect`] naming the target when the proxy
+/// could not connect to it; [`ErrorKind::Io`] for other refusals (the source is an
 /// [`io::Error`]: `PermissionDenied` for rejected credentials or a ruleset,
 /// `ConnectionRefused`, `HostUnreachable`... for the reply codes, `InvalidData` for a reply
 /// that is not SOCKS5); [`ErrorKind::Timeout`] ([`TimeoutPhase::Connect`]) at the deadline;
@@ -311,10 +315,11 @@ mod tests {
     fn reply_codes_name_their_meaning() {
         let t = target("example.com", 80);
         let e = reply_error(5, &t);
-        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(e.kind(), ErrorKind::Connect);
+        assert!(e.is_connect());
         assert_eq!(
             e.to_string(),
-            "i/o error: socks5 proxy cannot connect to example.com:80: connection refused"
+            "cannot connect to example.com:80: socks5 proxy: connection refused"
         );
         let src = std::error::Error::source(&e)
             .and_then(|s| s.downcast_ref::<io::Error>())
