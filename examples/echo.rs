@@ -41,7 +41,9 @@ fn echo(w: &mut dyn ResponseWriter, r: &mut Request) {
                     return;
                 }
             };
-            let mut buf = [0u8; 16 * 1024];
+            // On the heap: a handler's stack frame is touched when it is entered (a stack
+            // probe per page), and a connection thread keeps what it touched while it lives.
+            let mut buf = vec![0u8; 16 * 1024];
             loop {
                 match conn.read(&mut buf) {
                     Ok(0) | Err(_) => break,

@@ -27,6 +27,8 @@ pub(crate) struct ReadBuf {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The size to allocate again after [`release`](Self::release).
+    size: usize,
 }
 
 impl ReadBuf {
@@ -37,10 +39,34 @@ impl ReadBuf {
     /// A buffer of `size` bytes (at least 1 KiB): the most one socket read takes in, and the
     /// read size above which body reads bypass the buffer.
     pub(crate) fn with_size(size: usize) -> ReadBuf {
+        let size = size.max(1024);
         ReadBuf {
-            buf: vec![0; size.max(1024)],
+            buf: vec![0; size],
             start: 0,
             end: 0,
+            size,
+        }
+    }
+
+    /// A buffer of `size` bytes that allocates nothing until its first
+    /// [`fill`](Self::fill): as if just [`release`](Self::release)d.
+    pub(crate) fn released(size: usize) -> ReadBuf {
+        ReadBuf {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            size: size.max(1024),
+        }
+    }
+
+    /// Gives the buffer's memory back while it holds nothing, keeping its size for the next
+    /// [`fill`](Self::fill), which reads into the stack first and allocates only once bytes
+    /// arrive. For a server connection waiting for its next request: the thread's stack
+    /// pages are resident anyway, a heap buffer would be one more cost per idle connection.
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() && !self.buf.is_empty() {
+            self.size = self.buf.len();
+            self.buf = Vec::new();
         }
     }
 
@@ -58,7 +84,11 @@ impl ReadBuf {
 
     /// The buffer's current size.
     pub(crate) fn size(&self) -> usize {
-        self.buf.len()
+        if self.buf.is_empty() {
+            self.size
+        } else {
+            self.buf.len()
+        }
     }
 
     pub(crate) fn data(&self) -> &[u8] {
@@ -93,6 +123,9 @@ impl ReadBuf {
         deadline: Option<Instant>,
         max: usize,
     ) -> io::Result<usize> {
+        if self.buf.is_empty() {
+            return self.fill_released(stream, slot, deadline);
+        }
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -110,6 +143,33 @@ impl ReadBuf {
         Ok(n)
     }
 }
+
+impl ReadBuf {
+    /// [`fill`](Self::fill) after [`release`](Self::release): waits and reads into the stack,
+    /// then allocates the buffer for what came. Out of line, so only this wait pays for the
+    /// stack array.
+    #[inline(never)]
+    #[cold]
+    fn fill_released<S: Stream + ?Sized>(
+        &mut self,
+        stream: &S,
+        slot: &mut TimeoutSlot,
+        deadline: Option<Instant>,
+    ) -> io::Result<usize> {
+        let mut first = [0u8; RELEASED_READ];
+        let n = deadline::read(stream, slot, deadline, &mut first)?;
+        if n > 0 {
+            self.buf = vec![0; self.size.max(n)];
+            self.buf[..n].copy_from_slice(&first[..n]);
+            self.start = 0;
+            self.end = n;
+        }
+        Ok(n)
+    }
+}
+
+/// What the first read after a [`ReadBuf::release`] takes in, on the stack.
+const RELEASED_READ: usize = 1 << 10;
 
 /// When the reads of a head must end, for [`read_head`].
 pub(crate) trait HeadTiming {

@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use nethttp::server::{Config, Request, ResponseWriter};
 use nethttp::{HeaderValue, StatusCode};
 
@@ -829,4 +831,33 @@ fn bad_request_after_a_good_pipelined_one() {
     assert!(bad.is_close(), "{}", bad.raw_head);
     c.expect_closed("after the 400");
     assert_eq!(calls.list(), vec!["GET /ok".to_string()]);
+}
+
+/// A keep-alive connection that has gone idle gives its buffers back and waits reading into
+/// its thread's stack (1 KiB at most); what it reads then starts a fresh buffer. Heads larger
+/// than that first read, pipelined pairs and bodies must come through whole, as on a busy
+/// connection. The pause is what makes the connection idle (longer than the server's 10 ms
+/// grace), not a synchronisation: every assertion holds whichever path served the request.
+#[test]
+fn an_idle_connection_reads_whole_heads_and_pipelines_after_its_pause() {
+    let (srv, calls) = start();
+    let mut c: RawConn = srv.connect();
+    c.send(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.read_response().status, 200);
+    let long_field = format!("x-long: {}\r\n", "v".repeat(3000));
+    for round in 0..3 {
+        std::thread::sleep(Duration::from_millis(30));
+        let mut bytes =
+            format!("GET /big{round} HTTP/1.1\r\nHost: a\r\n{long_field}\r\n").into_bytes();
+        bytes
+            .extend_from_slice(b"POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");
+        c.send(&bytes);
+        let big = c.read_response();
+        assert_eq!(big.status, 200, "{}", big.raw_head);
+        assert_eq!(big.header("x-path"), Some(format!("/big{round}").as_str()));
+        let post = c.read_response_for("POST");
+        assert_eq!(post.status, 200, "{}", post.raw_head);
+        assert_eq!(post.header("x-path"), Some("/body"));
+    }
+    assert_eq!(calls.len(), 7, "{:?}", calls.list());
 }

@@ -223,10 +223,12 @@ pub fn wants_close(version: Version, headers: &HeaderMap) -> bool {
     version == Version::HTTP_10 && !connection_has_token(headers, "keep-alive")
 }
 
-/// Header slots parsed on the stack; a `max_headers` above this (the default is 100) takes a
-/// heap array instead. The slots are left uninitialised (`MaybeUninit`): httparse writes each
-/// before reading it, so a parse pays neither an allocation nor zeroing 4 KiB per head.
-const STACK_HEADERS: usize = 128;
+/// Header slots parsed on the stack: a head with more lines than this takes a heap array of
+/// one slot per line instead. The slots are left uninitialised (`MaybeUninit`): httparse
+/// writes each before reading it, so a parse pays neither an allocation nor zeroing per head.
+/// Kept small (1 KiB) because a connection thread's stack pages, once touched, stay resident
+/// for as long as the thread lives: each idle connection would pay for a larger array.
+const STACK_HEADERS: usize = 32;
 
 /// How many header slots to give httparse for `buf`: `max_headers`, but never more than
 /// `buf`'s head could hold (one field per line), so a generous or unlimited `max_headers`

@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use super::response::{ConnWriter, ReqInfo};
 use super::{ConnState, Request, ServerInner};
 use crate::body::{Body, Incoming};
-use crate::bufio::{self, ReadBuf, READ_BUF};
+use crate::bufio::{self, ReadBuf};
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
 use crate::net::Stream;
@@ -39,6 +39,25 @@ use crate::proto::Limits;
 /// The most of an unread request body the server reads and discards to keep the connection
 /// (Go's `maxPostHandlerReadBytes`).
 pub(crate) const MAX_DRAIN: u64 = 256 << 10;
+
+/// The read buffer of a connection: enough for the head of a typical request in one read. A
+/// larger head grows it for that request; body reads of this size or more bypass it. It is
+/// released while the connection waits for its next request (the wait reads into the
+/// thread's stack), so an idle keep-alive connection holds none.
+///
+/// This size and [`HEAD_BUF`] are above glibc's per-thread cache of small freed blocks (1032
+/// bytes): a buffer freed by an idle connection's thread goes back to the shared heap for
+/// busy connections, instead of staying parked with that thread.
+const READ_BUF_SIZE: usize = 1536;
+
+/// The buffer a response head is built in; released while the connection is idle.
+const HEAD_BUF: usize = 1536;
+
+/// How long a keep-alive connection waits for its next request with its buffers before it
+/// counts as idle and gives them back. Short enough that an idle connection soon costs only
+/// its thread's stack; long enough that a busy one (requests back to back) never frees and
+/// reallocates them.
+const IDLE_GRACE: Duration = Duration::from_millis(10);
 
 /// How long a closing connection waits for the client's FIN after the server's, so the client
 /// is not sent a reset that could destroy the response it has not read yet.
@@ -113,7 +132,7 @@ impl ConnShared {
             tls,
             remote_addr,
             read: Mutex::new(ReadHalf {
-                buf: ReadBuf::new(),
+                buf: ReadBuf::released(READ_BUF_SIZE),
                 slot: TimeoutSlot::default(),
                 body: BodyState {
                     req_id: 0,
@@ -210,7 +229,8 @@ impl ConnShared {
         if self.is_body_over_limit(req_id) {
             return false;
         }
-        let mut scratch = [0u8; 8192];
+        // On the heap: a stack array would stay resident on the connection's thread.
+        let mut scratch = vec![0u8; 8192];
         let mut total = 0u64;
         let mut rh = self.read.lock();
         loop {
@@ -366,7 +386,7 @@ impl ReadHalf {
         match bufio::read_head(buf, stream, slot, scanner, &mut timing) {
             Ok(Some(head)) => {
                 // A large head grew the buffer; give the memory back.
-                buf.shrink(READ_BUF);
+                buf.shrink(READ_BUF_SIZE);
                 let t = timing.started.map_or_else(Instant::now, |s| s.0);
                 Ok(Some((head, t)))
             }
@@ -432,9 +452,11 @@ enum Ending {
 
 /// Serves one connection until it closes or is hijacked. Runs on the connection's thread.
 pub(crate) fn serve(srv: &ServerInner, shared: Arc<ConnShared>) {
+    // The response buffers are allocated when a request arrives and released when the
+    // connection goes idle (see serve_loop).
     let mut wh = WriteHalf {
-        buf: Vec::with_capacity(super::response::BUFFER_SIZE),
-        head: Vec::with_capacity(512),
+        buf: Vec::new(),
+        head: Vec::new(),
         slot: TimeoutSlot::default(),
         date: DateCache::new(),
     };
@@ -469,9 +491,25 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
         let head = {
             let mut rh = shared.read.lock();
             // Active from the first byte of a request, so shutdown leaves it alone.
-            rh.read_head(&*shared.stream, wait, srv, &mut || {
-                shared.set_state(srv, ConnState::Active)
-            })
+            let mut active = || shared.set_state(srv, ConnState::Active);
+            if req_id == 0 {
+                rh.read_head(&*shared.stream, wait, srv, &mut active)
+            } else {
+                // A busy keep-alive connection's next request comes at once: wait a moment
+                // with the buffers. Quiet past that, the connection is idle and holds no
+                // buffers (they go back to the allocator for busy connections, as Go pools
+                // them) while it waits out the idle timeout.
+                let grace = deadline::earliest(wait, deadline::after(Some(IDLE_GRACE)));
+                match rh.read_head(&*shared.stream, grace, srv, &mut active) {
+                    Ok(None) if grace != wait && wait.is_none_or(|w| Instant::now() < w) => {
+                        wh.buf = Vec::new();
+                        wh.head = Vec::new();
+                        rh.buf.release();
+                        rh.read_head(&*shared.stream, wait, srv, &mut active)
+                    }
+                    other => other,
+                }
+            }
         };
         let (head, started) = match head {
             Ok(Some(h)) => h,
@@ -488,13 +526,41 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             }
         };
         req_id += 1;
+        if let Some(ending) = serve_request(srv, shared, wh, head, started, req_id) {
+            return ending;
+        }
+    }
+}
+
+/// Serves one request whose head has been read: runs the handler and finishes the response.
+/// `None` if the connection can carry another request.
+///
+/// Never inlined into `serve_loop`: the request's locals (the head, the `Request`, the
+/// writer) then live in this frame, which is gone while the connection waits, so the wait
+/// and the head parser run on a shallow stack. A connection thread keeps every stack page it
+/// has touched, so the deepest call decides what each idle connection costs.
+#[inline(never)]
+fn serve_request(
+    srv: &ServerInner,
+    shared: &Arc<ConnShared>,
+    wh: &mut WriteHalf,
+    head: RequestHead,
+    started: Instant,
+    req_id: u64,
+) -> Option<Ending> {
+    let cfg = &srv.config;
+    {
+        if wh.buf.capacity() == 0 {
+            wh.buf.reserve_exact(super::response::BUFFER_SIZE);
+            wh.head.reserve_exact(HEAD_BUF);
+        }
 
         let framing = match framing::request(head.version, &head.headers) {
             Ok(f) => f,
             Err(e) => {
                 log::debug!("bad request framing from {}: {e}", shared.remote_addr);
                 write_error_response(shared, wh, &e, Some(&head.method));
-                return Ending::Linger;
+                return Some(Ending::Linger);
             }
         };
         let has_body = !matches!(framing, Framing::Empty | Framing::Length(0));
@@ -508,7 +574,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
                     "",
                     Some(&head.method),
                 );
-                return Ending::Linger;
+                return Some(Ending::Linger);
             }
         };
         {
@@ -573,10 +639,10 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
                 req.uri
             );
             w.abort_after_panic();
-            return Ending::Linger;
+            return Some(Ending::Linger);
         }
         if w.is_hijacked() {
-            return Ending::Hijacked;
+            return Some(Ending::Hijacked);
         }
         w.finish();
         let mut close = w.close_after();
@@ -588,9 +654,10 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             close = !shared.drain_body(req_id);
         }
         if close || srv.is_shutting_down() {
-            return Ending::Linger;
+            return Some(Ending::Linger);
         }
     }
+    None
 }
 
 /// `Expect: 100-continue` (case-insensitive) → true; no Expect → false; any other expectation
@@ -666,7 +733,7 @@ pub(crate) fn write_simple_response(
 fn linger_close(shared: &ConnShared) {
     let _ = shared.stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
-    let mut scratch = [0u8; 4096];
+    let mut scratch = vec![0u8; 4096];
     let mut rh = shared.read.lock();
     rh.slot.reset();
     loop {

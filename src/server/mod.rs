@@ -114,9 +114,13 @@ pub struct Config {
     /// The most connections served at once; at the limit the server stops accepting and the
     /// kernel's backlog holds new connections. Zero means no limit. Default is 10,000.
     pub max_connections: usize,
-    /// Stack size of connection threads, in bytes. Default is 2 MiB (Rust's default); lower it
-    /// to save address space with many connections if handlers are shallow. Values below the
-    /// platform's minimum (zero included) get the minimum.
+    /// Stack size of connection threads, in bytes: the most a handler (and what it calls) may
+    /// put on the stack. Default is 512 KiB, a quarter of Rust's default for spawned threads.
+    /// Only the pages a thread touches cost memory (about 12 KiB for a connection whose
+    /// handler keeps no large arrays on its stack); the rest is reserved address space. A
+    /// handler that recurses deeply or keeps large arrays on the stack needs more: raise this,
+    /// or move the work to a thread of its own. Going past it aborts the process (Rust's stack
+    /// overflow). Values below the platform's minimum (zero included) get the minimum.
     pub stack_size: usize,
     /// How long a cached connection thread waits for a new connection before it exits. Zero
     /// means a thread exits as soon as its connection ends, unless a new one is already
@@ -144,7 +148,7 @@ impl Default for Config {
             max_header_bytes: Limits::DEFAULT_MAX_HEAD_BYTES,
             max_headers: Limits::DEFAULT_MAX_HEADERS,
             max_connections: 10_000,
-            stack_size: 2 << 20,
+            stack_size: 512 << 10,
             thread_idle_timeout: Duration::from_secs(30),
             shutdown_new_conn_grace: Duration::from_secs(5),
             conn_state: None,
@@ -592,6 +596,10 @@ enum Acceptor {}
 /// connection's table entry for one over TLS. `None` if the handshake failed (the connection
 /// is then closed and untracked).
 #[cfg(feature = "tls")]
+// Never inlined into the connection's job: its frame (the handshake's) would stay on the
+// stack under `conn::serve` for the connection's whole life, and each idle connection would
+// keep those pages resident.
+#[inline(never)]
 fn tls_handshake(
     srv: &ServerInner,
     plain: Arc<ConnShared>,
