@@ -21,6 +21,12 @@ use crate::proto::head::{HeadScanner, Scan};
 /// The initial size of a read buffer, and the read size above which body reads bypass it.
 pub(crate) const READ_BUF: usize = 8 << 10;
 
+/// How long a connection waits for its next message with its buffers before it counts as idle
+/// and gives them back (both roles). Short enough that an idle connection soon costs only its
+/// threads' stacks; long enough that a busy one (messages back to back) never frees and
+/// reallocates them.
+pub(crate) const IDLE_GRACE: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// A growable read buffer: `buf[start..end]` holds bytes read but not yet consumed.
 #[derive(Debug)]
 pub(crate) struct ReadBuf {

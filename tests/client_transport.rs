@@ -2281,3 +2281,46 @@ fn a_late_cancel_does_not_touch_the_next_request_on_the_connection() {
     drop(c);
     assert_no_leaks(&t);
 }
+
+/// A pooled connection quiet past its 10 ms grace gives its buffers back: its reader then
+/// waits reading into its stack (1 KiB at most) and allocates anew, its writer allocates
+/// only for a body. Responses with heads larger than that first read, and requests with
+/// bodies, must come through whole on the same connection. The pause is what makes the
+/// connection idle, not a synchronisation: every assertion holds whichever path served it.
+#[test]
+fn a_connection_idle_in_the_pool_reads_and_writes_whole_messages_after_its_pause() {
+    let _wd = Watchdog::new("idle_pool_connection_after_pause", BUDGET);
+    let srv = TestServer::start(|w: &mut dyn ResponseWriter, r: &mut Request| {
+        let body = r.body().read_to_vec(1 << 20).unwrap_or_default();
+        let v = HeaderValue::from_str(&"h".repeat(3000)).unwrap();
+        w.headers_mut().insert("x-long", v);
+        let _ = w.write_all(&body);
+        let _ = w.write_all(b"!");
+    });
+    let t = Transport::new();
+    let c = client_for(&t);
+    let ev = Events::new();
+    for round in 0..4 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let mut req = get_traced(&srv.url("/"), ev.trace());
+        if round % 2 == 1 {
+            req.method = Method::POST;
+            req.replace_body(Body::from(format!("body{round}")));
+        }
+        let mut resp = c.send(req).unwrap();
+        assert_eq!(resp.headers["x-long"].len(), 3000);
+        let want = if round % 2 == 1 {
+            format!("body{round}!")
+        } else {
+            "!".to_string()
+        };
+        assert_eq!(text(&mut resp), want, "round {round}");
+    }
+    let conns = ev.got_conns();
+    assert_eq!(conns.len(), 4);
+    assert!(conns[1..].iter().all(|g| g.reused), "{conns:?}");
+    drop(c);
+    assert_no_leaks(&t);
+}

@@ -868,14 +868,31 @@ fn read_loop(
         let waited = {
             let mut rh = pc.read.lock();
             if rh.buf.is_empty() {
-                let deadline = if pending.is_none() {
-                    deadline::after(idle_timeout)
-                } else {
-                    None
-                };
                 let ReadHalf { buf, slot, .. } = &mut *rh;
                 let size = buf.size();
-                Some(buf.fill(&*pc.stream, slot, deadline, size))
+                if pending.is_some() {
+                    Some(buf.fill(&*pc.stream, slot, None, size))
+                } else {
+                    // In the pool: wait a moment with the buffer (a busy connection's next
+                    // response comes at once), then give it back and wait out the idle
+                    // timeout reading into the stack, so an idle connection holds none.
+                    let deadline = deadline::after(idle_timeout);
+                    let grace =
+                        deadline::earliest(deadline, deadline::after(Some(bufio::IDLE_GRACE)));
+                    match buf.fill(&*pc.stream, slot, grace, size) {
+                        Err(e)
+                            if grace != deadline
+                                && matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                                ) =>
+                        {
+                            buf.release();
+                            Some(buf.fill(&*pc.stream, slot, deadline, size))
+                        }
+                        other => Some(other),
+                    }
+                }
             } else {
                 None
             }
@@ -1158,12 +1175,28 @@ pub(crate) fn put_idle(pc: &Arc<PersistConn>, trace: &ClientTrace) -> bool {
 /// The writer thread.
 fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size: usize) {
     let mut slot = TimeoutSlot::default();
-    let mut buf = vec![0u8; write_buffer_size.max(1024)];
+    // Allocated for the first request with a body, and given back when the connection has
+    // been idle for a moment: an idle pooled connection holds no write buffer.
+    let mut buf: Vec<u8> = Vec::new();
     loop {
-        let mut wr = match wake::recv(rx) {
+        let msg = if buf.is_empty() {
+            wake::recv(rx)
+        } else {
+            match wake::recv_until(rx, Instant::now() + bufio::IDLE_GRACE) {
+                Some(m) => Ok(m),
+                None => {
+                    buf = Vec::new();
+                    wake::recv(rx)
+                }
+            }
+        };
+        let mut wr = match msg {
             Ok(WriteMsg::Request(wr)) => *wr,
             Ok(WriteMsg::Close) | Err(_) => return,
         };
+        if buf.is_empty() && wr.body_len != Some(0) {
+            buf = vec![0u8; write_buffer_size.max(1024)];
+        }
         let req_id = wr.req_id;
         let done_tx = wr.done_tx.take();
         let notify_ok = wr.notify_ok;

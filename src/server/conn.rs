@@ -53,12 +53,6 @@ const READ_BUF_SIZE: usize = 1536;
 /// The buffer a response head is built in; released while the connection is idle.
 const HEAD_BUF: usize = 1536;
 
-/// How long a keep-alive connection waits for its next request with its buffers before it
-/// counts as idle and gives them back. Short enough that an idle connection soon costs only
-/// its thread's stack; long enough that a busy one (requests back to back) never frees and
-/// reallocates them.
-const IDLE_GRACE: Duration = Duration::from_millis(10);
-
 /// How long a closing connection waits for the client's FIN after the server's, so the client
 /// is not sent a reset that could destroy the response it has not read yet.
 const LINGER: Duration = Duration::from_millis(500);
@@ -499,7 +493,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
                 // with the buffers. Quiet past that, the connection is idle and holds no
                 // buffers (they go back to the allocator for busy connections, as Go pools
                 // them) while it waits out the idle timeout.
-                let grace = deadline::earliest(wait, deadline::after(Some(IDLE_GRACE)));
+                let grace = deadline::earliest(wait, deadline::after(Some(bufio::IDLE_GRACE)));
                 match rh.read_head(&*shared.stream, grace, srv, &mut active) {
                     Ok(None) if grace != wait && wait.is_none_or(|w| Instant::now() < w) => {
                         wh.buf = Vec::new();

@@ -1,6 +1,6 @@
 // Hello-world plaintext server on Go's net/http: `hello [ADDR]` (default 127.0.0.1:8080).
 //
-// Every request gets 200 OK, Content-Type: text/plain and the 13-byte body "Hello, World!"
+// Every request gets 200 OK (/big: 256 KiB of zeros), Content-Type: text/plain and the 13-byte body "Hello, World!"
 // (net/http adds Content-Length and Date), with keep-alive, as nethttp-hello and hyper-hello do.
 package main
 
@@ -12,6 +12,10 @@ import (
 
 var body = []byte("Hello, World!")
 
+// big is the body of /big: larger than a client buffers at once, so a client holding the
+// response unread keeps its connection busy (benches/client_idle.rs).
+var big = make([]byte, 256<<10)
+
 func main() {
 	addr := "127.0.0.1:8080"
 	if len(os.Args) > 1 {
@@ -19,6 +23,10 @@ func main() {
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
+		if r.URL.Path == "/big" {
+			w.Write(big)
+			return
+		}
 		w.Write(body)
 	})
 	log.Fatal(http.ListenAndServe(addr, h))
