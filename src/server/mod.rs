@@ -177,7 +177,6 @@ impl fmt::Debug for Config {
 ///
 /// ```
 /// use std::io::Write;
-/// use std::net::TcpListener;
 /// use std::time::Duration;
 /// use nethttp::server::{Config, Server};
 /// use nethttp::{Request, ResponseWriter};
@@ -190,7 +189,7 @@ impl fmt::Debug for Config {
 ///     let _ = write!(w, "hello, {}", r.uri.path());
 /// });
 /// // `srv.listen_and_serve()` binds `cfg.addr`; here, any free port.
-/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let listener = nethttp::net::listen("127.0.0.1:0")?;
 /// let url = format!("http://{}/world", listener.local_addr()?);
 /// let serving = srv.clone();
 /// let accept_loop = std::thread::spawn(move || serving.serve(listener));
@@ -316,7 +315,7 @@ impl Server {
     ///
     /// The bind error, or as [`serve`](Self::serve).
     pub fn listen_and_serve(&self) -> Result<()> {
-        let listener = TcpListener::bind(self.inner.config.addr.as_str())
+        let listener = crate::net::listen(self.inner.config.addr.as_str())
             .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
         self.serve(listener)
     }
@@ -362,7 +361,7 @@ impl Server {
         key: impl AsRef<std::path::Path>,
     ) -> Result<()> {
         let tls = crate::tls::ServerTls::from_pem_files(cert, key)?;
-        let listener = TcpListener::bind(self.inner.config.addr.as_str())
+        let listener = crate::net::listen(self.inner.config.addr.as_str())
             .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
         self.serve_tls(listener, tls)
     }
@@ -577,7 +576,7 @@ impl Server {
 ///
 /// The bind error.
 pub fn listen_and_serve(addr: impl ToSocketAddrs, handler: impl Handler) -> Result<()> {
-    let listener = TcpListener::bind(addr).map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+    let listener = crate::net::listen(addr).map_err(|e| Error::with_source(ErrorKind::Io, e))?;
     Server::new(handler).serve(listener)
 }
 
