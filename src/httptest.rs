@@ -145,7 +145,7 @@ impl Server {
         handler: impl Handler,
         certs: Option<TestCerts>,
     ) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = crate::net::listen("127.0.0.1:0")
             .unwrap_or_else(|e| panic!("httptest: failed to listen on a loopback port: {e}"));
         let addr = listener
             .local_addr()

@@ -1,7 +1,8 @@
 //! Connections and dialing: the byte streams the client transport runs HTTP over.
 //!
 //! [`Stream`] and [`Conn`] are always there; [`Target`], [`Dial`], [`TcpDialer`] and
-//! `unix_socket` need feature `client` (on by default).
+//! `unix_socket` need feature `client` (on by default); `listen` (Go's `net.Listen`, with the
+//! system's largest backlog) needs `client` or `server`.
 //!
 //! A pooled client connection is used by two threads at once (a reader and a writer), so a
 //! [`Stream`] reads and writes through `&self`, as `&TcpStream` does. TCP and Unix-domain
@@ -228,3 +229,7 @@ impl Write for Conn {
 mod dial;
 #[cfg(feature = "client")]
 pub use dial::*;
+#[cfg(any(feature = "client", feature = "server"))]
+mod listen;
+#[cfg(any(feature = "client", feature = "server"))]
+pub use listen::{listen, listen_backlog};

@@ -295,28 +295,40 @@ fn serve_errors_are_one_clear_line() {
 }
 
 #[test]
-fn serve_max_connections_holds_back_the_next_client() {
+fn serve_max_connections_evicts_an_idle_client_and_holds_back_behind_a_busy_one() {
     let dir = TempDir::new("maxconn");
     dir.write("a.txt", b"a");
     let srv = Serve::start(dir.path(), &["--quiet", "--max-connections", "1"]);
-    // One connection, kept open: the server is at its limit.
-    let mut first = TcpStream::connect(srv.addr).expect("connect");
-    first
-        .set_read_timeout(Some(Duration::from_secs(10)))
+    // One keep-alive connection, answered and kept open idle: the server is at its limit.
+    let mut idle = TcpStream::connect(srv.addr).expect("connect");
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    first
-        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: test\r\n\r\n")
+    idle.write_all(b"GET /a.txt HTTP/1.1\r\nHost: test\r\n\r\n")
         .unwrap();
-    let (head, _) = read_head(&mut first);
+    let (head, _) = read_head(&mut idle);
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
 
-    // The next client waits in the backlog, unanswered.
+    // The next client is served at once: the idle connection is closed to make room.
+    let (code, out, err) = parts(&nethttp(&["get", "--timeout", "5s", &srv.url("a.txt")]));
+    assert_eq!((code, out.as_str()), (Some(0), "a"), "{err}");
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest)
+        .expect("the idle connection closed cleanly");
+
+    // A connection partway through its request is busy, never evicted: the next client
+    // waits in the backlog, unanswered.
+    let mut busy = TcpStream::connect(srv.addr).expect("connect");
+    busy.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    busy.write_all(b"GET /a.txt HTTP/1.1\r\n").unwrap();
     let (code, _, err) = parts(&nethttp(&["get", "--timeout", "500ms", &srv.url("a.txt")]));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("timed out"), "{err}");
 
-    // Once the first leaves, the next is served.
-    drop(first);
+    // It finishes its request and is answered; then, idle, it makes room for the next.
+    busy.write_all(b"Host: test\r\n\r\n").unwrap();
+    let (head, _) = read_head(&mut busy);
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
     let (code, out, err) = parts(&nethttp(&["get", "--timeout", "10s", &srv.url("a.txt")]));
     assert_eq!((code, out.as_str()), (Some(0), "a"), "{err}");
 }

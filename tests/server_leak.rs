@@ -1,5 +1,5 @@
-//! Shutdown under load, then leak checks for the whole process: no `nethttp-conn` thread and
-//! no file descriptor outlives the server.
+//! Evictions at `max_connections`, then shutdown under load, then leak checks for the whole
+//! process: no `nethttp-conn` thread and no file descriptor outlives the servers.
 //!
 //! This crate holds a single test on purpose: the process-wide counts (`/proc/self/task`,
 //! `/proc/self/fd`) are only meaningful while no other test runs beside it.
@@ -84,6 +84,33 @@ fn every_kind_of_ending(addr: SocketAddr) {
     drop(RawConn::connect(addr));
 }
 
+/// Connections evicted at `max_connections`: a server with room for two, six clients that each
+/// send one request and stay idle, so each newcomer closes the longest-idle one. The server is
+/// closed before the load; the process-wide checks at the end cover what it used.
+fn evictions() {
+    let cfg = nethttp::server::Config {
+        max_connections: 2,
+        ..support::test_config()
+    };
+    let mut srv = TestServer::start(cfg, handler);
+    let mut clients: Vec<RawConn> = Vec::new();
+    for i in 0..6 {
+        let mut c = RawConn::connect(srv.addr());
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(c.read_response().body, b"hello", "client {i}");
+        clients.push(c);
+    }
+    assert_eq!(srv.server().num_evicted(), 4);
+    let s = srv.server();
+    wait_until(TEARDOWN, "the evicted connections to leave", || {
+        s.num_connections() == 2
+    });
+    drop(clients);
+    assert!(srv.server().shutdown(Duration::from_secs(5)).is_ok());
+    srv.join_serve();
+    srv.wait_no_threads();
+}
+
 #[derive(Default)]
 struct Tally {
     completed: AtomicUsize,
@@ -136,6 +163,7 @@ fn shutdown_under_load_loses_no_response_and_leaks_nothing() {
     quiet_expected_panics();
     let fds_before = open_fds();
     assert_eq!(conn_threads_in_process(), 0);
+    evictions();
     let mut srv = TestServer::with_handler(handler);
     let addr = srv.addr();
     every_kind_of_ending(addr);

@@ -10,11 +10,22 @@
 //!   the serve loop and lent to the response writer for one request; it needs no lock.
 //! - `ConnShared::cont` serialises the one write that does not come from the response writer:
 //!   `100 Continue`, sent by the body on its first read.
+//!
+//! Who may close an idle connection: a connection between requests (`Idle`, or `New` before
+//! its first byte) is closed by the server from another thread only after *claiming* it — a
+//! compare-exchange of its state word from the value its own thread stored to [`CLOSING`]
+//! (`ConnShared::claim_for_close`: eviction at `max_connections`, shutdown). Its own thread
+//! claims it the same way, from that value to `Active`, when the first byte of its next request
+//! is in its buffer (`claim_active`). Exactly one of the two succeeds. A connection whose
+//! thread won is mid-request and is never closed as idle; one the server won is closed without
+//! reading further, even if request bytes had just arrived: that request met a connection
+//! already closing, the keep-alive race every HTTP client handles (as when an idle timeout
+//! fires), and no handler saw it.
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,8 +83,13 @@ pub(crate) struct ConnShared {
     pub(crate) read: Mutex<ReadHalf>,
     /// Expect: 100-continue bookkeeping for the current request.
     pub(crate) cont: Mutex<Continue>,
-    /// The [`ConnState`] as a `u8`; written by the serve loop, read by `shutdown`.
-    pub(crate) state: AtomicU8,
+    /// The connection's state word: the low 8 bits a [`ConnState`] (or [`CLOSING`]), the rest,
+    /// while `Idle`, the microseconds from the server's `epoch` to when it went idle (zero in
+    /// other states), so whoever claims an idle connection reads its state and idle time in
+    /// one load. Stored by the serve loop (and the hijack); claimed, by compare-exchange only,
+    /// by the serve loop (`claim_active`) or by the accept loop and `shutdown`
+    /// (`claim_for_close`). See the module docs.
+    state: AtomicU64,
     pub(crate) id: u64,
     /// The request whose body ran over a handler's limit (`MaxBytesReader`), or 0: its rest is
     /// not drained, so the connection closes after the response (Go's `requestTooLarge`).
@@ -139,7 +155,7 @@ impl ConnShared {
                 scanner: HeadScanner::request(limits),
             }),
             cont: Mutex::new(Continue::default()),
-            state: AtomicU8::new(ConnState::New as u8),
+            state: AtomicU64::new(ConnState::New as u64),
             id,
             over_limit: AtomicU64::new(0),
             accepted,
@@ -291,9 +307,70 @@ impl ConnShared {
     }
 
     pub(crate) fn set_state(&self, srv: &ServerInner, state: ConnState) {
-        self.state.store(state as u8, Ordering::SeqCst);
+        self.state.store(state as u64, Ordering::SeqCst);
         srv.conn_state_changed(self.remote_addr, state);
     }
+
+    /// The state word; see [`ConnShared::state`]. Read it with [`state_of`] and [`idle_since`].
+    pub(crate) fn state_word(&self) -> u64 {
+        self.state.load(Ordering::SeqCst)
+    }
+
+    /// Marks the connection `Idle` since `now` (the serve loop, between requests); returns the
+    /// word stored, which the serve loop later claims back with [`claim_active`].
+    ///
+    /// [`claim_active`]: Self::claim_active
+    fn set_idle(&self, srv: &ServerInner, now: Instant) -> u64 {
+        let micros = now.saturating_duration_since(srv.epoch).as_micros();
+        let micros = u64::try_from(micros).unwrap_or(u64::MAX).min(u64::MAX >> 8);
+        let word = (micros << 8) | ConnState::Idle as u64;
+        self.state.store(word, Ordering::SeqCst);
+        srv.conn_state_changed(self.remote_addr, ConnState::Idle);
+        word
+    }
+
+    /// The serve loop's claim when the first byte of a request is in: `New` or `Idle` (the
+    /// `word` it stored) becomes `Active`. False if the server claimed the connection first,
+    /// to close it: the request must then not be served.
+    fn claim_active(&self, srv: &ServerInner, word: u64) -> bool {
+        let won = self
+            .state
+            .compare_exchange(
+                word,
+                ConnState::Active as u64,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok();
+        if won {
+            srv.conn_state_changed(self.remote_addr, ConnState::Active);
+        }
+        won
+    }
+
+    /// The server's claim of a connection it found waiting between requests, in state `word`
+    /// (read from [`state_word`](Self::state_word)): true if the state was still `word`, and is
+    /// now [`CLOSING`]. The caller then shuts the socket down, and the connection's thread ends
+    /// it (reporting `Closed`) without serving anything more.
+    pub(crate) fn claim_for_close(&self, word: u64) -> bool {
+        self.state
+            .compare_exchange(word, CLOSING as u64, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+}
+
+/// The state of a connection the server claimed, while waiting between requests, to close it
+/// (not a [`ConnState`]: the hook sees `Idle` or `New`, then `Closed`).
+pub(crate) const CLOSING: u8 = 5;
+
+/// The state (a [`ConnState`] as `u8`, or [`CLOSING`]) in a state word.
+pub(crate) fn state_of(word: u64) -> u8 {
+    (word & 0xff) as u8
+}
+
+/// The microseconds from the server's epoch to when an `Idle` state word went idle.
+pub(crate) fn idle_since(word: u64) -> u64 {
+    word >> 8
 }
 
 /// A request body being read from this connection.
@@ -471,21 +548,29 @@ pub(crate) fn serve(srv: &ServerInner, shared: Arc<ConnShared>) {
 fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -> Ending {
     let cfg = &srv.config;
     let mut req_id = 0u64;
+    // The state word this thread stored last (`New`, then `Idle` since some time).
+    let mut word = ConnState::New as u64;
     loop {
         let wait = if req_id == 0 {
             deadline::after(cfg.read_header_timeout)
         } else {
-            shared.set_state(srv, ConnState::Idle);
+            let now = Instant::now();
+            word = shared.set_idle(srv, now);
             // Dekker with shutdown(): it sets the flag, then closes connections it sees Idle.
             if srv.is_shutting_down() {
                 return Ending::Quiet;
             }
-            deadline::after(cfg.idle_timeout)
+            // An accept loop at max_connections waits for a connection to go idle (Dekker
+            // with its flag).
+            srv.went_idle();
+            cfg.idle_timeout.and_then(|d| now.checked_add(d))
         };
+        let mut claimed = true;
         let head = {
             let mut rh = shared.read.lock();
-            // Active from the first byte of a request, so shutdown leaves it alone.
-            let mut active = || shared.set_state(srv, ConnState::Active);
+            // Active from the first byte of a request, so neither shutdown nor an eviction
+            // closes it as idle; unless one of them claimed it first.
+            let mut active = || claimed = shared.claim_active(srv, word);
             if req_id == 0 {
                 rh.read_head(&*shared.stream, wait, srv, &mut active)
             } else {
@@ -505,6 +590,10 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
                 }
             }
         };
+        if !claimed {
+            // Claimed to be closed while idle (its socket is shut down): serve nothing.
+            return Ending::Quiet;
+        }
         let (head, started) = match head {
             Ok(Some(h)) => h,
             Ok(None) => return Ending::Quiet,

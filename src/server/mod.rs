@@ -27,19 +27,27 @@
 //! response and goes on while keep-alive holds (Go's `conn.serve`). A thread whose connection
 //! closed parks in a cache and takes the next accepted connection, so connection churn does not
 //! pay a thread spawn each time; it exits after [`Config::thread_idle_timeout`].
+//!
+//! # Admission at `max_connections`
+//!
+//! At [`Config::max_connections`], a new connection is admitted by closing the connection that
+//! has waited longest between requests (as nginx reuses its idle keep-alive connections when it
+//! runs out); only when every connection is busy with a request does the new one wait, in the
+//! kernel's backlog, until one finishes its request or closes. [`Server::num_evicted`] counts
+//! the connections closed this way.
 
 mod conn;
 mod handler;
 pub(crate) mod response;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 /// The role-neutral message types, also at the crate root (where they live).
 #[doc(no_inline)]
@@ -111,8 +119,17 @@ pub struct Config {
     /// The most header fields in a request head (431 beyond). Zero is treated as 1. Default
     /// is 100.
     pub max_headers: usize,
-    /// The most connections served at once; at the limit the server stops accepting and the
-    /// kernel's backlog holds new connections. Zero means no limit. Default is 10,000.
+    /// The most connections served at once. Zero means no limit. Default is 10,000.
+    ///
+    /// When a new connection arrives at the limit, the server closes the keep-alive connection
+    /// that has been idle longest (one waiting between requests, never one reading a request
+    /// or running a handler) and admits the new one, so idle clients cannot starve new ones;
+    /// [`Server::num_evicted`] counts these closes, and the hook sees the closed connection go
+    /// from `Idle` to `Closed`, as after an idle timeout. Only when every connection is busy
+    /// with a request (or is new and has not sent its first one, which
+    /// `read_header_timeout` bounds) does the server stop accepting: new clients then wait in
+    /// the kernel's backlog until a connection finishes its request or closes. Hijacked
+    /// connections do not count.
     pub max_connections: usize,
     /// Stack size of connection threads, in bytes: the most a handler (and what it calls) may
     /// put on the stack. Default is 512 KiB, a quarter of Rust's default for spawned threads.
@@ -181,7 +198,6 @@ impl fmt::Debug for Config {
 ///
 /// ```
 /// use std::io::Write;
-/// use std::net::TcpListener;
 /// use std::time::Duration;
 /// use nethttp::server::{Config, Server};
 /// use nethttp::{Request, ResponseWriter};
@@ -194,7 +210,7 @@ impl fmt::Debug for Config {
 ///     let _ = write!(w, "hello, {}", r.uri.path());
 /// });
 /// // `srv.listen_and_serve()` binds `cfg.addr`; here, any free port.
-/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let listener = nethttp::net::listen("127.0.0.1:0")?;
 /// let url = format!("http://{}/world", listener.local_addr()?);
 /// let serving = srv.clone();
 /// let accept_loop = std::thread::spawn(move || serving.serve(listener));
@@ -231,9 +247,17 @@ pub(crate) struct ServerInner {
     /// in the instant close() scanned checks it before it is served.
     closed: AtomicBool,
     /// The connections being served (not hijacked ones). Guarded with `conns_changed`, which
-    /// is notified whenever a connection leaves, and on shutdown.
-    conns: Mutex<HashMap<u64, Arc<ConnShared>>>,
+    /// is notified whenever a connection leaves, on shutdown, and when a connection goes idle
+    /// while an accept loop waits at `max_connections`.
+    conns: Mutex<Conns>,
     conns_changed: Condvar,
+    /// How many accept loops wait at `max_connections` for a connection to leave or go idle.
+    /// Written under the `conns` lock; read without it by each connection going idle, which
+    /// then notifies `conns_changed` (Dekker with the connection's state word: the loop
+    /// raises this, then scans states; a connection stores `Idle`, then reads this).
+    admission_waiters: AtomicUsize,
+    /// When the server was made: idle times in connections' state words count from here.
+    pub(crate) epoch: Instant,
     /// Addresses of listeners in serve(), to wake their accept calls on shutdown.
     listeners: Mutex<Vec<SocketAddr>>,
     next_conn_id: AtomicU64,
@@ -242,6 +266,52 @@ pub(crate) struct ServerInner {
     /// Functions `register_on_shutdown` added; taken (and each run on its own thread) by the
     /// first `shutdown`.
     on_shutdown: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+}
+
+/// The connection table, behind `ServerInner::conns`.
+struct Conns {
+    /// The connections being served, by id.
+    live: HashMap<u64, Arc<ConnShared>>,
+    /// Ids in `live` claimed for eviction and now closing: their threads are winding down, and
+    /// they no longer count against `max_connections`.
+    evicted: HashSet<u64>,
+    /// How many connections have been evicted, ever.
+    evictions: u64,
+}
+
+impl Conns {
+    /// Connections that count against `max_connections`.
+    fn counted(&self) -> usize {
+        self.live.len() - self.evicted.len()
+    }
+
+    /// True if some connection waits between requests.
+    fn any_idle(&self) -> bool {
+        self.live
+            .values()
+            .any(|c| conn::state_of(c.state_word()) == ConnState::Idle as u8)
+    }
+}
+
+/// Claims the connection that has been idle longest (see `conn.rs` on claiming) and shuts its
+/// socket down; its thread then closes it. `None` if no connection is idle.
+fn evict_longest_idle(conns: &mut Conns) -> Option<Arc<ConnShared>> {
+    loop {
+        let (word, c) = conns
+            .live
+            .values()
+            .map(|c| (c.state_word(), c))
+            .filter(|(w, _)| conn::state_of(*w) == ConnState::Idle as u8)
+            .min_by_key(|(w, _)| conn::idle_since(*w))?;
+        if c.claim_for_close(word) {
+            let c = Arc::clone(c);
+            let _ = c.tcp.shutdown(std::net::Shutdown::Both);
+            conns.evicted.insert(c.id);
+            conns.evictions += 1;
+            return Some(c);
+        }
+        // Its thread claimed it for a request meanwhile (or it went idle again): look again.
+    }
 }
 
 impl ServerInner {
@@ -257,9 +327,70 @@ impl ServerInner {
 
     pub(crate) fn untrack(&self, id: u64) {
         let mut conns = self.conns.lock();
-        if conns.remove(&id).is_some() {
+        if conns.live.remove(&id).is_some() {
+            conns.evicted.remove(&id);
             self.conns_changed.notify_all();
         }
+    }
+
+    /// Called by a connection that has just stored `Idle`: wakes accept loops waiting at
+    /// `max_connections`, which can now evict it. One atomic load when none waits.
+    pub(crate) fn went_idle(&self) {
+        if self.admission_waiters.load(Ordering::SeqCst) > 0 {
+            let _conns = self.conns.lock();
+            self.conns_changed.notify_all();
+        }
+    }
+
+    /// Before `accept`: returns at once below `max`, else when a connection leaves or waits
+    /// between requests (so a new one can be admitted by evicting it), or on shutdown. Until
+    /// then new clients wait in the kernel's backlog.
+    fn wait_for_room(&self, max: usize) {
+        let mut conns = self.conns.lock();
+        if conns.counted() < max {
+            return;
+        }
+        self.admission_waiters.fetch_add(1, Ordering::SeqCst);
+        while conns.counted() >= max && !conns.any_idle() && !self.is_shutting_down() {
+            self.conns_changed
+                .wait_for(&mut conns, Duration::from_millis(250));
+        }
+        self.admission_waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// After `accept`, under the table lock the caller then inserts with: makes room for one
+    /// more connection at `max` by evicting the longest-idle one if needed, waiting (for a
+    /// connection to leave or go idle) if every one is busy. False on shutdown.
+    fn admit(&self, conns: &mut MutexGuard<'_, Conns>, max: usize, peer: SocketAddr) -> bool {
+        let mut waiting = false;
+        let admitted = loop {
+            if self.is_shutting_down() {
+                break false;
+            }
+            if conns.counted() < max {
+                break true;
+            }
+            if let Some(c) = evict_longest_idle(conns) {
+                log::debug!(
+                    "nethttp: at max_connections ({max}): closed the idle connection from {} to \
+                     admit {peer}",
+                    c.remote_addr
+                );
+                break true;
+            }
+            // Rare: the idle connection `wait_for_room` saw took a request meanwhile.
+            if !waiting {
+                waiting = true;
+                self.admission_waiters.fetch_add(1, Ordering::SeqCst);
+                continue;
+            }
+            self.conns_changed
+                .wait_for(conns, Duration::from_millis(250));
+        };
+        if waiting {
+            self.admission_waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+        admitted
     }
 
     /// Makes every accept loop return from `accept()` by connecting to its listener.
@@ -298,8 +429,14 @@ impl Server {
                 limits,
                 shutting_down: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
-                conns: Mutex::new(HashMap::new()),
+                conns: Mutex::new(Conns {
+                    live: HashMap::new(),
+                    evicted: HashSet::new(),
+                    evictions: 0,
+                }),
                 conns_changed: Condvar::new(),
+                admission_waiters: AtomicUsize::new(0),
+                epoch: Instant::now(),
                 listeners: Mutex::new(Vec::new()),
                 next_conn_id: AtomicU64::new(1),
                 threads: Arc::new(AtomicUsize::new(0)),
@@ -320,7 +457,7 @@ impl Server {
     ///
     /// The bind error, or as [`serve`](Self::serve).
     pub fn listen_and_serve(&self) -> Result<()> {
-        let listener = TcpListener::bind(self.inner.config.addr.as_str())
+        let listener = crate::net::listen(self.inner.config.addr.as_str())
             .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
         self.serve(listener)
     }
@@ -366,7 +503,7 @@ impl Server {
         key: impl AsRef<std::path::Path>,
     ) -> Result<()> {
         let tls = crate::tls::ServerTls::from_pem_files(cert, key)?;
-        let listener = TcpListener::bind(self.inner.config.addr.as_str())
+        let listener = crate::net::listen(self.inner.config.addr.as_str())
             .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
         self.serve_tls(listener, tls)
     }
@@ -388,11 +525,7 @@ impl Server {
                 break;
             }
             if max > 0 {
-                let mut conns = srv.conns.lock();
-                while conns.len() >= max && !srv.is_shutting_down() {
-                    srv.conns_changed
-                        .wait_for(&mut conns, Duration::from_millis(250));
-                }
+                srv.wait_for_room(max);
             }
             match listener.accept() {
                 Ok((stream, peer)) => {
@@ -400,7 +533,7 @@ impl Server {
                     if srv.is_shutting_down() {
                         break;
                     }
-                    self.start_conn(&cache, stream, peer, tls.clone());
+                    self.start_conn(&cache, stream, peer, tls.clone(), max);
                 }
                 Err(e) => {
                     if srv.is_shutting_down() {
@@ -431,6 +564,7 @@ impl Server {
         stream: TcpStream,
         peer: SocketAddr,
         tls: Option<Arc<Acceptor>>,
+        max: usize,
     ) {
         let srv = &self.inner;
         let _ = stream.set_nodelay(true);
@@ -446,7 +580,14 @@ impl Server {
             srv.limits,
             Instant::now(),
         ));
-        srv.conns.lock().insert(id, Arc::clone(&shared));
+        {
+            let mut conns = srv.conns.lock();
+            if max > 0 && !srv.admit(&mut conns, max, peer) {
+                // Shutting down: the client sees its connection closed unserved.
+                return;
+            }
+            conns.live.insert(id, Arc::clone(&shared));
+        }
         srv.conn_state_changed(peer, ConnState::New);
         let inner = Arc::clone(srv);
         let job: Job = Box::new(move || {
@@ -515,17 +656,19 @@ impl Server {
         loop {
             // Done when no connection is left and no accept loop runs (one that has just
             // accepted may be about to add a connection), as Go waits for its listeners.
-            if conns.is_empty() && srv.listeners.lock().is_empty() {
+            if conns.live.is_empty() && srv.listeners.lock().is_empty() {
                 return Ok(());
             }
             let grace = srv.config.shutdown_new_conn_grace;
-            for c in conns.values() {
-                let state = c.state.load(Ordering::SeqCst);
+            for c in conns.live.values() {
+                let word = c.state_word();
+                let state = conn::state_of(word);
                 // A new connection counts as idle once its grace is over (Go: 5 s): its first
                 // request may be in flight until then.
                 let idle = state == ConnState::Idle as u8
                     || (state == ConnState::New as u8 && c.accepted.elapsed() >= grace);
-                if idle {
+                // Claimed first, so a connection whose request has just begun is left alone.
+                if idle && c.claim_for_close(word) {
                     // Wakes the connection's blocked read with EOF; it then closes quietly.
                     let _ = c.tcp.shutdown(std::net::Shutdown::Both);
                 }
@@ -547,14 +690,21 @@ impl Server {
         srv.closed.store(true, Ordering::SeqCst);
         srv.shutting_down.store(true, Ordering::SeqCst);
         srv.wake_listeners();
-        for c in srv.conns.lock().values() {
+        for c in srv.conns.lock().live.values() {
             let _ = c.tcp.shutdown(std::net::Shutdown::Both);
         }
     }
 
-    /// How many connections are being served (hijacked ones are not counted).
+    /// How many connections are being served (hijacked ones are not counted), including any
+    /// just evicted whose threads are still closing them.
     pub fn num_connections(&self) -> usize {
-        self.inner.conns.lock().len()
+        self.inner.conns.lock().live.len()
+    }
+
+    /// How many idle keep-alive connections this server has closed to admit a new connection
+    /// at [`Config::max_connections`] (see there), since it was made.
+    pub fn num_evicted(&self) -> u64 {
+        self.inner.conns.lock().evictions
     }
 
     /// How many connection threads are alive, busy or cached. After a shutdown and once
@@ -581,7 +731,7 @@ impl Server {
 ///
 /// The bind error.
 pub fn listen_and_serve(addr: impl ToSocketAddrs, handler: impl Handler) -> Result<()> {
-    let listener = TcpListener::bind(addr).map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+    let listener = crate::net::listen(addr).map_err(|e| Error::with_source(ErrorKind::Io, e))?;
     Server::new(handler).serve(listener)
 }
 
@@ -619,10 +769,10 @@ fn tls_handshake(
             ));
             let mut conns = srv.conns.lock();
             // Closed meanwhile (close() shut the socket): nothing to serve.
-            if !conns.contains_key(&plain.id) {
+            if !conns.live.contains_key(&plain.id) {
                 return None;
             }
-            conns.insert(plain.id, Arc::clone(&shared));
+            conns.live.insert(plain.id, Arc::clone(&shared));
             Some(shared)
         }
         Err(e) => {

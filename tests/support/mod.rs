@@ -11,7 +11,7 @@
 #![allow(dead_code)]
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -55,7 +55,7 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `handler` with `cfg` (its `addr` is ignored: the server binds `127.0.0.1:0`).
     pub fn start(cfg: Config, handler: impl Handler) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let listener = nethttp::net::listen("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local_addr");
         let srv = Server::with_config(cfg, handler);
         let s = srv.clone();

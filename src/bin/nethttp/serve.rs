@@ -5,7 +5,6 @@
 //! only forwards signals over a channel; a `stopper` thread waits on that channel and runs
 //! `Server::shutdown`, which returns once every in-flight response has finished.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -31,8 +30,9 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     addr: String,
 
-    /// The most connections served at once; further clients wait in the kernel's backlog.
-    /// 0 means no limit.
+    /// The most connections served at once. At the limit a new client is admitted by closing
+    /// the longest-idle keep-alive connection; only when every connection is busy with a
+    /// request does it wait in the kernel's backlog. 0 means no limit.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_connections: usize,
 
@@ -68,7 +68,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     let shown = dir.canonicalize().unwrap_or_else(|_| dir.clone());
 
-    let listener = TcpListener::bind(&args.addr).map_err(|e| bind_error(&args.addr, &e))?;
+    // The system's largest backlog, not std's 128: a burst of connects is queued, not dropped.
+    let listener = nethttp::net::listen(&args.addr).map_err(|e| bind_error(&args.addr, &e))?;
     let local = listener
         .local_addr()
         .map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
