@@ -23,6 +23,7 @@ SERVER_SCENARIOS = [
     ("c1", "keep-alive, 1 connection (wrk -t1 -c1)"),
     ("c64", "keep-alive, 64 connections (wrk -t2 -c64)"),
     ("c512", "keep-alive, 512 connections (wrk -t2 -c512)"),
+    ("close16", "`Connection: close`, 16 connections (wrk -t2 -c16)"),
     ("close64", "`Connection: close`, 64 connections (wrk -t2 -c64)"),
 ]
 CLIENT_IMPLS = ["nethttp", "ureq", "reqwest", "go"]

@@ -133,7 +133,7 @@ if [ "$only" != client ]; then
       url="http://127.0.0.1:$(server_port "$impl")/"
       # Warm-up: fault in code, grow thread caches and runtimes.
       wrk -t2 -c64 -d1s "$url" >/dev/null
-      for scenario in c1 c64 c512 close64; do
+      for scenario in c1 c64 c512 close16 close64; do
         case $scenario in
           # wrk needs at least as many connections as threads.
           c1) args=(-t1 -c1) conns=1 keepalive=true ;;
@@ -141,6 +141,7 @@ if [ "$only" != client ]; then
           c512) args=(-t2 -c512) conns=512 keepalive=true ;;
           # wrk reconnects after every response that says Connection: close (it counts one
           # request per connection; cross-checked against the kernel's TcpPassiveOpens).
+          close16) args=(-t2 -c16 -H 'Connection: close') conns=16 keepalive=false ;;
           close64) args=(-t2 -c64 -H 'Connection: close') conns=64 keepalive=false ;;
         esac
         log "server round $round/$rounds: $impl $scenario (${dur}s)"
