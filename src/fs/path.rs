@@ -129,24 +129,10 @@ pub(crate) fn escape_path(p: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(p.len());
     for &c in p {
-        let keep = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'/'
-                    | b'!'
-                    | b'$'
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'@'
-            );
+        // Sub-delimiters but `&` and `'`, which an HTML attribute would need escaped.
+        let keep = crate::proto::is_unreserved(c)
+            || (crate::proto::is_sub_delim(c) && c != b'&' && c != b'\'')
+            || matches!(c, b'/' | b'@');
         if keep {
             out.push(c as char);
         } else {

@@ -564,28 +564,7 @@ fn check_request_headers(version: Version, headers: &HeaderMap) -> Result<()> {
 /// brackets.
 pub(crate) fn valid_host(h: &[u8]) -> bool {
     h.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'%'
-                    | b':'
-                    | b'['
-                    | b']'
-            )
+        super::is_unreserved(b) || super::is_sub_delim(b) || matches!(b, b'%' | b':' | b'[' | b']')
     })
 }
 

@@ -168,30 +168,9 @@ fn is_escape(b: &[u8], i: usize) -> bool {
 /// The bytes that go on the wire as they are: RFC 3986 §3.3 `pchar` and `/` (and `?` in a
 /// query), `%` (checked separately), and `[` `]`, which Go leaves unescaped in a path.
 fn allowed(c: u8, query: bool) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'-' | b'.'
-                | b'_'
-                | b'~'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b':'
-                | b'@'
-                | b'/'
-                | b'%'
-                | b'['
-                | b']'
-        )
+    super::is_unreserved(c)
+        || super::is_sub_delim(c)
+        || matches!(c, b':' | b'@' | b'/' | b'%' | b'[' | b']')
         || (query && c == b'?')
 }
 
