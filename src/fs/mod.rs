@@ -367,16 +367,19 @@ fn serve_fs(
         local_redirect(w, r, "./");
         return;
     }
-    let info = match fs.stat(rel) {
-        Ok(info) => info,
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-            serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
-            return;
-        }
-        Err(e) => {
-            serve_io_error(w, &e);
-            return;
-        }
+    // An OS file is opened at once: the common case costs one lookup of the path (Go stats,
+    // then opens). A directory, a file system without OS files, or nothing: stat it.
+    let opened = match fs.open_file(rel) {
+        Ok(found) => found,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return serve_lookup_error(w, &e),
+    };
+    let info = match &opened {
+        Some((_, info)) => *info,
+        None => match fs.stat(rel) {
+            Ok(info) => info,
+            Err(e) => return serve_lookup_error(w, &e),
+        },
     };
 
     if redirect {
@@ -441,11 +444,24 @@ fn serve_fs(
         return;
     }
 
-    match open_content(fs, rel) {
+    let found = match opened {
+        Some((file, info)) => Ok((Content::File(file), info)),
+        None => open_content(fs, rel),
+    };
+    match found {
         Ok((content, info)) => {
             serve_sized(w, r, type_name, info.modified, Some(info.size), content)
         }
         Err(e) => serve_io_error(w, &e),
+    }
+}
+
+/// The answer when looking up the requested path failed.
+fn serve_lookup_error(w: &mut dyn ResponseWriter, e: &io::Error) {
+    if e.kind() == io::ErrorKind::InvalidInput {
+        serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
+    } else {
+        serve_io_error(w, e);
     }
 }
 
