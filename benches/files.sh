@@ -7,12 +7,13 @@
 #
 # Two measurements, each repeated BENCH_ROUNDS times with the servers in a rotated order;
 # the tables give medians and ratios:
-#   big    one download of a 1 GiB file over loopback with curl (-o /dev/null), in GB/s
-#          (10^9 bytes per second), and the server's CPU time for it;
+#   big    BIG_REPS downloads of a 1 GiB file over loopback with curl (-o /dev/null), in GB/s
+#          (10^9 bytes per second), and the server's CPU time for each;
 #   small  a 10 KiB file under `wrk -t2 -c64` (keep-alive) for BENCH_DURATION seconds, req/s.
 #
 # Settings (environment):
 #   BENCH_ROUNDS    rounds (default 5)
+#   BIG_REPS        downloads of the big file per server and round (default 3)
 #   BENCH_DURATION  seconds per small-file measurement (default 5)
 #   BENCH_PORT      first of four loopback ports used (default 18180)
 #   FILES_BIG_MIB   size of the big file in MiB (default 1024)
@@ -28,6 +29,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$repo/target/bench-results"
 rounds=${BENCH_ROUNDS:-5}
+big_reps=${BIG_REPS:-3}
 dur=${BENCH_DURATION:-5}
 port0=${BENCH_PORT:-18180}
 big_mib=${FILES_BIG_MIB:-1024}
@@ -180,16 +182,18 @@ for ((round = 1; round <= rounds; round++)); do
     start_server "$impl"
     url="http://127.0.0.1:$(port_of "$impl")"
     curl -s -o /dev/null "$url/big.bin" # warm-up
-    t0=$(cpu_ticks "$server_pid")
-    read -r code size bps < <(curl -s -o /dev/null \
-      -w '%{http_code} %{size_download} %{speed_download}\n' "$url/big.bin")
-    t1=$(cpu_ticks "$server_pid")
-    if [ "$code" != 200 ] || [ "$size" != $((big_mib << 20)) ]; then
-      echo "benches/files.sh: $impl answered $code with $size bytes for big.bin" >&2
-      exit 1
-    fi
-    cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$clk_tck" 'BEGIN {printf "%.2f", (b - a) / hz}')
-    printf '%s\t%s\tbig\t%s\t%s\n' "$round" "$impl" "$bps" "$cpu" | tee -a "$tsv" >&2
+    for ((rep = 1; rep <= big_reps; rep++)); do
+      t0=$(cpu_ticks "$server_pid")
+      read -r code size bps < <(curl -s -o /dev/null \
+        -w '%{http_code} %{size_download} %{speed_download}\n' "$url/big.bin")
+      t1=$(cpu_ticks "$server_pid")
+      if [ "$code" != 200 ] || [ "$size" != $((big_mib << 20)) ]; then
+        echo "benches/files.sh: $impl answered $code with $size bytes for big.bin" >&2
+        exit 1
+      fi
+      cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$clk_tck" 'BEGIN {printf "%.2f", (b - a) / hz}')
+      printf '%s\t%s\tbig\t%s\t%s\n' "$round" "$impl" "$bps" "$cpu" | tee -a "$tsv" >&2
+    done
     wrk -t2 -c64 -d1s "$url/small.bin" >/dev/null # warm-up
     report=$(wrk -t2 -c64 -d"${dur}s" "$url/small.bin")
     if grep -q 'Non-2xx' <<<"$report"; then
@@ -229,5 +233,6 @@ for i in impls:
           f"{b / med[('big', 'go')]:.2f} | {b / med[('big', 'nginx')]:.2f} | "
           f"{s:,.0f} ({spread(('small', i), 1)}) | "
           f"{s / med[('small', 'go')]:.2f} | {s / med[('small', 'nginx')]:.2f} |")
-print(f"\n{len(by[('big', impls[0])])} rounds; medians of the rounds.")
+print(f"\n{len(by[('small', impls[0])])} rounds; medians of {len(by[('big', impls[0])])} "
+      f"downloads and of {len(by[('small', impls[0])])} wrk runs per server.")
 PY
