@@ -220,18 +220,18 @@ for _, impl, what, value, c in rows:
     if c != '-':
         cpu[impl].append(float(c))
 med = {k: statistics.median(v) for k, v in by.items()}
-def spread(k, scale):
+def spread(k, scale, digits):
     v = by[k]
-    return f"{min(v) / scale:,.2f}-{max(v) / scale:,.2f}"
+    return f"{min(v) / scale:,.{digits}f}-{max(v) / scale:,.{digits}f}"
 print(f"| server | {big} download, GB/s (median; range) | server CPU s | vs Go | vs nginx "
       "| 10 KiB, 64 conns, req/s (median; range) | vs Go | vs nginx |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for i in impls:
     b, s = med[('big', i)], med[('small', i)]
-    print(f"| {i} | {b / 1e9:.2f} ({spread(('big', i), 1e9)}) | "
+    print(f"| {i} | {b / 1e9:.2f} ({spread(('big', i), 1e9, 2)}) | "
           f"{statistics.median(cpu[i]):.2f} | "
           f"{b / med[('big', 'go')]:.2f} | {b / med[('big', 'nginx')]:.2f} | "
-          f"{s:,.0f} ({spread(('small', i), 1)}) | "
+          f"{s:,.0f} ({spread(('small', i), 1, 0)}) | "
           f"{s / med[('small', 'go')]:.2f} | {s / med[('small', 'nginx')]:.2f} |")
 print(f"\n{len(by[('small', impls[0])])} rounds; medians of {len(by[('big', impls[0])])} "
       f"downloads and of {len(by[('small', impls[0])])} wrk runs per server.")
