@@ -181,6 +181,87 @@ pub(crate) fn write_all_stalled<S: Stream + ?Sized>(
     Ok(())
 }
 
+/// Whether [`send_file`] can send from the kernel on this platform; where it cannot, callers
+/// copy through a buffer instead.
+#[cfg(feature = "server")]
+pub(crate) const SEND_FILE: bool = cfg!(target_os = "linux");
+
+/// The most one `sendfile(2)` call is asked to move (Go's `maxSendfileSize`): the deadline and
+/// the stall timeout are looked at again between calls.
+#[cfg(all(feature = "server", target_os = "linux"))]
+const SEND_FILE_PIECE: usize = 4 << 20;
+
+/// Sends up to `len` bytes of `file`, from its current position (which moves on), to `tcp`
+/// with `sendfile(2)`: the bytes go from the page cache to the socket without passing through
+/// user space. The whole send must end by `hard` (if any); each call may wait at most `stall`
+/// (if any), and the send goes on as long as calls make progress, so a slow reader that keeps
+/// taking bytes is not cut off (as [`write_all_stalled`] allows).
+///
+/// Returns how many bytes went, and how the send ended: `Ok` once `len` bytes went, or with
+/// fewer if the file ended first; else the error ([`send_file_unsupported`] tells the errors
+/// that mean "this file cannot be sent this way", for a fallback when nothing went yet).
+///
+/// Unlike a copy, a byte the file changes after the call that sent it may still reach the
+/// peer with its new value (the socket holds the page, not a copy) — the reason std's
+/// `io::copy` never does this, and the trade every `sendfile` server (Go's, nginx) makes.
+#[cfg(all(feature = "server", target_os = "linux"))]
+pub(crate) fn send_file(
+    tcp: &std::net::TcpStream,
+    slot: &mut TimeoutSlot,
+    hard: Option<Instant>,
+    stall: Option<Duration>,
+    file: &std::fs::File,
+    len: u64,
+) -> (u64, io::Result<()>) {
+    let mut sent = 0u64;
+    // Restarted by every call that moved bytes: `stall` bounds a stretch without progress.
+    let mut stalled_at = after(stall);
+    while sent < len {
+        if let Err(e) = slot.arm(earliest(hard, stalled_at), |t| tcp.set_write_timeout(t)) {
+            return (sent, Err(e));
+        }
+        let want = usize::try_from(len - sent).map_or(SEND_FILE_PIECE, |n| n.min(SEND_FILE_PIECE));
+        match nix::sys::sendfile::sendfile64(tcp, file, None, want).map_err(io::Error::from) {
+            // The file ended before `len`.
+            Ok(0) => break,
+            Ok(n) => {
+                sent += n as u64;
+                #[cfg(test)]
+                SENT_FILE_BYTES.with(|c| c.set(c.get() + n as u64));
+                stalled_at = after(stall);
+            }
+            // Loop: arm() reports the deadline once it has really passed.
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (sent, Err(e)),
+        }
+    }
+    (sent, Ok(()))
+}
+
+/// True for the errors with which `sendfile(2)` refuses a pair of descriptors rather than
+/// failing to send (a file system whose files cannot be spliced, a kernel without the call):
+/// if nothing went yet, the bytes can still be copied.
+#[cfg(all(feature = "server", target_os = "linux"))]
+pub(crate) fn send_file_unsupported(e: &io::Error) -> bool {
+    use nix::errno::Errno;
+    [Errno::EINVAL, Errno::ENOSYS, Errno::EOPNOTSUPP]
+        .iter()
+        .any(|&errno| e.raw_os_error() == Some(errno as i32))
+}
+
+#[cfg(all(test, feature = "server", target_os = "linux"))]
+thread_local! {
+    /// Bytes [`send_file`] moved on this thread: what tests use to tell that a response went
+    /// the zero-copy way.
+    static SENT_FILE_BYTES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The bytes [`send_file`] has moved on the calling thread so far (tests only).
+#[cfg(all(test, feature = "server", target_os = "linux"))]
+pub(crate) fn sent_file_bytes() -> u64 {
+    SENT_FILE_BYTES.with(std::cell::Cell::get)
+}
+
 /// The earlier of two optional deadlines.
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {

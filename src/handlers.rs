@@ -701,6 +701,11 @@ impl ResponseWriter for CloseOnLimit<'_> {
         self.inner.hijack()
     }
 
+    fn write_file(&mut self, file: &std::fs::File, len: u64) -> io::Result<()> {
+        self.close_if_hit();
+        self.inner.write_file(file, len)
+    }
+
     crate::server::response::forward_connection_methods!(inner);
 }
 
@@ -843,6 +848,13 @@ impl ResponseWriter for CountingWriter<'_> {
 
     fn hijack(&mut self) -> Result<Hijacked> {
         self.inner.hijack()
+    }
+
+    fn write_file(&mut self, file: &std::fs::File, len: u64) -> io::Result<()> {
+        // A file that fails part-way counts nothing: how much of it went is not known.
+        self.inner.write_file(file, len)?;
+        self.bytes += len;
+        Ok(())
     }
 
     crate::server::response::forward_connection_methods!(inner);

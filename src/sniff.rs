@@ -381,6 +381,20 @@ impl ResponseWriter for SniffWriter<'_> {
         self.inner.hijack()
     }
 
+    fn write_file(&mut self, file: &std::fs::File, len: u64) -> io::Result<()> {
+        if self.decided {
+            return self.inner.write_file(file, len);
+        }
+        // The bytes the type is judged from go through `write`; the rest is passed on.
+        let first = len.min((SNIFF_LEN - self.pending.len()) as u64);
+        crate::server::response::copy_file(self, file, first)?;
+        if len == first {
+            return Ok(());
+        }
+        self.decide()?;
+        self.inner.write_file(file, len - first)
+    }
+
     crate::server::response::forward_connection_methods!(inner);
 }
 

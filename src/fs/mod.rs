@@ -73,7 +73,11 @@
 //! - `Accept-Ranges: bytes` on `200` and `206`; `Content-Length` always, except on a whole
 //!   response the caller marked with `Content-Encoding` (Go's rule for writers that compress
 //!   on the fly). A HEAD request gets the same head and no body.
-//! - Bodies are streamed in 64 KiB reads; a file is never loaded whole.
+//! - Bodies are streamed, never loaded whole. A file of the OS (from [`Dir`], so from
+//!   [`FileServer::new`] and [`serve_file`]) goes through
+//!   [`ResponseWriter::write_file`], which the server sends from the kernel (`sendfile(2)`)
+//!   over plain TCP on Linux, single ranges and each part of a multi-range response
+//!   included; other content, and files over TLS, through a 64 KiB buffer.
 //!
 //! # Differences from Go, where Go is lax
 //!
@@ -97,6 +101,7 @@ mod system;
 pub use system::{Dir, DirEntry, FileInfo, FileSystem, MemFs, ReadSeek};
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -112,7 +117,7 @@ use crate::server::{Handler, Request, ResponseWriter};
 use conditional::Decision;
 use range::{ByteRange, Multipart, RangeError};
 
-/// The size of the buffer file bytes are copied through.
+/// The size of the buffer content that is not an OS file is copied through.
 const COPY_BUF: usize = 64 << 10;
 
 /// The file a directory is served as, when it has one.
@@ -313,8 +318,13 @@ pub fn serve_file_fs(w: &mut dyn ResponseWriter, r: &Request, fs: &dyn FileSyste
 /// is used for `If-Match`, `If-None-Match` and `If-Range`.
 ///
 /// The size of `content` is found by seeking to its end, and ranges by seeking within it;
-/// its bytes are streamed, never read whole into memory. If seeking fails the answer is
-/// `500`. The module documentation lists every rule.
+/// its bytes are streamed through a 64 KiB buffer, never read whole into memory. If seeking
+/// fails the answer is `500`. The module documentation lists every rule.
+///
+/// `content` is copied even when it is a [`File`]: a generic reader cannot be asked whether
+/// it is one (Go asks with a type assertion; Rust's `Any` needs a `'static` type, which would
+/// rule out borrowed content). [`serve_file`] and [`FileServer`] open their files themselves
+/// and send them from the kernel where the connection allows.
 ///
 /// ```
 /// use std::io::Cursor;
@@ -335,7 +345,7 @@ pub fn serve_content(
     modtime: Option<SystemTime>,
     content: impl Read + Seek,
 ) {
-    serve_sized(w, r, name, modtime, None, content);
+    serve_sized(w, r, name, modtime, None, Content::Other(content));
 }
 
 /// The flow shared by [`FileServer`], [`serve_file`] and [`serve_file_fs`] (Go's
@@ -357,16 +367,19 @@ fn serve_fs(
         local_redirect(w, r, "./");
         return;
     }
-    let info = match fs.stat(rel) {
-        Ok(info) => info,
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-            serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
-            return;
-        }
-        Err(e) => {
-            serve_io_error(w, &e);
-            return;
-        }
+    // An OS file is opened at once: the common case costs one lookup of the path (Go stats,
+    // then opens). A directory, a file system without OS files, or nothing: stat it.
+    let opened = match fs.open_file(rel) {
+        Ok(found) => found,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return serve_lookup_error(w, &e),
+    };
+    let info = match &opened {
+        Some((_, info)) => *info,
+        None => match fs.stat(rel) {
+            Ok(info) => info,
+            Err(e) => return serve_lookup_error(w, &e),
+        },
     };
 
     if redirect {
@@ -398,14 +411,14 @@ fn serve_fs(
             local_redirect(w, r, &to);
             return;
         }
-        if let Some((file, index_info)) = open_index(fs, rel) {
+        if let Some((content, index_info)) = open_index(fs, rel) {
             serve_sized(
                 w,
                 r,
                 INDEX,
                 index_info.modified,
                 Some(index_info.size),
-                file,
+                content,
             );
             return;
         }
@@ -431,14 +444,38 @@ fn serve_fs(
         return;
     }
 
-    match fs.open(rel) {
-        Ok((file, info)) => serve_sized(w, r, type_name, info.modified, Some(info.size), file),
+    let found = match opened {
+        Some((file, info)) => Ok((Content::File(file), info)),
+        None => open_content(fs, rel),
+    };
+    match found {
+        Ok((content, info)) => {
+            serve_sized(w, r, type_name, info.modified, Some(info.size), content)
+        }
         Err(e) => serve_io_error(w, &e),
     }
 }
 
+/// The answer when looking up the requested path failed.
+fn serve_lookup_error(w: &mut dyn ResponseWriter, e: &io::Error) {
+    if e.kind() == io::ErrorKind::InvalidInput {
+        serve_error(w, StatusCode::BAD_REQUEST, "invalid URL path");
+    } else {
+        serve_io_error(w, e);
+    }
+}
+
+/// Opens the regular file at `rel`: as an OS file if `fs` has one, else as it opens it.
+fn open_content(fs: &dyn FileSystem, rel: &str) -> io::Result<(Content<Opened>, FileInfo)> {
+    if let Some((file, info)) = fs.open_file(rel)? {
+        return Ok((Content::File(file), info));
+    }
+    let (content, info) = fs.open(rel)?;
+    Ok((Content::Other(content), info))
+}
+
 /// The directory's `index.html`, if it is a regular file.
-fn open_index(fs: &dyn FileSystem, dir: &str) -> Option<(Box<dyn ReadSeek + Send>, FileInfo)> {
+fn open_index(fs: &dyn FileSystem, dir: &str) -> Option<(Content<Opened>, FileInfo)> {
     let index = if dir.is_empty() {
         INDEX.to_string()
     } else {
@@ -447,8 +484,36 @@ fn open_index(fs: &dyn FileSystem, dir: &str) -> Option<(Box<dyn ReadSeek + Send
     if fs.stat(&index).ok()?.is_dir {
         return None;
     }
-    let (file, info) = fs.open(&index).ok()?;
-    (!info.is_dir).then_some((file, info))
+    let (content, info) = open_content(fs, &index).ok()?;
+    (!info.is_dir).then_some((content, info))
+}
+
+/// What [`FileSystem::open`] gives.
+type Opened = Box<dyn ReadSeek + Send>;
+
+/// What a response's bytes are read from: an OS file, which the writer may send from the
+/// kernel ([`ResponseWriter::write_file`]), or other content, copied through a buffer.
+enum Content<R> {
+    File(File),
+    Other(R),
+}
+
+impl<R: Read> Read for Content<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Content::File(f) => f.read(buf),
+            Content::Other(r) => r.read(buf),
+        }
+    }
+}
+
+impl<R: Seek> Seek for Content<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        match self {
+            Content::File(f) => f.seek(pos),
+            Content::Other(r) => r.seek(pos),
+        }
+    }
 }
 
 /// What the body of a successful response is.
@@ -466,7 +531,7 @@ fn serve_sized<R: Read + Seek>(
     name: &str,
     modtime: Option<SystemTime>,
     size: Option<u64>,
-    mut content: R,
+    mut content: Content<R>,
 ) {
     let modtime = conditional::known_secs(modtime);
     if let Some(m) = modtime {
@@ -580,10 +645,13 @@ fn serve_sized<R: Read + Seek>(
         return;
     }
 
-    let mut buf = vec![0u8; COPY_BUF.min(usize::try_from(len).unwrap_or(COPY_BUF))];
+    let mut buf = match content {
+        Content::File(_) => Vec::new(),
+        Content::Other(_) => vec![0u8; COPY_BUF.min(usize::try_from(len).unwrap_or(COPY_BUF))],
+    };
     let sent = match body {
-        Payload::Whole => copy_n(w, &mut content, size, &mut buf),
-        Payload::Single(ra) => copy_n(w, &mut content, ra.length, &mut buf),
+        Payload::Whole => send_n(w, &mut content, size, &mut buf),
+        Payload::Single(ra) => send_n(w, &mut content, ra.length, &mut buf),
         Payload::Multi(ranges, mp) => copy_parts(w, &mut content, &ranges, &mp, &mut buf),
     };
     if let Err(e) = sent {
@@ -593,10 +661,11 @@ fn serve_sized<R: Read + Seek>(
     }
 }
 
-/// Writes a `multipart/byteranges` body: each part's head, then its range of `src`.
+/// Writes a `multipart/byteranges` body: each part's head, then its range of `src` (from
+/// the kernel for a file, as a single range is).
 fn copy_parts<R: Read + Seek>(
     w: &mut dyn ResponseWriter,
-    src: &mut R,
+    src: &mut Content<R>,
     ranges: &[ByteRange],
     mp: &Multipart,
     buf: &mut [u8],
@@ -604,9 +673,23 @@ fn copy_parts<R: Read + Seek>(
     for (head, ra) in mp.heads.iter().zip(ranges) {
         w.write_all(head)?;
         src.seek(SeekFrom::Start(ra.start))?;
-        copy_n(w, src, ra.length, buf)?;
+        send_n(w, src, ra.length, buf)?;
     }
     w.write_all(&mp.tail)
+}
+
+/// Sends the next `n` bytes of `src`: a file through [`ResponseWriter::write_file`], other
+/// content through `buf`. Content that ends early is an error.
+fn send_n<R: Read>(
+    w: &mut dyn ResponseWriter,
+    src: &mut Content<R>,
+    n: u64,
+    buf: &mut [u8],
+) -> io::Result<()> {
+    match src {
+        Content::File(f) => w.write_file(f, n),
+        Content::Other(r) => copy_n(w, r, n, buf),
+    }
 }
 
 /// Copies exactly `n` bytes from `src` to `w`. Content that ends early is an error.

@@ -61,6 +61,21 @@ pub trait FileSystem: Send + Sync + 'static {
     /// `NotFound` if there is no regular file at `path`.
     fn open(&self, path: &str) -> io::Result<(Box<dyn ReadSeek + Send>, FileInfo)>;
 
+    /// Opens the regular file at `path` as an operating-system [`File`], for a file system
+    /// that has one: the server can then send its bytes from the kernel
+    /// ([`ResponseWriter::write_file`](crate::server::ResponseWriter::write_file)) instead of
+    /// copying them through a buffer. `Ok(None)`, the default, means "no OS file here; use
+    /// [`open`](Self::open)". [`Dir`] has them; a file system that wraps a `Dir` passes the
+    /// call on to keep that.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    fn open_file(&self, path: &str) -> io::Result<Option<(File, FileInfo)>> {
+        let _ = path;
+        Ok(None)
+    }
+
     /// The entries of the directory at `path`, in any order.
     ///
     /// # Errors
@@ -75,6 +90,9 @@ impl<F: FileSystem + ?Sized> FileSystem for Arc<F> {
     }
     fn open(&self, path: &str) -> io::Result<(Box<dyn ReadSeek + Send>, FileInfo)> {
         (**self).open(path)
+    }
+    fn open_file(&self, path: &str) -> io::Result<Option<(File, FileInfo)>> {
+        (**self).open_file(path)
     }
     fn read_dir(&self, path: &str) -> io::Result<Vec<DirEntry>> {
         (**self).read_dir(path)
@@ -151,6 +169,22 @@ impl Dir {
         }
         Ok((real, meta))
     }
+
+    /// The regular file at `path`, opened, with what is known about it once open.
+    fn open_os(&self, path: &str) -> io::Result<(File, FileInfo)> {
+        let (real, meta) = self.locate(path)?;
+        if !meta.is_file() {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        // What is opened is the canonical path, so a symlink swapped in after the check
+        // cannot redirect the last component.
+        let file = File::open(&real)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        Ok((file, os_info(&meta)))
+    }
 }
 
 fn os_info(meta: &Metadata) -> FileInfo {
@@ -167,18 +201,12 @@ impl FileSystem for Dir {
     }
 
     fn open(&self, path: &str) -> io::Result<(Box<dyn ReadSeek + Send>, FileInfo)> {
-        let (real, meta) = self.locate(path)?;
-        if !meta.is_file() {
-            return Err(io::ErrorKind::NotFound.into());
-        }
-        // What is opened is the canonical path, so a symlink swapped in after the check
-        // cannot redirect the last component.
-        let file = File::open(&real)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::ErrorKind::NotFound.into());
-        }
-        Ok((Box::new(file), os_info(&meta)))
+        let (file, info) = self.open_os(path)?;
+        Ok((Box::new(file), info))
+    }
+
+    fn open_file(&self, path: &str) -> io::Result<Option<(File, FileInfo)>> {
+        self.open_os(path).map(Some)
     }
 
     fn read_dir(&self, path: &str) -> io::Result<Vec<DirEntry>> {

@@ -1,6 +1,8 @@
 //! `ResponseWriter`: how a handler answers; the connection's writer that implements it; Hijack.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -18,6 +20,15 @@ use crate::proto::{chunked, framing, write};
 /// output fits gets a `Content-Length`; a larger one is sent chunked (Go buffers 2 KiB for this
 /// decision; we use 4 KiB, one page).
 pub(crate) const BUFFER_SIZE: usize = 4096;
+
+/// The buffer [`ResponseWriter::write_file`] copies through where the kernel cannot send the
+/// file.
+const FILE_COPY_BUF: usize = 64 << 10;
+
+/// A file of at most this many bytes, written before the head is sent, is read into the body
+/// buffer and leaves with the head in one write: at this size one copy costs less than a
+/// second system call (`benches/files.sh`).
+const SMALL_FILE: usize = 16 << 10;
 
 /// How a handler writes its response, as Go's `http.ResponseWriter`.
 ///
@@ -106,6 +117,42 @@ pub trait ResponseWriter: Write {
         false
     }
 
+    /// Writes `len` bytes of `file`, from its current position (which moves on by as many),
+    /// as the next bytes of the body: Go's `io.ReaderFrom` on a `ResponseWriter`, through
+    /// which `io.Copy` sends a file with `sendfile`.
+    ///
+    /// The server's own writer sends the bytes from the kernel (`sendfile(2)`: from the page
+    /// cache to the socket, never through this process's memory) when it can: on Linux, over
+    /// plain TCP (not TLS), not for HEAD, and when the response is framed by its
+    /// `Content-Length` (set it before the first byte, as the file server does) or by the end
+    /// of the connection (an HTTP/1.0 client). If the head is not sent yet, the first 512 bytes
+    /// go through the buffer first (so a missing `Content-Type` can be sniffed, and no head
+    /// leaves before the file proves readable, as in Go), and a file of at most 16 KiB is read
+    /// into the buffer whole and leaves with the head in one write, which costs less at that
+    /// size. Everything else copies through a 64 KiB buffer with
+    /// [`write_all`](std::io::Write::write_all), as this default does: TLS, a chunked response
+    /// (an HTTP/1.1 handler that set no `Content-Length`), other platforms, files the kernel
+    /// cannot send (some FUSE and proc files), and writers that do not pass the call on to the
+    /// server's. The wrappers in this crate pass it on (`log_requests`, `MaxBytesHandler`,
+    /// `sniff_content_type`, the last after its first 512 bytes); `timeout_handler`'s buffer
+    /// and `httptest::ResponseRecorder` copy.
+    ///
+    /// Sent from the kernel, a byte that changes in the file after it was handed to the
+    /// socket may still reach the client with its new value, as with Go's and nginx's
+    /// `sendfile`: replace a served file by renaming a new one over it, not by rewriting it in
+    /// place.
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the file ends before `len` bytes: the body is then shorter than its
+    /// `Content-Length`, and the server closes the connection after it, so the client sees
+    /// the truncation. [`ErrorKind::ContentLengthMismatch`] if `len` is more than what is left
+    /// of a declared `Content-Length` (nothing is sent), [`ErrorKind::BodyNotAllowed`] as for
+    /// `write`; errors reading the file; the connection's write errors and timeouts.
+    fn write_file(&mut self, file: &File, len: u64) -> io::Result<()> {
+        copy_file(self, file, len)
+    }
+
     /// Sets the deadline for reading the rest of the request body, as Go's
     /// `ResponseController.SetReadDeadline`: an upload handler moves its own time limit
     /// (`Config::read_timeout`) this way. `None` removes it; the stall timeout still bounds
@@ -120,6 +167,34 @@ pub trait ResponseWriter: Write {
             "this response writer does not support deadlines",
         ))
     }
+}
+
+/// [`ResponseWriter::write_file`] through a buffer: `len` bytes of `file` from its current
+/// position, written with `write_all`. A file that ends first is an `UnexpectedEof`.
+pub(crate) fn copy_file<W: Write + ?Sized>(w: &mut W, mut file: &File, len: u64) -> io::Result<()> {
+    let mut buf = vec![0u8; usize::try_from(len).map_or(FILE_COPY_BUF, |n| n.min(FILE_COPY_BUF))];
+    let mut left = len;
+    while left > 0 {
+        let want = usize::try_from(left).map_or(buf.len(), |n| n.min(buf.len()));
+        match file.read(&mut buf[..want]) {
+            Ok(0) => return Err(file_ended(left)),
+            Ok(k) => {
+                w.write_all(&buf[..k])?;
+                left -= k as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The error of a file that ended `left` bytes before the length it was to be sent with.
+fn file_ended(left: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("file ended {left} bytes before the length it was sent with"),
+    )
 }
 
 /// The [`ResponseWriter`] methods a writer that wraps another passes on unchanged: the
@@ -531,6 +606,81 @@ impl<'a> ConnWriter<'a> {
         }
     }
 
+    /// The socket a file body can be sent to from the kernel: the connection's own TCP socket
+    /// when HTTP runs on it directly (not TLS), on a platform with `sendfile`. Borrowed for
+    /// the connection's life, not this writer's.
+    fn zero_copy_socket(&self) -> Option<&'a TcpStream> {
+        let shared: &'a Arc<ConnShared> = self.shared;
+        (deadline::SEND_FILE && !shared.tls).then_some(&*shared.tcp)
+    }
+
+    /// Reads `len` bytes of `file` into the body buffer, before the head is sent: a small file
+    /// then leaves with the head in one write.
+    fn buffer_file(&mut self, mut file: &File, len: usize) -> io::Result<()> {
+        let start = self.wh.buf.len();
+        self.wh.buf.resize(start + len, 0);
+        let mut got = 0;
+        let r = loop {
+            if got == len {
+                break Ok(());
+            }
+            match file.read(&mut self.wh.buf[start + got..]) {
+                Ok(0) => break Err(file_ended((len - got) as u64)),
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.wh.buf.truncate(start + got);
+        self.written += got as u64;
+        r
+    }
+
+    /// Sends `len` bytes of `file` to `tcp` from the kernel, once the head and every buffered
+    /// byte are out, keeping the framing's count.
+    fn send_file(&mut self, tcp: &TcpStream, file: &File, len: u64) -> io::Result<()> {
+        let (sent, r) = self.send_file_with(tcp, file, len);
+        self.written += sent;
+        if let Mode::Length(rest) = self.mode {
+            self.mode = Mode::Length(rest - sent);
+        }
+        match r {
+            Ok(()) if sent == len => Ok(()),
+            // The body falls short of its Content-Length: `finish` closes the connection.
+            Ok(()) => Err(file_ended(len - sent)),
+            #[cfg(target_os = "linux")]
+            Err(e) if sent == 0 && deadline::send_file_unsupported(&e) => {
+                log::debug!("sendfile refused a file ({e}); copying it");
+                copy_file(self, file, len)
+            }
+            Err(e) => {
+                let err = Error::from_io(e, TimeoutPhase::WriteResponse);
+                log::debug!("writing response to {}: {err}", self.shared.remote_addr);
+                self.failed = Some(err.kind());
+                self.close_after = true;
+                Err(err.into_io())
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn send_file_with(&mut self, tcp: &TcpStream, file: &File, len: u64) -> (u64, io::Result<()>) {
+        deadline::send_file(
+            tcp,
+            &mut self.wh.slot,
+            self.req.write_deadline,
+            self.srv.config.inactivity_timeout,
+            file,
+            len,
+        )
+    }
+
+    /// Never called: `zero_copy_socket` has no socket to give here.
+    #[cfg(not(target_os = "linux"))]
+    fn send_file_with(&mut self, _: &TcpStream, _: &File, _: u64) -> (u64, io::Result<()>) {
+        (0, Err(io::ErrorKind::Unsupported.into()))
+    }
+
     /// After a handler panic: a 500 if nothing was sent yet; the connection closes either way.
     pub(crate) fn abort_after_panic(&mut self) {
         self.close_after = true;
@@ -624,6 +774,68 @@ impl ResponseWriter for ConnWriter<'_> {
         }
         self.req.write_deadline = deadline;
         Ok(())
+    }
+
+    fn write_file(&mut self, file: &File, len: u64) -> io::Result<()> {
+        self.check_usable()?;
+        let status = *self.status.get_or_insert(StatusCode::OK);
+        if status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Err(Error::new(ErrorKind::BodyNotAllowed).into_io());
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let Some(tcp) = self.zero_copy_socket() else {
+            return copy_file(self, file, len);
+        };
+        let mut left = len;
+        if self.mode == Mode::Buffering && !self.req.head {
+            if let Some(n) = usize::try_from(len)
+                .ok()
+                .filter(|n| self.wh.buf.len() + n <= SMALL_FILE)
+            {
+                return self.buffer_file(file, n);
+            }
+        }
+        if self.mode == Mode::Buffering {
+            // As Go's ReadFrom: the first bytes go through the buffer, to sniff a type from
+            // and so that no head leaves before the file proves readable (Go issue 5660).
+            let first = left.min(crate::sniff::SNIFF_LEN as u64);
+            copy_file(self, file, first)?;
+            left -= first;
+            if left == 0 {
+                return Ok(());
+            }
+        }
+        match self.mode {
+            // HEAD: counted, never read.
+            Mode::Discard => {
+                self.written += left;
+                return Ok(());
+            }
+            Mode::Buffering if self.req.head => {
+                self.written += left;
+                return Ok(());
+            }
+            // The head and the first bytes in one write.
+            Mode::Buffering => self.commit(false)?,
+            _ => {}
+        }
+        match self.mode {
+            Mode::Length(rest) if left > rest => {
+                Err(Error::new(ErrorKind::ContentLengthMismatch).into_io())
+            }
+            Mode::Length(_) | Mode::UntilClose => {
+                // Whatever the handler buffered goes first.
+                self.send_body(&[])?;
+                self.send_file(tcp, file, left)
+            }
+            // Chunked: each chunk needs its size line; the buffer frames them.
+            _ => copy_file(self, file, left),
+        }
     }
 
     fn set_read_deadline(&mut self, deadline: Option<Instant>) -> Result<()> {
@@ -744,4 +956,169 @@ fn forbidden_trailer(name: &HeaderName) -> bool {
     .contains(name)
         || name == "keep-alive"
         || name == "proxy-connection"
+}
+
+/// Which way file bodies leave: these tests read the bytes `deadline::send_file` moved on the
+/// connection's thread (the handler's), so they see the zero-copy path taken or not, not only
+/// that the bytes arrived.
+#[cfg(all(test, feature = "client", feature = "fs", target_os = "linux"))]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::deadline::sent_file_bytes;
+    use crate::server::{Handler, Request};
+    use crate::{httptest, FileServer};
+
+    const MIB: usize = 1 << 20;
+
+    /// A directory under the system temp dir with `big.bin` (1 MiB) and `small.bin`
+    /// (10 KiB); removed on drop.
+    struct Files(PathBuf);
+
+    impl Files {
+        fn new(tag: &str) -> Files {
+            let dir = std::env::temp_dir()
+                .join(format!("nethttp-zero-copy-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("big.bin"), pattern(MIB)).unwrap();
+            std::fs::write(dir.join("small.bin"), pattern(10 << 10)).unwrap();
+            Files(dir)
+        }
+    }
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    /// `h`, recording how many bytes the last request sent with `sendfile`.
+    fn observed(h: impl Handler) -> (impl Handler, Arc<AtomicU64>) {
+        let last = Arc::new(AtomicU64::new(u64::MAX));
+        let seen = Arc::clone(&last);
+        let h = move |w: &mut dyn ResponseWriter, r: &mut Request| {
+            let before = sent_file_bytes();
+            h.serve_http(w, r);
+            seen.store(sent_file_bytes() - before, Ordering::SeqCst);
+        };
+        (h, last)
+    }
+
+    /// GETs `path` with extra `headers`; the status, the body and the bytes sent from the
+    /// kernel for it.
+    fn get(
+        srv: &httptest::Server,
+        last: &AtomicU64,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<u8>, u64) {
+        let mut req = Request::new(http::Method::GET, &format!("{}{path}", srv.url())).unwrap();
+        for (k, v) in headers {
+            req.headers.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let mut resp = srv.client().send(req).unwrap();
+        let body = resp.bytes().unwrap();
+        (resp.status.as_u16(), body, last.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn file_server_sends_from_the_kernel_over_plain_tcp() {
+        let files = Files::new("plain");
+        let big = pattern(MIB);
+        let (h, last) = observed(FileServer::new(&files.0));
+        let srv = httptest::Server::new(h);
+
+        // All but the first 512 bytes, which leave with the head (Go's ReadFrom).
+        let (status, body, sent) = get(&srv, &last, "/big.bin", &[]);
+        assert_eq!((status, body == big, sent), (200, true, (MIB - 512) as u64));
+
+        let (status, body, sent) = get(&srv, &last, "/big.bin", &[("range", "bytes=100-700099")]);
+        assert_eq!(status, 206);
+        assert!(body == big[100..700_100]);
+        assert_eq!(sent, 700_000 - 512);
+
+        // Each part of a multi-range response; the 100-byte part is buffered.
+        let (status, body, sent) = get(
+            &srv,
+            &last,
+            "/big.bin",
+            &[("range", "bytes=0-99,200000-899999")],
+        );
+        assert_eq!(status, 206);
+        assert!(body.windows(700_000).any(|w| w == &big[200_000..900_000]));
+        assert_eq!(sent, 700_000 - 512);
+
+        // A small file leaves with the head in one write.
+        let (status, body, sent) = get(&srv, &last, "/small.bin", &[]);
+        assert_eq!((status, body == pattern(10 << 10), sent), (200, true, 0));
+    }
+
+    #[test]
+    fn wrappers_pass_write_file_on() {
+        struct AccessOn;
+        impl log::Log for AccessOn {
+            fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+                m.target() == "nethttp::access"
+            }
+            fn log(&self, _: &log::Record<'_>) {}
+            fn flush(&self) {}
+        }
+        // log_requests wraps the writer only while its target is enabled.
+        let _ = log::set_logger(&AccessOn);
+        log::set_max_level(log::LevelFilter::Info);
+
+        let files = Files::new("wrapped");
+        let h = crate::handlers::log_requests(crate::sniff::sniff_content_type(
+            crate::handlers::max_bytes_handler(FileServer::new(&files.0), 1 << 10),
+        ));
+        let (h, last) = observed(h);
+        let srv = httptest::Server::new(h);
+        let (status, body, sent) = get(&srv, &last, "/big.bin", &[]);
+        assert_eq!((status, body == pattern(MIB)), (200, true));
+        // sniff_content_type judges the first 512 bytes, the server's writer reads 512 more
+        // before it sends the head.
+        assert_eq!(sent, (MIB - 1024) as u64);
+    }
+
+    #[test]
+    fn handler_write_file_needs_a_content_length() {
+        let files = Files::new("handler");
+        let path = files.0.join("big.bin");
+        let (h, last) = observed(move |w: &mut dyn ResponseWriter, r: &mut Request| {
+            let file = File::open(&path).unwrap();
+            if r.uri.path() == "/sized" {
+                w.headers_mut().insert(CONTENT_LENGTH, MIB.into());
+            }
+            w.write_file(&file, MIB as u64).unwrap();
+        });
+        let srv = httptest::Server::new(h);
+
+        let (status, body, sent) = get(&srv, &last, "/sized", &[]);
+        assert_eq!((status, body == pattern(MIB)), (200, true));
+        assert_eq!(sent, (MIB - 512) as u64);
+
+        // No length: chunked, through the buffer.
+        let (status, body, sent) = get(&srv, &last, "/chunked", &[]);
+        assert_eq!((status, body == pattern(MIB), sent), (200, true, 0));
+    }
+
+    #[cfg(feature = "httptest-tls")]
+    #[test]
+    fn tls_copies_through_the_buffer() {
+        let files = Files::new("tls");
+        let (h, last) = observed(FileServer::new(&files.0));
+        let srv = httptest::Server::new_tls(h);
+        let (status, body, sent) = get(&srv, &last, "/big.bin", &[("range", "bytes=1-")]);
+        assert_eq!((status, body == pattern(MIB)[1..], sent), (206, true, 0));
+    }
 }

@@ -1,0 +1,456 @@
+//! File bodies sent from the kernel (`ResponseWriter::write_file`, which the file server
+//! uses): byte-exact over plain TCP across `sendfile` pieces and ranges, the same over TLS
+//! through the buffer, a file that comes up short ending in a closed connection and never a
+//! clean end, the writer's deadlines holding during a send, and the wrapping writers.
+//!
+//! Which way the bytes went (kernel or buffer) is checked by the unit tests in
+//! `src/server/response.rs`, which can see the connection thread's `sendfile` count.
+
+mod raw;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nethttp::error::{ClosedDuring, ErrorKind, TimeoutPhase};
+use nethttp::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use nethttp::server::Config;
+use nethttp::{
+    handlers, httptest, sniff, FileServer, Handler, Request, ResponseWriter, StatusCode,
+};
+
+const MIB: u64 = 1 << 20;
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "nethttp-sendfile-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A sparse file of `len` bytes with numbered 64 KiB blocks written at its start, across the
+/// 4 MiB boundaries between `sendfile` calls and at its end, so bytes out of place show;
+/// returns its contents.
+fn sparse_file(path: &Path, len: u64) -> Vec<u8> {
+    let f = File::create(path).unwrap();
+    f.set_len(len).unwrap();
+    let mut want = vec![0u8; len as usize];
+    let block = 64 << 10;
+    let mut marks = vec![0, len - block];
+    let mut at = 4 * MIB - block / 2;
+    while at + block < len {
+        marks.push(at);
+        at += 4 * MIB + 4099;
+    }
+    let mut f = f;
+    for (n, &at) in marks.iter().enumerate() {
+        let data: Vec<u8> = (0..block)
+            .map(|i| (i as usize * 31 + n * 7 + 1) as u8)
+            .collect();
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(at)).unwrap();
+        f.write_all(&data).unwrap();
+        want[at as usize..(at + block) as usize].copy_from_slice(&data);
+    }
+    want
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 13 + i / 253) as u8).collect()
+}
+
+/// GETs `url` with extra `headers`: the response and its whole body, or the error reading it.
+fn get(
+    client: &nethttp::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (nethttp::client::Response, nethttp::Result<Vec<u8>>) {
+    let mut req = Request::new(nethttp::Method::GET, url).unwrap();
+    for (k, v) in headers {
+        req.headers.insert(
+            nethttp::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let mut resp = client.send(req).unwrap();
+    let body = resp.bytes_limited(u64::MAX);
+    (resp, body)
+}
+
+fn content_length(resp: &nethttp::client::Response) -> Option<u64> {
+    resp.headers
+        .get(CONTENT_LENGTH)
+        .map(|v| v.to_str().unwrap().parse().unwrap())
+}
+
+fn close_and_check_threads(mut srv: httptest::Server) {
+    srv.close().expect("graceful close");
+    assert!(
+        raw::wait_for(Duration::from_secs(5), || srv.server().num_threads() == 0),
+        "connection threads left behind: {}",
+        srv.server().num_threads()
+    );
+}
+
+#[test]
+fn big_file_arrives_exact_with_its_length() {
+    let t = TempDir::new("big");
+    let want = sparse_file(&t.path("big.bin"), 64 * MIB);
+    let srv = httptest::Server::new(FileServer::new(&t.0));
+    let (head, body) = raw::exchange(
+        srv.addr(),
+        "GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(raw::header(&head, "content-length"), Some("67108864"));
+    assert_eq!(body.len(), want.len());
+    assert!(body == want, "64 MiB body differs");
+    close_and_check_threads(srv);
+}
+
+#[test]
+fn ranges_across_send_pieces_are_exact() {
+    let t = TempDir::new("ranges");
+    let want = sparse_file(&t.path("big.bin"), 24 * MIB);
+    let srv = httptest::Server::new(FileServer::new(&t.0));
+    let client = srv.client();
+    let url = format!("{}/big.bin", srv.url());
+
+    let (first, last) = (4 * MIB - 1000, 13 * MIB + 999);
+    let (resp, body) = get(
+        &client,
+        &url,
+        &[("range", &format!("bytes={first}-{last}"))],
+    );
+    assert_eq!(resp.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(content_length(&resp), Some(last - first + 1));
+    assert!(body.unwrap() == want[first as usize..=last as usize]);
+
+    // Several parts, each from the kernel: every part's bytes, in order.
+    let parts = [
+        (10, 20),
+        (4 * MIB - 7, 9 * MIB),
+        (24 * MIB - 5000, 24 * MIB - 1),
+    ];
+    let spec: Vec<String> = parts.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+    let (resp, body) = get(
+        &client,
+        &url,
+        &[("range", &format!("bytes={}", spec.join(",")))],
+    );
+    assert_eq!(resp.status, StatusCode::PARTIAL_CONTENT);
+    let body = body.unwrap();
+    assert_eq!(content_length(&resp), Some(body.len() as u64));
+    let mut from = 0;
+    for (a, b) in parts {
+        let part = &want[a as usize..=b as usize];
+        let at = body[from..]
+            .windows(part.len())
+            .position(|w| w == part)
+            .unwrap_or_else(|| panic!("part {a}-{b} missing or out of order"));
+        from += at + part.len();
+    }
+    close_and_check_threads(srv);
+}
+
+#[cfg(feature = "httptest-tls")]
+#[test]
+fn over_tls_the_buffered_copy_is_exact() {
+    let t = TempDir::new("tls");
+    // Small next to the other tests: rustls is slow in a debug build.
+    let want = sparse_file(&t.path("big.bin"), 5 * MIB);
+    let srv = httptest::Server::new_tls(FileServer::new(&t.0));
+    let url = format!("{}/big.bin", srv.url());
+    let (resp, body) = get(&srv.client(), &url, &[]);
+    assert_eq!(content_length(&resp), Some(5 * MIB));
+    assert!(body.unwrap() == want, "5 MiB body over TLS differs");
+    let (resp, body) = get(&srv.client(), &url, &[("range", "bytes=1000000-")]);
+    assert_eq!(resp.status, StatusCode::PARTIAL_CONTENT);
+    assert!(body.unwrap() == want[1_000_000..]);
+    close_and_check_threads(srv);
+}
+
+/// A file server whose file `name` is cut to `keep` bytes once its length is in the head to
+/// be sent (on `write_header`, just before the body), so the body comes up short.
+struct TruncateOnHead {
+    dir: PathBuf,
+    keep: u64,
+}
+
+struct TruncatingWriter<'a> {
+    inner: &'a mut dyn ResponseWriter,
+    file: PathBuf,
+    keep: u64,
+}
+
+impl Write for TruncatingWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(data)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl ResponseWriter for TruncatingWriter<'_> {
+    fn headers(&self) -> &nethttp::http::HeaderMap {
+        self.inner.headers()
+    }
+    fn headers_mut(&mut self) -> &mut nethttp::http::HeaderMap {
+        self.inner.headers_mut()
+    }
+    fn write_header(&mut self, status: StatusCode) {
+        File::options()
+            .write(true)
+            .open(&self.file)
+            .unwrap()
+            .set_len(self.keep)
+            .unwrap();
+        self.inner.write_header(status)
+    }
+    fn status(&self) -> Option<StatusCode> {
+        self.inner.status()
+    }
+    fn write_file(&mut self, file: &File, len: u64) -> std::io::Result<()> {
+        self.inner.write_file(file, len)
+    }
+}
+
+impl Handler for TruncateOnHead {
+    fn serve_http(&self, w: &mut dyn ResponseWriter, r: &mut Request) {
+        let mut tw = TruncatingWriter {
+            inner: w,
+            file: self.dir.join(r.uri.path().trim_start_matches('/')),
+            keep: self.keep,
+        };
+        FileServer::new(&self.dir).serve_http(&mut tw, r);
+    }
+}
+
+#[test]
+fn a_file_that_comes_up_short_closes_the_connection() {
+    // (file size, size once the head is decided): from the kernel, and small enough to be
+    // buffered with the head.
+    for (size, keep) in [(8 * MIB, 3 * MIB + 17), (10 << 10, 5000)] {
+        let t = TempDir::new("short");
+        std::fs::write(t.path("f.bin"), pattern(size as usize)).unwrap();
+        let srv = httptest::Server::new(TruncateOnHead {
+            dir: t.0.clone(),
+            keep,
+        });
+        let (resp, body) = get(&srv.client(), &format!("{}/f.bin", srv.url()), &[]);
+        assert_eq!(resp.status, StatusCode::OK);
+        assert_eq!(content_length(&resp), Some(size), "{size}");
+        let err = body.expect_err("a short body must not end cleanly");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::ConnectionClosed(ClosedDuring::Body),
+            "{size}: {err}"
+        );
+        // The server is fine: the next request gets the (now short) file whole.
+        let (_, body) = get(&srv.client(), &format!("{}/f.bin", srv.url()), &[]);
+        assert!(body.unwrap() == pattern(size as usize)[..keep as usize]);
+        close_and_check_threads(srv);
+    }
+}
+
+#[test]
+fn write_file_past_the_end_of_the_file_is_an_error_for_both_sides() {
+    let t = TempDir::new("past-end");
+    std::fs::write(t.path("f.bin"), pattern(MIB as usize)).unwrap();
+    let path = t.path("f.bin");
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let srv = httptest::Server::new(move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let file = File::open(&path).unwrap();
+        w.headers_mut().insert(CONTENT_LENGTH, (2 * MIB).into());
+        let r = w.write_file(&file, 2 * MIB);
+        let _ = tx.lock().unwrap().send(r.map_err(|e| e.kind()));
+    });
+    let (resp, body) = get(&srv.client(), &format!("{}/", srv.url()), &[]);
+    assert_eq!(content_length(&resp), Some(2 * MIB));
+    let err = body.expect_err("a short body must not end cleanly");
+    assert_eq!(err.kind(), ErrorKind::ConnectionClosed(ClosedDuring::Body));
+    let handler_saw = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(handler_saw, Err(std::io::ErrorKind::UnexpectedEof));
+    close_and_check_threads(srv);
+}
+
+/// A handler sending a 64 MiB file to a client that never reads: `write_file` must give up
+/// by the writer's deadline (`write_timeout`) or stall timeout (`inactivity_timeout`).
+#[test]
+fn deadlines_stop_a_send_the_client_does_not_read() {
+    for (name, config) in [
+        (
+            "write_timeout",
+            Config {
+                write_timeout: Some(Duration::from_millis(400)),
+                ..Config::default()
+            },
+        ),
+        (
+            "inactivity_timeout",
+            Config {
+                inactivity_timeout: Some(Duration::from_millis(400)),
+                ..Config::default()
+            },
+        ),
+    ] {
+        let t = TempDir::new("stall");
+        let path = t.path("big.bin");
+        sparse_file(&path, 64 * MIB);
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let srv = httptest::Server::with_config(
+            config,
+            move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+                let file = File::open(&path).unwrap();
+                w.headers_mut().insert(CONTENT_LENGTH, (64 * MIB).into());
+                let start = Instant::now();
+                let r = w.write_file(&file, 64 * MIB);
+                let _ = tx.lock().unwrap().send((r, start.elapsed()));
+            },
+        );
+        let mut client = TcpStream::connect(srv.addr()).unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let (r, took) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{name}: the send did not stop"));
+        let e = nethttp::Error::from_io(r.expect_err(name), TimeoutPhase::WriteResponse);
+        assert_eq!(
+            e.kind(),
+            ErrorKind::Timeout(TimeoutPhase::WriteResponse),
+            "{name}"
+        );
+        assert!(took < Duration::from_secs(10), "{name}: took {took:?}");
+        drop(client);
+        close_and_check_threads(srv);
+    }
+}
+
+/// Logs the access lines, so `log_requests` wraps the writer.
+struct AccessLog(Mutex<Vec<String>>);
+
+impl log::Log for AccessLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.target() == "nethttp::access"
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            self.0.lock().unwrap().push(r.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static ACCESS: AccessLog = AccessLog(Mutex::new(Vec::new()));
+
+#[test]
+fn wrapping_writers_send_the_file_exact() {
+    let _ = log::set_logger(&ACCESS);
+    log::set_max_level(log::LevelFilter::Info);
+    let t = TempDir::new("wrapped");
+    let size = 3 * MIB as usize + 5;
+    std::fs::write(t.path("f.bin"), pattern(size)).unwrap();
+    let dir = t.0.clone();
+    let fs = move || FileServer::new(&dir);
+    let cases: Vec<(&str, Box<dyn Handler>)> = vec![
+        ("log_requests", Box::new(handlers::log_requests(fs()))),
+        (
+            "timeout_handler",
+            Box::new(handlers::timeout_handler(fs(), Duration::from_secs(30), "")),
+        ),
+        (
+            "max_bytes_handler",
+            Box::new(handlers::max_bytes_handler(fs(), 10)),
+        ),
+        (
+            "sniff_content_type",
+            Box::new(sniff::sniff_content_type(fs())),
+        ),
+        ("strip_prefix", Box::new(handlers::strip_prefix("/p", fs()))),
+    ];
+    for (name, h) in cases {
+        let h: Arc<dyn Handler> = Arc::from(h);
+        let srv = httptest::Server::new(move |w: &mut dyn ResponseWriter, r: &mut Request| {
+            h.serve_http(w, r)
+        });
+        let path = if name == "strip_prefix" {
+            "/p/f.bin"
+        } else {
+            "/f.bin"
+        };
+        let (resp, body) = get(&srv.client(), &format!("{}{path}", srv.url()), &[]);
+        assert_eq!(resp.status, StatusCode::OK, "{name}");
+        assert_eq!(content_length(&resp), Some(size as u64), "{name}");
+        assert!(body.unwrap() == pattern(size), "{name}: body differs");
+        close_and_check_threads(srv);
+    }
+    let logged = ACCESS.0.lock().unwrap().clone();
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains(&format!("\" 200 {size} "))),
+        "the access line counts the file's bytes: {logged:?}"
+    );
+}
+
+#[test]
+fn a_sniffed_type_comes_from_the_files_first_bytes() {
+    let t = TempDir::new("sniff");
+    let mut html = b"<!DOCTYPE html><title>x</title>".to_vec();
+    html.resize(2 * MIB as usize, b' ');
+    std::fs::write(t.path("page"), &html).unwrap();
+    let path = t.path("page");
+    // The server's own sniffing, and sniff_content_type's in front of it.
+    let plain = move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let mut file = File::open(&path).unwrap();
+        let len = file.metadata().unwrap().len();
+        w.headers_mut().insert(CONTENT_LENGTH, len.into());
+        w.write_file(&file, len).unwrap();
+        // The file's position moved on by what was sent.
+        assert_eq!(file.read(&mut [0u8; 1]).unwrap(), 0);
+    };
+    let handlers: [Box<dyn Handler>; 2] = [
+        Box::new(plain.clone()),
+        Box::new(sniff::sniff_content_type(plain)),
+    ];
+    for h in handlers {
+        let h: Arc<dyn Handler> = Arc::from(h);
+        let srv = httptest::Server::new(move |w: &mut dyn ResponseWriter, r: &mut Request| {
+            h.serve_http(w, r)
+        });
+        let (resp, body) = get(&srv.client(), &format!("{}/", srv.url()), &[]);
+        assert_eq!(
+            resp.headers.get(CONTENT_TYPE).unwrap(),
+            "text/html; charset=utf-8"
+        );
+        assert!(body.unwrap() == html);
+        close_and_check_threads(srv);
+    }
+}
