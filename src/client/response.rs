@@ -202,6 +202,9 @@ impl fmt::Debug for Response {
     }
 }
 
+/// The most [`read_limited`] asks of the reader at once.
+const READ_STEP: usize = 64 << 10;
+
 /// Reads `r` to its end into memory, failing with [`TooLarge::Body`] past `limit` bytes. The
 /// buffer grows at most to `limit + 1` bytes, whatever the body claims or decompresses to.
 pub(crate) fn read_limited(r: &mut impl Read, limit: u64) -> Result<Vec<u8>> {
@@ -216,7 +219,9 @@ pub(crate) fn read_limited(r: &mut impl Read, limit: u64) -> Result<Vec<u8>> {
             let want = out.capacity().max(8 << 10).min(cap - out.len());
             out.reserve_exact(want);
         }
-        let spare = out.capacity().min(cap) - out.len();
+        // At most 64 KiB zeroed per read: zeroing the whole spare capacity each time made a
+        // large body quadratic (a 64 MiB body read in many small pieces took seconds).
+        let spare = (out.capacity().min(cap) - out.len()).min(READ_STEP);
         let start = out.len();
         out.resize(start + spare, 0);
         match r.read(&mut out[start..]) {
@@ -508,5 +513,43 @@ impl Response {
     pub fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T> {
         let b = self.bytes()?;
         serde_json::from_slice(&b).map_err(|e| Error::with_source(ErrorKind::Decode, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each read is offered at most `READ_STEP` bytes (which is all that gets zeroed before
+    /// it), however large the buffer has grown: zeroing all spare capacity per read made a
+    /// body that arrives in small pieces quadratic.
+    #[test]
+    fn read_limited_zeroes_a_bounded_step_per_read() {
+        struct Trickle {
+            left: usize,
+            largest_offer: usize,
+        }
+        impl Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.largest_offer = self.largest_offer.max(buf.len());
+                let n = buf.len().min(1024).min(self.left);
+                buf[..n].fill(7);
+                self.left -= n;
+                Ok(n)
+            }
+        }
+        let mut r = Trickle {
+            left: 4 << 20,
+            largest_offer: 0,
+        };
+        let out = read_limited(&mut r, 8 << 20).unwrap();
+        assert_eq!(out.len(), 4 << 20);
+        assert!(out.iter().all(|&b| b == 7));
+        assert!(r.largest_offer <= READ_STEP, "{}", r.largest_offer);
+        let mut r = Trickle {
+            left: 100,
+            largest_offer: 0,
+        };
+        assert!(read_limited(&mut r, 99).is_err());
     }
 }
