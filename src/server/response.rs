@@ -698,8 +698,10 @@ impl<'a> ConnWriter<'a> {
     }
 }
 
-impl Write for ConnWriter<'_> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+impl ConnWriter<'_> {
+    /// Before body bytes: the writer is usable, and the status (200 if none was set) allows
+    /// a body (not 1xx, 204 or 304). Returns the status.
+    fn check_body_allowed(&mut self) -> io::Result<StatusCode> {
         self.check_usable()?;
         let status = *self.status.get_or_insert(StatusCode::OK);
         if status.is_informational()
@@ -708,6 +710,13 @@ impl Write for ConnWriter<'_> {
         {
             return Err(Error::new(ErrorKind::BodyNotAllowed).into_io());
         }
+        Ok(status)
+    }
+}
+
+impl Write for ConnWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let status = self.check_body_allowed()?;
         if data.is_empty() {
             return Ok(0);
         }
@@ -777,14 +786,7 @@ impl ResponseWriter for ConnWriter<'_> {
     }
 
     fn write_file(&mut self, file: &File, len: u64) -> io::Result<()> {
-        self.check_usable()?;
-        let status = *self.status.get_or_insert(StatusCode::OK);
-        if status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED
-        {
-            return Err(Error::new(ErrorKind::BodyNotAllowed).into_io());
-        }
+        self.check_body_allowed()?;
         if len == 0 {
             return Ok(());
         }
