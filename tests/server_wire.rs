@@ -861,3 +861,39 @@ fn an_idle_connection_reads_whole_heads_and_pipelines_after_its_pause() {
     }
     assert_eq!(calls.len(), 7, "{:?}", calls.list());
 }
+
+/// `Connection: close` with the request read to its end and nothing sent since: the server
+/// closes at once (no linger), and the client sees the whole response and then a clean FIN,
+/// never a reset.
+#[test]
+fn connection_close_closes_cleanly_at_once() {
+    let (srv, calls) = start();
+    for _ in 0..20 {
+        let mut c: RawConn = srv.connect();
+        c.send(
+            b"POST /bye HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc",
+        );
+        let resp = c.read_response_for("POST");
+        assert_eq!(resp.status, 200, "{}", resp.raw_head);
+        assert_eq!(resp.text(), "abc");
+        assert!(resp.is_close(), "{}", resp.raw_head);
+        c.expect_closed("after a Connection: close response");
+    }
+    assert_eq!(calls.len(), 20);
+}
+
+/// A client that said `Connection: close` but pipelined more bytes after it: the server has
+/// them unread, so it lingers as before rather than closing with unread data (which would
+/// send a reset that can destroy the response in flight). The response arrives whole, then
+/// the connection closes cleanly, and the second request is never served.
+#[test]
+fn connection_close_with_bytes_after_it_still_lingers() {
+    let (srv, calls) = start();
+    let mut c: RawConn = srv.connect();
+    c.send(b"GET /first HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n");
+    let resp = c.read_response();
+    assert_eq!(resp.status, 200, "{}", resp.raw_head);
+    assert_eq!(resp.header("x-path"), Some("/first"));
+    c.expect_closed("after the first response");
+    assert_eq!(calls.list(), vec!["GET /first".to_string()]);
+}
