@@ -26,7 +26,11 @@ fn missing(tool: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{tool} not installed (CI=true: interop peers are required)");
     }
-    println!("skipped: {tool} not installed");
+    // Straight to stderr, past the test harness's output capture, so the skip is seen.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {tool} not installed\n").as_bytes(),
+    );
     false
 }
 

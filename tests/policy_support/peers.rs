@@ -20,7 +20,11 @@ pub fn have(what: &str, program: &str, args: &[&str]) -> bool {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{what} is required under CI=true (bash .ci/install-peers installs it)");
         }
-        eprintln!("skipped: {what} not found");
+        // Straight to stderr, past the test harness's output capture, so the skip is seen.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("skipped: {what} not found\n").as_bytes(),
+        );
     }
     ok
 }
