@@ -4,9 +4,10 @@
 
 mod raw;
 
+use raw::TempDir;
+
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nethttp::fs::{serve_content, serve_file};
@@ -549,48 +550,11 @@ fn unseekable_content_is_500() {
 // ---------------------------------------------------------------------------------------
 // FileServer and serve_file on a temporary directory
 
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "nethttp-fs-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, rel: &str, data: &[u8]) {
-        let p = self.0.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    }
-
-    fn mkdir(&self, rel: &str) {
-        std::fs::create_dir_all(self.0.join(rel)).unwrap();
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 const SECRET: &[u8] = b"top secret";
 
 /// `T/secret.txt` outside the served `T/root`, and a few files and directories inside it.
 fn fixture(tag: &str) -> TempDir {
-    let t = TempDir::new(tag);
+    let t = TempDir::new(&format!("fs-{tag}"));
     t.write("secret.txt", SECRET);
     t.write("root/a.txt", b"alpha\n");
     t.write("root/page.html", b"<p>hi</p>");

@@ -8,11 +8,13 @@
 
 mod raw;
 
+use raw::TempDir;
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,33 +26,6 @@ use nethttp::{
 };
 
 const MIB: u64 = 1 << 20;
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "nethttp-sendfile-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A sparse file of `len` bytes with numbered 64 KiB blocks written at its start, across the
 /// 4 MiB boundaries between `sendfile` calls and at its end, so bytes out of place show;
@@ -117,9 +92,9 @@ fn close_and_check_threads(mut srv: httptest::Server) {
 
 #[test]
 fn big_file_arrives_exact_with_its_length() {
-    let t = TempDir::new("big");
-    let want = sparse_file(&t.path("big.bin"), 64 * MIB);
-    let srv = httptest::Server::new(FileServer::new(&t.0));
+    let t = TempDir::new("sendfile-big");
+    let want = sparse_file(&t.join("big.bin"), 64 * MIB);
+    let srv = httptest::Server::new(FileServer::new(t.path()));
     let (head, body) = raw::exchange(
         srv.addr(),
         "GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
@@ -133,9 +108,9 @@ fn big_file_arrives_exact_with_its_length() {
 
 #[test]
 fn ranges_across_send_pieces_are_exact() {
-    let t = TempDir::new("ranges");
-    let want = sparse_file(&t.path("big.bin"), 24 * MIB);
-    let srv = httptest::Server::new(FileServer::new(&t.0));
+    let t = TempDir::new("sendfile-ranges");
+    let want = sparse_file(&t.join("big.bin"), 24 * MIB);
+    let srv = httptest::Server::new(FileServer::new(t.path()));
     let client = srv.client();
     let url = format!("{}/big.bin", srv.url());
 
@@ -179,10 +154,10 @@ fn ranges_across_send_pieces_are_exact() {
 #[cfg(feature = "httptest-tls")]
 #[test]
 fn over_tls_the_buffered_copy_is_exact() {
-    let t = TempDir::new("tls");
+    let t = TempDir::new("sendfile-tls");
     // Small next to the other tests: rustls is slow in a debug build.
-    let want = sparse_file(&t.path("big.bin"), 5 * MIB);
-    let srv = httptest::Server::new_tls(FileServer::new(&t.0));
+    let want = sparse_file(&t.join("big.bin"), 5 * MIB);
+    let srv = httptest::Server::new_tls(FileServer::new(t.path()));
     let url = format!("{}/big.bin", srv.url());
     let (resp, body) = get(&srv.client(), &url, &[]);
     assert_eq!(content_length(&resp), Some(5 * MIB));
@@ -255,10 +230,10 @@ fn a_file_that_comes_up_short_closes_the_connection() {
     // (file size, size once the head is decided): from the kernel, and small enough to be
     // buffered with the head.
     for (size, keep) in [(8 * MIB, 3 * MIB + 17), (10 << 10, 5000)] {
-        let t = TempDir::new("short");
-        std::fs::write(t.path("f.bin"), pattern(size as usize)).unwrap();
+        let t = TempDir::new("sendfile-short");
+        std::fs::write(t.join("f.bin"), pattern(size as usize)).unwrap();
         let srv = httptest::Server::new(TruncateOnHead {
-            dir: t.0.clone(),
+            dir: t.path().to_path_buf(),
             keep,
         });
         let (resp, body) = get(&srv.client(), &format!("{}/f.bin", srv.url()), &[]);
@@ -279,9 +254,9 @@ fn a_file_that_comes_up_short_closes_the_connection() {
 
 #[test]
 fn write_file_past_the_end_of_the_file_is_an_error_for_both_sides() {
-    let t = TempDir::new("past-end");
-    std::fs::write(t.path("f.bin"), pattern(MIB as usize)).unwrap();
-    let path = t.path("f.bin");
+    let t = TempDir::new("sendfile-past-end");
+    std::fs::write(t.join("f.bin"), pattern(MIB as usize)).unwrap();
+    let path = t.join("f.bin");
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
     let srv = httptest::Server::new(move |w: &mut dyn ResponseWriter, _r: &mut Request| {
@@ -319,8 +294,8 @@ fn deadlines_stop_a_send_the_client_does_not_read() {
             },
         ),
     ] {
-        let t = TempDir::new("stall");
-        let path = t.path("big.bin");
+        let t = TempDir::new("sendfile-stall");
+        let path = t.join("big.bin");
         sparse_file(&path, 64 * MIB);
         let (tx, rx) = mpsc::channel();
         let tx = Mutex::new(tx);
@@ -374,10 +349,10 @@ static ACCESS: AccessLog = AccessLog(Mutex::new(Vec::new()));
 fn wrapping_writers_send_the_file_exact() {
     let _ = log::set_logger(&ACCESS);
     log::set_max_level(log::LevelFilter::Info);
-    let t = TempDir::new("wrapped");
+    let t = TempDir::new("sendfile-wrapped");
     let size = 3 * MIB as usize + 5;
-    std::fs::write(t.path("f.bin"), pattern(size)).unwrap();
-    let dir = t.0.clone();
+    std::fs::write(t.join("f.bin"), pattern(size)).unwrap();
+    let dir = t.path().to_path_buf();
     let fs = move || FileServer::new(&dir);
     let cases: Vec<(&str, Box<dyn Handler>)> = vec![
         ("log_requests", Box::new(handlers::log_requests(fs()))),
@@ -422,11 +397,11 @@ fn wrapping_writers_send_the_file_exact() {
 
 #[test]
 fn a_sniffed_type_comes_from_the_files_first_bytes() {
-    let t = TempDir::new("sniff");
+    let t = TempDir::new("sendfile-sniff");
     let mut html = b"<!DOCTYPE html><title>x</title>".to_vec();
     html.resize(2 * MIB as usize, b' ');
-    std::fs::write(t.path("page"), &html).unwrap();
-    let path = t.path("page");
+    std::fs::write(t.join("page"), &html).unwrap();
+    let path = t.join("page");
     // The server's own sniffing, and sniff_content_type's in front of it.
     let plain = move |w: &mut dyn ResponseWriter, _r: &mut Request| {
         let mut file = File::open(&path).unwrap();

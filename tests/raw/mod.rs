@@ -1,5 +1,6 @@
-//! Test support: one HTTP exchange over a raw loopback socket, with deadlines, and a check
-//! for real peer tools (skipped with a note locally, required under `CI=true`).
+//! Test support: one HTTP exchange over a raw loopback socket, with deadlines, a check for
+//! real peer tools (skipped with a note locally, required under `CI=true`), and temporary
+//! directories.
 
 #![allow(dead_code)]
 
@@ -60,5 +61,52 @@ pub fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A new empty directory named after `tag`, the process and a counter.
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "nethttp-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// `rel` inside the directory.
+    pub fn join(&self, rel: &str) -> std::path::PathBuf {
+        self.0.join(rel)
+    }
+
+    /// Writes `data` to `rel`, creating its parent directories.
+    pub fn write(&self, rel: &str, data: &[u8]) {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+
+    /// Creates the directory `rel` and its parents.
+    pub fn mkdir(&self, rel: &str) {
+        std::fs::create_dir_all(self.0.join(rel)).unwrap();
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
