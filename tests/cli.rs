@@ -532,3 +532,67 @@ fn sigterm_stops_an_idle_server() {
         .expect("EOF on the idle connection");
     assert_eq!(body, b"a");
 }
+
+/// `bench` counts what the server served. A timed run stops with up to one request per
+/// connection in flight, which the server may answer after bench stopped counting; a run of
+/// `-n N` counts exactly N on both sides. Its rate is its own count over its own duration.
+/// (How bench's rate compares with wrk's is measured in `benches/bench_vs_wrk.sh`: a
+/// throughput comparison is a benchmark, not a test.)
+#[test]
+fn bench_counts_what_the_server_served() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let served = Arc::new(AtomicU64::new(0));
+    let count = Arc::clone(&served);
+    let srv = TestServer::with_handler(move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        count.fetch_add(1, Ordering::SeqCst);
+        let _ = w.write(b"hello, world\n");
+    });
+    let url = srv.url("/count");
+    let runs: [(&[&str], u64); 4] = [
+        (&["-c", "4", "-n", "1000"], 0),
+        (&["-c", "3", "-n", "301", "--close"], 0),
+        (&["-c", "2", "-n", "200", "--pool"], 0),
+        (&["-c", "4", "-d", "1s"], 4),
+    ];
+    for (extra, in_flight) in runs {
+        served.store(0, Ordering::SeqCst);
+        let mut args = vec!["bench", "--json"];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        let (code, out, err) = parts(&nethttp(&args));
+        assert_eq!(code, Some(0), "{extra:?}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{extra:?}: not JSON ({e}): {out}"));
+        assert_eq!(v["errors"], 0, "{extra:?}: {out}");
+        let counted = v["requests"].as_u64().unwrap();
+        // The server thread that answers a request bench has not waited for can still be
+        // counting: give it until the deadline to settle.
+        poll_until(Duration::from_secs(5), || {
+            served.load(Ordering::SeqCst) >= counted
+        });
+        let server = served.load(Ordering::SeqCst);
+        assert!(
+            counted <= server && server <= counted + in_flight,
+            "{extra:?}: bench counted {counted}, the server served {server}"
+        );
+        if let Some(i) = extra.iter().position(|a| *a == "-n") {
+            assert_eq!(counted.to_string(), extra[i + 1], "{extra:?}: {out}");
+        }
+        // Every response is the same size on the wire (head and 13-byte body).
+        let bytes = v["bytes"].as_u64().unwrap();
+        assert!(
+            bytes % counted == 0 && bytes / counted > 13,
+            "{extra:?}: {bytes} bytes for {counted} responses: {out}"
+        );
+        let (rate, secs) = (
+            v["requests_per_s"].as_f64().unwrap(),
+            v["duration_s"].as_f64().unwrap(),
+        );
+        assert!(
+            (rate * secs - counted as f64).abs() < 0.5,
+            "{extra:?}: {rate}/s over {secs} s is not {counted}: {out}"
+        );
+    }
+}
