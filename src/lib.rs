@@ -103,6 +103,8 @@ pub mod fs;
 pub mod handlers;
 #[cfg(all(feature = "client", feature = "server"))]
 pub mod httptest;
+#[cfg(all(feature = "client", feature = "server"))]
+pub mod httputil;
 pub mod multipart;
 #[cfg(feature = "server")]
 pub mod mux;

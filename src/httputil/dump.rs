@@ -1,0 +1,1 @@
+//! Go's `DumpRequest`, `DumpRequestOut` and `DumpResponse`.
