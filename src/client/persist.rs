@@ -1404,6 +1404,22 @@ pub(crate) fn write_body(
             "request body shorter than its declared length",
         ))),
         Some(_) => Ok(()),
-        None => deadline::write_all(stream, slot, deadline, &[b"0\r\n\r\n"]).map_err(fail),
+        None => {
+            // A body read to its end may have trailers of its own (one moved from a server's
+            // request, in a proxy): they end the chunked body, minus the fields that frame,
+            // route or authenticate a message (RFC 9110 §6.5.1).
+            line.clear();
+            let trailers = body.trailers().map(|t| {
+                let mut kept = http::HeaderMap::new();
+                for (name, value) in t {
+                    if !crate::proto::framing::forbidden_trailer(name) {
+                        kept.append(name.clone(), value.clone());
+                    }
+                }
+                kept
+            });
+            chunked::encode_last(trailers.as_ref().filter(|t| !t.is_empty()), &mut line);
+            deadline::write_all(stream, slot, deadline, &[&line]).map_err(fail)
+        }
     }
 }

@@ -162,6 +162,11 @@ pub fn encode_request(
         if name == HOST || name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
             continue;
         }
+        // An empty User-Agent asks for none at all, as in Go (a proxy passing on a request
+        // that had none sets it so).
+        if name == USER_AGENT && value.is_empty() {
+            continue;
+        }
         write::header(dst, name.as_str(), value.as_bytes());
     }
     let close_after = opts.close || connection_has_token(headers, "close");

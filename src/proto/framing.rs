@@ -264,6 +264,36 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Fields a trailer must not carry (RFC 9110 §6.5.1: framing, routing, request modifiers,
+/// authentication, content handling), as Go's `badTrailer` list. The server leaves them out
+/// of a response's trailers, the client out of a request's.
+pub fn forbidden_trailer(name: &http::HeaderName) -> bool {
+    use http::header::*;
+    [
+        AUTHORIZATION,
+        CACHE_CONTROL,
+        CONNECTION,
+        CONTENT_ENCODING,
+        CONTENT_LENGTH,
+        CONTENT_RANGE,
+        CONTENT_TYPE,
+        EXPECT,
+        HOST,
+        MAX_FORWARDS,
+        PRAGMA,
+        PROXY_AUTHENTICATE,
+        PROXY_AUTHORIZATION,
+        RANGE,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        WWW_AUTHENTICATE,
+    ]
+    .contains(name)
+        || name == "keep-alive"
+        || name == "proxy-connection"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

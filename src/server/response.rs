@@ -538,7 +538,7 @@ impl<'a> ConnWriter<'a> {
             }
         }
         for (name, v) in &self.trailers {
-            if !forbidden_trailer(name) {
+            if !crate::proto::framing::forbidden_trailer(name) {
                 out.append(name.clone(), v.clone());
             }
         }
@@ -922,42 +922,13 @@ fn announced_trailers(h: &HeaderMap) -> Vec<HeaderName> {
         let Ok(text) = v.to_str() else { continue };
         for part in text.split(',') {
             if let Ok(name) = HeaderName::from_bytes(part.trim().as_bytes()) {
-                if !forbidden_trailer(&name) && !names.contains(&name) {
+                if !crate::proto::framing::forbidden_trailer(&name) && !names.contains(&name) {
                     names.push(name);
                 }
             }
         }
     }
     names
-}
-
-/// Fields a trailer must not carry (RFC 9110 §6.5.1: framing, routing, request modifiers,
-/// authentication, content handling), as Go's `badTrailer` list.
-fn forbidden_trailer(name: &HeaderName) -> bool {
-    use http::header::*;
-    [
-        AUTHORIZATION,
-        CACHE_CONTROL,
-        CONNECTION,
-        CONTENT_ENCODING,
-        CONTENT_LENGTH,
-        CONTENT_RANGE,
-        CONTENT_TYPE,
-        EXPECT,
-        HOST,
-        MAX_FORWARDS,
-        PRAGMA,
-        PROXY_AUTHENTICATE,
-        PROXY_AUTHORIZATION,
-        RANGE,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-        WWW_AUTHENTICATE,
-    ]
-    .contains(name)
-        || name == "keep-alive"
-        || name == "proxy-connection"
 }
 
 /// Which way file bodies leave: these tests read the bytes `deadline::send_file` moved on the
