@@ -596,3 +596,60 @@ fn bench_counts_what_the_server_served() {
         );
     }
 }
+
+/// `nethttp proxy`: requests reach the upstreams in turn with the forwarding fields, each is
+/// in the access log, an unreachable upstream answers 502, and a bad upstream URL is a usage
+/// error.
+#[test]
+fn proxy_forwards_round_robin_with_an_access_log() {
+    let upstream = |name: &'static str| {
+        TestServer::with_handler(move |w: &mut dyn ResponseWriter, r: &mut Request| {
+            let xff = r
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_owned();
+            let _ = write!(w, "{name} {} {xff}", r.uri);
+        })
+    };
+    let (a, b) = (upstream("a"), upstream("b"));
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["proxy", "--addr", "127.0.0.1:0", &a.url(""), &b.url("/b")]);
+    let mut srv = Serve::spawn(cmd);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (code, out, err) = parts(&nethttp(&["get", &srv.url("x?y=1")]));
+        assert_eq!(code, Some(0), "{err}");
+        seen.push(out);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "a /x?y=1 127.0.0.1",
+            "a /x?y=1 127.0.0.1",
+            "b /b/x?y=1 127.0.0.1",
+            "b /b/x?y=1 127.0.0.1"
+        ]
+    );
+    srv.wait_line("an access-log line", |l| {
+        l.contains("\"GET /x HTTP/1.1\" 200")
+    });
+
+    // An upstream that is gone: 502.
+    drop(a);
+    drop(b);
+    let (code, _, err) = parts(&nethttp(&["get", "--fail", &srv.url("gone")]));
+    assert_eq!(code, Some(22), "{err}");
+    assert!(err.contains("502"), "{err}");
+
+    let (code, _, err) = parts(&nethttp(&["proxy", "--addr", "127.0.0.1:0", "not a url"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with("nethttp: invalid upstream \"not a url\""),
+        "{err}"
+    );
+    let (code, _, err) = parts(&nethttp(&["proxy"]));
+    assert_eq!(code, Some(2), "{err}");
+}

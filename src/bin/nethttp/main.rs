@@ -1,10 +1,12 @@
 //! `nethttp`, the command-line tool (feature `cli`): argument parsing and exit codes (this
-//! file); `serve` a directory, `get` a URL and `bench` a server, each in its own file.
+//! file); `serve` a directory, `get` a URL, `bench` a server and `proxy` to upstreams, each
+//! in its own file.
 //!
 //! ```text
 //! cargo run --release --features cli -- serve            # ./docs on http://127.0.0.1:8080/
 //! nethttp get -v http://127.0.0.1:8080/ARCHITECTURE.md
 //! nethttp bench -c 8 -d 10s http://127.0.0.1:8080/
+//! nethttp proxy --addr 127.0.0.1:8081 http://127.0.0.1:8080
 //! ```
 //!
 //! Exit codes: 0 success; 1 a transport, file or server error, printed as one line on stderr;
@@ -13,6 +15,7 @@
 mod bench;
 mod get;
 mod logger;
+mod proxy;
 mod serve;
 
 use std::fmt;
@@ -21,8 +24,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-/// Go's net/http from the command line: a static file server, a curl-like client and a load
-/// generator, all on the nethttp crate.
+/// Go's net/http from the command line: a static file server, a curl-like client, a load
+/// generator and a reverse proxy, all on the nethttp crate.
 #[derive(Debug, Parser)]
 #[command(
     name = "nethttp",
@@ -41,6 +44,7 @@ enum Command {
     Serve(serve::Args),
     Get(get::Args),
     Bench(bench::Args),
+    Proxy(proxy::Args),
 }
 
 /// Why a subcommand failed: the one line printed on stderr and the exit code.
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Get(a) => get::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Proxy(a) => proxy::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -86,6 +86,22 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     let srv = Server::with_config(cfg, log_requests(FileServer::new(&dir)));
 
+    let what = format!("serving {}", shown.display());
+    run_until_signalled(&srv, listener, args.shutdown_timeout, &what)
+}
+
+/// Runs `srv` on `listener` until SIGINT or SIGTERM, then shuts it down gracefully within
+/// `grace` (a second signal closes every connection and exits 130). Prints `nethttp: {what}
+/// on http://ADDR/ (Ctrl-C to stop)` once listening; `serve` and `proxy` share it.
+pub fn run_until_signalled(
+    srv: &Server,
+    listener: std::net::TcpListener,
+    grace: Duration,
+    what: &str,
+) -> Result<(), Failure> {
+    let local = listener
+        .local_addr()
+        .map_err(|e| Failure::new(format!("cannot read the listening address: {e}")))?;
     // The signal thread must not block: it hands the first signal to the stopper thread
     // and handles a second one itself.
     let (tx, rx) = crossbeam_channel::bounded::<()>(1);
@@ -102,7 +118,6 @@ pub fn run(args: Args) -> Result<(), Failure> {
     })
     .map_err(|e| Failure::new(format!("cannot install the signal handler: {e}")))?;
 
-    let grace = args.shutdown_timeout;
     let stopper_srv = srv.clone();
     let stopper = thread::Builder::new()
         .name("nethttp-stopper".into())
@@ -133,10 +148,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         })
         .map_err(|e| Failure::new(format!("cannot start a thread: {e}")))?;
 
-    eprintln!(
-        "nethttp: serving {} on http://{local}/ (Ctrl-C to stop)",
-        shown.display()
-    );
+    eprintln!("nethttp: {what} on http://{local}/ (Ctrl-C to stop)");
     srv.serve(listener).map_err(Failure::new)?;
     // serve returns only once shutdown has begun; the stopper says how it ended.
     stopper
@@ -144,7 +156,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .unwrap_or_else(|_| Err(Failure::new("the shutdown thread panicked")))
 }
 
-fn bind_error(addr: &str, e: &std::io::Error) -> Failure {
+pub fn bind_error(addr: &str, e: &std::io::Error) -> Failure {
     use std::io::ErrorKind as K;
     Failure::new(match e.kind() {
         K::AddrInUse => format!(
