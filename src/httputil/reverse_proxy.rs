@@ -514,7 +514,14 @@ fn copy_body(
     if let Flush::Within(interval) = flush {
         return copy_body_timed(w, resp, interval, cancel);
     }
-    let mut buf = vec![0u8; COPY_BUFFER];
+    // A small body of known length needs no more than its length (plus one byte to see the
+    // end in the same read); the buffer is allocated per request.
+    let size = resp
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .map_or(COPY_BUFFER, |n| n.saturating_add(1).clamp(64, COPY_BUFFER));
+    let mut buf = vec![0u8; size];
     loop {
         let n = match resp.body().read(&mut buf) {
             Ok(0) => return Ok(()),
