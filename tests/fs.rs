@@ -677,6 +677,67 @@ fn file_server_etag_from_wrapping_handler() {
 }
 
 #[test]
+fn detailed_directory_listing() {
+    let t = fixture("listing-detailed");
+    t.write("root/list/b.txt", b"0123456789");
+    t.write("root/list/big.bin", &vec![7u8; 1536]);
+    t.mkdir("root/list/Adir");
+    if cfg!(unix) {
+        t.write("root/list/a&<x>.txt", b"");
+    }
+    let fs = FileServer::new(t.path().join("root")).listing(nethttp::fs::Listing::Detailed);
+    let rec = get(&fs, "GET", "/list/", &[]);
+    assert_eq!(rec.status(), StatusCode::OK);
+    assert_eq!(rec.header("content-type"), Some("text/html; charset=utf-8"));
+    let body = rec.body_string();
+    assert!(body.contains("<title>Index of /list/</title>"), "{body}");
+    assert!(body.contains("<h1>Index of /list/</h1>"), "{body}");
+    let rows: Vec<&str> = body.lines().filter(|l| l.starts_with("<tr><td>")).collect();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| {
+            r.split("\">")
+                .nth(1)
+                .and_then(|x| x.split("</a>").next())
+                .unwrap()
+        })
+        .collect();
+    let mut want = vec!["../", "Adir/"];
+    if cfg!(unix) {
+        want.push("a&amp;&lt;x&gt;.txt");
+    }
+    want.extend(["b.txt", "big.bin"]);
+    assert_eq!(names, want, "{body}");
+    let row = |name: &str| *rows.iter().find(|r| r.contains(name)).unwrap();
+    assert!(
+        row(">b.txt<").contains("title=\"10 bytes\">10 B</td>"),
+        "{body}"
+    );
+    assert!(
+        row(">big.bin<").contains("title=\"1536 bytes\">1.5 KiB</td>"),
+        "{body}"
+    );
+    assert!(row(">Adir/<").contains("<td class=\"n\">-</td>"), "{body}");
+    // Modified: YYYY-MM-DD HH:MM.
+    let date = row(">b.txt<")
+        .rsplit("<td>")
+        .next()
+        .unwrap()
+        .trim_end_matches("</td></tr>");
+    assert_eq!(date.len(), 16, "{date}");
+    assert_eq!(
+        (&date[4..5], &date[10..11], &date[13..14]),
+        ("-", " ", ":"),
+        "{date}"
+    );
+
+    // No parent link at the root.
+    let body = get(&fs, "GET", "/", &[]).body_string();
+    assert!(body.contains("<title>Index of /</title>"), "{body}");
+    assert!(!body.contains("../"), "{body}");
+}
+
+#[test]
 fn directory_listing() {
     let t = fixture("listing");
     t.write("root/list/b.txt", b"");

@@ -178,6 +178,23 @@ pub struct FileServer {
     fs: Arc<dyn FileSystem>,
     /// The directory given to [`FileServer::new`]; `None` for [`FileServer::from_fs`].
     root: Option<PathBuf>,
+    listing: Listing,
+}
+
+/// How [`FileServer`] lists a directory that has no `index.html`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Listing {
+    /// Go's: one link per entry in a `<pre>`, sorted by name, directories with a trailing
+    /// `/`. The default.
+    #[default]
+    Plain,
+    /// A page for people, as `python3 -m http.server` or miniserve give: a title and heading
+    /// naming the directory, a `../` link below the root, and a table of the entries sorted by
+    /// name with their sizes (`1.5 KiB`, the exact count on hover) and modification times (UTC,
+    /// to the minute). Names are escaped as in [`Listing::Plain`]. Each entry is looked up
+    /// once more (`FileSystem::stat`); one that cannot be is listed without size or time.
+    Detailed,
 }
 
 impl fmt::Debug for FileServer {
@@ -197,6 +214,7 @@ impl FileServer {
         FileServer {
             fs: Arc::new(Dir::new(root.clone())),
             root: Some(root),
+            listing: Listing::Plain,
         }
     }
 
@@ -207,6 +225,7 @@ impl FileServer {
         FileServer {
             fs: Arc::new(fs),
             root: None,
+            listing: Listing::Plain,
         }
     }
 
@@ -214,6 +233,13 @@ impl FileServer {
     /// with [`FileServer::from_fs`].
     pub fn root(&self) -> Option<&FsPath> {
         self.root.as_deref()
+    }
+
+    /// Chooses how directories without an `index.html` are listed (default
+    /// [`Listing::Plain`], Go's). `nethttp serve` uses [`Listing::Detailed`].
+    pub fn listing(mut self, listing: Listing) -> FileServer {
+        self.listing = listing;
+        self
     }
 }
 
@@ -233,7 +259,7 @@ impl Handler for FileServer {
             return;
         };
         let type_name = rel.rsplit('/').next().unwrap_or_default();
-        serve_fs(w, r, &url, &*self.fs, rel, type_name, true);
+        serve_fs(w, r, &url, &*self.fs, rel, type_name, Some(self.listing));
     }
 }
 
@@ -262,7 +288,7 @@ pub fn serve_file(w: &mut dyn ResponseWriter, r: &Request, path: impl AsRef<FsPa
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let fs = Dir::unconfined(p.to_path_buf());
-    serve_fs(w, r, &url, &fs, "", &type_name, false);
+    serve_fs(w, r, &url, &fs, "", &type_name, None);
 }
 
 /// The decoded URL path of `r` for `serve_file` and `serve_file_fs`; `None` (after answering
@@ -306,7 +332,7 @@ pub fn serve_file_fs(w: &mut dyn ResponseWriter, r: &Request, fs: &dyn FileSyste
     let cleaned = path::clean(name.as_bytes());
     let rel = String::from_utf8_lossy(&cleaned[1..]);
     let type_name = rel.rsplit('/').next().unwrap_or_default();
-    serve_fs(w, r, &url, fs, &rel, type_name, false);
+    serve_fs(w, r, &url, fs, &rel, type_name, None);
 }
 
 /// Answers with `content`, handling ranges and preconditions, as Go's `http.ServeContent`.
@@ -359,8 +385,11 @@ fn serve_fs(
     fs: &dyn FileSystem,
     rel: &str,
     type_name: &str,
-    redirect: bool,
+    // `Some` for the file server, which redirects to canonical paths; `None` for
+    // `serve_file`, which does not and lists as Go does.
+    server: Option<Listing>,
 ) {
+    let redirect = server.is_some();
     // Go redirects .../index.html to .../ with a relative Location, which keeps working under
     // a router that strips a prefix.
     if url.ends_with(b"/index.html") {
@@ -431,7 +460,13 @@ fn serve_fs(
             set(w, LAST_MODIFIED, conditional::http_date(m));
         }
         match fs.read_dir(rel) {
-            Ok(entries) => dir::send(w, &dir::render(entries)),
+            Ok(entries) => {
+                let page = match server {
+                    Some(Listing::Detailed) => dir::render_detailed(fs, rel, url, entries),
+                    _ => dir::render(entries),
+                };
+                dir::send(w, &page)
+            }
             Err(e) => {
                 log::debug!("file server: reading directory /{rel}: {e}");
                 serve_error(
