@@ -142,6 +142,22 @@ impl Body {
         })
     }
 
+    /// A body read whole, to be read again (Go's `drainBody` in `httputil`): it yields `data`
+    /// from the start each time it is cloned, states `len` as the body it replaces did (so the
+    /// message's framing stays as it was) and carries that body's `trailers`.
+    #[cfg(all(feature = "client", feature = "server"))]
+    pub(crate) fn read_again(
+        data: bytes::Bytes,
+        len: Option<u64>,
+        trailers: Option<HeaderMap>,
+    ) -> Body {
+        let mut body = Body::replayable(len, move || {
+            Ok(Box::new(io::Cursor::new(data.clone())) as Box<dyn Read + Send>)
+        });
+        body.trailers = trailers;
+        body
+    }
+
     /// The body's length, when known before reading it.
     pub fn len_hint(&self) -> Option<u64> {
         self.known_len()

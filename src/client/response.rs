@@ -106,6 +106,13 @@ impl Response {
         &mut self.body
     }
 
+    /// Puts `body` in place of the body and returns the old one (`httputil`'s dumps read it
+    /// and put a copy back).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn replace_body(&mut self, body: ResponseBody) -> ResponseBody {
+        std::mem::replace(&mut self.body, body)
+    }
+
     /// The body as an owned reader.
     pub fn into_reader(self) -> ResponseBody {
         self.body

@@ -180,6 +180,16 @@ impl Default for TransportConfig {
 }
 
 impl TransportConfig {
+    /// How these settings have `encode_request` write a request head whose target is in
+    /// `form`: the one place a transport chooses them.
+    fn encode_options<'a>(&'a self, form: TargetForm<'a>) -> EncodeOptions<'a> {
+        EncodeOptions {
+            form,
+            user_agent: self.user_agent.as_ref(),
+            close: self.disable_keep_alives,
+        }
+    }
+
     /// The settings as the transport applies them: the documented substitutions for zero
     /// buffer sizes and the floor of `max_response_header_bytes` made.
     fn in_effect(mut self) -> TransportConfig {
@@ -361,6 +371,27 @@ impl Transport {
     /// default, `max_response_header_bytes` raised to at least 64).
     pub fn config(&self) -> &TransportConfig {
         &self.inner.cfg
+    }
+
+    /// Writes the head of `req` to `dst` as this transport sends it to an origin server (no
+    /// proxy between), framing a body of `body_len` bytes (`None`: chunked); fails as a round
+    /// trip does for a URL it cannot send. `httputil::dump_request_out` shows a request so.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn encode_origin_head(
+        &self,
+        req: &Request,
+        body_len: Option<u64>,
+        dst: &mut Vec<u8>,
+    ) -> Result<client::Encoded> {
+        target_of(&req.uri)?;
+        client::encode_request(
+            dst,
+            &req.method,
+            &req.uri,
+            &req.headers,
+            body_len,
+            &self.inner.cfg.encode_options(TargetForm::Origin),
+        )
     }
 
     /// Closes every idle connection now (their threads then exit). Connections in use are not
@@ -559,11 +590,6 @@ impl TransportInner {
         } else {
             TargetForm::Origin
         };
-        let encode = EncodeOptions {
-            form,
-            user_agent: self.cfg.user_agent.as_ref(),
-            close: self.cfg.disable_keep_alives,
-        };
         let mut head = Vec::with_capacity(256);
         let body_len = req.body().len_hint();
         let enc = client::encode_request(
@@ -572,7 +598,7 @@ impl TransportInner {
             &req.uri,
             &req.headers,
             body_len,
-            &encode,
+            &self.cfg.encode_options(form),
         )?;
         Ok(Prepared {
             method: req.method.clone(),
