@@ -745,13 +745,46 @@ pub fn chain(
 /// That is the client address (`-` if unknown), method, path (without the query, which may
 /// hold secrets) and version, the status (200 if the handler chose none), the body bytes the
 /// handler wrote, and the time the handler took. Put it outermost to time everything inside.
+///
+/// A response the client did not receive whole is marked: ` cut` ends the line when a write
+/// failed (the client went away mid-download) or the handler wrote less than the
+/// `Content-Length` it declared, and the byte count is what was written. For the Common Log
+/// Format instead, see [`LogRequests::format`].
 pub fn log_requests<H: Handler>(h: H) -> LogRequests<H> {
-    LogRequests { inner: h }
+    LogRequests {
+        inner: h,
+        format: LogFormat::Default,
+    }
 }
 
 /// The handler returned by [`log_requests`].
 pub struct LogRequests<H> {
     inner: H,
+    format: LogFormat,
+}
+
+/// The shape of [`log_requests`]' lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// `127.0.0.1:51234 "GET /items/7 HTTP/1.1" 200 18 0.214ms`, as above.
+    #[default]
+    Default,
+    /// The Common Log Format of NCSA httpd, Apache and nginx, which log analysers read:
+    /// `127.0.0.1 - ann [02/Dec/2026:16:13:08 +0000] "GET /items/7 HTTP/1.1" 200 18`: the
+    /// client's IP, `-` for the identity, the Basic-auth user (or `-`), the time the request
+    /// arrived in UTC, the request line (the path without its query), the status and the body
+    /// bytes (`-` for none). A cut response ends with ` cut`, which CLF readers ignore as a
+    /// trailing field.
+    Common,
+}
+
+impl<H> LogRequests<H> {
+    /// Chooses the line format (default [`LogFormat::Default`]).
+    pub fn format(mut self, format: LogFormat) -> LogRequests<H> {
+        self.format = format;
+        self
+    }
 }
 
 // Debug without requiring the wrapped handler (often a closure) to be Debug.
@@ -792,40 +825,91 @@ impl<H: Handler> Handler for LogRequests<H> {
             return self.inner.serve_http(w, r);
         }
         let start = Instant::now();
+        let arrived = std::time::SystemTime::now();
         let method = r.method.clone();
         let path = r.uri.path().to_string();
         let version = r.version;
         let remote = r.remote_addr();
-        let mut cw = CountingWriter { inner: w, bytes: 0 };
+        let user = match self.format {
+            LogFormat::Common => r.basic_auth().map(|(u, _)| u),
+            LogFormat::Default => None,
+        };
+        let mut cw = CountingWriter {
+            inner: w,
+            bytes: 0,
+            failed: false,
+        };
         self.inner.serve_http(&mut cw, r);
         let status = cw.inner.status().unwrap_or(StatusCode::OK);
         let elapsed = start.elapsed();
-        let remote = remote.map_or_else(|| "-".to_string(), |a| a.to_string());
-        log::info!(
-            target: "nethttp::access",
-            "{remote} \"{method} {path} {version:?}\" {} {} {:.3}ms",
-            status.as_u16(),
-            cw.bytes,
-            elapsed.as_secs_f64() * 1e3,
-        );
+        let declared = cw
+            .inner
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let short = method != Method::HEAD && declared.is_some_and(|n| cw.bytes < n);
+        let cut = if cw.failed || short { " cut" } else { "" };
+        match self.format {
+            LogFormat::Default => {
+                let remote = remote.map_or_else(|| "-".to_string(), |a| a.to_string());
+                log::info!(
+                    target: "nethttp::access",
+                    "{remote} \"{method} {path} {version:?}\" {} {} {:.3}ms{cut}",
+                    status.as_u16(),
+                    cw.bytes,
+                    elapsed.as_secs_f64() * 1e3,
+                );
+            }
+            LogFormat::Common => {
+                let ip = remote.map_or_else(|| "-".to_string(), |a| a.ip().to_string());
+                let user = user.filter(|u| !u.is_empty() && !u.contains([' ', '"']));
+                let secs = arrived
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let t = crate::proto::date::civil(secs);
+                const MONTHS: [&str; 12] = [
+                    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                    "Dec",
+                ];
+                let month = MONTHS[(t.month as usize).clamp(1, 12) - 1];
+                let bytes = if cw.bytes == 0 {
+                    "-".to_string()
+                } else {
+                    cw.bytes.to_string()
+                };
+                log::info!(
+                    target: "nethttp::access",
+                    "{ip} - {} [{:02}/{month}/{:04}:{:02}:{:02}:{:02} +0000] \
+                     \"{method} {path} {version:?}\" {} {bytes}{cut}",
+                    user.as_deref().unwrap_or("-"),
+                    t.day,
+                    t.year,
+                    t.hour,
+                    t.minute,
+                    t.second,
+                    status.as_u16(),
+                );
+            }
+        }
     }
 }
 
-/// Counts the body bytes a handler writes.
+/// Counts the body bytes a handler writes, and whether a write failed.
 struct CountingWriter<'a> {
     inner: &'a mut dyn ResponseWriter,
     bytes: u64,
+    failed: bool,
 }
 
 impl Write for CountingWriter<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(data)?;
+        let n = self.inner.write(data).inspect_err(|_| self.failed = true)?;
         self.bytes += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        self.inner.flush().inspect_err(|_| self.failed = true)
     }
 }
 
@@ -852,7 +936,9 @@ impl ResponseWriter for CountingWriter<'_> {
 
     fn write_file(&mut self, file: &std::fs::File, len: u64) -> io::Result<()> {
         // A file that fails part-way counts nothing: how much of it went is not known.
-        self.inner.write_file(file, len)?;
+        self.inner
+            .write_file(file, len)
+            .inspect_err(|_| self.failed = true)?;
         self.bytes += len;
         Ok(())
     }

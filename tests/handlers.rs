@@ -392,6 +392,99 @@ fn log_requests_writes_one_access_line() {
     assert!(!line.contains("secret"), "{line}");
 }
 
+/// A response writer whose every write fails, as when the client has gone away.
+struct Gone {
+    headers: nethttp::HeaderMap,
+    status: Option<StatusCode>,
+}
+
+impl Write for Gone {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+}
+
+impl ResponseWriter for Gone {
+    fn headers(&self) -> &nethttp::HeaderMap {
+        &self.headers
+    }
+    fn headers_mut(&mut self) -> &mut nethttp::HeaderMap {
+        &mut self.headers
+    }
+    fn write_header(&mut self, status: StatusCode) {
+        self.status.get_or_insert(status);
+    }
+    fn status(&self) -> Option<StatusCode> {
+        self.status
+    }
+}
+
+#[test]
+fn log_requests_in_common_log_format_and_cut_responses_marked() {
+    let _ = log::set_logger(&LOGS);
+    log::set_max_level(log::LevelFilter::Info);
+    let lines_with = |needle: &str| -> Vec<String> {
+        LOGS.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
+    };
+    let h = handlers::log_requests(|w: &mut dyn ResponseWriter, r: &mut Request| {
+        if r.uri.path().ends_with("/short") {
+            w.headers_mut()
+                .insert("content-length", HeaderValue::from_static("100"));
+        }
+        let _ = w.write_all(b"0123456789");
+    })
+    .format(handlers::LogFormat::Common);
+    let mut r = request("GET", "/clf/ok?secret=1", "h");
+    // ann:pw
+    r.headers
+        .insert("authorization", HeaderValue::from_static("Basic YW5uOnB3"));
+    serve(&h, r);
+    let line = lines_with("/clf/ok").pop().expect("a CLF line");
+    // "- - ann [02/Dec/2026:16:13:08 +0000] \"GET /clf/ok HTTP/1.1\" 200 10"
+    let (head, rest) = line.split_once(" [").expect(&line);
+    assert_eq!(head, "- - ann", "{line}");
+    let (date, request_part) = rest.split_once("] ").expect(&line);
+    assert_eq!(date.len(), 26, "{line}");
+    assert!(
+        date.ends_with(" +0000") && &date[2..3] == "/" && &date[11..12] == ":",
+        "{line}"
+    );
+    assert_eq!(request_part, "\"GET /clf/ok HTTP/1.1\" 200 10", "{line}");
+
+    // Less than the declared length: cut.
+    serve(&h, request("GET", "/clf/short", "h"));
+    let line = lines_with("/clf/short").pop().expect("a line");
+    assert!(line.ends_with("\" 200 10 cut"), "{line}");
+
+    // A client that went away: the write failed, nothing counted, cut.
+    let mut gone = Gone {
+        headers: nethttp::HeaderMap::new(),
+        status: None,
+    };
+    let mut r = request("GET", "/clf/gone", "h");
+    h.serve_http(&mut gone, &mut r);
+    let line = lines_with("/clf/gone").pop().expect("a line");
+    assert!(line.ends_with("\" 200 - cut"), "{line}");
+
+    // The default format marks it too.
+    let plain = handlers::log_requests(|w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let _ = w.write_all(b"x");
+    });
+    let mut r = request("GET", "/plain/gone", "h");
+    plain.serve_http(&mut gone, &mut r);
+    let line = lines_with("/plain/gone").pop().expect("a line");
+    assert!(line.ends_with("ms cut"), "{line}");
+}
+
 #[test]
 fn detect_content_type_table() {
     let mut mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom".to_vec();

@@ -39,6 +39,40 @@ impl DateCache {
     }
 }
 
+/// A time in UTC, broken down (the proleptic Gregorian calendar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+/// Breaks down seconds since the Unix epoch (UTC), by the usual era arithmetic on the count
+/// of days: eras of 400 years (146,097 days) counted from 0000-03-01.
+pub(crate) fn civil(secs: u64) -> Civil {
+    let days = (secs / 86_400) as i64;
+    let rem = (secs % 86_400) as u32;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    Civil {
+        year: yoe + era * 400 + i64::from(month <= 2),
+        month,
+        day,
+        hour: rem / 3600,
+        minute: rem % 3600 / 60,
+        second: rem % 60,
+    }
+}
+
 impl Default for DateCache {
     fn default() -> DateCache {
         DateCache::new()
@@ -48,6 +82,24 @@ impl Default for DateCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_dates() {
+        for (secs, want) in [
+            (0, (1970, 1, 1, 0, 0, 0)),
+            (951_782_400, (2000, 2, 29, 0, 0, 0)),
+            (1_709_164_799, (2024, 2, 28, 23, 59, 59)),
+            (1_798_761_600, (2027, 1, 1, 0, 0, 0)),
+            (4_107_542_400, (2100, 3, 1, 0, 0, 0)),
+        ] {
+            let c = civil(secs);
+            assert_eq!(
+                (c.year, c.month, c.day, c.hour, c.minute, c.second),
+                want,
+                "{secs}"
+            );
+        }
+    }
     use std::time::Duration;
 
     #[test]
