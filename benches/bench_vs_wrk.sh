@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# `nethttp bench` against wrk on the same `nethttp serve`, in one run. Not part of CI: a
-# throughput comparison is a measurement, not a test (tests/cli.rs checks that bench counts
-# exactly what the server served).
+# `nethttp bench` against wrk on the same `nethttp serve`, in one run, then bench's A/B mode
+# with that server against itself. Not part of CI: a throughput comparison is a measurement,
+# not a test (tests/cli.rs and tests/cli_bench.rs check that bench counts exactly what the
+# server served, and A/B mode's rounds).
 #
 #   bash benches/bench_vs_wrk.sh
 #
 # Rounds alternate wrk and bench (same connections; wrk with one thread per connection, as
 # bench has), each for BENCH_DURATION seconds against GET /hello.txt (13 bytes), keep-alive.
 # Prints each tool's median requests/s, the spread of its runs (fastest / slowest) and
-# bench's median over wrk's.
+# bench's median over wrk's. Then `nethttp bench --rounds BENCH_ROUNDS URL URL` (the same
+# URL as A and B, rounds of BENCH_DURATION seconds each) prints its two medians, their
+# spreads and the ratio B/A, which should be 1 but for noise.
 #
 # Settings (environment):
 #   BENCH_ROUNDS       rounds (default 5)
@@ -50,7 +53,7 @@ for c in ${conns//,/ }; do
     for r in $(seq "$rounds"); do
         w=$("${load_cpu[@]}" wrk -t "$c" -c "$c" -d "${dur}s" "$url" |
             awk '/^Requests\/sec:/ {print $2}')
-        b=$("${load_cpu[@]}" "$NETHTTP_BIN" bench --json -c "$c" -d "${dur}s" "$url" |
+        b=$("${load_cpu[@]}" "$NETHTTP_BIN" bench --json -c "$c" -z "${dur}s" "$url" |
             python3 -c 'import json,sys; print(json.load(sys.stdin)["requests_per_s"])')
         echo "$c wrk $w" >>"$results"
         echo "$c bench $b" >>"$results"
@@ -72,3 +75,27 @@ for c in sorted({r[0] for r in rows}, key=int):
           f"| {mb/mw:.3f} |")
 PY
 rm -f "$results"
+
+# A/B mode, the server against itself: the ratio measures the mode's own bias and noise.
+echo >&2
+echo
+echo "nethttp bench A/B, the same URL as A and B, $rounds rounds of ${dur} s, requests/s"
+echo
+echo "| connections | A median | spread | B median | spread | B / A | per round |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+ab=$(mktemp)
+for c in ${conns//,/ }; do
+    "${load_cpu[@]}" "$NETHTTP_BIN" bench --json -c "$c" -z "${dur}s" --rounds "$rounds" \
+        "$url" "$url" >"$ab"
+    python3 - "$ab" "$c" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+a, b = v["a"], v["b"]
+r = [x for x in v["ratio_per_round"] if x is not None]
+ma, mb = a["median_requests_per_s"], b["median_requests_per_s"]
+print(f"| {sys.argv[2]} | {ma:,.0f} | {a['spread']:.2f}x | {mb:,.0f} | {b['spread']:.2f}x "
+      f"| {v['ratio_b_over_a']:.3f} | {min(r):.2f}-{max(r):.2f} |")
+PY
+    echo "c=$c A/B done" >&2
+done
+rm -f "$ab"

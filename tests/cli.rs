@@ -359,8 +359,8 @@ fn bench_two_seconds_without_errors() {
     let url = srv.url("hello.txt");
 
     let runs: [&[&str]; 3] = [
-        &["-c", "4", "-d", "2s"],
-        &["-c", "2", "-d", "1s", "--pool"],
+        &["-c", "4", "-z", "2s"],
+        &["-c", "2", "-z", "1s", "--pool"],
         &["-c", "2", "-n", "300", "--close"],
     ];
     for extra in runs {
@@ -422,7 +422,7 @@ fn bench_ctrl_c_prints_what_it_did() {
     let out_path = out_dir.path().join("stdout.txt");
     let out_file = std::fs::File::create(&out_path).unwrap();
     let bench = std::process::Command::new(BIN)
-        .args(["bench", "-c", "2", "-d", "60s", &srv.url("hello.txt")])
+        .args(["bench", "-c", "2", "-z", "60s", &srv.url("hello.txt")])
         .stdin(std::process::Stdio::null())
         .stdout(out_file)
         .stderr(std::process::Stdio::null())
@@ -554,7 +554,7 @@ fn bench_counts_what_the_server_served() {
         (&["-c", "4", "-n", "1000"], 0),
         (&["-c", "3", "-n", "301", "--close"], 0),
         (&["-c", "2", "-n", "200", "--pool"], 0),
-        (&["-c", "4", "-d", "1s"], 4),
+        (&["-c", "4", "-z", "1s"], 4),
     ];
     for (extra, in_flight) in runs {
         served.store(0, Ordering::SeqCst);
