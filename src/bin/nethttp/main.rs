@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Exit codes: 0 success; 1 a transport, file or server error, printed as one line on stderr;
-//! 2 a usage error; 22 `get --fail` on a status of 400 or more (as curl).
+//! 2 a usage error. `get` exits with curl's codes instead (6 cannot resolve, 7 cannot connect,
+//! 22 `--fail`, 28 timeout, 60 certificate...; get.rs and docs/CLI.md list them).
 
 mod bench;
 mod get;
@@ -31,7 +32,7 @@ use clap::{Parser, Subcommand};
     name = "nethttp",
     version,
     after_help = "Exit codes: 0 success; 1 a transport, file or server error (one line on \
-                  stderr); 2 a usage error; 22 `get --fail` on a status of 400 or more.\n\
+                  stderr); 2 a usage error. `get` exits with curl's codes (see its --help).\n\
                   Durations take a unit: 500ms, 2s, 1.5m, 1h (a bare number is seconds)."
 )]
 struct Cli {
@@ -42,7 +43,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Serve(serve::Args),
-    Get(get::Args),
+    Get(Box<get::Args>),
     Bench(bench::Args),
     Proxy(proxy::Args),
 }
@@ -72,13 +73,21 @@ impl Failure {
             message: message.to_string(),
         }
     }
+
+    /// A failure with its own exit code (`get` uses curl's).
+    pub fn with_code(code: u8, message: impl fmt::Display) -> Failure {
+        Failure {
+            code,
+            message: message.to_string(),
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(a) => serve::run(a),
-        Command::Get(a) => get::run(a),
+        Command::Get(a) => get::run(*a),
         Command::Bench(a) => bench::run(a),
         Command::Proxy(a) => proxy::run(a),
     };
