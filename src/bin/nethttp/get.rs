@@ -116,9 +116,15 @@ pub struct Args {
     #[arg(long = "json", value_name = "JSON|@FILE")]
     json: Vec<String>,
 
-    /// A multipart/form-data field: NAME=VALUE, NAME=@FILE[;type=MIME][;filename=NAME] for
-    /// a file, NAME=<FILE for a field whose value is the file's content. Repeat for more.
-    #[arg(short = 'F', long = "form", value_name = "NAME=VALUE|NAME=@FILE")]
+    // The help is an attribute, not a doc comment: rustdoc would read its brackets as links.
+    #[arg(
+        short = 'F',
+        long = "form",
+        value_name = "NAME=VALUE|NAME=@FILE",
+        help = "A multipart/form-data field: NAME=VALUE, NAME=@FILE[;type=MIME][;filename=NAME] \
+                for a file, NAME=<FILE for a field whose value is the file's content. Repeat \
+                for more"
+    )]
     form: Vec<String>,
 
     /// Send HEAD and print the response head.
