@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Exit codes: 0 success; 1 a transport, file or server error, printed as one line on stderr;
-//! 2 a usage error; 22 `get --fail` on a status of 400 or more (as curl).
+//! 2 a usage error. `get` exits with curl's codes instead (6 cannot resolve, 7 cannot connect,
+//! 22 `--fail`, 28 timeout, 60 certificate...; get.rs and docs/CLI.md list them).
 
 mod bench;
 mod get;
@@ -31,7 +32,7 @@ use clap::{Parser, Subcommand};
     name = "nethttp",
     version,
     after_help = "Exit codes: 0 success; 1 a transport, file or server error (one line on \
-                  stderr); 2 a usage error; 22 `get --fail` on a status of 400 or more.\n\
+                  stderr); 2 a usage error. `get` exits with curl's codes (see its --help).\n\
                   Durations take a unit: 500ms, 2s, 1.5m, 1h (a bare number is seconds)."
 )]
 struct Cli {
@@ -42,7 +43,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Serve(serve::Args),
-    Get(get::Args),
+    Get(Box<get::Args>),
     Bench(bench::Args),
     Proxy(proxy::Args),
 }
@@ -72,13 +73,21 @@ impl Failure {
             message: message.to_string(),
         }
     }
+
+    /// A failure with its own exit code (`get` uses curl's).
+    pub fn with_code(code: u8, message: impl fmt::Display) -> Failure {
+        Failure {
+            code,
+            message: message.to_string(),
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(a) => serve::run(a),
-        Command::Get(a) => get::run(a),
+        Command::Get(a) => get::run(*a),
         Command::Bench(a) => bench::run(a),
         Command::Proxy(a) => proxy::run(a),
     };
@@ -178,13 +187,32 @@ pub fn describe_client_error(e: &nethttp::Error, target: &str) -> String {
 /// with a host. Returns the URL text and the parsed URI.
 pub fn parse_url(arg: &str) -> Result<(String, nethttp::Uri), Failure> {
     let url = with_scheme(arg);
+    let no_host = || Failure::usage(format!("invalid URL {url:?}: no host"));
+    let authority = url.split_once("://").map_or("", |(_, rest)| rest);
+    if authority.is_empty() || authority.starts_with(['/', '?', '#']) {
+        return Err(no_host());
+    }
     // Spaces and non-ASCII characters are percent-encoded, as the library does for any URL.
     let uri: nethttp::Uri = nethttp::proto::uri::escape_url(&url)
         .map_err(|e| Failure::usage(format!("invalid URL {url:?}: {e}")))?
         .parse()
         .map_err(|e| Failure::usage(format!("invalid URL {url:?}: {e}")))?;
-    if uri.host().is_none() {
-        return Err(Failure::usage(format!("invalid URL {url:?}: no host")));
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(no_host());
+    }
+    // The http crate takes any digits after the colon; a port is at most 65535.
+    let port = uri.authority().and_then(|a| {
+        let a = a.as_str();
+        let host_port = a.rsplit_once('@').map_or(a, |(_, hp)| hp);
+        host_port
+            .rsplit_once(':')
+            .filter(|(_, p)| !p.contains(']'))
+            .map(|(_, p)| p)
+    });
+    if port.is_some_and(|p| !p.is_empty() && p.parse::<u16>().is_err()) {
+        return Err(Failure::usage(format!(
+            "invalid URL {url:?}: the port is not a number from 0 to 65535"
+        )));
     }
     Ok((url, uri))
 }
@@ -251,6 +279,32 @@ mod tests {
         assert_eq!(t("https://example.com/"), "example.com:443");
         assert_eq!(t("http://[::1]:9/"), "[::1]:9");
         assert_eq!(with_scheme("127.0.0.1:8080/"), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn urls() {
+        for ok in [
+            "http://h/",
+            "h:8080",
+            "http://[::1]:9/",
+            "https://u:p@h/x?y#z",
+        ] {
+            assert!(parse_url(ok).is_ok(), "{ok:?}");
+        }
+        for (bad, why) in [
+            ("http://", "no host"),
+            ("http:///x", "no host"),
+            ("http://:80/", "no host"),
+            (
+                "http://h:99999/",
+                "the port is not a number from 0 to 65535",
+            ),
+            ("http://h:x/", ""),
+        ] {
+            let f = parse_url(bad).unwrap_err();
+            assert_eq!(f.code, 2, "{bad:?}");
+            assert!(f.message.ends_with(why), "{bad:?}: {}", f.message);
+        }
     }
 
     #[test]
