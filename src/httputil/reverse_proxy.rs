@@ -114,8 +114,13 @@ const COPY_BUFFER: usize = 32 << 10;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// What it does with each request and response is listed in the [module
-/// documentation](self); the differences from Go are these:
+/// What it does with each request, in Go's order: the outgoing request is the incoming one
+/// with its body moved over; `director` (then `X-Forwarded-For` appended), or hop-by-hop and
+/// forwarding fields removed and then `rewrite`; hop-by-hop fields removed (`TE: trailers`
+/// kept, `Upgrade` put back for an upgrade); the transport carries it (502, or 504 for a
+/// timeout, through `error_handler`); a matching `101` becomes a tunnel; otherwise the
+/// response, without hop-by-hop fields and through `modify_response`, is streamed back with
+/// its trailers. The differences from Go are these:
 ///
 /// - A `Connection` field cannot remove the fields that route, frame, describe or
 ///   authenticate a message (`Host`, `Content-*`, `Authorization`, `Cookie`,
