@@ -231,5 +231,7 @@ mod dial;
 pub use dial::*;
 #[cfg(any(feature = "client", feature = "server"))]
 mod listen;
+#[cfg(all(feature = "server", target_os = "linux"))]
+pub(crate) use listen::shares_port;
 #[cfg(any(feature = "client", feature = "server"))]
 pub use listen::{listen, listen_backlog, ListenConfig};

@@ -124,6 +124,15 @@ impl ListenConfig {
     }
 }
 
+/// True if `listener` shares its port with `SO_REUSEPORT` (false if the option cannot be read).
+/// Linux only: elsewhere [`ListenConfig`] does not set it, and the server does not look.
+#[cfg(all(feature = "server", target_os = "linux"))]
+pub(crate) fn shares_port(listener: &TcpListener) -> bool {
+    socket2::SockRef::from(listener)
+        .reuse_port()
+        .unwrap_or(false)
+}
+
 /// The backlog [`listen`] asks for: the system's maximum, as Go's `maxListenerBacklog`. On
 /// Linux, `/proc/sys/net/core/somaxconn` (the kernel caps every listener's queue at it, so
 /// asking for more gains nothing); above 65,535 it is kept to 65,535 unless the kernel is 4.1
@@ -210,11 +219,15 @@ mod tests {
         let addr = a.local_addr().unwrap();
         let b = lc.listen(addr).unwrap();
         assert_eq!(b.local_addr().unwrap(), addr);
+        #[cfg(feature = "server")]
+        assert!(shares_port(&a) && shares_port(&b));
         // A listener without the option may not join them...
         let plain = listen(addr).unwrap_err();
         assert_eq!(plain.kind(), io::ErrorKind::AddrInUse, "{plain}");
         // ...nor may one with it join a listener without.
         let alone = listen("127.0.0.1:0").unwrap();
+        #[cfg(feature = "server")]
+        assert!(!shares_port(&alone));
         let joined = lc.listen(alone.local_addr().unwrap()).unwrap_err();
         assert_eq!(joined.kind(), io::ErrorKind::AddrInUse, "{joined}");
     }

@@ -56,6 +56,16 @@ impl TestServer {
     /// Starts `handler` with `cfg` (its `addr` is ignored: the server binds `127.0.0.1:0`).
     pub fn start(cfg: Config, handler: impl Handler) -> TestServer {
         let listener = nethttp::net::listen("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        TestServer::on_listener(cfg, listener, handler)
+    }
+
+    /// Starts `handler` with `cfg` on a listener the test made (one that shares its port,
+    /// say).
+    pub fn on_listener(
+        cfg: Config,
+        listener: std::net::TcpListener,
+        handler: impl Handler,
+    ) -> TestServer {
         let addr = listener.local_addr().expect("local_addr");
         let srv = Server::with_config(cfg, handler);
         let s = srv.clone();
