@@ -335,7 +335,23 @@ impl RawConn {
 
     /// Connects to `addr`.
     pub fn try_connect(addr: SocketAddr) -> io::Result<RawConn> {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+        RawConn::from_stream(TcpStream::connect_timeout(&addr, IO_TIMEOUT)?)
+    }
+
+    /// Connects to `addr` from the local address `from` (`127.0.0.3`, say: every 127/8
+    /// address is the loopback on Linux), so the server sees a client other than 127.0.0.1.
+    pub fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> RawConn {
+        use socket2::{Domain, SockAddr, Socket, Type};
+        let connect = || -> io::Result<RawConn> {
+            let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+            sock.bind(&SockAddr::from(SocketAddr::new(from, 0)))?;
+            sock.connect_timeout(&SockAddr::from(addr), IO_TIMEOUT)?;
+            RawConn::from_stream(sock.into())
+        };
+        connect().unwrap_or_else(|e| panic!("connect from {from} to {addr}: {e}"))
+    }
+
+    fn from_stream(stream: TcpStream) -> io::Result<RawConn> {
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
         stream.set_nodelay(true)?;
