@@ -65,8 +65,9 @@ pub struct ListenConfig {
     /// A connection the kernel has queued on one listener stays with it: when that listener
     /// closes, the connections in its queue that were not yet accepted are reset, unless
     /// `net.ipv4.tcp_migrate_req` is 1 (Linux 5.14 and later), which moves them to another
-    /// listener of the port. [`Server`](crate::server::Server) accepts what is queued before
-    /// it closes such a listener in a shutdown.
+    /// listener of the port; a handshake that meets the listener as it closes is reset too.
+    /// [`Server`](crate::server::Server) accepts what is queued before it closes such a
+    /// listener in a shutdown, which leaves a window of microseconds.
     ///
     /// Elsewhere [`listen`](Self::listen) fails with `InvalidInput`: the BSDs and macOS have
     /// an `SO_REUSEPORT` that does not spread connections, and Windows has none. Default is

@@ -167,11 +167,12 @@ pub struct Config {
     /// during a shutdown (each with [`shutdown_new_conn_grace`](Self::shutdown_new_conn_grace)
     /// to send its request), then closes the listener, and only then closes idle keep-alive
     /// connections, whose clients therefore reconnect to another server of the port. Started
-    /// with the new one running, an old server so stops without failing a request, save one
-    /// that reaches its queue in the microseconds between its last accept and the close: that
-    /// connection is reset, unless `net.ipv4.tcp_migrate_req` is 1 (Linux 5.14 and later),
-    /// which moves it to another listener. docs/GUIDE.md, "Running many instances", has the
-    /// restart procedure and measurements.
+    /// with the new one running, an old server so stops without failing a request, save in
+    /// the microseconds around the close: a connection that reaches its queue after the last
+    /// accept, or a handshake that meets the closing listener, is reset. The kernel moves the
+    /// first kind to another listener if `net.ipv4.tcp_migrate_req` is 1 (Linux 5.14 and
+    /// later); a client may retry either (docs/GUIDE.md, "Running many instances", has the
+    /// restart procedure, the rules and measurements).
     pub reuse_port: bool,
 }
 
