@@ -2,7 +2,7 @@
 //!
 //! [`Stream`] and [`Conn`] are always there; [`Target`], [`Dial`], [`TcpDialer`] and
 //! `unix_socket` need feature `client` (on by default); `listen` (Go's `net.Listen`, with the
-//! system's largest backlog) needs `client` or `server`.
+//! system's largest backlog) and `ListenConfig` (`SO_REUSEPORT`) need `client` or `server`.
 //!
 //! A pooled client connection is used by two threads at once (a reader and a writer), so a
 //! [`Stream`] reads and writes through `&self`, as `&TcpStream` does. TCP and Unix-domain
@@ -231,5 +231,7 @@ mod dial;
 pub use dial::*;
 #[cfg(any(feature = "client", feature = "server"))]
 mod listen;
+#[cfg(all(feature = "server", target_os = "linux"))]
+pub(crate) use listen::shares_port;
 #[cfg(any(feature = "client", feature = "server"))]
-pub use listen::{listen, listen_backlog};
+pub use listen::{listen, listen_backlog, ListenConfig};

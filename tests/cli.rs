@@ -454,21 +454,6 @@ fn bench_ctrl_c_prints_what_it_did() {
     assert!(out.contains("errors     0"), "{out}");
 }
 
-/// Reads from `s` until the end of the response head; returns the body bytes read past it.
-fn read_head(s: &mut TcpStream) -> (String, Vec<u8>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 << 10];
-    loop {
-        let n = s.read(&mut chunk).expect("read response head");
-        assert!(n > 0, "connection closed before the response head");
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..i]).into_owned();
-            return (head, buf[i + 4..].to_vec());
-        }
-    }
-}
-
 #[test]
 fn ctrl_c_lets_an_in_flight_download_finish() {
     let dir = TempDir::new("ctrl-c");

@@ -1,11 +1,12 @@
 //! Connection and server lifecycle over raw sockets: hijacking as Docker uses it, graceful
-//! shutdown, close, the conn_state hook and the thread cache. The connection limit is in
-//! `server_admission.rs`.
+//! shutdown, close, the conn_state hook, the thread cache, and servers sharing a port
+//! (`SO_REUSEPORT`). The connection limit is in `server_admission.rs`; restarts of the
+//! `nethttp` binary under load in `many_instances.rs`.
 
 mod support;
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -17,8 +18,8 @@ use nethttp::server::{ConnState, Request, ResponseWriter};
 use nethttp::{ErrorKind, HeaderValue, StatusCode};
 
 use support::{
-    describe, nethttp_kind, poll_until, test_config, wait_until, Calls, RawConn, ReadError,
-    TestServer, TEARDOWN,
+    describe, nethttp_kind, poll_until, roundtrip, test_config, wait_until, Calls, RawConn,
+    ReadError, TestServer, TEARDOWN,
 };
 
 type StateLog = Arc<Mutex<Vec<(SocketAddr, ConnState)>>>;
@@ -177,10 +178,20 @@ fn hijack_streams_raw_bytes_both_ways_as_docker_does() {
 /// A server whose `/slow` handler reports that it started, waits to be released, then
 /// answers `slow done`; `/stream` sends a first chunk before waiting.
 fn start_gated(cfg: nethttp::server::Config) -> (TestServer, Receiver<()>, Sender<()>) {
+    let listener = nethttp::net::listen("127.0.0.1:0").expect("listen");
+    start_gated_on(cfg, listener)
+}
+
+/// [`start_gated`] on a listener the test made.
+fn start_gated_on(
+    cfg: nethttp::server::Config,
+    listener: TcpListener,
+) -> (TestServer, Receiver<()>, Sender<()>) {
     let (started_tx, started_rx) = bounded::<()>(8);
     let (release_tx, release_rx) = bounded::<()>(8);
-    let srv = TestServer::start(
+    let srv = TestServer::on_listener(
         cfg,
+        listener,
         move |w: &mut dyn ResponseWriter, r: &mut Request| match r.uri.path() {
             "/slow" => {
                 let _ = started_tx.send(());
@@ -496,4 +507,160 @@ fn cached_threads_retire_after_thread_idle_timeout() {
         srv.server().num_threads()
     );
     one_shot(srv.addr());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers sharing a port (SO_REUSEPORT, Linux)
+
+/// A listener on a free loopback port that other listeners may share.
+#[cfg(target_os = "linux")]
+fn shared_listener(addr: &str) -> TcpListener {
+    nethttp::net::ListenConfig { reuse_port: true }
+        .listen(addr)
+        .expect("listen with SO_REUSEPORT")
+}
+
+/// Answers every request with `name`.
+fn named(name: &'static str) -> impl nethttp::server::Handler {
+    move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let _ = w.write_all(name.as_bytes());
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn servers_with_reuse_port_share_one_address_and_both_accept() {
+    use nethttp::server::{Config, Server};
+
+    let a = TestServer::on_listener(test_config(), shared_listener("127.0.0.1:0"), named("a"));
+    let addr = a.addr();
+    // The second binds the same address itself, through `Config::reuse_port`.
+    let b = Server::with_config(
+        Config {
+            addr: addr.to_string(),
+            reuse_port: true,
+            ..test_config()
+        },
+        named("b"),
+    );
+    let serving = b.clone();
+    let b_serve = thread::spawn(move || serving.listen_and_serve());
+
+    // The kernel picks a listener by a hash of the client's address and port, so a few new
+    // connections reach both (until b has bound, all reach a).
+    let mut seen = [0u32; 2];
+    let both = poll_until(TEARDOWN, || {
+        let r = roundtrip(addr, "GET", get("/"));
+        assert_eq!(r.status, 200);
+        match r.body.as_slice() {
+            b"a" => seen[0] += 1,
+            b"b" => seen[1] += 1,
+            other => panic!("answered by {:?}", String::from_utf8_lossy(other)),
+        }
+        seen[0] > 0 && seen[1] > 0
+    });
+    assert!(
+        both,
+        "connections reached a {} and b {} times; b's serve: {}",
+        seen[0],
+        seen[1],
+        if b_serve.is_finished() {
+            format!("{:?}", b_serve.join().unwrap())
+        } else {
+            "running".into()
+        }
+    );
+
+    // Once b has shut down, and so closed its listener, a takes every connection.
+    assert!(b.shutdown(TEARDOWN).is_ok());
+    let served = b_serve.join().unwrap();
+    assert!(served.is_ok(), "{served:?}");
+    for _ in 0..20 {
+        assert_eq!(roundtrip(addr, "GET", get("/")).body, b"a");
+    }
+}
+
+/// Connections the kernel completed on a shared port's listener, but the server had not yet
+/// accepted, are reset when the listener closes (`inet_csk_listen_stop`): a shutdown accepts
+/// and serves them first.
+#[cfg(target_os = "linux")]
+#[test]
+fn shutdown_serves_the_connections_queued_on_a_shared_port() {
+    // One connection at a time, held busy: the next ones wait in the accept queue.
+    let mut cfg = test_config();
+    cfg.max_connections = 1;
+    let (mut srv, started, release) = start_gated_on(cfg, shared_listener("127.0.0.1:0"));
+    let addr = srv.addr();
+    let mut busy = srv.connect();
+    busy.send(get("/slow"));
+    started
+        .recv_timeout(Duration::from_secs(2))
+        .expect("handler started");
+    let mut queued: Vec<RawConn> = (0..8)
+        .map(|_| {
+            let mut c = srv.connect();
+            c.send(get("/small"));
+            c
+        })
+        .collect();
+    assert_eq!(srv.server().num_connections(), 1, "accepted past the limit");
+
+    let s = srv.server().clone();
+    let shutdown = thread::spawn(move || s.shutdown(Duration::from_secs(5)));
+    for (i, c) in queued.iter_mut().enumerate() {
+        let r = c
+            .try_read_response("GET")
+            .unwrap_or_else(|e| panic!("queued connection {i}: {}", describe(&e)));
+        assert_eq!((r.status, r.text().as_str()), (200, "hello"), "queued {i}");
+        // Closed after its response: with `Connection: close` if the listener was closed by
+        // then, else as an idle connection once it is.
+        c.expect_closed(&format!("queued {i} after its response"));
+    }
+    srv.join_serve();
+    assert!(
+        RawConn::try_connect(addr).is_err(),
+        "accepted after shutdown"
+    );
+
+    release.send(()).unwrap();
+    let r = busy.read_response();
+    assert_eq!(r.body, b"slow done");
+    assert!(r.is_close(), "{}", r.raw_head);
+    wait_until(TEARDOWN, "shutdown to return", || shutdown.is_finished());
+    let result = shutdown.join().unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    srv.wait_no_threads();
+}
+
+/// A client whose idle connection a shutdown closes reconnects at once. The listeners are
+/// closed first, as Go's `Shutdown` closes them, so that reconnect never lands in this
+/// server's accept queue (which the close would reset); with a shared port it reaches
+/// another server.
+#[test]
+fn shutdown_closes_idle_connections_only_after_its_listeners() {
+    let listeners: Vec<(&str, TcpListener)> = vec![
+        (
+            "own port",
+            nethttp::net::listen("127.0.0.1:0").expect("listen"),
+        ),
+        #[cfg(target_os = "linux")]
+        ("shared port", shared_listener("127.0.0.1:0")),
+    ];
+    for (kind, listener) in listeners {
+        let mut srv = TestServer::on_listener(test_config(), listener, named("a"));
+        let addr = srv.addr();
+        let mut idle = srv.connect();
+        idle.send(get("/"));
+        assert!(!idle.read_response().is_close(), "{kind}");
+        let s = srv.server().clone();
+        let shutdown = thread::spawn(move || s.shutdown(Duration::from_secs(5)));
+        idle.expect_closed(kind);
+        assert!(
+            RawConn::try_connect(addr).is_err(),
+            "{kind}: the listener still accepted once the idle connection was closed"
+        );
+        wait_until(TEARDOWN, "shutdown to return", || shutdown.is_finished());
+        assert!(shutdown.join().unwrap().is_ok(), "{kind}");
+        srv.join_serve();
+    }
 }

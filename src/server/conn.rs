@@ -567,7 +567,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             let now = Instant::now();
             word = shared.set_idle(srv, now);
             // Dekker with shutdown(): it sets the flag, then closes connections it sees Idle.
-            if srv.is_shutting_down() {
+            if srv.closes_conns() {
                 return Ending::Quiet;
             }
             // An accept loop at max_connections waits for a connection to go idle (Dekker
@@ -751,7 +751,7 @@ fn serve_request(
             // The client said it sends nothing more and its request is read to the end.
             return Some(Ending::ClientDone);
         }
-        if close || srv.is_shutting_down() {
+        if close || srv.closes_conns() {
             return Some(Ending::Linger);
         }
     }

@@ -36,6 +36,7 @@
 //! kernel's backlog, until one finishes its request or closes. [`Server::num_evicted`] counts
 //! the connections closed this way.
 
+mod accept;
 mod conn;
 mod handler;
 pub(crate) mod response;
@@ -58,6 +59,7 @@ pub use response::{Hijacked, ResponseWriter};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
 use crate::net::Stream;
 use crate::proto::Limits;
+use accept::{Listening, Waker};
 use conn::ConnShared;
 
 /// The state of a server connection, reported to [`Config::conn_state`] (Go's `ConnState`).
@@ -151,6 +153,27 @@ pub struct Config {
     pub shutdown_new_conn_grace: Duration,
     /// Called on every connection state change. `None` means no hook. Default is `None`.
     pub conn_state: Option<ConnStateHook>,
+    /// Whether [`Server::listen_and_serve`] and `listen_and_serve_tls` bind
+    /// [`addr`](Self::addr) with `SO_REUSEPORT`
+    /// ([`ListenConfig::reuse_port`](crate::net::ListenConfig::reuse_port)): several servers,
+    /// in this process or in others of the same user, then listen on one port, and the
+    /// kernel spreads new connections over them. Linux only; elsewhere the bind fails with
+    /// `InvalidInput`. Default is false.
+    ///
+    /// What changes is the shutdown (for any listener that shares its port, however it was
+    /// made: [`Server::serve`] asks the socket). Closing such a listener would reset the
+    /// connections the kernel has queued on it but the server has not yet accepted, so
+    /// [`Server::shutdown`] first accepts those and serves them as any connection accepted
+    /// during a shutdown (each with [`shutdown_new_conn_grace`](Self::shutdown_new_conn_grace)
+    /// to send its request), then closes the listener, and only then closes idle keep-alive
+    /// connections, whose clients therefore reconnect to another server of the port. Started
+    /// with the new one running, an old server so stops without failing a request, save in
+    /// the microseconds around the close: a connection that reaches its queue after the last
+    /// accept, or a handshake that meets the closing listener, is reset. The kernel moves the
+    /// first kind to another listener if `net.ipv4.tcp_migrate_req` is 1 (Linux 5.14 and
+    /// later); a client may retry either (docs/GUIDE.md, "Running many instances", has the
+    /// restart procedure, the rules and measurements).
+    pub reuse_port: bool,
 }
 
 impl Default for Config {
@@ -169,6 +192,7 @@ impl Default for Config {
             thread_idle_timeout: Duration::from_secs(30),
             shutdown_new_conn_grace: Duration::from_secs(5),
             conn_state: None,
+            reuse_port: false,
         }
     }
 }
@@ -189,6 +213,7 @@ impl fmt::Debug for Config {
             .field("thread_idle_timeout", &self.thread_idle_timeout)
             .field("shutdown_new_conn_grace", &self.shutdown_new_conn_grace)
             .field("conn_state", &self.conn_state.as_ref().map(|_| "hook"))
+            .field("reuse_port", &self.reuse_port)
             .finish()
     }
 }
@@ -241,8 +266,17 @@ pub(crate) struct ServerInner {
     pub(crate) config: Config,
     pub(crate) handler: Box<dyn Handler>,
     limits: Limits,
-    /// Set once by shutdown() or close(); never cleared.
+    /// Set once by shutdown() or close(); never cleared. Accept loops stop, and close their
+    /// listeners, when they see it.
     shutting_down: AtomicBool,
+    /// Set once, never cleared: by shutdown() when no accept loop is left (or after
+    /// `LISTENERS_CLOSE_WAIT`), and by close(). From then on a connection closes after its
+    /// current response and idle ones are closed, so their clients reconnect to a listener
+    /// that is still open, never to this server's closing one (Go closes its listeners
+    /// before its idle connections too). Dekker with a connection's state word: shutdown
+    /// sets this, then closes the connections it sees idle; a connection stores `Idle`, then
+    /// reads this.
+    closing_conns: AtomicBool,
     /// Set once by close() (before it scans the table); never cleared. A connection accepted
     /// in the instant close() scanned checks it before it is served.
     closed: AtomicBool,
@@ -258,8 +292,10 @@ pub(crate) struct ServerInner {
     admission_waiters: AtomicUsize,
     /// When the server was made: idle times in connections' state words count from here.
     pub(crate) epoch: Instant,
-    /// Addresses of listeners in serve(), to wake their accept calls on shutdown.
-    listeners: Mutex<Vec<SocketAddr>>,
+    /// The listeners in serve(), by an id of their own, with what wakes their accept loops on
+    /// shutdown. A loop leaves this table only after it has closed its listener.
+    listeners: Mutex<Vec<(u64, Waker)>>,
+    next_listener_id: AtomicU64,
     next_conn_id: AtomicU64,
     /// Connection threads alive (busy or cached), for leak checks.
     threads: Arc<AtomicUsize>,
@@ -317,6 +353,12 @@ fn evict_longest_idle(conns: &mut Conns) -> Option<Arc<ConnShared>> {
 impl ServerInner {
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// True once connections close after their current response, and idle ones are closed
+    /// (see `closing_conns`).
+    pub(crate) fn closes_conns(&self) -> bool {
+        self.closing_conns.load(Ordering::SeqCst)
     }
 
     pub(crate) fn conn_state_changed(&self, addr: SocketAddr, state: ConnState) {
@@ -393,16 +435,16 @@ impl ServerInner {
         admitted
     }
 
-    /// Makes every accept loop return from `accept()` by connecting to its listener.
+    /// Wakes every accept loop out of its wait for a connection: by a byte on its waker, or by
+    /// connecting to its listener (outside the table's lock).
     fn wake_listeners(&self) {
-        let addrs: Vec<SocketAddr> = self.listeners.lock().clone();
-        for mut addr in addrs {
-            if addr.ip().is_unspecified() {
-                addr.set_ip(match addr {
-                    SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                    SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-                });
-            }
+        let connect: Vec<SocketAddr> = self
+            .listeners
+            .lock()
+            .iter()
+            .filter_map(|(_, w)| w.wake())
+            .collect();
+        for addr in connect {
             let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
         }
         self.conns_changed.notify_all();
@@ -428,6 +470,7 @@ impl Server {
                 handler: Box::new(handler),
                 limits,
                 shutting_down: AtomicBool::new(false),
+                closing_conns: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 conns: Mutex::new(Conns {
                     live: HashMap::new(),
@@ -438,6 +481,7 @@ impl Server {
                 admission_waiters: AtomicUsize::new(0),
                 epoch: Instant::now(),
                 listeners: Mutex::new(Vec::new()),
+                next_listener_id: AtomicU64::new(1),
                 next_conn_id: AtomicU64::new(1),
                 threads: Arc::new(AtomicUsize::new(0)),
                 on_shutdown: Mutex::new(Vec::new()),
@@ -450,23 +494,36 @@ impl Server {
         &self.inner.config
     }
 
-    /// Binds [`Config::addr`] and serves on it until [`shutdown`](Self::shutdown) or
-    /// [`close`](Self::close).
+    /// Binds [`Config::addr`] (with `SO_REUSEPORT` if [`Config::reuse_port`]) and serves on
+    /// it until [`shutdown`](Self::shutdown) or [`close`](Self::close).
     ///
     /// # Errors
     ///
     /// The bind error, or as [`serve`](Self::serve).
     pub fn listen_and_serve(&self) -> Result<()> {
-        let listener = crate::net::listen(self.inner.config.addr.as_str())
-            .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+        let listener = self.listen()?;
         self.serve(listener)
     }
 
+    /// Binds [`Config::addr`] as [`Config::reuse_port`] says.
+    fn listen(&self) -> Result<TcpListener> {
+        let cfg = &self.inner.config;
+        crate::net::ListenConfig {
+            reuse_port: cfg.reuse_port,
+        }
+        .listen(cfg.addr.as_str())
+        .map_err(|e| Error::with_source(ErrorKind::Io, e))
+    }
+
     /// Accepts connections on `listener` and serves each on its own thread, until
-    /// [`shutdown`](Self::shutdown) or [`close`](Self::close); then returns `Ok(())` at once
-    /// (shutdown itself waits for the connections). Accept errors such as running out of file
-    /// descriptors are logged and retried with a backoff; they never end the server. Several
-    /// threads may serve several listeners on one server.
+    /// [`shutdown`](Self::shutdown) or [`close`](Self::close); then closes the listener and
+    /// returns `Ok(())` (shutdown itself waits for the connections). Accept errors such as
+    /// running out of file descriptors are logged and retried with a backoff; they never end
+    /// the server. Several threads may serve several listeners on one server.
+    ///
+    /// A listener that shares its port (`SO_REUSEPORT`, see [`Config::reuse_port`]) is
+    /// drained in a shutdown: what the kernel has queued on it is accepted and served before
+    /// it is closed.
     ///
     /// # Errors
     ///
@@ -503,8 +560,7 @@ impl Server {
         key: impl AsRef<std::path::Path>,
     ) -> Result<()> {
         let tls = crate::tls::ServerTls::from_pem_files(cert, key)?;
-        let listener = crate::net::listen(self.inner.config.addr.as_str())
-            .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+        let listener = self.listen()?;
         self.serve_tls(listener, tls)
     }
 
@@ -513,10 +569,12 @@ impl Server {
         if srv.is_shutting_down() {
             return Err(Error::new(ErrorKind::ServerClosed));
         }
-        let local = listener
-            .local_addr()
-            .map_err(|e| Error::with_source(ErrorKind::Io, e))?;
-        srv.listeners.lock().push(local);
+        let (listening, waker) =
+            Listening::new(listener).map_err(|e| Error::with_source(ErrorKind::Io, e))?;
+        let id = srv.next_listener_id.fetch_add(1, Ordering::Relaxed);
+        // Listed before the flag is read below: a shutdown either finds this waker or has
+        // already set the flag (both under the table's lock).
+        srv.listeners.lock().push((id, waker));
         let cache = ThreadCache::new(srv);
         let mut backoff: Option<Duration> = None;
         let max = srv.config.max_connections;
@@ -527,14 +585,21 @@ impl Server {
             if max > 0 {
                 srv.wait_for_room(max);
             }
-            match listener.accept() {
-                Ok((stream, peer)) => {
+            match listening.accept() {
+                Ok(Some((stream, peer))) => {
                     backoff = None;
                     if srv.is_shutting_down() {
+                        // The wake-up connection, or one that came with it: a listener with
+                        // its port to itself is not drained.
+                        if listening.shares_port() {
+                            self.start_conn(&cache, stream, peer, tls.clone(), 0);
+                        }
                         break;
                     }
                     self.start_conn(&cache, stream, peer, tls.clone(), max);
                 }
+                // Woken by shutdown() or close(): the flag says which.
+                Ok(None) => {}
                 Err(e) => {
                     if srv.is_shutting_down() {
                         break;
@@ -551,7 +616,20 @@ impl Server {
                 }
             }
         }
-        srv.listeners.lock().retain(|a| *a != local);
+        // What the kernel queued on a shared port is served rather than reset by the close
+        // below (see accept.rs); not after close(), which would only close it again.
+        if listening.shares_port() && !srv.closed.load(Ordering::SeqCst) {
+            let n = listening.drain(|stream, peer| {
+                self.start_conn(&cache, stream, peer, tls.clone(), 0);
+            });
+            if n > 0 {
+                log::debug!("nethttp: shutdown: serving {n} connection(s) queued before it");
+            }
+        }
+        // Closed before it leaves the table: shutdown() closes idle connections only once the
+        // table is empty, so their clients cannot reconnect into this listener's queue.
+        drop(listening);
+        srv.listeners.lock().retain(|(i, _)| *i != id);
         // A shutdown waits for the accept loops to end too.
         let _conns = srv.conns.lock();
         srv.conns_changed.notify_all();
@@ -626,9 +704,10 @@ impl Server {
         self.inner.on_shutdown.lock().push(Box::new(f));
     }
 
-    /// Stops the server gracefully: stops accepting, closes idle connections at once, lets
-    /// active requests finish and closes each connection after its current response. A
-    /// connection that has not sent its first request yet gets
+    /// Stops the server gracefully: stops accepting and closes the listeners (a listener that
+    /// shares its port is drained first, see [`Config::reuse_port`]); then closes idle
+    /// connections, lets active requests finish and closes each connection after its current
+    /// response. A connection that has not sent its first request yet gets
     /// [`Config::shutdown_new_conn_grace`] (default 5 s) from its accept to do so. Returns
     /// when every connection is closed, or with a [`TimeoutPhase::Shutdown`] error at the
     /// timeout, leaving the rest to finish or to [`close`](Self::close). Hijacked connections
@@ -651,14 +730,31 @@ impl Server {
                 log::error!("cannot start an on-shutdown function: {e}");
             }
         }
-        let deadline = Instant::now() + timeout;
+        let start = Instant::now();
+        let deadline = start + timeout;
         let mut conns = srv.conns.lock();
         loop {
+            let listening = !srv.listeners.lock().is_empty();
             // Done when no connection is left and no accept loop runs (one that has just
             // accepted may be about to add a connection), as Go waits for its listeners.
-            if conns.live.is_empty() && srv.listeners.lock().is_empty() {
+            if conns.live.is_empty() && !listening {
                 return Ok(());
             }
+            // Connections are closed once the listeners are, so a client whose connection
+            // closes reconnects elsewhere, not into a queue about to be reset. An accept loop
+            // leaves as soon as it is woken (after a drain of a shared port's queue); the
+            // wait is bounded in case one is held up.
+            let now = Instant::now();
+            if listening
+                && now < deadline
+                && now < start + LISTENERS_CLOSE_WAIT
+                && !srv.closes_conns()
+            {
+                let wait = (deadline - now).min(Duration::from_millis(50));
+                srv.conns_changed.wait_for(&mut conns, wait);
+                continue;
+            }
+            srv.closing_conns.store(true, Ordering::SeqCst);
             let grace = srv.config.shutdown_new_conn_grace;
             for c in conns.live.values() {
                 let word = c.state_word();
@@ -689,6 +785,7 @@ impl Server {
         let srv = &self.inner;
         srv.closed.store(true, Ordering::SeqCst);
         srv.shutting_down.store(true, Ordering::SeqCst);
+        srv.closing_conns.store(true, Ordering::SeqCst);
         srv.wake_listeners();
         for c in srv.conns.lock().live.values() {
             let _ = c.tcp.shutdown(std::net::Shutdown::Both);
@@ -795,6 +892,10 @@ fn tls_handshake(
 }
 
 type Job = Box<dyn FnOnce() + Send>;
+
+/// How long a shutdown waits for the accept loops to close their listeners before it closes
+/// idle connections anyway.
+const LISTENERS_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// The connection-thread cache of one `serve` call. A job goes to the most recently parked
 /// thread if one is idle (its stack and buffers are the likeliest to be in cache), else to a

@@ -423,7 +423,7 @@ impl<'a> ConnWriter<'a> {
             self.close_after = true;
         }
         if self.req.client_close
-            || self.srv.is_shutting_down()
+            || self.srv.closes_conns()
             || has_connection_token(h, "close")
             || self.shared.is_body_over_limit(self.req.req_id)
         {
@@ -557,7 +557,7 @@ impl<'a> ConnWriter<'a> {
             // No drain when the connection closes anyway, or when more than the drain limit is
             // known to be left (Go's rule): the client would wait on our reading for nothing.
             let closing = self.req.client_close
-                || self.srv.is_shutting_down()
+                || self.srv.closes_conns()
                 || has_connection_token(&self.headers, "close")
                 || self
                     .shared

@@ -56,6 +56,16 @@ impl TestServer {
     /// Starts `handler` with `cfg` (its `addr` is ignored: the server binds `127.0.0.1:0`).
     pub fn start(cfg: Config, handler: impl Handler) -> TestServer {
         let listener = nethttp::net::listen("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        TestServer::on_listener(cfg, listener, handler)
+    }
+
+    /// Starts `handler` with `cfg` on a listener the test made (one that shares its port,
+    /// say).
+    pub fn on_listener(
+        cfg: Config,
+        listener: std::net::TcpListener,
+        handler: impl Handler,
+    ) -> TestServer {
         let addr = listener.local_addr().expect("local_addr");
         let srv = Server::with_config(cfg, handler);
         let s = srv.clone();
@@ -325,7 +335,23 @@ impl RawConn {
 
     /// Connects to `addr`.
     pub fn try_connect(addr: SocketAddr) -> io::Result<RawConn> {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+        RawConn::from_stream(TcpStream::connect_timeout(&addr, IO_TIMEOUT)?)
+    }
+
+    /// Connects to `addr` from the local address `from` (`127.0.0.3`, say: every 127/8
+    /// address is the loopback on Linux), so the server sees a client other than 127.0.0.1.
+    pub fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> RawConn {
+        use socket2::{Domain, SockAddr, Socket, Type};
+        let connect = || -> io::Result<RawConn> {
+            let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+            sock.bind(&SockAddr::from(SocketAddr::new(from, 0)))?;
+            sock.connect_timeout(&SockAddr::from(addr), IO_TIMEOUT)?;
+            RawConn::from_stream(sock.into())
+        };
+        connect().unwrap_or_else(|e| panic!("connect from {from} to {addr}: {e}"))
+    }
+
+    fn from_stream(stream: TcpStream) -> io::Result<RawConn> {
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
         stream.set_nodelay(true)?;

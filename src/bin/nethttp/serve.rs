@@ -1,5 +1,6 @@
 //! `nethttp serve`: a static file server (`FileServer` inside `log_requests`) with a graceful
-//! shutdown on SIGINT and SIGTERM.
+//! shutdown on SIGINT and SIGTERM; with `--reuse-port`, one of several processes on one port,
+//! which is how it restarts without a failed request.
 //!
 //! Threads: the main thread runs the accept loop (`Server::serve`); ctrlc's signal thread
 //! only forwards signals over a channel; a `stopper` thread waits on that channel and runs
@@ -20,6 +21,10 @@ use crate::{human_duration, parse_duration, Failure};
 /// Files are served with ranges and conditional requests, directories as their index.html or
 /// as a listing. Ctrl-C or SIGTERM stops accepting, lets requests in flight finish (up to
 /// --shutdown-timeout) and exits 0; a second signal closes every connection at once.
+///
+/// A restart without a failed request (Linux): run the new process with --reuse-port on the
+/// same --addr as the old one (also started with --reuse-port), wait for its "serving" line,
+/// then send the old one SIGTERM.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The directory to serve. Default: ./docs if it exists (the repository's documentation
@@ -42,6 +47,14 @@ pub struct Args {
     /// request body, 60s for a stalled read or write.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     timeout: Option<Duration>,
+
+    /// Listen with SO_REUSEPORT (Linux only): several processes started with this flag can
+    /// listen on one --addr, and the kernel spreads new connections over them. On SIGTERM
+    /// such a process first serves the connections already queued for it, then closes its
+    /// listener, and only then its idle connections, so their clients reconnect to the
+    /// others.
+    #[arg(long)]
+    reuse_port: bool,
 
     /// How long a shutdown waits for requests in flight before it closes their connections
     /// (and exits 1).
@@ -69,7 +82,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let shown = dir.canonicalize().unwrap_or_else(|_| dir.clone());
 
     // The system's largest backlog, not std's 128: a burst of connects is queued, not dropped.
-    let listener = nethttp::net::listen(&args.addr).map_err(|e| bind_error(&args.addr, &e))?;
+    let listener = nethttp::net::ListenConfig {
+        reuse_port: args.reuse_port,
+    }
+    .listen(&args.addr)
+    .map_err(|e| bind_error(&args.addr, &e))?;
     let local = listener
         .local_addr()
         .map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
@@ -77,6 +94,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let mut cfg = Config {
         addr: local.to_string(),
         max_connections: args.max_connections,
+        reuse_port: args.reuse_port,
         ..Config::default()
     };
     if let Some(t) = args.timeout {
@@ -161,7 +179,8 @@ pub fn bind_error(addr: &str, e: &std::io::Error) -> Failure {
     Failure::new(match e.kind() {
         K::AddrInUse => format!(
             "address {addr} already in use: is another server listening there? \
-             (--addr 127.0.0.1:0 picks a free port)"
+             (--addr 127.0.0.1:0 picks a free port; --reuse-port shares it with servers \
+             that also set it)"
         ),
         K::PermissionDenied => format!("permission denied listening on {addr}"),
         K::AddrNotAvailable => format!("cannot listen on {addr}: no such local address"),
