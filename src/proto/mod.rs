@@ -32,6 +32,7 @@ pub mod client;
 #[cfg(feature = "server")]
 pub mod date;
 pub mod framing;
+pub mod h2;
 pub mod head;
 pub mod multipart;
 pub mod uri;
