@@ -34,6 +34,7 @@ pub mod date;
 pub mod framing;
 pub mod h2;
 pub mod head;
+pub mod hpack;
 pub mod multipart;
 pub mod uri;
 pub mod write;
