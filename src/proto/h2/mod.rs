@@ -1,13 +1,43 @@
-//! HTTP/2 wire pieces (RFC 9113), sans-IO. For now, the error codes.
+//! HTTP/2 wire pieces (RFC 9113), sans-IO: frames in and out, and the error codes.
 //!
 //! These are the groundwork for HTTP/2 (issue 19, still open): **the client and the server do
-//! not speak HTTP/2 yet**.
+//! not speak HTTP/2 yet**. Nothing here opens a stream, keeps a flow-control window or answers
+//! a `PING`; that is the connection layer to come, which will own the socket and call into
+//! these pieces as the HTTP/1 code calls into [`head`](super::head) and
+//! [`chunked`](super::chunked).
 //!
-//! [`ErrorCode`]: the error codes of §7, carried by
-//! [`ErrorKind::Http2`](crate::ErrorKind::Http2) errors, which say whether the connection or
-//! only one stream must end ([`Http2Error`](crate::error::Http2Error)).
+//! - [`frame`]: the 9-byte frame header, every frame type of RFC 9113 §6 as a [`Frame`],
+//!   [`FrameDecoder`] (bytes in, frames out, with the size, padding, stream-identifier,
+//!   `SETTINGS` and `CONTINUATION` rules checked; connection errors and stream errors apart),
+//!   [`Frame::encode`] and [`frame::encode_headers`]; the client connection [`PREFACE`].
+//! - [`ErrorCode`]: the error codes of §7, carried by
+//!   [`ErrorKind::Http2`](crate::ErrorKind::Http2) errors, which say whether the connection
+//!   or only one stream must end ([`Http2Error`](crate::error::Http2Error)).
+//!
+//! Header blocks are compressed with HPACK, in [`hpack`](super::hpack).
+//!
+//! ```
+//! use nethttp::proto::h2::frame::{Decoded, Frame, FrameDecoder, FrameLimits, Ping};
+//!
+//! let ping = Frame::Ping(Ping { ack: false, data: *b"12345678" });
+//! let mut wire = Vec::new();
+//! ping.encode(&mut wire)?;
+//! assert_eq!(wire.len(), 9 + 8);
+//!
+//! let mut dec = FrameDecoder::new(FrameLimits::default());
+//! assert!(matches!(dec.decode(&wire[..10])?, Decoded::Partial));
+//! let Decoded::Frame { frame, len } = dec.decode(&wire)? else {
+//!     unreachable!("the frame is complete")
+//! };
+//! assert_eq!((frame, len), (ping, wire.len()));
+//! # Ok::<(), nethttp::Error>(())
+//! ```
 
 use std::fmt;
+
+pub mod frame;
+
+pub use frame::{Decoded, Frame, FrameDecoder, FrameLimits, PREFACE};
 
 /// An HTTP/2 error code (RFC 9113 §7), as carried by `RST_STREAM` and `GOAWAY` frames and by
 /// [`ErrorKind::Http2`](crate::ErrorKind::Http2) errors. The names are Go's (`ErrCodeProtocol`
