@@ -697,7 +697,8 @@ pub struct FrameLimits {
     /// `CONTINUATION` frames is bounded too. Past it the connection ends with
     /// `ENHANCE_YOUR_CALM`: a block that is not read whole leaves HPACK out of step. Default is
     /// 2 MiB, twice the HPACK decoder's default header list limit, so that a list somewhat
-    /// over that limit still reaches the decoder and fails only its stream.
+    /// over that limit still reaches the decoder and fails only its stream. Zero refuses every
+    /// header block; `usize::MAX` means no limit.
     pub max_header_block: usize,
 }
 

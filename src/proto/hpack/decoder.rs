@@ -62,14 +62,15 @@ impl Decoder {
 
     /// Sets the most a header list may add up to, counting each field's name and value plus
     /// 32 octets (RFC 9113 §6.5.2): this end's `SETTINGS_MAX_HEADER_LIST_SIZE`. Default is
-    /// [`DEFAULT_MAX_HEADER_LIST_SIZE`](Self::DEFAULT_MAX_HEADER_LIST_SIZE); `usize::MAX` means
-    /// no limit.
+    /// [`DEFAULT_MAX_HEADER_LIST_SIZE`](Self::DEFAULT_MAX_HEADER_LIST_SIZE); zero refuses any
+    /// field; `usize::MAX` means no limit.
     pub fn set_max_header_list_size(&mut self, n: usize) {
         self.max_header_list_size = n;
     }
 
     /// Sets the longest name or value, in octets after Huffman decoding. Default is
-    /// [`DEFAULT_MAX_STRING_LEN`](Self::DEFAULT_MAX_STRING_LEN); `usize::MAX` means no limit.
+    /// [`DEFAULT_MAX_STRING_LEN`](Self::DEFAULT_MAX_STRING_LEN); zero allows only empty names
+    /// and values; `usize::MAX` means no limit.
     pub fn set_max_string_len(&mut self, n: usize) {
         self.max_string_len = n;
     }
