@@ -4,6 +4,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
+use crate::proto::h2::ErrorCode;
+
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -84,6 +86,35 @@ pub enum ErrorKind {
     /// A thread the work needs (a connection's reader or writer, a dial) could not be started;
     /// the source holds the operating system's error (usually a thread or memory limit).
     ThreadSpawn,
+    /// The HTTP/2 peer broke a rule of RFC 9113 or RFC 7541 (HPACK); the value says whether the
+    /// whole connection or one stream must end, and with which error code. The source says
+    /// what was wrong.
+    Http2(Http2Error),
+}
+
+/// An HTTP/2 protocol error (RFC 9113 §5.4), for [`ErrorKind::Http2`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Http2Error {
+    /// A connection error (§5.4.1): the connection ends with a `GOAWAY` carrying the code.
+    Connection(ErrorCode),
+    /// A stream error (§5.4.2): only the stream ends, with a `RST_STREAM` carrying the code;
+    /// the connection goes on.
+    Stream {
+        /// The stream to reset.
+        stream_id: u32,
+        /// The code to reset it with.
+        code: ErrorCode,
+    },
+}
+
+impl Http2Error {
+    /// The error code to send in the `GOAWAY` or `RST_STREAM`.
+    pub fn code(&self) -> ErrorCode {
+        match *self {
+            Http2Error::Connection(code) | Http2Error::Stream { code, .. } => code,
+        }
+    }
 }
 
 /// The phase a [`ErrorKind::Timeout`] happened in.
@@ -277,6 +308,19 @@ impl Error {
         Error::with_source(ErrorKind::ThreadSpawn, format!("{what}: {err}"))
     }
 
+    /// Creates an [`ErrorKind::Http2`] connection error with `code`; `what` says what the peer
+    /// did ("data frame on stream 0").
+    pub fn h2_connection(code: ErrorCode, what: impl Into<String>) -> Error {
+        Error::with_source(ErrorKind::Http2(Http2Error::Connection(code)), what.into())
+    }
+
+    /// Creates an [`ErrorKind::Http2`] stream error: `stream_id` is reset with `code`; `what`
+    /// says what the peer did.
+    pub fn h2_stream(stream_id: u32, code: ErrorCode, what: impl Into<String>) -> Error {
+        let kind = ErrorKind::Http2(Http2Error::Stream { stream_id, code });
+        Error::with_source(kind, what.into())
+    }
+
     /// Creates an [`ErrorKind::InvalidInput`] error with a message naming what was wrong.
     pub fn invalid_input(msg: impl Into<String>) -> Error {
         Error::with_source(ErrorKind::InvalidInput, msg.into())
@@ -436,9 +480,10 @@ impl Error {
         let kind = match self.inner.kind {
             ErrorKind::Timeout(_) => io::ErrorKind::TimedOut,
             ErrorKind::ConnectionClosed(_) => io::ErrorKind::UnexpectedEof,
-            ErrorKind::Malformed(_) | ErrorKind::TooLarge(_) | ErrorKind::Decode => {
-                io::ErrorKind::InvalidData
-            }
+            ErrorKind::Malformed(_)
+            | ErrorKind::TooLarge(_)
+            | ErrorKind::Decode
+            | ErrorKind::Http2(_) => io::ErrorKind::InvalidData,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, self)
@@ -481,6 +526,12 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Decode => f.write_str("cannot decode response body"),
             ErrorKind::ThreadSpawn => f.write_str("cannot start a thread"),
+            ErrorKind::Http2(Http2Error::Connection(code)) => {
+                write!(f, "http/2 connection error: {code}")
+            }
+            ErrorKind::Http2(Http2Error::Stream { stream_id, code }) => {
+                write!(f, "http/2 stream error on stream {stream_id}: {code}")
+            }
         }
     }
 }
@@ -592,6 +643,7 @@ impl fmt::Display for Error {
                 | ErrorKind::ThreadSpawn
                 | ErrorKind::UnsupportedTransferCoding
                 | ErrorKind::Malformed(Malformed::Location)
+                | ErrorKind::Http2(_)
         ) {
             if let Some(src) = &self.inner.source {
                 write!(f, ": {src}")?;
@@ -684,6 +736,9 @@ mod tests {
             Error::thread_spawn("connection reader", io::ErrorKind::WouldBlock.into()),
             Error::with_source(ErrorKind::Connect, "refused").with_subject("h:1"),
             Error::with_source(ErrorKind::Dns, "no such host").with_subject("h"),
+            Error::h2_connection(ErrorCode::FrameSize, "ping frame of 9 bytes"),
+            Error::h2_stream(3, ErrorCode::Protocol, "window update of 0"),
+            Error::h2_connection(ErrorCode::Unknown(0xabc), "x"),
         ];
         for e in cases {
             let s = e.to_string();
@@ -714,6 +769,14 @@ mod tests {
         assert_eq!(
             Error::too_large(TooLarge::PartHeader).to_string(),
             "multipart part header too large"
+        );
+        assert_eq!(
+            Error::h2_connection(ErrorCode::Protocol, "data frame on stream 0").to_string(),
+            "http/2 connection error: protocol error: data frame on stream 0"
+        );
+        assert_eq!(
+            Error::h2_stream(5, ErrorCode::FlowControl, "window overflow").to_string(),
+            "http/2 stream error on stream 5: flow control error: window overflow"
         );
     }
 

@@ -50,7 +50,8 @@
 //!
 //! # Layers
 //!
-//! - [`proto`]: the sans-IO HTTP/1.1 core (heads, framing, chunked), shared by both roles.
+//! - [`proto`]: the sans-IO HTTP/1.1 core (heads, framing, chunked), shared by both roles;
+//!   also the HTTP/2 wire pieces (frames, HPACK), which neither role uses yet.
 //! - [`server`]: [`Server`], [`Handler`], [`ResponseWriter`], hijacking, graceful shutdown.
 //! - [`client`]: [`Client`], [`Transport`] (the pool; a reader and a writer thread per
 //!   connection, as Go's `persistConn`), [`ClientConn`](client::ClientConn) (one connection,

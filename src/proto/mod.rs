@@ -7,6 +7,11 @@
 //! own the sockets and threads and call into it, so both roles frame messages with the same
 //! code. [`uri`] turns a typed URL into a request target that holds only RFC 3986 bytes. Above the framing, [`multipart`] decodes `multipart/form-data` bodies (RFC 7578).
 //!
+//! [`h2`] (frames, RFC 9113) and [`hpack`] (header compression, RFC 7541) are the HTTP/2 wire
+//! pieces, written to the same sans-IO rules. They are groundwork for issue 19, which is still
+//! open: the client and the server do not speak HTTP/2 yet, and nothing outside their tests
+//! calls them.
+//!
 //! The rules are strict on purpose: anything that two HTTP implementations could read two ways
 //! (the raw material of request smuggling) is an error here. Each rule cites its section of
 //! RFC 9112 (RFC 7578 and RFC 2046 for multipart bodies).
@@ -32,7 +37,9 @@ pub mod client;
 #[cfg(feature = "server")]
 pub mod date;
 pub mod framing;
+pub mod h2;
 pub mod head;
+pub mod hpack;
 pub mod multipart;
 pub mod uri;
 pub mod write;
