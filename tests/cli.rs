@@ -339,21 +339,23 @@ fn serve_max_connections_evicts_an_idle_client_and_holds_back_behind_a_busy_one(
 }
 
 #[test]
-fn serve_defaults_to_docs() {
+fn serve_defaults_to_the_current_directory() {
     let root = TempDir::new("default-dir");
+    root.write("index.html", b"<p>here</p>\n");
+    // A docs/ folder no longer takes over (issue 18: run inside a project, serve served it).
     root.write("docs/index.html", b"<p>docs</p>\n");
     let mut cmd = std::process::Command::new(BIN);
     cmd.current_dir(root.path())
         .args(["serve", "--quiet", "--addr", "127.0.0.1:0"]);
     let srv = Serve::spawn(cmd);
-    let docs = root.path().join("docs").canonicalize().unwrap();
+    let here = root.path().canonicalize().unwrap();
     assert!(
-        srv.log[0].contains(&format!("serving {} on", docs.display())),
+        srv.log[0].contains(&format!("serving {} on", here.display())),
         "{:?}",
         srv.log
     );
     let (code, out, _) = parts(&nethttp(&["get", &srv.url("")]));
-    assert_eq!((code, out.as_str()), (Some(0), "<p>docs</p>\n"));
+    assert_eq!((code, out.as_str()), (Some(0), "<p>here</p>\n"));
 }
 
 #[test]

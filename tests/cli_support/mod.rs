@@ -162,7 +162,9 @@ impl Serve {
             url: String::new(),
             addr: "127.0.0.1:0".parse().unwrap(),
         };
-        let line = s.wait_line("the serving line", |l| l.contains(" on http://"));
+        let line = s.wait_line("the serving line", |l| {
+            l.contains(" on http://") || l.contains(" on https://")
+        });
         let url = line
             .split(" on ")
             .nth(1)
@@ -170,6 +172,7 @@ impl Serve {
             .unwrap_or_else(|| panic!("no URL in {line:?}"))
             .to_string();
         s.addr = url
+            .trim_start_matches("https://")
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .parse()

@@ -6,13 +6,16 @@
 //! only forwards signals over a channel; a `stopper` thread waits on that channel and runs
 //! `Server::shutdown`, which returns once every in-flight response has finished.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
+use nethttp::fs::Listing;
+use nethttp::handlers::LogFormat;
 use nethttp::server::{Config, Server};
-use nethttp::{log_requests, FileServer};
+use nethttp::StatusCode;
+use nethttp::{log_requests, FileServer, Handler, HeaderValue, Method, Request, ResponseWriter};
 
 use crate::{human_duration, parse_duration, Failure};
 
@@ -27,13 +30,42 @@ use crate::{human_duration, parse_duration, Failure};
 /// then send the old one SIGTERM.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The directory to serve. Default: ./docs if it exists (the repository's documentation
-    /// when run from its root), else the current directory.
+    /// The directory to serve. Default: the current directory.
     dir: Option<PathBuf>,
 
-    /// The address to listen on, HOST:PORT (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
-    addr: String,
+    /// The address to listen on: HOST:PORT, :PORT (every interface, as Go's ":8080") or PORT
+    /// (on 127.0.0.1). Port 0 picks a free port. Default: 127.0.0.1:8080.
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: Option<String>,
+
+    /// The port to listen on (the host from --addr, or 127.0.0.1).
+    #[arg(short, long, value_name = "PORT")]
+    port: Option<u16>,
+
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) for --tls-cert.
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Ask every request for these credentials (HTTP Basic): USER:PASS. Others get 401.
+    #[arg(long, value_name = "USER:PASS")]
+    basic_auth: Option<String>,
+
+    /// Allow cross-origin requests from any origin: Access-Control-Allow-Origin: * on every
+    /// response, and preflight OPTIONS requests answered 204.
+    #[arg(long)]
+    cors: bool,
+
+    /// The access log's format: "default" (address, request, status, bytes, time) or
+    /// "common" (the Common Log Format of Apache and nginx). A download the client did not
+    /// receive whole ends with "cut" in either.
+    #[arg(long, value_name = "FORMAT", default_value = "default", value_parser = ["default", "common"])]
+    log_format: String,
 
     /// The most connections served at once. At the limit a new client is admitted by closing
     /// the longest-idle keep-alive connection; only when every connection is busy with a
@@ -68,10 +100,26 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Failure> {
     crate::logger::init(!args.quiet);
-    let dir = match &args.dir {
-        Some(d) => d.clone(),
-        None if Path::new("docs").is_dir() => PathBuf::from("docs"),
-        None => PathBuf::from("."),
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let addr = listen_addr(args.addr.as_deref(), args.port)?;
+    let auth = match &args.basic_auth {
+        Some(a) => match a.split_once(':') {
+            Some((user, pass)) if !user.is_empty() => Some((user.to_string(), pass.to_string())),
+            _ => {
+                return Err(Failure::usage(format!(
+                    "invalid --basic-auth {a:?}: expected USER:PASS"
+                )))
+            }
+        },
+        None => None,
+    };
+    #[cfg(feature = "tls")]
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            nethttp::tls::ServerTls::from_pem_files(cert, key)
+                .map_err(|e| Failure::new(format!("cannot use --tls-cert/--tls-key: {e}")))?,
+        ),
+        _ => None,
     };
     if !dir.is_dir() {
         return Err(Failure::new(format!(
@@ -85,11 +133,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let listener = nethttp::net::ListenConfig {
         reuse_port: args.reuse_port,
     }
-    .listen(&args.addr)
-    .map_err(|e| bind_error(&args.addr, &e))?;
+    .listen(&addr)
+    .map_err(|e| bind_error(&addr, &e))?;
     let local = listener
         .local_addr()
-        .map_err(|e| Failure::new(format!("cannot listen on {}: {e}", args.addr)))?;
+        .map_err(|e| Failure::new(format!("cannot listen on {addr}: {e}")))?;
 
     let mut cfg = Config {
         addr: local.to_string(),
@@ -102,10 +150,109 @@ pub fn run(args: Args) -> Result<(), Failure> {
         cfg.read_timeout = Some(t);
         cfg.inactivity_timeout = Some(t);
     }
-    let srv = Server::with_config(cfg, log_requests(FileServer::new(&dir)));
+    let files = FileServer::new(&dir).listing(Listing::Detailed);
+    let site = Site {
+        files,
+        auth,
+        cors: args.cors,
+    };
+    let format = if args.log_format == "common" {
+        LogFormat::Common
+    } else {
+        LogFormat::Default
+    };
+    let srv = Server::with_config(cfg, log_requests(site).format(format));
 
     let what = format!("serving {}", shown.display());
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls {
+        return run_until_signalled_tls(&srv, listener, args.shutdown_timeout, &what, tls);
+    }
     run_until_signalled(&srv, listener, args.shutdown_timeout, &what)
+}
+
+/// `--addr` and `--port` as one address: `HOST:PORT`, `:PORT` (every interface) or `PORT`
+/// (loopback); `--port` replaces the port.
+fn listen_addr(addr: Option<&str>, port: Option<u16>) -> Result<String, Failure> {
+    let given = addr.unwrap_or("127.0.0.1:8080");
+    let (host, p) = if let Some(p) = given.strip_prefix(':') {
+        ("0.0.0.0".to_string(), p.to_string())
+    } else if given.bytes().all(|b| b.is_ascii_digit()) && !given.is_empty() {
+        ("127.0.0.1".to_string(), given.to_string())
+    } else {
+        match given.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() => (h.to_string(), p.to_string()),
+            _ => {
+                return Err(Failure::usage(format!(
+                    "invalid --addr {given:?}: expected HOST:PORT, :PORT or PORT"
+                )))
+            }
+        }
+    };
+    let p: u16 = match port {
+        Some(p) => p,
+        None => p.parse().map_err(|_| {
+            Failure::usage(format!(
+                "invalid --addr {given:?}: the port must be a number from 0 to 65535"
+            ))
+        })?,
+    };
+    Ok(format!("{host}:{p}"))
+}
+
+/// The file server with the optional Basic-auth check and CORS fields around it.
+struct Site {
+    files: FileServer,
+    auth: Option<(String, String)>,
+    cors: bool,
+}
+
+impl Handler for Site {
+    fn serve_http(&self, w: &mut dyn ResponseWriter, r: &mut Request) {
+        if self.cors {
+            w.headers_mut()
+                .insert("access-control-allow-origin", HeaderValue::from_static("*"));
+            if r.method == Method::OPTIONS
+                && r.headers.contains_key("access-control-request-method")
+            {
+                let h = w.headers_mut();
+                h.insert(
+                    "access-control-allow-methods",
+                    HeaderValue::from_static("GET, HEAD, OPTIONS"),
+                );
+                if let Some(asked) = r.headers.get("access-control-request-headers") {
+                    h.insert("access-control-allow-headers", asked.clone());
+                }
+                h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+                return w.write_header(StatusCode::NO_CONTENT);
+            }
+        }
+        if let Some((user, pass)) = &self.auth {
+            let ok = r.basic_auth().is_some_and(|(u, p)| {
+                // Both compared whole, whatever the first difference, so the time taken
+                // does not tell how much of a guess was right.
+                constant_time_eq(u.as_bytes(), user.as_bytes())
+                    & constant_time_eq(p.as_bytes(), pass.as_bytes())
+            });
+            if !ok {
+                w.headers_mut().insert(
+                    "www-authenticate",
+                    HeaderValue::from_static("Basic realm=\"nethttp\", charset=\"UTF-8\""),
+                );
+                return nethttp::handlers::error(w, "401 unauthorized", StatusCode::UNAUTHORIZED);
+            }
+        }
+        self.files.serve_http(w, r);
+    }
+}
+
+/// Equality that looks at every byte of the longer input.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
 }
 
 /// Runs `srv` on `listener` until SIGINT or SIGTERM, then shuts it down gracefully within
@@ -116,6 +263,31 @@ pub fn run_until_signalled(
     listener: std::net::TcpListener,
     grace: Duration,
     what: &str,
+) -> Result<(), Failure> {
+    run_with(srv, listener, grace, what, "http", |srv, l| srv.serve(l))
+}
+
+/// As [`run_until_signalled`], serving HTTPS.
+#[cfg(feature = "tls")]
+fn run_until_signalled_tls(
+    srv: &Server,
+    listener: std::net::TcpListener,
+    grace: Duration,
+    what: &str,
+    tls: nethttp::tls::ServerTls,
+) -> Result<(), Failure> {
+    run_with(srv, listener, grace, what, "https", move |srv, l| {
+        srv.serve_tls(l, tls)
+    })
+}
+
+fn run_with(
+    srv: &Server,
+    listener: std::net::TcpListener,
+    grace: Duration,
+    what: &str,
+    scheme: &str,
+    serve: impl FnOnce(&Server, std::net::TcpListener) -> nethttp::Result<()>,
 ) -> Result<(), Failure> {
     let local = listener
         .local_addr()
@@ -166,8 +338,8 @@ pub fn run_until_signalled(
         })
         .map_err(|e| Failure::new(format!("cannot start a thread: {e}")))?;
 
-    eprintln!("nethttp: {what} on http://{local}/ (Ctrl-C to stop)");
-    srv.serve(listener).map_err(Failure::new)?;
+    eprintln!("nethttp: {what} on {scheme}://{local}/ (Ctrl-C to stop)");
+    serve(srv, listener).map_err(Failure::new)?;
     // serve returns only once shutdown has begun; the stopper says how it ended.
     stopper
         .join()
@@ -186,4 +358,31 @@ pub fn bind_error(addr: &str, e: &std::io::Error) -> Failure {
         K::AddrNotAvailable => format!("cannot listen on {addr}: no such local address"),
         _ => format!("cannot listen on {addr}: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_addr;
+
+    #[test]
+    fn address_forms() {
+        for (addr, port, want) in [
+            (None, None, "127.0.0.1:8080"),
+            (Some(":8080"), None, "0.0.0.0:8080"),
+            (Some("9000"), None, "127.0.0.1:9000"),
+            (Some("10.0.0.1:81"), None, "10.0.0.1:81"),
+            (Some("[::1]:82"), None, "[::1]:82"),
+            (None, Some(3000), "127.0.0.1:3000"),
+            (Some(":1"), Some(2), "0.0.0.0:2"),
+        ] {
+            assert_eq!(
+                listen_addr(addr, port).ok().as_deref(),
+                Some(want),
+                "{addr:?}"
+            );
+        }
+        for bad in ["", "host", "h:x", "h:70000", ":"] {
+            assert!(listen_addr(Some(bad), None).is_err(), "{bad:?}");
+        }
+    }
 }
