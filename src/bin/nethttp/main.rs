@@ -3,7 +3,7 @@
 //! in its own file.
 //!
 //! ```text
-//! cargo run --release --features cli -- serve            # ./docs on http://127.0.0.1:8080/
+//! cargo run --release --features cli -- serve docs       # ./docs on http://127.0.0.1:8080/
 //! nethttp get -v http://127.0.0.1:8080/ARCHITECTURE.md
 //! nethttp bench -c 8 -z 10s http://127.0.0.1:8080/
 //! nethttp proxy --addr 127.0.0.1:8081 http://127.0.0.1:8080
