@@ -231,7 +231,6 @@ fn upstream_errors_answer_502_timeouts_504_and_hooks_see_them() {
     });
     let target: Uri = slow.url("").parse().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
     let proxy = TestServer::with_handler(ReverseProxy {
         rewrite: Some(Box::new(move |pr: &mut ProxyRequest<'_>| {
             pr.set_url(&target)
@@ -247,37 +246,10 @@ fn upstream_errors_answer_502_timeouts_504_and_hooks_see_them() {
     assert_eq!(r.status, 504);
 
     // A custom error handler, and modify_response's error going to it.
-    let up = echo_upstream();
-    let target: Uri = up.url("").parse().unwrap();
-    let proxy = TestServer::with_handler(ReverseProxy {
-        rewrite: Some(Box::new(move |pr: &mut ProxyRequest<'_>| {
-            pr.set_url(&target)
-        })),
-        modify_response: Some(Box::new(|resp| {
-            if resp.headers.contains_key("x-refuse") {
-                return Err(nethttp::Error::invalid_input("refused by modify_response"));
-            }
-            resp.headers
-                .insert("x-modified", HeaderValue::from_static("1"));
-            Ok(())
-        })),
-        error_handler: Some(Box::new(move |w, _r, e| {
-            log.lock().unwrap().push(e.to_string());
-            w.write_header(StatusCode::SERVICE_UNAVAILABLE);
-        })),
-        ..ReverseProxy::default()
-    });
-    let r = get(proxy.addr(), "/");
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("x-modified"), Some("1"));
-    let r2 = {
-        let refuse = TestServer::with_handler(|w: &mut dyn ResponseWriter, _r: &mut Request| {
-            w.headers_mut()
-                .insert("x-refuse", HeaderValue::from_static("1"));
-        });
-        let target: Uri = refuse.url("").parse().unwrap();
-        let log = Arc::clone(&seen);
-        let proxy = TestServer::with_handler(ReverseProxy {
+    let hooked = |upstream: &TestServer, seen: &Arc<Mutex<Vec<String>>>| {
+        let target: Uri = upstream.url("").parse().unwrap();
+        let log = Arc::clone(seen);
+        TestServer::with_handler(ReverseProxy {
             rewrite: Some(Box::new(move |pr: &mut ProxyRequest<'_>| {
                 pr.set_url(&target)
             })),
@@ -285,6 +257,8 @@ fn upstream_errors_answer_502_timeouts_504_and_hooks_see_them() {
                 if resp.headers.contains_key("x-refuse") {
                     return Err(nethttp::Error::invalid_input("refused by modify_response"));
                 }
+                resp.headers
+                    .insert("x-modified", HeaderValue::from_static("1"));
                 Ok(())
             })),
             error_handler: Some(Box::new(move |w, _r, e| {
@@ -292,9 +266,17 @@ fn upstream_errors_answer_502_timeouts_504_and_hooks_see_them() {
                 w.write_header(StatusCode::SERVICE_UNAVAILABLE);
             })),
             ..ReverseProxy::default()
-        });
-        get(proxy.addr(), "/")
+        })
     };
+    let up = echo_upstream();
+    let r = get(hooked(&up, &seen).addr(), "/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-modified"), Some("1"));
+    let refuse = TestServer::with_handler(|w: &mut dyn ResponseWriter, _r: &mut Request| {
+        w.headers_mut()
+            .insert("x-refuse", HeaderValue::from_static("1"));
+    });
+    let r2 = get(hooked(&refuse, &seen).addr(), "/");
     assert_eq!(r2.status, 503);
     assert!(
         seen.lock()

@@ -1,17 +1,22 @@
-//! The `Date` header value, rendered at most once a second (sans-IO: the caller passes the time).
+//! Dates without a clock (sans-IO: the caller passes the time): `civil`, seconds since the
+//! epoch broken down in UTC, for every layer that prints a date; and, with feature `server`,
+//! `DateCache`, the `Date` header value rendered at most once a second.
 
+#[cfg(feature = "server")]
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7) cached by the second.
 ///
 /// The caller supplies the clock, so the cache is testable and keeps the wire core free of
 /// clocks; a server keeps one per connection thread.
+#[cfg(feature = "server")]
 #[derive(Debug, Clone)]
 pub struct DateCache {
     secs: u64,
     value: [u8; 29],
 }
 
+#[cfg(feature = "server")]
 impl DateCache {
     /// An empty cache; the first [`get`](Self::get) renders.
     pub fn new() -> DateCache {
@@ -41,18 +46,29 @@ impl DateCache {
 
 /// A time in UTC, broken down (the proleptic Gregorian calendar).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Civil {
+pub struct Civil {
+    /// The year (1970 onwards for times after the epoch).
     pub year: i64,
+    /// 1 to 12.
     pub month: u32,
+    /// 1 to 31.
     pub day: u32,
+    /// 0 to 23.
     pub hour: u32,
+    /// 0 to 59.
     pub minute: u32,
+    /// 0 to 59.
     pub second: u32,
 }
 
 /// Breaks down seconds since the Unix epoch (UTC), by the usual era arithmetic on the count
 /// of days: eras of 400 years (146,097 days) counted from 0000-03-01.
-pub(crate) fn civil(secs: u64) -> Civil {
+///
+/// ```
+/// let t = nethttp::proto::date::civil(951_782_400);
+/// assert_eq!((t.year, t.month, t.day), (2000, 2, 29));
+/// ```
+pub fn civil(secs: u64) -> Civil {
     let days = (secs / 86_400) as i64;
     let rem = (secs % 86_400) as u32;
     let z = days + 719_468;
@@ -73,6 +89,7 @@ pub(crate) fn civil(secs: u64) -> Civil {
     }
 }
 
+#[cfg(feature = "server")]
 impl Default for DateCache {
     fn default() -> DateCache {
         DateCache::new()

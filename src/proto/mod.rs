@@ -34,7 +34,6 @@
 pub mod body;
 pub mod chunked;
 pub mod client;
-#[cfg(feature = "server")]
 pub mod date;
 pub mod framing;
 pub mod h2;
