@@ -117,10 +117,11 @@ mod tests {
             );
         }
     }
-    use std::time::Duration;
 
+    #[cfg(feature = "server")]
     #[test]
     fn renders_and_caches_by_second() {
+        use std::time::Duration;
         let mut c = DateCache::new();
         let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
         assert_eq!(c.get(t), b"Sun, 06 Nov 1994 08:49:37 GMT");
