@@ -13,6 +13,23 @@
 //! Frame size errors are always connection errors here: RFC 9113 §4.2 makes them so for
 //! frames that change connection state, and lets an endpoint treat any stream error as a
 //! connection error (§5.4.1), which spares reading an oversized frame to skip it.
+//!
+//! ```
+//! use nethttp::proto::h2::frame::{Decoded, Frame, FrameDecoder, FrameLimits, Ping};
+//!
+//! let ping = Frame::Ping(Ping { ack: false, data: *b"12345678" });
+//! let mut wire = Vec::new();
+//! ping.encode(&mut wire)?;
+//! assert_eq!(wire.len(), 9 + 8);
+//!
+//! let mut dec = FrameDecoder::new(FrameLimits::default());
+//! assert!(matches!(dec.decode(&wire[..10])?, Decoded::Partial));
+//! let Decoded::Frame { frame, len } = dec.decode(&wire)? else {
+//!     unreachable!("the frame is complete")
+//! };
+//! assert_eq!((frame, len), (ping, wire.len()));
+//! # Ok::<(), nethttp::Error>(())
+//! ```
 
 use std::fmt;
 

@@ -6,37 +6,24 @@
 //! these pieces as the HTTP/1 code calls into [`head`](super::head) and
 //! [`chunked`](super::chunked).
 //!
-//! - [`frame`]: the 9-byte frame header, every frame type of RFC 9113 §6 as a [`Frame`],
-//!   [`FrameDecoder`] (bytes in, frames out, with the size, padding, stream-identifier,
-//!   `SETTINGS` and `CONTINUATION` rules checked; connection errors and stream errors apart),
-//!   [`Frame::encode`] and [`frame::encode_headers`]; the client connection [`PREFACE`].
+//! - `frame` (feature `http2`): the 9-byte frame header, every frame type of RFC 9113 §6 as a
+//!   `Frame`, `FrameDecoder` (bytes in, frames out, with the size, padding,
+//!   stream-identifier, `SETTINGS` and `CONTINUATION` rules checked; connection errors and
+//!   stream errors apart), `Frame::encode` and `frame::encode_headers`; the client connection
+//!   `PREFACE`.
 //! - [`ErrorCode`]: the error codes of §7, carried by
 //!   [`ErrorKind::Http2`](crate::ErrorKind::Http2) errors, which say whether the connection
 //!   or only one stream must end ([`Http2Error`](crate::error::Http2Error)).
 //!
-//! Header blocks are compressed with HPACK, in [`hpack`](super::hpack).
-//!
-//! ```
-//! use nethttp::proto::h2::frame::{Decoded, Frame, FrameDecoder, FrameLimits, Ping};
-//!
-//! let ping = Frame::Ping(Ping { ack: false, data: *b"12345678" });
-//! let mut wire = Vec::new();
-//! ping.encode(&mut wire)?;
-//! assert_eq!(wire.len(), 9 + 8);
-//!
-//! let mut dec = FrameDecoder::new(FrameLimits::default());
-//! assert!(matches!(dec.decode(&wire[..10])?, Decoded::Partial));
-//! let Decoded::Frame { frame, len } = dec.decode(&wire)? else {
-//!     unreachable!("the frame is complete")
-//! };
-//! assert_eq!((frame, len), (ping, wire.len()));
-//! # Ok::<(), nethttp::Error>(())
-//! ```
+//! Header blocks are compressed with HPACK, in `proto::hpack`. `frame` and `hpack` are built
+//! with feature `http2` (off by default); `ErrorCode` always is.
 
 use std::fmt;
 
+#[cfg(feature = "http2")]
 pub mod frame;
 
+#[cfg(feature = "http2")]
 pub use frame::{Decoded, Frame, FrameDecoder, FrameLimits, PREFACE};
 
 /// An HTTP/2 error code (RFC 9113 §7), as carried by `RST_STREAM` and `GOAWAY` frames and by
