@@ -131,16 +131,6 @@ fn raw_server(response: &'static [u8]) -> (String, JoinHandle<()>) {
     (format!("http://{addr}/"), t)
 }
 
-/// A port on 127.0.0.1 that refuses connections: bound without listening, held by the
-/// returned socket, so no other test can take it.
-fn refusing_port() -> (socket2::Socket, u16) {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    s.bind(&addr.into()).unwrap();
-    let port = s.local_addr().unwrap().as_socket().unwrap().port();
-    (s, port)
-}
-
 #[test]
 fn include_head_and_method_head() {
     let srv = TestServer::with_handler(|w: &mut dyn ResponseWriter, r: &mut Request| {
@@ -559,7 +549,7 @@ fn write_out_variables() {
     assert_eq!(v["exitcode"], 0);
 
     // After a failure, -w still writes, with the exit code and the message.
-    let (_sock, refused) = refusing_port();
+    let (_sock, refused) = support::refusing_port();
     let url = format!("http://127.0.0.1:{refused}/");
     let (code, out, err) = parts(&nethttp(&[
         "get",
@@ -637,7 +627,7 @@ fn fail_and_retry() {
     assert_eq!(seen.load(Ordering::SeqCst), 1);
 
     // A refused connection is tried again only with --retry-connrefused.
-    let (_sock, port) = refusing_port();
+    let (_sock, port) = support::refusing_port();
     let refused = format!("http://127.0.0.1:{port}/");
     let (code, _, err) = parts(&nethttp(&["get", "--retry", "2", &refused]));
     assert_eq!(code, Some(7));
@@ -881,7 +871,7 @@ fn bad_input_is_one_line_with_curls_exit_code() {
 
 #[test]
 fn unreachable_and_unresolvable_hosts() {
-    let (_sock, port) = refusing_port();
+    let (_sock, port) = support::refusing_port();
     assert_fails(
         &nethttp(&["get", &format!("http://127.0.0.1:{port}/")]),
         7,

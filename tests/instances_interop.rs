@@ -15,6 +15,7 @@
 //! A missing proxy or wrk prints `skipped: ...` past the harness's capture, or fails the test
 //! under `CI=true` (`.ci/install-peers` installs them).
 
+mod peers;
 mod support;
 
 use std::io::Write;
@@ -147,21 +148,7 @@ impl Kind {
 
     /// The binary, if it is installed (`/usr/sbin` is often not on a user's `PATH`).
     fn binary(self) -> Option<PathBuf> {
-        let name = self.name();
-        [
-            PathBuf::from(name),
-            Path::new("/usr/sbin").join(name),
-            Path::new("/usr/local/sbin").join(name),
-        ]
-        .into_iter()
-        .find(|p| {
-            Command::new(p)
-                .arg("-v")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+        peers::sbin_binary(self.name())
     }
 
     fn command(self, bin: &Path, dir: &Path, conf: &Path) -> Command {

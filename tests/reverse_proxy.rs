@@ -205,16 +205,8 @@ fn an_upstream_that_fails_mid_body_truncates_the_clients_response() {
 #[test]
 fn upstream_errors_answer_502_timeouts_504_and_hooks_see_them() {
     // Nothing listens on a port bound without listening: connects are refused.
-    let holder = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    holder
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
-    let dead = holder.local_addr().unwrap().as_socket().unwrap();
+    let (_holder, port) = support::refusing_port();
+    let dead = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let proxy = TestServer::with_handler(new_single_host_reverse_proxy(
         format!("http://{dead}").parse().unwrap(),
     ));

@@ -127,9 +127,16 @@ pub struct Nginx {
     _proc: Proc,
 }
 
-pub fn nginx_binary() -> Option<PathBuf> {
-    let candidates = ["nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx"];
-    candidates.iter().map(PathBuf::from).find(|p| {
+/// The program `name` if it is installed and answers `-v`: on the `PATH`, or in
+/// `/usr/sbin` or `/usr/local/sbin`, which are often not on a user's `PATH` (nginx, haproxy).
+pub fn sbin_binary(name: &str) -> Option<PathBuf> {
+    [
+        PathBuf::from(name),
+        PathBuf::from("/usr/sbin").join(name),
+        PathBuf::from("/usr/local/sbin").join(name),
+    ]
+    .into_iter()
+    .find(|p| {
         Command::new(p)
             .arg("-v")
             .stdout(Stdio::null())
@@ -137,6 +144,10 @@ pub fn nginx_binary() -> Option<PathBuf> {
             .status()
             .is_ok_and(|s| s.success())
     })
+}
+
+pub fn nginx_binary() -> Option<PathBuf> {
+    sbin_binary("nginx")
 }
 
 impl Nginx {

@@ -718,3 +718,14 @@ pub fn conn_threads_in_process() -> usize {
 pub fn open_fds() -> Option<usize> {
     std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count())
 }
+
+/// A port on 127.0.0.1 that refuses connections: bound without listening, held by the
+/// returned socket, so no other test can take it (and no race between freeing a port and
+/// connecting to it).
+pub fn refusing_port() -> (socket2::Socket, u16) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&addr.into()).unwrap();
+    let port = s.local_addr().unwrap().as_socket().unwrap().port();
+    (s, port)
+}
