@@ -21,7 +21,7 @@
 #   BENCH_PORT         loopback port for the server (default 18190)
 #   NETHTTP_BIN        the nethttp binary (default: built here, release, --features cli)
 #
-# Needs cargo, wrk and python3 (`bash .ci/install-peers`).
+# Needs cargo, wrk, curl and python3 (`bash .ci/install-peers`).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,9 +30,10 @@ dur=${BENCH_DURATION:-2}
 conns=${BENCH_CONNECTIONS:-4,16}
 pin=${BENCH_PIN:-0}
 port=${BENCH_PORT:-18190}
-for tool in wrk python3; do
-    command -v "$tool" >/dev/null || { echo "bench_vs_wrk: needs $tool" >&2; exit 2; }
-done
+script=benches/bench_vs_wrk.sh
+# shellcheck source=benches/lib.sh
+. "$repo/benches/lib.sh"
+require_tools wrk python3 curl
 if [ -z "${NETHTTP_BIN:-}" ]; then
     (cd "$repo" && cargo build --release --features cli --bin nethttp >&2)
     NETHTTP_BIN=$repo/target/release/nethttp
@@ -46,7 +47,7 @@ printf 'hello, world\n' >"$dir/hello.txt"
 srv=$!
 trap 'kill $srv 2>/dev/null; rm -rf "$dir"' EXIT
 url=http://127.0.0.1:$port/hello.txt
-for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
+wait_http "$url" "nethttp serve"
 
 results=$(mktemp)
 for c in ${conns//,/ }; do

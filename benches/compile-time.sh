@@ -28,7 +28,9 @@ runs=${RUNS:-1}
 ureq=${UREQ:-3}
 mkdir -p "$work"
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+script=benches/compile-time.sh
+# shellcheck source=benches/lib.sh
+. "$repo/benches/lib.sh"
 
 # name | dependency line | main.rs
 programs=(

@@ -34,19 +34,11 @@ dur=${BENCH_DURATION:-5}
 port0=${BENCH_PORT:-18180}
 big_mib=${FILES_BIG_MIB:-1024}
 
-nginx_bin=$(command -v nginx || true)
-[ -z "$nginx_bin" ] && [ -x /usr/sbin/nginx ] && nginx_bin=/usr/sbin/nginx
-missing=()
-for tool in cargo go wrk curl python3; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-[ -z "$nginx_bin" ] && missing+=(nginx)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "benches/files.sh: missing ${missing[*]}; install the peers with: bash .ci/install-peers" >&2
-  exit 1
-fi
-
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+script=benches/files.sh
+# shellcheck source=benches/lib.sh
+. "$repo/benches/lib.sh"
+require_tools cargo go wrk curl python3 nginx
+nginx_bin=$(find_nginx)
 
 # --- build ---------------------------------------------------------------------------------
 bin="$out/bin"
@@ -93,12 +85,9 @@ port_of() {
 
 server_pid=
 start_server() { # impl
-  local port i
+  local port
   port=$(port_of "$1")
-  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/small.bin"; then
-    echo "benches/files.sh: something already listens on 127.0.0.1:$port (set BENCH_PORT)" >&2
-    exit 1
-  fi
+  require_free "http://127.0.0.1:$port/small.bin"
   case $1 in
     nethttp) "$NETHTTP_BIN" serve -q --addr "127.0.0.1:$port" "$www" 2>/dev/null & ;;
     nethttp-before) "$NETHTTP_BEFORE" serve -q --addr "127.0.0.1:$port" "$www" 2>/dev/null & ;;
@@ -132,22 +121,12 @@ EOF
       ;;
   esac
   server_pid=$!
-  for i in $(seq 100); do
-    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/small.bin"; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "benches/files.sh: the $1 server did not come up on 127.0.0.1:$port" >&2
-  exit 1
+  wait_http "http://127.0.0.1:$port/small.bin" "the $1 server"
 }
 
 stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
+  stop_pid "$server_pid"
+  server_pid=
 }
 cleanup() {
   stop_server
@@ -155,24 +134,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# utime + stime of a process and its children's threads (nginx's workers), in clock ticks.
-cpu_ticks() { # pid
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
-  echo "$total"
-}
 clk_tck=$(getconf CLK_TCK)
-
-rotate() { # round items...
-  local r=$1
-  shift
-  local items=("$@") n=$# i
-  for ((i = 0; i < n; i++)); do
-    printf '%s ' "${items[$(((i + r) % n))]}"
-  done
-}
 
 log "load before: $(uptime)"
 tsv="$out/files.tsv"

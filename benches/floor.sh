@@ -33,21 +33,14 @@ for f in "$bin/nethttp-hello" "$bin/hyper-hello" "$bin/client-bench" "$floor_bin
 done
 command -v wrk >/dev/null || { echo "benches/floor.sh: needs wrk" >&2; exit 1; }
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+script=benches/floor.sh
+# shellcheck source=benches/lib.sh
+. "$repo/benches/lib.sh"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-wait_up() { # port
-  for _ in $(seq 100); do
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
-    sleep 0.05
-  done
-  echo "benches/floor.sh: nothing answers on 127.0.0.1:$1" >&2
-  exit 1
-}
-
-rotate() { local r=$1; shift; local a=("$@") n=$# i; for ((i = 0; i < n; i++)); do printf '%s ' "${a[$(((i + r) % n))]}"; done; }
+wait_up() { wait_http "http://127.0.0.1:$1/" "the server on port $1"; } # port
 
 results=$(mktemp)
 

@@ -46,19 +46,11 @@ dur=${BENCH_DURATION:-5}
 port0=${BENCH_PORT:-18280}
 examples=${PROXY_EXAMPLES:-reverse_proxy}
 
-nginx_bin=$(command -v nginx || true)
-[ -z "$nginx_bin" ] && [ -x /usr/sbin/nginx ] && nginx_bin=/usr/sbin/nginx
-missing=()
-for tool in cargo go wrk curl python3; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-[ -z "$nginx_bin" ] && missing+=(nginx)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "benches/proxy.sh: missing ${missing[*]}; install the peers with: bash .ci/install-peers" >&2
-  exit 1
-fi
-
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+script=benches/proxy.sh
+# shellcheck source=benches/lib.sh
+. "$repo/benches/lib.sh"
+require_tools cargo go wrk curl python3 nginx
+nginx_bin=$(find_nginx)
 
 # --- build ---------------------------------------------------------------------------------
 bin="$out/bin"
@@ -121,29 +113,18 @@ EOF
 upstream_pid=
 proxy_pid=
 cleanup() {
-  if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; fi
-  if [ -n "$upstream_pid" ]; then kill "$upstream_pid" 2>/dev/null || true; wait "$upstream_pid" 2>/dev/null || true; fi
+  stop_pid "$proxy_pid"
+  stop_pid "$upstream_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 wait_for_hello() { # url what
-  local i
-  for i in $(seq 100); do
-    if [ "$(curl -s --max-time 1 "$1" || true)" = "Hello, World!" ]; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "benches/proxy.sh: $2 did not answer Hello, World! at $1" >&2
-  exit 1
+  wait_http "$1" "$2" "Hello, World!"
 }
 
 for p in $port0 $(for i in "${impls[@]}"; do port_of "$i"; done); do
-  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$p/"; then
-    echo "benches/proxy.sh: something already listens on 127.0.0.1:$p (set BENCH_PORT)" >&2
-    exit 1
-  fi
+  require_free "http://127.0.0.1:$p/"
 done
 "$nginx_bin" -e "$work/error.log" -p "$work" -c "$work/nginx.conf" 2>/dev/null &
 upstream_pid=$!
@@ -165,27 +146,11 @@ start_proxy() { # impl
 }
 
 stop_proxy() {
-  if [ -n "$proxy_pid" ]; then
-    kill "$proxy_pid" 2>/dev/null || true
-    wait "$proxy_pid" 2>/dev/null || true
-    proxy_pid=
-  fi
+  stop_pid "$proxy_pid"
+  proxy_pid=
 }
 
-# utime + stime of a process, in clock ticks.
-cpu_ticks() { # pid
-  awk '{print $14 + $15}' "/proc/$1/stat"
-}
 clk_tck=$(getconf CLK_TCK)
-
-rotate() { # round items...
-  local r=$1
-  shift
-  local items=("$@") n=$# i
-  for ((i = 0; i < n; i++)); do
-    printf '%s ' "${items[$(((i + r) % n))]}"
-  done
-}
 
 # One wrk run through the running proxy: prints "rps cpu_us_per_request upstream_conns".
 measure() { # impl threads conns

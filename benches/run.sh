@@ -39,16 +39,10 @@ port0=${BENCH_PORT:-18080}
 client_target=${BENCH_CLIENT_TARGET:-hyper}
 peers_target=${PEERS_TARGET_DIR:-$peers/rust/target}
 
-missing=()
-for tool in cargo go wrk python3 curl; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "benches/run.sh: missing ${missing[*]}; install the peers with: bash .ci/install-peers" >&2
-  exit 1
-fi
-
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+script=benches/run.sh
+# shellcheck source=benches/lib.sh
+. "$repo/benches/lib.sh"
+require_tools cargo go wrk python3 curl
 
 # --- build ---------------------------------------------------------------------------------
 bin="$out/bin"
@@ -76,53 +70,29 @@ server_pid=
 start_server() { # impl
   local port
   port=$(server_port "$1")
-  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
-    echo "benches/run.sh: something already listens on 127.0.0.1:$port (set BENCH_PORT)" >&2
-    exit 1
-  fi
+  require_free "http://127.0.0.1:$port/"
   case $1 in
     nethttp) "$bin/nethttp-hello" "127.0.0.1:$port" & ;;
     hyper) "$bin/hyper-hello" "127.0.0.1:$port" & ;;
     go) "$bin/go-hello" "127.0.0.1:$port" & ;;
   esac
   server_pid=$!
-  local i
-  for i in $(seq 100); do
-    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "benches/run.sh: the $1 server did not come up on 127.0.0.1:$port" >&2
-  exit 1
+  wait_http "http://127.0.0.1:$port/" "the $1 server"
 }
 
 stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
+  stop_pid "$server_pid"
+  server_pid=
 }
 trap stop_server EXIT
 
-# utime + stime of a process, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 clk_tck=$(getconf CLK_TCK)
 
 uptime_before=$(uptime)
 log "load before: $uptime_before"
 
-# Rotates a list by the round number, so each implementation runs early in some rounds and
-# late in others and drift hits all of them alike.
-rotate() { # round items...
-  local r=$1
-  shift
-  local items=("$@") n=$# i
-  for ((i = 0; i < n; i++)); do
-    printf '%s ' "${items[$(((i + r) % n))]}"
-  done
-}
+# `rotate` (benches/lib.sh) orders each round differently, so each implementation runs early
+# in some rounds and late in others and drift hits all of them alike.
 
 # --- server bench --------------------------------------------------------------------------
 if [ "$only" != client ]; then
