@@ -99,6 +99,9 @@ struct State {
     phase: Phase,
     /// How many round trips have started on this connection.
     uses: u64,
+    /// The thread that started the last round trip, so the pool can give the connection back
+    /// to it first (see `TransportInner::get_conn`).
+    last_caller: Option<std::thread::ThreadId>,
     /// The writer's progress. It overlaps `phase`: a server may answer, and the reader hand
     /// the response over, before the request body is written.
     wrote: Wrote,
@@ -301,6 +304,7 @@ impl PersistConn {
             state: Mutex::new(State {
                 phase: Phase::Idle,
                 uses: 0,
+                last_caller: None,
                 wrote: Wrote::default(),
                 reader: None,
                 writer: None,
@@ -418,14 +422,22 @@ impl PersistConn {
         }
     }
 
+    /// The thread that started the last round trip on this connection, if any.
+    pub(crate) fn last_caller(&self) -> Option<std::thread::ThreadId> {
+        self.state.lock().last_caller
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         matches!(self.state.lock().phase, Phase::Closed { .. })
     }
 
     /// Marks the start of round trip `req_id`; true if the connection carried one before.
+    /// Called on the caller's thread, which is remembered as the connection's last caller.
     pub(crate) fn begin(&self, req_id: u64) -> bool {
+        let me = std::thread::current().id();
         let mut st = self.state.lock();
         st.uses += 1;
+        st.last_caller = Some(me);
         if !matches!(st.phase, Phase::Closed { .. }) {
             st.phase = Phase::InFlight(req_id);
         }

@@ -878,3 +878,99 @@ fn close_idle_connections_leaves_no_threads() {
         assert!(s.closed_by_client(), "{} left open", s.host);
     }
 }
+
+/// A thread that makes round trips one after another on the same transport, as a program's
+/// worker thread does: each `call` is sent to it and answered on the `Call`'s channel.
+struct Worker {
+    jobs: Option<Sender<(String, Sender<Result<Response>>)>>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    fn new(t: &Transport) -> Worker {
+        let (jobs, rx) = crossbeam_channel::unbounded::<(String, Sender<Result<Response>>)>();
+        let t = t.clone();
+        let handle = thread::Builder::new()
+            .name("pool-test-worker".into())
+            .spawn(move || {
+                while let Ok((url, reply)) = rx.recv() {
+                    let mut req = Request::new(Method::GET, &url).expect("test url");
+                    RequestOptions::of_mut(&mut req).deadline =
+                        Some(Instant::now() + REQUEST_DEADLINE);
+                    let _ = reply.send(t.round_trip(req));
+                }
+            })
+            .expect("spawn a worker thread");
+        Worker {
+            jobs: Some(jobs),
+            handle: Some(handle),
+        }
+    }
+
+    /// Starts `GET url` on this worker's thread.
+    fn call(&self, url: &str) -> Call {
+        let (tx, result) = crossbeam_channel::bounded(1);
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send((url.to_string(), tx));
+        }
+        Call {
+            result,
+            deadline: Instant::now() + REQUEST_DEADLINE,
+            seen: Arc::new(Seen::default()),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the job channel ends the thread after its current round trip, which is
+        // bounded by its deadline.
+        self.jobs = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A thread gets back the idle connection it used last, even when another is more recently
+/// used; a thread with none of its own gets the most recently used one (Go's choice).
+#[test]
+fn idle_connection_goes_back_to_the_thread_that_used_it() {
+    let h = Harness::new(|_| {});
+    let (w1, w2, w3) = (
+        Worker::new(&h.transport),
+        Worker::new(&h.transport),
+        Worker::new(&h.transport),
+    );
+    // Both workers hold a response at once, so each has a connection of its own.
+    let c1 = w1.call("http://a.test/1");
+    let mut s1 = h.accept();
+    s1.read_head();
+    s1.write(&partial(2, "a"));
+    let mut r1 = c1.response();
+    let c2 = w2.call("http://a.test/2");
+    let mut s2 = h.accept();
+    s2.read_head();
+    s2.write(&partial(2, "b"));
+    let mut r2 = c2.response();
+    // w1's connection goes back first, w2's last: w2's is the most recently used.
+    s1.write("a");
+    assert_eq!(r1.text().unwrap(), "aa");
+    s2.write("b");
+    assert_eq!(r2.text().unwrap(), "bb");
+    h.wait_for("both pooled", |h| h.stats().idle == 2);
+
+    // w1 asks again: it gets its own connection, not the most recently used one.
+    let again = w1.call("http://a.test/again");
+    assert_eq!(s1.answer("one"), "GET /again HTTP/1.1");
+    assert_eq!(again.response().text().unwrap(), "one");
+    h.wait_for("pooled again", |h| h.stats().idle == 2);
+    // w3 has used neither: it gets the most recently used, now w1's.
+    let third = w3.call("http://a.test/third");
+    assert_eq!(s1.answer("three"), "GET /third HTTP/1.1");
+    assert_eq!(third.response().text().unwrap(), "three");
+    assert_eq!(h.dials(), 2);
+    drop((w1, w2, w3));
+    h.assert_no_leaks();
+    assert!(s2.closed_by_client());
+}

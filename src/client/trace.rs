@@ -147,9 +147,11 @@ impl ClientTrace {
         self
     }
 
-    pub(crate) fn get_conn(&self, host_port: &str) {
+    /// Builds the hook's argument only when a hook is set: the pool calls this per request,
+    /// and most requests are not traced.
+    pub(crate) fn get_conn_with(&self, host_port: impl FnOnce() -> String) {
         if let Some(f) = &self.get_conn {
-            f(host_port);
+            f(&host_port());
         }
     }
     pub(crate) fn got_conn(&self, info: GotConnInfo) {

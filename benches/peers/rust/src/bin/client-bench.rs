@@ -12,6 +12,11 @@
 //! (every thread of the process, including exited ones). The calling threads are named
 //! `caller`, so `perf record -e sched:sched_switch` can tell them from the library's threads
 //! (benches/run.sh does). For nethttp, `dials` counts connections opened during the run.
+//!
+//! With `CB_PER_THREAD` set in the environment, each calling thread makes its own client (so
+//! its own pool of one connection) instead of sharing one: a diagnostic that separates the
+//! cost of sharing a pool from the cost of the round trip (docs/PERFORMANCE.md, "The pooled
+//! client at 8 threads").
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -286,6 +291,12 @@ fn main() {
                         let mut lat = Vec::with_capacity(1 << 16);
                         let mut errors = 0u64;
                         let mut buf = Vec::with_capacity(64);
+                        let own = std::env::var_os("CB_PER_THREAD")
+                            .map(|_| Client::new(args.imp, 1));
+                        let client = own.as_ref().unwrap_or(&client);
+                        for _ in 0..args.warmup {
+                            let _ = client.get(&args.url, &mut buf);
+                        }
                         barrier.wait();
                         let begin = Instant::now();
                         loop {
