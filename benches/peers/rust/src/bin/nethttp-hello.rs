@@ -2,7 +2,10 @@
 //!
 //! Every request gets `200 OK`, `Content-Type: text/plain` and the 13-byte body
 //! `Hello, World!` (nethttp adds Content-Length and Date), with keep-alive, as hyper-hello
-//! and the Go hello server do. Default `Config`: one thread per connection.
+//! and the Go hello server do. Default `Config`: one thread per connection. With
+//! `HELLO_REUSE_PORT` set in the environment the listener shares its port (`reuse_port`),
+//! which on Linux also switches the accept loop to its polling form (accept until the queue
+//! is empty, then poll): a diagnostic for the churn benchmarks (docs/PERFORMANCE.md).
 
 use nethttp::server::{Config, Request, ResponseWriter, Server};
 
@@ -14,6 +17,7 @@ fn main() {
         .unwrap_or_else(|| "127.0.0.1:8080".into());
     let cfg = Config {
         addr: addr,
+        reuse_port: std::env::var_os("HELLO_REUSE_PORT").is_some(),
         ..Config::default()
     };
     let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, _r: &mut Request| {
