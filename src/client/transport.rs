@@ -937,31 +937,29 @@ impl TransportInner {
                 }
                 pool.idle_wait.remove(&pc.key);
             }
-            let per_host = pool.idle.get(&pc.key).map_or(0, Vec::len);
-            if per_host >= self.cfg.max_idle_conns_per_host {
+            // One lookup of the host's list (kept, empty, while its connection is out), so a
+            // put back hashes the key once and clones it only for a new host.
+            let pool = &mut *pool;
+            let list = match pool.idle.get_mut(&pc.key) {
+                Some(list) => list,
+                None => pool.idle.entry(pc.key.clone()).or_default(),
+            };
+            if list.len() >= self.cfg.max_idle_conns_per_host {
                 return Err("too many idle connections for host");
             }
             pool.seq += 1;
             let seq = pool.seq;
-            let ic = IdleConn {
+            list.push(IdleConn {
                 pc: Arc::clone(pc),
                 since: Instant::now(),
                 seq,
                 last_caller,
-            };
-            // The host's list usually exists (an empty one is kept while its connection is
-            // out), so a put back clones no key.
-            match pool.idle.get_mut(&pc.key) {
-                Some(list) => list.push(ic),
-                None => {
-                    pool.idle.insert(pc.key.clone(), vec![ic]);
-                }
-            }
+            });
             pool.lru.insert(seq, Arc::clone(pc));
             if self.cfg.max_idle_conns > 0 && pool.lru.len() > self.cfg.max_idle_conns {
                 // Evict the least recently used connection across all hosts.
                 if let Some((_, old)) = pool.lru.pop_first() {
-                    remove_from_list(&mut pool, &old);
+                    remove_from_list(pool, &old);
                     evicted = Some(old);
                 }
             }
