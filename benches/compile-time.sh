@@ -3,12 +3,13 @@
 # with matching features, one after another in one run, and the ratios. Not part of CI.
 #
 #   bash benches/compile-time.sh
-#   BASELINE=/path/to/older/nethttp bash benches/compile-time.sh   # adds that checkout's default
+#   BASELINE=/path/to/older/nethttp bash benches/compile-time.sh   # adds that checkout's builds
 #
 # Settings (environment):
 #   RUNS       clean builds per program; the fastest counts (default 1)
-#   BASELINE   another nethttp checkout whose default-feature build is measured too (e.g. the
-#              commit before a change), so "no slower than before" is a ratio from this run
+#   BASELINE   another nethttp checkout whose `client` and default builds are measured too
+#              (e.g. the commit before a change), so "no slower than before" is a ratio from
+#              this run (ONLY names them nethttp-baseline-client and nethttp-baseline-default)
 #   UREQ       the ureq version requirement (default "3")
 #   ONLY       space-separated program names to build (default all; the ratio table then
 #              shows the ratios it has the programs for)
@@ -46,6 +47,7 @@ programs=(
 )
 if [ -n "${BASELINE:-}" ]; then
   base=$(cd "$BASELINE" && pwd)
+  programs+=("nethttp-baseline-client|nethttp = { path = \"$base\", default-features = false, features = [\"client\"] }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }")
   programs+=("nethttp-baseline-default|nethttp = { path = \"$base\" }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }")
 fi
 
@@ -90,7 +92,9 @@ for p in "${programs[@]}"; do
   fi
   feats=$(sed -n 's/.*features = \[\(.*\)\].*/\1/p' <<<"$dep" | tr -d '"')
   case $dep in *"default-features = false"*) [ -n "$feats" ] || feats="none" ;; *) feats="default" ;; esac
-  echo "| ${name%%-*} | $feats | ${secs[$name]} s | ${crates[$name]} |"
+  label=${name%%-*}
+  [[ $name != nethttp-baseline-* ]] || label="nethttp at $(basename "$base")"
+  echo "| $label | $feats | ${secs[$name]} s | ${crates[$name]} |"
 done
 echo
 echo "| ratio | value | target |"
@@ -100,5 +104,6 @@ echo "| nethttp \`client,tls\` / ureq default (rustls, gzip) | $(ratio "${secs[n
 echo "| nethttp \`client,tls,gzip\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls-gzip]:-}" "${secs[ureq-default]:-}") | (same features as ureq's default) |"
 echo "| the design's dependencies alone / ureq none | $(ratio "${secs[deps-floor]:-}" "${secs[ureq-none]:-}") | (the floor of this design) |"
 if [ -n "${BASELINE:-}" ]; then
+  echo "| nethttp \`client\` / baseline \`client\` | $(ratio "${secs[nethttp-client]:-}" "${secs[nethttp-baseline-client]:-}") | (this change's effect) |"
   echo "| nethttp default / baseline default | $(ratio "${secs[nethttp-default]:-}" "${secs[nethttp-baseline-default]:-}") | at most 1.0x |"
 fi
