@@ -258,10 +258,8 @@ pub(crate) fn userinfo(uri: &Uri) -> Option<(String, Option<String>)> {
 
 /// `Authorization: Basic` credentials for `user` and `password` (RFC 7617).
 pub(crate) fn basic_auth(user: &str, password: Option<&str>) -> HeaderValue {
-    use base64::Engine;
-    let raw = format!("{user}:{}", password.unwrap_or(""));
-    let enc = base64::engine::general_purpose::STANDARD.encode(raw);
-    let mut v = HeaderValue::from_str(&format!("Basic {enc}")).expect("base64 is visible ASCII");
+    let value = crate::proto::auth::basic_auth(user, password.unwrap_or(""));
+    let mut v = HeaderValue::from_str(&value).expect("base64 is visible ASCII");
     v.set_sensitive(true);
     v
 }
