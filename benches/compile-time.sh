@@ -6,7 +6,8 @@
 #   BASELINE=/path/to/older/nethttp bash benches/compile-time.sh   # adds that checkout's builds
 #
 # Settings (environment):
-#   RUNS       clean builds per program; the fastest counts (default 1)
+#   RUNS       clean builds per program, in rounds over all programs; the fastest counts
+#              (default 1)
 #   BASELINE   another nethttp checkout whose `client` and default builds are measured too
 #              (e.g. the commit before a change), so "no slower than before" is a ratio from
 #              this run (ONLY names them nethttp-baseline-client and nethttp-baseline-default)
@@ -52,6 +53,7 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 
 declare -A secs crates
+chosen=()
 for p in "${programs[@]}"; do
   IFS='|' read -r name dep main <<<"$p"
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
@@ -61,18 +63,23 @@ for p in "${programs[@]}"; do
     "cb-$name" "$dep" >"$dir/Cargo.toml"
   printf '%s\n' "$main" >"$dir/src/main.rs"
   (cd "$dir" && cargo fetch --quiet)
-  best=
-  for _ in $(seq "$runs"); do
+  chosen+=("$name")
+done
+# Round by round, every program once per round, so a change in the machine's load during the
+# run falls on all of them alike rather than on whichever was built last.
+for _ in $(seq "$runs"); do
+  for name in "${chosen[@]}"; do
+    dir="$work/$name"
     rm -rf "$dir/target"
     log "building $name"
     start=$(date +%s.%N)
     (cd "$dir" && cargo build --release 2>"$dir/build.log")
     end=$(date +%s.%N)
     t=$(python3 -c "print(round($end - $start, 1))")
-    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $t < $best else 1)"; then best=$t; fi
+    best=${secs[$name]:-}
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $t < $best else 1)"; then secs[$name]=$t; fi
+    crates[$name]=$(grep -c '^ *Compiling ' "$dir/build.log" || true)
   done
-  secs[$name]=$best
-  crates[$name]=$(grep -c '^ *Compiling ' "$dir/build.log" || true)
 done
 
 ratio() { # a b: a/b, or "-" if either was not built
