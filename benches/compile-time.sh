@@ -3,12 +3,14 @@
 # with matching features, one after another in one run, and the ratios. Not part of CI.
 #
 #   bash benches/compile-time.sh
-#   BASELINE=/path/to/older/nethttp bash benches/compile-time.sh   # adds that checkout's default
+#   BASELINE=/path/to/older/nethttp bash benches/compile-time.sh   # adds that checkout's builds
 #
 # Settings (environment):
-#   RUNS       clean builds per program; the fastest counts (default 1)
-#   BASELINE   another nethttp checkout whose default-feature build is measured too (e.g. the
-#              commit before a change), so "no slower than before" is a ratio from this run
+#   RUNS       clean builds per program, in rounds over all programs; the fastest counts
+#              (default 1)
+#   BASELINE   another nethttp checkout whose `client` and default builds are measured too
+#              (e.g. the commit before a change), so "no slower than before" is a ratio from
+#              this run (ONLY names them nethttp-baseline-client and nethttp-baseline-default)
 #   UREQ       the ureq version requirement (default "3")
 #   ONLY       space-separated program names to build (default all; the ratio table then
 #              shows the ratios it has the programs for)
@@ -46,10 +48,12 @@ programs=(
 )
 if [ -n "${BASELINE:-}" ]; then
   base=$(cd "$BASELINE" && pwd)
+  programs+=("nethttp-baseline-client|nethttp = { path = \"$base\", default-features = false, features = [\"client\"] }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }")
   programs+=("nethttp-baseline-default|nethttp = { path = \"$base\" }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }")
 fi
 
 declare -A secs crates
+chosen=()
 for p in "${programs[@]}"; do
   IFS='|' read -r name dep main <<<"$p"
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
@@ -59,18 +63,23 @@ for p in "${programs[@]}"; do
     "cb-$name" "$dep" >"$dir/Cargo.toml"
   printf '%s\n' "$main" >"$dir/src/main.rs"
   (cd "$dir" && cargo fetch --quiet)
-  best=
-  for _ in $(seq "$runs"); do
+  chosen+=("$name")
+done
+# Round by round, every program once per round, so a change in the machine's load during the
+# run falls on all of them alike rather than on whichever was built last.
+for _ in $(seq "$runs"); do
+  for name in "${chosen[@]}"; do
+    dir="$work/$name"
     rm -rf "$dir/target"
     log "building $name"
     start=$(date +%s.%N)
     (cd "$dir" && cargo build --release 2>"$dir/build.log")
     end=$(date +%s.%N)
     t=$(python3 -c "print(round($end - $start, 1))")
-    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $t < $best else 1)"; then best=$t; fi
+    best=${secs[$name]:-}
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $t < $best else 1)"; then secs[$name]=$t; fi
+    crates[$name]=$(grep -c '^ *Compiling ' "$dir/build.log" || true)
   done
-  secs[$name]=$best
-  crates[$name]=$(grep -c '^ *Compiling ' "$dir/build.log" || true)
 done
 
 ratio() { # a b: a/b, or "-" if either was not built
@@ -90,7 +99,9 @@ for p in "${programs[@]}"; do
   fi
   feats=$(sed -n 's/.*features = \[\(.*\)\].*/\1/p' <<<"$dep" | tr -d '"')
   case $dep in *"default-features = false"*) [ -n "$feats" ] || feats="none" ;; *) feats="default" ;; esac
-  echo "| ${name%%-*} | $feats | ${secs[$name]} s | ${crates[$name]} |"
+  label=${name%%-*}
+  [[ $name != nethttp-baseline-* ]] || label="nethttp at $(basename "$base")"
+  echo "| $label | $feats | ${secs[$name]} s | ${crates[$name]} |"
 done
 echo
 echo "| ratio | value | target |"
@@ -100,5 +111,6 @@ echo "| nethttp \`client,tls\` / ureq default (rustls, gzip) | $(ratio "${secs[n
 echo "| nethttp \`client,tls,gzip\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls-gzip]:-}" "${secs[ureq-default]:-}") | (same features as ureq's default) |"
 echo "| the design's dependencies alone / ureq none | $(ratio "${secs[deps-floor]:-}" "${secs[ureq-none]:-}") | (the floor of this design) |"
 if [ -n "${BASELINE:-}" ]; then
+  echo "| nethttp \`client\` / baseline \`client\` | $(ratio "${secs[nethttp-client]:-}" "${secs[nethttp-baseline-client]:-}") | (this change's effect) |"
   echo "| nethttp default / baseline default | $(ratio "${secs[nethttp-default]:-}" "${secs[nethttp-baseline-default]:-}") | at most 1.0x |"
 fi

@@ -14,6 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 
+use crate::proto::date;
+
 #[cfg(feature = "server")]
 use crate::server::ResponseWriter;
 
@@ -115,7 +117,7 @@ impl Cookie {
             let min = UNIX_EPOCH - Duration::from_secs(11_644_473_600);
             if t >= min {
                 out.push_str("; Expires=");
-                out.push_str(&httpdate::fmt_http_date(t));
+                out.push_str(&date::imf_fixdate(unix_secs(t)));
             }
         }
         match self.max_age {
@@ -268,7 +270,10 @@ fn parse_value(raw: &str, allow_quotes: bool) -> Option<&str> {
 /// An `Expires` date: HTTP's three forms, or the Netscape form with dashes in the date
 /// (`Wed, 09-Jun-2021 10:18:14 GMT`) that servers still send and Go also reads.
 fn parse_cookie_date(s: &str) -> Option<SystemTime> {
-    if let Ok(t) = httpdate::parse_http_date(s) {
+    let parse = |s: &str| {
+        date::parse_http_date(s.as_bytes()).map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
+    };
+    if let Some(t) = parse(s) {
         return Some(t);
     }
     let netscape: String = match s.split_once(", ") {
@@ -279,7 +284,20 @@ fn parse_cookie_date(s: &str) -> Option<SystemTime> {
         _ => return None,
     };
     let netscape = netscape.replace(" UTC", " GMT");
-    httpdate::parse_http_date(&netscape).ok()
+    parse(&netscape)
+}
+
+/// Whole seconds from the Unix epoch to `t`, rounded down (negative before the epoch), as
+/// Go's `Time.Unix`; saturated at the ends of `i64`.
+fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => {
+            let d = e.duration();
+            let whole = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            -whole - i64::from(d.subsec_nanos() > 0)
+        }
+    }
 }
 
 /// Adds a `Set-Cookie` field for `cookie` to the response headers, as Go's `http.SetCookie`.
@@ -384,6 +402,32 @@ mod tests {
                     ..Cookie::new("s", "1")
                 },
                 Some("s=1; Path=/p; Domain=example.com; Expires=Tue, 14 Nov 2023 22:13:20 GMT; Max-Age=60; HttpOnly; Secure; SameSite=Strict; Partitioned"),
+            ),
+            // Go writes any Expires from the year 1601 on (`validCookieExpires`), before
+            // the Unix epoch too.
+            (
+                "expires_before_the_epoch",
+                Cookie {
+                    expires: Some(UNIX_EPOCH - Duration::from_millis(500)),
+                    ..Cookie::new("s", "1")
+                },
+                Some("s=1; Expires=Wed, 31 Dec 1969 23:59:59 GMT"),
+            ),
+            (
+                "expires_1601",
+                Cookie {
+                    expires: Some(UNIX_EPOCH - Duration::from_secs(11_644_473_600)),
+                    ..Cookie::new("s", "1")
+                },
+                Some("s=1; Expires=Mon, 01 Jan 1601 00:00:00 GMT"),
+            ),
+            (
+                "expires_1600_omitted",
+                Cookie {
+                    expires: Some(UNIX_EPOCH - Duration::from_secs(11_644_473_601)),
+                    ..Cookie::new("s", "1")
+                },
+                Some("s=1"),
             ),
             (
                 "delete",

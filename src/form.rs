@@ -1,6 +1,7 @@
 //! Form values (Go's `url.Values`): the decoded pairs of a query string or an
 //! `application/x-www-form-urlencoded` body, and their strict parser. `Request::parse_form`
-//! (request.rs) fills them in, as Go's `ParseForm` does.
+//! (request.rs) fills them in, as Go's `ParseForm` does. With feature `client`, `append_pair`
+//! encodes a pair for `RequestBuilder::query` and `form`.
 
 use crate::error::{Error, Malformed, Result};
 
@@ -146,6 +147,38 @@ impl Form {
     }
 }
 
+/// Appends `name=value`, each `application/x-www-form-urlencoded` (the WHATWG URL standard's
+/// serializer, which the `form_urlencoded` crate implemented before this did: ASCII letters,
+/// digits and `*-._` as they are, a space as `+`, every other byte of the UTF-8 as `%XX` in
+/// upper case), after a `&` unless `out` is empty.
+#[cfg(feature = "client")]
+pub(crate) fn append_pair(out: &mut String, name: &str, value: &str) {
+    if !out.is_empty() {
+        out.push('&');
+    }
+    append_escaped(out, name);
+    out.push('=');
+    append_escaped(out, value);
+}
+
+#[cfg(feature = "client")]
+fn append_escaped(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
+            }
+        }
+    }
+}
+
 /// Decodes `+` and `%XX` strictly.
 fn unescape(s: &str) -> Result<String> {
     if !s.contains(['%', '+']) {
@@ -217,6 +250,35 @@ mod tests {
                 ),
                 (got, _) => panic!("{name}: {got:?}"),
             }
+        }
+    }
+
+    #[cfg(feature = "client")]
+    #[test]
+    fn encoding_table() {
+        for (name, pairs, want) in [
+            ("none", &[][..], ""),
+            ("one", &[("a", "1")][..], "a=1"),
+            ("two", &[("a", "1"), ("b", "")][..], "a=1&b="),
+            ("kept_as_is", &[("azAZ09", "*-._")][..], "azAZ09=*-._"),
+            ("space_is_plus", &[("q", "a b")][..], "q=a+b"),
+            ("plus_escaped", &[("q", "1+1")][..], "q=1%2B1"),
+            (
+                "delimiters",
+                &[("a&b=c", "d=e&f")][..],
+                "a%26b%3Dc=d%3De%26f",
+            ),
+            ("tilde_escaped", &[("~", "%")][..], "%7E=%25"),
+            ("utf8_upper_hex", &[("n", "ü€")][..], "n=%C3%BC%E2%82%AC"),
+            ("controls", &[("n", "\r\n\0")][..], "n=%0D%0A%00"),
+        ] {
+            let mut out = String::new();
+            for (n, v) in pairs {
+                append_pair(&mut out, n, v);
+            }
+            assert_eq!(out, want, "{name}");
+            let back = Form::parse(&out).unwrap();
+            assert_eq!(back.iter().collect::<Vec<_>>(), pairs, "{name} reads back");
         }
     }
 

@@ -72,8 +72,8 @@
 //! | feature | default | what it adds | dependencies it pulls |
 //! |---|---|---|---|
 //! | (none) | | the wire core ([`proto`]), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
-//! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers; [`cookie`] | `socket2`, `percent-encoding`, `form_urlencoded`, `base64`, `httpdate` |
-//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`]; [`net::listen`] (also with `client`) | `httpdate`, `base64`, `socket2`; `nix` on Linux (`sendfile`) |
+//! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers; [`cookie`] | `socket2` |
+//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`]; [`net::listen`] (also with `client`) | `socket2`; `nix` on Linux (`sendfile`) |
 //! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
 //! | `tls` | yes | `https://` in the client, `serve_tls` in the server ([`tls`]; with `client` or `server`) | `rustls` (ring), `webpki-roots` |
 //! | `gzip` | yes | transparent gzip and deflate response bodies (implies `client`) | `flate2` |

@@ -178,18 +178,8 @@ impl Request {
     /// UTF-8.
     #[cfg(feature = "server")]
     pub fn basic_auth(&self) -> Option<(String, String)> {
-        use base64::Engine;
-        let v = self.headers.get(http::header::AUTHORIZATION)?.as_bytes();
-        let (scheme, rest) = v.split_at(v.iter().position(|&b| b == b' ')?);
-        if !scheme.eq_ignore_ascii_case(b"basic") {
-            return None;
-        }
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(rest.trim_ascii())
-            .ok()?;
-        let text = String::from_utf8(raw).ok()?;
-        let (user, password) = text.split_once(':')?;
-        Some((user.to_string(), password.to_string()))
+        let v = self.headers.get(http::header::AUTHORIZATION)?;
+        crate::proto::auth::parse_basic_auth(v.as_bytes())
     }
 
     /// Reads the body (at most `limit` bytes) and parses it as JSON into `T` (feature `json`):

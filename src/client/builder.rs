@@ -272,9 +272,9 @@ impl RequestBuilder {
 }
 
 fn encode_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
+    let mut out = String::new();
     for (k, v) in pairs {
-        ser.append_pair(k.as_ref(), v.as_ref());
+        crate::form::append_pair(&mut out, k.as_ref(), v.as_ref());
     }
-    ser.finish()
+    out
 }

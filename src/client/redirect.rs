@@ -245,23 +245,38 @@ pub(crate) fn userinfo(uri: &Uri) -> Option<(String, Option<String>)> {
     let a = uri.authority()?.as_str();
     let at = a.rfind('@')?;
     let info = &a[..at];
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
     Some(match info.split_once(':') {
-        Some((u, p)) => (decode(u), Some(decode(p))),
-        None => (decode(info), None),
+        Some((u, p)) => (percent_decode_lossy(u), Some(percent_decode_lossy(p))),
+        None => (percent_decode_lossy(info), None),
     })
+}
+
+/// Decodes `%XX` escapes; a `%` without two hex digits after it stays as it is, and bytes
+/// that are not UTF-8 become U+FFFD.
+fn percent_decode_lossy(s: &str) -> String {
+    let b = s.as_bytes();
+    let hex = |i: usize| b.get(i).and_then(|&c| char::from(c).to_digit(16));
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi << 4 | lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `Authorization: Basic` credentials for `user` and `password` (RFC 7617).
 pub(crate) fn basic_auth(user: &str, password: Option<&str>) -> HeaderValue {
-    use base64::Engine;
-    let raw = format!("{user}:{}", password.unwrap_or(""));
-    let enc = base64::engine::general_purpose::STANDARD.encode(raw);
-    let mut v = HeaderValue::from_str(&format!("Basic {enc}")).expect("base64 is visible ASCII");
+    let value = crate::proto::auth::basic_auth(user, password.unwrap_or(""));
+    let mut v = HeaderValue::from_str(&value).expect("base64 is visible ASCII");
     v.set_sensitive(true);
     v
 }
@@ -603,5 +618,22 @@ mod tests {
             Some(("us@r".to_string(), Some("p:ss".to_string())))
         );
         assert_eq!(basic_auth("u", Some("p")), "Basic dTpw");
+    }
+
+    #[test]
+    fn userinfo_percent_decoding() {
+        for (name, input, want) in [
+            ("plain", "user", "user"),
+            ("escapes", "a%40b%3A%2f", "a@b:/"),
+            ("lowercase_hex", "%c3%bc", "ü"),
+            ("bad_escape_kept", "a%zzb", "a%zzb"),
+            ("half_escape_kept", "a%4", "a%4"),
+            ("lone_percent_kept", "%", "%"),
+            ("percent_before_escape", "%%41", "%A"),
+            ("not_utf8_replaced", "a%ffb", "a\u{fffd}b"),
+            ("plus_is_not_space", "a+b", "a+b"),
+        ] {
+            assert_eq!(percent_decode_lossy(input), want, "{name}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! order. Pure functions of the request headers, the response's `ETag` and the modification
 //! time; mod.rs writes the responses.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{
     HeaderName, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
@@ -24,14 +24,12 @@ pub(crate) fn known_secs(t: Option<SystemTime>) -> Option<u64> {
 
 /// The IMF-fixdate for `secs` since the epoch (a value from [`known_secs`]).
 pub(crate) fn http_date(secs: u64) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
+    crate::proto::date::imf_fixdate(secs as i64)
 }
 
 /// Parses an HTTP date in any of the three forms RFC 9110 §5.6.7 requires recipients to accept.
 fn parse_date(v: &[u8]) -> Option<u64> {
-    let s = std::str::from_utf8(v).ok()?.trim();
-    let t = httpdate::parse_http_date(s).ok()?;
-    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
+    crate::proto::date::parse_http_date(v)
 }
 
 /// The result of one precondition (Go's `condResult`).
@@ -257,6 +255,7 @@ fn if_range(h: &HeaderMap, etag: Option<&[u8]>, modtime: Option<u64>) -> Cond {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn scan_etag_table() {

@@ -5,7 +5,7 @@
 //! ([`body`], [`chunked`]) and writes heads ([`write`](mod@write)); [`client`] runs a client's
 //! side of an exchange (request head out, 1xx skipped, framing and reuse decided). The client and the server
 //! own the sockets and threads and call into it, so both roles frame messages with the same
-//! code. [`uri`] turns a typed URL into a request target that holds only RFC 3986 bytes. Above the framing, [`multipart`] decodes `multipart/form-data` bodies (RFC 7578).
+//! code. [`uri`] turns a typed URL into a request target that holds only RFC 3986 bytes. Above the framing, [`multipart`] decodes `multipart/form-data` bodies (RFC 7578), [`date`] reads and writes HTTP-dates and [`auth`] `Basic` credentials.
 //!
 //! [`h2`] (frames, RFC 9113) and `hpack` (header compression, RFC 7541) are the HTTP/2 wire
 //! pieces, written to the same sans-IO rules, built with feature `http2` (off by default:
@@ -32,6 +32,7 @@
 //! # Ok::<(), nethttp::Error>(())
 //! ```
 
+pub mod auth;
 pub mod body;
 pub mod chunked;
 pub mod client;

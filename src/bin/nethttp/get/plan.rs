@@ -175,7 +175,10 @@ impl Plan {
                     "-u {u:?}: give the password as {u}:PASSWORD (nethttp does not prompt)"
                 )));
             };
-            tool.push((header::AUTHORIZATION, basic_auth(user, password)));
+            tool.push((
+                header::AUTHORIZATION,
+                nethttp::proto::auth::basic_auth(user, password),
+            ));
         }
         if !args.json.is_empty() {
             tool.push((header::CONTENT_TYPE, "application/json".into()));
@@ -342,12 +345,6 @@ fn canonical(name: &HeaderName) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
-}
-
-fn basic_auth(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {token}")
 }
 
 /// The body from -d, --json or -F.
