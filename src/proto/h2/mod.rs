@@ -21,7 +21,15 @@
 use std::fmt;
 
 #[cfg(feature = "http2")]
+pub mod flow;
+#[cfg(feature = "http2")]
 pub mod frame;
+#[cfg(feature = "http2")]
+pub mod message;
+#[cfg(feature = "http2")]
+pub mod settings;
+#[cfg(feature = "http2")]
+pub mod stream;
 
 #[cfg(feature = "http2")]
 pub use frame::{Decoded, Frame, FrameDecoder, FrameLimits, PREFACE};
