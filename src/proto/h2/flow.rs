@@ -203,7 +203,13 @@ mod tests {
             Adjust(i64),
         }
         use Step::*;
-        let cases: &[(&str, u32, &[Step], std::result::Result<i64, Http2Error>)] = &[
+        type Case = (
+            &'static str,
+            u32,
+            &'static [Step],
+            std::result::Result<i64, Http2Error>,
+        );
+        let cases: &[Case] = &[
             ("consume_all", 65_535, &[Consume(65_535)], Ok(0)),
             (
                 "update_to_max",
@@ -279,7 +285,8 @@ mod tests {
     #[test]
     fn recv_window_table() {
         // (name, initial, received, released, expected update, then window).
-        let cases: &[(&str, u32, u32, u32, Option<u32>, i64)] = &[
+        type Case = (&'static str, u32, u32, u32, Option<u32>, i64);
+        let cases: &[Case] = &[
             ("small_release_batched", 1000, 100, 100, None, 900),
             ("half_released_sends", 1000, 600, 500, Some(500), 900),
             ("all_released", 1000, 1000, 1000, Some(1000), 1000),

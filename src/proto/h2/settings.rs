@@ -144,7 +144,8 @@ mod tests {
     #[test]
     fn apply_table() {
         // (name, raw frame, window delta, table size change, max frame size after).
-        let cases: &[(&str, &[u8], i64, Option<u32>, u32)] = &[
+        type Case = (&'static str, &'static [u8], i64, Option<u32>, u32);
+        let cases: &[Case] = &[
             ("empty", b"\0\0\0\x04\0\0\0\0\0", 0, None, 16_384),
             (
                 "window_down",
