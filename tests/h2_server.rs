@@ -740,6 +740,101 @@ fn graceful_shutdown_sends_goaway_and_finishes_streams() {
     assert!(shutdown.join().unwrap().is_ok());
 }
 
+/// A request the client sent before it saw the server's GOAWAY (a stream above the GOAWAY's
+/// last stream id, with a body, a window update and a reset after it) is ignored: it must not
+/// end the connection, so the in-flight stream still gets its response (RFC 9113 §6.8).
+#[test]
+fn request_racing_goaway_is_ignored_not_a_connection_error() {
+    let (h, started, release) = gated();
+    let srv = h2c_server(h2c_config(), h);
+    let mut c = H2Client::connect(srv.addr());
+    c.get(1, "/in-flight");
+    started.recv_timeout(DEADLINE).unwrap();
+    let stopper = srv.server().clone();
+    let shutdown = std::thread::spawn(move || stopper.shutdown(Duration::from_secs(10)));
+    let (last, code, _) = c.expect_goaway();
+    assert_eq!((last, code), (1, ErrorCode::NoError));
+    // Stream 3 races the GOAWAY: headers without END_STREAM, then its body and more.
+    let post: &[(&str, &str)] = &[
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":authority", "localhost"),
+        (":path", "/late"),
+    ];
+    c.headers(3, post, false);
+    c.data(3, b"late body", false);
+    c.window_update(3, 100);
+    c.rst(3, ErrorCode::Cancel);
+    release.send(()).unwrap();
+    let r = c.response(1);
+    assert_eq!(r.body, b"released");
+    let rest = c.read_to_close();
+    assert!(
+        rest.iter().all(|f| match f {
+            In::GoAway { code, .. } => *code == ErrorCode::NoError,
+            _ => true,
+        }),
+        "the late stream ended the connection with an error: {rest:?}"
+    );
+    assert!(shutdown.join().unwrap().is_ok());
+}
+
+/// Body bytes that arrived before the client reset the stream are dropped with it: the
+/// handler's read fails instead of returning them (and the server holds no memory for them).
+#[test]
+fn reset_stream_body_is_dropped_not_read() {
+    let (read_tx, read_rx) = bounded::<std::io::Result<usize>>(1);
+    let (go_tx, go_rx) = bounded::<()>(1);
+    let srv = h2c_server(
+        h2c_config(),
+        move |_w: &mut dyn ResponseWriter, r: &mut Request| {
+            // Wait (bounded) until the test has sent the body and the reset.
+            let _ = go_rx.recv_timeout(DEADLINE);
+            let mut buf = [0u8; 64];
+            let _ = read_tx.send(r.body().read(&mut buf));
+        },
+    );
+    let mut c = H2Client::connect(srv.addr());
+    let post: &[(&str, &str)] = &[
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":authority", "localhost"),
+        (":path", "/upload"),
+    ];
+    c.headers(1, post, false);
+    c.data(1, b"partial body", false);
+    c.rst(1, ErrorCode::Cancel);
+    // A PING round trip: the server has handled everything sent before it.
+    c.ping(*b"12345678");
+    c.expect("ping ack", |f| matches!(f, In::Ping { ack: true, .. }));
+    go_tx.send(()).unwrap();
+    match read_rx.recv_timeout(DEADLINE).unwrap() {
+        Err(_) => {}
+        Ok(n) => panic!("read {n} bytes of a reset stream's body"),
+    }
+}
+
+/// A client that sends the preface's magic but never its SETTINGS is given the read-header
+/// timeout, not the idle timeout (Go gives it a couple of seconds).
+#[test]
+fn preface_without_settings_gets_the_read_header_timeout() {
+    let cfg = Config {
+        read_header_timeout: Some(Duration::from_millis(200)),
+        idle_timeout: Some(Duration::from_secs(60)),
+        ..h2c_config()
+    };
+    let srv = h2c_server(cfg, hello);
+    let mut c = H2Client::connect_raw(srv.addr());
+    c.send_raw(nethttp::proto::h2::PREFACE);
+    let start = std::time::Instant::now();
+    let _ = c.read_to_close();
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "closed after {took:?}: the idle timeout, not the read-header timeout"
+    );
+}
+
 #[test]
 fn graceful_shutdown_of_idle_connection() {
     let srv = h2c_server(h2c_config(), hello);

@@ -220,6 +220,7 @@ impl Core {
         );
         if let Some(st) = self.streams.get_mut(&id) {
             st.reset.get_or_insert(code);
+            st.drop_body();
         }
         self.set_state(id, State::Closed);
     }
@@ -573,7 +574,9 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
             if core.broken {
                 return false;
             }
-            if !preface {
+            if !preface || !settings_seen {
+                // Go allows a new connection its read-header time until the client's first
+                // SETTINGS, not its idle timeout.
                 srv.config
                     .read_header_timeout
                     .and_then(|d| conn.shared.accepted.checked_add(d))
@@ -596,7 +599,7 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
             Ok(n) => buf.truncate(len + n),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                 buf.truncate(len);
-                if !preface {
+                if !preface || !settings_seen {
                     return false;
                 }
                 if idle_since.is_some() && deadline.is_some_and(|d| Instant::now() >= d) {
@@ -660,6 +663,10 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
         Frame::Data(d) => on_data(conn, d),
         Frame::RstStream(r) => {
             let mut core = conn.core.lock();
+            if r.stream_id > core.last_stream_id && core.going_away {
+                // §6.8: a stream the client opened after our GOAWAY, which we ignored.
+                return Ok(());
+            }
             if r.stream_id > core.last_stream_id {
                 // §6.4: RST_STREAM on an idle stream.
                 return Err(Error::h2_connection(
@@ -669,6 +676,7 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
             }
             if let Some(st) = core.streams.get_mut(&r.stream_id) {
                 st.reset.get_or_insert(r.code);
+                st.drop_body();
                 core.set_state(r.stream_id, State::Closed);
                 drop(core);
                 conn.changed.notify_all();
@@ -734,7 +742,7 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
                     log::debug!("http2 from {}: {e}", conn.shared.remote_addr);
                     core.reset_stream(w.stream_id, ErrorCode::FlowControl);
                 }
-            } else if w.stream_id > core.last_stream_id {
+            } else if w.stream_id > core.last_stream_id && !core.going_away {
                 return Err(Error::h2_connection(
                     ErrorCode::Protocol,
                     format!("window_update on idle stream {}", w.stream_id),
@@ -772,7 +780,13 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
         );
     }
     let last = core.last_stream_id;
+    let going_away = core.going_away;
     let Some(st) = core.streams.get_mut(&id).filter(|s| s.state.can_recv()) else {
+        if id > last && going_away {
+            // §6.8: the body of a stream opened after our GOAWAY, which we ignored; its
+            // connection credit was given back above.
+            return Ok(());
+        }
         if id > last {
             return Err(Error::h2_connection(
                 ErrorCode::Protocol,
@@ -986,7 +1000,11 @@ fn start_handler(conn: &Arc<H2Conn>, job: Job) {
             next = loop {
                 match core.unstarted.pop_front() {
                     // Reset while it waited: it needs no handler (Go skips it too).
-                    Some(j) if core.streams.get(&j.id).is_none_or(|s| s.reset.is_some()) => {
+                    // Or the connection died: Go never starts those either.
+                    Some(j)
+                        if core.broken
+                            || core.streams.get(&j.id).is_none_or(|s| s.reset.is_some()) =>
+                    {
                         if let Some(st) = core.streams.get_mut(&j.id) {
                             st.handler = false;
                         }
@@ -1078,6 +1096,15 @@ fn write_loop(conn: &H2Conn, rx: &Receiver<Out>) {
 }
 
 impl StreamEntry {
+    /// Forgets the buffered body and trailers of a reset stream: its handler's reads fail
+    /// from now on, so they would only hold memory (up to the stream window each, for as long
+    /// as the handler runs or waits to run).
+    fn drop_body(&mut self) {
+        self.body = VecDeque::new();
+        self.body_off = 0;
+        self.trailers = None;
+    }
+
     /// Copies buffered body bytes into `out`; returns how many.
     fn take_body(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;

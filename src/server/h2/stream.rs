@@ -76,6 +76,11 @@ impl Incoming for H2Body {
             let Some(st) = core.streams.get_mut(&self.id) else {
                 return Err(stream_gone(broken, Some(ErrorCode::Cancel)));
             };
+            // A reset stream's reads fail, even if bytes came before the reset (they are
+            // dropped at the reset: an incomplete body).
+            if st.reset.is_some() {
+                return Err(stream_gone(broken, st.reset));
+            }
             let n = st.take_body(out);
             if n > 0 {
                 // §6.9: the stream's credit comes back as the handler reads.
