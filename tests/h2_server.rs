@@ -253,6 +253,42 @@ fn stream_flow_control_violation_resets_stream() {
     assert_eq!(c.response(3).status, 200);
 }
 
+/// What the client sent on a stream before it saw the server's RST_STREAM (more DATA, then
+/// trailers) is ignored (RFC 9113 §5.1): no second reset, no connection error.
+#[test]
+fn frames_after_our_reset_are_ignored() {
+    let cfg = Config {
+        http2: Http2Config {
+            h2c: true,
+            max_upload_buffer_per_stream: 16 << 10,
+            ..Http2Config::default()
+        },
+        ..test_config()
+    };
+    let srv = h2c_server(cfg, echo_body);
+    let mut c = H2Client::connect(srv.addr());
+    c.expect("server settings", |f| matches!(f, In::Settings(_)));
+    let post: &[(&str, &str)] = &[
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":authority", "localhost"),
+        (":path", "/up"),
+    ];
+    c.headers(1, post, false);
+    c.data(1, &[0u8; 16 << 10], false);
+    c.data(1, b"x", false);
+    assert_eq!(c.expect_rst(1), ErrorCode::FlowControl);
+    // Let the handler see the reset and finish, so the stream is forgotten.
+    c.ping(*b"abcdefgh");
+    c.expect("ping ack", |f| matches!(f, In::Ping { ack: true, .. }));
+    c.data(1, b"more", false);
+    c.headers(1, &[("x-trailer", "1")], true);
+    c.get(3, "/after");
+    assert_eq!(c.response(3).status, 200);
+    let seen = c.take_pending(|f| matches!(f, In::Rst { id: 1, .. } | In::GoAway { .. }));
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
 #[test]
 fn response_respects_peer_window_and_frame_size() {
     let srv = h2c_server(

@@ -79,12 +79,16 @@ pub(crate) const WRITE_QUEUE_LIMIT: usize = 512 << 10;
 /// (§6.9.2: only a `WINDOW_UPDATE` can change it). Credit comes back as data arrives.
 const CONN_WINDOW: u32 = 1 << 20;
 
+/// How many of the streams this end reset are remembered, so that what the peer sent on them
+/// before it saw the reset is ignored rather than taken for a protocol error.
+const RECENTLY_RESET: usize = 64;
+
 /// How often a connection thread with streams in flight looks at its state even if no frame
 /// arrives (a safety net: the events that matter also wake it).
 const RECHECK: Duration = Duration::from_secs(1);
 
-/// How long the connection thread waits for the writer to send what is queued before it
-/// closes the socket under it.
+/// How long the connection thread waits for the writer to make progress sending what is
+/// queued, at the end of a connection, before it closes the socket under it.
 const WRITER_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// One read's size.
@@ -147,6 +151,10 @@ pub(crate) struct Core {
     max_handlers: usize,
     /// Streams whose handler waits for a place, oldest first.
     unstarted: VecDeque<Job>,
+    /// The streams this end reset most recently, oldest first, at most
+    /// [`RECENTLY_RESET`]: frames the peer sent on them before it saw the `RST_STREAM` are
+    /// ignored, not errors (§5.1, "closed").
+    reset_ids: VecDeque<u32>,
     queued_control: usize,
     pub(crate) queued_bytes: usize,
     /// A `GOAWAY` was sent: no new streams; the connection ends when the last one does.
@@ -222,7 +230,16 @@ impl Core {
             st.reset.get_or_insert(code);
             st.drop_body();
         }
+        if self.reset_ids.len() >= RECENTLY_RESET {
+            self.reset_ids.pop_front();
+        }
+        self.reset_ids.push_back(id);
         self.set_state(id, State::Closed);
+    }
+
+    /// True if this end reset stream `id` recently (see `reset_ids`).
+    fn recently_reset(&self, id: u32) -> bool {
+        self.reset_ids.contains(&id)
     }
 
     /// Moves stream `id` to `next`, keeping the count of active streams, and forgets it once
@@ -368,6 +385,7 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
             unstarted: VecDeque::new(),
             queued_control: 0,
             queued_bytes: 0,
+            reset_ids: VecDeque::new(),
             going_away: false,
             broken: false,
         }),
@@ -428,10 +446,24 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
         let _ = core.out.send(Out::Close);
     }
     conn.changed.notify_all();
-    if done_rx.recv_timeout(WRITER_CLOSE_WAIT).is_err() {
-        // A peer that does not read: cut the writer's write short.
-        let _ = shared.tcp.shutdown(Shutdown::Both);
-        let _ = done_rx.recv_timeout(WRITER_CLOSE_WAIT);
+    // Wait for the writer to send what is queued (the last responses of a graceful close) as
+    // long as it makes progress; a peer that stops reading for WRITER_CLOSE_WAIT gets its
+    // connection cut, so the writer's blocked write ends.
+    let mut left = usize::MAX;
+    loop {
+        match done_rx.recv_timeout(WRITER_CLOSE_WAIT) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                let now_left = conn.core.lock().queued_bytes;
+                if now_left < left {
+                    left = now_left;
+                    continue;
+                }
+                let _ = shared.tcp.shutdown(Shutdown::Both);
+                let _ = done_rx.recv_timeout(WRITER_CLOSE_WAIT);
+                break;
+            }
+            _ => break,
+        }
     }
     // FIN after the last frame, then a short wait for the client's, so a GOAWAY is read
     // rather than lost to a reset.
@@ -793,8 +825,12 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
                 format!("data frame on idle stream {id}"),
             ));
         }
-        // §5.1: DATA on a stream that is closed or half-closed (remote).
-        core.reset_stream(id, ErrorCode::StreamClosed);
+        // §5.1: DATA on a stream we reset, sent before the peer saw the reset: ignored (its
+        // connection credit was given back above). On another closed or half-closed
+        // (remote) stream: a stream error.
+        if !core.recently_reset(id) {
+            core.reset_stream(id, ErrorCode::StreamClosed);
+        }
         return Ok(());
     };
     if let Err(e) = st.recv.receive(id, flow) {
@@ -856,8 +892,10 @@ fn on_header_block(
     };
     let mut core = conn.core.lock();
     if let Some(st) = core.streams.get_mut(&id) {
-        // Trailers (§8.1): only on a stream still receiving, and they end it.
-        if !st.state.can_recv() {
+        // Trailers (§8.1): only on a stream still receiving, and they end it. On a stream
+        // we reset, sent before the peer saw the reset: ignored.
+        if st.reset.is_some() {
+        } else if !st.state.can_recv() {
             core.reset_stream(id, ErrorCode::StreamClosed);
         } else if !end_stream {
             core.reset_stream(id, ErrorCode::Protocol);
@@ -874,6 +912,11 @@ fn on_header_block(
         }
         drop(core);
         conn.changed.notify_all();
+        return Ok(());
+    }
+    if id <= core.last_stream_id && core.recently_reset(id) {
+        // §5.1: trailers the peer sent before it saw our RST_STREAM (decoded above, so HPACK
+        // stays in step); ignored.
         return Ok(());
     }
     if id <= core.last_stream_id && id % 2 == 1 {
