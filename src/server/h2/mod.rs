@@ -450,20 +450,17 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
     // long as it makes progress; a peer that stops reading for WRITER_CLOSE_WAIT gets its
     // connection cut, so the writer's blocked write ends.
     let mut left = usize::MAX;
-    loop {
-        match done_rx.recv_timeout(WRITER_CLOSE_WAIT) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                let now_left = conn.core.lock().queued_bytes;
-                if now_left < left {
-                    left = now_left;
-                    continue;
-                }
-                let _ = shared.tcp.shutdown(Shutdown::Both);
-                let _ = done_rx.recv_timeout(WRITER_CLOSE_WAIT);
-                break;
-            }
-            _ => break,
+    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+        done_rx.recv_timeout(WRITER_CLOSE_WAIT)
+    {
+        let now_left = conn.core.lock().queued_bytes;
+        if now_left < left {
+            left = now_left;
+            continue;
         }
+        let _ = shared.tcp.shutdown(Shutdown::Both);
+        let _ = done_rx.recv_timeout(WRITER_CLOSE_WAIT);
+        break;
     }
     // FIN after the last frame, then a short wait for the client's, so a GOAWAY is read
     // rather than lost to a reset.
