@@ -231,7 +231,9 @@ fn stream_flow_control_violation_resets_stream() {
         },
         ..test_config()
     };
-    let srv = h2c_server(cfg, echo_body);
+    // A handler that does not read: the window is not given back, so the overrun is certain.
+    let (h, _started, release) = gated();
+    let srv = h2c_server(cfg, h);
     let mut c = H2Client::connect(srv.addr());
     c.expect("server settings", |f| matches!(f, In::Settings(_)));
     c.headers(
@@ -249,6 +251,7 @@ fn stream_flow_control_violation_resets_stream() {
     c.data(1, b"x", false);
     assert_eq!(c.expect_rst(1), ErrorCode::FlowControl);
     // The connection goes on.
+    drop(release);
     c.get(3, "/after");
     assert_eq!(c.response(3).status, 200);
 }
@@ -257,15 +260,7 @@ fn stream_flow_control_violation_resets_stream() {
 /// trailers) is ignored (RFC 9113 §5.1): no second reset, no connection error.
 #[test]
 fn frames_after_our_reset_are_ignored() {
-    let cfg = Config {
-        http2: Http2Config {
-            h2c: true,
-            max_upload_buffer_per_stream: 16 << 10,
-            ..Http2Config::default()
-        },
-        ..test_config()
-    };
-    let srv = h2c_server(cfg, echo_body);
+    let srv = h2c_server(h2c_config(), echo_body);
     let mut c = H2Client::connect(srv.addr());
     c.expect("server settings", |f| matches!(f, In::Settings(_)));
     let post: &[(&str, &str)] = &[
@@ -273,11 +268,12 @@ fn frames_after_our_reset_are_ignored() {
         (":scheme", "http"),
         (":authority", "localhost"),
         (":path", "/up"),
+        ("content-length", "5"),
     ];
     c.headers(1, post, false);
-    c.data(1, &[0u8; 16 << 10], false);
-    c.data(1, b"x", false);
-    assert_eq!(c.expect_rst(1), ErrorCode::FlowControl);
+    // More than content-length says: a malformed request, reset by the server (§8.1.1).
+    c.data(1, b"0123456789", false);
+    assert_eq!(c.expect_rst(1), ErrorCode::Protocol);
     // Let the handler see the reset and finish, so the stream is forgotten.
     c.ping(*b"abcdefgh");
     c.expect("ping ack", |f| matches!(f, In::Ping { ack: true, .. }));

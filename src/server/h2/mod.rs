@@ -1035,7 +1035,13 @@ fn start_handler(conn: &Arc<H2Conn>, job: Job) {
     let run = Box::new(move || {
         let mut next = Some(job);
         while let Some(job) = next {
+            let mut place = HandlerPlace {
+                conn: &c,
+                id: job.id,
+                armed: true,
+            };
             stream::run(&c, job.id, job.req, job.canned);
+            place.armed = false;
             let mut core = c.core.lock();
             next = loop {
                 match core.unstarted.pop_front() {
@@ -1073,6 +1079,38 @@ fn start_handler(conn: &Arc<H2Conn>, job: Job) {
             st.handler = false;
         }
         core.reset_stream(id, ErrorCode::Internal);
+    }
+}
+
+/// A running handler's place, given back if its thread unwinds out of `stream::run` (a panic
+/// after the handler's own `catch_unwind`, in the code that finishes the stream): the
+/// connection would otherwise count the handler as running forever and never end. Streams
+/// still waiting for a handler are started by the next handler to finish or the next stream
+/// to open, or dropped when the connection ends.
+struct HandlerPlace<'a> {
+    conn: &'a Arc<H2Conn>,
+    id: u32,
+    armed: bool,
+}
+
+impl Drop for HandlerPlace<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let finished = {
+            let mut core = self.conn.core.lock();
+            if let Some(st) = core.streams.get_mut(&self.id) {
+                st.handler = false;
+            }
+            core.reset_stream(self.id, ErrorCode::Internal);
+            core.handlers -= 1;
+            core.finished()
+        };
+        self.conn.changed.notify_all();
+        if finished {
+            self.conn.wake_reader();
+        }
     }
 }
 
