@@ -347,7 +347,7 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
         max_concurrent_streams: Some(max_streams),
         initial_window_size: Some(stream_window),
         max_header_list_size: Some(u32::try_from(max_header_list).unwrap_or(u32::MAX)),
-        // §8.4: this server never pushes (a client may not: it sends SETTINGS_ENABLE_PUSH 0).
+        // §8.4: this server never pushes, so SETTINGS_ENABLE_PUSH is left unsaid.
         ..Settings::default()
     };
     let conn = Arc::new(H2Conn {
@@ -376,6 +376,9 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
         spawner,
     });
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    // Tells the writer to stop when this function ends, however it ends (a panic included),
+    // so the writer's wait for work always ends with the connection.
+    let _stop_writer = StopWriter(conn.core.lock().out.clone());
     {
         let writer = Arc::clone(&conn);
         let job = Box::new(move || {
@@ -446,6 +449,15 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
     }
     shared.set_state(srv, ConnState::Closed);
     srv.untrack(shared.id);
+}
+
+/// Sends the writer its `Close` when dropped.
+struct StopWriter(Sender<Out>);
+
+impl Drop for StopWriter {
+    fn drop(&mut self) {
+        let _ = self.0.send(Out::Close);
+    }
 }
 
 impl H2Conn {

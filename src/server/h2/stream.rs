@@ -289,6 +289,9 @@ impl H2Writer {
     /// connection's; each frame within the peer's `SETTINGS_MAX_FRAME_SIZE`), `END_STREAM`
     /// on the last if `end_stream`.
     fn send_data(&mut self, mut data: &[u8], end_stream: bool) -> io::Result<()> {
+        if data.is_empty() && !end_stream {
+            return Ok(());
+        }
         let conn = Arc::clone(&self.conn);
         let stall = conn.srv.config.inactivity_timeout;
         let mut core = conn.core.lock();
