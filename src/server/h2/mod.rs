@@ -673,7 +673,10 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
         Frame::RstStream(r) => {
             let mut core = conn.core.lock();
             if r.stream_id > core.last_stream_id {
-                // §6.4: RST_STREAM on an idle stream.
+                // §6.4: RST_STREAM on an idle stream (one the GOAWAY's ignored: fine).
+                if core.going_away {
+                    return Ok(());
+                }
                 return Err(Error::h2_connection(
                     ErrorCode::Protocol,
                     format!("rst_stream on idle stream {}", r.stream_id),
@@ -746,7 +749,7 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
                     log::debug!("http2 from {}: {e}", conn.shared.remote_addr);
                     core.reset_stream(w.stream_id, ErrorCode::FlowControl);
                 }
-            } else if w.stream_id > core.last_stream_id {
+            } else if w.stream_id > core.last_stream_id && !core.going_away {
                 return Err(Error::h2_connection(
                     ErrorCode::Protocol,
                     format!("window_update on idle stream {}", w.stream_id),
@@ -786,6 +789,11 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     let last = core.last_stream_id;
     let Some(st) = core.streams.get_mut(&id).filter(|s| s.state.can_recv()) else {
         if id > last {
+            if core.going_away {
+                // A stream the GOAWAY said would be ignored (§6.8): its data is dropped, its
+                // credit already given back.
+                return Ok(());
+            }
             return Err(Error::h2_connection(
                 ErrorCode::Protocol,
                 format!("data frame on idle stream {id}"),
