@@ -901,3 +901,21 @@ fn frames_on_streams_after_goaway_are_ignored() {
     );
     assert!(shutdown.join().unwrap().is_ok());
 }
+
+#[test]
+fn declared_length_caps_the_body() {
+    let srv = h2c_server(
+        h2c_config(),
+        |w: &mut dyn ResponseWriter, _r: &mut Request| {
+            w.headers_mut()
+                .insert("content-length", "3".parse().unwrap());
+            let _ = w.write_all(b"abcdef");
+        },
+    );
+    let mut c = H2Client::connect(srv.addr());
+    c.get(1, "/");
+    let r = c.response(1);
+    assert_eq!(r.header("content-length"), Some("3"));
+    assert_eq!(r.body, b"abc");
+    assert_eq!(r.reset, None);
+}

@@ -390,6 +390,18 @@ impl H2Writer {
         if self.no_body && status != StatusCode::NOT_MODIFIED {
             h.remove(CONTENT_LENGTH);
         }
+        if let Some(n) = self.declared {
+            if self.buf.len() as u64 > n {
+                // More buffered than declared: the declared length goes out (§8.1.1: more
+                // DATA would make the response malformed), as the HTTP/1 writer does.
+                log::warn!(
+                    "handler wrote {} body bytes under a content-length of {n}; sending {n}",
+                    self.buf.len()
+                );
+                self.buf.truncate(n as usize);
+                self.written = n;
+            }
+        }
         if !h.contains_key(DATE) {
             let date = self.date.get(SystemTime::now()).to_vec();
             if let Ok(v) = http::HeaderValue::from_bytes(&date) {
