@@ -223,6 +223,8 @@ fn request_trailers_reach_the_handler() {
 
 #[test]
 fn stream_flow_control_violation_resets_stream() {
+    // The handler does not read, so no credit comes back while the client overruns.
+    let (h, started, release) = gated();
     let cfg = Config {
         http2: Http2Config {
             h2c: true,
@@ -231,7 +233,7 @@ fn stream_flow_control_violation_resets_stream() {
         },
         ..test_config()
     };
-    let srv = h2c_server(cfg, echo_body);
+    let srv = h2c_server(cfg, h);
     let mut c = H2Client::connect(srv.addr());
     c.expect("server settings", |f| matches!(f, In::Settings(_)));
     c.headers(
@@ -244,12 +246,15 @@ fn stream_flow_control_violation_resets_stream() {
         ],
         false,
     );
+    started.recv_timeout(DEADLINE).unwrap();
     // 16 KiB fills the window; one more octet overruns it (§6.9.1).
     c.data(1, &[0u8; 16 << 10], false);
     c.data(1, b"x", false);
     assert_eq!(c.expect_rst(1), ErrorCode::FlowControl);
+    release.send(()).unwrap();
     // The connection goes on.
     c.get(3, "/after");
+    release.send(()).unwrap();
     assert_eq!(c.response(3).status, 200);
 }
 

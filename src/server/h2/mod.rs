@@ -94,9 +94,9 @@ const READ_CHUNK: usize = 16 << 10;
 pub(crate) struct H2Conn {
     /// The connection's state; see [`Core`]. Never held across socket I/O.
     pub(crate) core: Mutex<Core>,
-    /// Notified whenever a window grows, the write queue drains below its limit, body data
-    /// arrives, a stream ends or resets, or the connection breaks: handlers re-check their
-    /// stream.
+    /// Notified when a handler returns (or the connection breaks): the connection thread's
+    /// wait for its handlers at the end. Handlers wait on their stream's own condition
+    /// variable (`StreamEntry::cv`).
     pub(crate) changed: Condvar,
     pub(crate) shared: Arc<ConnShared>,
     pub(crate) srv: Arc<ServerInner>,
@@ -177,6 +177,9 @@ pub(crate) struct StreamEntry {
     pub(crate) head_sent: bool,
     /// The handler's read deadline (`set_read_deadline`), else `read_timeout` from the head.
     read_deadline: Option<Instant>,
+    /// What the stream's handler waits on (for window, queue room or body bytes), under
+    /// [`H2Conn::core`]; notified by [`Core::wake`] and [`Core::wake_all`].
+    pub(crate) cv: Arc<Condvar>,
 }
 
 /// A stream waiting for its handler.
@@ -209,6 +212,21 @@ impl Core {
         }
     }
 
+    /// Wakes the handler waiting on stream `id`, if any: its data, window or state changed.
+    pub(crate) fn wake(&self, id: u32) {
+        if let Some(st) = self.streams.get(&id) {
+            st.cv.notify_all();
+        }
+    }
+
+    /// Wakes every waiting handler: the connection's window, the write queue or the
+    /// connection itself changed.
+    pub(crate) fn wake_all(&self) {
+        for st in self.streams.values() {
+            st.cv.notify_all();
+        }
+    }
+
     /// Resets stream `id` with `code` (a `RST_STREAM`), closing it.
     pub(crate) fn reset_stream(&mut self, id: u32, code: ErrorCode) {
         self.queue_frame(
@@ -221,6 +239,7 @@ impl Core {
         if let Some(st) = self.streams.get_mut(&id) {
             st.reset.get_or_insert(code);
         }
+        self.wake(id);
         self.set_state(id, State::Closed);
     }
 
@@ -428,6 +447,7 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
             core.broken = true;
         }
         let _ = core.out.send(Out::Close);
+        core.wake_all();
     }
     conn.changed.notify_all();
     if done_rx.recv_timeout(WRITER_CLOSE_WAIT).is_err() {
@@ -547,7 +567,6 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
                     if let ErrorKind::Http2(Http2Error::Stream { stream_id, code }) = error.kind() {
                         log::debug!("http2 from {}: {error}", conn.shared.remote_addr);
                         conn.core.lock().reset_stream(stream_id, code);
-                        conn.changed.notify_all();
                     }
                     Ok(len)
                 }
@@ -568,6 +587,7 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
                     core.queued_control
                 );
                 core.broken = true;
+                core.wake_all();
                 return false;
             }
         }
@@ -638,8 +658,7 @@ fn connection_error(conn: &H2Conn, e: &Error) {
     let mut core = conn.core.lock();
     core.go_away(code, e.to_string().as_bytes());
     core.broken = true;
-    drop(core);
-    conn.changed.notify_all();
+    core.wake_all();
 }
 
 /// Acts on one frame. `Err` is a connection error.
@@ -684,9 +703,8 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
             }
             if let Some(st) = core.streams.get_mut(&r.stream_id) {
                 st.reset.get_or_insert(r.code);
+                core.wake(r.stream_id);
                 core.set_state(r.stream_id, State::Closed);
-                drop(core);
-                conn.changed.notify_all();
             }
             Ok(())
         }
@@ -705,8 +723,7 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
                 core.enc.set_max_table_size(size as usize);
             }
             core.queue_frame(&Frame::SettingsAck, Kind::Control);
-            drop(core);
-            conn.changed.notify_all();
+            core.wake_all();
             Ok(())
         }
         Frame::SettingsAck => {
@@ -744,10 +761,13 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
             let mut core = conn.core.lock();
             if w.stream_id == 0 {
                 core.conn_send.increase(0, w.increment)?;
+                core.wake_all();
             } else if let Some(st) = core.streams.get_mut(&w.stream_id) {
                 if let Err(e) = st.send.increase(w.stream_id, w.increment) {
                     log::debug!("http2 from {}: {e}", conn.shared.remote_addr);
                     core.reset_stream(w.stream_id, ErrorCode::FlowControl);
+                } else {
+                    core.wake(w.stream_id);
                 }
             } else if w.stream_id > core.last_stream_id && !core.going_away {
                 return Err(Error::h2_connection(
@@ -755,8 +775,6 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
                     format!("window_update on idle stream {}", w.stream_id),
                 ));
             }
-            drop(core);
-            conn.changed.notify_all();
             Ok(())
         }
         // §8.4: a client cannot push.
@@ -806,8 +824,6 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     if let Err(e) = st.recv.receive(id, flow) {
         log::debug!("http2 from {}: {e}", conn.shared.remote_addr);
         core.reset_stream(id, ErrorCode::FlowControl);
-        drop(core);
-        conn.changed.notify_all();
         return Ok(());
     }
     let mut update = None;
@@ -834,15 +850,16 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     if too_long || too_short {
         // §8.1.1: DATA that does not add up to content-length makes the request malformed.
         core.reset_stream(id, ErrorCode::Protocol);
-    } else if d.end_stream {
-        let next = core
-            .streams
-            .get(&id)
-            .map_or(State::Closed, |s| s.state.recv_end());
-        core.set_state(id, next);
+    } else {
+        core.wake(id);
+        if d.end_stream {
+            let next = core
+                .streams
+                .get(&id)
+                .map_or(State::Closed, |s| s.state.recv_end());
+            core.set_state(id, next);
+        }
     }
-    drop(core);
-    conn.changed.notify_all();
     Ok(())
 }
 
@@ -873,13 +890,12 @@ fn on_header_block(
                 Some(Ok(map)) if st.content_length.is_none_or(|n| n == st.received) => {
                     st.trailers = Some(map);
                     let next = st.state.recv_end();
+                    core.wake(id);
                     core.set_state(id, next);
                 }
                 _ => core.reset_stream(id, ErrorCode::Protocol),
             }
         }
-        drop(core);
-        conn.changed.notify_all();
         return Ok(());
     }
     if id <= core.last_stream_id && id % 2 == 1 {
@@ -954,6 +970,7 @@ fn on_header_block(
             handler: true,
             head_sent: false,
             read_deadline,
+            cv: Arc::new(Condvar::new()),
         },
     );
     core.active += 1;
@@ -1083,16 +1100,15 @@ fn write_loop(conn: &H2Conn, rx: &Receiver<Out>) {
         if let Err(e) = r {
             log::debug!("http2 write to {}: {e}", conn.shared.remote_addr);
             core.broken = true;
+            core.wake_all();
             drop(core);
             conn.changed.notify_all();
             // Wakes the connection thread's read.
             let _ = conn.shared.tcp.shutdown(Shutdown::Both);
             return;
         }
-        let wake = was_full && core.queued_bytes < WRITE_QUEUE_LIMIT;
-        drop(core);
-        if wake {
-            conn.changed.notify_all();
+        if was_full && core.queued_bytes < WRITE_QUEUE_LIMIT {
+            core.wake_all();
         }
     }
 }

@@ -102,10 +102,11 @@ impl Incoming for H2Body {
                 return Ok(0);
             }
             let deadline = crate::deadline::earliest(st.read_deadline, stall_deadline);
+            let cv = Arc::clone(&st.cv);
             let timed_out = match deadline {
-                Some(d) => conn.changed.wait_until(&mut core, d).timed_out(),
+                Some(d) => cv.wait_until(&mut core, d).timed_out(),
                 None => {
-                    conn.changed.wait_for(&mut core, super::RECHECK);
+                    cv.wait_for(&mut core, super::RECHECK);
                     false
                 }
             };
@@ -320,10 +321,11 @@ impl H2Writer {
                 if avail > 0 && !queue_full {
                     break avail.min(data.len());
                 }
+                let cv = Arc::clone(&st.cv);
                 let timed_out = match wait_until {
-                    Some(d) => conn.changed.wait_until(&mut core, d).timed_out(),
+                    Some(d) => cv.wait_until(&mut core, d).timed_out(),
                     None => {
-                        conn.changed.wait_for(&mut core, super::RECHECK);
+                        cv.wait_for(&mut core, super::RECHECK);
                         false
                     }
                 };
@@ -331,7 +333,6 @@ impl H2Writer {
                     // Go resets a stream whose write timed out.
                     core.reset_stream(self.id, ErrorCode::Internal);
                     drop(core);
-                    conn.changed.notify_all();
                     return Err(self.fail(io::ErrorKind::TimedOut.into()));
                 }
             };
@@ -597,8 +598,7 @@ impl ResponseWriter for H2Writer {
         if let Some(st) = core.streams.get_mut(&self.id) {
             st.read_deadline = deadline;
         }
-        drop(core);
-        self.conn.changed.notify_all();
+        core.wake(self.id);
         Ok(())
     }
 
