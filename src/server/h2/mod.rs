@@ -98,9 +98,9 @@ const READ_CHUNK: usize = 16 << 10;
 pub(crate) struct H2Conn {
     /// The connection's state; see [`Core`]. Never held across socket I/O.
     pub(crate) core: Mutex<Core>,
-    /// Notified whenever a window grows, the write queue drains below its limit, body data
-    /// arrives, a stream ends or resets, or the connection breaks: handlers re-check their
-    /// stream.
+    /// Notified when a handler returns (or the connection breaks): the connection thread's
+    /// wait for its handlers at the end. Handlers wait on their stream's own condition
+    /// variable (`StreamEntry::cv`).
     pub(crate) changed: Condvar,
     pub(crate) shared: Arc<ConnShared>,
     pub(crate) srv: Arc<ServerInner>,
@@ -185,6 +185,9 @@ pub(crate) struct StreamEntry {
     pub(crate) head_sent: bool,
     /// The handler's read deadline (`set_read_deadline`), else `read_timeout` from the head.
     read_deadline: Option<Instant>,
+    /// What the stream's handler waits on (for window, queue room or body bytes), under
+    /// [`H2Conn::core`]; notified by [`Core::wake`] and [`Core::wake_all`].
+    pub(crate) cv: Arc<Condvar>,
 }
 
 /// A stream waiting for its handler.
@@ -217,6 +220,21 @@ impl Core {
         }
     }
 
+    /// Wakes the handler waiting on stream `id`, if any: its data, window or state changed.
+    pub(crate) fn wake(&self, id: u32) {
+        if let Some(st) = self.streams.get(&id) {
+            st.cv.notify_all();
+        }
+    }
+
+    /// Wakes every waiting handler: the connection's window, the write queue or the
+    /// connection itself changed.
+    pub(crate) fn wake_all(&self) {
+        for st in self.streams.values() {
+            st.cv.notify_all();
+        }
+    }
+
     /// Resets stream `id` with `code` (a `RST_STREAM`), closing it.
     pub(crate) fn reset_stream(&mut self, id: u32, code: ErrorCode) {
         self.queue_frame(
@@ -234,6 +252,7 @@ impl Core {
             self.reset_ids.pop_front();
         }
         self.reset_ids.push_back(id);
+        self.wake(id);
         self.set_state(id, State::Closed);
     }
 
@@ -365,7 +384,7 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
         max_concurrent_streams: Some(max_streams),
         initial_window_size: Some(stream_window),
         max_header_list_size: Some(u32::try_from(max_header_list).unwrap_or(u32::MAX)),
-        // §8.4: this server never pushes (a client may not: it sends SETTINGS_ENABLE_PUSH 0).
+        // §8.4: this server never pushes, so SETTINGS_ENABLE_PUSH is left unsaid.
         ..Settings::default()
     };
     let conn = Arc::new(H2Conn {
@@ -395,6 +414,9 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
         spawner,
     });
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    // Tells the writer to stop when this function ends, however it ends (a panic included),
+    // so the writer's wait for work always ends with the connection.
+    let _stop_writer = StopWriter(conn.core.lock().out.clone());
     {
         let writer = Arc::clone(&conn);
         let job = Box::new(move || {
@@ -444,6 +466,7 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
             core.broken = true;
         }
         let _ = core.out.send(Out::Close);
+        core.wake_all();
     }
     conn.changed.notify_all();
     // Wait for the writer to send what is queued (the last responses of a graceful close) as
@@ -476,6 +499,15 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
     }
     shared.set_state(srv, ConnState::Closed);
     srv.untrack(shared.id);
+}
+
+/// Sends the writer its `Close` when dropped.
+struct StopWriter(Sender<Out>);
+
+impl Drop for StopWriter {
+    fn drop(&mut self) {
+        let _ = self.0.send(Out::Close);
+    }
 }
 
 impl H2Conn {
@@ -565,7 +597,6 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
                     if let ErrorKind::Http2(Http2Error::Stream { stream_id, code }) = error.kind() {
                         log::debug!("http2 from {}: {error}", conn.shared.remote_addr);
                         conn.core.lock().reset_stream(stream_id, code);
-                        conn.changed.notify_all();
                     }
                     Ok(len)
                 }
@@ -586,6 +617,7 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
                     core.queued_control
                 );
                 core.broken = true;
+                core.wake_all();
                 return false;
             }
         }
@@ -658,8 +690,7 @@ fn connection_error(conn: &H2Conn, e: &Error) {
     let mut core = conn.core.lock();
     core.go_away(code, e.to_string().as_bytes());
     core.broken = true;
-    drop(core);
-    conn.changed.notify_all();
+    core.wake_all();
 }
 
 /// Acts on one frame. `Err` is a connection error.
@@ -692,12 +723,11 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
         Frame::Data(d) => on_data(conn, d),
         Frame::RstStream(r) => {
             let mut core = conn.core.lock();
-            if r.stream_id > core.last_stream_id && core.going_away {
-                // §6.8: a stream the client opened after our GOAWAY, which we ignored.
-                return Ok(());
-            }
             if r.stream_id > core.last_stream_id {
-                // §6.4: RST_STREAM on an idle stream.
+                // §6.4: RST_STREAM on an idle stream (one the GOAWAY's ignored: fine).
+                if core.going_away {
+                    return Ok(());
+                }
                 return Err(Error::h2_connection(
                     ErrorCode::Protocol,
                     format!("rst_stream on idle stream {}", r.stream_id),
@@ -706,9 +736,8 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
             if let Some(st) = core.streams.get_mut(&r.stream_id) {
                 st.reset.get_or_insert(r.code);
                 st.drop_body();
+                core.wake(r.stream_id);
                 core.set_state(r.stream_id, State::Closed);
-                drop(core);
-                conn.changed.notify_all();
             }
             Ok(())
         }
@@ -727,8 +756,7 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
                 core.enc.set_max_table_size(size as usize);
             }
             core.queue_frame(&Frame::SettingsAck, Kind::Control);
-            drop(core);
-            conn.changed.notify_all();
+            core.wake_all();
             Ok(())
         }
         Frame::SettingsAck => {
@@ -766,10 +794,13 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
             let mut core = conn.core.lock();
             if w.stream_id == 0 {
                 core.conn_send.increase(0, w.increment)?;
+                core.wake_all();
             } else if let Some(st) = core.streams.get_mut(&w.stream_id) {
                 if let Err(e) = st.send.increase(w.stream_id, w.increment) {
                     log::debug!("http2 from {}: {e}", conn.shared.remote_addr);
                     core.reset_stream(w.stream_id, ErrorCode::FlowControl);
+                } else {
+                    core.wake(w.stream_id);
                 }
             } else if w.stream_id > core.last_stream_id && !core.going_away {
                 return Err(Error::h2_connection(
@@ -777,8 +808,6 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
                     format!("window_update on idle stream {}", w.stream_id),
                 ));
             }
-            drop(core);
-            conn.changed.notify_all();
             Ok(())
         }
         // §8.4: a client cannot push.
@@ -809,14 +838,13 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
         );
     }
     let last = core.last_stream_id;
-    let going_away = core.going_away;
     let Some(st) = core.streams.get_mut(&id).filter(|s| s.state.can_recv()) else {
-        if id > last && going_away {
-            // §6.8: the body of a stream opened after our GOAWAY, which we ignored; its
-            // connection credit was given back above.
-            return Ok(());
-        }
         if id > last {
+            if core.going_away {
+                // A stream the GOAWAY said would be ignored (§6.8): its data is dropped, its
+                // credit already given back.
+                return Ok(());
+            }
             return Err(Error::h2_connection(
                 ErrorCode::Protocol,
                 format!("data frame on idle stream {id}"),
@@ -833,8 +861,6 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     if let Err(e) = st.recv.receive(id, flow) {
         log::debug!("http2 from {}: {e}", conn.shared.remote_addr);
         core.reset_stream(id, ErrorCode::FlowControl);
-        drop(core);
-        conn.changed.notify_all();
         return Ok(());
     }
     let mut update = None;
@@ -861,15 +887,16 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     if too_long || too_short {
         // §8.1.1: DATA that does not add up to content-length makes the request malformed.
         core.reset_stream(id, ErrorCode::Protocol);
-    } else if d.end_stream {
-        let next = core
-            .streams
-            .get(&id)
-            .map_or(State::Closed, |s| s.state.recv_end());
-        core.set_state(id, next);
+    } else {
+        core.wake(id);
+        if d.end_stream {
+            let next = core
+                .streams
+                .get(&id)
+                .map_or(State::Closed, |s| s.state.recv_end());
+            core.set_state(id, next);
+        }
     }
-    drop(core);
-    conn.changed.notify_all();
     Ok(())
 }
 
@@ -902,13 +929,12 @@ fn on_header_block(
                 Some(Ok(map)) if st.content_length.is_none_or(|n| n == st.received) => {
                     st.trailers = Some(map);
                     let next = st.state.recv_end();
+                    core.wake(id);
                     core.set_state(id, next);
                 }
                 _ => core.reset_stream(id, ErrorCode::Protocol),
             }
         }
-        drop(core);
-        conn.changed.notify_all();
         return Ok(());
     }
     if id <= core.last_stream_id && core.recently_reset(id) {
@@ -988,6 +1014,7 @@ fn on_header_block(
             handler: true,
             head_sent: false,
             read_deadline,
+            cv: Arc::new(Condvar::new()),
         },
     );
     core.active += 1;
@@ -1159,16 +1186,15 @@ fn write_loop(conn: &H2Conn, rx: &Receiver<Out>) {
         if let Err(e) = r {
             log::debug!("http2 write to {}: {e}", conn.shared.remote_addr);
             core.broken = true;
+            core.wake_all();
             drop(core);
             conn.changed.notify_all();
             // Wakes the connection thread's read.
             let _ = conn.shared.tcp.shutdown(Shutdown::Both);
             return;
         }
-        let wake = was_full && core.queued_bytes < WRITE_QUEUE_LIMIT;
-        drop(core);
-        if wake {
-            conn.changed.notify_all();
+        if was_full && core.queued_bytes < WRITE_QUEUE_LIMIT {
+            core.wake_all();
         }
     }
 }
