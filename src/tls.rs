@@ -756,8 +756,9 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 // ---------------------------------------------------------------------------------------------
 // Server side and PEM helpers.
 
-/// A server's TLS settings: a certificate chain and key, ALPN `http/1.1`, and a handshake
-/// timeout (10 seconds by default), applied on each connection's own thread.
+/// A server's TLS settings: a certificate chain and key, ALPN `http/1.1` (and `h2` before it
+/// when the server speaks HTTP/2: feature `http2`, `server::Http2Config::enabled`), and a
+/// handshake timeout (10 seconds by default), applied on each connection's own thread.
 #[cfg(feature = "server")]
 #[derive(Clone)]
 pub struct ServerTls {
@@ -827,6 +828,29 @@ impl ServerTls {
         ServerTls {
             config,
             handshake_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// These settings with ALPN offering HTTP/2 (`h2` first, then what was there, with
+    /// `http/1.1` added if missing: Go's `http2.ConfigureServer`) if `h2`, else without `h2`.
+    /// The rustls configuration is copied only if its list changes.
+    pub(crate) fn with_h2(self, h2: bool) -> ServerTls {
+        let has = self.config.alpn_protocols.iter().any(|p| p == b"h2");
+        let has_h1 = self.config.alpn_protocols.iter().any(|p| p == b"http/1.1");
+        if h2 == has && (!h2 || has_h1) {
+            return self;
+        }
+        let mut config = (*self.config).clone();
+        config.alpn_protocols.retain(|p| p != b"h2");
+        if h2 {
+            config.alpn_protocols.insert(0, b"h2".to_vec());
+            if !has_h1 {
+                config.alpn_protocols.push(b"http/1.1".to_vec());
+            }
+        }
+        ServerTls {
+            config: Arc::new(config),
+            ..self
         }
     }
 

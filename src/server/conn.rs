@@ -98,6 +98,13 @@ pub(crate) struct ConnShared {
     /// When the connection was accepted: `shutdown` gives a connection still in `New` state
     /// until `Config::shutdown_new_conn_grace` after this to send its first request.
     pub(crate) accepted: Instant,
+    /// TLS chose HTTP/2 by ALPN (`h2`); set before the connection is shared.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(crate) alpn_h2: bool,
+    /// Set by an HTTP/2 connection: what `Server::shutdown` calls instead of closing the
+    /// connection when idle (it sends GOAWAY and closes once its streams are done). Must not
+    /// block; called under the connection table's lock, maybe more than once.
+    pub(crate) on_shutdown: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 /// Whether `100 Continue` may still be sent for a request.
@@ -110,8 +117,8 @@ pub(crate) struct Continue {
 
 /// The read half of a connection: buffered bytes and the state of the body being read.
 pub(crate) struct ReadHalf {
-    buf: ReadBuf,
-    slot: TimeoutSlot,
+    pub(crate) buf: ReadBuf,
+    pub(crate) slot: TimeoutSlot,
     body: BodyState,
     hijacked: bool,
     /// Finds request heads in `buf`; holds the head and body limits.
@@ -159,6 +166,8 @@ impl ConnShared {
             id,
             over_limit: AtomicU64::new(0),
             accepted,
+            alpn_h2: false,
+            on_shutdown: std::sync::OnceLock::new(),
         }
     }
 
@@ -332,7 +341,7 @@ impl ConnShared {
     /// The serve loop's claim when the first byte of a request is in: `New` or `Idle` (the
     /// `word` it stored) becomes `Active`. False if the server claimed the connection first,
     /// to close it: the request must then not be served.
-    fn claim_active(&self, srv: &ServerInner, word: u64) -> bool {
+    pub(crate) fn claim_active(&self, srv: &ServerInner, word: u64) -> bool {
         let won = self
             .state
             .compare_exchange(
@@ -847,7 +856,7 @@ fn quiet_since(shared: &ConnShared) -> bool {
 /// which also throws away whatever of the response is still queued in our send buffer, so
 /// stopping early for a client that is still uploading would cut off the very response the
 /// linger is for.
-fn linger_close(shared: &ConnShared) {
+pub(crate) fn linger_close(shared: &ConnShared) {
     let _ = shared.stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
     let mut scratch = vec![0u8; 4096];
@@ -862,7 +871,7 @@ fn linger_close(shared: &ConnShared) {
     let _ = shared.stream.shutdown(Shutdown::Both);
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {

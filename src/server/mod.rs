@@ -1,8 +1,10 @@
-//! HTTP/1.1 server: accept loop, one OS thread per connection (from a thread cache), shutdown.
+//! HTTP/1.1 server (and HTTP/2 with feature `http2`): accept loop, one OS thread per connection
+//! (from a thread cache), shutdown.
 //!
 //! Available with feature `server` (on by default).
 //!
-//! The per-connection loop is in `conn.rs`, the response writer in `response.rs`.
+//! The per-connection loop is in `conn.rs`, the response writer in `response.rs`; HTTP/2
+//! connections (ALPN `h2`, or h2c when [`Http2Config::h2c`] is set) are served by `h2/`.
 //!
 //! ```no_run
 //! use nethttp::server::{Request, ResponseWriter, Server};
@@ -38,6 +40,8 @@
 
 mod accept;
 mod conn;
+#[cfg(feature = "http2")]
+mod h2;
 mod handler;
 pub(crate) mod response;
 
@@ -174,6 +178,63 @@ pub struct Config {
     /// later); a client may retry either (docs/GUIDE.md, "Running many instances", has the
     /// restart procedure, the rules and measurements).
     pub reuse_port: bool,
+    /// HTTP/2 (feature `http2`): whether `Server::serve_tls` offers it, whether plain-TCP
+    /// connections may speak it (h2c), and its limits. Without feature `http2` these settings
+    /// are ignored and every connection speaks HTTP/1.1. See [`Http2Config`] for the defaults.
+    pub http2: Http2Config,
+}
+
+/// HTTP/2 settings of a [`Server`] (feature `http2`; ignored without it), as Go's
+/// `http.Server.Protocols` and `http2.Server` fields.
+///
+/// ```
+/// let cfg = nethttp::server::Config {
+///     http2: nethttp::server::Http2Config {
+///         h2c: true,
+///         ..Default::default()
+///     },
+///     ..Default::default()
+/// };
+/// assert!(cfg.http2.enabled);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Http2Config {
+    /// Whether `Server::serve_tls` offers HTTP/2: ALPN `h2` ahead of `http/1.1`, so a client
+    /// that offers both gets HTTP/2 (Go's default). False leaves `h2` out of ALPN (Go's
+    /// `TLSNextProto` set to an empty map). Default is true.
+    pub enabled: bool,
+    /// Whether a plain-TCP connection whose first bytes are the HTTP/2 client preface is
+    /// served as HTTP/2 ("h2c with prior knowledge", RFC 9113 §3.3; Go's
+    /// `Protocols.SetUnencryptedHTTP2`). Other connections on the same listener still speak
+    /// HTTP/1.1. The `Upgrade: h2c` path (RFC 7540 §3.2, removed from RFC 9113) is not
+    /// supported: such a request is served over HTTP/1.1. Default is false, as in Go.
+    pub h2c: bool,
+    /// The most streams a client may have open at once on one connection
+    /// (`SETTINGS_MAX_CONCURRENT_STREAMS`; a stream past it is refused with
+    /// `REFUSED_STREAM`), which is also the most handlers that run at once for one
+    /// connection. A stream the client resets while its handler runs still holds its
+    /// handler's place until the handler returns; streams waiting for a place queue, and
+    /// more than four times this many waiting ends the connection with `ENHANCE_YOUR_CALM`
+    /// (Go's answer to the rapid-reset attack, CVE-2023-44487). Zero is treated as 1.
+    /// Default is 250, as Go's.
+    pub max_concurrent_streams: u32,
+    /// How many bytes of one request body the server buffers before the handler reads them:
+    /// the stream's flow-control window (`SETTINGS_INITIAL_WINDOW_SIZE`). The connection's
+    /// window is given back as data arrives, so a handler that reads slowly holds back only
+    /// its own stream; one connection buffers at most `max_concurrent_streams` times this.
+    /// Values are clamped to 16 KiB..=2^31-1. Default is 256 KiB.
+    pub max_upload_buffer_per_stream: u32,
+}
+
+impl Default for Http2Config {
+    fn default() -> Http2Config {
+        Http2Config {
+            enabled: true,
+            h2c: false,
+            max_concurrent_streams: 250,
+            max_upload_buffer_per_stream: 256 << 10,
+        }
+    }
 }
 
 impl Default for Config {
@@ -193,6 +254,7 @@ impl Default for Config {
             shutdown_new_conn_grace: Duration::from_secs(5),
             conn_state: None,
             reuse_port: false,
+            http2: Http2Config::default(),
         }
     }
 }
@@ -214,11 +276,12 @@ impl fmt::Debug for Config {
             .field("shutdown_new_conn_grace", &self.shutdown_new_conn_grace)
             .field("conn_state", &self.conn_state.as_ref().map(|_| "hook"))
             .field("reuse_port", &self.reuse_port)
+            .field("http2", &self.http2)
             .finish()
     }
 }
 
-/// An HTTP/1.1 server. A cheap handle: clone it to call [`shutdown`](Self::shutdown) or
+/// An HTTP/1.1 server, and HTTP/2 with feature `http2` ([`Http2Config`]). A cheap handle: clone it to call [`shutdown`](Self::shutdown) or
 /// [`close`](Self::close) from another thread while one thread is in [`serve`](Self::serve).
 ///
 /// ```
@@ -538,12 +601,18 @@ impl Server {
     /// HTTP gets a plain-text 400 and is closed. [`ResponseWriter::hijack`] then returns the
     /// TLS stream.
     ///
+    /// With feature `http2` and [`Http2Config::enabled`] (the default), ALPN offers `h2`
+    /// ahead of `http/1.1` and a client that picks it is served HTTP/2 (where `hijack` fails);
+    /// otherwise `h2` is left out of ALPN.
+    ///
     /// # Errors
     ///
     /// As [`serve`](Self::serve).
     #[cfg(feature = "tls")]
     pub fn serve_tls(&self, listener: TcpListener, tls: crate::tls::ServerTls) -> Result<()> {
-        self.serve_with(listener, Some(Arc::new(tls)))
+        // ALPN offers `h2` first when this server speaks HTTP/2, and never otherwise.
+        let h2 = cfg!(feature = "http2") && self.inner.config.http2.enabled;
+        self.serve_with(listener, Some(Arc::new(tls.with_h2(h2))))
     }
 
     /// Binds [`Config::addr`] and serves TLS with the certificate chain and key in the PEM
@@ -668,6 +737,8 @@ impl Server {
         }
         srv.conn_state_changed(peer, ConnState::New);
         let inner = Arc::clone(srv);
+        #[cfg(feature = "http2")]
+        let spawner = cache.spawner.clone();
         let job: Job = Box::new(move || {
             // Accepted before a shutdown began but started after it: served like any other new
             // connection (shutdown gives it the grace period), unless there is no grace. After
@@ -686,6 +757,11 @@ impl Server {
                     Some(s) => s,
                     None => return,
                 },
+            };
+            // HTTP/2 if ALPN chose it, or (h2c) if the client preface opens the connection.
+            #[cfg(feature = "http2")]
+            let Some(shared) = h2::try_serve(&inner, shared, &spawner) else {
+                return;
             };
             conn::serve(&inner, shared);
         });
@@ -712,6 +788,10 @@ impl Server {
     /// when every connection is closed, or with a [`TimeoutPhase::Shutdown`] error at the
     /// timeout, leaving the rest to finish or to [`close`](Self::close). Hijacked connections
     /// are not waited for. Safe to call from any thread, more than once.
+    ///
+    /// An HTTP/2 connection (feature `http2`) is sent a `GOAWAY` naming the last stream it
+    /// opened; those streams finish, new ones are ignored, and the connection closes when the
+    /// last one ends (at once if none is open).
     ///
     /// # Errors
     ///
@@ -757,6 +837,12 @@ impl Server {
             srv.closing_conns.store(true, Ordering::SeqCst);
             let grace = srv.config.shutdown_new_conn_grace;
             for c in conns.live.values() {
+                // An HTTP/2 connection sends GOAWAY and closes once its streams are done
+                // (idempotent, never blocks).
+                if let Some(graceful) = c.on_shutdown.get() {
+                    graceful();
+                    continue;
+                }
                 let word = c.state_word();
                 let state = conn::state_of(word);
                 // A new connection counts as idle once its grace is over (Go: 5 s): its first
@@ -855,7 +941,8 @@ fn tls_handshake(
     let sock: Box<dyn Stream> = Box::new(Arc::clone(&plain.tcp));
     match acceptor.accept(sock) {
         Ok(tls) => {
-            let shared = Arc::new(ConnShared::new(
+            let h2 = tls.alpn_protocol().is_some_and(|p| p == b"h2");
+            let mut shared = ConnShared::new(
                 Arc::clone(&plain.tcp),
                 Arc::new(tls),
                 true,
@@ -863,7 +950,9 @@ fn tls_handshake(
                 plain.id,
                 srv.limits,
                 plain.accepted,
-            ));
+            );
+            shared.alpn_h2 = h2;
+            let shared = Arc::new(shared);
             let mut conns = srv.conns.lock();
             // Closed meanwhile (close() shut the socket): nothing to serve.
             if !conns.live.contains_key(&plain.id) {
@@ -891,7 +980,7 @@ fn tls_handshake(
     match *acceptor {}
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// How long a shutdown waits for the accept loops to close their listeners before it closes
 /// idle connections anyway.
@@ -906,6 +995,14 @@ const LISTENERS_CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// receive spins and yields before it parks, which a thread waiting for the next connection
 /// never profits from (measured under `Connection: close` churn: 6-7 % of the server's CPU).
 struct ThreadCache {
+    spawner: Spawner,
+}
+
+/// A handle that hands jobs to a [`ThreadCache`]'s threads; it may outlive the cache (a job
+/// dispatched then runs on a new thread, which exits after it). The HTTP/2 connection thread
+/// keeps one to run its writer and its streams' handlers on cached threads.
+#[derive(Clone)]
+pub(crate) struct Spawner {
     shared: Arc<ThreadCacheShared>,
     threads: Arc<AtomicUsize>,
     stack_size: usize,
@@ -929,17 +1026,26 @@ struct Parked {
 impl ThreadCache {
     fn new(srv: &ServerInner) -> ThreadCache {
         ThreadCache {
-            shared: Arc::new(ThreadCacheShared {
-                idle: Mutex::new(Vec::new()),
-                closed: AtomicBool::new(false),
-            }),
-            threads: Arc::clone(&srv.threads),
-            stack_size: srv.config.stack_size,
-            idle_timeout: srv.config.thread_idle_timeout,
+            spawner: Spawner {
+                shared: Arc::new(ThreadCacheShared {
+                    idle: Mutex::new(Vec::new()),
+                    closed: AtomicBool::new(false),
+                }),
+                threads: Arc::clone(&srv.threads),
+                stack_size: srv.config.stack_size,
+                idle_timeout: srv.config.thread_idle_timeout,
+            },
         }
     }
 
     fn dispatch(&self, job: Job) -> std::io::Result<()> {
+        self.spawner.dispatch(job)
+    }
+}
+
+impl Spawner {
+    /// Runs `job` on the most recently parked thread of the cache, or on a new thread.
+    pub(crate) fn dispatch(&self, job: Job) -> std::io::Result<()> {
         let parked = self.shared.idle.lock().pop();
         if let Some(p) = parked {
             *p.job.lock() = Some(job);
@@ -967,9 +1073,10 @@ impl ThreadCache {
 
 impl Drop for ThreadCache {
     fn drop(&mut self) {
+        let shared = &self.spawner.shared;
         let parked = {
-            let mut idle = self.shared.idle.lock();
-            self.shared.closed.store(true, Ordering::SeqCst);
+            let mut idle = shared.idle.lock();
+            shared.closed.store(true, Ordering::SeqCst);
             std::mem::take(&mut *idle)
         };
         for p in parked {

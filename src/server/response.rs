@@ -916,7 +916,7 @@ impl ResponseWriter for ConnWriter<'_> {
 
 /// The names the `Trailer` header announces (comma-separated, RFC 9110 §6.6.2), less those
 /// never allowed in a trailer.
-fn announced_trailers(h: &HeaderMap) -> Vec<HeaderName> {
+pub(crate) fn announced_trailers(h: &HeaderMap) -> Vec<HeaderName> {
     let mut names = Vec::new();
     for v in h.get_all(TRAILER) {
         let Ok(text) = v.to_str() else { continue };

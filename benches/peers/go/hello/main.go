@@ -1,4 +1,6 @@
-// Hello-world plaintext server on Go's net/http: `hello [ADDR]` (default 127.0.0.1:8080).
+// Hello-world plaintext server on Go's net/http: `hello [ADDR [CERT.pem KEY.pem]]` (default
+// 127.0.0.1:8080). With a certificate and key it serves TLS, where net/http offers HTTP/2
+// through ALPN by itself (benches/h2.sh).
 //
 // Every request gets 200 OK (/big: 256 KiB of zeros), Content-Type: text/plain and the 13-byte body "Hello, World!"
 // (net/http adds Content-Length and Date), with keep-alive, as nethttp-hello and hyper-hello do.
@@ -29,5 +31,8 @@ func main() {
 		}
 		w.Write(body)
 	})
+	if len(os.Args) > 3 {
+		log.Fatal(http.ListenAndServeTLS(addr, os.Args[2], os.Args[3], h))
+	}
 	log.Fatal(http.ListenAndServe(addr, h))
 }

@@ -1,5 +1,9 @@
 //! Hello-world server on nethttp over TLS: `nethttp-hello-tls ADDR CERT.pem KEY.pem`.
 //! Same response as nethttp-hello; one thread per connection, the handshake on that thread.
+//! HTTP/2 is offered through ALPN (feature `http2`, on in this crate), so a client that asks
+//! for it (h2load, curl) gets it; wrk gets HTTP/1.1. With `HELLO_H2C` set in the environment,
+//! `nethttp-hello-tls ADDR` serves plain TCP with h2c (HTTP/2 with prior knowledge) accepted
+//! beside HTTP/1.1 (benches/h2.sh).
 
 use nethttp::server::{Config, Request, ResponseWriter, Server};
 
@@ -7,14 +11,16 @@ const BODY: &[u8] = b"Hello, World!";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 4 {
+    let h2c = std::env::var_os("HELLO_H2C").is_some();
+    if args.len() != 4 && !(h2c && args.len() == 2) {
         eprintln!("usage: nethttp-hello-tls ADDR CERT.pem KEY.pem");
         std::process::exit(2);
     }
-    let cfg = Config {
+    let mut cfg = Config {
         addr: args[1].clone(),
         ..Config::default()
     };
+    cfg.http2.h2c = h2c;
     let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, _r: &mut Request| {
         w.headers_mut().insert(
             "content-type",
@@ -22,7 +28,12 @@ fn main() {
         );
         let _ = w.write_all(BODY);
     });
-    if let Err(e) = srv.listen_and_serve_tls(&args[2], &args[3]) {
+    let served = if h2c {
+        srv.listen_and_serve()
+    } else {
+        srv.listen_and_serve_tls(&args[2], &args[3])
+    };
+    if let Err(e) = served {
         eprintln!("nethttp-hello-tls: {e}");
         std::process::exit(1);
     }
