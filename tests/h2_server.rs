@@ -20,11 +20,18 @@ use nethttp::{Request, ResponseWriter};
 use support::{test_config, TestServer};
 
 fn h2c_config() -> Config {
+    h2c_with(|_| {})
+}
+
+/// `h2c_config` with HTTP/2 settings changed by `set`.
+fn h2c_with(set: impl FnOnce(&mut Http2Config)) -> Config {
+    let mut http2 = Http2Config {
+        h2c: true,
+        ..Http2Config::default()
+    };
+    set(&mut http2);
     Config {
-        http2: Http2Config {
-            h2c: true,
-            ..Http2Config::default()
-        },
+        http2,
         ..test_config()
     }
 }
@@ -153,14 +160,7 @@ fn echo_body(w: &mut dyn ResponseWriter, r: &mut Request) {
 
 #[test]
 fn post_body_with_flow_control() {
-    let cfg = Config {
-        http2: Http2Config {
-            h2c: true,
-            max_upload_buffer_per_stream: 16 << 10,
-            ..Http2Config::default()
-        },
-        ..test_config()
-    };
+    let cfg = h2c_with(|h| h.max_upload_buffer_per_stream = 16 << 10);
     let srv = h2c_server(cfg, echo_body);
     let mut c = H2Client::connect(srv.addr());
     c.expect("server settings", |f| matches!(f, In::Settings(_)));
@@ -225,14 +225,7 @@ fn request_trailers_reach_the_handler() {
 fn stream_flow_control_violation_resets_stream() {
     // The handler does not read, so no credit comes back while the client overruns.
     let (h, started, release) = gated();
-    let cfg = Config {
-        http2: Http2Config {
-            h2c: true,
-            max_upload_buffer_per_stream: 16 << 10,
-            ..Http2Config::default()
-        },
-        ..test_config()
-    };
+    let cfg = h2c_with(|h| h.max_upload_buffer_per_stream = 16 << 10);
     let srv = h2c_server(cfg, h);
     let mut c = H2Client::connect(srv.addr());
     c.expect("server settings", |f| matches!(f, In::Settings(_)));
@@ -418,14 +411,7 @@ fn client_reset_ends_stream_and_handler_sees_it() {
 #[test]
 fn too_many_streams_refused() {
     let (h, started, release) = gated();
-    let cfg = Config {
-        http2: Http2Config {
-            h2c: true,
-            max_concurrent_streams: 2,
-            ..Http2Config::default()
-        },
-        ..test_config()
-    };
+    let cfg = h2c_with(|h| h.max_concurrent_streams = 2);
     let srv = h2c_server(cfg, h);
     let mut c = H2Client::connect(srv.addr());
     c.get(1, "/");
@@ -447,14 +433,7 @@ fn too_many_streams_refused() {
 #[test]
 fn rapid_reset_goaway_enhance_your_calm() {
     let (h, started, release) = gated();
-    let cfg = Config {
-        http2: Http2Config {
-            h2c: true,
-            max_concurrent_streams: 2,
-            ..Http2Config::default()
-        },
-        ..test_config()
-    };
+    let cfg = h2c_with(|h| h.max_concurrent_streams = 2);
     let srv = h2c_server(cfg, h);
     let mut c = H2Client::connect(srv.addr());
     // Each stream is opened and reset at once: the open-stream limit never trips, but the

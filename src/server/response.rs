@@ -528,20 +528,9 @@ impl<'a> ConnWriter<'a> {
         r
     }
 
-    /// The trailer section: the current values of the names the `Trailer` header announced,
-    /// then the fields set through `trailers_mut`; `None` if there are none.
+    /// The trailer section (see [`trailer_section`]); `None` if there are none.
     fn trailer_fields(&self) -> Option<HeaderMap> {
-        let mut out = HeaderMap::new();
-        for name in announced_trailers(&self.headers) {
-            for v in self.headers.get_all(&name) {
-                out.append(name.clone(), v.clone());
-            }
-        }
-        for (name, v) in &self.trailers {
-            if !crate::proto::framing::forbidden_trailer(name) {
-                out.append(name.clone(), v.clone());
-            }
-        }
+        let out = trailer_section(&self.headers, &self.trailers);
         (!out.is_empty()).then_some(out)
     }
 
@@ -912,6 +901,24 @@ impl ResponseWriter for ConnWriter<'_> {
         self.srv.untrack(self.shared.id);
         Ok(crate::net::Conn::new(stream, buffered))
     }
+}
+
+/// A response's trailer section, for either protocol: the current values of the names its
+/// `Trailer` header announced, then the fields set through `trailers_mut` (those a trailer
+/// may not carry left out).
+pub(crate) fn trailer_section(headers: &HeaderMap, trailers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in announced_trailers(headers) {
+        for v in headers.get_all(&name) {
+            out.append(name.clone(), v.clone());
+        }
+    }
+    for (name, v) in trailers {
+        if !crate::proto::framing::forbidden_trailer(name) {
+            out.append(name.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// The names the `Trailer` header announces (comma-separated, RFC 9110 §6.6.2), less those

@@ -19,7 +19,7 @@ use crate::proto::h2::stream::State;
 use crate::proto::h2::{message, ErrorCode};
 use crate::proto::hpack::Field;
 use crate::server::conn::panic_message;
-use crate::server::response::{announced_trailers, ResponseWriter, BUFFER_SIZE};
+use crate::server::response::{announced_trailers, trailer_section, ResponseWriter, BUFFER_SIZE};
 use crate::Request;
 
 /// A request body arriving on a stream: the bytes the connection thread buffered.
@@ -448,18 +448,7 @@ impl H2Writer {
 
     /// The trailer fields: the announced names' current values, then `trailers_mut`'s.
     fn trailer_fields(&self) -> Vec<Field> {
-        let mut out = HeaderMap::new();
-        for name in announced_trailers(&self.headers) {
-            for v in self.headers.get_all(&name) {
-                out.append(name.clone(), v.clone());
-            }
-        }
-        for (name, v) in &self.trailers {
-            if !crate::proto::framing::forbidden_trailer(name) {
-                out.append(name.clone(), v.clone());
-            }
-        }
-        message::trailer_fields(&out)
+        message::trailer_fields(&trailer_section(&self.headers, &self.trailers))
     }
 
     /// Finishes the response after the handler returned: the head if not sent, the rest of
