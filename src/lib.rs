@@ -81,7 +81,7 @@
 //! | `cookies` | | a cookie jar for `Client` (implies `client`) | `cookie_store`, `psl`, `url` |
 //! | `native-roots` | | the platform's root certificates (implies `tls`, `client`) | `rustls-native-certs` |
 //! | `httptest-tls` | | `httptest::Server::new_tls` (implies `tls`, `client`, `server`) | `rcgen` |
-//! | `http2` | | the HTTP/2 wire pieces, sans-IO: `proto::hpack` and `proto::h2::frame` (groundwork: the client and the server do not speak HTTP/2 yet) | — |
+//! | `http2` | | HTTP/2: the client offers it by ALPN over TLS (and h2c with prior knowledge on request, `client::Protocols`); the wire pieces `proto::hpack` and `proto::h2` | — |
 //! | `cli` | | the `nethttp` command-line tool | `clap`, `indicatif`, `hdrhistogram`, `ctrlc`, `serde_json` |
 //!
 //! [`httptest`] and [`httputil`] need both `client` and `server`.

@@ -551,9 +551,12 @@ impl Drop for TransportInner {
         // HTTP/2 connections with streams in flight close themselves once idle (their
         // reader sees the transport gone).
         #[cfg(feature = "http2")]
-        for c in self.h2.lock().drain() {
-            if c.active_streams() == 0 {
-                c.close_idle();
+        {
+            let conns = self.h2.lock().drain();
+            for c in conns {
+                if c.active_streams() == 0 {
+                    c.close_idle();
+                }
             }
         }
     }

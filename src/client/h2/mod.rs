@@ -415,7 +415,8 @@ impl H2Conn {
             }
             core.broken = Some(why.clone());
             for s in core.streams.values_mut() {
-                if s.failed.is_none() && !(s.end_recv && s.head.is_none() && s.body.is_empty()) {
+                // A stream the server finished can still be read to its end.
+                if s.failed.is_none() && !s.end_recv {
                     s.failed = Some(why.clone());
                 }
             }
@@ -607,8 +608,9 @@ impl H2Conn {
             ));
         }
         let idle_now = core.active == 0 && core.streams.is_empty();
-        if idle_now && self.transport.strong_count() == 0 {
-            // The transport is gone: nobody can use this connection again.
+        if idle_now && (self.transport.strong_count() == 0 || core.goaway.is_some()) {
+            // The transport is gone, or the server said goodbye: nobody can use this
+            // connection again.
             drop(core);
             self.close_idle();
             return None;
