@@ -577,7 +577,7 @@ fn raw_request_fields_and_connection_specific_headers() {
     for (n, v) in [
         ("connection", "keep-alive"),
         ("keep-alive", "5"),
-        ("upgrade", "foo"),
+        ("proxy-connection", "keep-alive"),
         ("te", "trailers"),
         ("x-custom", "1"),
     ] {
@@ -777,4 +777,100 @@ fn raw_data_past_content_length_is_an_error() {
     assert!(r.is_err(), "body over content-length accepted");
     assert_no_threads(&t);
     srv.join().unwrap();
+}
+
+#[test]
+fn raw_ping_is_answered_and_a_silent_server_fails_the_health_check() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let _ = p.request();
+        p.send(&Frame::Ping(frame::Ping {
+            ack: false,
+            data: *b"12345678",
+        }));
+        // The client answers our ping; then we go silent and never answer its pings.
+        let mut acked = false;
+        let mut pinged = false;
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            match p.next_raw() {
+                Some(Frame2::Ping { ack: true, data }) => {
+                    assert_eq!(&data, b"12345678");
+                    acked = true;
+                }
+                Some(Frame2::Ping { ack: false, .. }) => pinged = true,
+                Some(Frame2::Other) => {}
+                None => break,
+            }
+        }
+        assert!(acked, "our ping was not answered");
+        assert!(pinged, "the client sent no health-check ping");
+    });
+    let dialer = Arc::new(CountingDialer::default());
+    let t = Transport::with_config(TransportConfig {
+        dialer,
+        protocols: Protocols {
+            unencrypted_http2: true,
+            ..Protocols::default()
+        },
+        http2: nethttp::client::Http2ClientConfig {
+            read_idle_timeout: Some(Duration::from_millis(200)),
+            ping_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+        proxy: nethttp::client::Proxy::none(),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_transport(t.clone());
+    let started = Instant::now();
+    let err = c.get(&format!("http://{addr}/")).unwrap_err();
+    // The client has no timeout of its own: only the health check can end this request.
+    assert!(err.is_timeout(), "not a health-check failure: {err}");
+    let source = std::error::Error::source(&err).map(|s| s.to_string());
+    assert!(
+        source.as_deref().is_some_and(|s| s.contains("ping")),
+        "{source:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
+/// A frame as `Peer::next_raw` reports it.
+enum Frame2 {
+    Ping { ack: bool, data: [u8; 8] },
+    Other,
+}
+
+impl Peer {
+    /// The next frame of any type (header blocks are not decoded); `None` at EOF or after
+    /// the read timeout.
+    fn next_raw(&mut self) -> Option<Frame2> {
+        loop {
+            match self.dec.decode(&self.buf).ok()? {
+                Decoded::Partial => {
+                    let mut chunk = [0u8; 16 << 10];
+                    let n = self.s.read(&mut chunk).ok()?;
+                    if n == 0 {
+                        return None;
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                Decoded::StreamError { len, .. } => {
+                    self.buf.drain(..len);
+                }
+                Decoded::Frame { frame, len } => {
+                    let out = match frame {
+                        Frame::Ping(p) => Frame2::Ping {
+                            ack: p.ack,
+                            data: p.data,
+                        },
+                        _ => Frame2::Other,
+                    };
+                    self.buf.drain(..len);
+                    return Some(out);
+                }
+            }
+        }
+    }
 }

@@ -623,15 +623,27 @@ impl TransportInner {
             .get::<RequestOptions>()
             .cloned()
             .unwrap_or_default();
+        // A connection an HTTP/2 dial made and handed to the HTTP/1 pool (the server chose
+        // HTTP/1.1) is this request's own dial, not a reused one.
         #[cfg(feature = "http2")]
-        if let Some(resp) = super::h2::pool::round_trip(self, &mut req, &key, &opts)? {
-            return Ok(resp);
-        }
+        let mut dialed = match super::h2::pool::round_trip(self, &mut req, &key, &opts)? {
+            super::h2::pool::Route::Done(resp) => return Ok(*resp),
+            super::h2::pool::Route::Http1 { dialed } => dialed,
+        };
+        #[cfg(not(feature = "http2"))]
+        let mut dialed = false;
         let idempotent = is_idempotent(&req);
         let mut retried = false;
         loop {
             let prepared = self.prepare(&mut req, &opts, &key)?;
-            let (pc, info) = self.get_conn(&key, &opts)?;
+            let (pc, mut info) = self.get_conn(&key, &opts)?;
+            if std::mem::take(&mut dialed) {
+                info = GotConnInfo {
+                    reused: false,
+                    was_idle: false,
+                    idle_time: Duration::ZERO,
+                };
+            }
             opts.trace.got_conn(info);
             let req_id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let reused = pc.begin(req_id);

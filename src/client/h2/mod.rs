@@ -20,9 +20,12 @@
 //! - **Callers** (the threads in `Transport::round_trip` and those reading response bodies)
 //!   open streams, encode header blocks (one HPACK encoder, under the lock, so blocks leave
 //!   in the order they were compressed; a block's `HEADERS` and `CONTINUATION` frames go in
-//!   one queued buffer, so nothing comes between them), send request bodies as the peer's
-//!   windows allow, and give back receive window as they read. They wait on the connection's
-//!   condition variable ([`H2Conn::changed`]) under the request's deadline.
+//!   one queued buffer, so nothing comes between them) and give back receive window as they
+//!   read. They wait on the connection's condition variable ([`H2Conn::changed`]) under the
+//!   request's deadline.
+//! - A **body thread** (`nethttp-h2-body`) per request with a body sends it as the peer's
+//!   windows allow, while the caller waits for the response (full duplex); it ends with the
+//!   body, its stream's failure or the request's deadline.
 //!
 //! A frame is queued only under the connection lock, so the channel's order is the order of
 //! the state changes (no `DATA` after its stream's `RST_STREAM`). The lock is never held
@@ -1093,18 +1096,42 @@ impl H2Conn {
         } else {
             body.try_clone()
         };
-        if !end_stream {
-            if let Err(e) = self.send_body(id, body, deadline, t.cfg.write_buffer_size) {
-                let unprocessed = self.unprocessed(id);
-                drop(guard);
-                return Err(Box::new(RtError {
-                    err: e,
-                    unprocessed,
-                    body: spare,
-                }));
+        if end_stream {
+            opts.trace.wrote_request(true);
+        } else {
+            // The body goes on a thread of its own (Go's goroutine per request body), so the
+            // response can be read while it is sent: a full-duplex exchange, or a server that
+            // answers before it has read everything.
+            let conn = Arc::clone(self);
+            let trace = opts.trace.clone();
+            let chunk = t.cfg.write_buffer_size;
+            let (tx, rx) = crossbeam_channel::bounded::<Body>(1);
+            let spawned = spawn_counted(&t.threads, "nethttp-h2-body", move || {
+                let Ok(body) = rx.recv() else { return };
+                let r = conn.send_body(id, body, deadline, chunk);
+                trace.wrote_request(r.is_ok());
+                if let Err(e) = r {
+                    conn.body_failed(id, &e);
+                }
+            });
+            let inline = match spawned {
+                Ok(()) => tx.send(body).err().map(|e| e.0),
+                Err(_) => Some(body),
+            };
+            if let Some(body) = inline {
+                let r = self.send_body(id, body, deadline, t.cfg.write_buffer_size);
+                opts.trace.wrote_request(r.is_ok());
+                if let Err(e) = r {
+                    let unprocessed = self.unprocessed(id);
+                    drop(guard);
+                    return Err(Box::new(RtError {
+                        err: e,
+                        unprocessed,
+                        body: spare,
+                    }));
+                }
             }
         }
-        opts.trace.wrote_request(true);
         let head_deadline = crate::deadline::earliest(
             deadline,
             crate::deadline::after(t.cfg.response_header_timeout),
@@ -1174,6 +1201,22 @@ impl H2Conn {
         Ok(Response::new(head, body, req.uri.clone(), None))
     }
 
+    /// The body thread could not send stream `id`'s body: the stream ends with that error
+    /// (unless it had already failed or ended).
+    fn body_failed(&self, id: u32, e: &Error) {
+        {
+            let mut core = self.core.lock();
+            if core.streams.get(&id).is_some_and(|s| s.failed.is_none()) {
+                core.reset(
+                    id,
+                    ErrorCode::Cancel,
+                    Failure::Protocol(e.kind(), format!("sending the request body: {e}")),
+                );
+            }
+        }
+        self.changed.notify_all();
+    }
+
     /// True if stream `id` failed without the server processing it.
     fn unprocessed(&self, id: u32) -> bool {
         let core = self.core.lock();
@@ -1195,12 +1238,7 @@ impl H2Conn {
             let n = match io::Read::read(&mut body, &mut chunk) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let err = Error::with_source(ErrorKind::Io, e);
-                    let mut core = self.core.lock();
-                    core.reset(id, ErrorCode::Cancel, Failure::Canceled);
-                    return Err(err);
-                }
+                Err(e) => return Err(Error::with_source(ErrorKind::Io, e)),
             };
             let mut rest = &chunk[..n];
             let end = n == 0;
@@ -1214,12 +1252,16 @@ impl H2Conn {
                     return Err(f.error(id));
                 }
                 if s.end_recv {
-                    // §8.1: the server answered before reading the whole request; it
-                    // will not want the rest.
-                    core.reset(id, ErrorCode::NoError, Failure::Canceled);
+                    // §8.1: the server answered in full before reading the whole request;
+                    // the rest is not sent (the response stays readable).
+                    core.queue_frame(&Frame::RstStream(RstStream {
+                        stream_id: id,
+                        code: ErrorCode::Cancel,
+                    }));
                     if let Some(s) = core.streams.get_mut(&id) {
-                        s.failed = None;
+                        s.end_sent = true;
                     }
+                    core.uncount(id);
                     return Ok(());
                 }
                 if end && rest.is_empty() {

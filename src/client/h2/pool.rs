@@ -10,13 +10,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use super::{H2Conn, RtError};
 use crate::client::proxy::ConnKey;
 use crate::client::response::Response;
+use crate::client::trace::GotConnInfo;
 use crate::client::transport::TransportInner;
 use crate::client::RequestOptions;
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
@@ -87,7 +88,18 @@ pub(crate) fn mode(t: &TransportInner, key: &ConnKey) -> Option<Mode> {
     }
 }
 
-/// Sends `req` over HTTP/2 if its key allows it: `Ok(None)` means it must go over HTTP/1.
+/// Where a request went.
+pub(crate) enum Route {
+    /// Over HTTP/2, with this response.
+    Done(Box<Response>),
+    /// To the HTTP/1 path. `dialed`: this call dialed the connection the HTTP/1 pool now
+    /// holds (the server chose HTTP/1.1), so the request's `got_conn` must not call it reused.
+    Http1 { dialed: bool },
+}
+
+/// Sends `req` over HTTP/2 if its key allows it, else says it must go over HTTP/1.
+/// Requests asking for a protocol upgrade always go over HTTP/1 (RFC 9113 §8.6 forbids
+/// `Upgrade`; Go sends WebSocket upgrades over HTTP/1 alone).
 ///
 /// # Errors
 ///
@@ -98,7 +110,10 @@ pub(crate) fn round_trip(
     req: &mut Request,
     key: &ConnKey,
     opts: &RequestOptions,
-) -> Result<Option<Response>> {
+) -> Result<Route> {
+    if req.headers.contains_key(http::header::UPGRADE) {
+        return Ok(Route::Http1 { dialed: false });
+    }
     let Some(mode) = mode(t, key) else {
         if !t.cfg.protocols.http1 {
             return Err(Error::invalid_input(format!(
@@ -106,22 +121,31 @@ pub(crate) fn round_trip(
                 key.target.scheme
             )));
         }
-        return Ok(None);
+        return Ok(Route::Http1 { dialed: false });
     };
+    opts.trace.get_conn(&key.to_string());
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let Some(conn) = get_conn(t, key, mode, opts)? else {
-            if !t.cfg.protocols.http1 {
-                return Err(Error::invalid_input(
-                    "server does not speak http/2 and http/1 is off",
-                ));
+        let (conn, dialed) = match get_conn(t, key, mode, opts)? {
+            Got::Conn { conn, dialed } => (conn, dialed),
+            Got::Http1 { dialed } => {
+                if !t.cfg.protocols.http1 {
+                    return Err(Error::invalid_input(
+                        "server does not speak http/2 and http/1 is off",
+                    ));
+                }
+                return Ok(Route::Http1 { dialed });
             }
-            return Ok(None);
         };
+        opts.trace.got_conn(GotConnInfo {
+            reused: !dialed,
+            was_idle: !dialed && conn.active_streams() == 0,
+            idle_time: Duration::ZERO,
+        });
         let req_id = t.next_request_id();
         match conn.round_trip(t, req, opts, req_id) {
-            Ok(resp) => return Ok(Some(resp)),
+            Ok(resp) => return Ok(Route::Done(Box::new(resp))),
             Err(e) => {
                 let RtError {
                     err,
@@ -142,6 +166,14 @@ pub(crate) fn round_trip(
     }
 }
 
+/// What `get_conn` found.
+enum Got {
+    /// An HTTP/2 connection; `dialed` if this caller dialed it.
+    Conn { conn: Arc<H2Conn>, dialed: bool },
+    /// The server speaks HTTP/1.1 only; `dialed` if this caller found that out by dialing.
+    Http1 { dialed: bool },
+}
+
 enum Role {
     Dial(Arc<DialCall>),
     Wait(Arc<DialCall>),
@@ -154,15 +186,18 @@ fn get_conn(
     key: &ConnKey,
     mode: Mode,
     opts: &RequestOptions,
-) -> Result<Option<Arc<H2Conn>>> {
+) -> Result<Got> {
     loop {
         let role = {
             let mut p = t.h2.lock();
             if let Some(c) = p.conns.get(key).and_then(|v| v.iter().find(|c| c.usable())) {
-                return Ok(Some(Arc::clone(c)));
+                return Ok(Got::Conn {
+                    conn: Arc::clone(c),
+                    dialed: false,
+                });
             }
             if p.h1_only.contains(key) {
-                return Ok(None);
+                return Ok(Got::Http1 { dialed: false });
             }
             match p.dialing.get(key) {
                 Some(call) => Role::Wait(Arc::clone(call)),
@@ -193,7 +228,7 @@ fn get_conn(
                     {
                         return Err(Error::new(ErrorKind::Canceled));
                     }
-                    let step = Instant::now() + std::time::Duration::from_millis(500);
+                    let step = Instant::now() + Duration::from_millis(500);
                     let until = opts.deadline.map_or(step, |d| d.min(step));
                     call.done.wait_until(&mut r, until);
                 }
@@ -216,7 +251,10 @@ fn get_conn(
                     Err(e) => Err((e.kind(), e.to_string())),
                 });
                 call.done.notify_all();
-                return r;
+                return r.map(|c| match c {
+                    Some(conn) => Got::Conn { conn, dialed: true },
+                    None => Got::Http1 { dialed: true },
+                });
             }
         }
     }
