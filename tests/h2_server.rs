@@ -223,6 +223,8 @@ fn request_trailers_reach_the_handler() {
 
 #[test]
 fn stream_flow_control_violation_resets_stream() {
+    // The handler does not read, so no credit comes back while the client overruns.
+    let (h, started, release) = gated();
     let cfg = Config {
         http2: Http2Config {
             h2c: true,
@@ -231,7 +233,7 @@ fn stream_flow_control_violation_resets_stream() {
         },
         ..test_config()
     };
-    let srv = h2c_server(cfg, echo_body);
+    let srv = h2c_server(cfg, h);
     let mut c = H2Client::connect(srv.addr());
     c.expect("server settings", |f| matches!(f, In::Settings(_)));
     c.headers(
@@ -244,12 +246,15 @@ fn stream_flow_control_violation_resets_stream() {
         ],
         false,
     );
+    started.recv_timeout(DEADLINE).unwrap();
     // 16 KiB fills the window; one more octet overruns it (§6.9.1).
     c.data(1, &[0u8; 16 << 10], false);
     c.data(1, b"x", false);
     assert_eq!(c.expect_rst(1), ErrorCode::FlowControl);
+    release.send(()).unwrap();
     // The connection goes on.
     c.get(3, "/after");
+    release.send(()).unwrap();
     assert_eq!(c.response(3).status, 200);
 }
 
@@ -795,4 +800,127 @@ fn ping_flood_is_bounded() {
     support::wait_until(DEADLINE, "the flooding connection to close", || {
         srv.server().num_connections() == 0
     });
+}
+
+#[test]
+fn zero_window_stall_bounded_by_write_timeout() {
+    let (res_tx, res_rx) = bounded::<String>(1);
+    let cfg = Config {
+        write_timeout: Some(Duration::from_millis(300)),
+        ..h2c_config()
+    };
+    let srv = h2c_server(cfg, move |w: &mut dyn ResponseWriter, r: &mut Request| {
+        if r.uri.path() != "/stall" {
+            return;
+        }
+        let _ = w.flush();
+        let r = w.write_all(&[b'x'; 10_000]).and_then(|()| w.flush());
+        let _ = res_tx.send(match r {
+            Ok(()) => "ok".into(),
+            Err(e) => e.kind().to_string(),
+        });
+    });
+    let mut c = H2Client::connect_raw(srv.addr());
+    c.send_raw(nethttp::proto::h2::frame::PREFACE);
+    // The client never opens its window: the response cannot move.
+    c.send(&Frame::Settings(Settings {
+        initial_window_size: Some(0),
+        ..Settings::default()
+    }));
+    c.get(1, "/stall");
+    let got = res_rx
+        .recv_timeout(DEADLINE)
+        .expect("the write never gave up");
+    assert!(got.contains("timed out"), "{got}");
+    assert_eq!(c.expect_rst(1), ErrorCode::Internal);
+    // Other streams go on.
+    c.get(3, "/other");
+    assert_eq!(c.response(3).status, 200);
+}
+
+#[test]
+fn expect_100_continue() {
+    let srv = h2c_server(h2c_config(), echo_body);
+    let mut c = H2Client::connect(srv.addr());
+    c.headers(
+        1,
+        &[
+            (":method", "PUT"),
+            (":scheme", "http"),
+            (":authority", "localhost"),
+            (":path", "/up"),
+            ("expect", "100-continue"),
+        ],
+        false,
+    );
+    // The handler's first read sends 100 before any body byte was sent.
+    let interim = c.expect("100 continue", |f| matches!(f, In::Headers { id: 1, .. }));
+    match interim {
+        In::Headers {
+            fields, end_stream, ..
+        } => {
+            assert_eq!(fields, vec![(":status".to_string(), "100".to_string())]);
+            assert!(!end_stream);
+        }
+        _ => unreachable!(),
+    }
+    c.data(1, b"hello", true);
+    let r = c.response(1);
+    assert_eq!(String::from_utf8_lossy(&r.body), "5 532 ");
+}
+
+#[test]
+fn frames_on_streams_after_goaway_are_ignored() {
+    let (h, started, release) = gated();
+    let srv = h2c_server(h2c_config(), h);
+    let mut c = H2Client::connect(srv.addr());
+    c.get(1, "/");
+    started.recv_timeout(DEADLINE).unwrap();
+    let stopper = srv.server().clone();
+    let shutdown = std::thread::spawn(move || stopper.shutdown(Duration::from_secs(10)));
+    let (last, _, _) = c.expect_goaway();
+    assert_eq!(last, 1);
+    // A stream the client opened as the GOAWAY crossed it, with a body: ignored, and the
+    // connection goes on for stream 1.
+    c.headers(
+        3,
+        &[
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":authority", "localhost"),
+            (":path", "/late"),
+        ],
+        false,
+    );
+    c.data(3, b"late body", false);
+    c.window_update(3, 100);
+    c.rst(3, ErrorCode::Cancel);
+    release.send(()).unwrap();
+    let r = c.response(1);
+    assert_eq!(r.body, b"released");
+    let rest = c.read_to_close();
+    assert!(
+        rest.iter()
+            .all(|f| !matches!(f, In::GoAway { code, .. } if *code != ErrorCode::NoError)),
+        "{rest:?}"
+    );
+    assert!(shutdown.join().unwrap().is_ok());
+}
+
+#[test]
+fn declared_length_caps_the_body() {
+    let srv = h2c_server(
+        h2c_config(),
+        |w: &mut dyn ResponseWriter, _r: &mut Request| {
+            w.headers_mut()
+                .insert("content-length", "3".parse().unwrap());
+            let _ = w.write_all(b"abcdef");
+        },
+    );
+    let mut c = H2Client::connect(srv.addr());
+    c.get(1, "/");
+    let r = c.response(1);
+    assert_eq!(r.header("content-length"), Some("3"));
+    assert_eq!(r.body, b"abc");
+    assert_eq!(r.reset, None);
 }

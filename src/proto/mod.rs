@@ -7,11 +7,11 @@
 //! own the sockets and threads and call into it, so both roles frame messages with the same
 //! code. [`uri`] turns a typed URL into a request target that holds only RFC 3986 bytes. Above the framing, [`multipart`] decodes `multipart/form-data` bodies (RFC 7578).
 //!
-//! [`h2`] (frames, RFC 9113) and `hpack` (header compression, RFC 7541) are the HTTP/2 wire
-//! pieces, written to the same sans-IO rules, built with feature `http2` (off by default:
-//! `h2`'s `ErrorCode` is always there, for `ErrorKind::Http2`). They are groundwork for issue
-//! 19, which is still open: the client and the server do not speak HTTP/2 yet, and nothing
-//! outside their tests calls them.
+//! [`h2`] (frames, flow-control windows, settings, stream states and field rules: RFC 9113)
+//! and `hpack` (header compression, RFC 7541) are the HTTP/2 core, written to the same
+//! sans-IO rules, built with feature `http2` (off by default: `h2`'s `ErrorCode` is always
+//! there, for `ErrorKind::Http2`). The server's HTTP/2 connections (`server/h2`) call them;
+//! the client does not speak HTTP/2 yet (issue 19).
 //!
 //! The rules are strict on purpose: anything that two HTTP implementations could read two ways
 //! (the raw material of request smuggling) is an error here. Each rule cites its section of

@@ -1,8 +1,10 @@
-//! HTTP/1.1 server: accept loop, one OS thread per connection (from a thread cache), shutdown.
+//! HTTP/1.1 server (and HTTP/2 with feature `http2`): accept loop, one OS thread per connection
+//! (from a thread cache), shutdown.
 //!
 //! Available with feature `server` (on by default).
 //!
-//! The per-connection loop is in `conn.rs`, the response writer in `response.rs`.
+//! The per-connection loop is in `conn.rs`, the response writer in `response.rs`; HTTP/2
+//! connections (ALPN `h2`, or h2c when [`Http2Config::h2c`] is set) are served by `h2/`.
 //!
 //! ```no_run
 //! use nethttp::server::{Request, ResponseWriter, Server};
@@ -279,7 +281,7 @@ impl fmt::Debug for Config {
     }
 }
 
-/// An HTTP/1.1 server. A cheap handle: clone it to call [`shutdown`](Self::shutdown) or
+/// An HTTP/1.1 server, and HTTP/2 with feature `http2` ([`Http2Config`]). A cheap handle: clone it to call [`shutdown`](Self::shutdown) or
 /// [`close`](Self::close) from another thread while one thread is in [`serve`](Self::serve).
 ///
 /// ```
@@ -599,6 +601,10 @@ impl Server {
     /// HTTP gets a plain-text 400 and is closed. [`ResponseWriter::hijack`] then returns the
     /// TLS stream.
     ///
+    /// With feature `http2` and [`Http2Config::enabled`] (the default), ALPN offers `h2`
+    /// ahead of `http/1.1` and a client that picks it is served HTTP/2 (where `hijack` fails);
+    /// otherwise `h2` is left out of ALPN.
+    ///
     /// # Errors
     ///
     /// As [`serve`](Self::serve).
@@ -782,6 +788,10 @@ impl Server {
     /// when every connection is closed, or with a [`TimeoutPhase::Shutdown`] error at the
     /// timeout, leaving the rest to finish or to [`close`](Self::close). Hijacked connections
     /// are not waited for. Safe to call from any thread, more than once.
+    ///
+    /// An HTTP/2 connection (feature `http2`) is sent a `GOAWAY` naming the last stream it
+    /// opened; those streams finish, new ones are ignored, and the connection closes when the
+    /// last one ends (at once if none is open).
     ///
     /// # Errors
     ///

@@ -8,7 +8,8 @@
 //! requires, fixed payload sizes, padding, `SETTINGS` values, a zero `WINDOW_UPDATE`, and
 //! that a header block's `CONTINUATION` frames follow it with nothing in between. Stream
 //! states, flow-control windows and which end may send what (`PUSH_PROMISE` to a server,
-//! `SETTINGS_ENABLE_PUSH` of 1 from one) are the connection layer's, which does not exist yet.
+//! `SETTINGS_ENABLE_PUSH` of 1 from one) are the connection layer's (the server's is
+//! `server/h2`, built on `flow`, `settings` and `stream` beside this module).
 //!
 //! Frame size errors are always connection errors here: RFC 9113 §4.2 makes them so for
 //! frames that change connection state, and lets an endpoint treat any stream error as a

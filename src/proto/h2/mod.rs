@@ -1,16 +1,24 @@
-//! HTTP/2 wire pieces (RFC 9113), sans-IO: frames in and out, and the error codes.
+//! HTTP/2 (RFC 9113), sans-IO: frames in and out, flow-control windows, settings, stream
+//! states, the field rules of requests and responses, and the error codes.
 //!
-//! These are the groundwork for HTTP/2 (issue 19, still open): **the client and the server do
-//! not speak HTTP/2 yet**. Nothing here opens a stream, keeps a flow-control window or answers
-//! a `PING`; that is the connection layer to come, which will own the socket and call into
-//! these pieces as the HTTP/1 code calls into [`head`](super::head) and
-//! [`chunked`](super::chunked).
+//! The server speaks HTTP/2 with feature `http2` (its connection layer, in `server/h2`, owns
+//! the socket and the threads and calls into these pieces as the HTTP/1 code calls into
+//! [`head`](super::head) and [`chunked`](super::chunked)); **the client does not speak HTTP/2
+//! yet** (issue 19). Every piece below is role-neutral, so the client can reuse it, except the
+//! halves of `message` a client needs (request out, response in), still to be written.
 //!
 //! - `frame` (feature `http2`): the 9-byte frame header, every frame type of RFC 9113 §6 as a
 //!   `Frame`, `FrameDecoder` (bytes in, frames out, with the size, padding,
 //!   stream-identifier, `SETTINGS` and `CONTINUATION` rules checked; connection errors and
 //!   stream errors apart), `Frame::encode` and `frame::encode_headers`; the client connection
 //!   `PREFACE`.
+//! - `flow` (feature `http2`): `SendWindow` and `RecvWindow`, a connection's or a stream's
+//!   windows with the overflow rules of §6.9 and batched `WINDOW_UPDATE` credit.
+//! - `settings` (feature `http2`): the values in effect at each end, the peer's `SETTINGS`
+//!   applied (with the window change of §6.9.2), this end's until acknowledged.
+//! - `stream` (feature `http2`): stream states (§5.1) and the identifier rules (§5.1.1).
+//! - `message` (feature `http2`): a request's fields checked and split (pseudo-headers,
+//!   connection-specific fields, `te`: §8.2, §8.3), a response head and trailers as fields.
 //! - [`ErrorCode`]: the error codes of §7, carried by
 //!   [`ErrorKind::Http2`](crate::ErrorKind::Http2) errors, which say whether the connection
 //!   or only one stream must end ([`Http2Error`](crate::error::Http2Error)).

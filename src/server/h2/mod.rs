@@ -94,9 +94,9 @@ const READ_CHUNK: usize = 16 << 10;
 pub(crate) struct H2Conn {
     /// The connection's state; see [`Core`]. Never held across socket I/O.
     pub(crate) core: Mutex<Core>,
-    /// Notified whenever a window grows, the write queue drains below its limit, body data
-    /// arrives, a stream ends or resets, or the connection breaks: handlers re-check their
-    /// stream.
+    /// Notified when a handler returns (or the connection breaks): the connection thread's
+    /// wait for its handlers at the end. Handlers wait on their stream's own condition
+    /// variable (`StreamEntry::cv`).
     pub(crate) changed: Condvar,
     pub(crate) shared: Arc<ConnShared>,
     pub(crate) srv: Arc<ServerInner>,
@@ -177,6 +177,9 @@ pub(crate) struct StreamEntry {
     pub(crate) head_sent: bool,
     /// The handler's read deadline (`set_read_deadline`), else `read_timeout` from the head.
     read_deadline: Option<Instant>,
+    /// What the stream's handler waits on (for window, queue room or body bytes), under
+    /// [`H2Conn::core`]; notified by [`Core::wake`] and [`Core::wake_all`].
+    pub(crate) cv: Arc<Condvar>,
 }
 
 /// A stream waiting for its handler.
@@ -209,6 +212,21 @@ impl Core {
         }
     }
 
+    /// Wakes the handler waiting on stream `id`, if any: its data, window or state changed.
+    pub(crate) fn wake(&self, id: u32) {
+        if let Some(st) = self.streams.get(&id) {
+            st.cv.notify_all();
+        }
+    }
+
+    /// Wakes every waiting handler: the connection's window, the write queue or the
+    /// connection itself changed.
+    pub(crate) fn wake_all(&self) {
+        for st in self.streams.values() {
+            st.cv.notify_all();
+        }
+    }
+
     /// Resets stream `id` with `code` (a `RST_STREAM`), closing it.
     pub(crate) fn reset_stream(&mut self, id: u32, code: ErrorCode) {
         self.queue_frame(
@@ -221,6 +239,7 @@ impl Core {
         if let Some(st) = self.streams.get_mut(&id) {
             st.reset.get_or_insert(code);
         }
+        self.wake(id);
         self.set_state(id, State::Closed);
     }
 
@@ -347,7 +366,7 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
         max_concurrent_streams: Some(max_streams),
         initial_window_size: Some(stream_window),
         max_header_list_size: Some(u32::try_from(max_header_list).unwrap_or(u32::MAX)),
-        // §8.4: this server never pushes (a client may not: it sends SETTINGS_ENABLE_PUSH 0).
+        // §8.4: this server never pushes, so SETTINGS_ENABLE_PUSH is left unsaid.
         ..Settings::default()
     };
     let conn = Arc::new(H2Conn {
@@ -376,6 +395,9 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
         spawner,
     });
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    // Tells the writer to stop when this function ends, however it ends (a panic included),
+    // so the writer's wait for work always ends with the connection.
+    let _stop_writer = StopWriter(conn.core.lock().out.clone());
     {
         let writer = Arc::clone(&conn);
         let job = Box::new(move || {
@@ -425,6 +447,7 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
             core.broken = true;
         }
         let _ = core.out.send(Out::Close);
+        core.wake_all();
     }
     conn.changed.notify_all();
     if done_rx.recv_timeout(WRITER_CLOSE_WAIT).is_err() {
@@ -446,6 +469,15 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
     }
     shared.set_state(srv, ConnState::Closed);
     srv.untrack(shared.id);
+}
+
+/// Sends the writer its `Close` when dropped.
+struct StopWriter(Sender<Out>);
+
+impl Drop for StopWriter {
+    fn drop(&mut self) {
+        let _ = self.0.send(Out::Close);
+    }
 }
 
 impl H2Conn {
@@ -535,7 +567,6 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
                     if let ErrorKind::Http2(Http2Error::Stream { stream_id, code }) = error.kind() {
                         log::debug!("http2 from {}: {error}", conn.shared.remote_addr);
                         conn.core.lock().reset_stream(stream_id, code);
-                        conn.changed.notify_all();
                     }
                     Ok(len)
                 }
@@ -556,6 +587,7 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
                     core.queued_control
                 );
                 core.broken = true;
+                core.wake_all();
                 return false;
             }
         }
@@ -626,8 +658,7 @@ fn connection_error(conn: &H2Conn, e: &Error) {
     let mut core = conn.core.lock();
     core.go_away(code, e.to_string().as_bytes());
     core.broken = true;
-    drop(core);
-    conn.changed.notify_all();
+    core.wake_all();
 }
 
 /// Acts on one frame. `Err` is a connection error.
@@ -661,7 +692,10 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
         Frame::RstStream(r) => {
             let mut core = conn.core.lock();
             if r.stream_id > core.last_stream_id {
-                // §6.4: RST_STREAM on an idle stream.
+                // §6.4: RST_STREAM on an idle stream (one the GOAWAY's ignored: fine).
+                if core.going_away {
+                    return Ok(());
+                }
                 return Err(Error::h2_connection(
                     ErrorCode::Protocol,
                     format!("rst_stream on idle stream {}", r.stream_id),
@@ -669,9 +703,8 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
             }
             if let Some(st) = core.streams.get_mut(&r.stream_id) {
                 st.reset.get_or_insert(r.code);
+                core.wake(r.stream_id);
                 core.set_state(r.stream_id, State::Closed);
-                drop(core);
-                conn.changed.notify_all();
             }
             Ok(())
         }
@@ -690,8 +723,7 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
                 core.enc.set_max_table_size(size as usize);
             }
             core.queue_frame(&Frame::SettingsAck, Kind::Control);
-            drop(core);
-            conn.changed.notify_all();
+            core.wake_all();
             Ok(())
         }
         Frame::SettingsAck => {
@@ -729,19 +761,20 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
             let mut core = conn.core.lock();
             if w.stream_id == 0 {
                 core.conn_send.increase(0, w.increment)?;
+                core.wake_all();
             } else if let Some(st) = core.streams.get_mut(&w.stream_id) {
                 if let Err(e) = st.send.increase(w.stream_id, w.increment) {
                     log::debug!("http2 from {}: {e}", conn.shared.remote_addr);
                     core.reset_stream(w.stream_id, ErrorCode::FlowControl);
+                } else {
+                    core.wake(w.stream_id);
                 }
-            } else if w.stream_id > core.last_stream_id {
+            } else if w.stream_id > core.last_stream_id && !core.going_away {
                 return Err(Error::h2_connection(
                     ErrorCode::Protocol,
                     format!("window_update on idle stream {}", w.stream_id),
                 ));
             }
-            drop(core);
-            conn.changed.notify_all();
             Ok(())
         }
         // §8.4: a client cannot push.
@@ -774,6 +807,11 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     let last = core.last_stream_id;
     let Some(st) = core.streams.get_mut(&id).filter(|s| s.state.can_recv()) else {
         if id > last {
+            if core.going_away {
+                // A stream the GOAWAY said would be ignored (§6.8): its data is dropped, its
+                // credit already given back.
+                return Ok(());
+            }
             return Err(Error::h2_connection(
                 ErrorCode::Protocol,
                 format!("data frame on idle stream {id}"),
@@ -786,8 +824,6 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     if let Err(e) = st.recv.receive(id, flow) {
         log::debug!("http2 from {}: {e}", conn.shared.remote_addr);
         core.reset_stream(id, ErrorCode::FlowControl);
-        drop(core);
-        conn.changed.notify_all();
         return Ok(());
     }
     let mut update = None;
@@ -814,15 +850,16 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     if too_long || too_short {
         // §8.1.1: DATA that does not add up to content-length makes the request malformed.
         core.reset_stream(id, ErrorCode::Protocol);
-    } else if d.end_stream {
-        let next = core
-            .streams
-            .get(&id)
-            .map_or(State::Closed, |s| s.state.recv_end());
-        core.set_state(id, next);
+    } else {
+        core.wake(id);
+        if d.end_stream {
+            let next = core
+                .streams
+                .get(&id)
+                .map_or(State::Closed, |s| s.state.recv_end());
+            core.set_state(id, next);
+        }
     }
-    drop(core);
-    conn.changed.notify_all();
     Ok(())
 }
 
@@ -853,13 +890,12 @@ fn on_header_block(
                 Some(Ok(map)) if st.content_length.is_none_or(|n| n == st.received) => {
                     st.trailers = Some(map);
                     let next = st.state.recv_end();
+                    core.wake(id);
                     core.set_state(id, next);
                 }
                 _ => core.reset_stream(id, ErrorCode::Protocol),
             }
         }
-        drop(core);
-        conn.changed.notify_all();
         return Ok(());
     }
     if id <= core.last_stream_id && id % 2 == 1 {
@@ -934,6 +970,7 @@ fn on_header_block(
             handler: true,
             head_sent: false,
             read_deadline,
+            cv: Arc::new(Condvar::new()),
         },
     );
     core.active += 1;
@@ -1063,16 +1100,15 @@ fn write_loop(conn: &H2Conn, rx: &Receiver<Out>) {
         if let Err(e) = r {
             log::debug!("http2 write to {}: {e}", conn.shared.remote_addr);
             core.broken = true;
+            core.wake_all();
             drop(core);
             conn.changed.notify_all();
             // Wakes the connection thread's read.
             let _ = conn.shared.tcp.shutdown(Shutdown::Both);
             return;
         }
-        let wake = was_full && core.queued_bytes < WRITE_QUEUE_LIMIT;
-        drop(core);
-        if wake {
-            conn.changed.notify_all();
+        if was_full && core.queued_bytes < WRITE_QUEUE_LIMIT {
+            core.wake_all();
         }
     }
 }

@@ -102,10 +102,11 @@ impl Incoming for H2Body {
                 return Ok(0);
             }
             let deadline = crate::deadline::earliest(st.read_deadline, stall_deadline);
+            let cv = Arc::clone(&st.cv);
             let timed_out = match deadline {
-                Some(d) => conn.changed.wait_until(&mut core, d).timed_out(),
+                Some(d) => cv.wait_until(&mut core, d).timed_out(),
                 None => {
-                    conn.changed.wait_for(&mut core, super::RECHECK);
+                    cv.wait_for(&mut core, super::RECHECK);
                     false
                 }
             };
@@ -289,6 +290,9 @@ impl H2Writer {
     /// connection's; each frame within the peer's `SETTINGS_MAX_FRAME_SIZE`), `END_STREAM`
     /// on the last if `end_stream`.
     fn send_data(&mut self, mut data: &[u8], end_stream: bool) -> io::Result<()> {
+        if data.is_empty() && !end_stream {
+            return Ok(());
+        }
         let conn = Arc::clone(&self.conn);
         let stall = conn.srv.config.inactivity_timeout;
         let mut core = conn.core.lock();
@@ -317,10 +321,11 @@ impl H2Writer {
                 if avail > 0 && !queue_full {
                     break avail.min(data.len());
                 }
+                let cv = Arc::clone(&st.cv);
                 let timed_out = match wait_until {
-                    Some(d) => conn.changed.wait_until(&mut core, d).timed_out(),
+                    Some(d) => cv.wait_until(&mut core, d).timed_out(),
                     None => {
-                        conn.changed.wait_for(&mut core, super::RECHECK);
+                        cv.wait_for(&mut core, super::RECHECK);
                         false
                     }
                 };
@@ -328,7 +333,6 @@ impl H2Writer {
                     // Go resets a stream whose write timed out.
                     core.reset_stream(self.id, ErrorCode::Internal);
                     drop(core);
-                    conn.changed.notify_all();
                     return Err(self.fail(io::ErrorKind::TimedOut.into()));
                 }
             };
@@ -386,6 +390,18 @@ impl H2Writer {
         };
         if self.no_body && status != StatusCode::NOT_MODIFIED {
             h.remove(CONTENT_LENGTH);
+        }
+        if let Some(n) = self.declared {
+            if self.buf.len() as u64 > n {
+                // More buffered than declared: the declared length goes out (§8.1.1: more
+                // DATA would make the response malformed), as the HTTP/1 writer does.
+                log::warn!(
+                    "handler wrote {} body bytes under a content-length of {n}; sending {n}",
+                    self.buf.len()
+                );
+                self.buf.truncate(n as usize);
+                self.written = n;
+            }
         }
         if !h.contains_key(DATE) {
             let date = self.date.get(SystemTime::now()).to_vec();
@@ -582,8 +598,7 @@ impl ResponseWriter for H2Writer {
         if let Some(st) = core.streams.get_mut(&self.id) {
             st.read_deadline = deadline;
         }
-        drop(core);
-        self.conn.changed.notify_all();
+        core.wake(self.id);
         Ok(())
     }
 
