@@ -81,7 +81,7 @@
 //! | `cookies` | | a cookie jar for `Client` (implies `client`) | `cookie_store`, `psl`, `url` |
 //! | `native-roots` | | the platform's root certificates (implies `tls`, `client`) | `rustls-native-certs` |
 //! | `httptest-tls` | | `httptest::Server::new_tls` (implies `tls`, `client`, `server`) | `rcgen` |
-//! | `http2` | | HTTP/2 in the server (ALPN `h2` with `serve_tls`, h2c with prior knowledge when `server::Config::http2` says so), and its sans-IO core: `proto::hpack`, `proto::h2`'s frames, windows, settings, stream states and field rules (the client speaks HTTP/1.x only) | — |
+//! | `http2` | | HTTP/2 in the server (ALPN `h2` with `serve_tls`, h2c with prior knowledge when `server::Config::http2` says so) and in the client (ALPN `h2` over TLS by default, h2c with prior knowledge when `client::Protocols` says so), and its sans-IO core: `proto::hpack`, `proto::h2`'s frames, windows, settings, stream states and field rules | — |
 //! | `cli` | | the `nethttp` command-line tool | `clap`, `indicatif`, `hdrhistogram`, `ctrlc`, `serde_json` |
 //!
 //! [`httptest`] and [`httputil`] need both `client` and `server`.

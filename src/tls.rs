@@ -498,9 +498,9 @@ impl Stream for TlsStream {
 ///
 /// The default verifies certificates and host names against Mozilla's roots (or the
 /// platform's with the `native-roots` feature), presents no client certificate, offers ALPN
-/// `http/1.1`, and allows 10 seconds for the handshake. A [`Transport`](crate::Transport)
-/// builds the rustls configuration from these settings once, at its first `https` dial, and
-/// keeps it.
+/// `http/1.1` (a [`Transport`](crate::Transport) with HTTP/2 on, feature `http2`, offers `h2`
+/// first), and allows 10 seconds for the handshake. A `Transport` builds the rustls
+/// configuration from these settings once, at its first `https` dial, and keeps it.
 #[cfg(feature = "client")]
 #[derive(Clone)]
 pub struct ClientTls {

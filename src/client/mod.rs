@@ -66,6 +66,8 @@ mod clientconn;
 mod cookies;
 #[cfg(feature = "gzip")]
 mod decompress;
+#[cfg(feature = "http2")]
+mod h2;
 mod persist;
 #[cfg(test)]
 mod pool_tests;
@@ -86,10 +88,14 @@ pub use clientconn::ClientConn;
 pub use cookies::CookieJar;
 #[cfg(feature = "cookies")]
 pub use cookies::Jar;
+#[cfg(feature = "http2")]
+pub use h2::Http2ClientConfig;
 pub use proxy::{connect_tunnel, Proxy, ProxyConnectHeaderFn, ProxyConnectResponseFn, Tunnel};
 pub use redirect::{Attempt, RedirectAction, RedirectPolicy};
 pub use response::{Response, ResponseBody, DEFAULT_BODY_LIMIT};
 pub use trace::{CancelToken, ClientTrace, GotConnInfo};
+#[cfg(feature = "http2")]
+pub use transport::Protocols;
 pub use transport::{PoolStats, Transport, TransportConfig};
 
 use http::header::{self, HeaderMap, HeaderValue};

@@ -261,6 +261,9 @@ enum Kind {
     Bytes(io::Cursor<Vec<u8>>, Option<HeaderMap>),
     Conn(Box<ConnBody>),
     Reader(Box<dyn Read + Send>),
+    /// One HTTP/2 stream's body.
+    #[cfg(feature = "http2")]
+    H2(Box<super::h2::H2Body>),
 }
 
 impl ResponseBody {
@@ -281,6 +284,14 @@ impl ResponseBody {
     pub(crate) fn from_conn(c: ConnBody) -> ResponseBody {
         ResponseBody {
             kind: Kind::Conn(Box::new(c)),
+            trailers: None,
+        }
+    }
+
+    #[cfg(feature = "http2")]
+    pub(crate) fn from_h2(b: super::h2::H2Body) -> ResponseBody {
+        ResponseBody {
+            kind: Kind::H2(Box::new(b)),
             trailers: None,
         }
     }
@@ -315,6 +326,8 @@ impl Read for ResponseBody {
                 let n = c.read(buf, &mut self.trailers)?;
                 Ok(n)
             }
+            #[cfg(feature = "http2")]
+            Kind::H2(b) => b.read(buf, &mut self.trailers),
         }
     }
 }
@@ -326,6 +339,8 @@ impl fmt::Debug for ResponseBody {
             Kind::Bytes(..) => "bytes",
             Kind::Conn(_) => "connection",
             Kind::Reader(_) => "reader",
+            #[cfg(feature = "http2")]
+            Kind::H2(_) => "http2 stream",
         };
         f.debug_struct("ResponseBody").field("kind", &kind).finish()
     }

@@ -153,6 +153,48 @@ pub struct TransportConfig {
     /// [`ErrorKind::ProxyConnect`](crate::ErrorKind::ProxyConnect). It runs on the dial
     /// thread, within the request's deadline. `None` means no hook. Default is `None`.
     pub on_proxy_connect_response: Option<Arc<ProxyConnectResponseFn>>,
+    /// Which protocols the transport speaks (Go's `Transport.Protocols`, feature `http2`):
+    /// HTTP/1.1, HTTP/2 over TLS (chosen by ALPN), and unencrypted HTTP/2 with prior knowledge
+    /// for `http://` URLs. Default is [`Protocols::default`]: HTTP/1.1 and HTTP/2 over TLS,
+    /// no unencrypted HTTP/2, as Go.
+    #[cfg(feature = "http2")]
+    pub protocols: Protocols,
+    /// The HTTP/2 client's settings (Go's `Transport.HTTP2`, feature `http2`). Default is
+    /// [`Http2ClientConfig::default`](super::Http2ClientConfig::default).
+    #[cfg(feature = "http2")]
+    pub http2: super::Http2ClientConfig,
+}
+
+/// The protocols a [`Transport`] speaks, for [`TransportConfig::protocols`] (Go's
+/// `http.Protocols`; feature `http2`).
+///
+/// A request to an `https://` URL offers ALPN `h2` and `http/1.1` when both `http1` and
+/// `http2` are on, and goes over whichever the server picks; an `http://` URL goes over
+/// HTTP/2 without TLS only with `unencrypted_http2` (prior knowledge: the client starts with
+/// the HTTP/2 preface, so the server must speak HTTP/2 there) and no proxy.
+#[cfg(feature = "http2")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocols {
+    /// HTTP/1.1 (and 1.0 servers). Default is true.
+    pub http1: bool,
+    /// HTTP/2 over TLS, when the server picks `h2` by ALPN. Default is true. Not used when
+    /// [`ClientTls::config`](crate::tls::ClientTls::config) is set: that configuration's
+    /// ALPN list is sent as it is, and HTTP/2 is spoken if the server picks `h2` from it.
+    pub http2: bool,
+    /// HTTP/2 without TLS, with prior knowledge, for `http://` URLs not sent through a proxy
+    /// (Go's `UnencryptedHTTP2`). Default is false.
+    pub unencrypted_http2: bool,
+}
+
+#[cfg(feature = "http2")]
+impl Default for Protocols {
+    fn default() -> Protocols {
+        Protocols {
+            http1: true,
+            http2: true,
+            unencrypted_http2: false,
+        }
+    }
 }
 
 impl Default for TransportConfig {
@@ -176,6 +218,10 @@ impl Default for TransportConfig {
             proxy_connect_header: HeaderMap::new(),
             get_proxy_connect_header: None,
             on_proxy_connect_response: None,
+            #[cfg(feature = "http2")]
+            protocols: Protocols::default(),
+            #[cfg(feature = "http2")]
+            http2: super::Http2ClientConfig::default(),
         }
     }
 }
@@ -222,6 +268,9 @@ impl fmt::Debug for TransportConfig {
             .field("user_agent", &self.user_agent);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);
+        #[cfg(feature = "http2")]
+        d.field("protocols", &self.protocols)
+            .field("http2", &self.http2);
         d.field("proxy", &self.proxy)
             .field("proxy_connect_header", &self.proxy_connect_header)
             .field(
@@ -247,6 +296,12 @@ pub(crate) struct TransportInner {
     /// building it gave), so the root store is loaded once per transport.
     #[cfg(feature = "tls")]
     tls_config: std::sync::OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>,
+    /// As `tls_config`, with ALPN offering `h2` (for HTTP/2 dials).
+    #[cfg(all(feature = "tls", feature = "http2"))]
+    tls_config_h2: std::sync::OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>,
+    /// HTTP/2 connections and their dials (h2/pool.rs). Never held with `pool`.
+    #[cfg(feature = "http2")]
+    pub(crate) h2: Mutex<super::h2::pool::H2Pool>,
 }
 
 /// The pool state, all under `TransportInner::pool`.
@@ -365,6 +420,10 @@ impl Transport {
                 threads: Arc::new(AtomicUsize::new(0)),
                 #[cfg(feature = "tls")]
                 tls_config: std::sync::OnceLock::new(),
+                #[cfg(all(feature = "tls", feature = "http2"))]
+                tls_config_h2: std::sync::OnceLock::new(),
+                #[cfg(feature = "http2")]
+                h2: Mutex::new(Default::default()),
             }),
         }
     }
@@ -412,14 +471,43 @@ impl Transport {
         for pc in victims {
             pc.close(Error::timeout(TimeoutPhase::Idle));
         }
+        #[cfg(feature = "http2")]
+        {
+            let idle: Vec<_> = {
+                let h2 = self.inner.h2.lock();
+                h2.all()
+                    .filter(|c| c.active_streams() == 0)
+                    .cloned()
+                    .collect()
+            };
+            for c in idle {
+                c.close_idle();
+            }
+        }
     }
 
-    /// Pool counts.
+    /// Pool counts. An HTTP/2 connection counts as open, and as idle while it carries no
+    /// stream.
     pub fn stats(&self) -> PoolStats {
-        let pool = self.inner.pool.lock();
+        let (mut idle, mut open) = {
+            let pool = self.inner.pool.lock();
+            (pool.lru.len(), pool.per_host.values().sum())
+        };
+        #[cfg(feature = "http2")]
+        {
+            let h2 = self.inner.h2.lock();
+            for c in h2.all() {
+                open += 1;
+                if c.active_streams() == 0 {
+                    idle += 1;
+                }
+            }
+        }
+        #[cfg(not(feature = "http2"))]
+        let _ = (&mut idle, &mut open);
         PoolStats {
-            idle: pool.lru.len(),
-            open: pool.per_host.values().sum(),
+            idle,
+            open,
             threads: self.inner.threads.load(Ordering::SeqCst),
         }
     }
@@ -462,6 +550,17 @@ impl Drop for TransportInner {
         };
         for pc in victims {
             pc.close(Error::timeout(TimeoutPhase::Idle));
+        }
+        // HTTP/2 connections with streams in flight close themselves once idle (their
+        // reader sees the transport gone).
+        #[cfg(feature = "http2")]
+        {
+            let conns = self.h2.lock().drain();
+            for c in conns {
+                if c.active_streams() == 0 {
+                    c.close_idle();
+                }
+            }
         }
     }
 }
@@ -527,11 +626,27 @@ impl TransportInner {
             .get::<RequestOptions>()
             .cloned()
             .unwrap_or_default();
+        // A connection an HTTP/2 dial made and handed to the HTTP/1 pool (the server chose
+        // HTTP/1.1) is this request's own dial, not a reused one.
+        #[cfg(feature = "http2")]
+        let mut dialed = match super::h2::pool::round_trip(self, &mut req, &key, &opts)? {
+            super::h2::pool::Route::Done(resp) => return Ok(*resp),
+            super::h2::pool::Route::Http1 { dialed } => dialed,
+        };
+        #[cfg(not(feature = "http2"))]
+        let mut dialed = false;
         let idempotent = is_idempotent(&req);
         let mut retried = false;
         loop {
             let prepared = self.prepare(&mut req, &opts, &key)?;
-            let (pc, info) = self.get_conn(&key, &opts)?;
+            let (pc, mut info) = self.get_conn(&key, &opts)?;
+            if std::mem::take(&mut dialed) {
+                info = GotConnInfo {
+                    reused: false,
+                    was_idle: false,
+                    idle_time: Duration::ZERO,
+                };
+            }
             opts.trace.got_conn(info);
             let req_id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let reused = pc.begin(req_id);
@@ -860,6 +975,89 @@ impl TransportInner {
             let _ = (s, host, deadline);
             Err(Error::invalid_input("https needs the `tls` feature"))
         }
+    }
+
+    /// A new identifier for a request or connection.
+    #[cfg(feature = "http2")]
+    pub(crate) fn next_request_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Opens a connection for `key` that may speak HTTP/2: for `https`, TLS offering ALPN
+    /// `h2` (and `http/1.1` if HTTP/1 is on); for `http`, the bare connection (prior
+    /// knowledge). The flag says whether HTTP/2 is to be spoken on it.
+    #[cfg(feature = "http2")]
+    pub(crate) fn dial_h2(
+        &self,
+        key: &ConnKey,
+        alpn: bool,
+        deadline: Option<Instant>,
+        trace: &super::ClientTrace,
+    ) -> Result<(Box<dyn crate::net::Stream>, bool)> {
+        let tls = |s, host: &str| self.tls_client(s, host, deadline);
+        let s = proxy::dial_conn(&self.cfg, key, deadline, trace, &tls)?;
+        if !alpn {
+            return Ok((s, true));
+        }
+        #[cfg(feature = "tls")]
+        {
+            let http1 = self.cfg.protocols.http1;
+            let config = self
+                .tls_config_h2
+                .get_or_init(|| {
+                    let c = self.cfg.tls.rustls_config().map_err(|e| e.to_string())?;
+                    if self.cfg.tls.config.is_some() {
+                        return Ok(c);
+                    }
+                    let mut c = (*c).clone();
+                    c.alpn_protocols = vec![b"h2".to_vec()];
+                    if http1 {
+                        c.alpn_protocols.push(b"http/1.1".to_vec());
+                    }
+                    Ok(Arc::new(c))
+                })
+                .clone()
+                .map_err(|msg| Error::with_source(ErrorKind::Tls, msg))?;
+            let tls = crate::tls::connect_with(
+                s,
+                &key.target.host,
+                config,
+                self.cfg.tls.handshake_timeout,
+                deadline,
+            )?;
+            let h2 = tls.alpn_protocol().as_deref() == Some(b"h2");
+            Ok((Box::new(tls), h2))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = s;
+            Err(Error::invalid_input("https needs the `tls` feature"))
+        }
+    }
+
+    /// Takes a connection an HTTP/2 dial got but whose server chose HTTP/1.1 into the
+    /// HTTP/1 pool, counted against `max_conns_per_host` as if dialed there.
+    #[cfg(feature = "http2")]
+    pub(crate) fn adopt_http1(
+        self: &Arc<Self>,
+        key: &ConnKey,
+        stream: Box<dyn crate::net::Stream>,
+        trace: &super::ClientTrace,
+    ) -> Result<()> {
+        *self.pool.lock().per_host.entry(key.clone()).or_insert(0) += 1;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let pc = PersistConn::start(self, id, key.clone(), stream)?;
+        if !persist::put_idle(&pc, trace) {
+            pc.close(Error::timeout(TimeoutPhase::Idle));
+        }
+        Ok(())
+    }
+
+    /// Called when an HTTP/2 connection closes or is told to go away: new requests no
+    /// longer find it.
+    #[cfg(feature = "http2")]
+    pub(crate) fn h2_conn_closed(&self, conn: &super::h2::H2Conn) {
+        self.h2.lock().remove(conn);
     }
 
     /// A connection (or a dial) for `key` is gone: free its per-host slot, or give the slot to

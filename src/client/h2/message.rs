@@ -1,0 +1,310 @@
+//! The client's halves of HTTP/2 messages (RFC 9113 §8), sans-IO: a request turned into
+//! fields, a response head or trailer section checked and turned into `http` types.
+//!
+//! The server's halves are in `proto::h2::message`; these sit here only so as not to edit
+//! that file while it is being worked on (they belong beside it).
+
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, TE, USER_AGENT};
+use http::{HeaderMap, Method, StatusCode, Uri};
+
+use crate::error::{Error, Result};
+use crate::proto::h2::message::is_connection_specific;
+use crate::proto::h2::ErrorCode;
+use crate::proto::hpack::Field;
+
+/// A response head as its fields describe it (§8.3.2).
+#[derive(Debug)]
+pub(crate) struct ResponseParts {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    /// `content-length`, if sent (§8.1.1: the `DATA` frames must add up to it).
+    pub(crate) content_length: Option<u64>,
+}
+
+fn malformed(stream_id: u32, what: impl Into<String>) -> Error {
+    Error::h2_stream(stream_id, ErrorCode::Protocol, what)
+}
+
+/// The fields of a request (§8.3.1): the four pseudo-headers, then the header fields minus
+/// the connection-specific ones (§8.2.2: `connection`, `keep-alive`, `proxy-connection`,
+/// `transfer-encoding`, `upgrade`; `te` only as `trailers`) and `host`, which `:authority`
+/// replaces. A `content-length` is added for a body of known length (unless the request
+/// has one), a `user-agent` if the request has none.
+pub(crate) fn request_fields(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body_len: Option<u64>,
+    user_agent: Option<&HeaderValue>,
+) -> Result<Vec<Field>> {
+    let authority = match headers.get(HOST) {
+        Some(h) => h.as_bytes().to_vec(),
+        None => uri
+            .authority()
+            .ok_or_else(|| Error::invalid_input(format!("url has no host: {uri}")))?
+            .as_str()
+            .as_bytes()
+            .to_vec(),
+    };
+    let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = if path.is_empty() { "/" } else { path };
+    let mut out = Vec::with_capacity(headers.len() + 6);
+    out.push(Field::new(":method", method.as_str()));
+    if *method == Method::CONNECT {
+        out.push(Field::new(":authority", authority));
+    } else {
+        out.push(Field::new(":scheme", scheme));
+        out.push(Field::new(":authority", authority));
+        out.push(Field::new(":path", path));
+    }
+    for (name, value) in headers {
+        let n = name.as_str().as_bytes();
+        if is_connection_specific(n) || *name == HOST {
+            continue;
+        }
+        if *name == TE && !value.as_bytes().eq_ignore_ascii_case(b"trailers") {
+            continue;
+        }
+        let sensitive = matches!(n, b"authorization" | b"proxy-authorization" | b"cookie");
+        if sensitive {
+            out.push(Field::sensitive(n, value.as_bytes()));
+        } else {
+            out.push(Field::new(n, value.as_bytes()));
+        }
+    }
+    if !headers.contains_key(CONTENT_LENGTH) {
+        let wants_length = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+        match body_len {
+            Some(n) if n > 0 || wants_length => {
+                out.push(Field::new("content-length", n.to_string()));
+            }
+            _ => {}
+        }
+    }
+    if !headers.contains_key(USER_AGENT) {
+        if let Some(ua) = user_agent {
+            out.push(Field::new("user-agent", ua.as_bytes()));
+        }
+    }
+    Ok(out)
+}
+
+/// Checks one regular field as received (§8.2.1, §8.2.2).
+fn regular_field(stream_id: u32, f: &Field) -> Result<(HeaderName, HeaderValue)> {
+    let name = &f.name;
+    let lossy = || String::from_utf8_lossy(name).into_owned();
+    if name.is_empty()
+        || !name
+            .iter()
+            .all(|&b| crate::proto::is_tchar(b) && !b.is_ascii_uppercase())
+    {
+        return Err(malformed(
+            stream_id,
+            format!("invalid field name {:?}", lossy()),
+        ));
+    }
+    if is_connection_specific(name) {
+        return Err(malformed(
+            stream_id,
+            format!("connection-specific field {}", lossy()),
+        ));
+    }
+    let v = &f.value;
+    let bad_end = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+    if v.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n')) || bad_end(v.first()) || bad_end(v.last())
+    {
+        return Err(malformed(
+            stream_id,
+            format!("invalid value for field {}", lossy()),
+        ));
+    }
+    let value = HeaderValue::from_bytes(v)
+        .map_err(|_| malformed(stream_id, format!("invalid value for field {}", lossy())))?;
+    let hname = HeaderName::from_bytes(name)
+        .map_err(|_| malformed(stream_id, format!("invalid field name {:?}", lossy())))?;
+    Ok((hname, value))
+}
+
+/// Checks a response head as received (§8.3.2): exactly one `:status`, first, of three
+/// digits; no other pseudo-header; regular fields by the rules of §8.2.
+///
+/// # Errors
+///
+/// A `PROTOCOL_ERROR` stream error for `stream_id` if the head is malformed.
+pub(crate) fn response_parts(stream_id: u32, fields: Vec<Field>) -> Result<ResponseParts> {
+    let mut status = None;
+    let mut regular = false;
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for f in &fields {
+        if f.name.starts_with(b":") {
+            if regular {
+                return Err(malformed(stream_id, "pseudo-header after a regular field"));
+            }
+            if f.name != b":status" {
+                return Err(malformed(
+                    stream_id,
+                    format!(
+                        "pseudo-header {} in a response",
+                        String::from_utf8_lossy(&f.name)
+                    ),
+                ));
+            }
+            if status.is_some() {
+                return Err(malformed(stream_id, "repeated :status"));
+            }
+            let s = (f.value.len() == 3)
+                .then(|| StatusCode::from_bytes(&f.value).ok())
+                .flatten()
+                .ok_or_else(|| malformed(stream_id, "invalid :status"))?;
+            status = Some(s);
+            continue;
+        }
+        regular = true;
+        let (name, value) = regular_field(stream_id, f)?;
+        headers.append(name, value);
+    }
+    let status = status.ok_or_else(|| malformed(stream_id, "response without :status"))?;
+    let mut content_length = None;
+    for v in headers.get_all(CONTENT_LENGTH) {
+        let n = std::str::from_utf8(v.as_bytes())
+            .ok()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or_else(|| malformed(stream_id, "invalid content-length"))?;
+        if content_length.is_some_and(|c| c != n) {
+            return Err(malformed(stream_id, "conflicting content-length values"));
+        }
+        content_length = Some(n);
+    }
+    Ok(ResponseParts {
+        status,
+        headers,
+        content_length,
+    })
+}
+
+/// Checks a trailer section as received (§8.1: no pseudo-headers).
+///
+/// # Errors
+///
+/// A `PROTOCOL_ERROR` stream error for `stream_id` for a pseudo-header or a bad field.
+pub(crate) fn trailers(stream_id: u32, fields: &[Field]) -> Result<HeaderMap> {
+    let mut map = HeaderMap::new();
+    for f in fields {
+        if f.name.starts_with(b":") {
+            return Err(malformed(stream_id, "pseudo-header in trailers"));
+        }
+        let (name, value) = regular_field(stream_id, f)?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Http2Error;
+    use crate::ErrorKind;
+
+    fn fields(list: &[(&str, &str)]) -> Vec<Field> {
+        list.iter().map(|(n, v)| Field::new(*n, *v)).collect()
+    }
+
+    #[test]
+    fn request_fields_strip_connection_specific() {
+        let mut h = HeaderMap::new();
+        for (n, v) in [
+            ("connection", "keep-alive"),
+            ("keep-alive", "5"),
+            ("proxy-connection", "x"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("te", "gzip"),
+            ("host", "example.org:8080"),
+            ("x-a", "1"),
+        ] {
+            h.append(n, HeaderValue::from_static(v));
+        }
+        let uri: Uri = "https://example.com/p?q=1".parse().unwrap();
+        let f = request_fields(&Method::POST, &uri, &h, Some(3), None).unwrap();
+        let got: Vec<(String, String)> = f
+            .iter()
+            .map(|f| {
+                (
+                    String::from_utf8_lossy(&f.name).into_owned(),
+                    String::from_utf8_lossy(&f.value).into_owned(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String)> = [
+            (":method", "POST"),
+            (":scheme", "https"),
+            (":authority", "example.org:8080"),
+            (":path", "/p?q=1"),
+            ("x-a", "1"),
+            ("content-length", "3"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(got, want);
+        let mut h = HeaderMap::new();
+        h.insert("te", HeaderValue::from_static("trailers"));
+        let f = request_fields(&Method::GET, &uri, &h, Some(0), None).unwrap();
+        assert!(f.iter().any(|f| f.name == b"te" && f.value == b"trailers"));
+        assert!(!f.iter().any(|f| f.name == b"content-length"));
+    }
+
+    #[test]
+    fn malformed_responses() {
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            ("no_status", &[("a", "b")]),
+            ("two_statuses", &[(":status", "200"), (":status", "200")]),
+            ("late_status", &[("a", "b"), (":status", "200")]),
+            ("request_pseudo", &[(":status", "200"), (":path", "/")]),
+            ("bad_status", &[(":status", "20")]),
+            ("uppercase_name", &[(":status", "200"), ("Xa", "b")]),
+            (
+                "connection_field",
+                &[(":status", "200"), ("connection", "close")],
+            ),
+            (
+                "bad_length",
+                &[(":status", "200"), ("content-length", "1x")],
+            ),
+            (
+                "two_lengths",
+                &[
+                    (":status", "200"),
+                    ("content-length", "1"),
+                    ("content-length", "2"),
+                ],
+            ),
+            ("value_with_lf", &[(":status", "200"), ("a", "b\nc")]),
+        ];
+        for (name, list) in cases {
+            let e = response_parts(3, fields(list)).expect_err(name);
+            assert_eq!(
+                e.kind(),
+                ErrorKind::Http2(Http2Error::Stream {
+                    stream_id: 3,
+                    code: ErrorCode::Protocol
+                }),
+                "{name}"
+            );
+        }
+        let p = response_parts(
+            1,
+            fields(&[(":status", "204"), ("content-length", "0"), ("x", "y")]),
+        )
+        .unwrap();
+        assert_eq!(p.status, 204);
+        assert_eq!(p.content_length, Some(0));
+        assert!(trailers(1, &fields(&[(":status", "200")])).is_err());
+        assert_eq!(
+            trailers(1, &fields(&[("grpc-status", "0")])).unwrap().len(),
+            1
+        );
+    }
+}

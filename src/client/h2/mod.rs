@@ -1,0 +1,1571 @@
+//! HTTP/2 client connections (RFC 9113, feature `http2`): one connection shared by many
+//! callers, a reader thread and a writer thread (Go's `http2ClientConn`); the pool of them
+//! and the dial are in pool.rs, the request and response fields in message.rs.
+//!
+//! Threads and ownership, per connection:
+//!
+//! - The **reader thread** (`nethttp-h2-read`) owns the read direction of the socket: the
+//!   read buffer, the [`FrameDecoder`] and the HPACK decoder live on its stack. It decodes
+//!   each frame and acts on it under the connection lock ([`H2Conn::core`]): it hands each
+//!   stream's response head, `DATA` and trailers to that stream's buffer, applies `SETTINGS`
+//!   and `WINDOW_UPDATE`, and queues the answers (`SETTINGS` and `PING` acknowledgements,
+//!   connection `WINDOW_UPDATE`, `RST_STREAM`). It also closes the connection when it has
+//!   been idle (no stream) for `idle_conn_timeout`, and runs the health check (a `PING`
+//!   after `read_idle_timeout` without a frame, the connection closed if no frame comes
+//!   within `ping_timeout`).
+//! - The **writer thread** (`nethttp-h2-write`) owns the write direction: it takes encoded
+//!   frames from an unbounded channel, in the order they were queued, and writes them, each
+//!   batch under [`WRITE_STALL`]. No lock is held while it writes. A failed write closes the
+//!   connection.
+//! - **Callers** (the threads in `Transport::round_trip` and those reading response bodies)
+//!   open streams, encode header blocks (one HPACK encoder, under the lock, so blocks leave
+//!   in the order they were compressed; a block's `HEADERS` and `CONTINUATION` frames go in
+//!   one queued buffer, so nothing comes between them) and give back receive window as they
+//!   read. They wait on the connection's condition variable ([`H2Conn::changed`]) under the
+//!   request's deadline.
+//! - A **body thread** (`nethttp-h2-body`) per request with a body sends it as the peer's
+//!   windows allow, while the caller waits for the response (full duplex); it ends with the
+//!   body, its stream's failure or the request's deadline.
+//!
+//! A frame is queued only under the connection lock, so the channel's order is the order of
+//! the state changes (no `DATA` after its stream's `RST_STREAM`). The lock is never held
+//! across socket I/O or a blocking channel operation (the channel is unbounded: data queued
+//! is bounded by [`WRITE_QUEUE_LIMIT`] and the peer's windows).
+//!
+//! Flow control: each stream's receive window is [`Http2ClientConfig::max_receive_buffer_per_stream`],
+//! given back as the caller reads, so a slow reader holds back only its own stream and its
+//! buffer never exceeds that window. The connection's window is given back as data
+//! arrives (what is buffered is already bounded per stream).
+//!
+//! `SETTINGS_MAX_CONCURRENT_STREAMS` is honoured by waiting: a caller over the limit waits
+//! for a stream of the same connection to end (Go's `StrictMaxConcurrentStreams = true`);
+//! another connection is not opened. Until the server's first `SETTINGS` arrives the limit
+//! is taken as 100, as Go does.
+
+mod message;
+pub(crate) mod pool;
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use http::{HeaderMap, Method, Version};
+use parking_lot::{Condvar, Mutex};
+
+use super::proxy::ConnKey;
+use super::response::{Response, ResponseBody};
+use super::trace::{CancelToken, Cancelable};
+use super::transport::TransportInner;
+use crate::error::{ClosedDuring, Error, ErrorKind, Http2Error, Result, TimeoutPhase};
+use crate::net::Stream;
+use crate::proto::h2::flow::{RecvWindow, SendWindow};
+use crate::proto::h2::frame::{
+    self, Data, Decoded, Frame, FrameDecoder, FrameLimits, GoAway, Ping, RstStream, Settings,
+    WindowUpdate, PREFACE,
+};
+use crate::proto::h2::{settings, ErrorCode};
+use crate::proto::head::ResponseHead;
+use crate::proto::hpack;
+use crate::Body;
+
+/// The settings of the HTTP/2 client, for
+/// [`TransportConfig::http2`](super::TransportConfig::http2) (Go's `http.HTTP2Config` and the
+/// fields of `http2.Transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Http2ClientConfig {
+    /// How many bytes of one response body the connection buffers before the caller reads
+    /// them: the stream's flow-control window (`SETTINGS_INITIAL_WINDOW_SIZE`, Go's
+    /// `MaxReceiveBufferPerStream`). A slow reader holds back only its own stream. Values
+    /// are clamped to 16 KiB..=2^31-1. Default is 256 KiB.
+    pub max_receive_buffer_per_stream: u32,
+    /// How long the connection may go without receiving a frame before a `PING` checks
+    /// that the server is still there (Go's `ReadIdleTimeout` / `SendPingTimeout`). `None`
+    /// means no health check. Default is `None`, as Go's.
+    pub read_idle_timeout: Option<Duration>,
+    /// How long to wait for any frame after that `PING` before closing the connection
+    /// (Go's `PingTimeout`). Default is 15 seconds, as Go's.
+    pub ping_timeout: Duration,
+}
+
+impl Default for Http2ClientConfig {
+    fn default() -> Http2ClientConfig {
+        Http2ClientConfig {
+            max_receive_buffer_per_stream: 256 << 10,
+            read_idle_timeout: None,
+            ping_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The most bytes of request data queued for the writer before a caller waits for room.
+const WRITE_QUEUE_LIMIT: usize = 512 << 10;
+
+/// The connection's receive window, raised from 65,535 by a `WINDOW_UPDATE` at the start.
+const CONN_WINDOW: u32 = 4 << 20;
+
+/// How long one batch of writes may stall before the connection is given up.
+const WRITE_STALL: Duration = Duration::from_secs(30);
+
+/// How often the reader thread looks at the clock when no frame arrives (idle timeout,
+/// health check, a close it must notice).
+const RECHECK: Duration = Duration::from_millis(500);
+
+/// The limit on concurrent streams until the server's first `SETTINGS` says otherwise.
+const INITIAL_MAX_STREAMS: usize = 100;
+
+/// One read's size.
+const READ_CHUNK: usize = 16 << 10;
+
+/// One HTTP/2 connection, shared by its reader thread, writer thread and callers.
+pub(crate) struct H2Conn {
+    pub(crate) id: u64,
+    pub(crate) key: ConnKey,
+    /// The connection's state; see [`Core`]. Never held across socket I/O.
+    core: Mutex<Core>,
+    /// Notified whenever a stream gets data, a head, trailers or an end, a window grows, the
+    /// write queue drains, a stream slot frees, or the connection breaks.
+    changed: Condvar,
+    /// Read by the reader thread, written by the writer thread; shut down by `close`.
+    stream: Arc<dyn Stream>,
+    transport: Weak<TransportInner>,
+}
+
+/// What the writer thread is told.
+enum Out {
+    Frames(Vec<u8>),
+    /// Write what is queued, then stop.
+    Close,
+}
+
+/// Why a stream failed; turned into an [`Error`] for each caller that asks.
+#[derive(Debug, Clone)]
+enum Failure {
+    /// The server reset the stream with this code.
+    Reset(ErrorCode),
+    /// The server never processed it (`REFUSED_STREAM`, or above a `GOAWAY`'s last stream):
+    /// safe to send again on another connection.
+    Unprocessed(&'static str),
+    /// This end reset it, for a stream error of the server's.
+    Protocol(ErrorKind, String),
+    /// The caller canceled it.
+    Canceled,
+    /// The connection ended.
+    Conn(ErrorKind, String),
+}
+
+impl Failure {
+    fn error(&self, stream_id: u32) -> Error {
+        match self {
+            Failure::Reset(code) => Error::h2_stream(
+                stream_id,
+                *code,
+                format!("server reset stream {stream_id}: {code}"),
+            ),
+            Failure::Unprocessed(why) => Error::with_source(
+                ErrorKind::Http2(Http2Error::Stream {
+                    stream_id,
+                    code: ErrorCode::RefusedStream,
+                }),
+                format!("request not processed by the server ({why})"),
+            ),
+            Failure::Protocol(kind, msg) | Failure::Conn(kind, msg) => {
+                Error::with_source(*kind, msg.clone())
+            }
+            Failure::Canceled => Error::new(ErrorKind::Canceled),
+        }
+    }
+}
+
+/// The connection's state, all guarded by [`H2Conn::core`] together.
+struct Core {
+    /// To the writer thread; frames are queued only under this lock.
+    out: Sender<Out>,
+    /// The HPACK encoder for request header blocks.
+    enc: hpack::Encoder,
+    streams: HashMap<u32, StreamEntry>,
+    /// Request id to stream, for cancels.
+    by_req: HashMap<u64, u32>,
+    /// The next stream this end opens (odd).
+    next_stream_id: u32,
+    /// Streams open or half-closed: what `SETTINGS_MAX_CONCURRENT_STREAMS` counts.
+    active: usize,
+    conn_send: SendWindow,
+    conn_recv: RecvWindow,
+    /// The server's settings in effect.
+    peer: settings::Values,
+    /// The server's first `SETTINGS` arrived.
+    seen_settings: bool,
+    /// This end's settings, sent and acknowledged.
+    local: settings::Local,
+    /// The stream receive window this end advertised.
+    stream_window: u32,
+    /// Request bytes queued for the writer and not yet written.
+    queued_bytes: usize,
+    /// The server's `GOAWAY`: its last stream id.
+    goaway: Option<u32>,
+    /// The connection can carry nothing more, and why.
+    broken: Option<Failure>,
+    /// When the last stream ended (or the connection started), while no stream is open.
+    idle_since: Option<Instant>,
+}
+
+/// One stream, in [`Core::streams`]; removed when its caller is done with it.
+struct StreamEntry {
+    req_id: u64,
+    send: SendWindow,
+    recv: RecvWindow,
+    /// The response head, once received and until the caller takes it.
+    head: Option<message::ResponseParts>,
+    /// A final head was received.
+    got_head: bool,
+    /// Body bytes received and not yet read.
+    body: VecDeque<Vec<u8>>,
+    body_off: usize,
+    received: u64,
+    content_length: Option<u64>,
+    trailers: Option<HeaderMap>,
+    /// `END_STREAM` received.
+    end_recv: bool,
+    /// `END_STREAM` (or a reset) sent.
+    end_sent: bool,
+    /// Still counted in `Core::active`.
+    counted: bool,
+    failed: Option<Failure>,
+}
+
+impl Core {
+    fn queue(&mut self, buf: Vec<u8>) {
+        self.queued_bytes += buf.len();
+        if self.out.send(Out::Frames(buf)).is_err() && self.broken.is_none() {
+            self.broken = Some(Failure::Conn(
+                ErrorKind::ConnectionClosed(ClosedDuring::Head),
+                "http2 connection writer gone".into(),
+            ));
+        }
+    }
+
+    fn queue_frame(&mut self, f: &Frame<'_>) {
+        let mut buf = Vec::with_capacity(32);
+        if f.encode(&mut buf).is_ok() {
+            self.queue(buf);
+        }
+    }
+
+    fn max_streams(&self) -> usize {
+        if !self.seen_settings {
+            return INITIAL_MAX_STREAMS;
+        }
+        self.peer
+            .max_concurrent_streams
+            .map_or(usize::MAX, |n| n as usize)
+    }
+
+    /// A stream no longer counts against the concurrency limit.
+    fn uncount(&mut self, id: u32) {
+        if let Some(s) = self.streams.get_mut(&id) {
+            if s.counted {
+                s.counted = false;
+                self.active -= 1;
+                if self.active == 0 {
+                    self.idle_since = Some(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// Resets stream `id` from this end with `code` and records `failure`.
+    fn reset(&mut self, id: u32, code: ErrorCode, failure: Failure) {
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
+        let send_rst = !(s.end_sent && s.end_recv) && s.failed.is_none();
+        if s.failed.is_none() {
+            s.failed = Some(failure);
+        }
+        s.end_sent = true;
+        s.body.clear();
+        if send_rst {
+            self.queue_frame(&Frame::RstStream(RstStream {
+                stream_id: id,
+                code,
+            }));
+        }
+        self.uncount(id);
+    }
+
+    /// The caller is done with stream `id`: forget it, resetting it if it is still open.
+    fn forget(&mut self, id: u32) {
+        let open = self
+            .streams
+            .get(&id)
+            .is_some_and(|s| s.failed.is_none() && !(s.end_sent && s.end_recv));
+        if open && self.broken.is_none() {
+            self.reset(id, ErrorCode::Cancel, Failure::Canceled);
+        }
+        self.uncount(id);
+        if let Some(s) = self.streams.remove(&id) {
+            self.by_req.remove(&s.req_id);
+        }
+    }
+
+    /// True if a new stream may be opened now (or will be, once others end).
+    fn usable(&self) -> bool {
+        self.broken.is_none() && self.goaway.is_none() && self.next_stream_id < frame::MAX_STREAM_ID
+    }
+}
+
+impl H2Conn {
+    /// Starts a connection over `stream` (after the TLS handshake or, for h2c, the dial):
+    /// sends the preface, this end's `SETTINGS` and the connection window, and starts the
+    /// two threads.
+    pub(crate) fn start(
+        t: &Arc<TransportInner>,
+        id: u64,
+        key: ConnKey,
+        stream: Box<dyn Stream>,
+    ) -> Result<Arc<H2Conn>> {
+        let cfg = t.cfg.http2;
+        let stream: Arc<dyn Stream> = Arc::from(stream);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let stream_window = cfg
+            .max_receive_buffer_per_stream
+            .clamp(frame::DEFAULT_MAX_FRAME_SIZE, frame::MAX_WINDOW_SIZE);
+        let header_list = t.cfg.max_response_header_bytes;
+        let mut local = settings::Local::new();
+        let ours = Settings {
+            enable_push: Some(false),
+            initial_window_size: Some(stream_window),
+            max_header_list_size: Some(u32::try_from(header_list).unwrap_or(u32::MAX)),
+            ..Settings::default()
+        };
+        local.sent(ours);
+        let mut conn_recv = RecvWindow::new(frame::DEFAULT_WINDOW_SIZE);
+        let mut start = PREFACE.to_vec();
+        Frame::Settings(ours).encode(&mut start)?;
+        if let Some(inc) = conn_recv.grow_to(CONN_WINDOW) {
+            Frame::WindowUpdate(WindowUpdate {
+                stream_id: 0,
+                increment: inc,
+            })
+            .encode(&mut start)?;
+        }
+        let _ = tx.send(Out::Frames(start));
+        let conn = Arc::new(H2Conn {
+            id,
+            key,
+            core: Mutex::new(Core {
+                out: tx,
+                enc: hpack::Encoder::new(hpack::DEFAULT_TABLE_SIZE),
+                streams: HashMap::new(),
+                by_req: HashMap::new(),
+                next_stream_id: 1,
+                active: 0,
+                conn_send: SendWindow::new(frame::DEFAULT_WINDOW_SIZE),
+                conn_recv,
+                peer: settings::Values::default(),
+                seen_settings: false,
+                local,
+                stream_window,
+                queued_bytes: 0,
+                goaway: None,
+                broken: None,
+                idle_since: Some(Instant::now()),
+            }),
+            changed: Condvar::new(),
+            stream,
+            transport: Arc::downgrade(t),
+        });
+        let w = Arc::clone(&conn);
+        spawn_counted(&t.threads, "nethttp-h2-write", move || w.write_loop(&rx)).map_err(|e| {
+            let err = Error::thread_spawn("http2 connection writer", e);
+            conn.close(Failure::Conn(err.kind(), err.to_string()));
+            err
+        })?;
+        let r = Arc::clone(&conn);
+        let idle = t.cfg.idle_conn_timeout;
+        spawn_counted(&t.threads, "nethttp-h2-read", move || {
+            r.read_loop(header_list, idle, cfg)
+        })
+        .map_err(|e| {
+            let err = Error::thread_spawn("http2 connection reader", e);
+            conn.close(Failure::Conn(err.kind(), err.to_string()));
+            err
+        })?;
+        Ok(conn)
+    }
+
+    /// True if the connection can take a new request (now or after waiting for a slot).
+    pub(crate) fn usable(&self) -> bool {
+        self.core.lock().usable()
+    }
+
+    /// Streams in flight, for the pool's statistics.
+    pub(crate) fn active_streams(&self) -> usize {
+        self.core.lock().active
+    }
+
+    /// Ends the connection: every stream fails with `why`, the writer sends what is queued
+    /// and stops, the socket is shut down (which wakes the reader). Never blocks.
+    fn close(&self, why: Failure) {
+        {
+            let mut core = self.core.lock();
+            if core.broken.is_some() {
+                return;
+            }
+            core.broken = Some(why.clone());
+            for s in core.streams.values_mut() {
+                // A stream the server finished can still be read to its end.
+                if s.failed.is_none() && !s.end_recv {
+                    s.failed = Some(why.clone());
+                }
+            }
+            let _ = core.out.send(Out::Close);
+        }
+        self.changed.notify_all();
+        let _ = self.stream.shutdown(Shutdown::Read);
+        if let Some(t) = self.transport.upgrade() {
+            t.h2_conn_closed(self);
+        }
+    }
+
+    /// Sends `GOAWAY` and closes, for an idle connection the pool drops.
+    pub(crate) fn close_idle(&self) {
+        {
+            let mut core = self.core.lock();
+            if core.broken.is_none() {
+                core.queue_frame(&Frame::GoAway(GoAway {
+                    last_stream_id: 0,
+                    code: ErrorCode::NoError,
+                    debug_data: b"",
+                }));
+            }
+        }
+        self.close(Failure::Conn(
+            ErrorKind::Timeout(TimeoutPhase::Idle),
+            "http2 connection closed while idle".into(),
+        ));
+    }
+
+    /// Ends the connection for a connection error of the server's: `GOAWAY` with its code.
+    fn conn_error(&self, e: &Error) {
+        let code = match e.kind() {
+            ErrorKind::Http2(h) => h.code(),
+            _ => ErrorCode::Internal,
+        };
+        {
+            let mut core = self.core.lock();
+            if core.broken.is_none() {
+                core.queue_frame(&Frame::GoAway(GoAway {
+                    last_stream_id: 0,
+                    code,
+                    debug_data: b"",
+                }));
+            }
+        }
+        self.close(Failure::Conn(e.kind(), e.to_string()));
+    }
+
+    // ---- the writer thread ----
+
+    fn write_loop(&self, rx: &Receiver<Out>) {
+        let _ = self.stream.set_write_timeout(Some(WRITE_STALL));
+        let mut batch = Vec::with_capacity(64 << 10);
+        while let Ok(mut next) = rx.recv() {
+            let mut close = false;
+            loop {
+                match next {
+                    Out::Frames(b) => batch.extend_from_slice(&b),
+                    Out::Close => close = true,
+                }
+                if close || batch.len() >= (256 << 10) {
+                    break;
+                }
+                match rx.try_recv() {
+                    Ok(o) => next = o,
+                    Err(_) => break,
+                }
+            }
+            let r = write_all(&*self.stream, &batch);
+            {
+                let mut core = self.core.lock();
+                core.queued_bytes = core.queued_bytes.saturating_sub(batch.len());
+            }
+            batch.clear();
+            self.changed.notify_all();
+            if let Err(e) = r {
+                self.close(Failure::Conn(
+                    ErrorKind::Io,
+                    format!("writing to http2 connection: {e}"),
+                ));
+                break;
+            }
+            if close {
+                break;
+            }
+        }
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    // ---- the reader thread ----
+
+    fn read_loop(&self, header_list: usize, idle: Option<Duration>, cfg: Http2ClientConfig) {
+        let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK * 2);
+        let mut decoder = FrameDecoder::new(FrameLimits::default());
+        let mut hpack_dec = hpack::Decoder::new(hpack::DEFAULT_TABLE_SIZE);
+        hpack_dec.set_max_header_list_size(header_list);
+        // The header block being gathered: stream, END_STREAM, fragments so far.
+        let mut block: Option<(u32, bool, Vec<u8>)> = None;
+        let mut last_frame = Instant::now();
+        let mut ping_sent: Option<Instant> = None;
+        let _ = self.stream.set_read_timeout(Some(RECHECK));
+        let mut chunk = vec![0u8; READ_CHUNK];
+        let outcome: std::result::Result<(), Failure> = 'conn: loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    break Err(Failure::Conn(
+                        ErrorKind::ConnectionClosed(ClosedDuring::Body),
+                        "server closed the http2 connection".into(),
+                    ))
+                }
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    last_frame = Instant::now();
+                    ping_sent = None;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    if let Some(f) = self.on_tick(idle, cfg, last_frame, &mut ping_sent) {
+                        break Err(f);
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    break Err(Failure::Conn(
+                        ErrorKind::Io,
+                        format!("reading from http2 connection: {e}"),
+                    ))
+                }
+            }
+            let mut used = 0;
+            loop {
+                let d = match decoder.decode(&buf[used..]) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.conn_error(&e);
+                        break 'conn Ok(());
+                    }
+                };
+                match d {
+                    Decoded::Partial => break,
+                    Decoded::StreamError { error, len } => {
+                        used += len;
+                        if let ErrorKind::Http2(Http2Error::Stream { stream_id, code }) =
+                            error.kind()
+                        {
+                            self.stream_error(stream_id, code, &error);
+                        }
+                    }
+                    Decoded::Frame { frame, len } => {
+                        let r = self.on_frame(frame, &mut block, &mut hpack_dec);
+                        used += len;
+                        if let Err(e) = r {
+                            self.conn_error(&e);
+                            break 'conn Ok(());
+                        }
+                    }
+                }
+            }
+            buf.drain(..used);
+            if self.core.lock().broken.is_some() {
+                break Ok(());
+            }
+        };
+        if let Err(f) = outcome {
+            self.close(f);
+        }
+    }
+
+    /// The reader saw no bytes for a while: idle timeout and health check. `Some` closes.
+    fn on_tick(
+        &self,
+        idle: Option<Duration>,
+        cfg: Http2ClientConfig,
+        last_frame: Instant,
+        ping_sent: &mut Option<Instant>,
+    ) -> Option<Failure> {
+        let mut core = self.core.lock();
+        if core.broken.is_some() {
+            return Some(Failure::Conn(
+                ErrorKind::ConnectionClosed(ClosedDuring::Body),
+                "http2 connection closed".into(),
+            ));
+        }
+        let idle_now = core.active == 0 && core.streams.is_empty();
+        if idle_now && (self.transport.strong_count() == 0 || core.goaway.is_some()) {
+            // The transport is gone, or the server said goodbye: nobody can use this
+            // connection again.
+            drop(core);
+            self.close_idle();
+            return None;
+        }
+        if let (Some(t), Some(since)) = (idle, core.idle_since) {
+            if idle_now && since.elapsed() >= t {
+                drop(core);
+                self.close_idle();
+                return None;
+            }
+        }
+        if let Some(sent) = *ping_sent {
+            if sent.elapsed() >= cfg.ping_timeout {
+                return Some(Failure::Conn(
+                    ErrorKind::Timeout(TimeoutPhase::ReadBody),
+                    "http2 health check: no answer to ping".into(),
+                ));
+            }
+        } else if let Some(t) = cfg.read_idle_timeout {
+            if last_frame.elapsed() >= t {
+                core.queue_frame(&Frame::Ping(Ping {
+                    ack: false,
+                    data: *b"nethttp?",
+                }));
+                *ping_sent = Some(Instant::now());
+            }
+        }
+        None
+    }
+
+    /// A stream error found by the frame decoder or by the message rules: reset the stream.
+    fn stream_error(&self, id: u32, code: ErrorCode, e: &Error) {
+        let mut core = self.core.lock();
+        if core.streams.contains_key(&id) {
+            core.reset(id, code, Failure::Protocol(e.kind(), e.to_string()));
+        } else {
+            core.queue_frame(&Frame::RstStream(RstStream {
+                stream_id: id,
+                code,
+            }));
+        }
+        drop(core);
+        self.changed.notify_all();
+    }
+
+    fn on_frame(
+        &self,
+        frame: Frame<'_>,
+        block: &mut Option<(u32, bool, Vec<u8>)>,
+        hpack_dec: &mut hpack::Decoder,
+    ) -> Result<()> {
+        match frame {
+            Frame::Headers(h) => {
+                let mut b = h.fragment.to_vec();
+                if h.end_headers {
+                    return self.on_header_block(h.stream_id, h.end_stream, &b, hpack_dec);
+                }
+                b.reserve(h.fragment.len());
+                *block = Some((h.stream_id, h.end_stream, b));
+            }
+            Frame::Continuation(c) => {
+                let Some((id, end_stream, mut b)) = block.take() else {
+                    return Err(Error::h2_connection(
+                        ErrorCode::Protocol,
+                        "continuation without a header block",
+                    ));
+                };
+                b.extend_from_slice(c.fragment);
+                if c.end_headers {
+                    return self.on_header_block(id, end_stream, &b, hpack_dec);
+                }
+                *block = Some((id, end_stream, b));
+            }
+            Frame::Data(d) => self.on_data(d)?,
+            Frame::Settings(s) => self.on_settings(&s)?,
+            Frame::SettingsAck => {
+                self.core.lock().local.ack()?;
+            }
+            Frame::Ping(p) => {
+                if !p.ack {
+                    self.core.lock().queue_frame(&Frame::Ping(Ping {
+                        ack: true,
+                        data: p.data,
+                    }));
+                }
+            }
+            Frame::GoAway(g) => {
+                let mut core = self.core.lock();
+                core.goaway = Some(g.last_stream_id);
+                let ids: Vec<u32> = core
+                    .streams
+                    .keys()
+                    .copied()
+                    .filter(|&id| id > g.last_stream_id)
+                    .collect();
+                for id in ids {
+                    if let Some(s) = core.streams.get_mut(&id) {
+                        if s.failed.is_none() {
+                            s.failed = Some(Failure::Unprocessed("goaway"));
+                        }
+                    }
+                    core.uncount(id);
+                }
+                if g.code != ErrorCode::NoError {
+                    log::debug!(
+                        "http2 server sent goaway: {} {}",
+                        g.code,
+                        String::from_utf8_lossy(g.debug_data)
+                    );
+                    let f = Failure::Conn(
+                        ErrorKind::Http2(Http2Error::Connection(g.code)),
+                        format!("server sent goaway: {}", g.code),
+                    );
+                    for s in core.streams.values_mut() {
+                        if s.failed.is_none() && !s.end_recv {
+                            s.failed = Some(f.clone());
+                        }
+                    }
+                }
+                drop(core);
+                self.changed.notify_all();
+                if let Some(t) = self.transport.upgrade() {
+                    t.h2_conn_closed(self);
+                }
+            }
+            Frame::WindowUpdate(w) => {
+                let mut core = self.core.lock();
+                if w.stream_id == 0 {
+                    core.conn_send.increase(0, w.increment)?;
+                } else if let Some(s) = core.streams.get_mut(&w.stream_id) {
+                    if let Err(e) = s.send.increase(w.stream_id, w.increment) {
+                        core.reset(
+                            w.stream_id,
+                            ErrorCode::FlowControl,
+                            Failure::Protocol(e.kind(), e.to_string()),
+                        );
+                    }
+                }
+                drop(core);
+                self.changed.notify_all();
+            }
+            Frame::RstStream(r) => {
+                let mut core = self.core.lock();
+                if r.stream_id >= core.next_stream_id {
+                    return Err(Error::h2_connection(
+                        ErrorCode::Protocol,
+                        "rst_stream on an idle stream",
+                    ));
+                }
+                if let Some(s) = core.streams.get_mut(&r.stream_id) {
+                    s.end_sent = true;
+                    if s.failed.is_none() && !(s.end_recv && r.code == ErrorCode::NoError) {
+                        s.failed = Some(if r.code == ErrorCode::RefusedStream {
+                            Failure::Unprocessed("refused stream")
+                        } else {
+                            Failure::Reset(r.code)
+                        });
+                    }
+                    core.uncount(r.stream_id);
+                }
+                drop(core);
+                self.changed.notify_all();
+            }
+            Frame::PushPromise(_) => {
+                // §8.4: SETTINGS_ENABLE_PUSH is 0 here.
+                return Err(Error::h2_connection(
+                    ErrorCode::Protocol,
+                    "push_promise with push disabled",
+                ));
+            }
+            Frame::Priority(_) | Frame::Unknown(_) => {}
+        }
+        Ok(())
+    }
+
+    fn on_settings(&self, s: &Settings) -> Result<()> {
+        let mut core = self.core.lock();
+        let changes = core.peer.apply(s);
+        if changes.window_delta != 0 {
+            let delta = changes.window_delta;
+            for (&id, st) in core.streams.iter_mut() {
+                st.send.adjust(id, delta).map_err(|_| {
+                    Error::h2_connection(ErrorCode::FlowControl, "stream window above 2^31-1")
+                })?;
+            }
+        }
+        if let Some(n) = changes.header_table_size {
+            core.enc.set_max_table_size(n as usize);
+        }
+        core.seen_settings = true;
+        core.queue_frame(&Frame::SettingsAck);
+        drop(core);
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    fn on_header_block(
+        &self,
+        id: u32,
+        end_stream: bool,
+        block: &[u8],
+        hpack_dec: &mut hpack::Decoder,
+    ) -> Result<()> {
+        // The block is decoded whatever becomes of its stream: HPACK state is shared.
+        let fields = match hpack_dec.decode(block) {
+            Ok(f) => f,
+            Err(e) if matches!(e.kind(), ErrorKind::TooLarge(_)) => {
+                self.stream_error(id, ErrorCode::Protocol, &e);
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(Error::h2_connection(
+                    ErrorCode::Compression,
+                    format!("hpack: {e}"),
+                ))
+            }
+        };
+        let mut core = self.core.lock();
+        if id % 2 == 0 || id >= core.next_stream_id {
+            return Err(Error::h2_connection(
+                ErrorCode::Protocol,
+                "headers on a stream this client did not open",
+            ));
+        }
+        let Some(s) = core.streams.get_mut(&id) else {
+            return Ok(());
+        };
+        if s.failed.is_some() || s.end_recv {
+            return Ok(());
+        }
+        let r: Result<()> = if !s.got_head {
+            match message::response_parts(id, fields) {
+                Ok(p) if p.status.is_informational() => {
+                    if end_stream || p.status == 101 {
+                        Err(Error::h2_stream(
+                            id,
+                            ErrorCode::Protocol,
+                            "informational response ending its stream",
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                }
+                Ok(p) => {
+                    s.got_head = true;
+                    s.content_length = p.content_length;
+                    s.head = Some(p);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        } else if !end_stream {
+            Err(Error::h2_stream(
+                id,
+                ErrorCode::Protocol,
+                "trailers without end_stream",
+            ))
+        } else {
+            message::trailers(id, &fields).map(|t| s.trailers = Some(t))
+        };
+        match r {
+            Ok(()) if end_stream => {
+                if let Err(e) = end_recv(s, id) {
+                    core.reset(
+                        id,
+                        ErrorCode::Protocol,
+                        Failure::Protocol(e.kind(), e.to_string()),
+                    );
+                } else if s.end_sent {
+                    core.uncount(id);
+                }
+            }
+            Ok(()) => {}
+            Err(e) => {
+                core.reset(
+                    id,
+                    ErrorCode::Protocol,
+                    Failure::Protocol(e.kind(), e.to_string()),
+                );
+            }
+        }
+        drop(core);
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    fn on_data(&self, d: Data<'_>) -> Result<()> {
+        let id = d.stream_id;
+        let n = d.flow_controlled_len();
+        let mut core = self.core.lock();
+        if id % 2 == 0 || id >= core.next_stream_id {
+            return Err(Error::h2_connection(
+                ErrorCode::Protocol,
+                "data on a stream this client did not open",
+            ));
+        }
+        core.conn_recv.receive(0, n)?;
+        // The connection's window comes back as data arrives: each stream's buffer is bounded
+        // by its own window, which comes back only as its caller reads.
+        if let Some(inc) = core.conn_recv.release(n) {
+            core.queue_frame(&Frame::WindowUpdate(WindowUpdate {
+                stream_id: 0,
+                increment: inc,
+            }));
+        }
+        let Some(s) = core.streams.get_mut(&id) else {
+            return Ok(());
+        };
+        if s.failed.is_some() || s.end_recv {
+            if s.failed.is_none() {
+                core.reset(
+                    id,
+                    ErrorCode::StreamClosed,
+                    Failure::Protocol(
+                        ErrorKind::Http2(Http2Error::Stream {
+                            stream_id: id,
+                            code: ErrorCode::StreamClosed,
+                        }),
+                        "data after end_stream".into(),
+                    ),
+                );
+            }
+            return Ok(());
+        }
+        let r = (|| {
+            if !s.got_head {
+                return Err(Error::h2_stream(
+                    id,
+                    ErrorCode::Protocol,
+                    "data before the response head",
+                ));
+            }
+            s.recv.receive(id, n)?;
+            // Padding is never read by the caller: its credit comes back now.
+            let pad = n - d.data.len() as u32;
+            s.received += d.data.len() as u64;
+            if s.content_length.is_some_and(|c| s.received > c) {
+                return Err(Error::h2_stream(
+                    id,
+                    ErrorCode::Protocol,
+                    "more data than content-length",
+                ));
+            }
+            if !d.data.is_empty() {
+                s.body.push_back(d.data.to_vec());
+            }
+            if d.end_stream {
+                end_recv(s, id)?;
+            }
+            Ok(pad)
+        })();
+        match r {
+            Ok(pad) => {
+                if pad > 0 {
+                    if let Some(inc) = s.recv.release(pad) {
+                        core.queue_frame(&Frame::WindowUpdate(WindowUpdate {
+                            stream_id: id,
+                            increment: inc,
+                        }));
+                    }
+                }
+                if d.end_stream && core.streams.get(&id).is_some_and(|s| s.end_sent) {
+                    core.uncount(id);
+                }
+            }
+            Err(e) => {
+                let code = match e.kind() {
+                    ErrorKind::Http2(h) => h.code(),
+                    _ => ErrorCode::Protocol,
+                };
+                core.reset(id, code, Failure::Protocol(e.kind(), e.to_string()));
+            }
+        }
+        drop(core);
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    // ---- callers ----
+
+    /// Sends one request on a new stream and waits for its response head.
+    pub(crate) fn round_trip(
+        self: &Arc<Self>,
+        t: &TransportInner,
+        req: &mut crate::Request,
+        opts: &super::RequestOptions,
+        req_id: u64,
+    ) -> std::result::Result<Response, Box<RtError>> {
+        let deadline = opts.deadline;
+        let body = req.replace_body(Body::empty());
+        let body_len = body.len_hint();
+        let fields = message::request_fields(
+            &req.method,
+            &req.uri,
+            &req.headers,
+            body_len,
+            t.cfg.user_agent.as_ref(),
+        )
+        .map_err(|e| RtError::fatal(e, None))?;
+        let end_stream = body_len == Some(0);
+        // Open the stream: wait for a slot under the server's limit.
+        let id = {
+            let mut core = self.core.lock();
+            loop {
+                if let Some(f) = &core.broken {
+                    let retry = !matches!(f, Failure::Canceled);
+                    let e = f.error(0);
+                    return Err(Box::new(RtError {
+                        err: e,
+                        unprocessed: retry,
+                        body: Some(body),
+                    }));
+                }
+                if !core.usable() {
+                    return Err(Box::new(RtError {
+                        err: Failure::Unprocessed("connection going away").error(0),
+                        unprocessed: true,
+                        body: Some(body),
+                    }));
+                }
+                if core.active < core.max_streams() {
+                    break;
+                }
+                if opts.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
+                    return Err(RtError::fatal(Error::new(ErrorKind::Canceled), None));
+                }
+                if wait(&self.changed, &mut core, deadline) {
+                    return Err(RtError::fatal(Error::timeout(TimeoutPhase::PoolWait), None));
+                }
+            }
+            let id = core.next_stream_id;
+            core.next_stream_id += 2;
+            let mut block = Vec::with_capacity(256);
+            core.enc.encode(&fields, &mut block);
+            let mut buf = Vec::with_capacity(block.len() + 32);
+            let max_frame = core.peer.max_frame_size;
+            frame::encode_headers(id, &block, end_stream, max_frame, &mut buf)
+                .map_err(|e| RtError::fatal(e, None))?;
+            core.queue(buf);
+            let send = SendWindow::new(core.peer.initial_window_size);
+            let recv = RecvWindow::new(core.stream_window);
+            core.streams.insert(
+                id,
+                StreamEntry {
+                    req_id,
+                    send,
+                    recv,
+                    head: None,
+                    got_head: false,
+                    body: VecDeque::new(),
+                    body_off: 0,
+                    received: 0,
+                    content_length: None,
+                    trailers: None,
+                    end_recv: false,
+                    end_sent: end_stream,
+                    counted: true,
+                    failed: None,
+                },
+            );
+            core.by_req.insert(req_id, id);
+            core.active += 1;
+            core.idle_since = None;
+            id
+        };
+        opts.trace.wrote_headers();
+        // From here on, the stream is forgotten when `guard` drops, unless a body takes it.
+        let mut guard = StreamGuard {
+            conn: Arc::clone(self),
+            id,
+        };
+        if let Some(c) = &opts.cancel {
+            let target: Arc<dyn Cancelable> = Arc::clone(self) as Arc<dyn Cancelable>;
+            if !c.watch(Arc::downgrade(&target), req_id) {
+                return Err(RtError::fatal(Error::new(ErrorKind::Canceled), None));
+            }
+        }
+        let spare = if end_stream {
+            Some(Body::empty())
+        } else {
+            body.try_clone()
+        };
+        if end_stream {
+            opts.trace.wrote_request(true);
+        } else {
+            // The body goes on a thread of its own (Go's goroutine per request body), so the
+            // response can be read while it is sent: a full-duplex exchange, or a server that
+            // answers before it has read everything.
+            let conn = Arc::clone(self);
+            let trace = opts.trace.clone();
+            let chunk = t.cfg.write_buffer_size;
+            let (tx, rx) = crossbeam_channel::bounded::<Body>(1);
+            let spawned = spawn_counted(&t.threads, "nethttp-h2-body", move || {
+                let Ok(body) = rx.recv() else { return };
+                let r = conn.send_body(id, body, deadline, chunk);
+                trace.wrote_request(r.is_ok());
+                if let Err(e) = r {
+                    conn.body_failed(id, &e);
+                }
+            });
+            let inline = match spawned {
+                Ok(()) => tx.send(body).err().map(|e| e.0),
+                Err(_) => Some(body),
+            };
+            if let Some(body) = inline {
+                let r = self.send_body(id, body, deadline, t.cfg.write_buffer_size);
+                opts.trace.wrote_request(r.is_ok());
+                if let Err(e) = r {
+                    let unprocessed = self.unprocessed(id);
+                    drop(guard);
+                    return Err(Box::new(RtError {
+                        err: e,
+                        unprocessed,
+                        body: spare,
+                    }));
+                }
+            }
+        }
+        let head_deadline = crate::deadline::earliest(
+            deadline,
+            crate::deadline::after(t.cfg.response_header_timeout),
+        );
+        let parts = {
+            let mut core = self.core.lock();
+            loop {
+                let s = match core.streams.get_mut(&id) {
+                    Some(s) => s,
+                    None => {
+                        return Err(RtError::fatal(Error::new(ErrorKind::Canceled), None));
+                    }
+                };
+                if let Some(p) = s.head.take() {
+                    break p;
+                }
+                if let Some(f) = &s.failed {
+                    let unprocessed = matches!(f, Failure::Unprocessed(_));
+                    let err = f.error(id);
+                    drop(core);
+                    drop(guard);
+                    return Err(Box::new(RtError {
+                        err,
+                        unprocessed,
+                        body: if unprocessed { spare } else { None },
+                    }));
+                }
+                if wait(&self.changed, &mut core, head_deadline) {
+                    core.reset(
+                        id,
+                        ErrorCode::Cancel,
+                        Failure::Conn(
+                            ErrorKind::Timeout(TimeoutPhase::ReadResponseHead),
+                            "timeout".into(),
+                        ),
+                    );
+                    drop(core);
+                    drop(guard);
+                    return Err(RtError::fatal(
+                        Error::timeout(TimeoutPhase::ReadResponseHead),
+                        None,
+                    ));
+                }
+            }
+        };
+        opts.trace.got_first_response_byte();
+        let head = ResponseHead {
+            status: parts.status,
+            version: Version::HTTP_2,
+            headers: parts.headers,
+        };
+        let no_body = req.method == Method::HEAD || parts.status == 204 || parts.status == 304;
+        let body = H2Body {
+            conn: Arc::clone(&guard.conn),
+            id,
+            deadline,
+            cancel: opts.cancel.clone(),
+            done: false,
+        };
+        guard.id = 0;
+        let body = if no_body {
+            drop(body);
+            ResponseBody::empty()
+        } else {
+            ResponseBody::from_h2(body)
+        };
+        Ok(Response::new(head, body, req.uri.clone(), None))
+    }
+
+    /// The body thread could not send stream `id`'s body: the stream ends with that error
+    /// (unless it had already failed or ended).
+    fn body_failed(&self, id: u32, e: &Error) {
+        {
+            let mut core = self.core.lock();
+            if core.streams.get(&id).is_some_and(|s| s.failed.is_none()) {
+                core.reset(
+                    id,
+                    ErrorCode::Cancel,
+                    Failure::Protocol(e.kind(), format!("sending the request body: {e}")),
+                );
+            }
+        }
+        self.changed.notify_all();
+    }
+
+    /// True if stream `id` failed without the server processing it.
+    fn unprocessed(&self, id: u32) -> bool {
+        let core = self.core.lock();
+        core.streams
+            .get(&id)
+            .is_some_and(|s| matches!(s.failed, Some(Failure::Unprocessed(_))))
+    }
+
+    /// Sends the request body as `DATA` frames, within the server's windows and frame size.
+    fn send_body(
+        &self,
+        id: u32,
+        mut body: Body,
+        deadline: Option<Instant>,
+        chunk_size: usize,
+    ) -> Result<()> {
+        let mut chunk = vec![0u8; chunk_size.max(1024)];
+        loop {
+            let n = match io::Read::read(&mut body, &mut chunk) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::with_source(ErrorKind::Io, e)),
+            };
+            let mut rest = &chunk[..n];
+            let end = n == 0;
+            let mut core = self.core.lock();
+            loop {
+                let s = match core.streams.get(&id) {
+                    Some(s) => s,
+                    None => return Err(Error::new(ErrorKind::Canceled)),
+                };
+                if let Some(f) = &s.failed {
+                    return Err(f.error(id));
+                }
+                if s.end_recv {
+                    // §8.1: the server answered in full before reading the whole request;
+                    // the rest is not sent (the response stays readable).
+                    core.queue_frame(&Frame::RstStream(RstStream {
+                        stream_id: id,
+                        code: ErrorCode::Cancel,
+                    }));
+                    if let Some(s) = core.streams.get_mut(&id) {
+                        s.end_sent = true;
+                    }
+                    core.uncount(id);
+                    return Ok(());
+                }
+                if end && rest.is_empty() {
+                    core.queue_frame(&Frame::Data(Data {
+                        stream_id: id,
+                        end_stream: true,
+                        data: b"",
+                        padding: None,
+                    }));
+                    if let Some(s) = core.streams.get_mut(&id) {
+                        s.end_sent = true;
+                        if s.end_recv {
+                            core.uncount(id);
+                        }
+                    }
+                    return Ok(());
+                }
+                if rest.is_empty() {
+                    break;
+                }
+                let avail = s
+                    .send
+                    .available()
+                    .min(core.conn_send.available())
+                    .min(core.peer.max_frame_size) as usize;
+                if avail > 0 && core.queued_bytes < WRITE_QUEUE_LIMIT {
+                    let take = avail.min(rest.len());
+                    let (now, later) = rest.split_at(take);
+                    let mut buf = Vec::with_capacity(take + 9);
+                    Frame::Data(Data {
+                        stream_id: id,
+                        end_stream: false,
+                        data: now,
+                        padding: None,
+                    })
+                    .encode(&mut buf)?;
+                    core.conn_send.consume(take as u32)?;
+                    if let Some(s) = core.streams.get_mut(&id) {
+                        s.send.consume(take as u32)?;
+                    }
+                    core.queue(buf);
+                    rest = later;
+                    continue;
+                }
+                if let Some(f) = &core.broken {
+                    return Err(f.error(id));
+                }
+                if wait(&self.changed, &mut core, deadline) {
+                    core.reset(
+                        id,
+                        ErrorCode::Cancel,
+                        Failure::Conn(
+                            ErrorKind::Timeout(TimeoutPhase::WriteRequest),
+                            "timeout".into(),
+                        ),
+                    );
+                    return Err(Error::timeout(TimeoutPhase::WriteRequest));
+                }
+            }
+        }
+    }
+}
+
+/// Forgets its stream on drop (a round trip that did not get as far as a body).
+struct StreamGuard {
+    conn: Arc<H2Conn>,
+    /// 0 once a body owns the stream.
+    id: u32,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if self.id != 0 {
+            self.conn.core.lock().forget(self.id);
+            self.conn.changed.notify_all();
+        }
+    }
+}
+
+/// Marks the end of what the server sends on a stream, checking `content-length`.
+fn end_recv(s: &mut StreamEntry, id: u32) -> Result<()> {
+    s.end_recv = true;
+    if let Some(c) = s.content_length {
+        if s.received != c {
+            return Err(Error::h2_stream(
+                id,
+                ErrorCode::Protocol,
+                "data does not add up to content-length",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Waits on `cv` until notified or `deadline`; true if the deadline has passed.
+fn wait(
+    cv: &Condvar,
+    core: &mut parking_lot::MutexGuard<'_, Core>,
+    deadline: Option<Instant>,
+) -> bool {
+    match deadline {
+        Some(d) => {
+            if Instant::now() >= d {
+                return true;
+            }
+            // A bounded step, so a missed wake-up costs at most that.
+            let step = d.min(Instant::now() + RECHECK);
+            cv.wait_until(core, step);
+            Instant::now() >= d
+        }
+        None => {
+            cv.wait_for(core, RECHECK);
+            false
+        }
+    }
+}
+
+fn write_all(s: &dyn Stream, mut buf: &[u8]) -> io::Result<()> {
+    let start = Instant::now();
+    while !buf.is_empty() {
+        match s.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) && start.elapsed() < WRITE_STALL => {}
+            Err(e) => return Err(e),
+        }
+    }
+    loop {
+        match s.flush() {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) && start.elapsed() < WRITE_STALL => {}
+            other => return other,
+        }
+    }
+}
+
+fn spawn_counted(
+    threads: &Arc<AtomicUsize>,
+    name: &str,
+    f: impl FnOnce() + Send + 'static,
+) -> io::Result<()> {
+    threads.fetch_add(1, Ordering::SeqCst);
+    let counted = Arc::clone(threads);
+    let r = std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(256 << 10)
+        .spawn(move || {
+            f();
+            counted.fetch_sub(1, Ordering::SeqCst);
+        });
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            threads.fetch_sub(1, Ordering::SeqCst);
+            Err(e)
+        }
+    }
+}
+
+impl Cancelable for H2Conn {
+    fn cancel(&self, req_id: u64) {
+        {
+            let mut core = self.core.lock();
+            if let Some(&id) = core.by_req.get(&req_id) {
+                core.reset(id, ErrorCode::Cancel, Failure::Canceled);
+                if let Some(s) = core.streams.get_mut(&id) {
+                    s.failed = Some(Failure::Canceled);
+                }
+            }
+        }
+        self.changed.notify_all();
+    }
+
+    fn carries(&self, req_id: u64) -> bool {
+        self.core.lock().by_req.contains_key(&req_id)
+    }
+}
+
+impl std::fmt::Debug for H2Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H2Conn")
+            .field("id", &self.id)
+            .field("key", &self.key.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed round trip on an HTTP/2 connection.
+pub(crate) struct RtError {
+    pub(crate) err: Error,
+    /// The server did not process the request: it may go again on another connection.
+    pub(crate) unprocessed: bool,
+    /// The request body to send again, if it can be.
+    pub(crate) body: Option<Body>,
+}
+
+impl RtError {
+    fn fatal(err: Error, body: Option<Body>) -> Box<RtError> {
+        Box::new(RtError {
+            err,
+            unprocessed: false,
+            body,
+        })
+    }
+}
+
+/// A response body read from one stream's buffer; reading gives the stream's window back.
+pub(crate) struct H2Body {
+    conn: Arc<H2Conn>,
+    id: u32,
+    deadline: Option<Instant>,
+    cancel: Option<CancelToken>,
+    done: bool,
+}
+
+impl H2Body {
+    /// Reads body bytes; at the end, moves the trailers (if any) into `trailers`.
+    pub(crate) fn read(
+        &mut self,
+        out: &mut [u8],
+        trailers: &mut Option<HeaderMap>,
+    ) -> io::Result<usize> {
+        if self.done || out.is_empty() {
+            return Ok(0);
+        }
+        let conn = &self.conn;
+        let mut core = conn.core.lock();
+        loop {
+            let Some(s) = core.streams.get_mut(&self.id) else {
+                return Err(Error::new(ErrorKind::Canceled).into_io());
+            };
+            if let Some(first) = s.body.front() {
+                let avail = &first[s.body_off..];
+                let n = avail.len().min(out.len());
+                out[..n].copy_from_slice(&avail[..n]);
+                s.body_off += n;
+                if s.body_off == first.len() {
+                    s.body.pop_front();
+                    s.body_off = 0;
+                }
+                let end = s.body.is_empty() && s.end_recv && s.failed.is_none();
+                if !s.end_recv {
+                    if let Some(inc) = s.recv.release(n as u32) {
+                        let id = self.id;
+                        core.queue_frame(&Frame::WindowUpdate(WindowUpdate {
+                            stream_id: id,
+                            increment: inc,
+                        }));
+                    }
+                }
+                if end {
+                    // The last bytes: the exchange ends with them, as on HTTP/1.
+                    *trailers = core
+                        .streams
+                        .get_mut(&self.id)
+                        .and_then(|s| s.trailers.take());
+                    self.done = true;
+                    core.forget(self.id);
+                }
+                return Ok(n);
+            }
+            if let Some(f) = &s.failed {
+                let e = f.error(self.id);
+                return Err(e.into_io());
+            }
+            if s.end_recv {
+                *trailers = s.trailers.take();
+                self.done = true;
+                core.forget(self.id);
+                return Ok(0);
+            }
+            if self.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
+                core.reset(self.id, ErrorCode::Cancel, Failure::Canceled);
+                return Err(Error::new(ErrorKind::Canceled).into_io());
+            }
+            if wait(&conn.changed, &mut core, self.deadline) {
+                core.reset(
+                    self.id,
+                    ErrorCode::Cancel,
+                    Failure::Conn(ErrorKind::Timeout(TimeoutPhase::ReadBody), "timeout".into()),
+                );
+                return Err(Error::timeout(TimeoutPhase::ReadBody).into_io());
+            }
+        }
+    }
+}
+
+impl Drop for H2Body {
+    /// A body dropped before its end resets its stream (`CANCEL`); the connection goes on.
+    /// Never blocks.
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.core.lock().forget(self.id);
+            self.conn.changed.notify_all();
+        }
+    }
+}

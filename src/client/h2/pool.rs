@@ -1,0 +1,278 @@
+//! The HTTP/2 connections of a transport, by pool key, and the one dial per key that makes
+//! them (Go's `http2clientConnPool` with its `dialCall`): many callers share one connection.
+//!
+//! A request whose origin may speak HTTP/2 (`https` with HTTP/2 on, or `http` with
+//! unencrypted HTTP/2 on and no proxy) looks here first. With no connection for its key, the
+//! first caller dials (TLS offering ALPN `h2` and `http/1.1`) while the others wait for that
+//! dial, under their own deadlines. If the server picks `h2`, the connection joins this pool;
+//! if it picks HTTP/1.1, the connection goes to the HTTP/1 pool and the key is remembered as
+//! HTTP/1-only for the transport's life, so later requests go straight to the HTTP/1 path.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::{H2Conn, RtError};
+use crate::client::proxy::ConnKey;
+use crate::client::response::Response;
+use crate::client::trace::GotConnInfo;
+use crate::client::transport::TransportInner;
+use crate::client::RequestOptions;
+use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::Request;
+
+/// How many times a request the server did not process (refused, or above a `GOAWAY`) is
+/// sent again on another connection.
+const MAX_ATTEMPTS: usize = 4;
+
+/// The HTTP/2 side of a transport's pool, under `TransportInner::h2`.
+#[derive(Default)]
+pub(crate) struct H2Pool {
+    /// Connections per key, oldest first; a connection leaves when it closes or is told to
+    /// go away.
+    conns: HashMap<ConnKey, Vec<Arc<H2Conn>>>,
+    /// Dials under way, one per key.
+    dialing: HashMap<ConnKey, Arc<DialCall>>,
+    /// Keys whose server answered ALPN with HTTP/1.1.
+    h1_only: HashSet<ConnKey>,
+}
+
+/// One dial that several callers wait for.
+#[derive(Default)]
+struct DialCall {
+    /// `None` while dialing; then `Ok` or the error's kind and text.
+    result: Mutex<Option<std::result::Result<(), (ErrorKind, String)>>>,
+    done: Condvar,
+}
+
+/// How a key's requests may go over HTTP/2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// TLS with ALPN offering `h2`.
+    Alpn,
+    /// Cleartext HTTP/2 with prior knowledge.
+    PriorKnowledge,
+}
+
+impl H2Pool {
+    /// Every connection, for closing idle ones and counting.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Arc<H2Conn>> {
+        self.conns.values().flatten()
+    }
+
+    /// Takes `conn` out of the pool.
+    pub(crate) fn remove(&mut self, conn: &H2Conn) {
+        if let Some(list) = self.conns.get_mut(&conn.key) {
+            list.retain(|c| c.id != conn.id);
+            if list.is_empty() {
+                self.conns.remove(&conn.key);
+            }
+        }
+    }
+
+    /// Takes every connection out, for closing.
+    pub(crate) fn drain(&mut self) -> Vec<Arc<H2Conn>> {
+        self.conns.drain().flat_map(|(_, v)| v).collect()
+    }
+}
+
+/// Which way `key`'s requests may use HTTP/2 under the transport's protocols, if any.
+pub(crate) fn mode(t: &TransportInner, key: &ConnKey) -> Option<Mode> {
+    let p = t.cfg.protocols;
+    match key.target.scheme.as_str() {
+        "https" if p.http2 && cfg!(feature = "tls") => Some(Mode::Alpn),
+        "http" if p.unencrypted_http2 && key.proxy.is_none() => Some(Mode::PriorKnowledge),
+        _ => None,
+    }
+}
+
+/// Where a request went.
+pub(crate) enum Route {
+    /// Over HTTP/2, with this response.
+    Done(Box<Response>),
+    /// To the HTTP/1 path. `dialed`: this call dialed the connection the HTTP/1 pool now
+    /// holds (the server chose HTTP/1.1), so the request's `got_conn` must not call it reused.
+    Http1 { dialed: bool },
+}
+
+/// Sends `req` over HTTP/2 if its key allows it, else says it must go over HTTP/1.
+/// Requests asking for a protocol upgrade always go over HTTP/1 (RFC 9113 §8.6 forbids
+/// `Upgrade`; Go sends WebSocket upgrades over HTTP/1 alone).
+///
+/// # Errors
+///
+/// The round trip's error; a request the server did not process is first sent again, on
+/// another connection, up to [`MAX_ATTEMPTS`] times if its body can be sent again.
+pub(crate) fn round_trip(
+    t: &Arc<TransportInner>,
+    req: &mut Request,
+    key: &ConnKey,
+    opts: &RequestOptions,
+) -> Result<Route> {
+    if req.headers.contains_key(http::header::UPGRADE) {
+        return Ok(Route::Http1 { dialed: false });
+    }
+    let Some(mode) = mode(t, key) else {
+        if !t.cfg.protocols.http1 {
+            return Err(Error::invalid_input(format!(
+                "no protocol enabled for {}",
+                key.target.scheme
+            )));
+        }
+        return Ok(Route::Http1 { dialed: false });
+    };
+    opts.trace.get_conn(&key.to_string());
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (conn, dialed) = match get_conn(t, key, mode, opts)? {
+            Got::Conn { conn, dialed } => (conn, dialed),
+            Got::Http1 { dialed } => {
+                if !t.cfg.protocols.http1 {
+                    return Err(Error::invalid_input(
+                        "server does not speak http/2 and http/1 is off",
+                    ));
+                }
+                return Ok(Route::Http1 { dialed });
+            }
+        };
+        opts.trace.got_conn(GotConnInfo {
+            reused: !dialed,
+            was_idle: !dialed && conn.active_streams() == 0,
+            idle_time: Duration::ZERO,
+        });
+        let req_id = t.next_request_id();
+        match conn.round_trip(t, req, opts, req_id) {
+            Ok(resp) => return Ok(Route::Done(Box::new(resp))),
+            Err(e) => {
+                let RtError {
+                    err,
+                    unprocessed,
+                    body,
+                } = *e;
+                let Some(body) = body.filter(|_| unprocessed && attempt < MAX_ATTEMPTS) else {
+                    return Err(err);
+                };
+                log::debug!(
+                    "retrying {} {} on another http/2 connection: {err}",
+                    req.method,
+                    req.uri
+                );
+                req.replace_body(body);
+            }
+        }
+    }
+}
+
+/// What `get_conn` found.
+enum Got {
+    /// An HTTP/2 connection; `dialed` if this caller dialed it.
+    Conn { conn: Arc<H2Conn>, dialed: bool },
+    /// The server speaks HTTP/1.1 only; `dialed` if this caller found that out by dialing.
+    Http1 { dialed: bool },
+}
+
+enum Role {
+    Dial(Arc<DialCall>),
+    Wait(Arc<DialCall>),
+}
+
+/// A connection for `key` that can take a new stream: one in the pool, the one another
+/// caller is dialing, or a new one. `None`: the server speaks HTTP/1.1 only.
+fn get_conn(
+    t: &Arc<TransportInner>,
+    key: &ConnKey,
+    mode: Mode,
+    opts: &RequestOptions,
+) -> Result<Got> {
+    loop {
+        let role = {
+            let mut p = t.h2.lock();
+            if let Some(c) = p.conns.get(key).and_then(|v| v.iter().find(|c| c.usable())) {
+                return Ok(Got::Conn {
+                    conn: Arc::clone(c),
+                    dialed: false,
+                });
+            }
+            if p.h1_only.contains(key) {
+                return Ok(Got::Http1 { dialed: false });
+            }
+            match p.dialing.get(key) {
+                Some(call) => Role::Wait(Arc::clone(call)),
+                None => {
+                    let call = Arc::new(DialCall::default());
+                    p.dialing.insert(key.clone(), Arc::clone(&call));
+                    Role::Dial(call)
+                }
+            }
+        };
+        match role {
+            Role::Wait(call) => {
+                let mut r = call.result.lock();
+                loop {
+                    if let Some(res) = &*r {
+                        if let Err((kind, msg)) = res {
+                            return Err(Error::with_source(*kind, msg.clone()));
+                        }
+                        break;
+                    }
+                    if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(Error::timeout(TimeoutPhase::Connect));
+                    }
+                    if opts
+                        .cancel
+                        .as_ref()
+                        .is_some_and(crate::client::CancelToken::is_canceled)
+                    {
+                        return Err(Error::new(ErrorKind::Canceled));
+                    }
+                    let step = Instant::now() + Duration::from_millis(500);
+                    let until = opts.deadline.map_or(step, |d| d.min(step));
+                    call.done.wait_until(&mut r, until);
+                }
+            }
+            Role::Dial(call) => {
+                let r = dial(t, key, mode, opts);
+                {
+                    let mut p = t.h2.lock();
+                    p.dialing.remove(key);
+                    match &r {
+                        Ok(Some(c)) => p.conns.entry(key.clone()).or_default().push(Arc::clone(c)),
+                        Ok(None) => {
+                            p.h1_only.insert(key.clone());
+                        }
+                        Err(_) => {}
+                    }
+                }
+                *call.result.lock() = Some(match &r {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err((e.kind(), e.to_string())),
+                });
+                call.done.notify_all();
+                return r.map(|c| match c {
+                    Some(conn) => Got::Conn { conn, dialed: true },
+                    None => Got::Http1 { dialed: true },
+                });
+            }
+        }
+    }
+}
+
+/// Dials `key`; `None` if the server chose HTTP/1.1 (the connection is then in the HTTP/1
+/// pool).
+fn dial(
+    t: &Arc<TransportInner>,
+    key: &ConnKey,
+    mode: Mode,
+    opts: &RequestOptions,
+) -> Result<Option<Arc<H2Conn>>> {
+    let (stream, h2) = t.dial_h2(key, mode == Mode::Alpn, opts.deadline, &opts.trace)?;
+    if !h2 {
+        t.adopt_http1(key, stream, &opts.trace)?;
+        return Ok(None);
+    }
+    let id = t.next_request_id();
+    H2Conn::start(t, id, key.clone(), stream).map(Some)
+}

@@ -1,0 +1,876 @@
+//! The HTTP/2 client (feature `http2`) against nethttp's own HTTP/2 server (h2c with prior
+//! knowledge, and TLS with ALPN), and against scripted servers over raw frames where the
+//! exact behaviour matters. Every wait is bounded; every test checks that the transport's
+//! threads are gone after `close_idle_connections`.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nethttp::client::{CancelToken, Client, Protocols, RequestOptions, Transport, TransportConfig};
+use nethttp::net::{Dial, Stream, Target, TcpDialer};
+use nethttp::proto::h2::frame::{
+    self, Data, Decoded, Frame, FrameDecoder, FrameLimits, GoAway, Settings, PREFACE,
+};
+use nethttp::proto::h2::ErrorCode;
+use nethttp::proto::hpack::{Decoder, Encoder, Field, DEFAULT_TABLE_SIZE};
+use nethttp::server::{Config, Http2Config};
+use nethttp::{httptest, Method, Request, ResponseWriter, Version};
+
+/// Counts the connections a transport dials.
+#[derive(Debug, Default)]
+struct CountingDialer {
+    dials: AtomicUsize,
+    inner: TcpDialer,
+}
+
+impl Dial for CountingDialer {
+    fn dial(
+        &self,
+        target: &Target,
+        deadline: Option<Instant>,
+        trace: &nethttp::client::ClientTrace,
+    ) -> nethttp::Result<Box<dyn Stream>> {
+        self.dials.fetch_add(1, Ordering::SeqCst);
+        self.inner.dial(target, deadline, trace)
+    }
+}
+
+fn h2c_server(
+    streams: u32,
+    h: impl Fn(&mut dyn ResponseWriter, &mut Request) + Send + Sync + 'static,
+) -> httptest::Server {
+    let cfg = Config {
+        http2: Http2Config {
+            h2c: true,
+            max_concurrent_streams: streams,
+            ..Http2Config::default()
+        },
+        ..Config::default()
+    };
+    httptest::Server::with_config(cfg, h)
+}
+
+/// A client speaking h2c with prior knowledge, with a dial counter and a 10 s timeout.
+fn h2c_client() -> (Client, Transport, Arc<CountingDialer>) {
+    let dialer = Arc::new(CountingDialer::default());
+    let t = Transport::with_config(TransportConfig {
+        dialer: dialer.clone(),
+        protocols: Protocols {
+            unencrypted_http2: true,
+            ..Protocols::default()
+        },
+        proxy: nethttp::client::Proxy::none(),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_config(nethttp::client::ClientConfig {
+        transport: Some(Arc::new(t.clone())),
+        timeout: Some(Duration::from_secs(10)),
+        ..nethttp::client::ClientConfig::default()
+    });
+    (c, t, dialer)
+}
+
+/// Closes idle connections and waits (bounded) for every connection thread to exit.
+fn assert_no_threads(t: &Transport) {
+    t.close_idle_connections();
+    support::wait_until(Duration::from_secs(5), "connection threads to exit", || {
+        t.stats().threads == 0
+    });
+}
+
+fn hello(w: &mut dyn ResponseWriter, r: &mut Request) {
+    let _ = write!(w, "{:?} {} {}", r.version, r.method, r.uri.path());
+}
+
+#[test]
+fn get_over_h2c() {
+    let ts = h2c_server(250, hello);
+    let (c, t, dialer) = h2c_client();
+    for _ in 0..3 {
+        let mut resp = c.get(&format!("{}/a", ts.url())).unwrap();
+        assert_eq!(resp.version, Version::HTTP_2);
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.text().unwrap(), "HTTP/2.0 GET /a");
+    }
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_eq!(t.stats().open, 1);
+    assert_no_threads(&t);
+}
+
+/// Echoes the body back, so a large body crosses the windows both ways.
+fn echo(w: &mut dyn ResponseWriter, r: &mut Request) {
+    let mut body = Vec::new();
+    if let Err(e) = r.body().read_to_end(&mut body) {
+        w.write_header(nethttp::StatusCode::INTERNAL_SERVER_ERROR);
+        let _ = write!(w, "{e}");
+        return;
+    }
+    let _ = w.write_all(&body);
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn post_larger_than_the_windows() {
+    let ts = h2c_server(250, echo);
+    let (c, t, _) = h2c_client();
+    let body = pattern(1 << 20);
+    let mut resp = c
+        .post(ts.url(), "application/octet-stream", body.clone())
+        .unwrap();
+    assert_eq!(resp.version, Version::HTTP_2);
+    let got = resp.bytes().unwrap();
+    assert_eq!(got.len(), body.len());
+    assert!(got == body, "echoed body differs");
+    assert_no_threads(&t);
+}
+
+fn many_threads_share_one_connection(n: usize) {
+    let ts = h2c_server(250, echo);
+    let (c, t, dialer) = h2c_client();
+    let url = ts.url().to_string();
+    let start = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let (c, url, start) = (c.clone(), url.clone(), start.clone());
+            thread::spawn(move || {
+                start.wait();
+                for j in 0..5 {
+                    let body = format!("{i}-{j}-").repeat(200 + i * 10);
+                    let mut resp = c.post(&url, "text/plain", body.clone()).unwrap();
+                    assert_eq!(resp.version, Version::HTTP_2);
+                    assert_eq!(resp.text().unwrap(), body);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(
+        dialer.dials.load(Ordering::SeqCst),
+        1,
+        "one connection shared"
+    );
+    assert_no_threads(&t);
+}
+
+#[test]
+fn eight_threads_share_one_connection() {
+    many_threads_share_one_connection(8);
+}
+
+#[test]
+fn sixty_four_threads_share_one_connection() {
+    many_threads_share_one_connection(64);
+}
+
+#[test]
+fn response_trailers() {
+    let ts = h2c_server(250, |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        w.headers_mut().insert("trailer", "x-sum".parse().unwrap());
+        let _ = w.write_all(b"body");
+        w.headers_mut().insert("x-sum", "42".parse().unwrap());
+    });
+    let (c, t, _) = h2c_client();
+    let mut resp = c.get(ts.url()).unwrap();
+    assert!(resp.trailers().is_none(), "trailers before the end");
+    assert_eq!(resp.text().unwrap(), "body");
+    assert_eq!(resp.trailers().and_then(|t| t.get("x-sum")).unwrap(), "42");
+    assert_no_threads(&t);
+}
+
+#[test]
+fn slow_reader_does_not_block_another_stream() {
+    let ts = h2c_server(250, |w: &mut dyn ResponseWriter, r: &mut Request| {
+        if r.uri.path() == "/big" {
+            let chunk = vec![b'x'; 64 << 10];
+            for _ in 0..64 {
+                if w.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        } else {
+            let _ = w.write_all(b"small");
+        }
+    });
+    let (c, t, dialer) = h2c_client();
+    let mut big = c.get(&format!("{}/big", ts.url())).unwrap();
+    let mut first = [0u8; 10];
+    big.body().read_exact(&mut first).unwrap();
+    // The big stream's window is full and nobody reads it; others still get through.
+    for _ in 0..5 {
+        assert_eq!(
+            c.get(&format!("{}/small", ts.url()))
+                .unwrap()
+                .text()
+                .unwrap(),
+            "small"
+        );
+    }
+    let mut rest = Vec::new();
+    big.body().read_to_end(&mut rest).unwrap();
+    assert_eq!(rest.len() + 10, 64 * (64 << 10));
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+}
+
+#[test]
+fn handler_panic_resets_only_its_stream() {
+    let ts = h2c_server(250, |w: &mut dyn ResponseWriter, r: &mut Request| {
+        if r.uri.path() == "/panic" {
+            let _ = w.write_all(b"partial");
+            let _ = w.flush();
+            panic!("handler panics on purpose");
+        }
+        let _ = w.write_all(b"fine");
+    });
+    let (c, t, dialer) = h2c_client();
+    let r = c
+        .get(&format!("{}/panic", ts.url()))
+        .and_then(|mut r| r.bytes());
+    let err = r.expect_err("a reset stream must not read as a clean end");
+    assert!(
+        matches!(err.kind(), nethttp::ErrorKind::Http2(_)),
+        "unexpected error: {err}"
+    );
+    assert_eq!(c.get(ts.url()).unwrap().text().unwrap(), "fine");
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+}
+
+#[test]
+fn max_concurrent_streams_is_honoured() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (f, p) = (in_flight.clone(), peak.clone());
+    let ts = h2c_server(2, move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+        p.fetch_max(now, Ordering::SeqCst);
+        // Let a second stream arrive (bounded; not a synchronisation sleep).
+        let until = Instant::now() + Duration::from_millis(300);
+        while f.load(Ordering::SeqCst) < 2 && Instant::now() < until {
+            thread::yield_now();
+        }
+        f.fetch_sub(1, Ordering::SeqCst);
+        let _ = w.write_all(b"ok");
+    });
+    let (c, t, dialer) = h2c_client();
+    let url = ts.url().to_string();
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let (c, url) = (c.clone(), url.clone());
+            thread::spawn(move || c.get(&url).and_then(|mut r| r.text()))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap().unwrap(), "ok");
+    }
+    assert!(peak.load(Ordering::SeqCst) <= 2, "server limit exceeded");
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+}
+
+#[test]
+fn cancel_resets_the_stream_and_the_connection_goes_on() {
+    let ts = h2c_server(250, |w: &mut dyn ResponseWriter, r: &mut Request| {
+        if r.uri.path() == "/endless" {
+            let chunk = vec![b'y'; 16 << 10];
+            while w.write_all(&chunk).is_ok() && w.flush().is_ok() {}
+            return;
+        }
+        let _ = w.write_all(b"after");
+    });
+    let (c, t, dialer) = h2c_client();
+    let token = CancelToken::new();
+    let mut req = Request::new(Method::GET, &format!("{}/endless", ts.url())).unwrap();
+    RequestOptions::of_mut(&mut req).cancel = Some(token.clone());
+    let mut resp = c.send(req).unwrap();
+    let mut buf = [0u8; 1024];
+    resp.body().read_exact(&mut buf).unwrap();
+    token.cancel();
+    let mut sink = Vec::new();
+    let err = resp.body().read_to_end(&mut sink).unwrap_err();
+    assert!(err.to_string().contains("cancel"), "{err}");
+    drop(resp);
+    assert_eq!(c.get(ts.url()).unwrap().text().unwrap(), "after");
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+}
+
+#[test]
+fn deadline_while_waiting_for_the_head() {
+    let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
+    let ts = h2c_server(250, move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let _ = gate_rx.recv_timeout(Duration::from_secs(5));
+        let _ = w.write_all(b"late");
+    });
+    let (c, t, _) = h2c_client();
+    let mut req = Request::new(Method::GET, ts.url()).unwrap();
+    RequestOptions::of_mut(&mut req).set_timeout(Duration::from_millis(200));
+    let err = c.send(req).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    drop(gate_tx);
+    assert_no_threads(&t);
+}
+
+#[test]
+fn server_shutdown_sends_goaway_and_the_next_request_dials_again() {
+    let mut ts = h2c_server(250, hello);
+    let (c, t, dialer) = h2c_client();
+    assert_eq!(c.get(ts.url()).unwrap().text().unwrap(), "HTTP/2.0 GET /");
+    let addr = ts.addr();
+    ts.shutdown(Duration::from_secs(5)).unwrap();
+    // The connection saw GOAWAY and left the pool (bounded wait).
+    support::wait_until(
+        Duration::from_secs(5),
+        "the connection to leave the pool",
+        || t.stats().open == 0,
+    );
+    // A new server on a new port: the request dials a new connection.
+    let ts2 = h2c_server(250, hello);
+    assert_ne!(ts2.addr(), addr);
+    assert_eq!(c.get(ts2.url()).unwrap().text().unwrap(), "HTTP/2.0 GET /");
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 2);
+    assert_no_threads(&t);
+}
+
+#[cfg(feature = "httptest-tls")]
+#[test]
+fn tls_alpn_picks_h2_and_can_be_turned_off() {
+    let ts = httptest::Server::new_tls(hello);
+    let c = ts.client();
+    let mut resp = c.get(ts.url()).unwrap();
+    assert_eq!(resp.version, Version::HTTP_2);
+    assert_eq!(resp.text().unwrap(), "HTTP/2.0 GET /");
+
+    let mut tls = nethttp::tls::ClientTls::default();
+    tls.add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
+        .unwrap();
+    let t = Transport::with_config(TransportConfig {
+        tls,
+        protocols: Protocols {
+            http2: false,
+            ..Protocols::default()
+        },
+        ..TransportConfig::default()
+    });
+    let c1 = Client::with_transport(t.clone());
+    let mut resp = c1.get(ts.url()).unwrap();
+    assert_eq!(resp.version, Version::HTTP_11);
+    assert_eq!(resp.text().unwrap(), "HTTP/1.1 GET /");
+    assert_no_threads(&t);
+}
+
+#[cfg(feature = "httptest-tls")]
+#[test]
+fn tls_server_without_h2_falls_back_to_http1() {
+    let cfg = Config {
+        http2: Http2Config {
+            enabled: false,
+            ..Http2Config::default()
+        },
+        ..Config::default()
+    };
+    let ts = httptest::Server::with_config_tls(cfg, hello);
+    let mut tls = nethttp::tls::ClientTls::default();
+    tls.add_root_certificates_pem(ts.ca_pem().unwrap().as_bytes())
+        .unwrap();
+    let dialer = Arc::new(CountingDialer::default());
+    let t = Transport::with_config(TransportConfig {
+        tls,
+        dialer: dialer.clone(),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_transport(t.clone());
+    for _ in 0..3 {
+        let mut resp = c.get(ts.url()).unwrap();
+        assert_eq!(resp.version, Version::HTTP_11);
+        assert_eq!(resp.text().unwrap(), "HTTP/1.1 GET /");
+    }
+    // The connection the ALPN dial made went to the HTTP/1 pool and was reused.
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+}
+
+// ---- scripted servers over raw frames ----
+
+/// One side of a scripted HTTP/2 server connection.
+struct Peer {
+    s: TcpStream,
+    buf: Vec<u8>,
+    dec: FrameDecoder,
+    hpack: Decoder,
+    enc: Encoder,
+}
+
+/// A frame read by [`Peer`], owned.
+#[derive(Debug)]
+enum Got {
+    Headers { id: u32, fields: Vec<Field> },
+    Data { len: usize, end_stream: bool },
+    Rst { id: u32, code: ErrorCode },
+    Other,
+}
+
+impl Peer {
+    /// Accepts one connection, reads the preface, sends empty SETTINGS (plus `extra`).
+    fn accept(l: &TcpListener, extra: Settings) -> Peer {
+        let (s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut p = Peer {
+            s,
+            buf: Vec::new(),
+            dec: FrameDecoder::new(FrameLimits::default()),
+            hpack: Decoder::new(DEFAULT_TABLE_SIZE),
+            enc: Encoder::new(DEFAULT_TABLE_SIZE),
+        };
+        let mut pre = [0u8; 24];
+        p.s.read_exact(&mut pre).unwrap();
+        assert_eq!(&pre, PREFACE);
+        p.send(&Frame::Settings(extra));
+        p
+    }
+
+    fn send(&mut self, f: &Frame<'_>) {
+        let mut b = Vec::new();
+        f.encode(&mut b).unwrap();
+        self.s.write_all(&b).unwrap();
+    }
+
+    fn send_headers(&mut self, id: u32, fields: &[(&str, &str)], end_stream: bool) {
+        let fields: Vec<Field> = fields.iter().map(|(n, v)| Field::new(*n, *v)).collect();
+        let mut block = Vec::new();
+        self.enc.encode(&fields, &mut block);
+        let mut b = Vec::new();
+        frame::encode_headers(id, &block, end_stream, 16_384, &mut b).unwrap();
+        self.s.write_all(&b).unwrap();
+    }
+
+    /// The next frame; `None` at EOF.
+    fn next(&mut self) -> Option<Got> {
+        let mut block: Vec<u8> = Vec::new();
+        let mut hdr: Option<(u32, bool)> = None;
+        loop {
+            match self.dec.decode(&self.buf).unwrap() {
+                Decoded::Partial => {
+                    let mut chunk = [0u8; 16 << 10];
+                    let n = self.s.read(&mut chunk).ok()?;
+                    if n == 0 {
+                        return None;
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                Decoded::StreamError { len, .. } => {
+                    self.buf.drain(..len);
+                }
+                Decoded::Frame { frame, len } => {
+                    let got = match frame {
+                        Frame::Headers(h) => {
+                            block.extend_from_slice(h.fragment);
+                            hdr = Some((h.stream_id, h.end_stream));
+                            h.end_headers.then_some(())
+                        }
+                        Frame::Continuation(c) => {
+                            block.extend_from_slice(c.fragment);
+                            c.end_headers.then_some(())
+                        }
+                        _ => None,
+                    };
+                    let out = match frame {
+                        Frame::Data(d) => Some(Got::Data {
+                            len: d.data.len(),
+                            end_stream: d.end_stream,
+                        }),
+                        Frame::RstStream(r) => Some(Got::Rst {
+                            id: r.stream_id,
+                            code: r.code,
+                        }),
+                        Frame::Headers(_) | Frame::Continuation(_) => None,
+                        _ => Some(Got::Other),
+                    };
+                    self.buf.drain(..len);
+                    if got.is_some() {
+                        let (id, end_stream) = hdr.take().unwrap();
+                        let fields = self.hpack.decode(&block).unwrap();
+                        let _ = end_stream;
+                        return Some(Got::Headers { id, fields });
+                    }
+                    if let Some(o) = out {
+                        return Some(o);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads until a request's header block arrives; returns its stream and fields.
+    fn request(&mut self) -> (u32, Vec<Field>) {
+        loop {
+            match self.next().expect("connection closed before a request") {
+                Got::Headers { id, fields, .. } => return (id, fields),
+                _ => continue,
+            }
+        }
+    }
+}
+
+fn field<'a>(fields: &'a [Field], name: &str) -> Option<&'a [u8]> {
+    fields
+        .iter()
+        .find(|f| f.name == name.as_bytes())
+        .map(|f| f.value.as_slice())
+}
+
+/// A transport with h2c on and no proxy, for scripted servers.
+fn raw_client() -> (Client, Transport, Arc<CountingDialer>) {
+    h2c_client()
+}
+
+fn scripted(f: impl FnOnce(TcpListener) + Send + 'static) -> (SocketAddr, thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    (addr, thread::spawn(move || f(l)))
+}
+
+#[test]
+fn raw_request_fields_and_connection_specific_headers() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let (id, fields) = p.request();
+        assert_eq!(field(&fields, ":method"), Some(&b"GET"[..]));
+        assert_eq!(field(&fields, ":scheme"), Some(&b"http"[..]));
+        assert_eq!(field(&fields, ":path"), Some(&b"/x?y=1"[..]));
+        assert!(field(&fields, ":authority").is_some());
+        for name in [
+            "connection",
+            "keep-alive",
+            "upgrade",
+            "transfer-encoding",
+            "host",
+        ] {
+            assert!(field(&fields, name).is_none(), "{name} sent over http/2");
+        }
+        assert_eq!(field(&fields, "te"), Some(&b"trailers"[..]));
+        assert_eq!(field(&fields, "x-custom"), Some(&b"1"[..]));
+        p.send_headers(id, &[(":status", "200"), ("content-length", "2")], false);
+        p.send(&Frame::Data(Data {
+            stream_id: id,
+            end_stream: true,
+            data: b"ok",
+            padding: Some(3),
+        }));
+        // Wait for the client to go (bounded by the read timeout).
+        while p.next().is_some() {}
+    });
+    let (c, t, _) = raw_client();
+    let mut req = Request::new(Method::GET, &format!("http://{addr}/x?y=1")).unwrap();
+    for (n, v) in [
+        ("connection", "keep-alive"),
+        ("keep-alive", "5"),
+        ("proxy-connection", "keep-alive"),
+        ("te", "trailers"),
+        ("x-custom", "1"),
+    ] {
+        req.headers.insert(n, v.parse().unwrap());
+    }
+    let mut resp = c.send(req).unwrap();
+    assert_eq!(resp.text().unwrap(), "ok");
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
+#[test]
+fn raw_body_respects_the_peer_windows_and_frame_size() {
+    let (addr, srv) = scripted(|l| {
+        // A stream window of 1,000 octets: the client must stop there until we add more.
+        let mut p = Peer::accept(
+            &l,
+            Settings {
+                initial_window_size: Some(1000),
+                ..Settings::default()
+            },
+        );
+        // A first request, answered after our SETTINGS: the client has applied them by the
+        // time the response arrives (frames are processed in order), so the second
+        // request's stream starts with the 1,000-octet window.
+        let (id, _) = p.request();
+        p.send_headers(id, &[(":status", "204")], true);
+        let (id, _) = p.request();
+        let mut got = 0usize;
+        let mut end = false;
+        let mut updated = false;
+        while !end {
+            match p.next().expect("eof before the end of the body") {
+                Got::Data {
+                    len, end_stream, ..
+                } => {
+                    assert!(len <= 16_384);
+                    got += len;
+                    end = end_stream;
+                    assert!(updated || got <= 1000, "stream window overrun");
+                    if got == 1000 && !updated {
+                        updated = true;
+                        p.send(&Frame::WindowUpdate(frame::WindowUpdate {
+                            stream_id: id,
+                            increment: 100_000,
+                        }));
+                        p.send(&Frame::WindowUpdate(frame::WindowUpdate {
+                            stream_id: 0,
+                            increment: 100_000,
+                        }));
+                    }
+                }
+                Got::Headers { .. } => panic!("unexpected headers"),
+                _ => {}
+            }
+        }
+        assert_eq!(got, 100_000);
+        p.send_headers(id, &[(":status", "204")], true);
+        while p.next().is_some() {}
+    });
+    let (c, t, _) = raw_client();
+    assert_eq!(c.get(&format!("http://{addr}/")).unwrap().status, 204);
+    let resp = c
+        .post(
+            &format!("http://{addr}/"),
+            "text/plain",
+            vec![b'a'; 100_000],
+        )
+        .unwrap();
+    assert_eq!(resp.status, 204);
+    drop(resp);
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
+#[test]
+fn raw_goaway_retries_unprocessed_requests_on_a_new_connection() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let (id, _) = p.request();
+        assert_eq!(id, 1);
+        // Nothing processed: last stream 0.
+        p.send(&Frame::GoAway(GoAway {
+            last_stream_id: 0,
+            code: ErrorCode::NoError,
+            debug_data: b"",
+        }));
+        let mut p2 = Peer::accept(&l, Settings::default());
+        let (id, _) = p2.request();
+        p2.send_headers(id, &[(":status", "200")], false);
+        p2.send(&Frame::Data(Data {
+            stream_id: id,
+            end_stream: true,
+            data: b"second",
+            padding: None,
+        }));
+        while p2.next().is_some() {}
+        drop(p);
+    });
+    let (c, t, dialer) = raw_client();
+    let mut resp = c.get(&format!("http://{addr}/")).unwrap();
+    assert_eq!(resp.text().unwrap(), "second");
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 2);
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
+#[test]
+fn raw_refused_stream_is_retried() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let (id, _) = p.request();
+        p.send(&Frame::RstStream(frame::RstStream {
+            stream_id: id,
+            code: ErrorCode::RefusedStream,
+        }));
+        // The connection is still usable: the retry comes on it, on the next stream.
+        let (id2, _) = p.request();
+        assert_eq!(id2, id + 2);
+        p.send_headers(id2, &[(":status", "200"), ("content-length", "0")], true);
+        while p.next().is_some() {}
+    });
+    let (c, t, dialer) = raw_client();
+    let resp = c.get(&format!("http://{addr}/")).unwrap();
+    assert_eq!(resp.status, 200);
+    drop(resp);
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
+#[test]
+fn raw_malformed_responses_fail_cleanly() {
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        ("no_status", &[("x", "y")]),
+        ("uppercase_field", &[(":status", "200"), ("X-Up", "1")]),
+        (
+            "connection_field",
+            &[(":status", "200"), ("connection", "close")],
+        ),
+        ("request_pseudo", &[(":status", "200"), (":path", "/")]),
+    ];
+    for (name, fields) in cases {
+        let fields: Vec<(String, String)> = fields
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let (addr, srv) = scripted(move |l| {
+            let mut p = Peer::accept(&l, Settings::default());
+            let (id, _) = p.request();
+            let f: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            p.send_headers(id, &f, true);
+            // The client resets the stream with PROTOCOL_ERROR.
+            loop {
+                match p.next() {
+                    Some(Got::Rst { id: rid, code }) => {
+                        assert_eq!((rid, code), (id, ErrorCode::Protocol));
+                        break;
+                    }
+                    Some(_) => continue,
+                    None => panic!("no rst_stream"),
+                }
+            }
+        });
+        let (c, t, _) = raw_client();
+        let err = c.get(&format!("http://{addr}/")).expect_err(name);
+        assert!(
+            matches!(err.kind(), nethttp::ErrorKind::Http2(_)),
+            "{name}: {err}"
+        );
+        srv.join().unwrap();
+        assert_no_threads(&t);
+    }
+}
+
+#[test]
+fn raw_data_past_content_length_is_an_error() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let (id, _) = p.request();
+        p.send_headers(id, &[(":status", "200"), ("content-length", "3")], false);
+        p.send(&Frame::Data(Data {
+            stream_id: id,
+            end_stream: true,
+            data: b"toolong",
+            padding: None,
+        }));
+        while p.next().is_some() {}
+    });
+    let (c, t, _) = raw_client();
+    let r = c
+        .get(&format!("http://{addr}/"))
+        .and_then(|mut r| r.bytes());
+    assert!(r.is_err(), "body over content-length accepted");
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
+#[test]
+fn raw_ping_is_answered_and_a_silent_server_fails_the_health_check() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let _ = p.request();
+        p.send(&Frame::Ping(frame::Ping {
+            ack: false,
+            data: *b"12345678",
+        }));
+        // The client answers our ping; then we go silent and never answer its pings.
+        let mut acked = false;
+        let mut pinged = false;
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            match p.next_raw() {
+                Some(Frame2::Ping { ack: true, data }) => {
+                    assert_eq!(&data, b"12345678");
+                    acked = true;
+                }
+                Some(Frame2::Ping { ack: false, .. }) => pinged = true,
+                Some(Frame2::Other) => {}
+                None => break,
+            }
+        }
+        assert!(acked, "our ping was not answered");
+        assert!(pinged, "the client sent no health-check ping");
+    });
+    let dialer = Arc::new(CountingDialer::default());
+    let t = Transport::with_config(TransportConfig {
+        dialer,
+        protocols: Protocols {
+            unencrypted_http2: true,
+            ..Protocols::default()
+        },
+        http2: nethttp::client::Http2ClientConfig {
+            read_idle_timeout: Some(Duration::from_millis(200)),
+            ping_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+        proxy: nethttp::client::Proxy::none(),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_transport(t.clone());
+    let started = Instant::now();
+    let err = c.get(&format!("http://{addr}/")).unwrap_err();
+    // The client has no timeout of its own: only the health check can end this request.
+    assert!(err.is_timeout(), "not a health-check failure: {err}");
+    let source = std::error::Error::source(&err).map(|s| s.to_string());
+    assert!(
+        source.as_deref().is_some_and(|s| s.contains("ping")),
+        "{source:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
+/// A frame as `Peer::next_raw` reports it.
+enum Frame2 {
+    Ping { ack: bool, data: [u8; 8] },
+    Other,
+}
+
+impl Peer {
+    /// The next frame of any type (header blocks are not decoded); `None` at EOF or after
+    /// the read timeout.
+    fn next_raw(&mut self) -> Option<Frame2> {
+        loop {
+            match self.dec.decode(&self.buf).ok()? {
+                Decoded::Partial => {
+                    let mut chunk = [0u8; 16 << 10];
+                    let n = self.s.read(&mut chunk).ok()?;
+                    if n == 0 {
+                        return None;
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                Decoded::StreamError { len, .. } => {
+                    self.buf.drain(..len);
+                }
+                Decoded::Frame { frame, len } => {
+                    let out = match frame {
+                        Frame::Ping(p) => Frame2::Ping {
+                            ack: p.ack,
+                            data: p.data,
+                        },
+                        _ => Frame2::Other,
+                    };
+                    self.buf.drain(..len);
+                    return Some(out);
+                }
+            }
+        }
+    }
+}
