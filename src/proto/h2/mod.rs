@@ -1,11 +1,11 @@
 //! HTTP/2 (RFC 9113), sans-IO: frames in and out, flow-control windows, settings, stream
 //! states, the field rules of requests and responses, and the error codes.
 //!
-//! The server speaks HTTP/2 with feature `http2` (its connection layer, in `server/h2`, owns
-//! the socket and the threads and calls into these pieces as the HTTP/1 code calls into
-//! [`head`](super::head) and [`chunked`](super::chunked)); **the client does not speak HTTP/2
-//! yet** (issue 19). Every piece below is role-neutral, so the client can reuse it, except the
-//! halves of `message` a client needs (request out, response in), still to be written.
+//! The server and the client speak HTTP/2 with feature `http2`: their connection layers, in
+//! `server/h2` and `client/h2`, own the socket and the threads and call into these pieces as
+//! the HTTP/1 code calls into [`head`](super::head) and [`chunked`](super::chunked). Every
+//! piece below is role-neutral; the client's halves of the field rules (request out,
+//! response in) are still in `client/h2/message.rs`, to be moved here.
 //!
 //! - `frame` (feature `http2`): the 9-byte frame header, every frame type of RFC 9113 §6 as a
 //!   `Frame`, `FrameDecoder` (bytes in, frames out, with the size, padding,

@@ -1,8 +1,8 @@
 //! HPACK, the header compression of HTTP/2 (RFC 7541), sans-IO: header blocks in and out.
 //!
-//! The server's HTTP/2 connections (feature `http2`) use it: each keeps one [`Decoder`] for
-//! the header blocks it receives and one [`Encoder`] for those it sends, each with its dynamic
-//! table, for the connection's life. The client does not speak HTTP/2 yet (issue 19).
+//! HTTP/2 connections (feature `http2`, server and client) use it: each keeps one
+//! [`Decoder`] for the header blocks it receives and one [`Encoder`] for those it sends, each
+//! with its dynamic table, for the connection's life.
 //!
 //! - [`Decoder`] turns a whole header block (the fragments of a `HEADERS` or `PUSH_PROMISE`
 //!   frame and its `CONTINUATION`s, joined) into [`Field`]s. It enforces the table size this
