@@ -123,7 +123,7 @@ pub(crate) fn round_trip(
         }
         return Ok(Route::Http1 { dialed: false });
     };
-    opts.trace.get_conn(&key.to_string());
+    opts.trace.get_conn_with(|| key.to_string());
     let mut attempt = 0;
     loop {
         attempt += 1;
