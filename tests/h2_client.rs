@@ -62,6 +62,7 @@ fn h2c_client() -> (Client, Transport, Arc<CountingDialer>) {
     let t = Transport::with_config(TransportConfig {
         dialer: dialer.clone(),
         protocols: Protocols {
+            http1: false,
             unencrypted_http2: true,
             ..Protocols::default()
         },
@@ -100,6 +101,26 @@ fn get_over_h2c() {
     }
     assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
     assert_eq!(t.stats().open, 1);
+    assert_no_threads(&t);
+}
+
+/// `unencrypted_http2` with HTTP/1 still on sends `http://` requests over HTTP/1.1, as Go
+/// does: a server cannot be asked whether it expects the HTTP/2 preface.
+#[test]
+fn h2c_needs_http1_off() {
+    let ts = h2c_server(250, hello);
+    let t = Transport::with_config(TransportConfig {
+        protocols: Protocols {
+            unencrypted_http2: true,
+            ..Protocols::default()
+        },
+        proxy: nethttp::client::Proxy::none(),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_transport(t.clone());
+    let mut resp = c.get(&format!("{}/a", ts.url())).unwrap();
+    assert_eq!(resp.version, Version::HTTP_11);
+    assert_eq!(resp.text().unwrap(), "HTTP/1.1 GET /a");
     assert_no_threads(&t);
 }
 
@@ -810,6 +831,7 @@ fn raw_ping_is_answered_and_a_silent_server_fails_the_health_check() {
     let t = Transport::with_config(TransportConfig {
         dialer,
         protocols: Protocols {
+            http1: false,
             unencrypted_http2: true,
             ..Protocols::default()
         },

@@ -148,6 +148,7 @@ fn nghttpd_h2c_prior_knowledge() {
     };
     let t = Transport::with_config(TransportConfig {
         protocols: Protocols {
+            http1: false,
             unencrypted_http2: true,
             ..Protocols::default()
         },

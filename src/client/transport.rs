@@ -170,8 +170,9 @@ pub struct TransportConfig {
 ///
 /// A request to an `https://` URL offers ALPN `h2` and `http/1.1` when both `http1` and
 /// `http2` are on, and goes over whichever the server picks; an `http://` URL goes over
-/// HTTP/2 without TLS only with `unencrypted_http2` (prior knowledge: the client starts with
-/// the HTTP/2 preface, so the server must speak HTTP/2 there) and no proxy.
+/// HTTP/2 without TLS only with `unencrypted_http2` on and `http1` off (prior knowledge: the
+/// client starts with the HTTP/2 preface, so the server must speak HTTP/2 there; Go's rule)
+/// and no proxy.
 #[cfg(feature = "http2")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Protocols {
@@ -182,7 +183,8 @@ pub struct Protocols {
     /// ALPN list is sent as it is, and HTTP/2 is spoken if the server picks `h2` from it.
     pub http2: bool,
     /// HTTP/2 without TLS, with prior knowledge, for `http://` URLs not sent through a proxy
-    /// (Go's `UnencryptedHTTP2`). Default is false.
+    /// (Go's `UnencryptedHTTP2`); used only with `http1` off, as in Go, since a server cannot
+    /// be asked which it speaks. Default is false.
     pub unencrypted_http2: bool,
 }
 

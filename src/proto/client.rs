@@ -141,15 +141,7 @@ pub fn encode_request(
     match headers.get(HOST) {
         Some(h) => write::header(dst, "Host", h.as_bytes()),
         None => {
-            let authority = uri
-                .authority()
-                .ok_or_else(|| Error::invalid_input("url has no host"))?;
-            // Omit the scheme's default port, as browsers and Go do.
-            let host = match (uri.port_u16(), uri.scheme_str()) {
-                (Some(80), Some("http")) | (Some(443), Some("https")) => authority.host(),
-                _ => authority.as_str(),
-            };
-            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+            let host = request_host(uri).ok_or_else(|| Error::invalid_input("url has no host"))?;
             write::header(dst, "Host", host.as_bytes());
         }
     }
@@ -314,6 +306,19 @@ impl Exchange {
             reusable,
         }))
     }
+}
+
+/// What a request to `uri` names as its host (HTTP/1's `Host`, HTTP/2's `:authority`): the
+/// URL's authority without its userinfo (RFC 9110 §7.2, RFC 9113 §8.3.1: credentials never
+/// travel there) and without the scheme's default port, as browsers and Go write it. `None`
+/// for a URL with no authority.
+pub(crate) fn request_host(uri: &Uri) -> Option<&str> {
+    let authority = uri.authority()?;
+    let host = match (uri.port_u16(), uri.scheme_str()) {
+        (Some(80), Some("http")) | (Some(443), Some("https")) => authority.host(),
+        _ => authority.as_str(),
+    };
+    Some(host.rsplit_once('@').map_or(host, |(_, h)| h))
 }
 
 #[cfg(test)]

@@ -39,10 +39,9 @@ pub(crate) fn request_fields(
 ) -> Result<Vec<Field>> {
     let authority = match headers.get(HOST) {
         Some(h) => h.as_bytes().to_vec(),
-        None => uri
-            .authority()
+        // Without the URL's userinfo, as HTTP/1's Host (RFC 9113 §8.3.1).
+        None => crate::proto::client::request_host(uri)
             .ok_or_else(|| Error::invalid_input(format!("url has no host: {uri}")))?
-            .as_str()
             .as_bytes()
             .to_vec(),
     };
@@ -209,6 +208,26 @@ mod tests {
 
     fn fields(list: &[(&str, &str)]) -> Vec<Field> {
         list.iter().map(|(n, v)| Field::new(*n, *v)).collect()
+    }
+
+    #[test]
+    fn authority_never_carries_the_urls_credentials() {
+        // (url, the :authority sent)
+        let cases = [
+            ("https://user:pw@example.com/", "example.com"),
+            ("https://user@example.com:8443/", "example.com:8443"),
+            ("https://example.com:443/", "example.com"),
+            ("http://[::1]:8080/", "[::1]:8080"),
+        ];
+        for (url, want) in cases {
+            let uri: Uri = url.parse().unwrap();
+            let f = request_fields(&Method::GET, &uri, &HeaderMap::new(), Some(0), None).unwrap();
+            let got = f
+                .iter()
+                .find(|f| f.name == b":authority".as_slice())
+                .map(|f| String::from_utf8_lossy(&f.value).into_owned());
+            assert_eq!(got.as_deref(), Some(want), "{url}");
+        }
     }
 
     #[test]

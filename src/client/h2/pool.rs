@@ -83,7 +83,11 @@ pub(crate) fn mode(t: &TransportInner, key: &ConnKey) -> Option<Mode> {
     let p = t.cfg.protocols;
     match key.target.scheme.as_str() {
         "https" if p.http2 && cfg!(feature = "tls") => Some(Mode::Alpn),
-        "http" if p.unencrypted_http2 && key.proxy.is_none() => Some(Mode::PriorKnowledge),
+        // As Go: prior knowledge only when HTTP/1 is off, since an `http://` server that
+        // speaks only HTTP/1 would otherwise fail every request.
+        "http" if p.unencrypted_http2 && !p.http1 && key.proxy.is_none() => {
+            Some(Mode::PriorKnowledge)
+        }
         _ => None,
     }
 }
