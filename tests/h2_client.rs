@@ -124,6 +124,55 @@ fn h2c_needs_http1_off() {
     assert_no_threads(&t);
 }
 
+/// A request body that comes slowly from its source: a few bytes per read, each read
+/// `pause` after the last (a slow disk or pipe, not synchronisation).
+struct Trickle {
+    left: usize,
+    pause: Duration,
+}
+
+impl Read for Trickle {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 || out.is_empty() {
+            return Ok(0);
+        }
+        thread::sleep(self.pause);
+        out[0] = b'x';
+        self.left -= 1;
+        Ok(1)
+    }
+}
+
+/// `response_header_timeout` counts from the end of the request, as over HTTP/1: an upload
+/// that takes longer than it is not a header timeout.
+#[test]
+fn response_header_timeout_starts_after_the_upload() {
+    let ts = h2c_server(250, echo);
+    let t = Transport::with_config(TransportConfig {
+        protocols: Protocols {
+            http1: false,
+            unencrypted_http2: true,
+            ..Protocols::default()
+        },
+        response_header_timeout: Some(Duration::from_millis(200)),
+        proxy: nethttp::client::Proxy::none(),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_transport(t.clone());
+    let body = nethttp::Body::from_reader(Trickle {
+        left: 6,
+        pause: Duration::from_millis(100),
+    });
+    let mut resp = c
+        .request(Method::POST, &format!("{}/up", ts.url()))
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(resp.version, Version::HTTP_2);
+    assert_eq!(resp.text().unwrap(), "xxxxxx");
+    assert_no_threads(&t);
+}
+
 /// Echoes the body back, so a large body crosses the windows both ways.
 fn echo(w: &mut dyn ResponseWriter, r: &mut Request) {
     let mut body = Vec::new();

@@ -1132,10 +1132,10 @@ impl H2Conn {
                 }
             }
         }
-        let head_deadline = crate::deadline::earliest(
-            deadline,
-            crate::deadline::after(t.cfg.response_header_timeout),
-        );
+        // The response-header timer starts once the request is sent in full, as over HTTP/1
+        // (an upload longer than the timeout is not a header timeout); a wake-up at least
+        // every RECHECK (see `wait`) notices the body's end.
+        let mut header_timer: Option<Option<Instant>> = None;
         let parts = {
             let mut core = self.core.lock();
             loop {
@@ -1145,6 +1145,10 @@ impl H2Conn {
                         return Err(RtError::fatal(Error::new(ErrorKind::Canceled), None));
                     }
                 };
+                if header_timer.is_none() && s.end_sent {
+                    header_timer = Some(crate::deadline::after(t.cfg.response_header_timeout));
+                }
+                let head_deadline = crate::deadline::earliest(deadline, header_timer.flatten());
                 if let Some(p) = s.head.take() {
                     break p;
                 }
