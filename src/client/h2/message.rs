@@ -1,15 +1,14 @@
 //! The client's halves of HTTP/2 messages (RFC 9113 §8), sans-IO: a request turned into
 //! fields, a response head or trailer section checked and turned into `http` types.
 //!
-//! The server's halves are in `proto::h2::message`; these sit here only so as not to edit
-//! that file while it is being worked on (they belong beside it).
+//! The server's halves are in `proto::h2::message`, whose field rules (`regular_field`) and
+//! trailer check (`trailers`) both roles use.
 
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, TE, USER_AGENT};
+use http::header::{HeaderValue, CONTENT_LENGTH, HOST, TE, USER_AGENT};
 use http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::error::{Error, Result};
-use crate::proto::h2::message::is_connection_specific;
-use crate::proto::h2::ErrorCode;
+use crate::proto::h2::message::{is_connection_specific, malformed, regular_field};
 use crate::proto::hpack::Field;
 
 /// A response head as its fields describe it (§8.3.2).
@@ -19,10 +18,6 @@ pub(crate) struct ResponseParts {
     pub(crate) headers: HeaderMap,
     /// `content-length`, if sent (§8.1.1: the `DATA` frames must add up to it).
     pub(crate) content_length: Option<u64>,
-}
-
-fn malformed(stream_id: u32, what: impl Into<String>) -> Error {
-    Error::h2_stream(stream_id, ErrorCode::Protocol, what)
 }
 
 /// The fields of a request (§8.3.1): the four pseudo-headers, then the header fields minus
@@ -89,42 +84,6 @@ pub(crate) fn request_fields(
     Ok(out)
 }
 
-/// Checks one regular field as received (§8.2.1, §8.2.2).
-fn regular_field(stream_id: u32, f: &Field) -> Result<(HeaderName, HeaderValue)> {
-    let name = &f.name;
-    let lossy = || String::from_utf8_lossy(name).into_owned();
-    if name.is_empty()
-        || !name
-            .iter()
-            .all(|&b| crate::proto::is_tchar(b) && !b.is_ascii_uppercase())
-    {
-        return Err(malformed(
-            stream_id,
-            format!("invalid field name {:?}", lossy()),
-        ));
-    }
-    if is_connection_specific(name) {
-        return Err(malformed(
-            stream_id,
-            format!("connection-specific field {}", lossy()),
-        ));
-    }
-    let v = &f.value;
-    let bad_end = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
-    if v.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n')) || bad_end(v.first()) || bad_end(v.last())
-    {
-        return Err(malformed(
-            stream_id,
-            format!("invalid value for field {}", lossy()),
-        ));
-    }
-    let value = HeaderValue::from_bytes(v)
-        .map_err(|_| malformed(stream_id, format!("invalid value for field {}", lossy())))?;
-    let hname = HeaderName::from_bytes(name)
-        .map_err(|_| malformed(stream_id, format!("invalid field name {:?}", lossy())))?;
-    Ok((hname, value))
-}
-
 /// Checks a response head as received (§8.3.2): exactly one `:status`, first, of three
 /// digits; no other pseudo-header; regular fields by the rules of §8.2.
 ///
@@ -183,27 +142,12 @@ pub(crate) fn response_parts(stream_id: u32, fields: Vec<Field>) -> Result<Respo
     })
 }
 
-/// Checks a trailer section as received (§8.1: no pseudo-headers).
-///
-/// # Errors
-///
-/// A `PROTOCOL_ERROR` stream error for `stream_id` for a pseudo-header or a bad field.
-pub(crate) fn trailers(stream_id: u32, fields: &[Field]) -> Result<HeaderMap> {
-    let mut map = HeaderMap::new();
-    for f in fields {
-        if f.name.starts_with(b":") {
-            return Err(malformed(stream_id, "pseudo-header in trailers"));
-        }
-        let (name, value) = regular_field(stream_id, f)?;
-        map.append(name, value);
-    }
-    Ok(map)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Http2Error;
+    use crate::proto::h2::message::trailers;
+    use crate::proto::h2::ErrorCode;
     use crate::ErrorKind;
 
     fn fields(list: &[(&str, &str)]) -> Vec<Field> {

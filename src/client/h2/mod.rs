@@ -872,7 +872,7 @@ impl H2Conn {
                 "trailers without end_stream",
             ))
         } else {
-            message::trailers(id, &fields).map(|t| s.trailers = Some(t))
+            crate::proto::h2::message::trailers(id, &fields).map(|t| s.trailers = Some(t))
         };
         match r {
             Ok(()) if end_stream => {

@@ -41,12 +41,12 @@ pub fn is_connection_specific(name: &[u8]) -> bool {
     )
 }
 
-fn malformed(stream_id: u32, what: impl Into<String>) -> Error {
+pub(crate) fn malformed(stream_id: u32, what: impl Into<String>) -> Error {
     Error::h2_stream(stream_id, ErrorCode::Protocol, what)
 }
 
 /// Checks one regular field (§8.2.1, §8.2.2) and turns it into `http` types.
-fn regular_field(stream_id: u32, f: &Field) -> Result<(HeaderName, HeaderValue)> {
+pub(crate) fn regular_field(stream_id: u32, f: &Field) -> Result<(HeaderName, HeaderValue)> {
     let name = &f.name;
     if name.is_empty()
         || !name
