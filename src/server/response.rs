@@ -356,18 +356,7 @@ impl<'a> ConnWriter<'a> {
         let h = &mut self.headers;
         // We frame the body ourselves.
         h.remove(TRANSFER_ENCODING);
-        let declared = if h.contains_key(CONTENT_LENGTH) {
-            match framing::content_length(h) {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    log::warn!("handler set an invalid content-length; ignoring it");
-                    h.remove(CONTENT_LENGTH);
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        let declared = declared_length(h);
         let mut content_length = None;
         // Announced trailers need chunked framing (Go's rule), even for a body whose length
         // is known by now.
@@ -900,6 +889,22 @@ impl ResponseWriter for ConnWriter<'_> {
         self.shared.set_state(self.srv, ConnState::Hijacked);
         self.srv.untrack(self.shared.id);
         Ok(crate::net::Conn::new(stream, buffered))
+    }
+}
+
+/// The `Content-Length` a handler set, for either protocol; an invalid one is removed (and
+/// logged), as if the handler had set none.
+pub(crate) fn declared_length(h: &mut HeaderMap) -> Option<u64> {
+    if !h.contains_key(CONTENT_LENGTH) {
+        return None;
+    }
+    match framing::content_length(h) {
+        Ok(n) => Some(n),
+        Err(_) => {
+            log::warn!("handler set an invalid content-length; ignoring it");
+            h.remove(CONTENT_LENGTH);
+            None
+        }
     }
 }
 

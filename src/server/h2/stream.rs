@@ -19,7 +19,9 @@ use crate::proto::h2::stream::State;
 use crate::proto::h2::{message, ErrorCode};
 use crate::proto::hpack::Field;
 use crate::server::conn::panic_message;
-use crate::server::response::{announced_trailers, trailer_section, ResponseWriter, BUFFER_SIZE};
+use crate::server::response::{
+    announced_trailers, declared_length, trailer_section, ResponseWriter, BUFFER_SIZE,
+};
 use crate::Request;
 
 /// A request body arriving on a stream: the bytes the connection thread buffered.
@@ -381,18 +383,7 @@ impl H2Writer {
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED;
         let h = &mut self.headers;
-        self.declared = if h.contains_key(CONTENT_LENGTH) {
-            match crate::proto::framing::content_length(h) {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    log::warn!("handler set an invalid content-length; ignoring it");
-                    h.remove(CONTENT_LENGTH);
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        self.declared = declared_length(h);
         if self.no_body && status != StatusCode::NOT_MODIFIED {
             h.remove(CONTENT_LENGTH);
         }
