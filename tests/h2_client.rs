@@ -58,8 +58,15 @@ fn h2c_server(
 
 /// A client speaking h2c with prior knowledge, with a dial counter and a 10 s timeout.
 fn h2c_client() -> (Client, Transport, Arc<CountingDialer>) {
+    h2c_client_with(|_| {})
+}
+
+/// [`h2c_client`], with `tweak` applied to its transport's settings.
+fn h2c_client_with(
+    tweak: impl FnOnce(&mut TransportConfig),
+) -> (Client, Transport, Arc<CountingDialer>) {
     let dialer = Arc::new(CountingDialer::default());
-    let t = Transport::with_config(TransportConfig {
+    let mut cfg = TransportConfig {
         dialer: dialer.clone(),
         protocols: Protocols {
             http1: false,
@@ -68,7 +75,9 @@ fn h2c_client() -> (Client, Transport, Arc<CountingDialer>) {
         },
         proxy: nethttp::client::Proxy::none(),
         ..TransportConfig::default()
-    });
+    };
+    tweak(&mut cfg);
+    let t = Transport::with_config(cfg);
     let c = Client::with_config(nethttp::client::ClientConfig {
         transport: Some(Arc::new(t.clone())),
         timeout: Some(Duration::from_secs(10)),
@@ -317,35 +326,291 @@ fn handler_panic_resets_only_its_stream() {
     assert_no_threads(&t);
 }
 
-#[test]
-fn max_concurrent_streams_is_honoured() {
+/// A server allowing `streams` concurrent streams per connection whose handler waits
+/// (at most `give_up`) until `want` requests are in it at once; `peak` records the most seen.
+fn gathering_server(
+    streams: u32,
+    want: usize,
+    give_up: Duration,
+    peak: Arc<AtomicUsize>,
+) -> httptest::Server {
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
-    let (f, p) = (in_flight.clone(), peak.clone());
-    let ts = h2c_server(2, move |w: &mut dyn ResponseWriter, _r: &mut Request| {
-        let now = f.fetch_add(1, Ordering::SeqCst) + 1;
-        p.fetch_max(now, Ordering::SeqCst);
-        // Let a second stream arrive (bounded; not a synchronisation sleep).
-        let until = Instant::now() + Duration::from_millis(300);
-        while f.load(Ordering::SeqCst) < 2 && Instant::now() < until {
-            thread::yield_now();
-        }
-        f.fetch_sub(1, Ordering::SeqCst);
-        let _ = w.write_all(b"ok");
-    });
-    let (c, t, dialer) = h2c_client();
-    let url = ts.url().to_string();
-    let handles: Vec<_> = (0..10)
+    h2c_server(
+        streams,
+        move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            // Bounded, and not a sleep: the handler gives up waiting and answers.
+            let until = Instant::now() + give_up;
+            while peak.load(Ordering::SeqCst) < want && Instant::now() < until {
+                thread::yield_now();
+            }
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            let _ = w.write_all(b"ok");
+        },
+    )
+}
+
+/// `n` concurrent GETs of `url`; each must answer "ok".
+fn concurrent_gets(c: &Client, url: &str, n: usize) {
+    let handles: Vec<_> = (0..n)
         .map(|_| {
-            let (c, url) = (c.clone(), url.clone());
+            let (c, url) = (c.clone(), url.to_string());
             thread::spawn(move || c.get(&url).and_then(|mut r| r.text()))
         })
         .collect();
     for h in handles {
         assert_eq!(h.join().unwrap().unwrap(), "ok");
     }
+}
+
+/// Strict (Go's `StrictMaxConcurrentStreams`): callers over the server's limit wait on the
+/// one connection.
+#[test]
+fn strict_max_concurrent_streams_waits_on_one_connection() {
+    let peak = Arc::new(AtomicUsize::new(0));
+    let ts = gathering_server(2, 2, Duration::from_secs(5), peak.clone());
+    let (c, t, dialer) = h2c_client_with(|cfg| cfg.http2.strict_max_concurrent_streams = true);
+    concurrent_gets(&c, ts.url(), 10);
     assert!(peak.load(Ordering::SeqCst) <= 2, "server limit exceeded");
     assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+}
+
+/// Go's default: a caller that finds the connection full opens another. With one stream
+/// per connection, two requests that must be in the handler together need two connections
+/// (in strict mode the second would wait for the first, which waits for the second).
+#[test]
+fn over_the_stream_limit_another_connection_opens() {
+    let peak = Arc::new(AtomicUsize::new(0));
+    let ts = gathering_server(1, 2, Duration::from_secs(5), peak.clone());
+    let (c, t, dialer) = h2c_client();
+    // The first exchange tells the client the server's limit.
+    assert_eq!(c.get(ts.url()).unwrap().text().unwrap(), "ok");
+    peak.store(0, Ordering::SeqCst);
+    concurrent_gets(&c, ts.url(), 2);
+    assert_eq!(peak.load(Ordering::SeqCst), 2, "the two requests never met");
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 2);
+    assert_eq!(t.stats().open, 2);
+    assert_no_threads(&t);
+}
+
+/// `max_conns_per_host` caps HTTP/2 connections too: beyond it, callers wait for a stream.
+#[test]
+fn max_conns_per_host_caps_http2_connections() {
+    let peak = Arc::new(AtomicUsize::new(0));
+    // Each handler waits for a second one that cannot come, so it gives up soon.
+    let ts = gathering_server(1, 2, Duration::from_millis(1500), peak.clone());
+    let (c, t, dialer) = h2c_client_with(|cfg| cfg.max_conns_per_host = 1);
+    assert_eq!(c.get(ts.url()).unwrap().text().unwrap(), "ok");
+    peak.store(0, Ordering::SeqCst);
+    concurrent_gets(&c, ts.url(), 2);
+    assert_eq!(peak.load(Ordering::SeqCst), 1, "two streams at once");
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+}
+
+/// `disable_keep_alives`: each request gets a connection of its own, closed once its
+/// response is read, as Go's single-use HTTP/2 connections.
+#[test]
+fn disable_keep_alives_uses_each_connection_once() {
+    let ts = h2c_server(250, hello);
+    let (c, t, dialer) = h2c_client_with(|cfg| cfg.disable_keep_alives = true);
+    for i in 1..=3 {
+        let mut resp = c.get(&format!("{}/k", ts.url())).unwrap();
+        assert_eq!(resp.version, Version::HTTP_2);
+        assert_eq!(resp.text().unwrap(), "HTTP/2.0 GET /k");
+        assert_eq!(dialer.dials.load(Ordering::SeqCst), i);
+        // Closed at the end of its stream, not at the idle timeout.
+        support::wait_until(Duration::from_secs(5), "the connection to close", || {
+            t.stats().threads == 0
+        });
+    }
+}
+
+/// A request body's trailers (here a proxied chunked upload's) go to an HTTP/2 upstream as
+/// a trailing header block, without the fields a trailer must not carry.
+#[test]
+fn request_trailers_reach_an_http2_upstream() {
+    let up = h2c_server(250, |w: &mut dyn ResponseWriter, r: &mut Request| {
+        let body = r.body().read_to_vec(1 << 20).unwrap_or_default();
+        let mut out = format!("{:?} body={}", r.version, String::from_utf8_lossy(&body));
+        if let Some(t) = r.trailers() {
+            for (name, value) in t {
+                out += &format!(" {name}={}", value.to_str().unwrap_or("?"));
+            }
+        }
+        let _ = w.write_all(out.as_bytes());
+    });
+    let (_, t, _) = h2c_client();
+    let target: nethttp::Uri = up.url().parse().unwrap();
+    let proxy = httptest::Server::new(nethttp::httputil::ReverseProxy {
+        rewrite: Some(Box::new(
+            move |pr: &mut nethttp::httputil::ProxyRequest<'_>| {
+                pr.set_url(&target);
+            },
+        )),
+        transport: Some(Arc::new(t.clone())),
+        ..nethttp::httputil::ReverseProxy::default()
+    });
+    let mut s = TcpStream::connect(proxy.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          5\r\nhello\r\n0\r\nX-Sum: 42\r\nContent-Type: text/evil\r\n\r\n",
+    )
+    .unwrap();
+    let mut got = String::new();
+    s.read_to_string(&mut got).unwrap();
+    assert!(got.ends_with("HTTP/2.0 body=hello x-sum=42"), "{got}");
+    drop(proxy);
+    assert_no_threads(&t);
+}
+
+/// A dialer whose streams panic on their next read once `armed` is set.
+#[derive(Debug, Default)]
+struct PanickyDialer {
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[derive(Debug)]
+struct PanickyStream {
+    inner: TcpStream,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Stream for PanickyStream {
+    fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.armed.load(Ordering::SeqCst) {
+            panic!("{}", support::EXPECTED_PANIC);
+        }
+        self.inner.read(buf)
+    }
+    fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn set_read_timeout(&self, d: Option<Duration>) -> std::io::Result<()> {
+        self.inner.set_read_timeout(d)
+    }
+    fn set_write_timeout(&self, d: Option<Duration>) -> std::io::Result<()> {
+        self.inner.set_write_timeout(d)
+    }
+    fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+        self.inner.shutdown(how)
+    }
+}
+
+impl Dial for PanickyDialer {
+    fn dial(
+        &self,
+        target: &Target,
+        _deadline: Option<Instant>,
+        _trace: &nethttp::client::ClientTrace,
+    ) -> nethttp::Result<Box<dyn Stream>> {
+        let inner = TcpStream::connect((target.host.as_str(), target.port))?;
+        Ok(Box::new(PanickyStream {
+            inner,
+            armed: self.armed.clone(),
+        }))
+    }
+}
+
+/// A reader thread that panics (here in a user's `Stream`) closes its connection on the way
+/// out: the caller waiting for a response fails at once, not at its deadline, and no thread
+/// is left behind.
+#[test]
+fn a_panicking_reader_thread_closes_its_connection() {
+    support::quiet_expected_panics();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    let entered_tx = std::sync::Mutex::new(entered_tx);
+    let ts = h2c_server(250, move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let _ = entered_tx.lock().unwrap().send(());
+        let _ = release_rx
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(10));
+        let _ = w.write_all(b"late");
+    });
+    let dialer = Arc::new(PanickyDialer::default());
+    let armed = dialer.armed.clone();
+    let (c, t, _) = h2c_client_with(|cfg| cfg.dialer = dialer);
+    let url = ts.url().to_string();
+    let started = Instant::now();
+    let caller = thread::spawn(move || c.get(&url).map(|_| ()));
+    entered_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    armed.store(true, Ordering::SeqCst);
+    let err = caller.join().unwrap().unwrap_err();
+    assert!(err.to_string().contains("panicked"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the caller waited for its deadline"
+    );
+    let _ = release_tx.send(());
+    assert_no_threads(&t);
+}
+
+/// A dialer whose first dial fails with a connect timeout once its caller's deadline has
+/// passed (after telling the test it started); later dials connect.
+#[derive(Debug, Default)]
+struct FirstDialTimesOut {
+    dials: AtomicUsize,
+    started: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+impl Dial for FirstDialTimesOut {
+    fn dial(
+        &self,
+        target: &Target,
+        deadline: Option<Instant>,
+        trace: &nethttp::client::ClientTrace,
+    ) -> nethttp::Result<Box<dyn Stream>> {
+        if self.dials.fetch_add(1, Ordering::SeqCst) == 0 {
+            if let Some(tx) = self.started.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+            let d = deadline.expect("the first caller has a deadline");
+            while Instant::now() < d {
+                thread::yield_now();
+            }
+            return Err(nethttp::Error::timeout(
+                nethttp::error::TimeoutPhase::Connect,
+            ));
+        }
+        TcpDialer::default().dial(target, deadline, trace)
+    }
+}
+
+/// A caller waiting for another caller's dial is not failed by that caller's deadline: it
+/// dials again itself.
+#[test]
+fn a_waiter_does_not_inherit_the_dialing_callers_timeout() {
+    let ts = h2c_server(250, hello);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dialer = Arc::new(FirstDialTimesOut {
+        started: std::sync::Mutex::new(Some(tx)),
+        ..FirstDialTimesOut::default()
+    });
+    let (c, t, _) = h2c_client_with(|cfg| cfg.dialer = dialer.clone());
+    let url = format!("{}/w", ts.url());
+    let first = {
+        let (c, url) = (c.clone(), url.clone());
+        thread::spawn(move || {
+            let mut req = Request::new(Method::GET, &url).unwrap();
+            RequestOptions::of_mut(&mut req).set_timeout(Duration::from_millis(300));
+            c.send(req).map(|_| ())
+        })
+    };
+    rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut second = c.get(&url).unwrap();
+    assert_eq!(second.text().unwrap(), "HTTP/2.0 GET /w");
+    let err = first.join().unwrap().unwrap_err();
+    assert!(
+        matches!(err.kind(), nethttp::ErrorKind::Timeout(_)),
+        "{err}"
+    );
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 2);
     assert_no_threads(&t);
 }
 

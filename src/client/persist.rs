@@ -1421,15 +1421,9 @@ pub(crate) fn write_body(
             // request, in a proxy): they end the chunked body, minus the fields that frame,
             // route or authenticate a message (RFC 9110 §6.5.1).
             line.clear();
-            let trailers = body.trailers().map(|t| {
-                let mut kept = http::HeaderMap::new();
-                for (name, value) in t {
-                    if !crate::proto::framing::forbidden_trailer(name) {
-                        kept.append(name.clone(), value.clone());
-                    }
-                }
-                kept
-            });
+            let trailers = body
+                .trailers()
+                .map(crate::proto::framing::sendable_trailers);
             chunked::encode_last(trailers.as_ref().filter(|t| !t.is_empty()), &mut line);
             deadline::write_all(stream, slot, deadline, &[&line]).map_err(fail)
         }

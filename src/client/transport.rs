@@ -89,7 +89,9 @@ pub struct TransportConfig {
     /// host re-dial constantly).
     pub max_idle_conns_per_host: usize,
     /// The most connections per host, counting dialing, active and idle ones; callers beyond
-    /// it wait, first come first served. Zero means no limit. Default is 0.
+    /// it wait, first come first served. HTTP/2 connections count apart from HTTP/1 ones:
+    /// once this many are open to a host, a request waits for a stream on one of them. Zero
+    /// means no limit. Default is 0.
     pub max_conns_per_host: usize,
     /// How long an idle connection is kept. `None` means until the server closes it or it is
     /// evicted. Default is 90 seconds.

@@ -294,6 +294,18 @@ pub fn forbidden_trailer(name: &http::HeaderName) -> bool {
         || name == "proxy-connection"
 }
 
+/// The fields of `trailers` that may be sent as a trailer section: without the
+/// [`forbidden_trailer`] ones.
+pub fn sendable_trailers(trailers: &http::HeaderMap) -> http::HeaderMap {
+    let mut kept = http::HeaderMap::new();
+    for (name, value) in trailers {
+        if !forbidden_trailer(name) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,10 +37,19 @@
 //! buffer never exceeds that window. The connection's window is given back as data
 //! arrives (what is buffered is already bounded per stream).
 //!
-//! `SETTINGS_MAX_CONCURRENT_STREAMS` is honoured by waiting: a caller over the limit waits
-//! for a stream of the same connection to end (Go's `StrictMaxConcurrentStreams = true`);
-//! another connection is not opened. Until the server's first `SETTINGS` arrives the limit
-//! is taken as 100, as Go does.
+//! `SETTINGS_MAX_CONCURRENT_STREAMS` is honoured as Go's `StrictMaxConcurrentStreams`
+//! chooses ([`Http2ClientConfig::strict_max_concurrent_streams`]). By default a caller that
+//! finds every connection of its key full opens another one (one dial at a time per key);
+//! the pool reserves a stream on the connection it hands out ([`Core::reserved`]), so callers
+//! racing for the last slot do not both take it. Under `max_conns_per_host`, or in strict
+//! mode, a caller over the limit waits on a connection for one of its streams to end. Until
+//! the server's first `SETTINGS` arrives the limit is taken as 100, as Go does.
+//!
+//! A connection takes no new stream once it has been told to go away, has used up its
+//! stream ids, or (with `disable_keep_alives`) has carried its one request; it leaves the
+//! pool then and closes as soon as its last stream ends. If the reader or writer thread
+//! unwinds, a guard closes the connection on its way out, so its callers fail instead of
+//! waiting for their deadlines.
 
 mod message;
 pub(crate) mod pool;
@@ -89,6 +98,13 @@ pub struct Http2ClientConfig {
     /// How long to wait for any frame after that `PING` before closing the connection
     /// (Go's `PingTimeout`). Default is 15 seconds, as Go's.
     pub ping_timeout: Duration,
+    /// What a request does when every connection to its host already carries the server's
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`: `false` opens another connection (Go's default);
+    /// `true` waits for a stream of an existing one to end (Go's
+    /// `StrictMaxConcurrentStreams`), so a host gets a single connection. With
+    /// [`max_conns_per_host`](super::TransportConfig::max_conns_per_host) set, requests wait
+    /// once that many connections are open either way. Default is `false`.
+    pub strict_max_concurrent_streams: bool,
 }
 
 impl Default for Http2ClientConfig {
@@ -97,6 +113,7 @@ impl Default for Http2ClientConfig {
             max_receive_buffer_per_stream: 256 << 10,
             read_idle_timeout: None,
             ping_timeout: Duration::from_secs(15),
+            strict_max_concurrent_streams: false,
         }
     }
 }
@@ -193,6 +210,12 @@ struct Core {
     next_stream_id: u32,
     /// Streams open or half-closed: what `SETTINGS_MAX_CONCURRENT_STREAMS` counts.
     active: usize,
+    /// Streams the pool has promised to callers on their way to `round_trip` (Go's
+    /// `streamsReserved`); each turns into an open stream or is given back.
+    reserved: usize,
+    /// This end opens no more streams: the connection was for one request
+    /// (`disable_keep_alives`), or its stream ids are used up.
+    closing: bool,
     conn_send: SendWindow,
     conn_recv: RecvWindow,
     /// The server's settings in effect.
@@ -314,7 +337,20 @@ impl Core {
 
     /// True if a new stream may be opened now (or will be, once others end).
     fn usable(&self) -> bool {
-        self.broken.is_none() && self.goaway.is_none() && self.next_stream_id < frame::MAX_STREAM_ID
+        self.broken.is_none()
+            && self.goaway.is_none()
+            && !self.closing
+            && self.next_stream_id < frame::MAX_STREAM_ID
+    }
+
+    /// True if a new stream may be opened now without waiting, counting reservations.
+    fn has_room(&self) -> bool {
+        self.usable() && self.active + self.reserved < self.max_streams()
+    }
+
+    /// True if the connection will carry nothing more and has nothing in flight.
+    fn spent(&self) -> bool {
+        self.broken.is_none() && !self.usable() && self.streams.is_empty()
     }
 }
 
@@ -364,6 +400,8 @@ impl H2Conn {
                 by_req: HashMap::new(),
                 next_stream_id: 1,
                 active: 0,
+                reserved: 0,
+                closing: false,
                 conn_send: SendWindow::new(frame::DEFAULT_WINDOW_SIZE),
                 conn_recv,
                 peer: settings::Values::default(),
@@ -380,7 +418,11 @@ impl H2Conn {
             transport: Arc::downgrade(t),
         });
         let w = Arc::clone(&conn);
-        spawn_counted(&t.threads, "nethttp-h2-write", move || w.write_loop(&rx)).map_err(|e| {
+        spawn_counted(&t.threads, "nethttp-h2-write", move || {
+            let _guard = CloseOnUnwind(&w);
+            w.write_loop(&rx);
+        })
+        .map_err(|e| {
             let err = Error::thread_spawn("http2 connection writer", e);
             conn.close(Failure::Conn(err.kind(), err.to_string()));
             err
@@ -388,7 +430,8 @@ impl H2Conn {
         let r = Arc::clone(&conn);
         let idle = t.cfg.idle_conn_timeout;
         spawn_counted(&t.threads, "nethttp-h2-read", move || {
-            r.read_loop(header_list, idle, cfg)
+            let _guard = CloseOnUnwind(&r);
+            r.read_loop(header_list, idle, cfg);
         })
         .map_err(|e| {
             let err = Error::thread_spawn("http2 connection reader", e);
@@ -408,23 +451,48 @@ impl H2Conn {
         self.core.lock().active
     }
 
+    /// Reserves a stream for a caller if one can be opened now without waiting; the caller
+    /// then passes `reserved: true` to [`round_trip`](Self::round_trip).
+    pub(crate) fn try_reserve(&self) -> bool {
+        let mut core = self.core.lock();
+        let room = core.has_room();
+        if room {
+            core.reserved += 1;
+        }
+        room
+    }
+
+    /// A stream ended: if the connection will carry nothing more, it goes now rather than at
+    /// its idle timeout.
+    fn after_stream(&self) {
+        self.changed.notify_all();
+        if self.core.lock().spent() {
+            self.close_idle();
+        }
+    }
+
     /// Ends the connection: every stream fails with `why`, the writer sends what is queued
     /// and stops, the socket is shut down (which wakes the reader). Never blocks.
     fn close(&self, why: Failure) {
-        {
-            let mut core = self.core.lock();
-            if core.broken.is_some() {
-                return;
-            }
-            core.broken = Some(why.clone());
-            for s in core.streams.values_mut() {
-                // A stream the server finished can still be read to its end.
-                if s.failed.is_none() && !s.end_recv {
-                    s.failed = Some(why.clone());
-                }
-            }
-            let _ = core.out.send(Out::Close);
+        let core = self.core.lock();
+        if core.broken.is_some() {
+            return;
         }
+        self.close_locked(core, why);
+    }
+
+    /// [`close`](Self::close), with the lock already held (it is released here), so the
+    /// caller's check and the close are one step.
+    fn close_locked(&self, mut core: parking_lot::MutexGuard<'_, Core>, why: Failure) {
+        core.broken = Some(why.clone());
+        for s in core.streams.values_mut() {
+            // A stream the server finished can still be read to its end.
+            if s.failed.is_none() && !s.end_recv {
+                s.failed = Some(why.clone());
+            }
+        }
+        let _ = core.out.send(Out::Close);
+        drop(core);
         self.changed.notify_all();
         let _ = self.stream.shutdown(Shutdown::Read);
         if let Some(t) = self.transport.upgrade() {
@@ -432,22 +500,27 @@ impl H2Conn {
         }
     }
 
-    /// Sends `GOAWAY` and closes, for an idle connection the pool drops.
+    /// Sends `GOAWAY` and closes, for an idle connection the pool drops; does nothing if a
+    /// stream was opened meanwhile. The check and the close are one step under the lock, so
+    /// a request racing the close either got its stream first (and the connection stays) or
+    /// finds the connection broken before it sends anything, and is retried elsewhere.
     pub(crate) fn close_idle(&self) {
-        {
-            let mut core = self.core.lock();
-            if core.broken.is_none() {
-                core.queue_frame(&Frame::GoAway(GoAway {
-                    last_stream_id: 0,
-                    code: ErrorCode::NoError,
-                    debug_data: b"",
-                }));
-            }
+        let mut core = self.core.lock();
+        if core.broken.is_some() || !core.streams.is_empty() {
+            return;
         }
-        self.close(Failure::Conn(
-            ErrorKind::Timeout(TimeoutPhase::Idle),
-            "http2 connection closed while idle".into(),
-        ));
+        core.queue_frame(&Frame::GoAway(GoAway {
+            last_stream_id: 0,
+            code: ErrorCode::NoError,
+            debug_data: b"",
+        }));
+        self.close_locked(
+            core,
+            Failure::Conn(
+                ErrorKind::Timeout(TimeoutPhase::Idle),
+                "http2 connection closed while idle".into(),
+            ),
+        );
     }
 
     /// Ends the connection for a connection error of the server's: `GOAWAY` with its code.
@@ -611,7 +684,8 @@ impl H2Conn {
             ));
         }
         let idle_now = core.active == 0 && core.streams.is_empty();
-        if idle_now && (self.transport.strong_count() == 0 || core.goaway.is_some()) {
+        if idle_now && (self.transport.strong_count() == 0 || core.goaway.is_some() || core.closing)
+        {
             // The transport is gone, or the server said goodbye: nobody can use this
             // connection again.
             drop(core);
@@ -994,13 +1068,15 @@ impl H2Conn {
 
     // ---- callers ----
 
-    /// Sends one request on a new stream and waits for its response head.
+    /// Sends one request on a new stream and waits for its response head. `reserved`: the
+    /// pool reserved the stream ([`try_reserve`](Self::try_reserve)); it is given back here.
     pub(crate) fn round_trip(
         self: &Arc<Self>,
         t: &TransportInner,
         req: &mut crate::Request,
         opts: &super::RequestOptions,
         req_id: u64,
+        reserved: bool,
     ) -> std::result::Result<Response, Box<RtError>> {
         let deadline = opts.deadline;
         let body = req.replace_body(Body::empty());
@@ -1011,12 +1087,23 @@ impl H2Conn {
             &req.headers,
             body_len,
             t.cfg.user_agent.as_ref(),
-        )
-        .map_err(|e| RtError::fatal(e, None))?;
+        );
         let end_stream = body_len == Some(0);
         // Open the stream: wait for a slot under the server's limit.
+        let mut leaving = false;
         let id = {
             let mut core = self.core.lock();
+            if reserved {
+                core.reserved -= 1;
+            }
+            let fields = match fields {
+                Ok(f) => f,
+                Err(e) => {
+                    drop(core);
+                    self.changed.notify_all();
+                    return Err(RtError::fatal(e, None));
+                }
+            };
             loop {
                 if let Some(f) = &core.broken {
                     let retry = !matches!(f, Failure::Canceled);
@@ -1034,7 +1121,7 @@ impl H2Conn {
                         body: Some(body),
                     }));
                 }
-                if core.active < core.max_streams() {
+                if core.active + core.reserved < core.max_streams() {
                     break;
                 }
                 if opts.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
@@ -1077,8 +1164,18 @@ impl H2Conn {
             core.by_req.insert(req_id, id);
             core.active += 1;
             core.idle_since = None;
+            if t.cfg.disable_keep_alives || core.next_stream_id >= frame::MAX_STREAM_ID {
+                // Go's single-use connection, or one out of stream ids: no more streams.
+                core.closing = true;
+                leaving = true;
+            }
             id
         };
+        if leaving {
+            if let Some(t) = self.transport.upgrade() {
+                t.h2_conn_closed(self);
+            }
+        }
         opts.trace.wrote_headers();
         // From here on, the stream is forgotten when `guard` drops, unless a body takes it.
         let mut guard = StreamGuard {
@@ -1269,12 +1366,25 @@ impl H2Conn {
                     return Ok(());
                 }
                 if end && rest.is_empty() {
-                    core.queue_frame(&Frame::Data(Data {
-                        stream_id: id,
-                        end_stream: true,
-                        data: b"",
-                        padding: None,
-                    }));
+                    // A body read to its end may have trailers (one moved from a server's
+                    // request, in a proxy): they end the stream as a header block, minus the
+                    // fields that frame, route or authenticate a message.
+                    match request_trailers(&body) {
+                        Some(fields) => {
+                            let mut block = Vec::with_capacity(64);
+                            core.enc.encode(&fields, &mut block);
+                            let mut buf = Vec::with_capacity(block.len() + 16);
+                            let max_frame = core.peer.max_frame_size;
+                            frame::encode_headers(id, &block, true, max_frame, &mut buf)?;
+                            core.queue(buf);
+                        }
+                        None => core.queue_frame(&Frame::Data(Data {
+                            stream_id: id,
+                            end_stream: true,
+                            data: b"",
+                            padding: None,
+                        })),
+                    }
                     if let Some(s) = core.streams.get_mut(&id) {
                         s.end_sent = true;
                         if s.end_recv {
@@ -1329,6 +1439,14 @@ impl H2Conn {
     }
 }
 
+/// The trailer fields to send after a request body read to its end, if it has any: not the
+/// fields RFC 9110 §6.5.1 keeps out of trailers, nor connection-specific ones.
+fn request_trailers(body: &Body) -> Option<Vec<hpack::Field>> {
+    let kept = crate::proto::framing::sendable_trailers(body.trailers()?);
+    let fields = crate::proto::h2::message::trailer_fields(&kept);
+    (!fields.is_empty()).then_some(fields)
+}
+
 /// Forgets its stream on drop (a round trip that did not get as far as a body).
 struct StreamGuard {
     conn: Arc<H2Conn>,
@@ -1340,7 +1458,7 @@ impl Drop for StreamGuard {
     fn drop(&mut self) {
         if self.id != 0 {
             self.conn.core.lock().forget(self.id);
-            self.conn.changed.notify_all();
+            self.conn.after_stream();
         }
     }
 }
@@ -1412,6 +1530,31 @@ fn write_all(s: &dyn Stream, mut buf: &[u8]) -> io::Result<()> {
     }
 }
 
+/// Closes its connection if the thread it lives on unwinds (a panic in a user's [`Stream`],
+/// or a bug here), so the connection's callers fail at once instead of at their deadlines
+/// and the connection leaves the pool.
+struct CloseOnUnwind<'a>(&'a H2Conn);
+
+impl Drop for CloseOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close(Failure::Conn(
+                ErrorKind::Io,
+                "http2 connection thread panicked".into(),
+            ));
+        }
+    }
+}
+
+/// Counts a thread out of the transport's count when it ends, by return or unwind.
+struct CountedOut(Arc<AtomicUsize>);
+
+impl Drop for CountedOut {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn spawn_counted(
     threads: &Arc<AtomicUsize>,
     name: &str,
@@ -1423,8 +1566,8 @@ fn spawn_counted(
         .name(name.into())
         .stack_size(256 << 10)
         .spawn(move || {
+            let _out = CountedOut(counted);
             f();
-            counted.fetch_sub(1, Ordering::SeqCst);
         });
     match r {
         Ok(_) => Ok(()),
@@ -1534,6 +1677,8 @@ impl H2Body {
                         .and_then(|s| s.trailers.take());
                     self.done = true;
                     core.forget(self.id);
+                    drop(core);
+                    conn.after_stream();
                 }
                 return Ok(n);
             }
@@ -1545,6 +1690,8 @@ impl H2Body {
                 *trailers = s.trailers.take();
                 self.done = true;
                 core.forget(self.id);
+                drop(core);
+                conn.after_stream();
                 return Ok(0);
             }
             if self.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
@@ -1569,7 +1716,7 @@ impl Drop for H2Body {
     fn drop(&mut self) {
         if !self.done {
             self.conn.core.lock().forget(self.id);
-            self.conn.changed.notify_all();
+            self.conn.after_stream();
         }
     }
 }

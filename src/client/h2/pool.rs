@@ -131,8 +131,12 @@ pub(crate) fn round_trip(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (conn, dialed) = match get_conn(t, key, mode, opts)? {
-            Got::Conn { conn, dialed } => (conn, dialed),
+        let (conn, dialed, reserved) = match get_conn(t, key, mode, opts)? {
+            Got::Conn {
+                conn,
+                dialed,
+                reserved,
+            } => (conn, dialed, reserved),
             Got::Http1 { dialed } => {
                 if !t.cfg.protocols.http1 {
                     return Err(Error::invalid_input(
@@ -148,7 +152,7 @@ pub(crate) fn round_trip(
             idle_time: Duration::ZERO,
         });
         let req_id = t.next_request_id();
-        match conn.round_trip(t, req, opts, req_id) {
+        match conn.round_trip(t, req, opts, req_id, reserved) {
             Ok(resp) => return Ok(Route::Done(Box::new(resp))),
             Err(e) => {
                 let RtError {
@@ -172,8 +176,13 @@ pub(crate) fn round_trip(
 
 /// What `get_conn` found.
 enum Got {
-    /// An HTTP/2 connection; `dialed` if this caller dialed it.
-    Conn { conn: Arc<H2Conn>, dialed: bool },
+    /// An HTTP/2 connection; `dialed` if this caller dialed it; `reserved` if a stream on it
+    /// is reserved for this caller.
+    Conn {
+        conn: Arc<H2Conn>,
+        dialed: bool,
+        reserved: bool,
+    },
     /// The server speaks HTTP/1.1 only; `dialed` if this caller found that out by dialing.
     Http1 { dialed: bool },
 }
@@ -183,22 +192,60 @@ enum Role {
     Wait(Arc<DialCall>),
 }
 
+/// A connection of the pool for `key` to send on, if there is one to use. Not strict: one
+/// with a free stream, reserved for the caller; failing that, with `max_conns_per_host`
+/// connections open (or being dialed), the one with the fewest streams, to wait on. Strict:
+/// any that can still take streams.
+fn pick(p: &H2Pool, key: &ConnKey, strict: bool, max_conns: usize) -> Option<Got> {
+    let list = p.conns.get(key)?;
+    let mut usable = list.iter().filter(|c| c.usable());
+    if strict {
+        return usable.next().map(|c| Got::Conn {
+            conn: Arc::clone(c),
+            dialed: false,
+            reserved: false,
+        });
+    }
+    if let Some(c) = list.iter().find(|c| c.try_reserve()) {
+        return Some(Got::Conn {
+            conn: Arc::clone(c),
+            dialed: false,
+            reserved: true,
+        });
+    }
+    let open =
+        list.iter().filter(|c| c.usable()).count() + usize::from(p.dialing.contains_key(key));
+    if max_conns == 0 || open < max_conns {
+        return None;
+    }
+    usable
+        .min_by_key(|c| c.active_streams())
+        .map(|c| Got::Conn {
+            conn: Arc::clone(c),
+            dialed: false,
+            reserved: false,
+        })
+}
+
 /// A connection for `key` that can take a new stream: one in the pool, the one another
 /// caller is dialing, or a new one. `None`: the server speaks HTTP/1.1 only.
+///
+/// A caller waiting for another's dial that failed with a timeout or a cancel (which may
+/// have been the dialing caller's own deadline) tries once more, dialing itself if no one
+/// else is, rather than fail with an error that may not be its own.
 fn get_conn(
     t: &Arc<TransportInner>,
     key: &ConnKey,
     mode: Mode,
     opts: &RequestOptions,
 ) -> Result<Got> {
+    let strict = t.cfg.http2.strict_max_concurrent_streams;
+    let mut retried = false;
     loop {
         let role = {
             let mut p = t.h2.lock();
-            if let Some(c) = p.conns.get(key).and_then(|v| v.iter().find(|c| c.usable())) {
-                return Ok(Got::Conn {
-                    conn: Arc::clone(c),
-                    dialed: false,
-                });
+            if let Some(got) = pick(&p, key, strict, t.cfg.max_conns_per_host) {
+                return Ok(got);
             }
             if p.h1_only.contains(key) {
                 return Ok(Got::Http1 { dialed: false });
@@ -217,8 +264,18 @@ fn get_conn(
                 let mut r = call.result.lock();
                 loop {
                     if let Some(res) = &*r {
-                        if let Err((kind, msg)) = res {
-                            return Err(Error::with_source(*kind, msg.clone()));
+                        match res {
+                            Err((kind, _))
+                                if !retried
+                                    && matches!(
+                                        kind,
+                                        ErrorKind::Timeout(_) | ErrorKind::Canceled
+                                    ) =>
+                            {
+                                retried = true;
+                            }
+                            Err((kind, msg)) => return Err(Error::with_source(*kind, msg.clone())),
+                            Ok(()) => {}
                         }
                         break;
                     }
@@ -239,6 +296,9 @@ fn get_conn(
             }
             Role::Dial(call) => {
                 let r = dial(t, key, mode, opts);
+                // The new connection's first stream is this caller's: it is reserved before
+                // the waiters can see the connection.
+                let reserved = !strict && matches!(&r, Ok(Some(c)) if c.try_reserve());
                 {
                     let mut p = t.h2.lock();
                     p.dialing.remove(key);
@@ -256,7 +316,11 @@ fn get_conn(
                 });
                 call.done.notify_all();
                 return r.map(|c| match c {
-                    Some(conn) => Got::Conn { conn, dialed: true },
+                    Some(conn) => Got::Conn {
+                        conn,
+                        dialed: true,
+                        reserved,
+                    },
                     None => Got::Http1 { dialed: true },
                 });
             }
