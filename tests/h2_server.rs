@@ -993,3 +993,43 @@ fn declared_length_caps_the_body() {
     assert_eq!(r.body, b"abc");
     assert_eq!(r.reset, None);
 }
+
+/// Request bodies that handlers do not read hold at most the connection's window (1 MiB)
+/// on one connection, not streams × the stream window: the connection's credit comes back
+/// only as handlers read (or bytes are dropped), as in Go's server. A client that sends past
+/// it gets `GOAWAY FLOW_CONTROL_ERROR`.
+#[test]
+fn unread_bodies_hold_at_most_the_connection_window() {
+    let (h, started, release) = gated();
+    let srv = h2c_server(h2c_config(), h);
+    let mut c = H2Client::connect(srv.addr());
+    c.expect("server settings", |f| matches!(f, In::Settings(_)));
+    let post = |c: &mut H2Client, id: u32| {
+        c.headers(
+            id,
+            &[
+                (":method", "POST"),
+                (":scheme", "http"),
+                (":authority", "localhost"),
+                (":path", "/up"),
+            ],
+            false,
+        );
+    };
+    for id in [1, 3, 5, 7, 9] {
+        post(&mut c, id);
+        started.recv_timeout(DEADLINE).unwrap();
+    }
+    // 4 streams × 256 KiB (each stream's whole window) = 1 MiB: the connection's window.
+    let chunk = vec![7u8; 16 << 10];
+    for id in [1, 3, 5, 7] {
+        for _ in 0..16 {
+            c.data(id, &chunk, false);
+        }
+    }
+    // One octet more, on a stream with window to spare, overruns the connection's window.
+    c.data(9, b"x", false);
+    let (_, code, _) = c.expect_goaway();
+    assert_eq!(code, ErrorCode::FlowControl);
+    drop(release);
+}

@@ -246,7 +246,8 @@ impl Core {
         );
         if let Some(st) = self.streams.get_mut(&id) {
             st.reset.get_or_insert(code);
-            st.drop_body();
+            let dropped = st.drop_body();
+            self.release_conn(dropped);
         }
         if self.reset_ids.len() >= RECENTLY_RESET {
             self.reset_ids.pop_front();
@@ -272,7 +273,27 @@ impl Core {
         }
         st.state = next;
         if next == State::Closed && !st.handler {
+            let dropped = st.drop_body();
             self.streams.remove(&id);
+            self.release_conn(dropped);
+        }
+    }
+
+    /// `n` octets of request data left this connection's buffers (read by a handler, or
+    /// dropped): the connection's credit for them comes back (a `WINDOW_UPDATE` once enough
+    /// is owed).
+    pub(crate) fn release_conn(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        if let Some(inc) = self.conn_recv.release(n) {
+            self.queue_frame(
+                &Frame::WindowUpdate(WindowUpdate {
+                    stream_id: 0,
+                    increment: inc,
+                }),
+                Kind::Control,
+            );
         }
     }
 
@@ -735,7 +756,8 @@ fn on_frame(conn: &Arc<H2Conn>, rd: &mut Reader, frame: Frame<'_>) -> Result<()>
             }
             if let Some(st) = core.streams.get_mut(&r.stream_id) {
                 st.reset.get_or_insert(r.code);
-                st.drop_body();
+                let dropped = st.drop_body();
+                core.release_conn(dropped);
                 core.wake(r.stream_id);
                 core.set_state(r.stream_id, State::Closed);
             }
@@ -826,19 +848,13 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     let flow = d.flow_controlled_len();
     let mut core = conn.core.lock();
     core.conn_recv.receive(0, flow)?;
-    // The connection's credit comes back at once: each stream's buffer is bounded by its own
-    // window, so a handler that reads slowly holds back only its stream.
-    if let Some(inc) = core.conn_recv.release(flow) {
-        core.queue_frame(
-            &Frame::WindowUpdate(WindowUpdate {
-                stream_id: 0,
-                increment: inc,
-            }),
-            Kind::Control,
-        );
-    }
+    // The connection's credit comes back as the bytes leave this connection's buffers (a
+    // handler reads them, or they are dropped), as Go's server does: what one connection
+    // buffers is bounded by its window (CONN_WINDOW), not by streams × stream window. Bytes
+    // that are not kept (padding, data for a stream that is gone) give it back at once.
     let last = core.last_stream_id;
     let Some(st) = core.streams.get_mut(&id).filter(|s| s.state.can_recv()) else {
+        core.release_conn(flow);
         if id > last {
             if core.going_away {
                 // A stream the GOAWAY said would be ignored (§6.8): its data is dropped, its
@@ -860,6 +876,7 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     };
     if let Err(e) = st.recv.receive(id, flow) {
         log::debug!("http2 from {}: {e}", conn.shared.remote_addr);
+        core.release_conn(flow);
         core.reset_stream(id, ErrorCode::FlowControl);
         return Ok(());
     }
@@ -884,6 +901,7 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
             Kind::Control,
         );
     }
+    core.release_conn(padding);
     if too_long || too_short {
         // §8.1.1: DATA that does not add up to content-length makes the request malformed.
         core.reset_stream(id, ErrorCode::Protocol);
@@ -1203,10 +1221,13 @@ impl StreamEntry {
     /// Forgets the buffered body and trailers of a reset stream: its handler's reads fail
     /// from now on, so they would only hold memory (up to the stream window each, for as long
     /// as the handler runs or waits to run).
-    fn drop_body(&mut self) {
+    /// Returns how many body bytes it dropped, whose connection credit the caller gives back.
+    fn drop_body(&mut self) -> u32 {
+        let held: usize = self.body.iter().map(Vec::len).sum::<usize>() - self.body_off;
         self.body = VecDeque::new();
         self.body_off = 0;
         self.trailers = None;
+        u32::try_from(held).unwrap_or(u32::MAX)
     }
 
     /// Copies buffered body bytes into `out`; returns how many.

@@ -85,7 +85,8 @@ impl Incoming for H2Body {
             }
             let n = st.take_body(out);
             if n > 0 {
-                // §6.9: the stream's credit comes back as the handler reads.
+                // §6.9: the stream's credit comes back as the handler reads, and the
+                // connection's with it.
                 let update = if st.state.can_recv() {
                     st.recv.release(n as u32)
                 } else {
@@ -100,6 +101,7 @@ impl Incoming for H2Body {
                         Kind::Control,
                     );
                 }
+                core.release_conn(n as u32);
                 return Ok(n);
             }
             if st.reset.is_some() || broken {
