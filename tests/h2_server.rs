@@ -1033,3 +1033,23 @@ fn unread_bodies_hold_at_most_the_connection_window() {
     assert_eq!(code, ErrorCode::FlowControl);
     drop(release);
 }
+
+/// At `max_connections`, an HTTP/2 connection with no stream open counts as idle, as an
+/// HTTP/1 connection between requests does: a new client is admitted at once by closing it,
+/// with a `GOAWAY` (NO_ERROR, its last stream), so a request it sends meanwhile is retried
+/// elsewhere rather than lost.
+#[test]
+fn idle_http2_connection_is_evicted_at_max_connections() {
+    let mut cfg = h2c_config();
+    cfg.max_connections = 1;
+    let srv = h2c_server(cfg, hello);
+    let mut a = H2Client::connect(srv.addr());
+    a.get(1, "/a");
+    assert_eq!(a.response(1).status, 200);
+    let mut b = srv.connect();
+    b.send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(b.read_response().text(), "HTTP/1.1 GET /b");
+    let (last, code, _) = a.expect_goaway();
+    assert_eq!((last, code), (1, ErrorCode::NoError));
+    assert_eq!(srv.server().num_evicted(), 1);
+}

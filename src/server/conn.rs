@@ -325,16 +325,24 @@ impl ConnShared {
         self.state.load(Ordering::SeqCst)
     }
 
-    /// Marks the connection `Idle` since `now` (the serve loop, between requests); returns the
-    /// word stored, which the serve loop later claims back with [`claim_active`].
+    /// Marks the connection `Idle` since `now` (the serve loop, between requests); returns the word stored, which the serve loop later
+    /// claims back with [`claim_active`].
     ///
     /// [`claim_active`]: Self::claim_active
     fn set_idle(&self, srv: &ServerInner, now: Instant) -> u64 {
+        let word = self.store_idle(srv, now);
+        srv.conn_state_changed(self.remote_addr, ConnState::Idle);
+        word
+    }
+
+    /// [`set_idle`](Self::set_idle) without telling the connection-state hook: an HTTP/2
+    /// connection reports `Idle` and `Active` by its streams, while its state word follows
+    /// every frame.
+    pub(crate) fn store_idle(&self, srv: &ServerInner, now: Instant) -> u64 {
         let micros = now.saturating_duration_since(srv.epoch).as_micros();
         let micros = u64::try_from(micros).unwrap_or(u64::MAX).min(u64::MAX >> 8);
         let word = (micros << 8) | ConnState::Idle as u64;
         self.state.store(word, Ordering::SeqCst);
-        srv.conn_state_changed(self.remote_addr, ConnState::Idle);
         word
     }
 
@@ -342,19 +350,23 @@ impl ConnShared {
     /// `word` it stored) becomes `Active`. False if the server claimed the connection first,
     /// to close it: the request must then not be served.
     pub(crate) fn claim_active(&self, srv: &ServerInner, word: u64) -> bool {
-        let won = self
-            .state
+        let won = self.claim_active_quietly(word);
+        if won {
+            srv.conn_state_changed(self.remote_addr, ConnState::Active);
+        }
+        won
+    }
+
+    /// [`claim_active`](Self::claim_active) without telling the connection-state hook.
+    pub(crate) fn claim_active_quietly(&self, word: u64) -> bool {
+        self.state
             .compare_exchange(
                 word,
                 ConnState::Active as u64,
                 Ordering::SeqCst,
                 Ordering::SeqCst,
             )
-            .is_ok();
-        if won {
-            srv.conn_state_changed(self.remote_addr, ConnState::Active);
-        }
-        won
+            .is_ok()
     }
 
     /// The server's claim of a connection it found waiting between requests, in state `word`

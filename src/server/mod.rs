@@ -404,7 +404,15 @@ fn evict_longest_idle(conns: &mut Conns) -> Option<Arc<ConnShared>> {
             .min_by_key(|(w, _)| conn::idle_since(*w))?;
         if c.claim_for_close(word) {
             let c = Arc::clone(c);
-            let _ = c.tcp.shutdown(std::net::Shutdown::Both);
+            match c.on_shutdown.get() {
+                // An HTTP/2 connection with no stream open: GOAWAY, then it closes itself
+                // (never blocks), so a request the client sends meanwhile is retried
+                // elsewhere rather than lost.
+                Some(graceful) => graceful(),
+                None => {
+                    let _ = c.tcp.shutdown(std::net::Shutdown::Both);
+                }
+            }
             conns.evicted.insert(c.id);
             conns.evictions += 1;
             return Some(c);

@@ -580,6 +580,12 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
     let mut preface = false;
     let mut settings_seen = false;
     let mut idle_since: Option<Instant> = None;
+    // The state word stored while no stream is open (the connection may then be evicted at
+    // `max_connections`), claimed back when the client sends anything. The connection-state
+    // hook hears `Idle` when the last stream ends and `Active` when one opens (`hook_idle`),
+    // not every frame.
+    let mut idle_word: Option<u64> = None;
+    let mut hook_idle = false;
     loop {
         // Decode what is buffered.
         loop {
@@ -664,8 +670,19 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
                     .and_then(|d| conn.shared.accepted.checked_add(d))
             } else if core.active == 0 && core.handlers == 0 {
                 let since = *idle_since.get_or_insert(now);
+                if idle_word.is_none() && !core.going_away {
+                    idle_word = Some(conn.shared.store_idle(srv, since));
+                    if !hook_idle {
+                        hook_idle = true;
+                        srv.conn_state_changed(conn.shared.remote_addr, ConnState::Idle);
+                    }
+                    srv.went_idle();
+                }
                 srv.config.idle_timeout.and_then(|d| since.checked_add(d))
             } else {
+                if std::mem::take(&mut hook_idle) {
+                    srv.conn_state_changed(conn.shared.remote_addr, ConnState::Active);
+                }
                 idle_since = None;
                 Some(now + RECHECK)
             }
@@ -678,7 +695,16 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
                 buf.truncate(len);
                 return conn.core.lock().finished();
             }
-            Ok(n) => buf.truncate(len + n),
+            Ok(n) => {
+                buf.truncate(len + n);
+                if let Some(word) = idle_word.take() {
+                    if !conn.shared.claim_active_quietly(word) {
+                        // Evicted at max_connections (or shut down) while idle: no new
+                        // stream is served; what the client just sent is past the GOAWAY.
+                        conn.graceful_shutdown();
+                    }
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                 buf.truncate(len);
                 if !preface || !settings_seen {
