@@ -839,10 +839,12 @@ fn idle_timeout_goaway() {
 #[test]
 fn ping_flood_ends_the_connection() {
     // A client that sends pings and never reads: the server stops at its control-frame
-    // bound instead of queueing answers without limit. The stall timeout is long, so only
-    // that bound can end the connection within the test's deadline.
+    // bound instead of queueing answers without limit. The stall and idle timeouts are long,
+    // so only that bound can end the connection within the test's deadline (checked: with
+    // the bound lifted, this test fails).
     let cfg = Config {
         inactivity_timeout: Some(Duration::from_secs(60)),
+        idle_timeout: Some(Duration::from_secs(60)),
         ..h2c_config()
     };
     let srv = h2c_server(cfg, hello);
