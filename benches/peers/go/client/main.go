@@ -2,16 +2,29 @@
 // as the Rust client-bench (--impl accepts only "go"):
 //
 //	client --url URL --mode seq|par [--threads 8] [--duration 5s | --requests N] [--warmup 200] [--ctxsw]
+//	       [--tls-ca CERT.pem] [--h2]
 //
 // One http.Client shared by every goroutine, with MaxIdleConnsPerHost set to the thread count
 // so parallel callers keep their connections. Every body is read to its end. With --ctxsw,
-// context switches and CPU time per request come from getrusage(RUSAGE_SELF).
+// context switches and CPU time per request come from getrusage(RUSAGE_SELF). "dials" counts
+// the connections dialled during the run, "dials_total" those since the start.
+//
+// --tls-ca trusts that certificate for https:// URLs; --h2 sets ForceAttemptHTTP2 (needed
+// once the transport has its own dialer and TLS configuration), so every goroutine shares one
+// HTTP/2 connection, and fails the run if a response comes over another protocol. With --h2
+// one request is sent alone before the parallel warm-up: goroutines racing to the first dial
+// would each dial, and all but one of those connections would be closed again
+// (benches/h2_client.sh). "version" is the first response's protocol.
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -60,6 +73,8 @@ func main() {
 	requests := flag.Int64("requests", 0, "stop after this many requests instead")
 	warmup := flag.Int("warmup", 200, "untimed requests per goroutine first")
 	ctxsw := flag.Bool("ctxsw", false, "report context switches and CPU time per request")
+	tlsCA := flag.String("tls-ca", "", "PEM certificate to trust for https:// URLs")
+	h2 := flag.Bool("h2", false, "speak HTTP/2 (one shared connection); fail on any other protocol")
 	flag.Parse()
 	if *impl != "go" || *url == "" || (*mode != "seq" && *mode != "par") {
 		fmt.Fprintln(os.Stderr, "usage: client --url URL --mode seq|par [--threads N] [--duration 5s | --requests N] [--warmup N] [--ctxsw]")
@@ -74,19 +89,57 @@ func main() {
 	if *mode == "seq" || n < 1 {
 		n = 1
 	}
-	tr := &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: n}
+	// The default transport's dialer, counting dials.
+	var dials int64
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		MaxIdleConns:        100,
+		MaxIdleConnsPerHost: n,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			atomic.AddInt64(&dials, 1)
+			return dialer.DialContext(ctx, network, addr)
+		},
+		ForceAttemptHTTP2: *h2,
+	}
+	if *tlsCA != "" {
+		pem, err := os.ReadFile(*tlsCA)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "client:", err)
+			os.Exit(2)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			fmt.Fprintln(os.Stderr, "client:", *tlsCA, "holds no certificate")
+			os.Exit(2)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	}
 	client := &http.Client{Transport: tr}
+	var version atomic.Value
 	get := func() error {
 		resp, err := client.Get(*url)
 		if err != nil {
 			return err
+		}
+		if version.Load() == nil {
+			version.Store(resp.Proto)
 		}
 		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if err == nil && resp.StatusCode/100 != 2 {
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
+		if err == nil && *h2 && resp.ProtoMajor != 2 {
+			err = fmt.Errorf("response over %s, not HTTP/2", resp.Proto)
+		}
 		return err
+	}
+
+	if *h2 {
+		if err := get(); err != nil {
+			fmt.Fprintln(os.Stderr, "client: first request failed:", err)
+			os.Exit(1)
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -136,12 +189,14 @@ func main() {
 			lats[i] = lat
 		}(i)
 	}
+	dialsBefore := atomic.LoadInt64(&dials)
 	before := getUsage()
 	t0 := time.Now()
 	close(start)
 	wg.Wait()
 	seconds := time.Since(t0).Seconds()
 	after := getUsage()
+	dialsRun := atomic.LoadInt64(&dials) - dialsBefore
 
 	var all []int64
 	var errors int64
@@ -154,6 +209,10 @@ func main() {
 	var b strings.Builder
 	fmt.Fprintf(&b, `{"impl":"go","mode":"%s","threads":%d,"requests":%d,"errors":%d,"seconds":%.3f,"rps":%.1f,"p50_us":%.1f,"p99_us":%.1f`,
 		*mode, n, reqs, errors, seconds, float64(reqs)/seconds, percentile(all, 0.50), percentile(all, 0.99))
+	fmt.Fprintf(&b, `,"dials":%d,"dials_total":%d`, dialsRun, atomic.LoadInt64(&dials))
+	if v, ok := version.Load().(string); ok {
+		fmt.Fprintf(&b, `,"version":"%s"`, v)
+	}
 	if *ctxsw {
 		d := float64(reqs)
 		if d < 1 {

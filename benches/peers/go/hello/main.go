@@ -4,9 +4,13 @@
 //
 // Every request gets 200 OK (/big: 256 KiB of zeros), Content-Type: text/plain and the 13-byte body "Hello, World!"
 // (net/http adds Content-Length and Date), with keep-alive, as nethttp-hello and hyper-hello do.
+// /read sends the response head at once, then reads the request body to its end before the
+// body "Hello, World!": a request whose body never ends holds its handler, as in
+// nethttp-hello-tls (benches/h2_mem.sh).
 package main
 
 import (
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -25,9 +29,14 @@ func main() {
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
-		if r.URL.Path == "/big" {
+		switch r.URL.Path {
+		case "/big":
 			w.Write(big)
 			return
+		case "/read":
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			io.Copy(io.Discard, r.Body)
 		}
 		w.Write(body)
 	})

@@ -3,6 +3,7 @@
 //! ```text
 //! client-bench --impl nethttp|ureq|reqwest --url URL --mode seq|par [--threads 8]
 //!              [--duration 5s | --requests N] [--warmup 200] [--ctxsw]
+//!              [--tls-ca CERT.pem] [--h2]
 //! ```
 //!
 //! `seq` sends one request after another from one thread; `par` runs `--threads` threads that
@@ -11,7 +12,16 @@
 //! `--ctxsw` also context switches and CPU time per request, from `getrusage(RUSAGE_SELF)`
 //! (every thread of the process, including exited ones). The calling threads are named
 //! `caller`, so `perf record -e sched:sched_switch` can tell them from the library's threads
-//! (benches/run.sh does). For nethttp, `dials` counts connections opened during the run.
+//! (benches/run.sh does). For nethttp, `dials` counts connections opened during the run and
+//! `dials_total` those opened since the start, warm-up included.
+//!
+//! `--tls-ca CERT.pem` trusts that certificate for `https://` URLs. nethttp's `Transport`
+//! (feature `http2`, on in this crate) offers ALPN `h2` there and, if the server picks it,
+//! shares one connection among all threads; `--h2` requires it: a response over any other
+//! protocol fails the run. With `--h2` one request is sent alone before the parallel warm-up,
+//! so that connection is dialled once, not by every thread racing to the first dial
+//! (benches/h2_client.sh). For nethttp the JSON names the `version` of the first response.
+//! Both options are nethttp only (ureq and reqwest are built here without TLS).
 //!
 //! With `CB_PER_THREAD` set in the environment, each calling thread makes its own client (so
 //! its own pool of one connection) instead of sharing one: a diagnostic that separates the
@@ -20,11 +30,12 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: client-bench --impl nethttp|ureq|reqwest --url URL --mode seq|par \
-                     [--threads N] [--duration 5s | --requests N] [--warmup N] [--ctxsw]";
+                     [--threads N] [--duration 5s | --requests N] [--warmup N] [--ctxsw] \
+                     [--tls-ca CERT.pem] [--h2]";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Impl {
@@ -62,6 +73,10 @@ struct Args {
     stop: Stop,
     warmup: u64,
     ctxsw: bool,
+    /// PEM certificate trusted for `https://` (nethttp only).
+    tls_ca: Option<String>,
+    /// Every response must come over HTTP/2 (nethttp only).
+    h2: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -89,6 +104,8 @@ fn parse_args() -> Result<Args, String> {
     let mut stop = Stop::After(Duration::from_secs(5));
     let mut warmup = 200;
     let mut ctxsw = false;
+    let mut tls_ca = None;
+    let mut h2 = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
@@ -116,24 +133,35 @@ fn parse_args() -> Result<Args, String> {
             }
             "--warmup" => warmup = val()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             "--ctxsw" => ctxsw = true,
+            "--tls-ca" => tls_ca = Some(val()?),
+            "--h2" => h2 = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     let mode = mode.ok_or("--mode is required")?;
+    let imp = imp.ok_or("--impl is required")?;
+    if (tls_ca.is_some() || h2) && imp != Impl::Nethttp {
+        return Err("--tls-ca and --h2 are for --impl nethttp only".into());
+    }
     Ok(Args {
-        imp: imp.ok_or("--impl is required")?,
+        imp,
         url: url.ok_or("--url is required")?,
         mode,
         threads: if mode == Mode::Seq { 1 } else { threads.max(1) },
         stop,
         warmup,
         ctxsw,
+        tls_ca,
+        h2,
     })
 }
 
 /// Connections nethttp opened, to tell keep-alive reuse from re-dialling.
 static DIALS: AtomicU64 = AtomicU64::new(0);
+
+/// The protocol version of nethttp's first response.
+static VERSION: OnceLock<nethttp::Version> = OnceLock::new();
 
 /// nethttp's default dialer, counting dials in `DIALS`.
 #[derive(Debug)]
@@ -153,21 +181,43 @@ impl nethttp::net::Dial for CountingDialer {
 
 /// One client object, shared by every thread of the run.
 enum Client {
-    Nethttp(nethttp::Client),
+    Nethttp {
+        client: nethttp::Client,
+        /// Every response must come over HTTP/2.
+        require_h2: bool,
+    },
     Ureq(ureq::Agent),
     Reqwest(reqwest::blocking::Client),
 }
 
 impl Client {
-    fn new(imp: Impl, threads: usize) -> Client {
-        match imp {
-            // Default transport (keeps 32 idle connections per host), but counting dials.
-            Impl::Nethttp => Client::Nethttp(nethttp::Client::with_transport(
-                nethttp::Transport::with_config(nethttp::client::TransportConfig {
-                    dialer: Arc::new(CountingDialer(nethttp::net::TcpDialer::default())),
-                    ..Default::default()
-                }),
-            )),
+    fn new(args: &Args, threads: usize) -> Client {
+        match args.imp {
+            // Default transport (keeps 32 idle connections per host; HTTP/2 over TLS when the
+            // server picks it by ALPN), but counting dials.
+            Impl::Nethttp => {
+                let mut tls = nethttp::tls::ClientTls::default();
+                if let Some(path) = &args.tls_ca {
+                    let pem = std::fs::read(path).unwrap_or_else(|e| {
+                        eprintln!("client-bench: {path}: {e}");
+                        std::process::exit(2);
+                    });
+                    if let Err(e) = tls.add_root_certificates_pem(&pem) {
+                        eprintln!("client-bench: {path}: {e}");
+                        std::process::exit(2);
+                    }
+                }
+                Client::Nethttp {
+                    client: nethttp::Client::with_transport(nethttp::Transport::with_config(
+                        nethttp::client::TransportConfig {
+                            dialer: Arc::new(CountingDialer(nethttp::net::TcpDialer::default())),
+                            tls,
+                            ..Default::default()
+                        },
+                    )),
+                    require_h2: args.h2,
+                }
+            }
             // ureq 3 keeps 3 idle connections per host by default; raise it so parallel
             // threads do not re-dial.
             Impl::Ureq => Client::Ureq(
@@ -190,10 +240,17 @@ impl Client {
     fn get(&self, url: &str, buf: &mut Vec<u8>) -> Result<usize, String> {
         buf.clear();
         match self {
-            Client::Nethttp(c) => {
+            Client::Nethttp {
+                client: c,
+                require_h2,
+            } => {
                 let mut resp = c.get(url).map_err(|e| e.to_string())?;
                 if !resp.status.is_success() {
                     return Err(format!("status {}", resp.status));
+                }
+                VERSION.get_or_init(|| resp.version);
+                if *require_h2 && resp.version != nethttp::Version::HTTP_2 {
+                    return Err(format!("response over {:?}, not HTTP/2", resp.version));
                 }
                 resp.body()
                     .read_to_end(buf)
@@ -259,7 +316,16 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let client = Client::new(args.imp, args.threads);
+    let client = Client::new(&args, args.threads);
+
+    // Over HTTP/2 every thread shares one connection: dial it once, from one request, before
+    // the threads race to it.
+    if args.h2 {
+        if let Err(e) = client.get(&args.url, &mut Vec::new()) {
+            eprintln!("client-bench: first request failed: {e}");
+            std::process::exit(1);
+        }
+    }
 
     // Warm up: open the connections and fault in the code paths, in parallel for `par` so
     // the pool holds one connection per thread before the clock starts.
@@ -291,8 +357,7 @@ fn main() {
                         let mut lat = Vec::with_capacity(1 << 16);
                         let mut errors = 0u64;
                         let mut buf = Vec::with_capacity(64);
-                        let own = std::env::var_os("CB_PER_THREAD")
-                            .map(|_| Client::new(args.imp, 1));
+                        let own = std::env::var_os("CB_PER_THREAD").map(|_| Client::new(&args, 1));
                         let client = own.as_ref().unwrap_or(&client);
                         for _ in 0..args.warmup {
                             let _ = client.get(&args.url, &mut buf);
@@ -357,7 +422,13 @@ fn main() {
         percentile(&lat, 0.99),
     );
     if args.imp == Impl::Nethttp {
-        json.push_str(&format!(",\"dials\":{dials}"));
+        json.push_str(&format!(
+            ",\"dials\":{dials},\"dials_total\":{}",
+            DIALS.load(Ordering::Relaxed)
+        ));
+    }
+    if let Some(v) = VERSION.get() {
+        json.push_str(&format!(",\"version\":\"{v:?}\""));
     }
     if args.ctxsw {
         let n = requests.max(1) as f64;

@@ -4,6 +4,10 @@
 //! for it (h2load, curl) gets it; wrk gets HTTP/1.1. With `HELLO_H2C` set in the environment,
 //! `nethttp-hello-tls ADDR` serves plain TCP with h2c (HTTP/2 with prior knowledge) accepted
 //! beside HTTP/1.1 (benches/h2.sh).
+//!
+//! `/read` sends the response head at once, then reads the request body to its end before
+//! the body: a request whose body never ends holds its handler, as in Go's hello
+//! (benches/h2_mem.sh).
 
 use nethttp::server::{Config, Request, ResponseWriter, Server};
 
@@ -21,11 +25,15 @@ fn main() {
         ..Config::default()
     };
     cfg.http2.h2c = h2c;
-    let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, _r: &mut Request| {
+    let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, r: &mut Request| {
         w.headers_mut().insert(
             "content-type",
             nethttp::HeaderValue::from_static("text/plain"),
         );
+        if r.uri.path() == "/read" {
+            let _ = w.flush();
+            let _ = std::io::copy(r.body(), &mut std::io::sink());
+        }
         let _ = w.write_all(BODY);
     });
     let served = if h2c {

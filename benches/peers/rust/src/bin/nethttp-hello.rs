@@ -16,7 +16,7 @@ fn main() {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".into());
     let cfg = Config {
-        addr: addr,
+        addr,
         reuse_port: std::env::var_os("HELLO_REUSE_PORT").is_some(),
         ..Config::default()
     };
