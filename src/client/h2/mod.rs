@@ -258,9 +258,26 @@ struct StreamEntry {
     /// Still counted in `Core::active`.
     counted: bool,
     failed: Option<Failure>,
+    /// What the stream's caller waits on for its head and body (its own, so an event on one
+    /// stream wakes one caller, not all).
+    cv: Arc<Condvar>,
 }
 
 impl Core {
+    /// Wakes the caller waiting for stream `id`'s head or body.
+    fn wake(&self, id: u32) {
+        if let Some(s) = self.streams.get(&id) {
+            s.cv.notify_all();
+        }
+    }
+
+    /// Wakes every stream's caller: the connection broke or is going away.
+    fn wake_all(&self) {
+        for s in self.streams.values() {
+            s.cv.notify_all();
+        }
+    }
+
     fn queue(&mut self, buf: Vec<u8>) {
         self.queued_bytes += buf.len();
         if self.out.send(Out::Frames(buf)).is_err() && self.broken.is_none() {
@@ -492,6 +509,7 @@ impl H2Conn {
             }
         }
         let _ = core.out.send(Out::Close);
+        core.wake_all();
         drop(core);
         self.changed.notify_all();
         let _ = self.stream.shutdown(Shutdown::Read);
@@ -729,6 +747,7 @@ impl H2Conn {
                 code,
             }));
         }
+        core.wake(id);
         drop(core);
         self.changed.notify_all();
     }
@@ -807,6 +826,7 @@ impl H2Conn {
                         }
                     }
                 }
+                core.wake_all();
                 drop(core);
                 self.changed.notify_all();
                 if let Some(t) = self.transport.upgrade() {
@@ -848,6 +868,7 @@ impl H2Conn {
                     }
                     core.uncount(r.stream_id);
                 }
+                core.wake(r.stream_id);
                 drop(core);
                 self.changed.notify_all();
             }
@@ -969,6 +990,7 @@ impl H2Conn {
                 );
             }
         }
+        core.wake(id);
         drop(core);
         self.changed.notify_all();
         Ok(())
@@ -1061,6 +1083,7 @@ impl H2Conn {
                 core.reset(id, code, Failure::Protocol(e.kind(), e.to_string()));
             }
         }
+        core.wake(id);
         drop(core);
         self.changed.notify_all();
         Ok(())
@@ -1159,6 +1182,7 @@ impl H2Conn {
                     end_sent: end_stream,
                     counted: true,
                     failed: None,
+                    cv: Arc::new(Condvar::new()),
                 },
             );
             core.by_req.insert(req_id, id);
@@ -1260,7 +1284,8 @@ impl H2Conn {
                         body: if unprocessed { spare } else { None },
                     }));
                 }
-                if wait(&self.changed, &mut core, head_deadline) {
+                let cv = Arc::clone(&s.cv);
+                if wait(&cv, &mut core, head_deadline) {
                     core.reset(
                         id,
                         ErrorCode::Cancel,
@@ -1314,6 +1339,7 @@ impl H2Conn {
                     Failure::Protocol(e.kind(), format!("sending the request body: {e}")),
                 );
             }
+            core.wake(id);
         }
         self.changed.notify_all();
     }
@@ -1587,6 +1613,7 @@ impl Cancelable for H2Conn {
                 if let Some(s) = core.streams.get_mut(&id) {
                     s.failed = Some(Failure::Canceled);
                 }
+                core.wake(id);
             }
         }
         self.changed.notify_all();
@@ -1698,7 +1725,8 @@ impl H2Body {
                 core.reset(self.id, ErrorCode::Cancel, Failure::Canceled);
                 return Err(Error::new(ErrorKind::Canceled).into_io());
             }
-            if wait(&conn.changed, &mut core, self.deadline) {
+            let cv = Arc::clone(&s.cv);
+            if wait(&cv, &mut core, self.deadline) {
                 core.reset(
                     self.id,
                     ErrorCode::Cancel,
