@@ -159,6 +159,13 @@ impl ClientTrace {
             f(info);
         }
     }
+    /// [`got_conn`](Self::got_conn) with the information made only if a hook will see it.
+    #[cfg(feature = "http2")]
+    pub(crate) fn got_conn_with(&self, info: impl FnOnce() -> GotConnInfo) {
+        if let Some(f) = &self.got_conn {
+            f(info());
+        }
+    }
     pub(crate) fn put_idle_conn(&self, err: Option<&str>) {
         if let Some(f) = &self.put_idle_conn {
             f(err);

@@ -479,11 +479,15 @@ impl H2Conn {
         room
     }
 
-    /// A stream ended: if the connection will carry nothing more, it goes now rather than at
-    /// its idle timeout.
-    fn after_stream(&self) {
+    /// Stream `id` ended and its caller is done with it: it is forgotten, and if the
+    /// connection will carry nothing more, the connection goes now rather than at its idle
+    /// timeout. Takes the lock it is given (one acquisition per request end).
+    fn end_stream(&self, mut core: parking_lot::MutexGuard<'_, Core>, id: u32) {
+        core.forget(id);
+        let spent = core.spent();
+        drop(core);
         self.changed.notify_all();
-        if self.core.lock().spent() {
+        if spent {
             self.close_idle();
         }
     }
@@ -1483,8 +1487,7 @@ struct StreamGuard {
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         if self.id != 0 {
-            self.conn.core.lock().forget(self.id);
-            self.conn.after_stream();
+            self.conn.end_stream(self.conn.core.lock(), self.id);
         }
     }
 }
@@ -1703,9 +1706,7 @@ impl H2Body {
                         .get_mut(&self.id)
                         .and_then(|s| s.trailers.take());
                     self.done = true;
-                    core.forget(self.id);
-                    drop(core);
-                    conn.after_stream();
+                    conn.end_stream(core, self.id);
                 }
                 return Ok(n);
             }
@@ -1716,9 +1717,7 @@ impl H2Body {
             if s.end_recv {
                 *trailers = s.trailers.take();
                 self.done = true;
-                core.forget(self.id);
-                drop(core);
-                conn.after_stream();
+                conn.end_stream(core, self.id);
                 return Ok(0);
             }
             if self.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
@@ -1743,8 +1742,7 @@ impl Drop for H2Body {
     /// Never blocks.
     fn drop(&mut self) {
         if !self.done {
-            self.conn.core.lock().forget(self.id);
-            self.conn.after_stream();
+            self.conn.end_stream(self.conn.core.lock(), self.id);
         }
     }
 }

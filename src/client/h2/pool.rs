@@ -146,7 +146,7 @@ pub(crate) fn round_trip(
                 return Ok(Route::Http1 { dialed });
             }
         };
-        opts.trace.got_conn(GotConnInfo {
+        opts.trace.got_conn_with(|| GotConnInfo {
             reused: !dialed,
             was_idle: !dialed && conn.active_streams() == 0,
             idle_time: Duration::ZERO,
