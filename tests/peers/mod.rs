@@ -1,9 +1,9 @@
 //! Real peers for interop tests, run as child processes on 127.0.0.1 with a free port and
 //! killed on `Drop`: nginx (static files, `return`, WebDAV `PUT`, keep-alive limits) and
 //! Python's httpbin under gunicorn; and what the HTTP/2 peers share: a test CA with a server
-//! certificate ([`TestPki`]), and beside this file the script httpx runs (`httpx_h2.py`). A
-//! missing peer prints `skipped: <tool> not installed` past the harness's capture, or fails
-//! the test under `CI=true` (`.ci/install-peers` installs them).
+//! certificate ([`TestPki`]), and beside this file the scripts they run (`httpx_h2.py`,
+//! `h2_app.py`, `goh2/`). A missing peer prints `skipped: <tool> not installed` past the
+//! harness's capture, or fails the test under `CI=true` (`.ci/install-peers` installs them).
 
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
