@@ -1,9 +1,9 @@
 //! The HTTP/2 server against independently written HTTP/2 clients: curl (nghttp2 inside)
 //! with prior knowledge over plain TCP (h2c) and with ALPN over TLS, h2load (nghttp2's
 //! load generator) with a few hundred requests as many streams of one connection, and
-//! Python's httpx (httpcore over the `h2` library) over TLS and h2c running
-//! `peers/httpx_h2.py`: a GET, a 1 MiB upload echoed back, a 404 and eight requests that
-//! must be in flight together on one connection.
+//! Python's httpx (`AsyncClient`: httpcore over the `h2` library) over TLS and h2c running
+//! `peers/httpx_h2.py`: a GET, a 1 MiB upload echoed back, a 404, eight requests that must
+//! be in flight together on one connection, and eight half-MiB uploads echoed at once.
 //!
 //! The peers are installed by `.ci/install-peers` (`nghttp2-client` for h2load,
 //! `httpx[http2]` with pip). A missing peer fails the test under `CI=true` and is otherwise
@@ -402,6 +402,7 @@ fn run_httpx(base: &str, ca: Option<&std::path::Path>) {
             &format!("post HTTP/2 200 {len} True httpx {len}"),
             "missing HTTP/2 404",
             &format!("together {TOGETHER} connections 1"),
+            "uploads 8",
         ],
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
