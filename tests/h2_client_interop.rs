@@ -220,6 +220,7 @@ fn build_goh2() -> Option<Result<PathBuf, String>> {
         .env("GOFLAGS", "-mod=mod")
         .env("GOTOOLCHAIN", "local")
         .env("GOWORK", "off")
+        .env("GOENV", "off")
         .env("CGO_ENABLED", "0")
         .env("GOCACHE", out_dir.join("gocache"))
         .env("GOPATH", out_dir.join("gopath"))
