@@ -1,8 +1,9 @@
 //! Real peers for interop tests, run as child processes on 127.0.0.1 with a free port and
 //! killed on `Drop`: nginx (static files, `return`, WebDAV `PUT`, keep-alive limits) and
-//! Python's httpbin under gunicorn. A missing peer prints `skipped: <tool> not installed` past
-//! the harness's capture, or fails the test under `CI=true` (`.ci/install-peers` installs
-//! them).
+//! Python's httpbin under gunicorn; and what the HTTP/2 peers share: a test CA with a server
+//! certificate ([`TestPki`]), and beside this file the scripts they run (`httpx_h2.py`,
+//! `h2_app.py`, `goh2/`). A missing peer prints `skipped: <tool> not installed` past the
+//! harness's capture, or fails the test under `CI=true` (`.ci/install-peers` installs them).
 
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
@@ -127,6 +128,37 @@ pub fn wait_listening(child: &mut Child, port: u16, within: Duration) -> bool {
 /// Deterministic test bytes.
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// A test certificate authority and a server certificate it signed for `localhost` and
+/// `127.0.0.1`, as PEM: peers that verify (Python's `ssl`, rustls) trust the CA file.
+pub struct TestPki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl TestPki {
+    pub fn generate() -> TestPki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "nethttp interop test CA");
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut leaf =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        leaf.distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let leaf = leaf.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+        TestPki {
+            ca_pem: ca.pem(),
+            cert_pem: leaf.pem(),
+            key_pem: leaf_key.serialize_pem(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

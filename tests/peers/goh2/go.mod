@@ -1,0 +1,3 @@
+module nethttp-test-goh2
+
+go 1.19
