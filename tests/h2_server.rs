@@ -1055,3 +1055,38 @@ fn idle_http2_connection_is_evicted_at_max_connections() {
     assert_eq!((last, code), (1, ErrorCode::NoError));
     assert_eq!(srv.server().num_evicted(), 1);
 }
+
+/// `Http2Config::max_handlers` caps HTTP/2 handlers across the server: at the cap, a stream
+/// on a connection with no handler running is refused (`REFUSED_STREAM`, which clients
+/// retry), and one on a connection with a handler running waits for it.
+#[test]
+fn server_wide_handler_cap() {
+    let (h, started, release) = gated();
+    let cfg = h2c_with(|h| h.max_handlers = 1);
+    let srv = h2c_server(cfg, h);
+    let mut a = H2Client::connect(srv.addr());
+    a.get(1, "/a");
+    started.recv_timeout(DEADLINE).unwrap();
+    // The one place is taken: another connection's stream is refused...
+    let mut b = H2Client::connect(srv.addr());
+    b.get(1, "/b");
+    assert_eq!(b.expect_rst(1), ErrorCode::RefusedStream);
+    // ...and the first connection's next stream waits for its running handler.
+    a.get(3, "/a3");
+    release.send(()).unwrap();
+    assert_eq!(a.response(1).status, 200);
+    started.recv_timeout(DEADLINE).unwrap();
+    release.send(()).unwrap();
+    assert_eq!(a.response(3).status, 200);
+    // Once the first connection has closed (its handler thread gave the place back before
+    // the connection could end), the other connection is served.
+    drop(a);
+    let s = srv.server();
+    support::wait_until(DEADLINE, "the first connection to close", || {
+        s.num_connections() == 1
+    });
+    b.get(3, "/b3");
+    started.recv_timeout(DEADLINE).unwrap();
+    release.send(()).unwrap();
+    assert_eq!(b.response(3).status, 200);
+}

@@ -219,11 +219,18 @@ pub struct Http2Config {
     /// Default is 250, as Go's.
     pub max_concurrent_streams: u32,
     /// How many bytes of one request body the server buffers before the handler reads them:
-    /// the stream's flow-control window (`SETTINGS_INITIAL_WINDOW_SIZE`). The connection's
-    /// window is given back as data arrives, so a handler that reads slowly holds back only
-    /// its own stream; one connection buffers at most `max_concurrent_streams` times this.
-    /// Values are clamped to 16 KiB..=2^31-1. Default is 256 KiB.
+    /// the stream's flow-control window (`SETTINGS_INITIAL_WINDOW_SIZE`). All of a
+    /// connection's streams together buffer at most its 1 MiB window, whose credit comes back
+    /// as handlers read (as Go's server). Values are clamped to 16 KiB..=2^31-1. Default is
+    /// 256 KiB.
     pub max_upload_buffer_per_stream: u32,
+    /// The most HTTP/2 handlers running at once across the whole server (each runs on a
+    /// thread of its own; Go, whose handlers are goroutines, has no such limit). At the limit,
+    /// a new stream waits for a handler of its own connection to finish if that connection
+    /// has one running, and is otherwise refused with `REFUSED_STREAM`, which clients retry.
+    /// Zero means no limit beyond `max_concurrent_streams` per connection. Default is 10,000
+    /// (as `Config::max_connections`, which bounds HTTP/1's threads the same way).
+    pub max_handlers: usize,
 }
 
 impl Default for Http2Config {
@@ -233,6 +240,7 @@ impl Default for Http2Config {
             h2c: false,
             max_concurrent_streams: 250,
             max_upload_buffer_per_stream: 256 << 10,
+            max_handlers: 10_000,
         }
     }
 }
@@ -353,6 +361,9 @@ pub(crate) struct ServerInner {
     /// then notifies `conns_changed` (Dekker with the connection's state word: the loop
     /// raises this, then scans states; a connection stores `Idle`, then reads this).
     admission_waiters: AtomicUsize,
+    /// HTTP/2 handlers running across the server, against `Http2Config::max_handlers`.
+    #[cfg(feature = "http2")]
+    pub(crate) h2_handlers: AtomicUsize,
     /// When the server was made: idle times in connections' state words count from here.
     pub(crate) epoch: Instant,
     /// The listeners in serve(), by an id of their own, with what wakes their accept loops on
@@ -550,6 +561,8 @@ impl Server {
                 }),
                 conns_changed: Condvar::new(),
                 admission_waiters: AtomicUsize::new(0),
+                #[cfg(feature = "http2")]
+                h2_handlers: AtomicUsize::new(0),
                 epoch: Instant::now(),
                 listeners: Mutex::new(Vec::new()),
                 next_listener_id: AtomicU64::new(1),

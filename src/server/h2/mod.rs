@@ -1082,10 +1082,22 @@ fn on_header_block(
     );
     req.set_tls(conn.shared.tls);
     let job = Job { id, req, canned };
-    if core.handlers < core.max_handlers {
+    if core.handlers < core.max_handlers && take_handler_place(&conn.srv) {
         core.handlers += 1;
         drop(core);
         start_handler(conn, job);
+    } else if core.handlers == 0 {
+        // The server's limit on handlers is reached and no handler of this connection will
+        // take the stream when it finishes: refused, which clients retry (§8.7).
+        log::debug!(
+            "http2 from {}: stream {id} refused: {} handlers running on the server",
+            conn.shared.remote_addr,
+            conn.srv.config.http2.max_handlers
+        );
+        if let Some(st) = core.streams.get_mut(&id) {
+            st.handler = false;
+        }
+        core.reset_stream(id, ErrorCode::RefusedStream);
     } else if core.unstarted.len() >= 4 * core.max_handlers {
         // Rapid reset (CVE-2023-44487): streams opened and reset faster than their handlers
         // finish pile up here. Go ends the connection the same way.
@@ -1097,6 +1109,27 @@ fn on_header_block(
         core.unstarted.push_back(job);
     }
     Ok(())
+}
+
+/// Takes one of the server's places for a running HTTP/2 handler
+/// (`Http2Config::max_handlers`); false at the limit.
+fn take_handler_place(srv: &ServerInner) -> bool {
+    let max = srv.config.http2.max_handlers;
+    let before = srv
+        .h2_handlers
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if max != 0 && before >= max {
+        srv.h2_handlers
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        return false;
+    }
+    true
+}
+
+/// Gives back a place [`take_handler_place`] took.
+fn give_handler_place(srv: &ServerInner) {
+    srv.h2_handlers
+        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Runs `job` on a cached thread, then the streams waiting for a handler, one by one.
@@ -1133,6 +1166,7 @@ fn start_handler(conn: &Arc<H2Conn>, job: Job) {
             };
             if next.is_none() {
                 core.handlers -= 1;
+                give_handler_place(&c.srv);
                 let finished = core.finished();
                 drop(core);
                 c.changed.notify_all();
@@ -1146,6 +1180,7 @@ fn start_handler(conn: &Arc<H2Conn>, job: Job) {
         log::error!("nethttp: http2: cannot start a handler thread: {e}");
         let mut core = conn.core.lock();
         core.handlers -= 1;
+        give_handler_place(&conn.srv);
         if let Some(st) = core.streams.get_mut(&id) {
             st.handler = false;
         }
@@ -1176,6 +1211,7 @@ impl Drop for HandlerPlace<'_> {
             }
             core.reset_stream(self.id, ErrorCode::Internal);
             core.handlers -= 1;
+            give_handler_place(&self.conn.srv);
             core.finished()
         };
         self.conn.changed.notify_all();
