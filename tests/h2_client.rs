@@ -1210,3 +1210,60 @@ impl Peer {
         }
     }
 }
+
+/// `Expect: 100-continue` over HTTP/2: the body waits for the server's `100 Continue` (here
+/// the timeout is 10 s, so only the 100 can release it), then goes; the trace hears the 100.
+#[test]
+fn raw_expect_continue_holds_the_body_for_100() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let (id, fields) = p.request();
+        assert_eq!(field(&fields, "expect"), Some(&b"100-continue"[..]));
+        // No DATA before the 100: read what comes for a while (a bounded look, not a
+        // synchronisation; a client that waits correctly never sends DATA here).
+        p.s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let early = loop {
+            match p.next() {
+                Some(Got::Data { .. }) => break true,
+                Some(_) => continue,
+                None => break false,
+            }
+        };
+        assert!(!early, "the body went before 100 Continue");
+        p.s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        p.send_headers(id, &[(":status", "100")], false);
+        let mut got = 0;
+        loop {
+            match p.next().expect("connection closed before the body ended") {
+                Got::Data { len, end_stream } => {
+                    got += len;
+                    if end_stream {
+                        break;
+                    }
+                }
+                _ => continue,
+            }
+        }
+        assert_eq!(got, 5);
+        p.send_headers(id, &[(":status", "200"), ("content-length", "0")], true);
+        while p.next().is_some() {}
+    });
+    let (c, t, _) = h2c_client_with(|cfg| cfg.expect_continue_timeout = Duration::from_secs(10));
+    let continues = Arc::new(AtomicUsize::new(0));
+    let n = continues.clone();
+    let mut req = Request::new(Method::POST, &format!("http://{addr}/up")).unwrap();
+    req.headers
+        .insert("expect", nethttp::HeaderValue::from_static("100-continue"));
+    req.replace_body(nethttp::Body::from("hello"));
+    RequestOptions::of_mut(&mut req).trace = nethttp::client::ClientTrace::new()
+        .on_got_100_continue(move |()| {
+            n.fetch_add(1, Ordering::SeqCst);
+        });
+    let resp = c.send(req).unwrap();
+    assert_eq!(resp.status, 200);
+    drop(resp);
+    assert_eq!(continues.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}

@@ -245,6 +245,8 @@ struct StreamEntry {
     head: Option<message::ResponseParts>,
     /// A final head was received.
     got_head: bool,
+    /// A `100 Continue` was received (for `Expect: 100-continue`).
+    got_continue: bool,
     /// Body bytes received and not yet read.
     body: VecDeque<Vec<u8>>,
     body_off: usize,
@@ -953,6 +955,7 @@ impl H2Conn {
                             "informational response ending its stream",
                         ))
                     } else {
+                        s.got_continue |= p.status == 100;
                         Ok(())
                     }
                 }
@@ -1116,6 +1119,15 @@ impl H2Conn {
             t.cfg.user_agent.as_ref(),
         );
         let end_stream = body_len == Some(0);
+        // As over HTTP/1 (and Go's HTTP/2 client): with `Expect: 100-continue`, the body
+        // waits for `100 Continue`, for at most `expect_continue_timeout`.
+        let expect_continue = !end_stream
+            && !t.cfg.expect_continue_timeout.is_zero()
+            && req
+                .headers
+                .get(http::header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let continue_wait = expect_continue.then_some(t.cfg.expect_continue_timeout);
         // Open the stream: wait for a slot under the server's limit.
         let mut leaving = false;
         let id = {
@@ -1177,6 +1189,7 @@ impl H2Conn {
                     recv,
                     head: None,
                     got_head: false,
+                    got_continue: false,
                     body: VecDeque::new(),
                     body_off: 0,
                     received: 0,
@@ -1233,6 +1246,9 @@ impl H2Conn {
             let (tx, rx) = crossbeam_channel::bounded::<Body>(1);
             let spawned = spawn_counted(&t.threads, "nethttp-h2-body", move || {
                 let Ok(body) = rx.recv() else { return };
+                if let Some(wait) = continue_wait {
+                    conn.wait_continue(id, wait, deadline, &trace);
+                }
                 let r = conn.send_body(id, body, deadline, chunk);
                 trace.wrote_request(r.is_ok());
                 if let Err(e) = r {
@@ -1244,6 +1260,9 @@ impl H2Conn {
                 Err(_) => Some(body),
             };
             if let Some(body) = inline {
+                if let Some(wait) = continue_wait {
+                    self.wait_continue(id, wait, deadline, &opts.trace);
+                }
                 let r = self.send_body(id, body, deadline, t.cfg.write_buffer_size);
                 opts.trace.wrote_request(r.is_ok());
                 if let Err(e) = r {
@@ -1346,6 +1365,37 @@ impl H2Conn {
             core.wake(id);
         }
         self.changed.notify_all();
+    }
+
+    /// For `Expect: 100-continue`: waits until stream `id` gets `100 Continue` (telling the
+    /// trace), a final response or an end, or until `limit` (or the request's deadline) has
+    /// passed. The body is then sent, as Go's client does; if the response has already ended,
+    /// [`send_body`](Self::send_body) sends none.
+    fn wait_continue(
+        &self,
+        id: u32,
+        limit: Duration,
+        deadline: Option<Instant>,
+        trace: &super::ClientTrace,
+    ) {
+        let until = crate::deadline::earliest(Instant::now().checked_add(limit), deadline);
+        let mut core = self.core.lock();
+        loop {
+            let Some(s) = core.streams.get(&id) else {
+                return;
+            };
+            if s.got_continue {
+                drop(core);
+                trace.got_100_continue();
+                return;
+            }
+            if s.got_head || s.end_recv || s.failed.is_some() || core.broken.is_some() {
+                return;
+            }
+            if wait(&self.changed, &mut core, until) {
+                return;
+            }
+        }
     }
 
     /// True if stream `id` failed without the server processing it.
