@@ -94,6 +94,9 @@ const WRITER_CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// One read's size.
 const READ_CHUNK: usize = 16 << 10;
 
+/// The first read of an idle connection, into a buffer on the stack.
+const IDLE_READ: usize = 1024;
+
 /// One HTTP/2 connection, shared by its connection thread, writer thread and handlers.
 pub(crate) struct H2Conn {
     /// The connection's state; see [`Core`]. Never held across socket I/O.
@@ -688,8 +691,21 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
             }
         };
         let len = buf.len();
-        buf.resize(len + READ_CHUNK, 0);
-        let r = deadline::read(stream, &mut slot, deadline, &mut buf[len..]);
+        let r = if idle_since.is_some() && len == 0 {
+            // Idle with nothing buffered: the read buffer goes back to the allocator while
+            // the connection waits (as HTTP/1's does), and the first bytes come into a small
+            // one on the stack.
+            buf = Vec::new();
+            let mut small = [0u8; IDLE_READ];
+            let r = deadline::read(stream, &mut slot, deadline, &mut small);
+            if let Ok(n) = r {
+                buf.extend_from_slice(&small[..n]);
+            }
+            r
+        } else {
+            buf.resize(len + READ_CHUNK, 0);
+            deadline::read(stream, &mut slot, deadline, &mut buf[len..])
+        };
         match r {
             Ok(0) => {
                 buf.truncate(len);
