@@ -32,23 +32,9 @@ log "building nethttp-hello-tls (release, feature http2) and Go's hello"
 tmp=$(mktemp -d)
 pid=
 trap 'rm -rf "$tmp"; [ -n "$pid" ] && kill "$pid" 2>/dev/null || true' EXIT
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
-  -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+h2_cert "$tmp"
 
-start() { # impl
-  case $1 in
-    nethttp) "$target/release/nethttp-hello-tls" "127.0.0.1:$port" "$tmp/cert.pem" "$tmp/key.pem" & ;;
-    nethttp-h2c) HELLO_H2C=1 "$target/release/nethttp-hello-tls" "127.0.0.1:$port" & ;;
-    go) "$out/go-hello" "127.0.0.1:$port" "$tmp/cert.pem" "$tmp/key.pem" 2>/dev/null & ;;
-  esac
-  pid=$!
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "$script: $1 did not start on port $port" >&2
-  exit 1
-}
+start() { start_h2_server "$1" "$port" "$tmp" "$target" "$out"; }
 
 url() { # impl
   case $1 in

@@ -46,9 +46,7 @@ tmp=$(mktemp -d)
 pid=
 trap 'rm -rf "$tmp"; [ -n "$pid" ] && kill "$pid" 2>/dev/null || true' EXIT
 # Not a CA: rustls refuses a CA certificate as a server's (openssl's default is a CA).
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
-  -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-  -addext "basicConstraints=critical,CA:FALSE" 2>/dev/null
+h2_cert "$tmp"
 url="https://127.0.0.1:$port/"
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -56,20 +54,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   exit 1
 fi
 
-start() { # server
-  case $1 in
-    nethttp) "$target/release/nethttp-hello-tls" "127.0.0.1:$port" "$tmp/cert.pem" "$tmp/key.pem" & ;;
-    go) "$out/go-hello" "127.0.0.1:$port" "$tmp/cert.pem" "$tmp/key.pem" 2>/dev/null & ;;
-    *) echo "$script: unknown server $1" >&2; exit 2 ;;
-  esac
-  pid=$!
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "$script: the $1 server did not start on port $port" >&2
-  exit 1
-}
+start() { start_h2_server "$1" "$port" "$tmp" "$target" "$out"; }
 
 # Established connections whose far end is the server's port: the client's side of each.
 conns_now() {

@@ -56,30 +56,14 @@ pid=
 trap 'rm -rf "$tmp"; [ -n "$pid" ] && kill "$pid" 2>/dev/null || true' EXIT
 # P-256 rather than RSA: thousands of handshakes are not what is measured. Not a CA (rustls
 # refuses a CA certificate as a server's); *.h2.test names the clients' many origins.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-  -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 -subj "/CN=localhost" \
-  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:*.h2.test" \
-  -addext "basicConstraints=critical,CA:FALSE" 2>/dev/null
+h2_cert "$tmp"
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   echo "$script: something already listens on port $port (set BENCH_PORT)" >&2
   exit 1
 fi
 
-start() { # server
-  case $1 in
-    nethttp) "$target/release/nethttp-hello-tls" "127.0.0.1:$port" "$tmp/cert.pem" "$tmp/key.pem" & ;;
-    nethttp-h2c) HELLO_H2C=1 "$target/release/nethttp-hello-tls" "127.0.0.1:$port" & ;;
-    go) "$out/go-hello" "127.0.0.1:$port" "$tmp/cert.pem" "$tmp/key.pem" 2>/dev/null & ;;
-  esac
-  pid=$!
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "$script: the $1 server did not start on port $port" >&2
-  exit 1
-}
+start() { start_h2_server "$1" "$port" "$tmp" "$target" "$out"; }
 
 log "load before: $(uptime)"
 : >"$out/h2_mem.txt"

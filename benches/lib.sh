@@ -74,3 +74,31 @@ rotate() { # round items...
     printf '%s ' "${items[$(((i + r) % n))]}"
   done
 }
+
+# A self-signed server certificate for localhost, 127.0.0.1 and *.h2.test in DIR/cert.pem and
+# DIR/key.pem (P-256; marked not a CA, which rustls requires of a server certificate).
+h2_cert() { # dir
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$1/key.pem" -out "$1/cert.pem" -days 1 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:*.h2.test" \
+    -addext "basicConstraints=critical,CA:FALSE" 2>/dev/null
+}
+
+# Starts one of the HTTP/2 benchmarks' hello servers on 127.0.0.1:PORT and waits (5 s at
+# most) until it accepts connections; sets `pid`. nethttp-hello-tls comes from TARGET's
+# release build, Go's hello from OUT; the certificate from CERTDIR (see h2_cert).
+start_h2_server() { # name port certdir target out
+  case $1 in
+    nethttp) "$4/release/nethttp-hello-tls" "127.0.0.1:$2" "$3/cert.pem" "$3/key.pem" & ;;
+    nethttp-h2c) HELLO_H2C=1 "$4/release/nethttp-hello-tls" "127.0.0.1:$2" & ;;
+    go) "$5/go-hello" "127.0.0.1:$2" "$3/cert.pem" "$3/key.pem" 2>/dev/null & ;;
+    *) echo "unknown server $1" >&2; exit 2 ;;
+  esac
+  pid=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "the $1 server did not start on port $2" >&2
+  exit 1
+}
