@@ -29,23 +29,9 @@ pub fn have(what: &str, program: &str, args: &[&str]) -> bool {
     ok
 }
 
-/// A loopback port nobody listens on now.
-pub fn free_port() -> u16 {
-    use std::collections::HashSet;
-    use std::sync::Mutex;
-    // Tests run in parallel threads, and the kernel may hand a just-released port to the next
-    // bind: two peers would then race for one port, and the loser's readiness probe would
-    // reach the winner. A port is never handed out twice in one test process.
-    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    loop {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if given.get_or_insert_with(HashSet::new).insert(port) {
-            return port;
-        }
-    }
-}
+#[path = "../peers/port.rs"]
+mod port;
+pub use port::free_port;
 
 /// A peer process, killed on drop.
 pub struct Peer {
