@@ -1108,7 +1108,7 @@ impl H2Conn {
         let deadline = opts.deadline;
         let body = req.replace_body(Body::empty());
         let body_len = body.len_hint();
-        let fields = message::request_fields(
+        let fields = message::RequestFields::new(
             &req.method,
             &req.uri,
             &req.headers,
@@ -1160,12 +1160,14 @@ impl H2Conn {
             }
             let id = core.next_stream_id;
             core.next_stream_id += 2;
-            let mut block = Vec::with_capacity(256);
-            core.enc.encode(&fields, &mut block);
-            let mut buf = Vec::with_capacity(block.len() + 32);
+            // The block is encoded straight into the frame that carries it.
+            let mut buf = Vec::with_capacity(256);
             let max_frame = core.peer.max_frame_size;
-            frame::encode_headers(id, &block, end_stream, max_frame, &mut buf)
-                .map_err(|e| RtError::fatal(e, None))?;
+            let enc = &mut core.enc;
+            frame::encode_headers_with(id, end_stream, max_frame, &mut buf, |dst| {
+                enc.encode_refs(fields.iter(), dst)
+            })
+            .map_err(|e| RtError::fatal(e, None))?;
             core.queue(buf);
             let send = SendWindow::new(core.peer.initial_window_size);
             let recv = RecvWindow::new(core.stream_window);
@@ -1401,11 +1403,12 @@ impl H2Conn {
                     // fields that frame, route or authenticate a message.
                     match request_trailers(&body) {
                         Some(fields) => {
-                            let mut block = Vec::with_capacity(64);
-                            core.enc.encode(&fields, &mut block);
-                            let mut buf = Vec::with_capacity(block.len() + 16);
+                            let mut buf = Vec::with_capacity(128);
                             let max_frame = core.peer.max_frame_size;
-                            frame::encode_headers(id, &block, true, max_frame, &mut buf)?;
+                            let enc = &mut core.enc;
+                            frame::encode_headers_with(id, true, max_frame, &mut buf, |dst| {
+                                enc.encode(&fields, dst)
+                            })?;
                             core.queue(buf);
                         }
                         None => core.queue_frame(&Frame::Data(Data {
