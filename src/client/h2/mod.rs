@@ -54,7 +54,7 @@
 mod message;
 pub(crate) mod pool;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -137,6 +137,15 @@ const INITIAL_MAX_STREAMS: usize = 100;
 /// One read's size.
 const READ_CHUNK: usize = 16 << 10;
 
+thread_local! {
+    /// The condition variable of the streams a thread opens (a clone of an `Arc`, not an
+    /// allocation per request). A thread waits on one stream at a time; two streams share it
+    /// only when one thread opened both (a response body read later, or on another thread),
+    /// and then an event on one is a spurious wake-up for the other's waiter, which checks its
+    /// own stream and waits again, as every wait here does.
+    static STREAM_CV: Arc<Condvar> = Arc::new(Condvar::new());
+}
+
 /// One HTTP/2 connection, shared by its reader thread, writer thread and callers.
 pub(crate) struct H2Conn {
     pub(crate) id: u64,
@@ -154,6 +163,8 @@ pub(crate) struct H2Conn {
 /// What the writer thread is told.
 enum Out {
     Frames(Vec<u8>),
+    /// Request body frames, counted in [`Core::queued_bytes`] until written.
+    Data(Vec<u8>),
     /// Write what is queued, then stop.
     Close,
 }
@@ -204,8 +215,6 @@ struct Core {
     /// The HPACK encoder for request header blocks.
     enc: hpack::Encoder,
     streams: HashMap<u32, StreamEntry>,
-    /// Request id to stream, for cancels.
-    by_req: HashMap<u64, u32>,
     /// The next stream this end opens (odd).
     next_stream_id: u32,
     /// Streams open or half-closed: what `SETTINGS_MAX_CONCURRENT_STREAMS` counts.
@@ -226,7 +235,9 @@ struct Core {
     local: settings::Local,
     /// The stream receive window this end advertised.
     stream_window: u32,
-    /// Request bytes queued for the writer and not yet written.
+    /// Request body bytes queued for the writer ([`Out::Data`]) and not yet written: what
+    /// [`WRITE_QUEUE_LIMIT`] bounds. Other frames are not counted, so a batch without body
+    /// bytes costs the writer no lock.
     queued_bytes: usize,
     /// The server's `GOAWAY`: its last stream id.
     goaway: Option<u32>,
@@ -238,6 +249,7 @@ struct Core {
 
 /// One stream, in [`Core::streams`]; removed when its caller is done with it.
 struct StreamEntry {
+    /// The request's id, for cancels.
     req_id: u64,
     send: SendWindow,
     recv: RecvWindow,
@@ -245,8 +257,9 @@ struct StreamEntry {
     head: Option<message::ResponseParts>,
     /// A final head was received.
     got_head: bool,
-    /// Body bytes received and not yet read.
-    body: VecDeque<Vec<u8>>,
+    /// Body bytes received: those from `body_off` on are not yet read. One buffer for the
+    /// stream's life (bounded by its receive window), not one per `DATA` frame.
+    body: Vec<u8>,
     body_off: usize,
     received: u64,
     content_length: Option<u64>,
@@ -259,7 +272,8 @@ struct StreamEntry {
     counted: bool,
     failed: Option<Failure>,
     /// What the stream's caller waits on for its head and body (its own, so an event on one
-    /// stream wakes one caller, not all).
+    /// stream wakes one caller, not all): the condition variable of the thread that opened
+    /// the stream ([`STREAM_CV`]).
     cv: Arc<Condvar>,
 }
 
@@ -279,8 +293,18 @@ impl Core {
     }
 
     fn queue(&mut self, buf: Vec<u8>) {
+        self.send_out(Out::Frames(buf));
+    }
+
+    /// [`queue`](Self::queue) for request body frames, which count against
+    /// [`WRITE_QUEUE_LIMIT`] until written.
+    fn queue_data(&mut self, buf: Vec<u8>) {
         self.queued_bytes += buf.len();
-        if self.out.send(Out::Frames(buf)).is_err() && self.broken.is_none() {
+        self.send_out(Out::Data(buf));
+    }
+
+    fn send_out(&mut self, out: Out) {
+        if self.out.send(out).is_err() && self.broken.is_none() {
             self.broken = Some(Failure::Conn(
                 ErrorKind::ConnectionClosed(ClosedDuring::Head),
                 "http2 connection writer gone".into(),
@@ -328,6 +352,7 @@ impl Core {
         }
         s.end_sent = true;
         s.body.clear();
+        s.body_off = 0;
         if send_rst {
             self.queue_frame(&Frame::RstStream(RstStream {
                 stream_id: id,
@@ -347,9 +372,7 @@ impl Core {
             self.reset(id, ErrorCode::Cancel, Failure::Canceled);
         }
         self.uncount(id);
-        if let Some(s) = self.streams.remove(&id) {
-            self.by_req.remove(&s.req_id);
-        }
+        self.streams.remove(&id);
     }
 
     /// True if a new stream may be opened now (or will be, once others end).
@@ -414,7 +437,6 @@ impl H2Conn {
                 out: tx,
                 enc: hpack::Encoder::new(hpack::DEFAULT_TABLE_SIZE),
                 streams: HashMap::new(),
-                by_req: HashMap::new(),
                 next_stream_id: 1,
                 active: 0,
                 reserved: 0,
@@ -571,9 +593,14 @@ impl H2Conn {
         let mut batch = Vec::with_capacity(64 << 10);
         while let Ok(mut next) = rx.recv() {
             let mut close = false;
+            let mut data = 0;
             loop {
                 match next {
                     Out::Frames(b) => batch.extend_from_slice(&b),
+                    Out::Data(b) => {
+                        data += b.len();
+                        batch.extend_from_slice(&b);
+                    }
                     Out::Close => close = true,
                 }
                 if close || batch.len() >= (256 << 10) {
@@ -585,12 +612,14 @@ impl H2Conn {
                 }
             }
             let r = write_all(&*self.stream, &batch);
-            {
-                let mut core = self.core.lock();
-                core.queued_bytes = core.queued_bytes.saturating_sub(batch.len());
-            }
             batch.clear();
-            self.changed.notify_all();
+            if data > 0 {
+                // Room in the write queue, for body senders waiting on `changed`.
+                let mut core = self.core.lock();
+                core.queued_bytes = core.queued_bytes.saturating_sub(data);
+                drop(core);
+                self.changed.notify_all();
+            }
             if let Err(e) = r {
                 self.close(Failure::Conn(
                     ErrorKind::Io,
@@ -681,7 +710,10 @@ impl H2Conn {
                 }
             }
             buf.drain(..used);
-            if self.core.lock().broken.is_some() {
+            // A close elsewhere also shuts the socket's read side down, which ends the next
+            // read; this check only saves that read, so it never waits for a busy lock (the
+            // next read, or `on_tick` within RECHECK, looks again).
+            if self.core.try_lock().is_some_and(|c| c.broken.is_some()) {
                 break Ok(());
             }
         };
@@ -1058,7 +1090,12 @@ impl H2Conn {
                 ));
             }
             if !d.data.is_empty() {
-                s.body.push_back(d.data.to_vec());
+                if s.body_off > 0 && s.body_off >= s.body.len() - s.body_off {
+                    // Move the unread bytes to the front (no more than were read).
+                    s.body.drain(..s.body_off);
+                    s.body_off = 0;
+                }
+                s.body.extend_from_slice(d.data);
             }
             if d.end_stream {
                 end_recv(s, id)?;
@@ -1179,7 +1216,7 @@ impl H2Conn {
                     recv,
                     head: None,
                     got_head: false,
-                    body: VecDeque::new(),
+                    body: Vec::new(),
                     body_off: 0,
                     received: 0,
                     content_length: None,
@@ -1188,10 +1225,9 @@ impl H2Conn {
                     end_sent: end_stream,
                     counted: true,
                     failed: None,
-                    cv: Arc::new(Condvar::new()),
+                    cv: STREAM_CV.with(Arc::clone),
                 },
             );
-            core.by_req.insert(req_id, id);
             core.active += 1;
             core.idle_since = None;
             if t.cfg.disable_keep_alives || core.next_stream_id >= frame::MAX_STREAM_ID {
@@ -1449,7 +1485,7 @@ impl H2Conn {
                     if let Some(s) = core.streams.get_mut(&id) {
                         s.send.consume(take as u32)?;
                     }
-                    core.queue(buf);
+                    core.queue_data(buf);
                     rest = later;
                     continue;
                 }
@@ -1614,7 +1650,9 @@ impl Cancelable for H2Conn {
     fn cancel(&self, req_id: u64) {
         {
             let mut core = self.core.lock();
-            if let Some(&id) = core.by_req.get(&req_id) {
+            // A scan rather than a second map kept up on every request: cancels are rare.
+            let found = core.streams.iter().find(|(_, s)| s.req_id == req_id);
+            if let Some(id) = found.map(|(&id, _)| id) {
                 core.reset(id, ErrorCode::Cancel, Failure::Canceled);
                 if let Some(s) = core.streams.get_mut(&id) {
                     s.failed = Some(Failure::Canceled);
@@ -1626,7 +1664,11 @@ impl Cancelable for H2Conn {
     }
 
     fn carries(&self, req_id: u64) -> bool {
-        self.core.lock().by_req.contains_key(&req_id)
+        self.core
+            .lock()
+            .streams
+            .values()
+            .any(|s| s.req_id == req_id)
     }
 }
 
@@ -1683,13 +1725,13 @@ impl H2Body {
             let Some(s) = core.streams.get_mut(&self.id) else {
                 return Err(Error::new(ErrorKind::Canceled).into_io());
             };
-            if let Some(first) = s.body.front() {
-                let avail = &first[s.body_off..];
+            if s.body_off < s.body.len() {
+                let avail = &s.body[s.body_off..];
                 let n = avail.len().min(out.len());
                 out[..n].copy_from_slice(&avail[..n]);
                 s.body_off += n;
-                if s.body_off == first.len() {
-                    s.body.pop_front();
+                if s.body_off == s.body.len() {
+                    s.body.clear();
                     s.body_off = 0;
                 }
                 let end = s.body.is_empty() && s.end_recv && s.failed.is_none();
