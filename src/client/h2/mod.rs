@@ -647,6 +647,7 @@ impl H2Conn {
         let mut ping_sent: Option<Instant> = None;
         let _ = self.stream.set_read_timeout(Some(RECHECK));
         let mut chunk = vec![0u8; READ_CHUNK];
+        let mut wakes = Wakes::default();
         let outcome: std::result::Result<(), Failure> = 'conn: loop {
             match self.stream.read(&mut chunk) {
                 Ok(0) => {
@@ -700,7 +701,7 @@ impl H2Conn {
                         }
                     }
                     Decoded::Frame { frame, len } => {
-                        let r = self.on_frame(frame, &mut block, &mut hpack_dec);
+                        let r = self.on_frame(frame, &mut block, &mut hpack_dec, &mut wakes);
                         used += len;
                         if let Err(e) = r {
                             self.conn_error(&e);
@@ -709,6 +710,7 @@ impl H2Conn {
                     }
                 }
             }
+            wakes.flush(&self.changed);
             buf.drain(..used);
             // A close elsewhere also shuts the socket's read side down, which ends the next
             // read; this check only saves that read, so it never waits for a busy lock (the
@@ -793,14 +795,21 @@ impl H2Conn {
         frame: Frame<'_>,
         block: &mut Option<(u32, bool, Vec<u8>)>,
         hpack_dec: &mut hpack::Decoder,
+        wakes: &mut Wakes,
     ) -> Result<()> {
         match frame {
             Frame::Headers(h) => {
-                let mut b = h.fragment.to_vec();
                 if h.end_headers {
-                    return self.on_header_block(h.stream_id, h.end_stream, &b, hpack_dec);
+                    return self.on_header_block(
+                        h.stream_id,
+                        h.end_stream,
+                        h.fragment,
+                        hpack_dec,
+                        wakes,
+                    );
                 }
-                b.reserve(h.fragment.len());
+                let mut b = Vec::with_capacity(h.fragment.len() * 2);
+                b.extend_from_slice(h.fragment);
                 *block = Some((h.stream_id, h.end_stream, b));
             }
             Frame::Continuation(c) => {
@@ -812,11 +821,11 @@ impl H2Conn {
                 };
                 b.extend_from_slice(c.fragment);
                 if c.end_headers {
-                    return self.on_header_block(id, end_stream, &b, hpack_dec);
+                    return self.on_header_block(id, end_stream, &b, hpack_dec, wakes);
                 }
                 *block = Some((id, end_stream, b));
             }
-            Frame::Data(d) => self.on_data(d)?,
+            Frame::Data(d) => self.on_data(d, wakes)?,
             Frame::Settings(s) => self.on_settings(&s)?,
             Frame::SettingsAck => {
                 self.core.lock().local.ack()?;
@@ -947,6 +956,7 @@ impl H2Conn {
         end_stream: bool,
         block: &[u8],
         hpack_dec: &mut hpack::Decoder,
+        wakes: &mut Wakes,
     ) -> Result<()> {
         // The block is decoded whatever becomes of its stream: HPACK state is shared.
         let fields = match hpack_dec.decode(block) {
@@ -1026,13 +1036,11 @@ impl H2Conn {
                 );
             }
         }
-        core.wake(id);
-        drop(core);
-        self.changed.notify_all();
+        wakes.stream(&core, id);
         Ok(())
     }
 
-    fn on_data(&self, d: Data<'_>) -> Result<()> {
+    fn on_data(&self, d: Data<'_>, wakes: &mut Wakes) -> Result<()> {
         let id = d.stream_id;
         let n = d.flow_controlled_len();
         let mut core = self.core.lock();
@@ -1124,9 +1132,7 @@ impl H2Conn {
                 core.reset(id, code, Failure::Protocol(e.kind(), e.to_string()));
             }
         }
-        core.wake(id);
-        drop(core);
-        self.changed.notify_all();
+        wakes.stream(&core, id);
         Ok(())
     }
 
@@ -1514,6 +1520,43 @@ fn request_trailers(body: &Body) -> Option<Vec<hpack::Field>> {
     let kept = crate::proto::framing::sendable_trailers(body.trailers()?);
     let fields = crate::proto::h2::message::trailer_fields(&kept);
     (!fields.is_empty()).then_some(fields)
+}
+
+/// The wake-ups the reader owes for the frames of one read, made once that read's frames
+/// are all handled and before the reader reads again: a caller whose response head and body
+/// came in one read is woken once, with both there, and not while the reader still takes
+/// the lock frame after frame. Every state change behind them was made under the lock, and
+/// a waiter checks its state under the lock before it waits, so a later notification loses
+/// nothing.
+#[derive(Default)]
+struct Wakes {
+    /// The condition variables of the streams that got a head, data, trailers or an end.
+    streams: Vec<Arc<Condvar>>,
+    /// `H2Conn::changed` is owed a notification too (slot waiters, body senders).
+    changed: bool,
+}
+
+impl Wakes {
+    /// Owes stream `id`'s waiter (if the stream is still there) and `changed` a wake-up.
+    fn stream(&mut self, core: &Core, id: u32) {
+        self.changed = true;
+        if let Some(s) = core.streams.get(&id) {
+            // Streams opened by one thread share its condition variable: once is enough.
+            if !self.streams.iter().any(|cv| Arc::ptr_eq(cv, &s.cv)) {
+                self.streams.push(Arc::clone(&s.cv));
+            }
+        }
+    }
+
+    /// Makes the wake-ups owed, with the lock not held.
+    fn flush(&mut self, changed: &Condvar) {
+        for cv in self.streams.drain(..) {
+            cv.notify_all();
+        }
+        if std::mem::take(&mut self.changed) {
+            changed.notify_all();
+        }
+    }
 }
 
 /// Forgets its stream on drop (a round trip that did not get as far as a body).
