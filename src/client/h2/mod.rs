@@ -1305,7 +1305,7 @@ impl H2Conn {
         // (an upload longer than the timeout is not a header timeout); a wake-up at least
         // every RECHECK (see `wait`) notices the body's end.
         let mut header_timer: Option<Option<Instant>> = None;
-        let parts = {
+        let (parts, whole) = {
             let mut core = self.core.lock();
             loop {
                 let s = match core.streams.get_mut(&id) {
@@ -1319,7 +1319,18 @@ impl H2Conn {
                 }
                 let head_deadline = crate::deadline::earliest(deadline, header_timer.flatten());
                 if let Some(p) = s.head.take() {
-                    break p;
+                    if !(s.end_recv && s.end_sent && s.failed.is_none()) {
+                        break (p, None);
+                    }
+                    // The whole response is here and the request went in full: the stream
+                    // is over, so its body leaves with the head and the stream is forgotten
+                    // in this same hold (no lock taken again to read a small body).
+                    let mut bytes = std::mem::take(&mut s.body);
+                    bytes.drain(..s.body_off);
+                    let trailers = s.trailers.take();
+                    guard.id = 0;
+                    self.end_stream(core, id);
+                    break (p, Some((bytes, trailers)));
                 }
                 if let Some(f) = &s.failed {
                     let unprocessed = matches!(f, Failure::Unprocessed(_));
@@ -1358,6 +1369,14 @@ impl H2Conn {
             headers: parts.headers,
         };
         let no_body = req.method == Method::HEAD || parts.status == 204 || parts.status == 304;
+        if let Some((bytes, trailers)) = whole {
+            let body = if no_body || (bytes.is_empty() && trailers.is_none()) {
+                ResponseBody::empty()
+            } else {
+                ResponseBody::from_bytes(bytes, trailers)
+            };
+            return Ok(Response::new(head, body, req.uri.clone(), None));
+        }
         let body = H2Body {
             conn: Arc::clone(&guard.conn),
             id,
