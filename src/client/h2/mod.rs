@@ -7,7 +7,8 @@
 //! - The **reader thread** (`nethttp-h2-read`) owns the read direction of the socket: the
 //!   read buffer, the [`FrameDecoder`] and the HPACK decoder live on its stack. It decodes
 //!   each frame and acts on it under the connection lock ([`H2Conn::core`]): it hands each
-//!   stream's response head, `DATA` and trailers to that stream's buffer, applies `SETTINGS`
+//!   stream's response head, `DATA` and trailers to that stream's buffer (waking the
+//!   stream's caller once per read, after that read's last frame: [`Wakes`]), applies `SETTINGS`
 //!   and `WINDOW_UPDATE`, and queues the answers (`SETTINGS` and `PING` acknowledgements,
 //!   connection `WINDOW_UPDATE`, `RST_STREAM`). It also closes the connection when it has
 //!   been idle (no stream) for `idle_conn_timeout`, and runs the health check (a `PING`
@@ -15,14 +16,17 @@
 //!   within `ping_timeout`).
 //! - The **writer thread** (`nethttp-h2-write`) owns the write direction: it takes encoded
 //!   frames from an unbounded channel, in the order they were queued, and writes them, each
-//!   batch under [`WRITE_STALL`]. No lock is held while it writes. A failed write closes the
-//!   connection.
+//!   batch under [`WRITE_STALL`]. No lock is held while it writes; it takes the lock after a
+//!   batch only if the batch held request body bytes (to give their room in the write queue
+//!   back). A failed write closes the connection.
 //! - **Callers** (the threads in `Transport::round_trip` and those reading response bodies)
 //!   open streams, encode header blocks (one HPACK encoder, under the lock, so blocks leave
 //!   in the order they were compressed; a block's `HEADERS` and `CONTINUATION` frames go in
 //!   one queued buffer, so nothing comes between them) and give back receive window as they
-//!   read. They wait on the connection's condition variable ([`H2Conn::changed`]) under the
-//!   request's deadline.
+//!   read. They wait under the request's deadline: for their head and body on their
+//!   stream's condition variable (the opening thread's own, [`STREAM_CV`]), for a stream slot
+//!   or room to send a body on the connection's ([`H2Conn::changed`]). A response that came
+//!   whole with its head leaves with it, its stream forgotten in the same hold of the lock.
 //! - A **body thread** (`nethttp-h2-body`) per request with a body sends it as the peer's
 //!   windows allow, while the caller waits for the response (full duplex); it ends with the
 //!   body, its stream's failure or the request's deadline.
@@ -55,6 +59,7 @@ mod message;
 pub(crate) mod pool;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -214,7 +219,7 @@ struct Core {
     out: Sender<Out>,
     /// The HPACK encoder for request header blocks.
     enc: hpack::Encoder,
-    streams: HashMap<u32, StreamEntry>,
+    streams: HashMap<u32, StreamEntry, BuildHasherDefault<StreamIdHasher>>,
     /// The next stream this end opens (odd).
     next_stream_id: u32,
     /// Streams open or half-closed: what `SETTINGS_MAX_CONCURRENT_STREAMS` counts.
@@ -245,6 +250,35 @@ struct Core {
     broken: Option<Failure>,
     /// When the last stream ended (or the connection started), while no stream is open.
     idle_since: Option<Instant>,
+}
+
+/// Hashes the keys of [`Core::streams`]: stream ids this end chose (odd, in order), which a
+/// multiply spreads well enough. SipHash's defence against chosen keys buys nothing here (a
+/// server's frames can only look ids up, not add them) and cost a few lookups per request.
+#[derive(Default)]
+struct StreamIdHasher(u64);
+
+impl Hasher for StreamIdHasher {
+    fn finish(&self) -> u64 {
+        // The table picks buckets by the low bits, which a product's high bits must reach
+        // (an odd id times an odd multiplier is odd).
+        self.0 ^ (self.0 >> 32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u8(b);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write_u32(u32::from(b));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        // The golden ratio's multiplier: the product's high bits vary with every bit of the id.
+        self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 /// One stream, in [`Core::streams`]; removed when its caller is done with it.
@@ -436,7 +470,7 @@ impl H2Conn {
             core: Mutex::new(Core {
                 out: tx,
                 enc: hpack::Encoder::new(hpack::DEFAULT_TABLE_SIZE),
-                streams: HashMap::new(),
+                streams: HashMap::default(),
                 next_stream_id: 1,
                 active: 0,
                 reserved: 0,
@@ -1560,8 +1594,9 @@ impl Wakes {
     fn stream(&mut self, core: &Core, id: u32) {
         self.changed = true;
         if let Some(s) = core.streams.get(&id) {
-            // Streams opened by one thread share its condition variable: once is enough.
-            if !self.streams.iter().any(|cv| Arc::ptr_eq(cv, &s.cv)) {
+            // A head and its data come one after the other: one wake-up for both. (Other
+            // repeats are left: a notification nobody waits for costs a load.)
+            if !self.streams.last().is_some_and(|cv| Arc::ptr_eq(cv, &s.cv)) {
                 self.streams.push(Arc::clone(&s.cv));
             }
         }
