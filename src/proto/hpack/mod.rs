@@ -14,7 +14,8 @@
 //! - [`Encoder`] turns fields into a block: fields found in a table are indexed, ordinary
 //!   fields are literals with incremental indexing, [`sensitive`](Field::sensitive) ones
 //!   (credentials, cookies, when the caller marks them) are never indexed, and strings are
-//!   Huffman-coded when that is shorter. It follows the table size the peer allows, up to a cap
+//!   Huffman-coded when that is shorter. [`Encoder::encode_refs`] takes [`FieldRef`]s,
+//!   borrowed from wherever the octets are, and gives the same block. It follows the table size the peer allows, up to a cap
 //!   of its own, and signals each change with a size update at the start of the next block.
 //! - [`huffman`], [`integer`]: the string and integer codings (§5), usable alone.
 //!
