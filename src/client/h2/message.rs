@@ -1,15 +1,17 @@
-//! The client's halves of HTTP/2 messages (RFC 9113 §8), sans-IO: a request turned into
-//! fields, a response head or trailer section checked and turned into `http` types.
+//! The client's halves of HTTP/2 messages (RFC 9113 §8), sans-IO: a request's fields,
+//! borrowed for the encoder, a response head or trailer section checked and turned into `http` types.
 //!
 //! The server's halves are in `proto::h2::message`, whose field rules (`regular_field`) and
 //! trailer check (`trailers`) both roles use.
+
+use std::borrow::Cow;
 
 use http::header::{HeaderValue, CONTENT_LENGTH, HOST, TE, USER_AGENT};
 use http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::error::{Error, Result};
 use crate::proto::h2::message::{is_connection_specific, malformed, regular_field};
-use crate::proto::hpack::Field;
+use crate::proto::hpack::{Field, FieldRef};
 
 /// A response head as its fields describe it (§8.3.2).
 #[derive(Debug)]
@@ -20,68 +22,122 @@ pub(crate) struct ResponseParts {
     pub(crate) content_length: Option<u64>,
 }
 
-/// The fields of a request (§8.3.1): the four pseudo-headers, then the header fields minus
-/// the connection-specific ones (§8.2.2: `connection`, `keep-alive`, `proxy-connection`,
-/// `transfer-encoding`, `upgrade`; `te` only as `trailers`) and `host`, which `:authority`
-/// replaces. A `content-length` is added for a body of known length (unless the request
-/// has one), a `user-agent` if the request has none.
-pub(crate) fn request_fields(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body_len: Option<u64>,
-    user_agent: Option<&HeaderValue>,
-) -> Result<Vec<Field>> {
-    let authority = match headers.get(HOST) {
-        Some(h) => h.as_bytes().to_vec(),
-        // Without the URL's userinfo, as HTTP/1's Host (RFC 9113 §8.3.1).
-        None => crate::proto::client::request_host(uri)
-            .ok_or_else(|| Error::invalid_input(format!("url has no host: {uri}")))?
-            .as_bytes()
-            .to_vec(),
-    };
-    let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let path = if path.is_empty() { "/" } else { path };
-    let mut out = Vec::with_capacity(headers.len() + 6);
-    out.push(Field::new(":method", method.as_str()));
-    if *method == Method::CONNECT {
-        out.push(Field::new(":authority", authority));
-    } else {
-        out.push(Field::new(":scheme", scheme));
-        out.push(Field::new(":authority", authority));
-        out.push(Field::new(":path", path));
-    }
-    for (name, value) in headers {
-        let n = name.as_str().as_bytes();
-        if is_connection_specific(n) || *name == HOST {
-            continue;
-        }
-        if *name == TE && !value.as_bytes().eq_ignore_ascii_case(b"trailers") {
-            continue;
-        }
-        let sensitive = matches!(n, b"authorization" | b"proxy-authorization" | b"cookie");
-        if sensitive {
-            out.push(Field::sensitive(n, value.as_bytes()));
+/// The fields of a request (§8.3.1), borrowed from it for the HPACK encoder: the four
+/// pseudo-headers, then the header fields minus the connection-specific ones (§8.2.2:
+/// `connection`, `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`; `te` only
+/// as `trailers`) and `host`, which `:authority` replaces. A `content-length` is added for a
+/// body of known length (unless the request has one), a `user-agent` if the request has
+/// none. Nothing is copied: the request's own octets go to the encoder.
+pub(crate) struct RequestFields<'a> {
+    method: &'a Method,
+    scheme: Cow<'a, str>,
+    authority: &'a [u8],
+    path: &'a str,
+    headers: &'a HeaderMap,
+    /// The decimal digits of the `content-length` to add, right-aligned, and where they start.
+    content_length: Option<([u8; 20], usize)>,
+    user_agent: Option<&'a [u8]>,
+}
+
+impl<'a> RequestFields<'a> {
+    /// The fields of a request with these parts.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if the URL has no host
+    /// and the request no `host` field.
+    pub(crate) fn new(
+        method: &'a Method,
+        uri: &'a Uri,
+        headers: &'a HeaderMap,
+        body_len: Option<u64>,
+        user_agent: Option<&'a HeaderValue>,
+    ) -> Result<RequestFields<'a>> {
+        let authority = match headers.get(HOST) {
+            Some(h) => h.as_bytes(),
+            // Without the URL's userinfo, as HTTP/1's Host (RFC 9113 §8.3.1).
+            None => crate::proto::client::request_host(uri)
+                .ok_or_else(|| Error::invalid_input(format!("url has no host: {uri}")))?
+                .as_bytes(),
+        };
+        let scheme = uri.scheme_str().unwrap_or("http");
+        let scheme = if scheme.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(scheme.to_ascii_lowercase())
         } else {
-            out.push(Field::new(n, value.as_bytes()));
-        }
-    }
-    if !headers.contains_key(CONTENT_LENGTH) {
-        let wants_length = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
-        match body_len {
-            Some(n) if n > 0 || wants_length => {
-                out.push(Field::new("content-length", n.to_string()));
+            Cow::Borrowed(scheme)
+        };
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let path = if path.is_empty() { "/" } else { path };
+        let mut content_length = None;
+        if !headers.contains_key(CONTENT_LENGTH) {
+            let wants_length = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+            match body_len {
+                Some(n) if n > 0 || wants_length => content_length = Some(digits(n)),
+                _ => {}
             }
-            _ => {}
+        }
+        Ok(RequestFields {
+            method,
+            scheme,
+            authority,
+            path,
+            headers,
+            content_length,
+            user_agent: user_agent
+                .filter(|_| !headers.contains_key(USER_AGENT))
+                .map(HeaderValue::as_bytes),
+        })
+    }
+
+    /// The fields, in the order they are sent.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = FieldRef<'_>> {
+        let connect = *self.method == Method::CONNECT;
+        let pseudo = [
+            Some(FieldRef::new(b":method", self.method.as_str().as_bytes())),
+            (!connect).then(|| FieldRef::new(b":scheme", self.scheme.as_bytes())),
+            Some(FieldRef::new(b":authority", self.authority)),
+            (!connect).then(|| FieldRef::new(b":path", self.path.as_bytes())),
+        ];
+        let regular = self.headers.iter().filter_map(|(name, value)| {
+            let n = name.as_str().as_bytes();
+            if is_connection_specific(n) || *name == HOST {
+                return None;
+            }
+            if *name == TE && !value.as_bytes().eq_ignore_ascii_case(b"trailers") {
+                return None;
+            }
+            Some(FieldRef {
+                name: n,
+                value: value.as_bytes(),
+                sensitive: matches!(n, b"authorization" | b"proxy-authorization" | b"cookie"),
+            })
+        });
+        let length = self
+            .content_length
+            .as_ref()
+            .map(|(buf, at)| FieldRef::new(b"content-length", &buf[*at..]));
+        let ua = self.user_agent.map(|v| FieldRef::new(b"user-agent", v));
+        pseudo
+            .into_iter()
+            .flatten()
+            .chain(regular)
+            .chain(length)
+            .chain(ua)
+    }
+}
+
+/// `n` in decimal, right-aligned in the buffer, and where its digits start.
+fn digits(mut n: u64) -> ([u8; 20], usize) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return (buf, at);
         }
     }
-    if !headers.contains_key(USER_AGENT) {
-        if let Some(ua) = user_agent {
-            out.push(Field::new("user-agent", ua.as_bytes()));
-        }
-    }
-    Ok(out)
 }
 
 /// Checks a response head as received (§8.3.2): exactly one `:status`, first, of three
@@ -152,6 +208,52 @@ mod tests {
 
     fn fields(list: &[(&str, &str)]) -> Vec<Field> {
         list.iter().map(|(n, v)| Field::new(*n, *v)).collect()
+    }
+
+    fn request_fields(
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body_len: Option<u64>,
+        user_agent: Option<&HeaderValue>,
+    ) -> Result<Vec<Field>> {
+        let f = RequestFields::new(method, uri, headers, body_len, user_agent)?;
+        Ok(f.iter().map(|f| f.to_field()).collect())
+    }
+
+    #[test]
+    fn content_length_and_user_agent_are_added() {
+        let uri: Uri = "http://example.com".parse().unwrap();
+        let ua = HeaderValue::from_static("nethttp-test");
+        // (method, body length, the content-length sent)
+        let cases = [
+            (Method::POST, Some(0), Some("0")),
+            (Method::GET, Some(0), None),
+            (Method::GET, Some(7), Some("7")),
+            (Method::PUT, Some(u64::MAX), Some("18446744073709551615")),
+            (Method::POST, None, None),
+        ];
+        for (method, len, want) in cases {
+            let f = request_fields(&method, &uri, &HeaderMap::new(), len, Some(&ua)).unwrap();
+            let got = f
+                .iter()
+                .find(|f| f.name == b"content-length")
+                .map(|f| String::from_utf8_lossy(&f.value).into_owned());
+            assert_eq!(got.as_deref(), want, "{method} {len:?}");
+            assert_eq!(f.last().unwrap(), &Field::new("user-agent", "nethttp-test"));
+            assert_eq!(f[2], Field::new(":authority", "example.com"));
+        }
+        let mut h = HeaderMap::new();
+        h.insert(USER_AGENT, HeaderValue::from_static("mine"));
+        h.insert("cookie", HeaderValue::from_static("a=b"));
+        let f = request_fields(&Method::CONNECT, &uri, &h, None, Some(&ua)).unwrap();
+        let names: Vec<&[u8]> = f.iter().map(|f| &f.name[..]).collect();
+        assert_eq!(
+            names,
+            [&b":method"[..], b":authority", b"user-agent", b"cookie"]
+        );
+        assert!(f[3].sensitive && !f[2].sensitive);
+        assert_eq!(f[2].value, b"mine");
     }
 
     #[test]

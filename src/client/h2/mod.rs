@@ -7,7 +7,8 @@
 //! - The **reader thread** (`nethttp-h2-read`) owns the read direction of the socket: the
 //!   read buffer, the [`FrameDecoder`] and the HPACK decoder live on its stack. It decodes
 //!   each frame and acts on it under the connection lock ([`H2Conn::core`]): it hands each
-//!   stream's response head, `DATA` and trailers to that stream's buffer, applies `SETTINGS`
+//!   stream's response head, `DATA` and trailers to that stream's buffer (waking the
+//!   stream's caller once per read, after that read's last frame: [`Wakes`]), applies `SETTINGS`
 //!   and `WINDOW_UPDATE`, and queues the answers (`SETTINGS` and `PING` acknowledgements,
 //!   connection `WINDOW_UPDATE`, `RST_STREAM`). It also closes the connection when it has
 //!   been idle (no stream) for `idle_conn_timeout`, and runs the health check (a `PING`
@@ -15,14 +16,17 @@
 //!   within `ping_timeout`).
 //! - The **writer thread** (`nethttp-h2-write`) owns the write direction: it takes encoded
 //!   frames from an unbounded channel, in the order they were queued, and writes them, each
-//!   batch under [`WRITE_STALL`]. No lock is held while it writes. A failed write closes the
-//!   connection.
+//!   batch under [`WRITE_STALL`]. No lock is held while it writes; it takes the lock after a
+//!   batch only if the batch held request body bytes (to give their room in the write queue
+//!   back). A failed write closes the connection.
 //! - **Callers** (the threads in `Transport::round_trip` and those reading response bodies)
 //!   open streams, encode header blocks (one HPACK encoder, under the lock, so blocks leave
 //!   in the order they were compressed; a block's `HEADERS` and `CONTINUATION` frames go in
 //!   one queued buffer, so nothing comes between them) and give back receive window as they
-//!   read. They wait on the connection's condition variable ([`H2Conn::changed`]) under the
-//!   request's deadline.
+//!   read. They wait under the request's deadline: for their head and body on their
+//!   stream's condition variable (the opening thread's own, [`STREAM_CV`]), for a stream slot
+//!   or room to send a body on the connection's ([`H2Conn::changed`]). A response that came
+//!   whole with its head leaves with it, its stream forgotten in the same hold of the lock.
 //! - A **body thread** (`nethttp-h2-body`) per request with a body sends it as the peer's
 //!   windows allow, while the caller waits for the response (full duplex); it ends with the
 //!   body, its stream's failure or the request's deadline.
@@ -54,7 +58,8 @@
 mod message;
 pub(crate) mod pool;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -137,6 +142,15 @@ const INITIAL_MAX_STREAMS: usize = 100;
 /// One read's size.
 const READ_CHUNK: usize = 16 << 10;
 
+thread_local! {
+    /// The condition variable of the streams a thread opens (a clone of an `Arc`, not an
+    /// allocation per request). A thread waits on one stream at a time; two streams share it
+    /// only when one thread opened both (a response body read later, or on another thread),
+    /// and then an event on one is a spurious wake-up for the other's waiter, which checks its
+    /// own stream and waits again, as every wait here does.
+    static STREAM_CV: Arc<Condvar> = Arc::new(Condvar::new());
+}
+
 /// One HTTP/2 connection, shared by its reader thread, writer thread and callers.
 pub(crate) struct H2Conn {
     pub(crate) id: u64,
@@ -154,6 +168,8 @@ pub(crate) struct H2Conn {
 /// What the writer thread is told.
 enum Out {
     Frames(Vec<u8>),
+    /// Request body frames, counted in [`Core::queued_bytes`] until written.
+    Data(Vec<u8>),
     /// Write what is queued, then stop.
     Close,
 }
@@ -203,9 +219,7 @@ struct Core {
     out: Sender<Out>,
     /// The HPACK encoder for request header blocks.
     enc: hpack::Encoder,
-    streams: HashMap<u32, StreamEntry>,
-    /// Request id to stream, for cancels.
-    by_req: HashMap<u64, u32>,
+    streams: HashMap<u32, StreamEntry, BuildHasherDefault<StreamIdHasher>>,
     /// The next stream this end opens (odd).
     next_stream_id: u32,
     /// Streams open or half-closed: what `SETTINGS_MAX_CONCURRENT_STREAMS` counts.
@@ -226,7 +240,9 @@ struct Core {
     local: settings::Local,
     /// The stream receive window this end advertised.
     stream_window: u32,
-    /// Request bytes queued for the writer and not yet written.
+    /// Request body bytes queued for the writer ([`Out::Data`]) and not yet written: what
+    /// [`WRITE_QUEUE_LIMIT`] bounds. Other frames are not counted, so a batch without body
+    /// bytes costs the writer no lock.
     queued_bytes: usize,
     /// The server's `GOAWAY`: its last stream id.
     goaway: Option<u32>,
@@ -236,8 +252,38 @@ struct Core {
     idle_since: Option<Instant>,
 }
 
+/// Hashes the keys of [`Core::streams`]: stream ids this end chose (odd, in order), which a
+/// multiply spreads well enough. SipHash's defence against chosen keys buys nothing here (a
+/// server's frames can only look ids up, not add them) and cost a few lookups per request.
+#[derive(Default)]
+struct StreamIdHasher(u64);
+
+impl Hasher for StreamIdHasher {
+    fn finish(&self) -> u64 {
+        // The table picks buckets by the low bits, which a product's high bits must reach
+        // (an odd id times an odd multiplier is odd).
+        self.0 ^ (self.0 >> 32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u8(b);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.write_u32(u32::from(b));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        // The golden ratio's multiplier: the product's high bits vary with every bit of the id.
+        self.0 = (self.0.rotate_left(5) ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// One stream, in [`Core::streams`]; removed when its caller is done with it.
 struct StreamEntry {
+    /// The request's id, for cancels.
     req_id: u64,
     send: SendWindow,
     recv: RecvWindow,
@@ -247,8 +293,9 @@ struct StreamEntry {
     got_head: bool,
     /// A `100 Continue` was received (for `Expect: 100-continue`).
     got_continue: bool,
-    /// Body bytes received and not yet read.
-    body: VecDeque<Vec<u8>>,
+    /// Body bytes received: those from `body_off` on are not yet read. One buffer for the
+    /// stream's life (bounded by its receive window), not one per `DATA` frame.
+    body: Vec<u8>,
     body_off: usize,
     received: u64,
     content_length: Option<u64>,
@@ -261,7 +308,8 @@ struct StreamEntry {
     counted: bool,
     failed: Option<Failure>,
     /// What the stream's caller waits on for its head and body (its own, so an event on one
-    /// stream wakes one caller, not all).
+    /// stream wakes one caller, not all): the condition variable of the thread that opened
+    /// the stream ([`STREAM_CV`]).
     cv: Arc<Condvar>,
 }
 
@@ -281,8 +329,18 @@ impl Core {
     }
 
     fn queue(&mut self, buf: Vec<u8>) {
+        self.send_out(Out::Frames(buf));
+    }
+
+    /// [`queue`](Self::queue) for request body frames, which count against
+    /// [`WRITE_QUEUE_LIMIT`] until written.
+    fn queue_data(&mut self, buf: Vec<u8>) {
         self.queued_bytes += buf.len();
-        if self.out.send(Out::Frames(buf)).is_err() && self.broken.is_none() {
+        self.send_out(Out::Data(buf));
+    }
+
+    fn send_out(&mut self, out: Out) {
+        if self.out.send(out).is_err() && self.broken.is_none() {
             self.broken = Some(Failure::Conn(
                 ErrorKind::ConnectionClosed(ClosedDuring::Head),
                 "http2 connection writer gone".into(),
@@ -330,6 +388,7 @@ impl Core {
         }
         s.end_sent = true;
         s.body.clear();
+        s.body_off = 0;
         if send_rst {
             self.queue_frame(&Frame::RstStream(RstStream {
                 stream_id: id,
@@ -349,9 +408,7 @@ impl Core {
             self.reset(id, ErrorCode::Cancel, Failure::Canceled);
         }
         self.uncount(id);
-        if let Some(s) = self.streams.remove(&id) {
-            self.by_req.remove(&s.req_id);
-        }
+        self.streams.remove(&id);
     }
 
     /// True if a new stream may be opened now (or will be, once others end).
@@ -415,8 +472,7 @@ impl H2Conn {
             core: Mutex::new(Core {
                 out: tx,
                 enc: hpack::Encoder::new(hpack::DEFAULT_TABLE_SIZE),
-                streams: HashMap::new(),
-                by_req: HashMap::new(),
+                streams: HashMap::default(),
                 next_stream_id: 1,
                 active: 0,
                 reserved: 0,
@@ -573,9 +629,14 @@ impl H2Conn {
         let mut batch = Vec::with_capacity(64 << 10);
         while let Ok(mut next) = rx.recv() {
             let mut close = false;
+            let mut data = 0;
             loop {
                 match next {
                     Out::Frames(b) => batch.extend_from_slice(&b),
+                    Out::Data(b) => {
+                        data += b.len();
+                        batch.extend_from_slice(&b);
+                    }
                     Out::Close => close = true,
                 }
                 if close || batch.len() >= (256 << 10) {
@@ -587,12 +648,14 @@ impl H2Conn {
                 }
             }
             let r = write_all(&*self.stream, &batch);
-            {
-                let mut core = self.core.lock();
-                core.queued_bytes = core.queued_bytes.saturating_sub(batch.len());
-            }
             batch.clear();
-            self.changed.notify_all();
+            if data > 0 {
+                // Room in the write queue, for body senders waiting on `changed`.
+                let mut core = self.core.lock();
+                core.queued_bytes = core.queued_bytes.saturating_sub(data);
+                drop(core);
+                self.changed.notify_all();
+            }
             if let Err(e) = r {
                 self.close(Failure::Conn(
                     ErrorKind::Io,
@@ -620,6 +683,7 @@ impl H2Conn {
         let mut ping_sent: Option<Instant> = None;
         let _ = self.stream.set_read_timeout(Some(RECHECK));
         let mut chunk = vec![0u8; READ_CHUNK];
+        let mut wakes = Wakes::default();
         let outcome: std::result::Result<(), Failure> = 'conn: loop {
             match self.stream.read(&mut chunk) {
                 Ok(0) => {
@@ -673,7 +737,7 @@ impl H2Conn {
                         }
                     }
                     Decoded::Frame { frame, len } => {
-                        let r = self.on_frame(frame, &mut block, &mut hpack_dec);
+                        let r = self.on_frame(frame, &mut block, &mut hpack_dec, &mut wakes);
                         used += len;
                         if let Err(e) = r {
                             self.conn_error(&e);
@@ -682,8 +746,12 @@ impl H2Conn {
                     }
                 }
             }
+            wakes.flush(&self.changed);
             buf.drain(..used);
-            if self.core.lock().broken.is_some() {
+            // A close elsewhere also shuts the socket's read side down, which ends the next
+            // read; this check only saves that read, so it never waits for a busy lock (the
+            // next read, or `on_tick` within RECHECK, looks again).
+            if self.core.try_lock().is_some_and(|c| c.broken.is_some()) {
                 break Ok(());
             }
         };
@@ -763,14 +831,21 @@ impl H2Conn {
         frame: Frame<'_>,
         block: &mut Option<(u32, bool, Vec<u8>)>,
         hpack_dec: &mut hpack::Decoder,
+        wakes: &mut Wakes,
     ) -> Result<()> {
         match frame {
             Frame::Headers(h) => {
-                let mut b = h.fragment.to_vec();
                 if h.end_headers {
-                    return self.on_header_block(h.stream_id, h.end_stream, &b, hpack_dec);
+                    return self.on_header_block(
+                        h.stream_id,
+                        h.end_stream,
+                        h.fragment,
+                        hpack_dec,
+                        wakes,
+                    );
                 }
-                b.reserve(h.fragment.len());
+                let mut b = Vec::with_capacity(h.fragment.len() * 2);
+                b.extend_from_slice(h.fragment);
                 *block = Some((h.stream_id, h.end_stream, b));
             }
             Frame::Continuation(c) => {
@@ -782,11 +857,11 @@ impl H2Conn {
                 };
                 b.extend_from_slice(c.fragment);
                 if c.end_headers {
-                    return self.on_header_block(id, end_stream, &b, hpack_dec);
+                    return self.on_header_block(id, end_stream, &b, hpack_dec, wakes);
                 }
                 *block = Some((id, end_stream, b));
             }
-            Frame::Data(d) => self.on_data(d)?,
+            Frame::Data(d) => self.on_data(d, wakes)?,
             Frame::Settings(s) => self.on_settings(&s)?,
             Frame::SettingsAck => {
                 self.core.lock().local.ack()?;
@@ -917,6 +992,7 @@ impl H2Conn {
         end_stream: bool,
         block: &[u8],
         hpack_dec: &mut hpack::Decoder,
+        wakes: &mut Wakes,
     ) -> Result<()> {
         // The block is decoded whatever becomes of its stream: HPACK state is shared.
         let fields = match hpack_dec.decode(block) {
@@ -997,13 +1073,11 @@ impl H2Conn {
                 );
             }
         }
-        core.wake(id);
-        drop(core);
-        self.changed.notify_all();
+        wakes.stream(&core, id);
         Ok(())
     }
 
-    fn on_data(&self, d: Data<'_>) -> Result<()> {
+    fn on_data(&self, d: Data<'_>, wakes: &mut Wakes) -> Result<()> {
         let id = d.stream_id;
         let n = d.flow_controlled_len();
         let mut core = self.core.lock();
@@ -1061,7 +1135,12 @@ impl H2Conn {
                 ));
             }
             if !d.data.is_empty() {
-                s.body.push_back(d.data.to_vec());
+                if s.body_off > 0 && s.body_off >= s.body.len() - s.body_off {
+                    // Move the unread bytes to the front (no more than were read).
+                    s.body.drain(..s.body_off);
+                    s.body_off = 0;
+                }
+                s.body.extend_from_slice(d.data);
             }
             if d.end_stream {
                 end_recv(s, id)?;
@@ -1090,9 +1169,7 @@ impl H2Conn {
                 core.reset(id, code, Failure::Protocol(e.kind(), e.to_string()));
             }
         }
-        core.wake(id);
-        drop(core);
-        self.changed.notify_all();
+        wakes.stream(&core, id);
         Ok(())
     }
 
@@ -1111,7 +1188,7 @@ impl H2Conn {
         let deadline = opts.deadline;
         let body = req.replace_body(Body::empty());
         let body_len = body.len_hint();
-        let fields = message::request_fields(
+        let fields = message::RequestFields::new(
             &req.method,
             &req.uri,
             &req.headers,
@@ -1172,12 +1249,14 @@ impl H2Conn {
             }
             let id = core.next_stream_id;
             core.next_stream_id += 2;
-            let mut block = Vec::with_capacity(256);
-            core.enc.encode(&fields, &mut block);
-            let mut buf = Vec::with_capacity(block.len() + 32);
+            // The block is encoded straight into the frame that carries it.
+            let mut buf = Vec::with_capacity(256);
             let max_frame = core.peer.max_frame_size;
-            frame::encode_headers(id, &block, end_stream, max_frame, &mut buf)
-                .map_err(|e| RtError::fatal(e, None))?;
+            let enc = &mut core.enc;
+            frame::encode_headers_with(id, end_stream, max_frame, &mut buf, |dst| {
+                enc.encode_refs(fields.iter(), dst)
+            })
+            .map_err(|e| RtError::fatal(e, None))?;
             core.queue(buf);
             let send = SendWindow::new(core.peer.initial_window_size);
             let recv = RecvWindow::new(core.stream_window);
@@ -1190,7 +1269,7 @@ impl H2Conn {
                     head: None,
                     got_head: false,
                     got_continue: false,
-                    body: VecDeque::new(),
+                    body: Vec::new(),
                     body_off: 0,
                     received: 0,
                     content_length: None,
@@ -1199,10 +1278,9 @@ impl H2Conn {
                     end_sent: end_stream,
                     counted: true,
                     failed: None,
-                    cv: Arc::new(Condvar::new()),
+                    cv: STREAM_CV.with(Arc::clone),
                 },
             );
-            core.by_req.insert(req_id, id);
             core.active += 1;
             core.idle_since = None;
             if t.cfg.disable_keep_alives || core.next_stream_id >= frame::MAX_STREAM_ID {
@@ -1280,7 +1358,7 @@ impl H2Conn {
         // (an upload longer than the timeout is not a header timeout); a wake-up at least
         // every RECHECK (see `wait`) notices the body's end.
         let mut header_timer: Option<Option<Instant>> = None;
-        let parts = {
+        let (parts, whole) = {
             let mut core = self.core.lock();
             loop {
                 let s = match core.streams.get_mut(&id) {
@@ -1294,7 +1372,18 @@ impl H2Conn {
                 }
                 let head_deadline = crate::deadline::earliest(deadline, header_timer.flatten());
                 if let Some(p) = s.head.take() {
-                    break p;
+                    if !(s.end_recv && s.end_sent && s.failed.is_none()) {
+                        break (p, None);
+                    }
+                    // The whole response is here and the request went in full: the stream
+                    // is over, so its body leaves with the head and the stream is forgotten
+                    // in this same hold (no lock taken again to read a small body).
+                    let mut bytes = std::mem::take(&mut s.body);
+                    bytes.drain(..s.body_off);
+                    let trailers = s.trailers.take();
+                    guard.id = 0;
+                    self.end_stream(core, id);
+                    break (p, Some((bytes, trailers)));
                 }
                 if let Some(f) = &s.failed {
                     let unprocessed = matches!(f, Failure::Unprocessed(_));
@@ -1333,6 +1422,14 @@ impl H2Conn {
             headers: parts.headers,
         };
         let no_body = req.method == Method::HEAD || parts.status == 204 || parts.status == 304;
+        if let Some((bytes, trailers)) = whole {
+            let body = if no_body || (bytes.is_empty() && trailers.is_none()) {
+                ResponseBody::empty()
+            } else {
+                ResponseBody::from_bytes(bytes, trailers)
+            };
+            return Ok(Response::new(head, body, req.uri.clone(), None));
+        }
         let body = H2Body {
             conn: Arc::clone(&guard.conn),
             id,
@@ -1451,11 +1548,12 @@ impl H2Conn {
                     // fields that frame, route or authenticate a message.
                     match request_trailers(&body) {
                         Some(fields) => {
-                            let mut block = Vec::with_capacity(64);
-                            core.enc.encode(&fields, &mut block);
-                            let mut buf = Vec::with_capacity(block.len() + 16);
+                            let mut buf = Vec::with_capacity(128);
                             let max_frame = core.peer.max_frame_size;
-                            frame::encode_headers(id, &block, true, max_frame, &mut buf)?;
+                            let enc = &mut core.enc;
+                            frame::encode_headers_with(id, true, max_frame, &mut buf, |dst| {
+                                enc.encode(&fields, dst)
+                            })?;
                             core.queue(buf);
                         }
                         None => core.queue_frame(&Frame::Data(Data {
@@ -1496,7 +1594,7 @@ impl H2Conn {
                     if let Some(s) = core.streams.get_mut(&id) {
                         s.send.consume(take as u32)?;
                     }
-                    core.queue(buf);
+                    core.queue_data(buf);
                     rest = later;
                     continue;
                 }
@@ -1525,6 +1623,44 @@ fn request_trailers(body: &Body) -> Option<Vec<hpack::Field>> {
     let kept = crate::proto::framing::sendable_trailers(body.trailers()?);
     let fields = crate::proto::h2::message::trailer_fields(&kept);
     (!fields.is_empty()).then_some(fields)
+}
+
+/// The wake-ups the reader owes for the frames of one read, made once that read's frames
+/// are all handled and before the reader reads again: a caller whose response head and body
+/// came in one read is woken once, with both there, and not while the reader still takes
+/// the lock frame after frame. Every state change behind them was made under the lock, and
+/// a waiter checks its state under the lock before it waits, so a later notification loses
+/// nothing.
+#[derive(Default)]
+struct Wakes {
+    /// The condition variables of the streams that got a head, data, trailers or an end.
+    streams: Vec<Arc<Condvar>>,
+    /// `H2Conn::changed` is owed a notification too (slot waiters, body senders).
+    changed: bool,
+}
+
+impl Wakes {
+    /// Owes stream `id`'s waiter (if the stream is still there) and `changed` a wake-up.
+    fn stream(&mut self, core: &Core, id: u32) {
+        self.changed = true;
+        if let Some(s) = core.streams.get(&id) {
+            // A head and its data come one after the other: one wake-up for both. (Other
+            // repeats are left: a notification nobody waits for costs a load.)
+            if !self.streams.last().is_some_and(|cv| Arc::ptr_eq(cv, &s.cv)) {
+                self.streams.push(Arc::clone(&s.cv));
+            }
+        }
+    }
+
+    /// Makes the wake-ups owed, with the lock not held.
+    fn flush(&mut self, changed: &Condvar) {
+        for cv in self.streams.drain(..) {
+            cv.notify_all();
+        }
+        if std::mem::take(&mut self.changed) {
+            changed.notify_all();
+        }
+    }
 }
 
 /// Forgets its stream on drop (a round trip that did not get as far as a body).
@@ -1661,7 +1797,9 @@ impl Cancelable for H2Conn {
     fn cancel(&self, req_id: u64) {
         {
             let mut core = self.core.lock();
-            if let Some(&id) = core.by_req.get(&req_id) {
+            // A scan rather than a second map kept up on every request: cancels are rare.
+            let found = core.streams.iter().find(|(_, s)| s.req_id == req_id);
+            if let Some(id) = found.map(|(&id, _)| id) {
                 core.reset(id, ErrorCode::Cancel, Failure::Canceled);
                 if let Some(s) = core.streams.get_mut(&id) {
                     s.failed = Some(Failure::Canceled);
@@ -1673,7 +1811,11 @@ impl Cancelable for H2Conn {
     }
 
     fn carries(&self, req_id: u64) -> bool {
-        self.core.lock().by_req.contains_key(&req_id)
+        self.core
+            .lock()
+            .streams
+            .values()
+            .any(|s| s.req_id == req_id)
     }
 }
 
@@ -1730,13 +1872,13 @@ impl H2Body {
             let Some(s) = core.streams.get_mut(&self.id) else {
                 return Err(Error::new(ErrorKind::Canceled).into_io());
             };
-            if let Some(first) = s.body.front() {
-                let avail = &first[s.body_off..];
+            if s.body_off < s.body.len() {
+                let avail = &s.body[s.body_off..];
                 let n = avail.len().min(out.len());
                 out[..n].copy_from_slice(&avail[..n]);
                 s.body_off += n;
-                if s.body_off == first.len() {
-                    s.body.pop_front();
+                if s.body_off == s.body.len() {
+                    s.body.clear();
                     s.body_off = 0;
                 }
                 let end = s.body.is_empty() && s.end_recv && s.failed.is_none();

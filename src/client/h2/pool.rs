@@ -240,6 +240,20 @@ fn get_conn(
     opts: &RequestOptions,
 ) -> Result<Got> {
     let strict = t.cfg.http2.strict_max_concurrent_streams;
+    if !strict {
+        // The common case, one connection with room: its stream is reserved after the pool's
+        // lock is let go, so callers queue on one lock at a time, not on the pool's while it
+        // waits for a busy connection's. Anything else goes the way below, under the pool's
+        // lock (a connection that closed meanwhile has no room).
+        let first = t.h2.lock().conns.get(key).and_then(|l| l.first().cloned());
+        if let Some(conn) = first.filter(|c| c.try_reserve()) {
+            return Ok(Got::Conn {
+                conn,
+                dialed: false,
+                reserved: true,
+            });
+        }
+    }
     let mut retried = false;
     loop {
         let role = {

@@ -679,6 +679,59 @@ pub fn encode_headers(
     Ok(())
 }
 
+/// [`encode_headers`] with the header block written straight into `dst` by `block`, after
+/// room left for the `HEADERS` frame's header, which is filled in once the block's length is
+/// known: no buffer of its own for the block and no copy of it (unless it takes more than one
+/// frame, when its tail moves into `CONTINUATION` frames). The frames are the same, octet for
+/// octet, as `encode_headers` makes of that block.
+///
+/// # Errors
+///
+/// As [`encode_headers`], checked before `block` runs; `dst` is then unchanged.
+pub fn encode_headers_with(
+    stream_id: u32,
+    end_stream: bool,
+    max_frame_size: u32,
+    dst: &mut Vec<u8>,
+    block: impl FnOnce(&mut Vec<u8>),
+) -> Result<()> {
+    if !(DEFAULT_MAX_FRAME_SIZE..=MAX_FRAME_SIZE_LIMIT).contains(&max_frame_size) {
+        return Err(Error::invalid_input(
+            "max frame size outside 2^14 to 2^24-1",
+        ));
+    }
+    if stream_id == 0 || stream_id > MAX_STREAM_ID {
+        return Err(Error::invalid_input(format!(
+            "{} frame: stream identifier 0 or above 2^31-1",
+            FrameType::Headers
+        )));
+    }
+    let start = dst.len();
+    dst.extend_from_slice(&[0; HEADER_LEN]);
+    block(dst);
+    let max = max_frame_size as usize;
+    let len = dst.len() - start - HEADER_LEN;
+    let tail = (len > max).then(|| dst.split_off(start + HEADER_LEN + max));
+    let mut header = [0; HEADER_LEN];
+    header[..3].copy_from_slice(&(len.min(max) as u32).to_be_bytes()[1..]);
+    header[3] = FrameType::Headers.to_u8();
+    header[4] = flag(end_stream, END_STREAM) | flag(tail.is_none(), END_HEADERS);
+    header[5..].copy_from_slice(&stream_id.to_be_bytes());
+    dst[start..start + HEADER_LEN].copy_from_slice(&header);
+    if let Some(tail) = tail {
+        let mut rest = tail.chunks(max).peekable();
+        while let Some(fragment) = rest.next() {
+            Frame::Continuation(Continuation {
+                stream_id,
+                end_headers: rest.peek().is_none(),
+                fragment,
+            })
+            .encode(dst)?;
+        }
+    }
+    Ok(())
+}
+
 /// What [`FrameDecoder::decode`] found.
 #[derive(Debug)]
 pub enum Decoded<'a> {

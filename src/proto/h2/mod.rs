@@ -10,8 +10,8 @@
 //! - `frame` (feature `http2`): the 9-byte frame header, every frame type of RFC 9113 §6 as a
 //!   `Frame`, `FrameDecoder` (bytes in, frames out, with the size, padding,
 //!   stream-identifier, `SETTINGS` and `CONTINUATION` rules checked; connection errors and
-//!   stream errors apart), `Frame::encode` and `frame::encode_headers`; the client connection
-//!   `PREFACE`.
+//!   stream errors apart), `Frame::encode`, `frame::encode_headers` and
+//!   `encode_headers_with` (the block written in place); the client connection `PREFACE`.
 //! - `flow` (feature `http2`): `SendWindow` and `RecvWindow`, a connection's or a stream's
 //!   windows with the overflow rules of §6.9 and batched `WINDOW_UPDATE` credit.
 //! - `settings` (feature `http2`): the values in effect at each end, the peer's `SETTINGS`

@@ -1,7 +1,7 @@
 //! The HPACK encoder: header fields in, a header block out (RFC 7541 §3, §6).
 
 use super::table::{entry_size, DynamicTable, STATIC};
-use super::{huffman, integer, Field};
+use super::{huffman, integer, Field, FieldRef};
 
 /// When the encoder Huffman-codes a string (RFC 7541 §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,6 +101,17 @@ impl Encoder {
 
     /// Appends one header block holding `fields`, in order, to `dst`.
     pub fn encode<'a>(&mut self, fields: impl IntoIterator<Item = &'a Field>, dst: &mut Vec<u8>) {
+        self.encode_refs(fields.into_iter().map(FieldRef::from), dst);
+    }
+
+    /// [`encode`](Self::encode) for borrowed fields: the same block, octet for octet, from
+    /// names and values the caller already holds (a request's header map, say), so that
+    /// nothing is copied into owned [`Field`]s only to be encoded.
+    pub fn encode_refs<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = FieldRef<'a>>,
+        dst: &mut Vec<u8>,
+    ) {
         if let Some(min) = self.pending_min.take() {
             // A size that went below what the peer knows evicted entries: the peer must evict
             // them too before the table grows again, so the smallest size goes first.
@@ -119,8 +130,8 @@ impl Encoder {
         }
     }
 
-    fn encode_field(&mut self, field: &Field, dst: &mut Vec<u8>) {
-        let (name, value) = (&field.name[..], &field.value[..]);
+    fn encode_field(&mut self, field: FieldRef<'_>, dst: &mut Vec<u8>) {
+        let (name, value) = (field.name, field.value);
         let found = self.find(name, value);
         if field.sensitive {
             self.literal(0x10, 4, found.name_index, name, value, dst);

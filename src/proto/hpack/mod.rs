@@ -14,7 +14,8 @@
 //! - [`Encoder`] turns fields into a block: fields found in a table are indexed, ordinary
 //!   fields are literals with incremental indexing, [`sensitive`](Field::sensitive) ones
 //!   (credentials, cookies, when the caller marks them) are never indexed, and strings are
-//!   Huffman-coded when that is shorter. It follows the table size the peer allows, up to a cap
+//!   Huffman-coded when that is shorter. [`Encoder::encode_refs`] takes [`FieldRef`]s,
+//!   borrowed from wherever the octets are, and gives the same block. It follows the table size the peer allows, up to a cap
 //!   of its own, and signals each change with a size update at the start of the next block.
 //! - [`huffman`], [`integer`]: the string and integer codings (§5), usable alone.
 //!
@@ -90,6 +91,62 @@ impl Field {
     /// its name and value in octets, plus 32.
     pub fn size(&self) -> usize {
         entry_size(&self.name, &self.value)
+    }
+}
+
+/// A header field borrowed from wherever its octets already are, for
+/// [`Encoder::encode_refs`]: what [`Field`] holds, without owning it.
+///
+/// ```
+/// use nethttp::proto::hpack::{Encoder, Field, FieldRef, DEFAULT_TABLE_SIZE};
+///
+/// let owned = [Field::new(":path", "/a"), Field::sensitive("cookie", "k=v")];
+/// let borrowed = [
+///     FieldRef::new(b":path", b"/a"),
+///     FieldRef { sensitive: true, ..FieldRef::new(b"cookie", b"k=v") },
+/// ];
+/// let (mut a, mut b) = (Vec::new(), Vec::new());
+/// Encoder::new(DEFAULT_TABLE_SIZE).encode(&owned, &mut a);
+/// Encoder::new(DEFAULT_TABLE_SIZE).encode_refs(borrowed, &mut b);
+/// assert_eq!(a, b);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FieldRef<'a> {
+    /// The field name.
+    pub name: &'a [u8],
+    /// The field value.
+    pub value: &'a [u8],
+    /// Never indexed; see [`Field::sensitive`](Field#structfield.sensitive).
+    pub sensitive: bool,
+}
+
+impl<'a> FieldRef<'a> {
+    /// An ordinary field.
+    pub fn new(name: &'a [u8], value: &'a [u8]) -> FieldRef<'a> {
+        FieldRef {
+            name,
+            value,
+            sensitive: false,
+        }
+    }
+
+    /// The owned [`Field`] with the same name, value and sensitivity.
+    pub fn to_field(&self) -> Field {
+        Field {
+            name: self.name.to_vec(),
+            value: self.value.to_vec(),
+            sensitive: self.sensitive,
+        }
+    }
+}
+
+impl<'a> From<&'a Field> for FieldRef<'a> {
+    fn from(f: &'a Field) -> FieldRef<'a> {
+        FieldRef {
+            name: &f.name,
+            value: &f.value,
+            sensitive: f.sensitive,
+        }
     }
 }
 

@@ -600,6 +600,48 @@ fn round_trips_over_generated_lists() {
     }
 }
 
+/// Borrowed fields encode to the same octets as owned ones, block after block on one
+/// connection (table sizes changing between blocks), and leave the same table.
+#[test]
+fn borrowed_fields_encode_as_owned_ones() {
+    for seed in 1..=20u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let mut owned = Encoder::new(DEFAULT_TABLE_SIZE);
+        let mut borrowed = Encoder::new(DEFAULT_TABLE_SIZE);
+        if seed % 2 == 0 {
+            owned.set_huffman(HuffmanPolicy::Never);
+            borrowed.set_huffman(HuffmanPolicy::Never);
+        }
+        let mut seen: Vec<Field> = Vec::new();
+        for block_no in 0..30 {
+            if rng.below(6) == 0 {
+                let size = [0, 64, 256, 4096, 8192][rng.below(5)];
+                owned.set_max_table_size(size);
+                borrowed.set_max_table_size(size);
+            }
+            let list: Vec<Field> = (0..rng.below(12)).map(|_| rng.field(&seen)).collect();
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            owned.encode(&list, &mut want);
+            let refs: Vec<FieldRef<'_>> = list
+                .iter()
+                .map(|f| FieldRef {
+                    name: &f.name,
+                    value: &f.value,
+                    sensitive: f.sensitive,
+                })
+                .collect();
+            borrowed.encode_refs(refs.iter().copied(), &mut got);
+            assert_eq!(got, want, "seed {seed} block {block_no}");
+            assert_eq!(
+                refs.iter().map(FieldRef::to_field).collect::<Vec<_>>(),
+                list
+            );
+            assert_eq!(owned.table_size(), borrowed.table_size());
+            seen.extend(list);
+        }
+    }
+}
+
 /// Seeds for the fuzz target, run here too: odd inputs must give an error or fields, never a
 /// panic, and whatever decodes must re-encode and decode to the same.
 #[test]

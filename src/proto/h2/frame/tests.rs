@@ -560,6 +560,34 @@ fn header_blocks_split_into_continuations() {
 }
 
 #[test]
+fn header_blocks_written_in_place_match_encode_headers() {
+    let block: Vec<u8> = (0..40000u32).map(|i| (i * 7) as u8).collect();
+    for (len, max, end_stream) in [
+        (0, 16384, true),
+        (100, 16384, false),
+        (16384, 16384, true),
+        (16385, 16384, false),
+        (40000, 16384, true),
+        (40000, 1 << 20, false),
+    ] {
+        let mut want = b"before".to_vec();
+        encode_headers(9, &block[..len], end_stream, max, &mut want).unwrap();
+        let mut got = b"before".to_vec();
+        encode_headers_with(9, end_stream, max, &mut got, |dst| {
+            dst.extend_from_slice(&block[..len])
+        })
+        .unwrap();
+        assert_eq!(got, want, "len {len} max {max}");
+    }
+    for (id, max) in [(0, 16384), (1 << 31, 16384), (1, 100)] {
+        let mut dst = b"x".to_vec();
+        let r = encode_headers_with(id, true, max, &mut dst, |_| panic!("block written"));
+        assert!(r.is_err());
+        assert_eq!(dst, b"x");
+    }
+}
+
+#[test]
 fn preface() {
     assert!(check_preface(PREFACE).unwrap());
     let mut more = PREFACE.to_vec();
