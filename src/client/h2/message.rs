@@ -106,6 +106,10 @@ impl<'a> RequestFields<'a> {
             if *name == TE && !value.as_bytes().eq_ignore_ascii_case(b"trailers") {
                 return None;
             }
+            // An empty User-Agent means "send none", as over HTTP/1 and in Go.
+            if *name == USER_AGENT && value.is_empty() {
+                return None;
+            }
             Some(FieldRef {
                 name: n,
                 value: value.as_bytes(),
@@ -254,6 +258,10 @@ mod tests {
         );
         assert!(f[3].sensitive && !f[2].sensitive);
         assert_eq!(f[2].value, b"mine");
+        // An empty User-Agent sends none (and the transport's is not added in its place).
+        h.insert(USER_AGENT, HeaderValue::from_static(""));
+        let f = request_fields(&Method::GET, &uri, &h, None, Some(&ua)).unwrap();
+        assert!(!f.iter().any(|f| f.name == b"user-agent"), "{f:?}");
     }
 
     #[test]
