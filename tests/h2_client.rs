@@ -753,6 +753,7 @@ enum Got {
     Headers { id: u32, fields: Vec<Field> },
     Data { len: usize, end_stream: bool },
     Rst { id: u32, code: ErrorCode },
+    Ping { ack: bool, data: [u8; 8] },
     Other,
 }
 
@@ -829,6 +830,10 @@ impl Peer {
                         Frame::RstStream(r) => Some(Got::Rst {
                             id: r.stream_id,
                             code: r.code,
+                        }),
+                        Frame::Ping(p) => Some(Got::Ping {
+                            ack: p.ack,
+                            data: p.data,
                         }),
                         Frame::Headers(_) | Frame::Continuation(_) => None,
                         _ => Some(Got::Other),
@@ -1264,6 +1269,62 @@ fn raw_expect_continue_holds_the_body_for_100() {
     assert_eq!(resp.status, 200);
     drop(resp);
     assert_eq!(continues.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
+/// A stream this end resets keeps its place under the server's stream limit until the server
+/// has read the reset, shown by the answer to a `PING` sent after it (Go's pending resets):
+/// with a limit of one stream, the next request waits for that answer.
+#[test]
+fn raw_a_reset_stream_holds_its_slot_until_the_ping_after_it_returns() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(
+            &l,
+            Settings {
+                max_concurrent_streams: Some(1),
+                ..Settings::default()
+            },
+        );
+        let (first, _) = p.request();
+        // The client gives up on it: RST_STREAM, then a PING.
+        let mut reset = false;
+        let ping = loop {
+            match p.next().expect("connection closed before the ping") {
+                Got::Rst { id, .. } if id == first => reset = true,
+                Got::Ping { ack: false, data } if reset => break data,
+                Got::Headers { id, .. } => panic!("stream {id} opened over the limit"),
+                _ => continue,
+            }
+        };
+        // Until the PING is answered no new stream comes (a bounded look, as above).
+        p.s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        loop {
+            match p.next() {
+                Some(Got::Headers { id, .. }) => panic!("stream {id} opened before the ping ack"),
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        p.s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        p.send(&Frame::Ping(frame::Ping {
+            ack: true,
+            data: ping,
+        }));
+        let (second, _) = p.request();
+        assert_eq!(second, first + 2);
+        p.send_headers(second, &[(":status", "200"), ("content-length", "0")], true);
+        while p.next().is_some() {}
+    });
+    let (c, t, _) = h2c_client_with(|cfg| cfg.http2.strict_max_concurrent_streams = true);
+    let url = format!("http://{addr}/");
+    let mut req = Request::new(Method::GET, &url).unwrap();
+    RequestOptions::of_mut(&mut req).set_timeout(Duration::from_millis(200));
+    assert!(c.send(req).unwrap_err().is_timeout());
+    let resp = c.get(&url).unwrap();
+    assert_eq!(resp.status, 200);
+    drop(resp);
     assert_no_threads(&t);
     srv.join().unwrap();
 }

@@ -136,6 +136,10 @@ const WRITE_STALL: Duration = Duration::from_secs(30);
 /// health check, a close it must notice).
 const RECHECK: Duration = Duration::from_millis(500);
 
+/// The payload of the `PING` that follows this end's stream resets (see
+/// `Core::pending_resets`); the health check's is different.
+const RESET_PING: [u8; 8] = *b"nethttpR";
+
 /// The limit on concurrent streams until the server's first `SETTINGS` says otherwise.
 const INITIAL_MAX_STREAMS: usize = 100;
 
@@ -227,6 +231,11 @@ struct Core {
     /// Streams the pool has promised to callers on their way to `round_trip` (Go's
     /// `streamsReserved`); each turns into an open stream or is given back.
     reserved: usize,
+    /// Streams this end reset that the server may still count against its limit: until a
+    /// `PING` sent after the reset is acknowledged (Go's `pendingResets`).
+    pending_resets: usize,
+    /// How many of `pending_resets` the outstanding reset `PING` covers, if one is out.
+    reset_ping_covers: Option<usize>,
     /// This end opens no more streams: the connection was for one request
     /// (`disable_keep_alives`), or its stream ids are used up.
     closing: bool,
@@ -394,8 +403,35 @@ impl Core {
                 stream_id: id,
                 code,
             }));
+            // The server counts the stream until it reads the reset: it still takes a slot
+            // here until a PING sent after the reset comes back (Go's `pendingResets`).
+            self.pending_resets += 1;
+            if self.reset_ping_covers.is_none() {
+                self.queue_frame(&Frame::Ping(Ping {
+                    ack: false,
+                    data: RESET_PING,
+                }));
+                self.reset_ping_covers = Some(self.pending_resets);
+            }
         }
         self.uncount(id);
+    }
+
+    /// The server acknowledged the `PING` sent after resets: those resets are behind it, so
+    /// their streams no longer count against its limit. Resets since then get a `PING` of
+    /// their own.
+    fn reset_ping_acked(&mut self) {
+        let Some(covered) = self.reset_ping_covers.take() else {
+            return;
+        };
+        self.pending_resets -= covered;
+        if self.pending_resets > 0 {
+            self.queue_frame(&Frame::Ping(Ping {
+                ack: false,
+                data: RESET_PING,
+            }));
+            self.reset_ping_covers = Some(self.pending_resets);
+        }
     }
 
     /// The caller is done with stream `id`: forget it, resetting it if it is still open.
@@ -421,7 +457,7 @@ impl Core {
 
     /// True if a new stream may be opened now without waiting, counting reservations.
     fn has_room(&self) -> bool {
-        self.usable() && self.active + self.reserved < self.max_streams()
+        self.usable() && self.active + self.reserved + self.pending_resets < self.max_streams()
     }
 
     /// True if the connection will carry nothing more and has nothing in flight.
@@ -476,6 +512,8 @@ impl H2Conn {
                 next_stream_id: 1,
                 active: 0,
                 reserved: 0,
+                pending_resets: 0,
+                reset_ping_covers: None,
                 closing: false,
                 conn_send: SendWindow::new(frame::DEFAULT_WINDOW_SIZE),
                 conn_recv,
@@ -872,6 +910,9 @@ impl H2Conn {
                         ack: true,
                         data: p.data,
                     }));
+                } else if p.data == RESET_PING {
+                    self.core.lock().reset_ping_acked();
+                    self.changed.notify_all();
                 }
             }
             Frame::GoAway(g) => {
@@ -1237,7 +1278,7 @@ impl H2Conn {
                         body: Some(body),
                     }));
                 }
-                if core.active + core.reserved < core.max_streams() {
+                if core.active + core.reserved + core.pending_resets < core.max_streams() {
                     break;
                 }
                 if opts.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
