@@ -146,6 +146,9 @@ const INITIAL_MAX_STREAMS: usize = 100;
 /// One read's size.
 const READ_CHUNK: usize = 16 << 10;
 
+/// The first read of an idle connection, into a buffer on the reader's stack.
+const IDLE_READ: usize = 1024;
+
 thread_local! {
     /// The condition variable of the streams a thread opens (a clone of an `Arc`, not an
     /// allocation per request). A thread waits on one stream at a time; two streams share it
@@ -721,9 +724,18 @@ impl H2Conn {
         let mut ping_sent: Option<Instant> = None;
         let _ = self.stream.set_read_timeout(Some(RECHECK));
         let mut chunk = vec![0u8; READ_CHUNK];
+        // While the connection is idle, `chunk` and `buf` go back to the allocator and the
+        // first bytes come into `small`, on the stack (as the server's idle read).
+        let mut small = [0u8; IDLE_READ];
         let mut wakes = Wakes::default();
         let outcome: std::result::Result<(), Failure> = 'conn: loop {
-            match self.stream.read(&mut chunk) {
+            let idle_read = chunk.is_empty();
+            let r = if idle_read {
+                self.stream.read(&mut small)
+            } else {
+                self.stream.read(&mut chunk)
+            };
+            match r {
                 Ok(0) => {
                     break Err(Failure::Conn(
                         ErrorKind::ConnectionClosed(ClosedDuring::Body),
@@ -731,7 +743,12 @@ impl H2Conn {
                     ))
                 }
                 Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
+                    if idle_read {
+                        buf.extend_from_slice(&small[..n]);
+                        chunk = vec![0u8; READ_CHUNK];
+                    } else {
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
                     last_frame = Instant::now();
                     ping_sent = None;
                 }
@@ -745,6 +762,14 @@ impl H2Conn {
                 {
                     if let Some(f) = self.on_tick(idle, cfg, last_frame, &mut ping_sent) {
                         break Err(f);
+                    }
+                    // Quiet for a whole tick with no stream open: give the buffers back.
+                    if buf.is_empty()
+                        && !chunk.is_empty()
+                        && self.core.try_lock().is_some_and(|c| c.streams.is_empty())
+                    {
+                        chunk = Vec::new();
+                        buf = Vec::new();
                     }
                     continue;
                 }
