@@ -1328,3 +1328,49 @@ fn raw_a_reset_stream_holds_its_slot_until_the_ping_after_it_returns() {
     assert_no_threads(&t);
     srv.join().unwrap();
 }
+
+/// `ClientTrace` over HTTP/2 as over HTTP/1: every field of the request's header block
+/// (pseudo-headers first, as Go's) and each informational response but 100.
+#[test]
+fn raw_trace_hears_the_header_fields_and_1xx_responses() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let (id, _) = p.request();
+        p.send_headers(
+            id,
+            &[(":status", "103"), ("link", "</a.css>; rel=preload")],
+            false,
+        );
+        p.send_headers(id, &[(":status", "200"), ("content-length", "0")], true);
+        while p.next().is_some() {}
+    });
+    let (c, t, _) = raw_client();
+    let fields = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let infos = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (f, i) = (fields.clone(), infos.clone());
+    let mut req = Request::new(Method::GET, &format!("http://{addr}/traced")).unwrap();
+    RequestOptions::of_mut(&mut req).trace = nethttp::client::ClientTrace::new()
+        .on_wrote_header_field(move |name, value| {
+            f.lock()
+                .unwrap()
+                .push(format!("{name}: {}", String::from_utf8_lossy(value)));
+        })
+        .on_got_1xx_response(move |status, headers| {
+            let link = headers
+                .get("link")
+                .map(|v| v.to_str().unwrap_or("?").to_string());
+            i.lock().unwrap().push(format!("{status} {link:?}"));
+        });
+    let resp = c.send(req).unwrap();
+    assert_eq!(resp.status, 200);
+    drop(resp);
+    let fields = fields.lock().unwrap().clone();
+    assert_eq!(fields[0], ":method: GET", "{fields:?}");
+    assert!(fields.iter().any(|f| f == ":path: /traced"), "{fields:?}");
+    assert_eq!(
+        *infos.lock().unwrap(),
+        ["103 Early Hints Some(\"</a.css>; rel=preload\")"]
+    );
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}

@@ -225,6 +225,23 @@ impl ClientTrace {
             f(());
         }
     }
+    /// True if a `wrote_header_field` hook is set (an HTTP/2 request then lists its fields).
+    #[cfg(feature = "http2")]
+    pub(crate) fn wants_header_fields(&self) -> bool {
+        self.wrote_header_field.is_some()
+    }
+    /// One field of an HTTP/2 request's header block, pseudo-headers included (as Go's).
+    #[cfg(feature = "http2")]
+    pub(crate) fn wrote_header_field(&self, name: &[u8], value: &[u8]) {
+        if let Some(f) = &self.wrote_header_field {
+            f(&String::from_utf8_lossy(name), value);
+        }
+    }
+    /// True if a `got_1xx_response` hook is set.
+    #[cfg(feature = "http2")]
+    pub(crate) fn wants_1xx(&self) -> bool {
+        self.got_1xx_response.is_some()
+    }
     pub(crate) fn got_1xx_response(&self, status: StatusCode, headers: &HeaderMap) {
         if let Some(f) = &self.got_1xx_response {
             f(status, headers);

@@ -305,6 +305,9 @@ struct StreamEntry {
     got_head: bool,
     /// A `100 Continue` was received (for `Expect: 100-continue`).
     got_continue: bool,
+    /// The request's trace, kept only if it hooks informational responses (the reader
+    /// thread calls it).
+    info_trace: Option<super::ClientTrace>,
     /// Body bytes received: those from `body_off` on are not yet read. One buffer for the
     /// stream's life (bounded by its receive window), not one per `DATA` frame.
     body: Vec<u8>,
@@ -1074,6 +1077,8 @@ impl H2Conn {
                 ))
             }
         };
+        // An informational response for a trace that hooks them, told after the lock.
+        let mut info: Option<(super::ClientTrace, http::StatusCode, HeaderMap)> = None;
         let mut core = self.core.lock();
         if id % 2 == 0 || id >= core.next_stream_id {
             return Err(Error::h2_connection(
@@ -1098,6 +1103,12 @@ impl H2Conn {
                         ))
                     } else {
                         s.got_continue |= p.status == 100;
+                        // As over HTTP/1: 100 has its own hook (`got_100_continue`).
+                        if p.status != 100 {
+                            if let Some(t) = &s.info_trace {
+                                info = Some((t.clone(), p.status, p.headers));
+                            }
+                        }
                         Ok(())
                     }
                 }
@@ -1140,6 +1151,10 @@ impl H2Conn {
             }
         }
         wakes.stream(&core, id);
+        drop(core);
+        if let Some((trace, status, headers)) = info {
+            trace.got_1xx_response(status, &headers);
+        }
         Ok(())
     }
 
@@ -1273,19 +1288,21 @@ impl H2Conn {
         let continue_wait = expect_continue.then_some(t.cfg.expect_continue_timeout);
         // Open the stream: wait for a slot under the server's limit.
         let mut leaving = false;
+        let fields = match fields {
+            Ok(f) => f,
+            Err(e) => {
+                if reserved {
+                    self.core.lock().reserved -= 1;
+                    self.changed.notify_all();
+                }
+                return Err(RtError::fatal(e, None));
+            }
+        };
         let id = {
             let mut core = self.core.lock();
             if reserved {
                 core.reserved -= 1;
             }
-            let fields = match fields {
-                Ok(f) => f,
-                Err(e) => {
-                    drop(core);
-                    self.changed.notify_all();
-                    return Err(RtError::fatal(e, None));
-                }
-            };
             loop {
                 if let Some(f) = &core.broken {
                     let retry = !matches!(f, Failure::Canceled);
@@ -1335,6 +1352,7 @@ impl H2Conn {
                     head: None,
                     got_head: false,
                     got_continue: false,
+                    info_trace: opts.trace.wants_1xx().then(|| opts.trace.clone()),
                     body: Vec::new(),
                     body_off: 0,
                     received: 0,
@@ -1359,6 +1377,11 @@ impl H2Conn {
         if leaving {
             if let Some(t) = self.transport.upgrade() {
                 t.h2_conn_closed(self);
+            }
+        }
+        if opts.trace.wants_header_fields() {
+            for f in fields.iter() {
+                opts.trace.wrote_header_field(f.name, f.value);
             }
         }
         opts.trace.wrote_headers();
