@@ -1374,3 +1374,71 @@ fn raw_trace_hears_the_header_fields_and_1xx_responses() {
     assert_no_threads(&t);
     srv.join().unwrap();
 }
+
+/// A dialer that tells the test each dial began and holds the first until released.
+#[derive(Debug, Default)]
+struct HeldDialer {
+    dials: AtomicUsize,
+    started: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    release: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl Dial for HeldDialer {
+    fn dial(
+        &self,
+        target: &Target,
+        deadline: Option<Instant>,
+        trace: &nethttp::client::ClientTrace,
+    ) -> nethttp::Result<Box<dyn Stream>> {
+        self.dials.fetch_add(1, Ordering::SeqCst);
+        if let Some(tx) = self.started.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        if let Some(rx) = self.release.lock().unwrap().take() {
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+        TcpDialer::default().dial(target, deadline, trace)
+    }
+}
+
+/// A cancel ends a request that waits for its HTTP/2 dial (the dial runs apart from it, as
+/// Go's); the dial goes on, and its connection serves the next request.
+#[test]
+fn a_cancel_ends_the_wait_for_a_dial_that_goes_on() {
+    let ts = h2c_server(250, hello);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    let dialer = Arc::new(HeldDialer {
+        started: std::sync::Mutex::new(Some(started_tx)),
+        release: std::sync::Mutex::new(Some(release_rx)),
+        ..HeldDialer::default()
+    });
+    let (c, t, _) = h2c_client_with(|cfg| cfg.dialer = dialer.clone());
+    let token = CancelToken::new();
+    let mut req = Request::new(Method::GET, &format!("{}/c", ts.url())).unwrap();
+    RequestOptions::of_mut(&mut req).cancel = Some(token.clone());
+    let caller = {
+        let c = c.clone();
+        thread::spawn(move || c.send(req).map(|_| ()))
+    };
+    started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let canceled_at = Instant::now();
+    token.cancel();
+    let err = caller.join().unwrap().unwrap_err();
+    assert_eq!(err.kind(), nethttp::ErrorKind::Canceled, "{err}");
+    assert!(
+        canceled_at.elapsed() < Duration::from_secs(5),
+        "the cancel waited for the dial"
+    );
+    // The dial finishes after the caller left, and its connection is pooled.
+    release_tx.send(()).unwrap();
+    support::wait_until(
+        Duration::from_secs(5),
+        "the dialed connection in the pool",
+        || t.stats().open == 1,
+    );
+    let mut resp = c.get(&format!("{}/after", ts.url())).unwrap();
+    assert_eq!(resp.text().unwrap(), "HTTP/2.0 GET /after");
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+}

@@ -1859,7 +1859,7 @@ impl Drop for CountedOut {
     }
 }
 
-fn spawn_counted(
+pub(super) fn spawn_counted(
     threads: &Arc<AtomicUsize>,
     name: &str,
     f: impl FnOnce() + Send + 'static,

@@ -308,37 +308,117 @@ fn get_conn(
                     call.done.wait_until(&mut r, until);
                 }
             }
-            Role::Dial(call) => {
-                let r = dial(t, key, mode, opts);
-                // The new connection's first stream is this caller's: it is reserved before
-                // the waiters can see the connection.
-                let reserved = !strict && matches!(&r, Ok(Some(c)) if c.try_reserve());
-                {
-                    let mut p = t.h2.lock();
-                    p.dialing.remove(key);
-                    match &r {
-                        Ok(Some(c)) => p.conns.entry(key.clone()).or_default().push(Arc::clone(c)),
-                        Ok(None) => {
-                            p.h1_only.insert(key.clone());
-                        }
-                        Err(_) => {}
-                    }
+            Role::Dial(call) => return dial_apart(t, key, mode, opts, call, strict),
+        }
+    }
+}
+
+/// Dials `key` on a thread of its own (Go's `dialCall` runs apart from the request too) and
+/// waits for it under the caller's deadline and cancel: a caller that gives up leaves the
+/// dial to finish, and its connection still joins the pool for the next request. The dial
+/// thread records the result in `call` for the callers waiting on it.
+fn dial_apart(
+    t: &Arc<TransportInner>,
+    key: &ConnKey,
+    mode: Mode,
+    opts: &RequestOptions,
+    call: Arc<DialCall>,
+    strict: bool,
+) -> Result<Got> {
+    let (tx, rx) = crossbeam_channel::bounded::<Result<Option<Arc<H2Conn>>>>(1);
+    let (t2, key2, opts2) = (Arc::clone(t), key.clone(), opts.clone());
+    let spawned = super::spawn_counted(&t.threads, "nethttp-h2-dial", move || {
+        let mut guard = DialDone {
+            t: &t2,
+            key: &key2,
+            call: &call,
+            armed: true,
+        };
+        let r = dial(&t2, &key2, mode, &opts2);
+        guard.armed = false;
+        {
+            let mut p = t2.h2.lock();
+            p.dialing.remove(&key2);
+            match &r {
+                Ok(Some(c)) => p.conns.entry(key2.clone()).or_default().push(Arc::clone(c)),
+                Ok(None) => {
+                    p.h1_only.insert(key2.clone());
                 }
-                *call.result.lock() = Some(match &r {
-                    Ok(_) => Ok(()),
-                    Err(e) => Err((e.kind(), e.to_string())),
-                });
-                call.done.notify_all();
+                Err(_) => {}
+            }
+        }
+        *call.result.lock() = Some(match &r {
+            Ok(_) => Ok(()),
+            Err(e) => Err((e.kind(), e.to_string())),
+        });
+        call.done.notify_all();
+        let _ = tx.send(r);
+    });
+    if let Err(e) = spawned {
+        t.h2.lock().dialing.remove(key);
+        return Err(Error::thread_spawn("http2 dial", e));
+    }
+    loop {
+        let step = Instant::now() + Duration::from_millis(100);
+        let until = opts.deadline.map_or(step, |d| d.min(step));
+        match rx.recv_deadline(until) {
+            Ok(r) => {
                 return r.map(|c| match c {
-                    Some(conn) => Got::Conn {
-                        conn,
-                        dialed: true,
-                        reserved,
-                    },
+                    Some(conn) => {
+                        // Waiters see the connection as soon as it is pooled, so this
+                        // caller's stream is reserved like theirs: whoever comes first.
+                        let reserved = !strict && conn.try_reserve();
+                        Got::Conn {
+                            conn,
+                            dialed: true,
+                            reserved,
+                        }
+                    }
                     None => Got::Http1 { dialed: true },
                 });
             }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(Error::with_source(
+                    ErrorKind::Connect,
+                    "the http2 dial thread ended without a result",
+                ));
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
         }
+        if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Error::timeout(TimeoutPhase::Connect));
+        }
+        if opts
+            .cancel
+            .as_ref()
+            .is_some_and(crate::client::CancelToken::is_canceled)
+        {
+            return Err(Error::new(ErrorKind::Canceled));
+        }
+    }
+}
+
+/// Ends a dial whose thread unwinds (a panicking user `Dial`, say): the key is no longer
+/// being dialed and its waiters get an error, instead of waiting for a result that never
+/// comes.
+struct DialDone<'a> {
+    t: &'a TransportInner,
+    key: &'a ConnKey,
+    call: &'a DialCall,
+    armed: bool,
+}
+
+impl Drop for DialDone<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.t.h2.lock().dialing.remove(self.key);
+        *self.call.result.lock() = Some(Err((
+            ErrorKind::Connect,
+            "the http2 dial panicked".to_string(),
+        )));
+        self.call.done.notify_all();
     }
 }
 
