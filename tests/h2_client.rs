@@ -1442,3 +1442,43 @@ fn a_cancel_ends_the_wait_for_a_dial_that_goes_on() {
     assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
     assert_no_threads(&t);
 }
+
+/// Body limits and gzip behave over HTTP/2 as over HTTP/1: a body past the limit fails with
+/// `TooLarge::Body` and resets only its stream (the connection serves the next request); a
+/// gzip body is decoded.
+#[test]
+fn body_limit_and_gzip_as_over_http1() {
+    let ts = h2c_server(250, |w: &mut dyn ResponseWriter, r: &mut Request| {
+        if r.uri.path() == "/gz" {
+            use std::io::Write as _;
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(b"squeezed over h2").unwrap();
+            let gz = enc.finish().unwrap();
+            w.headers_mut().insert(
+                "content-encoding",
+                nethttp::HeaderValue::from_static("gzip"),
+            );
+            let _ = w.write_all(&gz);
+            return;
+        }
+        let _ = w.write_all(&pattern(1 << 20));
+    });
+    let (c, t, dialer) = h2c_client();
+    let mut resp = c.get(&format!("{}/big", ts.url())).unwrap();
+    resp.set_body_limit(64 << 10);
+    let err = resp.bytes().unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            nethttp::ErrorKind::TooLarge(nethttp::error::TooLarge::Body)
+        ),
+        "{err}"
+    );
+    drop(resp);
+    let mut resp = c.get(&format!("{}/gz", ts.url())).unwrap();
+    assert_eq!(resp.version, Version::HTTP_2);
+    assert!(resp.uncompressed());
+    assert_eq!(resp.text().unwrap(), "squeezed over h2");
+    assert_eq!(dialer.dials.load(Ordering::SeqCst), 1);
+    assert_no_threads(&t);
+}
