@@ -293,15 +293,8 @@ fn get_conn(
                         }
                         break;
                     }
-                    if opts.deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(Error::timeout(TimeoutPhase::Connect));
-                    }
-                    if opts
-                        .cancel
-                        .as_ref()
-                        .is_some_and(crate::client::CancelToken::is_canceled)
-                    {
-                        return Err(Error::new(ErrorKind::Canceled));
+                    if let Some(e) = gave_up(opts) {
+                        return Err(e);
                     }
                     let step = Instant::now() + Duration::from_millis(500);
                     let until = opts.deadline.map_or(step, |d| d.min(step));
@@ -385,17 +378,22 @@ fn dial_apart(
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
         }
-        if opts.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Error::timeout(TimeoutPhase::Connect));
-        }
-        if opts
-            .cancel
-            .as_ref()
-            .is_some_and(crate::client::CancelToken::is_canceled)
-        {
-            return Err(Error::new(ErrorKind::Canceled));
+        if let Some(e) = gave_up(opts) {
+            return Err(e);
         }
     }
+}
+
+/// Why a caller waiting for a dial stops waiting, if it does: its deadline passed (a
+/// connect timeout) or it was canceled.
+fn gave_up(opts: &RequestOptions) -> Option<Error> {
+    if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+        return Some(Error::timeout(TimeoutPhase::Connect));
+    }
+    opts.cancel
+        .as_ref()
+        .is_some_and(crate::client::CancelToken::is_canceled)
+        .then(|| Error::new(ErrorKind::Canceled))
 }
 
 /// Ends a dial whose thread unwinds (a panicking user `Dial`, say): the key is no longer
