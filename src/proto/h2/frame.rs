@@ -668,6 +668,16 @@ pub fn encode_headers(
         padding: None,
     })
     .encode(dst)?;
+    encode_continuations(stream_id, rest, dst)
+}
+
+/// The `CONTINUATION` frames carrying the rest of a header block, the last with
+/// `END_HEADERS`.
+fn encode_continuations<'a>(
+    stream_id: u32,
+    mut rest: std::iter::Peekable<impl Iterator<Item = &'a [u8]>>,
+    dst: &mut Vec<u8>,
+) -> Result<()> {
     while let Some(fragment) = rest.next() {
         Frame::Continuation(Continuation {
             stream_id,
@@ -718,18 +728,10 @@ pub fn encode_headers_with(
     header[4] = flag(end_stream, END_STREAM) | flag(tail.is_none(), END_HEADERS);
     header[5..].copy_from_slice(&stream_id.to_be_bytes());
     dst[start..start + HEADER_LEN].copy_from_slice(&header);
-    if let Some(tail) = tail {
-        let mut rest = tail.chunks(max).peekable();
-        while let Some(fragment) = rest.next() {
-            Frame::Continuation(Continuation {
-                stream_id,
-                end_headers: rest.peek().is_none(),
-                fragment,
-            })
-            .encode(dst)?;
-        }
+    match tail {
+        Some(tail) => encode_continuations(stream_id, tail.chunks(max).peekable(), dst),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// What [`FrameDecoder::decode`] found.
