@@ -22,12 +22,14 @@
 //!
 //! Every wait here is a parking wait (`wake.rs`) with a deadline: the request's own, or one of
 //! the named constants below.
+//!
+//! The channels are typed ends over one crossbeam element type (`chan.rs`), which keeps the
+//! compile of a `client` build smaller; each still carries one kind of message.
 
 use std::sync::{Arc, Weak};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use http::{Method, Uri};
 use parking_lot::Mutex;
 
@@ -35,7 +37,7 @@ use super::proxy::ConnKey;
 use super::response::{ConnBody, Response, ResponseBody};
 use super::trace::{CancelToken, Cancelable, ClientTrace};
 use super::transport::TransportInner;
-use super::wake::{self, Notify};
+use super::wake;
 use crate::bufio::{self, HeadTiming, ReadBuf};
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase};
@@ -46,6 +48,9 @@ use crate::proto::client::{Exchange, Final, Next};
 use crate::proto::head::{HeadScanner, ResponseHead};
 use crate::proto::Limits;
 use crate::Body;
+
+mod chan;
+use chan::{Notify, Receiver, Sender, TryRecvError};
 
 /// How long a finished response waits for the writer to finish its request before the
 /// connection is given up instead of reused (Go's `maxWriteWaitBeforeConnReuse`).
@@ -146,7 +151,7 @@ struct RequestAndChan {
     /// The response side of the exchange: 1xx skipping, framing, reuse.
     exchange: Exchange,
     /// Receives the response head, or the error that ended the wait for it; wakes the caller.
-    resp_tx: Notify<std::result::Result<RespParts, Box<RtError>>>,
+    resp_tx: Notify<RespResult>,
     /// Tells the writer whether to send the body after `Expect: 100-continue`; wakes it.
     continue_tx: Option<Notify<bool>>,
     trace: ClientTrace,
@@ -232,6 +237,10 @@ pub(crate) enum BodyEvent {
     Done { pooled: bool },
 }
 
+/// What the reader thread tells the caller: the response head, or the error that ended the
+/// wait for it.
+type RespResult = std::result::Result<RespParts, Box<RtError>>;
+
 /// A response head delivered by the reader thread.
 struct RespParts {
     head: ResponseHead,
@@ -289,9 +298,9 @@ impl PersistConn {
         stream: Box<dyn Stream>,
     ) -> Result<Arc<PersistConn>> {
         let stream: Arc<dyn Stream> = Arc::from(stream);
-        let (reqch, reqrx) = crossbeam_channel::bounded(1);
-        let (writech, writerx) = crossbeam_channel::bounded(1);
-        let (bodych, bodyrx) = crossbeam_channel::bounded(1);
+        let (reqch, reqrx) = chan::bounded();
+        let (writech, writerx) = chan::bounded();
+        let (bodych, bodyrx) = chan::bounded();
         let limits = Limits::response(t.cfg.max_response_header_bytes);
         let pc = Arc::new(PersistConn {
             id,
@@ -371,10 +380,10 @@ impl PersistConn {
             if st.reader_gone || self.reqch.try_send(rc).is_err() || st.writer_gone {
                 return Err(Box::new(Some(wr.body)));
             }
-            if let Err(e) = self.writech.try_send(WriteMsg::Request(Box::new(wr))) {
-                return Err(Box::new(match e.into_inner() {
-                    WriteMsg::Request(wr) => Some(wr.body),
-                    WriteMsg::Close => None,
+            if let Err(back) = self.writech.try_send(WriteMsg::Request(Box::new(wr))) {
+                return Err(Box::new(match back {
+                    Some(WriteMsg::Request(wr)) => Some(wr.body),
+                    Some(WriteMsg::Close) | None => None,
                 }));
             }
             st.writer.clone()
@@ -652,8 +661,8 @@ pub(crate) fn round_trip(
         trace,
     };
     let me = std::thread::current();
-    let (resp_tx, resp_rx) = crossbeam_channel::bounded(1);
-    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    let (resp_tx, resp_rx) = chan::bounded();
+    let (done_tx, done_rx) = chan::bounded();
     let resp_tx = Notify::new(resp_tx, me.clone());
     let done_tx = Notify::new(done_tx, me);
     // The reader tells the writer (and wakes it) whether to send the body.
@@ -664,7 +673,7 @@ pub(crate) fn round_trip(
     };
     let (continue_tx, continue_rx) = match writer {
         Some(w) => {
-            let (a, b) = crossbeam_channel::bounded(1);
+            let (a, b) = chan::bounded();
             (Some(Notify::new(a, w)), Some(b))
         }
         None => (None, None),
@@ -735,7 +744,7 @@ pub(crate) fn round_trip(
                     if !body_err {
                         let grace = Instant::now() + RESPONSE_AFTER_WRITE_ERROR;
                         let until = deadline::earliest(req_deadline, Some(grace)).unwrap_or(grace);
-                        if let Some(Ok(parts)) = wake::recv_until(&resp_rx, until) {
+                        if let Some(Ok(parts)) = resp_rx.recv_until(until) {
                             return Ok(make_response(pc, parts, req_id, &url, &ctx));
                         }
                     }
@@ -765,7 +774,7 @@ pub(crate) fn round_trip(
                 let result = if pc.wrote_full(req_id) {
                     None
                 } else {
-                    wake::recv_until(&done_rx, Instant::now() + WRITE_REPORT_AFTER_READ_ERROR)
+                    done_rx.recv_until(Instant::now() + WRITE_REPORT_AFTER_READ_ERROR)
                 };
                 match result {
                     Some(WriteResult::Failed {
@@ -1070,7 +1079,7 @@ fn respond(
     }
     // The caller reads the body now; wait until it ends or is dropped (or `close` says the
     // connection is gone).
-    matches!(wake::recv(bodyrx), Ok(BodyEvent::Done { pooled: true }))
+    matches!(bodyrx.recv(), Ok(BodyEvent::Done { pooled: true }))
 }
 
 /// Hands the connection to the caller after a 101: the threads stop, the socket stays open
@@ -1192,13 +1201,13 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let msg = if buf.is_empty() {
-            wake::recv(rx)
+            rx.recv()
         } else {
-            match wake::recv_until(rx, Instant::now() + bufio::IDLE_GRACE) {
+            match rx.recv_until(Instant::now() + bufio::IDLE_GRACE) {
                 Some(m) => Ok(m),
                 None => {
                     buf = Vec::new();
-                    wake::recv(rx)
+                    rx.recv()
                 }
             }
         };
@@ -1232,7 +1241,7 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
             if matches!(result, WriteResult::Ok) && !notify_ok {
                 // No report wanted: drop the sender without waking the caller (it sees the
                 // disconnect, meaning success, whenever it next polls).
-                drop(done_tx.into_silent());
+                done_tx.drop_silently();
             } else {
                 let _ = done_tx.send(result);
             }
