@@ -71,9 +71,10 @@
 //!
 //! | feature | default | what it adds | dependencies it pulls |
 //! |---|---|---|---|
-//! | (none) | | the wire core ([`proto`]), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
+//! | (none) | | the wire core ([`proto`], but for `proto::multipart`), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
 //! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers; [`cookie`] | `socket2` |
-//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`]; [`net::listen`] (also with `client`) | `socket2`; `nix` on Linux (`sendfile`) |
+//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`]; [`net::listen`] and `ListenConfig`; turns on `multipart` | `socket2` (with its `all` feature, for `SO_REUSEPORT`); `nix` on Linux (`sendfile`) |
+//! | `multipart` | yes | [`multipart`] and `proto::multipart`: `multipart::Writer` (`RequestBuilder::multipart`), `Request::multipart_reader`, `parse_multipart_form`, `form_file` (Go's `mime/multipart`; on with `server`, since `form_value` parses multipart forms as Go's `FormValue` does) | — |
 //! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
 //! | `tls` | yes | `https://` in the client, `serve_tls` in the server ([`tls`]; with `client` or `server`) | `rustls` (ring), `webpki-roots` |
 //! | `gzip` | yes | transparent gzip and deflate response bodies (implies `client`) | `flate2` |
@@ -107,6 +108,7 @@ pub mod handlers;
 pub mod httptest;
 #[cfg(all(feature = "client", feature = "server"))]
 pub mod httputil;
+#[cfg(feature = "multipart")]
 pub mod multipart;
 #[cfg(feature = "server")]
 pub mod mux;

@@ -2,7 +2,7 @@
 //!
 //! [`Stream`] and [`Conn`] are always there; [`Target`], [`Dial`], [`TcpDialer`] and
 //! `unix_socket` need feature `client` (on by default); `listen` (Go's `net.Listen`, with the
-//! system's largest backlog) and `ListenConfig` (`SO_REUSEPORT`) need `client` or `server`.
+//! system's largest backlog) and `ListenConfig` (`SO_REUSEPORT`) need `server`.
 //!
 //! A pooled client connection is used by two threads at once (a reader and a writer), so a
 //! [`Stream`] reads and writes through `&self`, as `&TcpStream` does. TCP and Unix-domain
@@ -229,9 +229,9 @@ impl Write for Conn {
 mod dial;
 #[cfg(feature = "client")]
 pub use dial::*;
-#[cfg(any(feature = "client", feature = "server"))]
+#[cfg(feature = "server")]
 mod listen;
 #[cfg(all(feature = "server", target_os = "linux"))]
 pub(crate) use listen::shares_port;
-#[cfg(any(feature = "client", feature = "server"))]
+#[cfg(feature = "server")]
 pub use listen::{listen, listen_backlog, ListenConfig};

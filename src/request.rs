@@ -11,7 +11,9 @@ use http::{Extensions, HeaderMap, Method, Uri, Version};
 use crate::body::Body;
 use crate::error::{Error, ErrorKind};
 use crate::form::Form;
+#[cfg(feature = "multipart")]
 use crate::multipart::{read_form, FileHeader, MultipartForm, MultipartReader, DEFAULT_MAX_MEMORY};
+#[cfg(feature = "multipart")]
 use crate::proto::multipart::{self as wire, MultipartLimits};
 
 /// The most of a form body [`Request::parse_form`] reads: 10 MiB, Go's limit.
@@ -45,6 +47,7 @@ pub struct Request {
     form: Option<Form>,
     post_form: Option<Form>,
     /// Set by `parse_multipart_form`; its temporary files go when the request is dropped.
+    #[cfg(feature = "multipart")]
     multipart: Option<MultipartForm>,
 }
 
@@ -109,6 +112,7 @@ impl Request {
             tls: false,
             form: None,
             post_form: None,
+            #[cfg(feature = "multipart")]
             multipart: None,
         }
     }
@@ -340,13 +344,15 @@ impl Request {
     }
 
     /// What Go's `FormValue` parses on demand: a multipart form (with
-    /// [`DEFAULT_MAX_MEMORY`](crate::multipart::DEFAULT_MAX_MEMORY)) or an urlencoded one.
+    /// `multipart::DEFAULT_MAX_MEMORY`; feature `multipart`, which `server` turns on) or an
+    /// urlencoded one.
     fn parse_any_form(&mut self) {
+        #[cfg(feature = "multipart")]
         if self.multipart.is_none() && self.content_type_is("multipart/form-data") {
             let _ = self.parse_multipart_form(DEFAULT_MAX_MEMORY);
-        } else {
-            let _ = self.parse_form();
+            return;
         }
+        let _ = self.parse_form();
     }
 
     fn content_type_is(&self, media_type: &str) -> bool {
@@ -360,7 +366,7 @@ impl Request {
     /// The parts of a `multipart/form-data` body, one at a time as they arrive, as Go's
     /// `r.MultipartReader`: for uploads that should go straight to their destination, never
     /// into memory or a temporary file. Each part's file name is already reduced to its base
-    /// name.
+    /// name. Feature `multipart` (on with `server`).
     ///
     /// ```
     /// use std::io::Read;
@@ -385,6 +391,7 @@ impl Request {
     /// [`Malformed::Multipart`](crate::error::Malformed::Multipart) if the body is not
     /// `multipart/form-data` with a valid boundary; [`ErrorKind::InvalidInput`] after
     /// [`parse_multipart_form`](Self::parse_multipart_form) read the body.
+    #[cfg(feature = "multipart")]
     pub fn multipart_reader(&mut self) -> crate::Result<MultipartReader<'_>> {
         if self.multipart.is_some() {
             return Err(Error::invalid_input(
@@ -410,7 +417,7 @@ impl Request {
     /// when the request is dropped. The values are added after the query's in
     /// [`form`](Self::form) and to [`post_form`](Self::post_form), as Go adds them; the files
     /// are in [`multipart_form`](Self::multipart_form) and [`form_file`](Self::form_file).
-    /// A second call does nothing.
+    /// A second call does nothing. Feature `multipart` (on with `server`).
     ///
     /// # Errors
     ///
@@ -420,6 +427,7 @@ impl Request {
     /// [`TooLarge::Body`](crate::error::TooLarge::Body) for values over their limit; the body's
     /// read errors and a temporary file's write errors. No temporary file is left behind by a
     /// failed call.
+    #[cfg(feature = "multipart")]
     pub fn parse_multipart_form(&mut self, max_memory: u64) -> crate::Result<()> {
         if self.multipart.is_some() {
             return Ok(());
@@ -442,18 +450,21 @@ impl Request {
     }
 
     /// The form [`parse_multipart_form`](Self::parse_multipart_form) read; `None` before.
+    /// Feature `multipart` (on with `server`).
+    #[cfg(feature = "multipart")]
     pub fn multipart_form(&self) -> Option<&MultipartForm> {
         self.multipart.as_ref()
     }
 
     /// The first file of field `name`, as Go's `r.FormFile`: parses the multipart form (with
     /// [`DEFAULT_MAX_MEMORY`](crate::multipart::DEFAULT_MAX_MEMORY)) if that has not been done.
-    /// Read it with [`FileHeader::open`].
+    /// Read it with [`FileHeader::open`]. Feature `multipart` (on with `server`).
     ///
     /// # Errors
     ///
     /// As [`parse_multipart_form`](Self::parse_multipart_form);
     /// [`ErrorKind::InvalidInput`] if the form has no such file (Go's `ErrMissingFile`).
+    #[cfg(feature = "multipart")]
     pub fn form_file(&mut self, name: &str) -> crate::Result<&FileHeader> {
         self.parse_multipart_form(DEFAULT_MAX_MEMORY)?;
         self.multipart

@@ -139,7 +139,7 @@ impl RequestBuilder {
     /// boundary (Go's `multipart.Writer` and `FormDataContentType`). The parts are streamed as
     /// the request is written, files read from disk as they go; see
     /// [`multipart::Writer`](crate::multipart::Writer) for when the request has a
-    /// `Content-Length` and when it can follow a 307/308 redirect.
+    /// `Content-Length` and when it can follow a 307/308 redirect. Feature `multipart`.
     ///
     /// ```no_run
     /// # let client = nethttp::Client::new();
@@ -152,6 +152,7 @@ impl RequestBuilder {
     ///     .send()?;
     /// # let _ = resp; Ok::<(), nethttp::Error>(())
     /// ```
+    #[cfg(feature = "multipart")]
     pub fn multipart(self, form: crate::multipart::Writer) -> Self {
         self.with(|req| {
             let ct = HeaderValue::try_from(form.form_data_content_type())

@@ -42,6 +42,7 @@ pub mod h2;
 pub mod head;
 #[cfg(feature = "http2")]
 pub mod hpack;
+#[cfg(feature = "multipart")]
 pub mod multipart;
 pub mod uri;
 pub mod write;
