@@ -34,6 +34,17 @@ impl TimeoutSlot {
         deadline: Option<Instant>,
         set: impl FnOnce(Option<Duration>) -> io::Result<()>,
     ) -> io::Result<()> {
+        if let Some(want) = self.needs(deadline)? {
+            set(want)?;
+            self.current = want;
+            self.known = true;
+        }
+        Ok(())
+    }
+
+    /// The timeout to set for `deadline`, if the current one is not close enough to it (kept
+    /// apart from the generic `arm`, so it is compiled once).
+    fn needs(&self, deadline: Option<Instant>) -> io::Result<Option<Option<Duration>>> {
         let want = match deadline {
             None => None,
             Some(d) => {
@@ -53,12 +64,7 @@ impl TimeoutSlot {
                 (Some(c), Some(w)) => c <= w + w / 8 && c * 2 >= w,
                 _ => false,
             };
-        if !close_enough {
-            set(want)?;
-            self.current = want;
-            self.known = true;
-        }
-        Ok(())
+        Ok((!close_enough).then_some(want))
     }
 
     /// Forgets what is set (after someone else may have changed the socket's timeout).

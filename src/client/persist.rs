@@ -591,13 +591,13 @@ fn spawn_counted(
     let threads = Arc::clone(&t.threads);
     threads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let counted = Arc::clone(&threads);
-    let r = std::thread::Builder::new()
-        .name(name.into())
-        .stack_size(256 << 10)
-        .spawn(move || {
+    let r = spawn_thread(
+        name,
+        Box::new(move || {
             f();
             counted.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        });
+        }),
+    );
     match r {
         Ok(h) => Ok(h.thread().clone()),
         Err(e) => {
@@ -605,6 +605,19 @@ fn spawn_counted(
             Err(e)
         }
     }
+}
+
+/// Starts one of the client's threads (a connection's reader or writer, a dial) with a small
+/// stack. The closure is boxed so that std's thread-spawning code is compiled once for all of
+/// them, not once per closure type.
+pub(crate) fn spawn_thread(
+    name: &str,
+    f: Box<dyn FnOnce() + Send>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(256 << 10)
+        .spawn(f)
 }
 
 impl std::fmt::Debug for PersistConn {

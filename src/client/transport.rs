@@ -895,10 +895,9 @@ impl TransportInner {
         let trace = want.opts.trace.clone();
         let key = want.key.clone();
         let want2 = Arc::clone(&want);
-        let spawned = std::thread::Builder::new()
-            .name("nethttp-dial".into())
-            .stack_size(256 << 10)
-            .spawn(move || {
+        let spawned = persist::spawn_thread(
+            "nethttp-dial",
+            Box::new(move || {
                 let stream = match t.dial(&key, deadline, &trace) {
                     Ok(s) => s,
                     Err(e) => {
@@ -927,7 +926,8 @@ impl TransportInner {
                         want.try_deliver(Err(e));
                     }
                 }
-            });
+            }),
+        );
         if let Err(e) = spawned {
             self.release_slot(&want2.key);
             want2.try_deliver(Err(Error::thread_spawn("dial", e)));
