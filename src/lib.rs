@@ -74,6 +74,7 @@
 //! | (none) | | the wire core ([`proto`], but for `proto::multipart`), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
 //! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers; [`cookie`] | `socket2` |
 //! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`]; [`net::listen`] and `ListenConfig`; turns on `multipart` | `socket2` (with its `all` feature, for `SO_REUSEPORT`); `nix` on Linux (`sendfile`) |
+//! | `socks` | yes | `socks5://` and `socks5h://` proxies in the client (implies `client`) | — |
 //! | `multipart` | yes | [`multipart`] and `proto::multipart`: `multipart::Writer` (`RequestBuilder::multipart`), `Request::multipart_reader`, `parse_multipart_form`, `form_file` (Go's `mime/multipart`; on with `server`, since `form_value` parses multipart forms as Go's `FormValue` does) | — |
 //! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
 //! | `tls` | yes | `https://` in the client, `serve_tls` in the server ([`tls`]; with `client` or `server`) | `rustls` (ring), `webpki-roots` |

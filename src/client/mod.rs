@@ -74,6 +74,7 @@ mod pool_tests;
 mod proxy;
 mod redirect;
 mod response;
+#[cfg(feature = "socks")]
 mod socks;
 mod trace;
 mod transport;

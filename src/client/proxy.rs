@@ -16,7 +16,8 @@ use http::{HeaderMap, HeaderValue, Method, Uri};
 use parking_lot::Mutex;
 
 use super::redirect::{basic_auth, userinfo};
-use super::socks::{self, SocksAuth};
+#[cfg(feature = "socks")]
+use super::socks;
 use super::trace::ClientTrace;
 use super::transport::TransportConfig;
 use crate::bufio::{self, ReadBuf};
@@ -65,8 +66,10 @@ type ProxyFn = dyn Fn(&Request) -> Result<Option<Uri>> + Send + Sync;
 ///   the transport's [`ClientTls`](crate::tls::ClientTls) settings, the same as an origin's
 ///   (Go uses its one `TLSClientConfig` for both): add a private CA that signed the proxy's
 ///   certificate to `extra_roots`.
-/// - `socks5://` and `socks5h://`: a SOCKS5 tunnel to the origin for every request, with TLS
-///   inside it for `https://` origins. The proxy resolves host names in both cases, as in Go.
+/// - `socks5://` and `socks5h://` (feature `socks`, on by default): a SOCKS5 tunnel to the
+///   origin for every request, with TLS inside it for `https://` origins. The proxy resolves
+///   host names in both cases, as in Go. Without the feature such a proxy fails the request
+///   with [`ErrorKind::InvalidInput`] before anything is dialled.
 ///
 /// `user:password@` in the URL is sent as `Proxy-Authorization: Basic` to an HTTP proxy (on
 /// `CONNECT`, and on each request forwarded in absolute form), and as username/password
@@ -324,6 +327,14 @@ impl Proxy {
                 proxy.display
             )));
         }
+        #[cfg(not(feature = "socks"))]
+        if !proxy.key.scheme.is_http() {
+            return Err(Error::invalid_input(format!(
+                "{} proxy {} needs the `socks` feature, which this build does not have",
+                proxy.key.scheme.as_str(),
+                proxy.display
+            )));
+        }
         Ok(Some(proxy))
     }
 
@@ -338,6 +349,21 @@ impl Proxy {
             return false;
         }
         !self.no_proxy.matches(&host, port, ip)
+    }
+}
+
+/// A username and password for a SOCKS5 proxy, from its URL (RFC 1929).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct SocksAuth {
+    pub(crate) user: String,
+    pub(crate) password: String,
+}
+
+impl fmt::Debug for SocksAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocksAuth")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
@@ -551,8 +577,11 @@ pub(crate) fn dial_conn(
     }
     let deadline = deadline.or_else(|| Instant::now().checked_add(CONNECT_TIMEOUT));
     if !proxy.scheme.is_http() {
-        socks::handshake(&*stream, &key.target, proxy.socks_auth.as_ref(), deadline)?;
-        return Ok(stream);
+        #[cfg(feature = "socks")]
+        {
+            socks::handshake(&*stream, &key.target, proxy.socks_auth.as_ref(), deadline)?;
+            return Ok(stream);
+        }
     }
     let url = proxy.url()?;
     let mut headers = match &cfg.get_proxy_connect_header {
@@ -1078,6 +1107,9 @@ mod tests {
             if !cfg!(feature = "tls") && want.is_some_and(|w| w.starts_with("https:")) {
                 continue;
             }
+            if !cfg!(feature = "socks") && want.is_some_and(|w| w.starts_with("socks")) {
+                continue;
+            }
             let p = Proxy::from_vars(http, https, no);
             let got = via(&p, url);
             assert_eq!(
@@ -1176,6 +1208,7 @@ mod tests {
                 "/fail" => Err(Error::new(ErrorKind::Canceled)),
                 "/bad" => Ok(Some(Uri::from_static("ftp://x"))),
                 "/tls" => Ok(Some(Uri::from_static("https://u:p@tls-proxy"))),
+                "/socks" => Ok(Some(Uri::from_static("socks5h://u:p@socks-proxy"))),
                 _ => Ok(Some(Uri::from_static("proxy:3128"))),
             }
         })
@@ -1216,6 +1249,16 @@ mod tests {
         assert_eq!(
             select("https://a/tls", false).unwrap_err().to_string(),
             "invalid input: https proxy https://tls-proxy:443/ needs the `tls` feature, which this build does not have"
+        );
+        #[cfg(feature = "socks")]
+        assert_eq!(
+            select("https://a/socks", false).unwrap().as_deref(),
+            Some("socks5h://socks-proxy:1080/")
+        );
+        #[cfg(not(feature = "socks"))]
+        assert_eq!(
+            select("https://a/socks", false).unwrap_err().to_string(),
+            "invalid input: socks5h proxy socks5h://socks-proxy:1080/ needs the `socks` feature, which this build does not have"
         );
         assert!(format!("{p:?}").contains("custom: true"));
     }

@@ -5,7 +5,6 @@
 //! The target's host name goes to the proxy as a name, to be resolved there, for both schemes
 //! (as Go does); an IP literal goes as an address.
 
-use std::fmt;
 use std::io;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -13,6 +12,8 @@ use std::time::Instant;
 use crate::deadline::{self, TimeoutSlot};
 use crate::error::{ClosedDuring, Error, ErrorKind, Result, TimeoutPhase};
 use crate::net::{Stream, Target};
+
+use super::proxy::SocksAuth;
 
 const VERSION: u8 = 5;
 const METHOD_NONE: u8 = 0x00;
@@ -24,21 +25,6 @@ const ATYP_DOMAIN: u8 = 0x03;
 const ATYP_IPV6: u8 = 0x04;
 /// RFC 1929 §2: the version of the username/password subnegotiation.
 const USER_PASS_VERSION: u8 = 0x01;
-
-/// A username and password for a SOCKS5 proxy, from its URL (RFC 1929).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) struct SocksAuth {
-    pub(crate) user: String,
-    pub(crate) password: String,
-}
-
-impl fmt::Debug for SocksAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SocksAuth")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The greeting: version and the methods offered (RFC 1928 §3). With credentials both "none"
 /// and username/password are offered, as Go does.
