@@ -4,6 +4,8 @@
 //! spilled to temporary files that are removed when the request (its form) is dropped. Sent,
 //! as Go's `multipart.Writer`: a [`Writer`] (in writer.rs) lists the parts and streams them as
 //! a request body. The wire format is parsed and encoded by the sans-IO `proto::multipart`.
+//!
+//! Feature `multipart` (on by default, and with `server`).
 
 use std::fmt;
 use std::fs::File;

@@ -12,7 +12,7 @@ const FALLBACK_BACKLOG: i32 = 4096;
 /// Binds a TCP listener on `addr`, as [`TcpListener::bind`] does (each address `addr` resolves
 /// to is tried in turn; `SO_REUSEADDR` is set on Unix, as std sets it), but listens with the
 /// largest accept queue the system allows ([`listen_backlog`]) rather than std's 128. This is
-/// Go's `net.Listen("tcp", addr)`.
+/// Go's `net.Listen("tcp", addr)`. Feature `server`.
 ///
 /// A listener's backlog holds connections the kernel has completed but the server has not yet
 /// accepted. When it is full, Linux drops the client's handshake (`ListenOverflows` in
@@ -39,7 +39,7 @@ pub fn listen(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
 
 /// Options for a listener, set on its socket before the bind: Go's `net.ListenConfig`, whose
 /// `Control` function is where a Go program sets `SO_REUSEPORT`. [`listen`] is
-/// `ListenConfig::default().listen(addr)`.
+/// `ListenConfig::default().listen(addr)`. Feature `server`.
 ///
 /// ```
 /// use nethttp::net::ListenConfig;
@@ -138,7 +138,7 @@ pub(crate) fn shares_port(listener: &TcpListener) -> bool {
 /// Linux, `/proc/sys/net/core/somaxconn` (the kernel caps every listener's queue at it, so
 /// asking for more gains nothing); above 65,535 it is kept to 65,535 unless the kernel is 4.1
 /// or later (older kernels keep the queue length in 16 bits and would wrap it, Go's issue
-/// 41470). Elsewhere, or if the file cannot be read, 4096.
+/// 41470). Elsewhere, or if the file cannot be read, 4096. Feature `server`.
 pub fn listen_backlog() -> i32 {
     #[cfg(target_os = "linux")]
     {

@@ -4,6 +4,8 @@
 //! heads and the close delimiter, which [`multipart::Writer`](crate::multipart::Writer)
 //! streams around the parts' contents.
 //!
+//! Feature `multipart` (on by default, and with `server`).
+//!
 //! The decoder is fed the bytes of a request body as they arrive and answers one [`Event`] per
 //! call: a part's head, a piece of its body (a range into the caller's input, never a copy), the
 //! end of a part, the end of the body. Part bodies are found by searching for the delimiter
