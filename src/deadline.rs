@@ -262,8 +262,9 @@ thread_local! {
     static SENT_FILE_BYTES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// The bytes [`send_file`] has moved on the calling thread so far (tests only).
-#[cfg(all(test, feature = "server", target_os = "linux"))]
+/// The bytes [`send_file`] has moved on the calling thread so far (tests only: those of
+/// `server/response.rs`, which need the client and the file server).
+#[cfg(all(test, feature = "client", feature = "fs", target_os = "linux"))]
 pub(crate) fn sent_file_bytes() -> u64 {
     SENT_FILE_BYTES.with(std::cell::Cell::get)
 }

@@ -276,8 +276,9 @@ impl Proxy {
     ///
     /// # Errors
     ///
-    /// As for sending such a request: an `https://` proxy in a build without feature `tls`,
-    /// `HTTP_PROXY` in a CGI process, a custom function's error or a URL it returned that is
+    /// As for sending such a request: an `https://` proxy in a build without feature `tls`, a
+    /// `socks5://` or `socks5h://` proxy in a build without feature `socks`, `HTTP_PROXY` in a
+    /// CGI process, a custom function's error or a URL it returned that is
     /// not a proxy URL.
     pub fn url_for(&self, url: &Uri) -> Result<Option<Uri>> {
         let mut req = Request::new(Method::GET, "/")?;
@@ -582,6 +583,12 @@ pub(crate) fn dial_conn(
             socks::handshake(&*stream, &key.target, proxy.socks_auth.as_ref(), deadline)?;
             return Ok(stream);
         }
+        // `Proxy::select` refuses such a proxy first; never speak HTTP to a SOCKS proxy.
+        #[cfg(not(feature = "socks"))]
+        return Err(Error::invalid_input(format!(
+            "{} proxy needs the `socks` feature, which this build does not have",
+            proxy.scheme.as_str()
+        )));
     }
     let url = proxy.url()?;
     let mut headers = match &cfg.get_proxy_connect_header {

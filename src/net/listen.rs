@@ -1,4 +1,4 @@
-//! Listening (features `client` or `server`): [`listen`], Go's `net.Listen("tcp", addr)`, with
+//! Listening (feature `server`): [`listen`], Go's `net.Listen("tcp", addr)`, with
 //! the system's largest accept backlog instead of std's 128; [`ListenConfig`] for the socket
 //! options set before the bind (`SO_REUSEPORT`), as Go's `net.ListenConfig`.
 
