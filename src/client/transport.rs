@@ -3,13 +3,14 @@
 //!
 //! `get_conn` follows Go's `getConn`: it makes a [`WantConn`], first tries the idle pool (most
 //! recently used first, skipping broken connections and closing ones idle too long), else
-//! queues the want for the next connection put back (`idle_wait`) *and* for a dial, which runs
-//! on its own thread at once if `max_conns_per_host` allows, else waits in `per_host_wait`.
+//! queues the want for the next connection put back (its host's `idle_wait`) *and* for a dial,
+//! which runs on its own thread at once if `max_conns_per_host` allows, else waits in the
+//! host's `conns_wait`.
 //! Whichever comes first — a freed connection or the dial — is delivered; a dialled connection
 //! nobody wants any more goes to the pool (late binding). The pool lock is held only to look up
 //! and insert, never across a dial, a close or a channel send that can block.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -309,19 +310,68 @@ pub(crate) struct TransportInner {
 }
 
 /// The pool state, all under `TransportInner::pool`.
+///
+/// Go keeps four maps by connection key (`idleConn`, `idleConnWait`, `connsPerHost`,
+/// `connsPerHostWait`); here they are the fields of one [`HostPool`] per key, so a lookup
+/// hashes the key once, and the map's code is compiled for one value type instead of four.
 #[derive(Default)]
 struct ConnPool {
-    /// Idle connections per host, least recently used first.
-    idle: HashMap<ConnKey, Vec<IdleConn>>,
-    /// Every idle connection by the sequence number it was put back with: the global LRU.
-    lru: BTreeMap<u64, Arc<PersistConn>>,
+    /// Per connection key; an entry goes when it holds nothing (`HostPool::is_unused`).
+    hosts: HashMap<ConnKey, HostPool>,
+    /// Every idle connection with the sequence number it was put back with, oldest first
+    /// (sequence numbers only grow, so this is sorted): the global LRU, Go's `idleLRU`.
+    lru: VecDeque<(u64, Arc<PersistConn>)>,
     seq: u64,
+}
+
+/// One connection key's share of the pool.
+#[derive(Default)]
+struct HostPool {
+    /// Idle connections, least recently used first (Go's `idleConn`).
+    idle: Vec<IdleConn>,
     /// Callers waiting for a connection to be put back (Go's `idleConnWait`).
-    idle_wait: HashMap<ConnKey, VecDeque<Arc<WantConn>>>,
-    /// Connections per host: dialing, active and idle (Go's `connsPerHost`).
-    per_host: HashMap<ConnKey, usize>,
+    idle_wait: VecDeque<Arc<WantConn>>,
+    /// Connections: dialing, active and idle (Go's `connsPerHost`).
+    conns: usize,
     /// Callers waiting for a dial slot under `max_conns_per_host` (Go's `connsPerHostWait`).
-    per_host_wait: HashMap<ConnKey, VecDeque<Arc<WantConn>>>,
+    conns_wait: VecDeque<Arc<WantConn>>,
+}
+
+impl HostPool {
+    fn is_unused(&self) -> bool {
+        self.conns == 0
+            && self.idle.is_empty()
+            && self.idle_wait.is_empty()
+            && self.conns_wait.is_empty()
+    }
+}
+
+impl ConnPool {
+    /// Takes every idle connection out of the pool (to be closed by the caller, outside the
+    /// lock).
+    fn drain_idle(&mut self) -> Vec<Arc<PersistConn>> {
+        self.lru.clear();
+        let mut victims = Vec::new();
+        for h in self.hosts.values_mut() {
+            victims.extend(h.idle.drain(..).map(|ic| ic.pc));
+        }
+        self.hosts.retain(|_, h| !h.is_unused());
+        victims
+    }
+
+    /// Drops `key`'s entry if it holds nothing any more.
+    fn tidy(&mut self, key: &ConnKey) {
+        if self.hosts.get(key).is_some_and(HostPool::is_unused) {
+            self.hosts.remove(key);
+        }
+    }
+
+    /// Takes the connection put back with `seq` out of the LRU.
+    fn lru_remove(&mut self, seq: u64) {
+        if let Ok(i) = self.lru.binary_search_by_key(&seq, |e| e.0) {
+            self.lru.remove(i);
+        }
+    }
 }
 
 struct IdleConn {
@@ -463,15 +513,7 @@ impl Transport {
     /// Closes every idle connection now (their threads then exit). Connections in use are not
     /// touched.
     pub fn close_idle_connections(&self) {
-        let victims: Vec<Arc<PersistConn>> = {
-            let mut pool = self.inner.pool.lock();
-            pool.lru.clear();
-            pool.idle
-                .drain()
-                .flat_map(|(_, v)| v)
-                .map(|ic| ic.pc)
-                .collect()
-        };
+        let victims = self.inner.pool.lock().drain_idle();
         for pc in victims {
             pc.close(Error::timeout(TimeoutPhase::Idle));
         }
@@ -495,7 +537,7 @@ impl Transport {
     pub fn stats(&self) -> PoolStats {
         let (mut idle, mut open) = {
             let pool = self.inner.pool.lock();
-            (pool.lru.len(), pool.per_host.values().sum())
+            (pool.lru.len(), pool.hosts.values().map(|h| h.conns).sum())
         };
         #[cfg(feature = "http2")]
         {
@@ -521,7 +563,7 @@ impl Transport {
     #[cfg(test)]
     pub(crate) fn slot_waiters(&self) -> usize {
         let pool = self.inner.pool.lock();
-        pool.per_host_wait.values().map(VecDeque::len).sum()
+        pool.hosts.values().map(|h| h.conns_wait.len()).sum()
     }
 }
 
@@ -543,15 +585,7 @@ impl fmt::Debug for Transport {
 impl Drop for TransportInner {
     /// The last handle is gone: close idle connections so their threads exit. Never blocks.
     fn drop(&mut self) {
-        let victims: Vec<Arc<PersistConn>> = {
-            let mut pool = self.pool.lock();
-            pool.lru.clear();
-            pool.idle
-                .drain()
-                .flat_map(|(_, v)| v)
-                .map(|ic| ic.pc)
-                .collect()
-        };
+        let victims = self.pool.lock().drain_idle();
         for pc in victims {
             pc.close(Error::timeout(TimeoutPhase::Idle));
         }
@@ -754,10 +788,11 @@ impl TransportInner {
         let mut dial = false;
         let taken: std::result::Result<IdleConn, Arc<WantConn>>;
         {
-            let mut pool = self.pool.lock();
+            let mut guard = self.pool.lock();
+            let pool = &mut *guard;
             if !self.cfg.disable_keep_alives {
-                if let Some(list) = pool.idle.get_mut(key) {
-                    while let Some(ic) = take_idle(list, me) {
+                if let Some(h) = pool.hosts.get_mut(key) {
+                    while let Some(ic) = take_idle(&mut h.idle, me) {
                         let expired = self
                             .cfg
                             .idle_conn_timeout
@@ -770,11 +805,8 @@ impl TransportInner {
                         break;
                     }
                 }
-                for ic in &stale {
-                    pool.lru.remove(&ic.seq);
-                }
-                if let Some(ic) = &got {
-                    pool.lru.remove(&ic.seq);
+                for ic in stale.iter().chain(&got) {
+                    pool.lru_remove(ic.seq);
                 }
             }
             // Only a caller that must wait needs a want: the common case, an idle connection
@@ -783,22 +815,19 @@ impl TransportInner {
                 Some(ic) => Ok(ic),
                 None => {
                     let want = Arc::new(WantConn::new(key.clone(), opts));
+                    let h = match pool.hosts.get_mut(key) {
+                        Some(h) => h,
+                        None => pool.hosts.entry(key.clone()).or_default(),
+                    };
                     if !self.cfg.disable_keep_alives {
-                        pool.idle_wait
-                            .entry(key.clone())
-                            .or_default()
-                            .push_back(Arc::clone(&want));
+                        h.idle_wait.push_back(Arc::clone(&want));
                     }
                     let max = self.cfg.max_conns_per_host;
-                    let n = pool.per_host.entry(key.clone()).or_insert(0);
-                    if max == 0 || *n < max {
-                        *n += 1;
+                    if max == 0 || h.conns < max {
+                        h.conns += 1;
                         dial = true;
                     } else {
-                        pool.per_host_wait
-                            .entry(key.clone())
-                            .or_default()
-                            .push_back(Arc::clone(&want));
+                        h.conns_wait.push_back(Arc::clone(&want));
                     }
                     Err(want)
                 }
@@ -873,22 +902,15 @@ impl TransportInner {
     /// Removes a settled want from the wait queues.
     fn forget_want(&self, want: &Arc<WantConn>) {
         let mut pool = self.pool.lock();
-        if let Some(q) = pool.idle_wait.get_mut(&want.key) {
-            q.retain(|w| !Arc::ptr_eq(w, want));
-            if q.is_empty() {
-                pool.idle_wait.remove(&want.key);
-            }
-        }
-        if let Some(q) = pool.per_host_wait.get_mut(&want.key) {
-            q.retain(|w| !Arc::ptr_eq(w, want));
-            if q.is_empty() {
-                pool.per_host_wait.remove(&want.key);
-            }
+        if let Some(h) = pool.hosts.get_mut(&want.key) {
+            h.idle_wait.retain(|w| !Arc::ptr_eq(w, want));
+            h.conns_wait.retain(|w| !Arc::ptr_eq(w, want));
+            pool.tidy(&want.key);
         }
     }
 
     /// Dials for `want` on a new thread (the caller may meanwhile take a connection that frees
-    /// up first). A slot in `per_host` is already counted for this dial.
+    /// up first). A slot in `HostPool::conns` is already counted for this dial.
     fn spawn_dial(self: &Arc<Self>, want: Arc<WantConn>) {
         let t = Arc::clone(self);
         let deadline = want.opts.deadline;
@@ -1048,7 +1070,7 @@ impl TransportInner {
         stream: Box<dyn crate::net::Stream>,
         trace: &super::ClientTrace,
     ) -> Result<()> {
-        *self.pool.lock().per_host.entry(key.clone()).or_insert(0) += 1;
+        self.pool.lock().hosts.entry(key.clone()).or_default().conns += 1;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let pc = PersistConn::start(self, id, key.clone(), stream)?;
         if !persist::put_idle(&pc, trace) {
@@ -1070,24 +1092,17 @@ impl TransportInner {
         let next = {
             let mut pool = self.pool.lock();
             let mut next = None;
-            if let Some(q) = pool.per_host_wait.get_mut(key) {
-                while let Some(w) = q.pop_front() {
+            if let Some(h) = pool.hosts.get_mut(key) {
+                while let Some(w) = h.conns_wait.pop_front() {
                     if !w.is_done() {
                         next = Some(w);
                         break;
                     }
                 }
-                if q.is_empty() {
-                    pool.per_host_wait.remove(key);
+                if next.is_none() {
+                    h.conns = h.conns.saturating_sub(1);
                 }
-            }
-            if next.is_none() {
-                if let Some(n) = pool.per_host.get_mut(key) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        pool.per_host.remove(key);
-                    }
-                }
+                pool.tidy(key);
             }
             next
         };
@@ -1122,12 +1137,19 @@ impl TransportInner {
         let mut evicted = None;
         let last_caller = pc.last_caller();
         {
-            let mut pool = self.pool.lock();
+            let mut guard = self.pool.lock();
             if pc.is_closed() {
                 return Err("connection closed");
             }
-            if let Some(q) = pool.idle_wait.get_mut(&pc.key) {
-                while let Some(w) = q.pop_front() {
+            let pool = &mut *guard;
+            // One lookup of the host's entry (kept while its connection is out), so a put
+            // back hashes the key once and clones it only for a new host.
+            let h = match pool.hosts.get_mut(&pc.key) {
+                Some(h) => h,
+                None => pool.hosts.entry(pc.key.clone()).or_default(),
+            };
+            {
+                while let Some(w) = h.idle_wait.pop_front() {
                     let info = GotConnInfo {
                         reused: true,
                         was_idle: false,
@@ -1137,30 +1159,22 @@ impl TransportInner {
                         return Ok(());
                     }
                 }
-                pool.idle_wait.remove(&pc.key);
             }
-            // One lookup of the host's list (kept, empty, while its connection is out), so a
-            // put back hashes the key once and clones it only for a new host.
-            let pool = &mut *pool;
-            let list = match pool.idle.get_mut(&pc.key) {
-                Some(list) => list,
-                None => pool.idle.entry(pc.key.clone()).or_default(),
-            };
-            if list.len() >= self.cfg.max_idle_conns_per_host {
+            if h.idle.len() >= self.cfg.max_idle_conns_per_host {
                 return Err("too many idle connections for host");
             }
             pool.seq += 1;
             let seq = pool.seq;
-            list.push(IdleConn {
+            h.idle.push(IdleConn {
                 pc: Arc::clone(pc),
                 since: Instant::now(),
                 seq,
                 last_caller,
             });
-            pool.lru.insert(seq, Arc::clone(pc));
+            pool.lru.push_back((seq, Arc::clone(pc)));
             if self.cfg.max_idle_conns > 0 && pool.lru.len() > self.cfg.max_idle_conns {
                 // Evict the least recently used connection across all hosts.
-                if let Some((_, old)) = pool.lru.pop_first() {
+                if let Some((_, old)) = pool.lru.pop_front() {
                     remove_from_list(pool, &old);
                     evicted = Some(old);
                 }
@@ -1176,22 +1190,20 @@ impl TransportInner {
 fn remove_idle_locked(pool: &mut ConnPool, pc: &PersistConn) -> bool {
     match remove_from_list(pool, pc) {
         Some(ic) => {
-            pool.lru.remove(&ic.seq);
+            pool.lru_remove(ic.seq);
             true
         }
         None => false,
     }
 }
 
-/// Takes `pc` out of its host's idle list (not out of the LRU), dropping the list if it
-/// empties.
+/// Takes `pc` out of its host's idle list (not out of the LRU), dropping the host's entry if
+/// it then holds nothing.
 fn remove_from_list(pool: &mut ConnPool, pc: &PersistConn) -> Option<IdleConn> {
-    let list = pool.idle.get_mut(&pc.key)?;
+    let list = &mut pool.hosts.get_mut(&pc.key)?.idle;
     let i = list.iter().position(|ic| ic.pc.id == pc.id)?;
     let ic = list.remove(i);
-    if list.is_empty() {
-        pool.idle.remove(&pc.key);
-    }
+    pool.tidy(&pc.key);
     Some(ic)
 }
 
