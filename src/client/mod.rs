@@ -630,19 +630,16 @@ fn forget_reset_cookies(headers: &mut HeaderMap, response: &HeaderMap) {
     let reset: Vec<&[u8]> = response
         .get_all(header::SET_COOKIE)
         .iter()
-        .filter_map(|v| v.as_bytes().split(|&b| b == b'=').next())
+        .filter_map(|v| crate::proto::split_bytes(v.as_bytes(), b'=').next())
         .map(<[u8]>::trim_ascii)
         .collect();
     if reset.is_empty() {
         return;
     }
-    let kept: Vec<&[u8]> = cookie
-        .as_bytes()
-        .split(|&b| b == b';')
+    let kept: Vec<&[u8]> = crate::proto::split_bytes(cookie.as_bytes(), b';')
         .map(<[u8]>::trim_ascii)
         .filter(|pair| {
-            let name = pair
-                .split(|&b| b == b'=')
+            let name = crate::proto::split_bytes(pair, b'=')
                 .next()
                 .unwrap_or(b"")
                 .trim_ascii();

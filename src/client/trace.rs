@@ -197,7 +197,7 @@ impl ClientTrace {
         let Some(f) = &self.wrote_header_field else {
             return;
         };
-        for line in head.split(|&b| b == b'\n').skip(1) {
+        for line in crate::proto::split_bytes(head, b'\n').skip(1) {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.is_empty() {
                 break;

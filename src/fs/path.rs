@@ -44,7 +44,7 @@ fn hex_val(c: u8) -> Option<u8> {
 /// is `/` itself.
 pub(crate) fn clean(p: &[u8]) -> Vec<u8> {
     let mut segs: Vec<&[u8]> = Vec::new();
-    for seg in p.split(|&c| c == b'/') {
+    for seg in crate::proto::split_bytes(p, b'/') {
         match seg {
             b"" | b"." => {}
             b".." => {

@@ -360,7 +360,7 @@ fn trailer_names(headers: &HeaderMap) -> Option<String> {
     let mut names: Vec<String> = headers
         .get_all(TRAILER)
         .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .flat_map(|v| crate::proto::split_bytes(v.as_bytes(), b','))
         .map(|n| String::from_utf8_lossy(n.trim_ascii()).to_ascii_lowercase())
         .filter(|n| {
             !n.is_empty()

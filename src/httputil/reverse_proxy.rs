@@ -756,7 +756,7 @@ fn append_forwarded_for(h: &mut HeaderMap, ip: std::net::IpAddr) {
 fn forwarded_hops(h: &HeaderMap) -> usize {
     h.get_all(X_FORWARDED_FOR)
         .iter()
-        .map(|v| v.as_bytes().split(|b| *b == b',').count())
+        .map(|v| crate::proto::split_bytes(v.as_bytes(), b',').count())
         .sum()
 }
 

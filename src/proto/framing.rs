@@ -158,8 +158,8 @@ fn unsupported_coding(headers: &HeaderMap) -> Error {
     let name = headers
         .get_all(TRANSFER_ENCODING)
         .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .map(|item| trim_ows(item.split(|&b| b == b';').next().unwrap_or(item)))
+        .flat_map(|v| crate::proto::split_bytes(v.as_bytes(), b','))
+        .map(|item| trim_ows(crate::proto::split_bytes(item, b';').next().unwrap_or(item)))
         .find(|name| !name.eq_ignore_ascii_case(b"chunked"))
         .map(|name| String::from_utf8_lossy(name).into_owned())
         .unwrap_or_default();
@@ -178,7 +178,7 @@ fn transfer_codings(headers: &HeaderMap) -> Result<Vec<Coding>> {
     let bad = || Error::malformed(Malformed::TransferEncoding);
     let mut out = Vec::with_capacity(1);
     for value in headers.get_all(TRANSFER_ENCODING) {
-        for item in value.as_bytes().split(|&b| b == b',') {
+        for item in crate::proto::split_bytes(value.as_bytes(), b',') {
             let item = trim_ows(item);
             // Empty list elements are legal list syntax but no sender needs them; reject them
             // rather than let two parsers disagree about `chunked,,`.
@@ -228,7 +228,7 @@ pub fn content_length(headers: &HeaderMap) -> Result<u64> {
     let bad = || Error::malformed(Malformed::ContentLength);
     let mut found: Option<u64> = None;
     for value in headers.get_all(CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|&b| b == b',') {
+        for item in crate::proto::split_bytes(value.as_bytes(), b',') {
             let n = parse_decimal(trim_ows(item)).ok_or_else(bad)?;
             match found {
                 Some(prev) if prev != n => return Err(bad()),

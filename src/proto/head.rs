@@ -208,8 +208,7 @@ fn leading_empty_lines(buf: &[u8]) -> usize {
 /// True if a `Connection` field lists `token` (case-insensitive), RFC 9110 §7.6.1.
 pub fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
     headers.get_all(http::header::CONNECTION).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
+        crate::proto::split_bytes(v.as_bytes(), b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     })
 }
@@ -408,7 +407,7 @@ fn map_request_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {
             // with more than three parts ("GET /a b HTTP/1.1": a space in the target) is a bad
             // request line whatever its last token says.
             let line = first_line(buf);
-            let parts = line.map_or(0, |l| l.split(|&b| b == b' ').count());
+            let parts = line.map_or(0, |l| crate::proto::split_bytes(l, b' ').count());
             if parts != 3 {
                 Error::malformed(Malformed::RequestLine)
             } else if line.and_then(looks_like_version).is_some() {
@@ -432,7 +431,7 @@ fn map_request_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {
 fn map_response_error(e: httparse::Error, buf: &[u8], limits: &Limits) -> Error {
     match e {
         httparse::Error::Version => {
-            let version = first_line(buf).and_then(|l| l.split(|&b| b == b' ').next());
+            let version = first_line(buf).and_then(|l| crate::proto::split_bytes(l, b' ').next());
             if version.and_then(looks_like_version_token).is_some() {
                 Error::new(ErrorKind::UnsupportedVersion)
             } else {
