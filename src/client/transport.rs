@@ -312,8 +312,8 @@ pub(crate) struct TransportInner {
 /// The pool state, all under `TransportInner::pool`.
 ///
 /// Go keeps four maps by connection key (`idleConn`, `idleConnWait`, `connsPerHost`,
-/// `connsPerHostWait`); here they are the fields of one [`HostPool`] per key, so a lookup
-/// hashes the key once, and the map's code is compiled for one value type instead of four.
+/// `connsPerHostWait`); here they are the fields of one [`HostPool`] per key, so one lookup
+/// finds all four, and the map's code is compiled for one value type instead of four.
 #[derive(Default)]
 struct ConnPool {
     /// Per connection key; an entry goes when it holds nothing (`HostPool::is_unused`).
@@ -366,7 +366,10 @@ impl ConnPool {
         }
     }
 
-    /// Takes the connection put back with `seq` out of the LRU.
+    /// Takes the connection put back with `seq` out of the LRU: a binary search, then a
+    /// `VecDeque::remove` that moves the shorter side (at most half the idle connections,
+    /// 16 bytes each: under a microsecond at the reverse proxy's 1,024). The common take, a
+    /// host's most recent connection, sits near the back.
     fn lru_remove(&mut self, seq: u64) {
         if let Ok(i) = self.lru.binary_search_by_key(&seq, |e| e.0) {
             self.lru.remove(i);
@@ -1148,16 +1151,14 @@ impl TransportInner {
                 Some(h) => h,
                 None => pool.hosts.entry(pc.key.clone()).or_default(),
             };
-            {
-                while let Some(w) = h.idle_wait.pop_front() {
-                    let info = GotConnInfo {
-                        reused: true,
-                        was_idle: false,
-                        idle_time: Duration::ZERO,
-                    };
-                    if w.try_deliver(Ok((Arc::clone(pc), info))) {
-                        return Ok(());
-                    }
+            while let Some(w) = h.idle_wait.pop_front() {
+                let info = GotConnInfo {
+                    reused: true,
+                    was_idle: false,
+                    idle_time: Duration::ZERO,
+                };
+                if w.try_deliver(Ok((Arc::clone(pc), info))) {
+                    return Ok(());
                 }
             }
             if h.idle.len() >= self.cfg.max_idle_conns_per_host {
