@@ -7,7 +7,10 @@
 #
 # Settings (environment):
 #   RUNS       clean builds per program, in rounds over all programs; the fastest counts
-#              (default 1)
+#              (default 1). With RUNS of 3 or more each ratio is also taken within every
+#              round (two programs built minutes apart share the host's load) and the median
+#              of those is printed beside the ratio of the fastest builds: on a host whose
+#              speed swings by a third within the hour, that median is the steadier figure
 #   BASELINE   another nethttp checkout whose `client` and default builds are measured too
 #              (e.g. the commit before a change), so "no slower than before" is a ratio from
 #              this run (ONLY names them nethttp-baseline-client and nethttp-baseline-default)
@@ -52,7 +55,7 @@ if [ -n "${BASELINE:-}" ]; then
   programs+=("nethttp-baseline-default|nethttp = { path = \"$base\" }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }")
 fi
 
-declare -A secs crates
+declare -A secs crates round_secs
 chosen=()
 for p in "${programs[@]}"; do
   IFS='|' read -r name dep main <<<"$p"
@@ -67,7 +70,7 @@ for p in "${programs[@]}"; do
 done
 # Round by round, every program once per round, so a change in the machine's load during the
 # run falls on all of them alike rather than on whichever was built last.
-for _ in $(seq "$runs"); do
+for r in $(seq "$runs"); do
   for name in "${chosen[@]}"; do
     dir="$work/$name"
     rm -rf "$dir/target"
@@ -76,6 +79,7 @@ for _ in $(seq "$runs"); do
     (cd "$dir" && cargo build --release 2>"$dir/build.log")
     end=$(date +%s.%N)
     t=$(python3 -c "print(round($end - $start, 1))")
+    round_secs[$name,$r]=$t
     best=${secs[$name]:-}
     if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $t < $best else 1)"; then secs[$name]=$t; fi
     crates[$name]=$(grep -c '^ *Compiling ' "$dir/build.log" || true)
@@ -84,6 +88,19 @@ done
 
 ratio() { # a b: a/b, or "-" if either was not built
   if [ -z "$1" ] || [ -z "$2" ]; then echo "-"; else python3 -c "print(f'{$1 / $2:.2f}x')"; fi
+}
+
+rratio() { # name-a name-b: the ratio of the fastest builds, and with 3 or more rounds the
+  # median of the per-round ratios and their range
+  local best per=() r
+  best=$(ratio "${secs[$1]:-}" "${secs[$2]:-}")
+  if [ "$best" = "-" ] || [ "$runs" -lt 3 ]; then echo "$best"; return; fi
+  for r in $(seq "$runs"); do per+=("${round_secs[$1,$r]}/${round_secs[$2,$r]}"); done
+  python3 - "$best" "${per[@]}" <<'PY'
+import statistics, sys
+best, per = sys.argv[1], [eval(x) for x in sys.argv[2:]]
+print(f"{best} (per round: median {statistics.median(per):.2f}x, {min(per):.2f}-{max(per):.2f}x)")
+PY
 }
 
 echo "## Clean release build of a one-line program ($(rustc --version | cut -d' ' -f2), $(nproc) cores, $(date -u +%Y-%m-%d))"
@@ -106,11 +123,11 @@ done
 echo
 echo "| ratio | value | target |"
 echo "|---|---|---|"
-echo "| nethttp \`client\` / ureq none | $(ratio "${secs[nethttp-client]:-}" "${secs[ureq-none]:-}") | at most 1.5x |"
-echo "| nethttp \`client,tls\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls]:-}" "${secs[ureq-default]:-}") | at most 1.0x |"
-echo "| nethttp \`client,tls,gzip\` / ureq default (rustls, gzip) | $(ratio "${secs[nethttp-client-tls-gzip]:-}" "${secs[ureq-default]:-}") | (same features as ureq's default) |"
-echo "| the design's dependencies alone / ureq none | $(ratio "${secs[deps-floor]:-}" "${secs[ureq-none]:-}") | (the floor of this design) |"
+echo "| nethttp \`client\` / ureq none | $(rratio nethttp-client ureq-none) | at most 1.5x |"
+echo "| nethttp \`client,tls\` / ureq default (rustls, gzip) | $(rratio nethttp-client-tls ureq-default) | at most 1.0x |"
+echo "| nethttp \`client,tls,gzip\` / ureq default (rustls, gzip) | $(rratio nethttp-client-tls-gzip ureq-default) | (same features as ureq's default) |"
+echo "| the design's dependencies alone / ureq none | $(rratio deps-floor ureq-none) | (the floor of this design) |"
 if [ -n "${BASELINE:-}" ]; then
-  echo "| nethttp \`client\` / baseline \`client\` | $(ratio "${secs[nethttp-client]:-}" "${secs[nethttp-baseline-client]:-}") | (this change's effect) |"
-  echo "| nethttp default / baseline default | $(ratio "${secs[nethttp-default]:-}" "${secs[nethttp-baseline-default]:-}") | at most 1.0x |"
+  echo "| nethttp \`client\` / baseline \`client\` | $(rratio nethttp-client nethttp-baseline-client) | (this change's effect) |"
+  echo "| nethttp default / baseline default | $(rratio nethttp-default nethttp-baseline-default) | at most 1.0x |"
 fi
