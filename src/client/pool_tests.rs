@@ -422,7 +422,8 @@ impl Harness {
     }
 
     /// Closes the idle connections and checks that nothing is left: no connection counted
-    /// against a host and no reader or writer thread alive (Go's leaked-goroutine check).
+    /// against a host, no reader or writer thread alive (Go's leaked-goroutine check), and
+    /// no per-host entry in the pool's map.
     #[track_caller]
     fn assert_no_leaks(&self) {
         self.transport.close_idle_connections();
@@ -431,7 +432,9 @@ impl Harness {
             open: 0,
             threads: 0,
         };
-        self.wait_for("no connection or thread left", |h| h.stats() == none);
+        self.wait_for("no connection, thread or host entry left", |h| {
+            h.stats() == none && h.transport.pool_hosts() == 0
+        });
     }
 }
 
@@ -877,6 +880,35 @@ fn close_idle_connections_leaves_no_threads() {
     for s in &mut servers {
         assert!(s.closed_by_client(), "{} left open", s.host);
     }
+    h.assert_no_leaks();
+}
+
+/// A host's entry in the pool goes with its last connection, whether the server closes it
+/// idle after answering or closes it before answering (the request fails). A client that
+/// talks to many hosts over its life does not keep an entry for every host it ever saw.
+#[test]
+fn host_entries_go_with_their_last_connection() {
+    let h = Harness::new(|_| {});
+    for i in 0..20 {
+        let host = format!("h{i}.test");
+        let call = h.call(&format!("http://{host}/"));
+        let mut s = h.accept();
+        if i % 2 == 0 {
+            // The server answers and then closes the idle connection.
+            s.answer(&host);
+            assert_eq!(call.response().text().unwrap(), host);
+            drop(s);
+        } else {
+            // The server closes before answering: the request fails.
+            s.read_head();
+            drop(s);
+            assert!(call.result.recv_timeout(WAIT).expect("an answer").is_err());
+        }
+    }
+    h.wait_for("every host entry goes", |h| {
+        h.transport.pool_hosts() == 0 && h.stats().open == 0
+    });
+    h.assert_no_leaks();
 }
 
 /// A thread that makes round trips one after another on the same transport, as a program's
