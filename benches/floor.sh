@@ -16,7 +16,10 @@
 #   PEERS_TARGET_DIR the cargo target dir of benches/peers/rust (floor-* live in its release/)
 #   BENCH_PORT       first of two loopback ports (default 18180)
 #
-# Prints a markdown table of medians and ratios to stdout.
+# Prints a markdown table of medians and ratios to stdout. With three rounds or more it also
+# prints each ratio taken within every round (the two programs measured seconds apart, under
+# the same load from the host) as a median and range: on a guest whose speed swings by 20-30 %
+# between minutes, that is the steadier figure.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -62,7 +65,7 @@ for ((round = 1; round <= rounds; round++)); do
     wrk -t2 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
     log "server round $round/$rounds: $s"
     rps=$(wrk -t2 -c64 -d"${dur}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
-    echo "server $s $rps" >>"$results"
+    echo "server $s $rps $round" >>"$results"
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     port=$((port == port0 ? port0 + 1 : port0)) # a fresh port: no TIME_WAIT clash
@@ -87,7 +90,7 @@ for ((round = 1; round <= rounds; round++)); do
         nethttp-base) line=$("$base/client-bench" --impl nethttp --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
       esac
       rps=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rps"])' "$line")
-      echo "client-$mode $c $rps" >>"$results"
+      echo "client-$mode $c $rps $round" >>"$results"
     done
   done
 done
@@ -96,20 +99,34 @@ python3 - "$results" <<'PY'
 import statistics, sys
 from collections import defaultdict
 runs = defaultdict(list)
+by_round = defaultdict(dict)  # (what, round) -> impl -> rps
 for line in open(sys.argv[1]):
-    what, impl, rps = line.split()
+    what, impl, rps, rnd = line.split()
     runs[(what, impl)].append(float(rps))
+    by_round[(what, rnd)][impl] = float(rps)
+
+
+def per_round(what, impl, other):
+    """impl/other within each round (measured seconds apart, so under the same load): the
+    median and range, or '-' with fewer than three rounds."""
+    r = [v[impl] / v[other] for (w, _), v in by_round.items()
+         if w == what and impl in v and other in v]
+    if len(r) < 3:
+        return "-"
+    return f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
 ref = {"server": "hyper", "client-seq": "ureq", "client-par": "ureq"}
 for what in ("server", "client-seq", "client-par"):
     title = {"server": "Server, 64 connections (wrk)", "client-seq": "Client, sequential",
              "client-par": "Client, 8 threads"}[what]
     print(f"\n### {title}\n")
-    print(f"| program | req/s (median) | min-max | vs {ref[what]} | vs floor |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"| program | req/s (median) | min-max | vs {ref[what]} | vs floor "
+          f"| vs {ref[what]}, per round | vs floor, per round |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     med = {i: statistics.median(v) for (w, i), v in runs.items() if w == what}
     for impl in sorted(med, key=lambda i: -med[i]):
         v = runs[(what, impl)]
         print(f"| {impl} | {med[impl]:,.0f} | {min(v):,.0f}-{max(v):,.0f} | "
-              f"{med[impl] / med[ref[what]]:.2f} | {med[impl] / med['floor']:.2f} |")
+              f"{med[impl] / med[ref[what]]:.2f} | {med[impl] / med['floor']:.2f} | "
+              f"{per_round(what, impl, ref[what])} | {per_round(what, impl, 'floor')} |")
 PY
 rm -f "$results"
