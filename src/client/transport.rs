@@ -359,13 +359,6 @@ impl ConnPool {
         victims
     }
 
-    /// Drops `key`'s entry if it holds nothing any more.
-    fn tidy(&mut self, key: &ConnKey) {
-        if self.hosts.get(key).is_some_and(HostPool::is_unused) {
-            self.hosts.remove(key);
-        }
-    }
-
     /// Takes the connection put back with `seq` out of the LRU: a binary search, then a
     /// `VecDeque::remove` that moves the shorter side (at most half the idle connections,
     /// 16 bytes each: under a microsecond at the reverse proxy's 1,024). The common take, a
@@ -915,7 +908,9 @@ impl TransportInner {
         if let Some(h) = pool.hosts.get_mut(&want.key) {
             h.idle_wait.retain(|w| !Arc::ptr_eq(w, want));
             h.conns_wait.retain(|w| !Arc::ptr_eq(w, want));
-            pool.tidy(&want.key);
+            if h.is_unused() {
+                pool.hosts.remove(&want.key);
+            }
         }
     }
 
@@ -1112,7 +1107,9 @@ impl TransportInner {
                 if next.is_none() {
                     h.conns = h.conns.saturating_sub(1);
                 }
-                pool.tidy(key);
+                if h.is_unused() {
+                    pool.hosts.remove(key);
+                }
             }
             next
         };
@@ -1208,10 +1205,12 @@ fn remove_idle_locked(pool: &mut ConnPool, pc: &PersistConn) -> bool {
 /// Takes `pc` out of its host's idle list (not out of the LRU), dropping the host's entry if
 /// it then holds nothing.
 fn remove_from_list(pool: &mut ConnPool, pc: &PersistConn) -> Option<IdleConn> {
-    let list = &mut pool.hosts.get_mut(&pc.key)?.idle;
-    let i = list.iter().position(|ic| ic.pc.id == pc.id)?;
-    let ic = list.remove(i);
-    pool.tidy(&pc.key);
+    let h = pool.hosts.get_mut(&pc.key)?;
+    let i = h.idle.iter().position(|ic| ic.pc.id == pc.id)?;
+    let ic = h.idle.remove(i);
+    if h.is_unused() {
+        pool.hosts.remove(&pc.key);
+    }
     Some(ic)
 }
 
