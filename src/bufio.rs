@@ -23,9 +23,14 @@ pub(crate) const READ_BUF: usize = 8 << 10;
 
 /// How long a connection waits for its next message with its buffers before it counts as idle
 /// and gives them back (both roles). Short enough that an idle connection soon costs only its
-/// threads' stacks; long enough that a busy one (messages back to back) never frees and
-/// reallocates them.
-pub(crate) const IDLE_GRACE: std::time::Duration = std::time::Duration::from_millis(10);
+/// threads' stacks; long enough that a busy one never frees and reallocates them.
+///
+/// "Busy" is per connection: 512 connections sharing 50,000 requests/s each see a request
+/// every 10 ms. A grace that expires between a busy connection's requests costs each of them
+/// a timer wake-up of its thread, two `setsockopt` calls, a second read and its buffers freed
+/// and allocated again: at 10 ms it cost `wrk -c512` half a context switch per request
+/// (docs/PERFORMANCE.md, "The buffers' grace at 512 connections").
+pub(crate) const IDLE_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// A growable read buffer: `buf[start..end]` holds bytes read but not yet consumed.
 #[derive(Debug)]
