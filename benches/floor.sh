@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The design's floor beside the real implementations, interleaved in one run: floor-server
-# against nethttp-hello and hyper-hello under `wrk -c64`, and floor-client against nethttp's
-# and ureq's clients (sequential and 8 threads) talking to hyper-hello. Not part of CI.
+# against nethttp-hello, Go's hello and hyper-hello under `wrk -c64` and `wrk -c512`, and
+# floor-client against nethttp's and ureq's clients (sequential and 8 threads) talking to
+# hyper-hello. Not part of CI.
 #
 #   bash benches/run.sh                 # builds the binaries into target/bench-results/bin
 #   bash benches/floor.sh               # then this
@@ -10,6 +11,7 @@
 # Settings (environment):
 #   FLOOR_ROUNDS     rounds; each runs every program once, in a rotated order (default 3)
 #   FLOOR_DURATION   seconds per measurement (default 4)
+#   FLOOR_CONNS      the servers' connection counts under wrk (default "64 512")
 #   BASELINE_BIN     a second bin directory (another commit's `benches/run.sh` output): its
 #                    nethttp-hello and client-bench run too, as "nethttp-base", so a change is
 #                    a ratio from one run
@@ -28,6 +30,7 @@ peers_target=${PEERS_TARGET_DIR:-$repo/benches/peers/rust/target}
 floor_bin="$peers_target/release"
 rounds=${FLOOR_ROUNDS:-3}
 dur=${FLOOR_DURATION:-4}
+conns_list=${FLOOR_CONNS:-64 512}
 port0=${BENCH_PORT:-18180}
 base=${BASELINE_BIN:-}
 
@@ -47,28 +50,32 @@ wait_up() { wait_http "http://127.0.0.1:$1/" "the server on port $1"; } # port
 
 results=$(mktemp)
 
-# --- servers under wrk -c64 ---------------------------------------------------------------
+# --- servers under wrk -c64 and -c512 -------------------------------------------------------
 servers=(hyper floor nethttp)
+[ -x "$bin/go-hello" ] && servers+=(go)
 [ -n "$base" ] && servers+=(nethttp-base)
 port=$port0
 for ((round = 1; round <= rounds; round++)); do
-  for s in $(rotate "$round" "${servers[@]}"); do
-    case $s in
-      hyper) "$bin/hyper-hello" "127.0.0.1:$port" & ;;
-      floor) "$floor_bin/floor-server" "127.0.0.1:$port" & ;;
-      nethttp) "$bin/nethttp-hello" "127.0.0.1:$port" & ;;
-      nethttp-base) "$base/nethttp-hello" "127.0.0.1:$port" & ;;
-    esac
-    pid=$!
-    pids+=("$pid")
-    wait_up "$port"
-    wrk -t2 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null
-    log "server round $round/$rounds: $s"
-    rps=$(wrk -t2 -c64 -d"${dur}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
-    echo "server $s $rps $round" >>"$results"
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    port=$((port == port0 ? port0 + 1 : port0)) # a fresh port: no TIME_WAIT clash
+  for conns in $conns_list; do
+    for s in $(rotate "$round" "${servers[@]}"); do
+      case $s in
+        hyper) "$bin/hyper-hello" "127.0.0.1:$port" & ;;
+        go) "$bin/go-hello" "127.0.0.1:$port" & ;;
+        floor) "$floor_bin/floor-server" "127.0.0.1:$port" & ;;
+        nethttp) "$bin/nethttp-hello" "127.0.0.1:$port" & ;;
+        nethttp-base) "$base/nethttp-hello" "127.0.0.1:$port" & ;;
+      esac
+      pid=$!
+      pids+=("$pid")
+      wait_up "$port"
+      wrk -t2 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null
+      log "server round $round/$rounds: $s, $conns connections"
+      rps=$(wrk -t2 -c"$conns" -d"${dur}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+      echo "server-$conns $s $rps $round" >>"$results"
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      port=$((port == port0 ? port0 + 1 : port0)) # a fresh port: no TIME_WAIT clash
+    done
   done
 done
 
@@ -114,19 +121,26 @@ def per_round(what, impl, other):
     if len(r) < 3:
         return "-"
     return f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
-ref = {"server": "hyper", "client-seq": "ureq", "client-par": "ureq"}
-for what in ("server", "client-seq", "client-par"):
-    title = {"server": "Server, 64 connections (wrk)", "client-seq": "Client, sequential",
-             "client-par": "Client, 8 threads"}[what]
+whats = sorted({w for w, _ in runs if w.startswith("server-")}, key=lambda w: int(w[7:]))
+whats += ["client-seq", "client-par"]
+has_go = any(i == "go" for _, i in runs)
+for what in whats:
+    if what.startswith("server-"):
+        # The issue's server targets are against Go's server; hyper without Go.
+        ref = "go" if has_go else "hyper"
+        title = f"Server, {what[7:]} connections (wrk)"
+    else:
+        ref = "ureq"
+        title = {"client-seq": "Client, sequential", "client-par": "Client, 8 threads"}[what]
     print(f"\n### {title}\n")
-    print(f"| program | req/s (median) | min-max | vs {ref[what]} | vs floor "
-          f"| vs {ref[what]}, per round | vs floor, per round |")
+    print(f"| program | req/s (median) | min-max | vs {ref} | vs floor "
+          f"| vs {ref}, per round | vs floor, per round |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     med = {i: statistics.median(v) for (w, i), v in runs.items() if w == what}
     for impl in sorted(med, key=lambda i: -med[i]):
         v = runs[(what, impl)]
         print(f"| {impl} | {med[impl]:,.0f} | {min(v):,.0f}-{max(v):,.0f} | "
-              f"{med[impl] / med[ref[what]]:.2f} | {med[impl] / med['floor']:.2f} | "
-              f"{per_round(what, impl, ref[what])} | {per_round(what, impl, 'floor')} |")
+              f"{med[impl] / med[ref]:.2f} | {med[impl] / med['floor']:.2f} | "
+              f"{per_round(what, impl, ref)} | {per_round(what, impl, 'floor')} |")
 PY
 rm -f "$results"
