@@ -145,6 +145,36 @@ fn a_head_with_hundreds_of_fields_is_read_as_go_reads_it() {
     assert_no_leaks(&t);
 }
 
+/// A head with more distinct field names than http's `HeaderMap` holds (32,768, where its
+/// `append` panics) is a `TooLarge` error for the caller, and the connection is not reused.
+#[test]
+fn more_distinct_fields_than_a_header_map_holds_is_an_error() {
+    let _w = Watchdog::new("more_distinct_fields_than_a_header_map_holds", BUDGET);
+    let srv = RawServer::start(|mut c, n| {
+        while c.read_head_bytes().is_some() {
+            let mut head = String::from("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+            if n == 0 {
+                for i in 0..40_000 {
+                    head.push_str(&format!("x-{i}: v\r\n"));
+                }
+            }
+            head.push_str("\r\nok");
+            if !c.send(head) {
+                return;
+            }
+        }
+    });
+    let (c, t) = client();
+    let e = c.get(&srv.url("/")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge(TooLarge::HeaderCount), "{e}");
+    // The next request gets a new connection, and its answer.
+    let mut resp = c.get(&srv.url("/")).unwrap();
+    assert_eq!(text(&mut resp), "ok");
+    assert_eq!(srv.accepted(), 2);
+    drop(c);
+    assert_no_leaks(&t);
+}
+
 #[test]
 fn the_response_head_limit_is_the_callers_to_set() {
     let _w = Watchdog::new("the_response_head_limit_is_the_callers_to_set", BUDGET);

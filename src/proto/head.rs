@@ -374,7 +374,10 @@ pub(crate) fn parse_fields(buf: &[u8], max_headers: usize, what: Malformed) -> R
     let mut heap = vec![httparse::EMPTY_HEADER; max_headers.min(lines + 1).max(1)];
     match httparse::parse_headers(buf, &mut heap) {
         Ok(httparse::Status::Complete((_, fields))) => {
-            to_header_map(fields).map_err(|_| Error::malformed(what))
+            to_header_map(fields).map_err(|e| match e.kind() {
+                ErrorKind::TooLarge(_) => e,
+                _ => Error::malformed(what),
+            })
         }
         Ok(httparse::Status::Partial) => Err(Error::malformed(what)),
         Err(httparse::Error::TooManyHeaders) => Err(Error::too_large(TooLarge::HeaderCount)),
@@ -487,7 +490,7 @@ fn has_obs_fold(buf: &[u8]) -> bool {
 }
 
 fn to_header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap> {
-    let mut map = HeaderMap::with_capacity(fields.len());
+    let mut map = field_map(fields.len());
     for f in fields {
         // httparse has checked names are tokens and values hold no CTLs but HTAB; the http
         // types check the same again. obs-text (0x80-0xFF) is kept as opaque bytes.
@@ -495,9 +498,26 @@ fn to_header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap> {
             .map_err(|_| Error::malformed(Malformed::HeaderName))?;
         let value = HeaderValue::from_bytes(f.value)
             .map_err(|_| Error::malformed(Malformed::HeaderValue))?;
-        map.append(name, value);
+        if !append_field(&mut map, name, value) {
+            return Err(Error::too_large(TooLarge::HeaderCount));
+        }
     }
     Ok(map)
+}
+
+/// An empty map for `count` fields received from a peer. `HeaderMap::with_capacity` panics
+/// past http's limit (about 24,000 fields; a response head has no field-count limit by
+/// default, only a size one, as in Go), so a larger count starts from an empty map, which
+/// grows as fields are appended.
+pub(crate) fn field_map(count: usize) -> HeaderMap {
+    HeaderMap::try_with_capacity(count).unwrap_or_default()
+}
+
+/// Appends a field received from a peer; false if the map is full. A `HeaderMap` holds at
+/// most 32,768 distinct names, and its `append` panics past that; repeated names (hundreds of
+/// `Set-Cookie`, say) have no such limit.
+pub(crate) fn append_field(map: &mut HeaderMap, name: HeaderName, value: HeaderValue) -> bool {
+    map.try_append(name, value).is_ok()
 }
 
 fn parse_target(method: &Method, target: &str) -> Result<Uri> {
@@ -581,6 +601,64 @@ mod tests {
 
     /// A first line that has not ended yet cannot be judged on its version: it might yet
     /// turn out well-formed (505) or not (400). Seen when the line arrives in two reads.
+    #[test]
+    fn more_fields_than_a_header_map_holds_is_an_error_not_a_panic() {
+        // http's HeaderMap holds at most 32,768 entries and panics past that; a response head
+        // has no field-count limit by default (Go's), only its size.
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..40_000 {
+            head.extend_from_slice(format!("x{i}: v\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        let limits = Limits::response(Limits::DEFAULT_MAX_RESPONSE_HEAD_BYTES);
+        let err = parse_response(&head, &limits).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::TooLarge(TooLarge::HeaderCount),
+            "{err}"
+        );
+        // The same count of one repeated name is only values appended to one entry: read,
+        // as Go reads it (the head's size is the limit).
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for _ in 0..40_000 {
+            head.extend_from_slice(b"set-cookie: a=b\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        let Parsed::Complete { head: h, .. } = parse_response(&head, &limits).unwrap() else {
+            panic!("partial")
+        };
+        assert_eq!(h.headers.get_all("set-cookie").iter().count(), 40_000);
+        // A server whose `max_headers` is raised past the map's size refuses such a request
+        // with 431 rather than panic.
+        let mut req = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+        for i in 0..40_000 {
+            req.extend_from_slice(format!("x{i}: v\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"\r\n");
+        let limits = Limits {
+            max_headers: 100_000,
+            ..Limits::default()
+        };
+        let err = parse_request(&req, &limits).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::TooLarge(TooLarge::HeaderCount),
+            "{err}"
+        );
+        // A trailer section (a client's has no field-count limit either).
+        let err = parse_fields(
+            &req[req.iter().position(|&b| b == b'\n').unwrap() + 1..],
+            usize::MAX,
+            Malformed::Trailer,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::TooLarge(TooLarge::HeaderCount),
+            "{err}"
+        );
+    }
+
     #[test]
     fn version_verdict_waits_for_the_whole_line() {
         let l = Limits::default();

@@ -10,7 +10,7 @@ use http::header::{HeaderValue, CONTENT_LENGTH, HOST, TE, USER_AGENT};
 use http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::error::{Error, Result};
-use crate::proto::h2::message::{is_connection_specific, malformed, regular_field};
+use crate::proto::h2::message::{is_connection_specific, malformed, regular_field, TOO_MANY_NAMES};
 use crate::proto::hpack::{Field, FieldRef};
 
 /// A response head as its fields describe it (§8.3.2).
@@ -153,7 +153,7 @@ fn digits(mut n: u64) -> ([u8; 20], usize) {
 pub(crate) fn response_parts(stream_id: u32, fields: Vec<Field>) -> Result<ResponseParts> {
     let mut status = None;
     let mut regular = false;
-    let mut headers = HeaderMap::with_capacity(fields.len());
+    let mut headers = crate::proto::head::field_map(fields.len());
     for f in &fields {
         if f.name.starts_with(b":") {
             if regular {
@@ -180,7 +180,9 @@ pub(crate) fn response_parts(stream_id: u32, fields: Vec<Field>) -> Result<Respo
         }
         regular = true;
         let (name, value) = regular_field(stream_id, f)?;
-        headers.append(name, value);
+        if !crate::proto::head::append_field(&mut headers, name, value) {
+            return Err(malformed(stream_id, TOO_MANY_NAMES));
+        }
     }
     let status = status.ok_or_else(|| malformed(stream_id, "response without :status"))?;
     let mut content_length = None;
@@ -327,6 +329,15 @@ mod tests {
         let f = request_fields(&Method::GET, &uri, &h, Some(0), None).unwrap();
         assert!(f.iter().any(|f| f.name == b"te" && f.value == b"trailers"));
         assert!(!f.iter().any(|f| f.name == b"content-length"));
+    }
+
+    /// More distinct names than a `HeaderMap` holds: a stream error, never a panic.
+    #[test]
+    fn more_names_than_a_map_holds() {
+        let mut f = fields(&[(":status", "200")]);
+        f.extend((0..40_000).map(|i| Field::new(format!("x{i}"), "v")));
+        let e = response_parts(1, f).expect_err("refused");
+        assert!(e.to_string().contains(TOO_MANY_NAMES), "{e}");
     }
 
     #[test]

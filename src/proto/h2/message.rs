@@ -41,6 +41,9 @@ pub fn is_connection_specific(name: &[u8]) -> bool {
     )
 }
 
+/// Why a header block with more distinct names than a `HeaderMap` holds (32,768) is refused.
+pub(crate) const TOO_MANY_NAMES: &str = "more distinct header field names than a map holds";
+
 pub(crate) fn malformed(stream_id: u32, what: impl Into<String>) -> Error {
     Error::h2_stream(stream_id, ErrorCode::Protocol, what)
 }
@@ -115,7 +118,7 @@ pub fn request_parts(stream_id: u32, fields: Vec<Field>) -> Result<RequestParts>
     let mut scheme = None;
     let mut authority = None;
     let mut path = None;
-    let mut headers = HeaderMap::with_capacity(fields.len());
+    let mut headers = crate::proto::head::field_map(fields.len());
     let mut cookies: Vec<Vec<u8>> = Vec::new();
     let mut regular = false;
     for f in fields {
@@ -152,7 +155,9 @@ pub fn request_parts(stream_id: u32, fields: Vec<Field>) -> Result<RequestParts>
             continue;
         }
         let (name, value) = regular_field(stream_id, &f)?;
-        headers.append(name, value);
+        if !crate::proto::head::append_field(&mut headers, name, value) {
+            return Err(malformed(stream_id, TOO_MANY_NAMES));
+        }
     }
     if !cookies.is_empty() {
         let joined = cookies.join(&b"; "[..]);
@@ -240,7 +245,9 @@ pub fn trailers(stream_id: u32, fields: &[Field]) -> Result<HeaderMap> {
             return Err(malformed(stream_id, "pseudo-header in trailers"));
         }
         let (name, value) = regular_field(stream_id, f)?;
-        map.append(name, value);
+        if !crate::proto::head::append_field(&mut map, name, value) {
+            return Err(malformed(stream_id, TOO_MANY_NAMES));
+        }
     }
     Ok(map)
 }
@@ -323,6 +330,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.target, "*");
+    }
+
+    /// More distinct names than a `HeaderMap` holds: a stream error, never a panic; many values
+    /// of one name are kept.
+    #[test]
+    fn more_names_than_a_map_holds() {
+        let mut f = fields(GET);
+        f.extend((0..40_000).map(|i| Field::new(format!("x{i}"), "v")));
+        let e = request_parts(1, f).expect_err("refused");
+        assert!(e.to_string().contains(TOO_MANY_NAMES), "{e}");
+        let many: Vec<Field> = (0..40_000)
+            .map(|i| Field::new(format!("x{i}"), "v"))
+            .collect();
+        assert!(trailers(1, &many).is_err());
+        let mut f = fields(GET);
+        f.extend((0..40_000).map(|_| Field::new("x-same", "v")));
+        let p = request_parts(1, f).unwrap();
+        assert_eq!(p.headers.get_all("x-same").iter().count(), 40_000);
     }
 
     #[test]
