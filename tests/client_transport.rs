@@ -2284,7 +2284,7 @@ fn a_late_cancel_does_not_touch_the_next_request_on_the_connection() {
     assert_no_leaks(&t);
 }
 
-/// A pooled connection quiet past its 10 ms grace gives its buffers back: its reader then
+/// A pooled connection quiet past its 250 ms grace gives its buffers back: its reader then
 /// waits reading into its stack (1 KiB at most) and allocates anew, its writer allocates
 /// only for a body. Responses with heads larger than that first read, and requests with
 /// bodies, must come through whole on the same connection. The pause is what makes the
@@ -2304,7 +2304,7 @@ fn a_connection_idle_in_the_pool_reads_and_writes_whole_messages_after_its_pause
     let ev = Events::new();
     for round in 0..4 {
         if round > 0 {
-            std::thread::sleep(Duration::from_millis(30));
+            std::thread::sleep(Duration::from_millis(300));
         }
         let mut req = get_traced(&srv.url("/"), ev.trace());
         if round % 2 == 1 {
