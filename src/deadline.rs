@@ -132,8 +132,19 @@ fn write_parts<S: Stream + ?Sized>(
     let mut done = 0usize;
     if parts.len() > 1 {
         slot.arm(deadline, |t| stream.set_write_timeout(t))?;
-        let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-        match stream.write_vectored(&slices) {
+        // Callers pass at most a few parts (head, body, chunk framing): on the stack then.
+        let mut few = [IoSlice::new(&[]); 4];
+        let many: Vec<IoSlice<'_>>;
+        let slices: &[IoSlice<'_>] = if parts.len() <= few.len() {
+            for (s, p) in few.iter_mut().zip(parts) {
+                *s = IoSlice::new(p);
+            }
+            &few[..parts.len()]
+        } else {
+            many = parts.iter().map(|p| IoSlice::new(p)).collect();
+            &many
+        };
+        match stream.write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => done = n,
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}

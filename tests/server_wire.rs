@@ -833,6 +833,52 @@ fn bad_request_after_a_good_pipelined_one() {
     assert_eq!(calls.list(), vec!["GET /ok".to_string()]);
 }
 
+/// A connection reuses one request header map and one response header map for all its
+/// messages: nothing of one request's fields, or of one response's, may show in the next.
+/// Table of keep-alive exchanges on one connection: the request's extra fields, and what the
+/// handler (which echoes the `x-a` values it saw and sets `x-once` on `/first` only) answers.
+#[test]
+fn header_maps_reused_across_requests_carry_nothing_over() {
+    let srv = TestServer::start(
+        wire_config(),
+        move |w: &mut dyn ResponseWriter, r: &mut Request| {
+            let seen: Vec<&str> = r
+                .headers
+                .get_all("x-a")
+                .iter()
+                .map(|v| v.to_str().unwrap_or("?"))
+                .collect();
+            let seen = HeaderValue::from_str(&seen.join(",")).unwrap();
+            w.headers_mut().insert("x-seen", seen);
+            if r.uri.path() == "/first" {
+                w.headers_mut()
+                    .append("x-once", HeaderValue::from_static("1"));
+                w.headers_mut()
+                    .append("x-once", HeaderValue::from_static("2"));
+            }
+            let _ = w.write_all(r.uri.path().as_bytes());
+        },
+    );
+    // (path, extra request fields, x-seen answered, x-once fields answered)
+    let cases: &[(&str, &str, &str, usize)] = &[
+        ("/first", "X-A: 1\r\nX-A: 2\r\nX-B: b\r\n", "1,2", 2),
+        ("/second", "", "", 0),
+        ("/third", "X-A: 3\r\n", "3", 0),
+        ("/first", "", "", 2),
+        ("/fifth", "", "", 0),
+    ];
+    let mut c: RawConn = srv.connect();
+    for (i, (path, extra, seen, once)) in cases.iter().enumerate() {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n{extra}\r\n"));
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "case {i}: {}", r.raw_head);
+        assert_eq!(r.header("x-seen"), Some(*seen), "case {i}: {}", r.raw_head);
+        assert_eq!(r.header_count("x-once"), *once, "case {i}: {}", r.raw_head);
+        assert_eq!(r.text(), *path, "case {i}");
+        assert!(!r.is_close(), "case {i}: {}", r.raw_head);
+    }
+}
+
 /// A keep-alive connection that has gone idle gives its buffers back and waits reading into
 /// its thread's stack (1 KiB at most); what it reads then starts a fresh buffer. Heads larger
 /// than that first read, pipelined pairs and bodies must come through whole, as on a busy

@@ -97,8 +97,12 @@ const EARLY_CHECK: usize = 256;
 /// ```
 #[derive(Debug, Clone)]
 pub struct HeadScanner<T> {
-    parse: fn(&[u8], &Limits) -> Result<Parsed<T>>,
+    parse: fn(&[u8], &Limits, &mut HeaderMap) -> Result<Parsed<T>>,
     limits: Limits,
+    /// A map from an earlier message, emptied, for the next head's fields ([`recycle`]).
+    ///
+    /// [`recycle`]: Self::recycle
+    spare: HeaderMap,
     /// How many bytes of the buffer have been searched for the end of the head.
     scanned: usize,
     /// Requests: skip leading empty lines and check the request line early.
@@ -126,22 +130,27 @@ pub enum Scan<T> {
 impl HeadScanner<RequestHead> {
     /// A scanner for request heads.
     pub fn request(limits: Limits) -> HeadScanner<RequestHead> {
-        HeadScanner::new(parse_request, limits, true)
+        HeadScanner::new(parse_request_into, limits, true)
     }
 }
 
 impl HeadScanner<ResponseHead> {
     /// A scanner for response heads.
     pub fn response(limits: Limits) -> HeadScanner<ResponseHead> {
-        HeadScanner::new(parse_response, limits, false)
+        HeadScanner::new(parse_response_into, limits, false)
     }
 }
 
 impl<T> HeadScanner<T> {
-    fn new(parse: fn(&[u8], &Limits) -> Result<Parsed<T>>, limits: Limits, request: bool) -> Self {
+    fn new(
+        parse: fn(&[u8], &Limits, &mut HeaderMap) -> Result<Parsed<T>>,
+        limits: Limits,
+        request: bool,
+    ) -> Self {
         HeadScanner {
             parse,
             limits,
+            spare: HeaderMap::new(),
             scanned: 0,
             request,
             line_checked: false,
@@ -151,6 +160,14 @@ impl<T> HeadScanner<T> {
     /// The limits heads are parsed with.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Gives the scanner a map that an earlier message no longer needs: the next head's fields
+    /// go into it (emptied), so a connection that carries many messages reuses one map's
+    /// memory instead of allocating one per head. A map that has grown past 64 entries is
+    /// dropped instead; an empty new map frees the one held.
+    pub fn recycle(&mut self, headers: HeaderMap) {
+        self.spare = emptied(headers);
     }
 
     /// Looks for a whole head at the start of `buf`. After [`Scan::Complete`] the scanner is
@@ -171,7 +188,9 @@ impl<T> HeadScanner<T> {
             }
         }
         if let Some(end) = find_end(buf, self.scanned) {
-            if let Parsed::Complete { head, len } = (self.parse)(&buf[..end], &self.limits)? {
+            if let Parsed::Complete { head, len } =
+                (self.parse)(&buf[..end], &self.limits, &mut self.spare)?
+            {
                 self.scanned = 0;
                 self.line_checked = false;
                 return Ok(Scan::Complete { head, len });
@@ -180,13 +199,13 @@ impl<T> HeadScanner<T> {
             // httparse reports errors on partial input. Only a short prefix is checked: parsing
             // the whole buffer on every read would make a slowly sent long line cost O(n²).
             let prefix = &buf[..buf.len().min(EARLY_CHECK)];
-            (self.parse)(prefix, &self.limits)?;
+            (self.parse)(prefix, &self.limits, &mut self.spare)?;
             self.line_checked = buf.len() >= EARLY_CHECK || prefix.contains(&b'\n');
         }
         self.scanned = buf.len();
         if buf.len() >= self.limits.max_head_bytes {
             // Classify: a request line that alone is too long is 414, the rest 431.
-            (self.parse)(buf, &self.limits)?;
+            (self.parse)(buf, &self.limits, &mut self.spare)?;
             return Err(Error::too_large(TooLarge::Head));
         }
         Ok(Scan::Partial)
@@ -254,6 +273,15 @@ fn header_slots(buf: &[u8], limits: &Limits) -> usize {
 ///
 /// [`ErrorKind::Malformed`], [`ErrorKind::TooLarge`] or [`ErrorKind::UnsupportedVersion`].
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>> {
+    parse_request_into(buf, limits, &mut HeaderMap::new())
+}
+
+/// [`parse_request`], the fields going into `spare` (emptied) if the head is complete.
+fn parse_request_into(
+    buf: &[u8],
+    limits: &Limits,
+    spare: &mut HeaderMap,
+) -> Result<Parsed<RequestHead>> {
     let mut stack = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut heap;
     let slots = header_slots(buf, limits);
@@ -298,7 +326,7 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>>
         .path
         .ok_or_else(|| Error::malformed(Malformed::Target))?;
     let uri = parse_target(&method, target)?;
-    let headers = to_header_map(req.headers)?;
+    let headers = to_header_map_into(req.headers, std::mem::take(spare))?;
     check_request_headers(version, &headers)?;
     Ok(Parsed::Complete {
         head: RequestHead {
@@ -317,6 +345,15 @@ pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>>
 ///
 /// [`ErrorKind::Malformed`], [`ErrorKind::TooLarge`] or [`ErrorKind::UnsupportedVersion`].
 pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Parsed<ResponseHead>> {
+    parse_response_into(buf, limits, &mut HeaderMap::new())
+}
+
+/// [`parse_response`], the fields going into `spare` (emptied) if the head is complete.
+fn parse_response_into(
+    buf: &[u8],
+    limits: &Limits,
+    spare: &mut HeaderMap,
+) -> Result<Parsed<ResponseHead>> {
     let mut stack = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut heap;
     let slots = header_slots(buf, limits);
@@ -352,7 +389,7 @@ pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Parsed<ResponseHead
         .code
         .and_then(|c| StatusCode::from_u16(c).ok())
         .ok_or_else(|| Error::malformed(Malformed::StatusLine))?;
-    let headers = to_header_map(res.headers)?;
+    let headers = to_header_map_into(res.headers, std::mem::take(spare))?;
     Ok(Parsed::Complete {
         head: ResponseHead {
             status,
@@ -490,7 +527,33 @@ fn has_obs_fold(buf: &[u8]) -> bool {
 }
 
 fn to_header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap> {
-    let mut map = field_map(fields.len());
+    to_header_map_into(fields, HeaderMap::new())
+}
+
+/// The most entries a map may have room for and still be kept for reuse
+/// ([`HeadScanner::recycle`]): more than a typical head's fields, so a map from a rare head
+/// with hundreds of fields is not held for the rest of the connection.
+const RECYCLE_MAX: usize = 64;
+
+/// `map` emptied for reuse, or a new map (which holds no memory) if `map` has room for more
+/// than [`RECYCLE_MAX`] entries.
+pub(crate) fn emptied(mut map: HeaderMap) -> HeaderMap {
+    if map.capacity() > RECYCLE_MAX {
+        return HeaderMap::new();
+    }
+    map.clear();
+    map
+}
+
+/// [`to_header_map`] into `map` (empty; its memory reused when it has room).
+fn to_header_map_into(fields: &[httparse::Header<'_>], mut map: HeaderMap) -> Result<HeaderMap> {
+    debug_assert!(map.is_empty());
+    if map.capacity() == 0 {
+        map = field_map(fields.len());
+    } else {
+        // Past http's limit the map grows as fields are appended (see `field_map`).
+        let _ = map.try_reserve(fields.len());
+    }
     for f in fields {
         // httparse has checked names are tokens and values hold no CTLs but HTAB; the http
         // types check the same again. obs-text (0x80-0xFF) is kept as opaque bytes.

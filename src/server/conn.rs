@@ -44,7 +44,7 @@ use crate::proto::body::BodyDecoder;
 use crate::proto::date::DateCache;
 use crate::proto::framing::{self, Framing};
 pub(crate) use crate::proto::head::{connection_has_token as has_connection_token, wants_close};
-use crate::proto::head::{HeadScanner, RequestHead};
+use crate::proto::head::{emptied, HeadScanner, RequestHead};
 use crate::proto::Limits;
 
 /// The most of an unread request body the server reads and discards to keep the connection
@@ -529,6 +529,12 @@ pub(crate) struct WriteHalf {
     pub(crate) head: Vec<u8>,
     pub(crate) slot: TimeoutSlot,
     pub(crate) date: DateCache,
+    /// The response header map, emptied, for the next response (`ConnWriter` takes it).
+    pub(crate) headers: HeaderMap,
+    /// The last request's header map, emptied: the read half's scanner parses the next
+    /// request's fields into it. Both maps are freed with the buffers when the connection
+    /// goes idle.
+    pub(crate) req_headers: HeaderMap,
 }
 
 /// How a connection ends.
@@ -554,6 +560,8 @@ pub(crate) fn serve(srv: &ServerInner, shared: Arc<ConnShared>) {
         head: Vec::new(),
         slot: TimeoutSlot::default(),
         date: DateCache::new(),
+        headers: HeaderMap::new(),
+        req_headers: HeaderMap::new(),
     };
     let ending = serve_loop(srv, &shared, &mut wh);
     match ending {
@@ -599,6 +607,9 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
         let mut claimed = true;
         let head = {
             let mut rh = shared.read.lock();
+            if wh.req_headers.capacity() > 0 {
+                rh.scanner.recycle(std::mem::take(&mut wh.req_headers));
+            }
             // Active from the first byte of a request, so neither shutdown nor an eviction
             // closes it as idle; unless one of them claimed it first.
             let mut active = || claimed = shared.claim_active(srv, word);
@@ -614,6 +625,8 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
                     Ok(None) if grace != wait && wait.is_none_or(|w| Instant::now() < w) => {
                         wh.buf = Vec::new();
                         wh.head = Vec::new();
+                        wh.headers = HeaderMap::new();
+                        rh.scanner.recycle(HeaderMap::new());
                         rh.buf.release();
                         rh.read_head(&*shared.stream, wait, srv, &mut active)
                     }
@@ -761,9 +774,10 @@ fn serve_request(
         }
         w.finish();
         let mut close = w.close_after();
-        drop(w);
+        w.recycle_headers();
         // The body may be gone (moved out by the handler); whatever it was, the read half
         // says whether this request's bytes are all off the wire.
+        wh.req_headers = emptied(std::mem::take(&mut req.headers));
         drop(req);
         if !close && !shared.body_done(req_id) {
             close = !shared.drain_body(req_id);

@@ -288,12 +288,14 @@ impl<'a> ConnWriter<'a> {
         req: ReqInfo,
     ) -> ConnWriter<'a> {
         wh.buf.clear();
+        // The last response's map, emptied (`recycle_headers`): no allocation per response.
+        let headers = std::mem::take(&mut wh.headers);
         ConnWriter {
             shared,
             wh,
             srv,
             req,
-            headers: HeaderMap::new(),
+            headers,
             status: None,
             mode: Mode::Buffering,
             written: 0,
@@ -524,6 +526,12 @@ impl<'a> ConnWriter<'a> {
     }
 
     /// Finishes the response after the handler returned.
+    /// Gives the response's header map back to the connection, emptied, for the next
+    /// response.
+    pub(crate) fn recycle_headers(self) {
+        self.wh.headers = crate::proto::head::emptied(self.headers);
+    }
+
     pub(crate) fn finish(&mut self) {
         if self.hijacked || self.failed.is_some() {
             return;
