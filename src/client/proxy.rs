@@ -294,32 +294,39 @@ impl Proxy {
         if !https && !scheme.eq_ignore_ascii_case("http") {
             return Ok(None);
         }
-        let host = url.host().unwrap_or("");
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = url.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let proxy = if let Some(choose) = &self.custom {
-            if !self.use_proxy(host, port) {
-                return Ok(None);
-            }
-            match choose(req)? {
-                Some(u) => Cow::Owned(ProxyUrl::parse(&u.to_string())?),
+        // No proxy for this scheme: nothing to match the host against (every request of a
+        // client without proxies comes this way, so it looks at nothing else).
+        let fixed = if self.custom.is_some() {
+            None
+        } else if https {
+            match &self.https {
+                Some(p) => Some(p),
                 None => return Ok(None),
             }
         } else {
-            let fixed = if https {
-                self.https.as_ref()
-            } else {
-                if self.http.is_some() && self.cgi {
+            match &self.http {
+                Some(_) if self.cgi => {
                     return Err(Error::invalid_input(
                         "refusing to use HTTP_PROXY in a CGI process (httpoxy)",
-                    ));
+                    ))
                 }
-                self.http.as_ref()
-            };
-            match fixed {
-                Some(p) if self.use_proxy(host, port) => Cow::Borrowed(p),
-                _ => return Ok(None),
+                Some(p) => Some(p),
+                None => return Ok(None),
             }
+        };
+        let host = url.host().unwrap_or("");
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = url.port_u16().unwrap_or(if https { 443 } else { 80 });
+        if !self.use_proxy(host, port) {
+            return Ok(None);
+        }
+        let proxy = match (fixed, &self.custom) {
+            (Some(p), _) => Cow::Borrowed(p),
+            (None, Some(choose)) => match choose(req)? {
+                Some(u) => Cow::Owned(ProxyUrl::parse(&u.to_string())?),
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
         };
         #[cfg(not(feature = "tls"))]
         if proxy.key.scheme == ProxyScheme::Https {
