@@ -21,16 +21,29 @@ use crate::proto::head::{HeadScanner, Scan};
 /// The initial size of a read buffer, and the read size above which body reads bypass it.
 pub(crate) const READ_BUF: usize = 8 << 10;
 
-/// How long a connection waits for its next message with its buffers before it counts as idle
-/// and gives them back (both roles). Short enough that an idle connection soon costs only its
-/// threads' stacks; long enough that a busy one never frees and reallocates them.
+/// How long a connection that has carried `exchanges` messages waits for its next one with its
+/// buffers before it counts as idle and gives them back (both roles): short enough that an
+/// idle connection soon costs only its threads' stacks, long enough that a busy one does not
+/// free and reallocate them between messages.
 ///
 /// "Busy" is per connection: 512 connections sharing 50,000 requests/s each see a request
 /// every 10 ms. A grace that expires between a busy connection's requests costs each of them
 /// a timer wake-up of its thread, two `setsockopt` calls, a second read and its buffers freed
 /// and allocated again: at 10 ms it cost `wrk -c512` half a context switch per request
-/// (docs/PERFORMANCE.md, "The buffers' grace at 512 connections").
-pub(crate) const IDLE_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+/// (docs/PERFORMANCE.md, "Session 10"). So a connection that has come back for a second
+/// message (a pool, a browser, a load generator) keeps its buffers for 250 ms of quiet.
+///
+/// A connection after its first message keeps them for 10 ms only. Every connection that
+/// holds buffers at once adds to the heap's peak, which glibc keeps resident after they are
+/// freed: 10,000 clients that each send one request and stay open (`benches/idle.sh`) cost
+/// 18.0 KB each with 250 ms here, 15.6 KB with 10 ms.
+pub(crate) fn idle_grace(exchanges: u64) -> std::time::Duration {
+    if exchanges <= 1 {
+        std::time::Duration::from_millis(10)
+    } else {
+        std::time::Duration::from_millis(250)
+    }
+}
 
 /// A growable read buffer: `buf[start..end]` holds bytes read but not yet consumed.
 #[derive(Debug)]

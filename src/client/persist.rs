@@ -897,6 +897,8 @@ fn read_loop(
     idle_timeout: Option<Duration>,
 ) {
     let mut pending: Option<RequestAndChan> = None;
+    // Responses read so far: how long the buffer is kept between them (`bufio::idle_grace`).
+    let mut answered = 0u64;
     loop {
         // Wait for a response byte, or for the server to close the connection.
         let waited = {
@@ -911,8 +913,10 @@ fn read_loop(
                     // response comes at once), then give it back and wait out the idle
                     // timeout reading into the stack, so an idle connection holds none.
                     let deadline = deadline::after(idle_timeout);
-                    let grace =
-                        deadline::earliest(deadline, deadline::after(Some(bufio::IDLE_GRACE)));
+                    let grace = deadline::earliest(
+                        deadline,
+                        deadline::after(Some(bufio::idle_grace(answered))),
+                    );
                     match buf.fill(&*pc.stream, slot, grace, size) {
                         Err(e)
                             if grace != deadline
@@ -995,6 +999,7 @@ fn read_loop(
             }
         };
         rc.trace.got_first_response_byte();
+        answered += 1;
         if !respond(pc, rc, &limits, bodyrx) {
             return;
         }
@@ -1212,11 +1217,13 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
     // Allocated for the first request with a body, and given back when the connection has
     // been idle for a moment: an idle pooled connection holds no write buffer.
     let mut buf: Vec<u8> = Vec::new();
+    // Requests written so far: how long the buffer is kept between them (`bufio::idle_grace`).
+    let mut written = 0u64;
     loop {
         let msg = if buf.is_empty() {
             rx.recv()
         } else {
-            match rx.recv_until(Instant::now() + bufio::IDLE_GRACE) {
+            match rx.recv_until(Instant::now() + bufio::idle_grace(written)) {
                 Some(m) => Ok(m),
                 None => {
                     buf = Vec::new();
@@ -1231,6 +1238,7 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
         if buf.is_empty() && wr.body_len != Some(0) {
             buf = vec![0u8; write_buffer_size.max(1024)];
         }
+        written += 1;
         let req_id = wr.req_id;
         let done_tx = wr.done_tx.take();
         let notify_ok = wr.notify_ok;

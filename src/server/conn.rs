@@ -620,7 +620,8 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
                 // with the buffers. Quiet past that, the connection is idle and holds no
                 // buffers (they go back to the allocator for busy connections, as Go pools
                 // them) while it waits out the idle timeout.
-                let grace = deadline::earliest(wait, deadline::after(Some(bufio::IDLE_GRACE)));
+                let grace = bufio::idle_grace(req_id);
+                let grace = deadline::earliest(wait, deadline::after(Some(grace)));
                 match rh.read_head(&*shared.stream, grace, srv, &mut active) {
                     Ok(None) if grace != wait && wait.is_none_or(|w| Instant::now() < w) => {
                         wh.buf = Vec::new();
