@@ -12,6 +12,13 @@
 #   FLOOR_ROUNDS     rounds; each runs every program once, in a rotated order (default 3)
 #   FLOOR_DURATION   seconds per measurement (default 4)
 #   FLOOR_CONNS      the servers' connection counts under wrk (default "64 512")
+#   FLOOR_RATE       requests/s of the open-loop run: each server at 512 connections under
+#                    `nethttp bench --rate` (default 20000; 0 skips it), reporting the server's
+#                    CPU per request. At a fixed offered load the CPU a request costs is the
+#                    measure, not how many a saturated machine completes; each connection then
+#                    sees a request every 512/rate seconds, as a busy server's clients do
+#   NETHTTP_CLI      the `nethttp` command for that run (default target/release/nethttp,
+#                    `cargo build --release --features cli`)
 #   BASELINE_BIN     a second bin directory (another commit's `benches/run.sh` output): its
 #                    nethttp-hello and client-bench run too, as "nethttp-base", so a change is
 #                    a ratio from one run
@@ -31,6 +38,8 @@ floor_bin="$peers_target/release"
 rounds=${FLOOR_ROUNDS:-3}
 dur=${FLOOR_DURATION:-4}
 conns_list=${FLOOR_CONNS:-64 512}
+rate=${FLOOR_RATE:-20000}
+cli=${NETHTTP_CLI:-$repo/target/release/nethttp}
 port0=${BENCH_PORT:-18180}
 base=${BASELINE_BIN:-}
 
@@ -79,6 +88,41 @@ for ((round = 1; round <= rounds; round++)); do
   done
 done
 
+# --- servers at a fixed rate: CPU per request ------------------------------------------------
+if [ "$rate" != 0 ] && [ -x "$cli" ]; then
+  for ((round = 1; round <= rounds; round++)); do
+    for s in $(rotate "$round" "${servers[@]}"); do
+      case $s in
+        hyper) "$bin/hyper-hello" "127.0.0.1:$port" & ;;
+        go) "$bin/go-hello" "127.0.0.1:$port" & ;;
+        floor) "$floor_bin/floor-server" "127.0.0.1:$port" & ;;
+        nethttp) "$bin/nethttp-hello" "127.0.0.1:$port" & ;;
+        nethttp-base) "$base/nethttp-hello" "127.0.0.1:$port" & ;;
+      esac
+      pid=$!
+      pids+=("$pid")
+      wait_up "$port"
+      "$cli" bench -c 512 -z 1s --rate "$rate" "http://127.0.0.1:$port/" >/dev/null 2>&1
+      log "fixed rate round $round/$rounds: $s, $rate/s over 512 connections"
+      read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+      sent=$("$cli" bench -c 512 -z "${dur}s" --rate "$rate" --json "http://127.0.0.1:$port/" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+      read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+      hz=$(getconf CLK_TCK)
+      # CPU µs per request; the table takes requests per CPU second, so that higher is better
+      # as in the other tables (1e6 / µs).
+      per=$(python3 -c "import sys; t=(int(sys.argv[1])-int(sys.argv[2]))/int(sys.argv[3]); print(f'{int(sys.argv[4])/t:.0f}' if t > 0 else 0)" \
+        "$((u1 + s1))" "$((u0 + s0))" "$hz" "$sent")
+      echo "fixed-$rate $s $per $round" >>"$results"
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      port=$((port == port0 ? port0 + 1 : port0))
+    done
+  done
+else
+  log "fixed-rate run skipped (FLOOR_RATE=0 or no $cli)"
+fi
+
 # --- clients against hyper-hello ----------------------------------------------------------
 "$bin/hyper-hello" "127.0.0.1:$port" &
 pids+=("$!")
@@ -122,6 +166,7 @@ def per_round(what, impl, other):
         return "-"
     return f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
 whats = sorted({w for w, _ in runs if w.startswith("server-")}, key=lambda w: int(w[7:]))
+whats += sorted({w for w, _ in runs if w.startswith("fixed-")})
 whats += ["client-seq", "client-par"]
 has_go = any(i == "go" for _, i in runs)
 for what in whats:
@@ -129,11 +174,16 @@ for what in whats:
         # The issue's server targets are against Go's server; hyper without Go.
         ref = "go" if has_go else "hyper"
         title = f"Server, {what[7:]} connections (wrk)"
+    elif what.startswith("fixed-"):
+        ref = "go" if has_go else "hyper"
+        title = (f"Server at {what[6:]} requests/s over 512 connections (open loop): "
+                 "requests per CPU second of the server (1e6 / CPU µs per request)")
     else:
         ref = "ureq"
         title = {"client-seq": "Client, sequential", "client-par": "Client, 8 threads"}[what]
     print(f"\n### {title}\n")
-    print(f"| program | req/s (median) | min-max | vs {ref} | vs floor "
+    unit = "requests per CPU s" if what.startswith("fixed-") else "req/s"
+    print(f"| program | {unit} (median) | min-max | vs {ref} | vs floor "
           f"| vs {ref}, per round | vs floor, per round |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     med = {i: statistics.median(v) for (w, i), v in runs.items() if w == what}
