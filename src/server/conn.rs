@@ -740,12 +740,18 @@ fn serve_request(
             Framing::Length(n) => Some(n),
             _ => None,
         };
-        let body = Body::incoming(Box::new(ConnBody {
-            shared: Arc::clone(shared),
-            req_id,
-            known_len,
-            expect_continue,
-        }));
+        // A request without a body gets an empty one, as Go's `NoBody`: nothing to read from
+        // the connection, and no allocation per request.
+        let body = if known_len == Some(0) && !expect_continue {
+            Body::empty()
+        } else {
+            Body::incoming(Box::new(ConnBody {
+                shared: Arc::clone(shared),
+                req_id,
+                known_len,
+                expect_continue,
+            }))
+        };
         let mut req = Request::from_parts(
             head.method,
             head.uri,
