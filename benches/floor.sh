@@ -59,6 +59,20 @@ wait_up() { wait_http "http://127.0.0.1:$1/" "the server on port $1"; } # port
 
 results=$(mktemp)
 
+# Starts server $1 on $port and waits until it answers; sets pid.
+start_server() {
+  case $1 in
+    hyper) "$bin/hyper-hello" "127.0.0.1:$port" & ;;
+    go) "$bin/go-hello" "127.0.0.1:$port" & ;;
+    floor) "$floor_bin/floor-server" "127.0.0.1:$port" & ;;
+    nethttp) "$bin/nethttp-hello" "127.0.0.1:$port" & ;;
+    nethttp-base) "$base/nethttp-hello" "127.0.0.1:$port" & ;;
+  esac
+  pid=$!
+  pids+=("$pid")
+  wait_up "$port"
+}
+
 # --- servers under wrk -c64 and -c512 -------------------------------------------------------
 servers=(hyper floor nethttp)
 [ -x "$bin/go-hello" ] && servers+=(go)
@@ -67,16 +81,7 @@ port=$port0
 for ((round = 1; round <= rounds; round++)); do
   for conns in $conns_list; do
     for s in $(rotate "$round" "${servers[@]}"); do
-      case $s in
-        hyper) "$bin/hyper-hello" "127.0.0.1:$port" & ;;
-        go) "$bin/go-hello" "127.0.0.1:$port" & ;;
-        floor) "$floor_bin/floor-server" "127.0.0.1:$port" & ;;
-        nethttp) "$bin/nethttp-hello" "127.0.0.1:$port" & ;;
-        nethttp-base) "$base/nethttp-hello" "127.0.0.1:$port" & ;;
-      esac
-      pid=$!
-      pids+=("$pid")
-      wait_up "$port"
+      start_server "$s"
       wrk -t2 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null
       log "server round $round/$rounds: $s, $conns connections"
       rps=$(wrk -t2 -c"$conns" -d"${dur}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
@@ -92,16 +97,7 @@ done
 if [ "$rate" != 0 ] && [ -x "$cli" ]; then
   for ((round = 1; round <= rounds; round++)); do
     for s in $(rotate "$round" "${servers[@]}"); do
-      case $s in
-        hyper) "$bin/hyper-hello" "127.0.0.1:$port" & ;;
-        go) "$bin/go-hello" "127.0.0.1:$port" & ;;
-        floor) "$floor_bin/floor-server" "127.0.0.1:$port" & ;;
-        nethttp) "$bin/nethttp-hello" "127.0.0.1:$port" & ;;
-        nethttp-base) "$base/nethttp-hello" "127.0.0.1:$port" & ;;
-      esac
-      pid=$!
-      pids+=("$pid")
-      wait_up "$port"
+      start_server "$s"
       "$cli" bench -c 512 -z 1s --rate "$rate" "http://127.0.0.1:$port/" >/dev/null 2>&1
       log "fixed rate round $round/$rounds: $s, $rate/s over 512 connections"
       read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
