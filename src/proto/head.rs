@@ -6,6 +6,7 @@
 
 use std::mem::MaybeUninit;
 
+use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
@@ -325,8 +326,9 @@ fn parse_request_into(
     let target = req
         .path
         .ok_or_else(|| Error::malformed(Malformed::Target))?;
-    let uri = parse_target(&method, target)?;
-    let headers = to_header_map_into(req.headers, std::mem::take(spare))?;
+    let mut shared = HeadBytes::new(&buf[..len], req.headers.len() + 1);
+    let uri = parse_target(&method, target, &mut shared)?;
+    let headers = to_header_map_into(req.headers, std::mem::take(spare), &mut shared)?;
     check_request_headers(version, &headers)?;
     Ok(Parsed::Complete {
         head: RequestHead {
@@ -389,7 +391,8 @@ fn parse_response_into(
         .code
         .and_then(|c| StatusCode::from_u16(c).ok())
         .ok_or_else(|| Error::malformed(Malformed::StatusLine))?;
-    let headers = to_header_map_into(res.headers, std::mem::take(spare))?;
+    let mut shared = HeadBytes::new(&buf[..len], res.headers.len());
+    let headers = to_header_map_into(res.headers, std::mem::take(spare), &mut shared)?;
     Ok(Parsed::Complete {
         head: ResponseHead {
             status,
@@ -527,7 +530,35 @@ fn has_obs_fold(buf: &[u8]) -> bool {
 }
 
 fn to_header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap> {
-    to_header_map_into(fields, HeaderMap::new())
+    to_header_map_into(fields, HeaderMap::new(), &mut HeadBytes::new(&[], 0))
+}
+
+/// One message head copied once into shared bytes, of which its header values (and a
+/// request's target) are slices: two allocations per head (the copy, and the count the first
+/// slice adds) instead of one per value. Used when a head has at least three such pieces;
+/// below that, each is copied on its own, which is no more allocations. A value kept from a
+/// message keeps the whole head's copy alive, as hyper's values keep its read buffer.
+struct HeadBytes<'a> {
+    head: &'a [u8],
+    copy: Option<Bytes>,
+}
+
+impl<'a> HeadBytes<'a> {
+    fn new(head: &'a [u8], pieces: usize) -> HeadBytes<'a> {
+        HeadBytes {
+            head,
+            copy: (pieces >= 3).then(|| Bytes::copy_from_slice(head)),
+        }
+    }
+
+    /// `part` (a slice of the head) as a slice of the copy; `None` without a copy, or for a
+    /// part that is empty or not inside the head.
+    fn slice(&self, part: &[u8]) -> Option<Bytes> {
+        let copy = self.copy.as_ref()?;
+        let start = (part.as_ptr() as usize).checked_sub(self.head.as_ptr() as usize)?;
+        let end = start.checked_add(part.len())?;
+        (!part.is_empty() && end <= self.head.len()).then(|| copy.slice(start..end))
+    }
 }
 
 /// The most entries a map may have room for and still be kept for reuse
@@ -546,7 +577,11 @@ pub(crate) fn emptied(mut map: HeaderMap) -> HeaderMap {
 }
 
 /// [`to_header_map`] into `map` (empty; its memory reused when it has room).
-fn to_header_map_into(fields: &[httparse::Header<'_>], mut map: HeaderMap) -> Result<HeaderMap> {
+fn to_header_map_into(
+    fields: &[httparse::Header<'_>],
+    mut map: HeaderMap,
+    shared: &mut HeadBytes<'_>,
+) -> Result<HeaderMap> {
     debug_assert!(map.is_empty());
     if map.capacity() == 0 {
         map = field_map(fields.len());
@@ -559,8 +594,11 @@ fn to_header_map_into(fields: &[httparse::Header<'_>], mut map: HeaderMap) -> Re
         // types check the same again. obs-text (0x80-0xFF) is kept as opaque bytes.
         let name = HeaderName::from_bytes(f.name.as_bytes())
             .map_err(|_| Error::malformed(Malformed::HeaderName))?;
-        let value = HeaderValue::from_bytes(f.value)
-            .map_err(|_| Error::malformed(Malformed::HeaderValue))?;
+        let value = match shared.slice(f.value) {
+            Some(b) => HeaderValue::from_maybe_shared(b),
+            None => HeaderValue::from_bytes(f.value),
+        }
+        .map_err(|_| Error::malformed(Malformed::HeaderValue))?;
         if !append_field(&mut map, name, value) {
             return Err(Error::too_large(TooLarge::HeaderCount));
         }
@@ -583,7 +621,7 @@ pub(crate) fn append_field(map: &mut HeaderMap, name: HeaderName, value: HeaderV
     map.try_append(name, value).is_ok()
 }
 
-fn parse_target(method: &Method, target: &str) -> Result<Uri> {
+fn parse_target(method: &Method, target: &str, shared: &mut HeadBytes<'_>) -> Result<Uri> {
     let bad = || Error::malformed(Malformed::Target);
     // RFC 9112 §3.2: origin-form, absolute-form, authority-form (CONNECT only) and
     // asterisk-form (OPTIONS only).
@@ -605,7 +643,11 @@ fn parse_target(method: &Method, target: &str) -> Result<Uri> {
             Err(bad())
         };
     }
-    let uri: Uri = target.parse().map_err(|_| bad())?;
+    let uri = match shared.slice(target.as_bytes()) {
+        Some(b) => Uri::from_maybe_shared(b),
+        None => target.parse(),
+    }
+    .map_err(|_| bad())?;
     if target.starts_with('/') || (uri.scheme().is_some() && uri.authority().is_some()) {
         Ok(uri)
     } else {
@@ -664,6 +706,43 @@ mod tests {
 
     /// A first line that has not ended yet cannot be judged on its version: it might yet
     /// turn out well-formed (505) or not (400). Seen when the line arrives in two reads.
+    /// Heads with three pieces or more (target and values) share one copy of the head: every
+    /// value and the target must come out as they were, empty and obs-text values included,
+    /// and a value must outlive the map and the buffer it came from.
+    #[test]
+    fn values_sliced_from_one_copy_of_the_head() {
+        let wire = b"GET /a/b?q=1 HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Obs: caf\xe9\r\n\
+                     X-Pad:   spaced  \r\nX-Dup: 1\r\nX-Dup: 2\r\n\r\n"
+            .to_vec();
+        let Parsed::Complete { head, .. } = parse_request(&wire, &Limits::default()).unwrap()
+        else {
+            panic!("partial")
+        };
+        assert_eq!(head.uri, "/a/b?q=1");
+        let h = &head.headers;
+        assert_eq!(h["host"], "h");
+        assert_eq!(h["x-empty"], "");
+        assert_eq!(h["x-obs"].as_bytes(), b"caf\xe9");
+        assert_eq!(h["x-pad"], "spaced");
+        let dups: Vec<_> = h.get_all("x-dup").iter().collect();
+        assert_eq!(dups, ["1", "2"]);
+        let kept = h["x-pad"].clone();
+        drop(head);
+        drop(wire);
+        assert_eq!(kept, "spaced");
+
+        let wire = b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: \r\nD: 4\r\n\r\n";
+        let Parsed::Complete { head, .. } = parse_response(wire, &Limits::default()).unwrap()
+        else {
+            panic!("partial")
+        };
+        let got: Vec<_> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| head.headers[*n].to_str().unwrap())
+            .collect();
+        assert_eq!(got, ["1", "2", "", "4"]);
+    }
+
     #[test]
     fn more_fields_than_a_header_map_holds_is_an_error_not_a_panic() {
         // http's HeaderMap holds at most 32,768 entries and panics past that; a response head
