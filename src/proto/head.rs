@@ -326,9 +326,9 @@ fn parse_request_into(
     let target = req
         .path
         .ok_or_else(|| Error::malformed(Malformed::Target))?;
-    let mut shared = HeadBytes::new(&buf[..len], req.headers.len() + 1);
-    let uri = parse_target(&method, target, &mut shared)?;
-    let headers = to_header_map_into(req.headers, std::mem::take(spare), &mut shared)?;
+    let shared = HeadBytes::new(&buf[..len], req.headers.len() + 1);
+    let uri = parse_target(&method, target, &shared)?;
+    let headers = to_header_map_into(req.headers, std::mem::take(spare), &shared)?;
     check_request_headers(version, &headers)?;
     Ok(Parsed::Complete {
         head: RequestHead {
@@ -391,8 +391,8 @@ fn parse_response_into(
         .code
         .and_then(|c| StatusCode::from_u16(c).ok())
         .ok_or_else(|| Error::malformed(Malformed::StatusLine))?;
-    let mut shared = HeadBytes::new(&buf[..len], res.headers.len());
-    let headers = to_header_map_into(res.headers, std::mem::take(spare), &mut shared)?;
+    let shared = HeadBytes::new(&buf[..len], res.headers.len());
+    let headers = to_header_map_into(res.headers, std::mem::take(spare), &shared)?;
     Ok(Parsed::Complete {
         head: ResponseHead {
             status,
@@ -530,7 +530,7 @@ fn has_obs_fold(buf: &[u8]) -> bool {
 }
 
 fn to_header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap> {
-    to_header_map_into(fields, HeaderMap::new(), &mut HeadBytes::new(&[], 0))
+    to_header_map_into(fields, HeaderMap::new(), &HeadBytes::new(&[], 0))
 }
 
 /// One message head copied once into shared bytes, of which its header values (and a
@@ -580,15 +580,13 @@ pub(crate) fn emptied(mut map: HeaderMap) -> HeaderMap {
 fn to_header_map_into(
     fields: &[httparse::Header<'_>],
     mut map: HeaderMap,
-    shared: &mut HeadBytes<'_>,
+    shared: &HeadBytes<'_>,
 ) -> Result<HeaderMap> {
     debug_assert!(map.is_empty());
-    if map.capacity() == 0 {
-        map = field_map(fields.len());
-    } else {
-        // Past http's limit the map grows as fields are appended (see `field_map`).
-        let _ = map.try_reserve(fields.len());
-    }
+    // Room for every field at once, in a new map or a reused one. `HeaderMap::with_capacity`
+    // would panic past http's limit (about 24,000 fields; a response head has no field-count
+    // limit by default, only a size one, as in Go): then the map grows as fields come.
+    let _ = map.try_reserve(fields.len());
     for f in fields {
         // httparse has checked names are tokens and values hold no CTLs but HTAB; the http
         // types check the same again. obs-text (0x80-0xFF) is kept as opaque bytes.
@@ -606,14 +604,6 @@ fn to_header_map_into(
     Ok(map)
 }
 
-/// An empty map for `count` fields received from a peer. `HeaderMap::with_capacity` panics
-/// past http's limit (about 24,000 fields; a response head has no field-count limit by
-/// default, only a size one, as in Go), so a larger count starts from an empty map, which
-/// grows as fields are appended.
-pub(crate) fn field_map(count: usize) -> HeaderMap {
-    HeaderMap::try_with_capacity(count).unwrap_or_default()
-}
-
 /// Appends a field received from a peer; false if the map is full. A `HeaderMap` holds at
 /// most 32,768 distinct names, and its `append` panics past that; repeated names (hundreds of
 /// `Set-Cookie`, say) have no such limit.
@@ -621,7 +611,7 @@ pub(crate) fn append_field(map: &mut HeaderMap, name: HeaderName, value: HeaderV
     map.try_append(name, value).is_ok()
 }
 
-fn parse_target(method: &Method, target: &str, shared: &mut HeadBytes<'_>) -> Result<Uri> {
+fn parse_target(method: &Method, target: &str, shared: &HeadBytes<'_>) -> Result<Uri> {
     let bad = || Error::malformed(Malformed::Target);
     // RFC 9112 §3.2: origin-form, absolute-form, authority-form (CONNECT only) and
     // asterisk-form (OPTIONS only).

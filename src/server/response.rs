@@ -525,13 +525,13 @@ impl<'a> ConnWriter<'a> {
         (!out.is_empty()).then_some(out)
     }
 
-    /// Finishes the response after the handler returned.
     /// Gives the response's header map back to the connection, emptied, for the next
     /// response.
     pub(crate) fn recycle_headers(self) {
         self.wh.headers = crate::proto::head::emptied(self.headers);
     }
 
+    /// Finishes the response after the handler returned.
     pub(crate) fn finish(&mut self) {
         if self.hijacked || self.failed.is_some() {
             return;

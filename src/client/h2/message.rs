@@ -153,7 +153,7 @@ fn digits(mut n: u64) -> ([u8; 20], usize) {
 pub(crate) fn response_parts(stream_id: u32, fields: Vec<Field>) -> Result<ResponseParts> {
     let mut status = None;
     let mut regular = false;
-    let mut headers = crate::proto::head::field_map(fields.len());
+    let mut headers = crate::proto::h2::message::field_map(fields.len());
     for f in &fields {
         if f.name.starts_with(b":") {
             if regular {

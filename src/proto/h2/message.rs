@@ -41,6 +41,13 @@ pub fn is_connection_specific(name: &[u8]) -> bool {
     )
 }
 
+/// An empty map for `count` fields received from a peer. `HeaderMap::with_capacity` panics
+/// past http's limit (about 24,000 fields, which a header block within its size limit can
+/// carry), so a larger count starts from an empty map, which grows as fields are appended.
+pub(crate) fn field_map(count: usize) -> HeaderMap {
+    HeaderMap::try_with_capacity(count).unwrap_or_default()
+}
+
 /// Why a header block with more distinct names than a `HeaderMap` holds (32,768) is refused.
 pub(crate) const TOO_MANY_NAMES: &str = "more distinct header field names than a map holds";
 
@@ -118,7 +125,7 @@ pub fn request_parts(stream_id: u32, fields: Vec<Field>) -> Result<RequestParts>
     let mut scheme = None;
     let mut authority = None;
     let mut path = None;
-    let mut headers = crate::proto::head::field_map(fields.len());
+    let mut headers = field_map(fields.len());
     let mut cookies: Vec<Vec<u8>> = Vec::new();
     let mut regular = false;
     for f in fields {
