@@ -326,7 +326,9 @@ fn parse_request_into(
     let target = req
         .path
         .ok_or_else(|| Error::malformed(Malformed::Target))?;
-    let shared = HeadBytes::new(&buf[..len], req.headers.len() + 1);
+    // The root target is parsed from a static (no copy), so it is not one of the pieces.
+    let pieces = req.headers.len() + usize::from(target != "/");
+    let shared = HeadBytes::new(&buf[..len], pieces);
     let uri = parse_target(&method, target, &shared)?;
     let headers = to_header_map_into(req.headers, std::mem::take(spare), &shared)?;
     check_request_headers(version, &headers)?;
@@ -633,6 +635,10 @@ fn parse_target(method: &Method, target: &str, shared: &HeadBytes<'_>) -> Result
             Err(bad())
         };
     }
+    if target == "/" {
+        // The most common target of all: no copy, no parse.
+        return Ok(Uri::from_static("/"));
+    }
     let uri = match shared.slice(target.as_bytes()) {
         Some(b) => Uri::from_maybe_shared(b),
         None => target.parse(),
@@ -696,6 +702,34 @@ mod tests {
 
     /// A first line that has not ended yet cannot be judged on its version: it might yet
     /// turn out well-formed (505) or not (400). Seen when the line arrives in two reads.
+    /// The root target comes from a static, not the head: it must still be the URI a parse
+    /// gives, for every method that may carry it, and still refused where it is not a target.
+    #[test]
+    fn root_target_is_the_parsed_uri() {
+        let parsed: Uri = "/".parse().unwrap();
+        for method in ["GET", "POST", "OPTIONS", "HEAD"] {
+            let wire = format!("{method} / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n");
+            let Parsed::Complete { head, .. } = req(&wire).unwrap() else {
+                panic!("partial")
+            };
+            assert_eq!(head.uri, parsed, "{method}");
+            assert_eq!(head.uri.path(), "/");
+            assert_eq!(head.uri.query(), None);
+            assert_eq!(
+                (&head.headers["a"], &head.headers["b"]),
+                (
+                    &"1".parse::<http::HeaderValue>().unwrap(),
+                    &"2".parse::<http::HeaderValue>().unwrap()
+                )
+            );
+        }
+        // CONNECT takes an authority, never a path.
+        assert_eq!(
+            kind(req("CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n")),
+            Some(ErrorKind::Malformed(Malformed::Target))
+        );
+    }
+
     /// Heads with three pieces or more (target and values) share one copy of the head: every
     /// value and the target must come out as they were, empty and obs-text values included,
     /// and a value must outlive the map and the buffer it came from.

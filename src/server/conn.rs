@@ -590,8 +590,9 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
     // The state word this thread stored last (`New`, then `Idle` since some time).
     let mut word = ConnState::New as u64;
     loop {
-        let wait = if req_id == 0 {
-            deadline::after(cfg.read_header_timeout)
+        // The wait for the next request, and (after a request) the end of its buffers' grace.
+        let (wait, grace_end) = if req_id == 0 {
+            (deadline::after(cfg.read_header_timeout), None)
         } else {
             let now = Instant::now();
             word = shared.set_idle(srv, now);
@@ -602,7 +603,11 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             // An accept loop at max_connections waits for a connection to go idle (Dekker
             // with its flag).
             srv.went_idle();
-            cfg.idle_timeout.and_then(|d| now.checked_add(d))
+            let grace = bufio::idle_grace(req_id);
+            (
+                cfg.idle_timeout.and_then(|d| now.checked_add(d)),
+                now.checked_add(grace),
+            )
         };
         let mut claimed = true;
         let head = {
@@ -620,8 +625,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
                 // with the buffers. Quiet past that, the connection is idle and holds no
                 // buffers (they go back to the allocator for busy connections, as Go pools
                 // them) while it waits out the idle timeout.
-                let grace = bufio::idle_grace(req_id);
-                let grace = deadline::earliest(wait, deadline::after(Some(grace)));
+                let grace = deadline::earliest(wait, grace_end);
                 match rh.read_head(&*shared.stream, grace, srv, &mut active) {
                     Ok(None) if grace != wait && wait.is_none_or(|w| Instant::now() < w) => {
                         wh.buf = Vec::new();
