@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The design's floor beside the real implementations, interleaved in one run: floor-server
-# against nethttp-hello, Go's hello and hyper-hello under `wrk -c64` and `wrk -c512`, and
-# floor-client against nethttp's and ureq's clients (sequential and 8 threads) talking to
+# against nethttp-hello, Go's hello and hyper-hello under `wrk -c64` and `wrk -c512`, under
+# connection churn (`Connection: close`) and at a fixed rate, and floor-client against nethttp's and ureq's clients (sequential and 8 threads) talking to
 # hyper-hello. Not part of CI.
 #
 #   bash benches/run.sh                 # builds the binaries into target/bench-results/bin
@@ -11,12 +11,16 @@
 # Settings (environment):
 #   FLOOR_ROUNDS     rounds; each runs every program once, in a rotated order (default 3)
 #   FLOOR_DURATION   seconds per measurement (default 4)
-#   FLOOR_CONNS      the servers' connection counts under wrk (default "64 512")
+#   FLOOR_CONNS      the servers' connection counts under wrk (default "64 512"; empty skips)
+#   FLOOR_CHURN      connection counts of the churn run, `wrk -H 'Connection: close'`: a new
+#                    connection per request, the floor server closing after its one response
+#                    (default "16"; empty skips it)
 #   FLOOR_RATE       requests/s of the open-loop run: each server at 512 connections under
 #                    `nethttp bench --rate` (default 20000; 0 skips it), reporting the server's
 #                    CPU per request. At a fixed offered load the CPU a request costs is the
 #                    measure, not how many a saturated machine completes; each connection then
 #                    sees a request every 512/rate seconds, as a busy server's clients do
+#   FLOOR_CLIENTS    0 skips the clients' run (default 1)
 #   NETHTTP_CLI      the `nethttp` command for that run (default target/release/nethttp,
 #                    `cargo build --release --features cli`)
 #   BASELINE_BIN     a second bin directory (another commit's `benches/run.sh` output): its
@@ -37,7 +41,7 @@ peers_target=${PEERS_TARGET_DIR:-$repo/benches/peers/rust/target}
 floor_bin="$peers_target/release"
 rounds=${FLOOR_ROUNDS:-3}
 dur=${FLOOR_DURATION:-4}
-conns_list=${FLOOR_CONNS:-64 512}
+conns_list=${FLOOR_CONNS-64 512}
 rate=${FLOOR_RATE:-20000}
 cli=${NETHTTP_CLI:-$repo/target/release/nethttp}
 port0=${BENCH_PORT:-18180}
@@ -91,6 +95,19 @@ for ((round = 1; round <= rounds; round++)); do
       port=$((port == port0 ? port0 + 1 : port0)) # a fresh port: no TIME_WAIT clash
     done
   done
+  for conns in ${FLOOR_CHURN-16}; do
+    for s in $(rotate "$round" "${servers[@]}"); do
+      start_server "$s"
+      wrk -t2 -c"$conns" -d1s -H 'Connection: close' "http://127.0.0.1:$port/" >/dev/null
+      log "churn round $round/$rounds: $s, $conns connections, Connection: close"
+      rps=$(wrk -t2 -c"$conns" -d"${dur}s" -H 'Connection: close' "http://127.0.0.1:$port/" |
+        awk '/Requests\/sec/ {print $2}')
+      echo "close-$conns $s $rps $round" >>"$results"
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      port=$((port == port0 ? port0 + 1 : port0))
+    done
+  done
 done
 
 # --- servers at a fixed rate: CPU per request ------------------------------------------------
@@ -120,12 +137,13 @@ else
 fi
 
 # --- clients against hyper-hello ----------------------------------------------------------
+clients=(ureq floor nethttp)
+[ -n "$base" ] && clients+=(nethttp-base)
+[ "${FLOOR_CLIENTS:-1}" = 0 ] && { clients=(); log "clients' run skipped (FLOOR_CLIENTS=0)"; }
 "$bin/hyper-hello" "127.0.0.1:$port" &
 pids+=("$!")
 wait_up "$port"
 url="http://127.0.0.1:$port/"
-clients=(ureq floor nethttp)
-[ -n "$base" ] && clients+=(nethttp-base)
 for ((round = 1; round <= rounds; round++)); do
   for mode in seq par; do
     for c in $(rotate "$round" "${clients[@]}"); do
@@ -162,14 +180,18 @@ def per_round(what, impl, other):
         return "-"
     return f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
 whats = sorted({w for w, _ in runs if w.startswith("server-")}, key=lambda w: int(w[7:]))
+whats += sorted({w for w, _ in runs if w.startswith("close-")}, key=lambda w: int(w[6:]))
 whats += sorted({w for w, _ in runs if w.startswith("fixed-")})
-whats += ["client-seq", "client-par"]
+whats += [w for w in ("client-seq", "client-par") if any(x == w for x, _ in runs)]
 has_go = any(i == "go" for _, i in runs)
 for what in whats:
     if what.startswith("server-"):
         # The issue's server targets are against Go's server; hyper without Go.
         ref = "go" if has_go else "hyper"
         title = f"Server, {what[7:]} connections (wrk)"
+    elif what.startswith("close-"):
+        ref = "go" if has_go else "hyper"
+        title = f"Server, churn: {what[6:]} connections, `Connection: close` (wrk)"
     elif what.startswith("fixed-"):
         ref = "go" if has_go else "hyper"
         title = (f"Server at {what[6:]} requests/s over 512 connections (open loop): "
