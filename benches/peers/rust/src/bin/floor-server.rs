@@ -33,7 +33,8 @@ const RESPONSE_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nC
 /// Whether `head` carries `Connection: close` (a byte search, case-insensitive).
 fn asks_close(head: &[u8]) -> bool {
     const WANT: &[u8] = b"connection: close";
-    head.windows(WANT.len()).any(|w| w.eq_ignore_ascii_case(WANT))
+    head.windows(WANT.len())
+        .any(|w| w.eq_ignore_ascii_case(WANT))
 }
 
 fn serve(mut s: TcpStream) {
