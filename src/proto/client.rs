@@ -314,7 +314,7 @@ impl Exchange {
 /// for a URL with no authority.
 pub(crate) fn request_host(uri: &Uri) -> Option<&str> {
     let authority = uri.authority()?;
-    let host = match (uri.port_u16(), uri.scheme_str()) {
+    let host = match (super::uri::explicit_port(uri), uri.scheme_str()) {
         (Some(80), Some("http")) | (Some(443), Some("https")) => authority.host(),
         _ => authority.as_str(),
     };
