@@ -22,8 +22,9 @@ fn main() {
     };
     let srv = Server::with_config(cfg, |w: &mut dyn ResponseWriter, _r: &mut Request| {
         let h = w.headers_mut();
+        // The name as a constant, as hyper-hello writes it: the same handler work in both.
         h.insert(
-            "content-type",
+            nethttp::http::header::CONTENT_TYPE,
             nethttp::HeaderValue::from_static("text/plain"),
         );
         let _ = w.write_all(BODY);
