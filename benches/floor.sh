@@ -77,6 +77,25 @@ start_server() {
   wait_up "$port"
 }
 
+# Stops the server started last and moves to the other port (a fresh port: no TIME_WAIT
+# clash with the connections just closed).
+stop_server() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  port=$((port == port0 ? port0 + 1 : port0))
+}
+
+# Starts server $1, runs wrk with $2 connections and the wrk arguments after them (a second's
+# warm-up, then the measurement) and stops it; sets rps.
+measure_wrk() {
+  local s=$1 conns=$2
+  shift 2
+  start_server "$s"
+  wrk -t2 -c"$conns" -d1s "$@" "http://127.0.0.1:$port/" >/dev/null
+  rps=$(wrk -t2 -c"$conns" -d"${dur}s" "$@" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+  stop_server
+}
+
 # --- servers under wrk -c64 and -c512 -------------------------------------------------------
 servers=(hyper floor nethttp)
 [ -x "$bin/go-hello" ] && servers+=(go)
@@ -85,27 +104,16 @@ port=$port0
 for ((round = 1; round <= rounds; round++)); do
   for conns in $conns_list; do
     for s in $(rotate "$round" "${servers[@]}"); do
-      start_server "$s"
-      wrk -t2 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null
       log "server round $round/$rounds: $s, $conns connections"
-      rps=$(wrk -t2 -c"$conns" -d"${dur}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+      measure_wrk "$s" "$conns"
       echo "server-$conns $s $rps $round" >>"$results"
-      kill "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-      port=$((port == port0 ? port0 + 1 : port0)) # a fresh port: no TIME_WAIT clash
     done
   done
   for conns in ${FLOOR_CHURN-16}; do
     for s in $(rotate "$round" "${servers[@]}"); do
-      start_server "$s"
-      wrk -t2 -c"$conns" -d1s -H 'Connection: close' "http://127.0.0.1:$port/" >/dev/null
       log "churn round $round/$rounds: $s, $conns connections, Connection: close"
-      rps=$(wrk -t2 -c"$conns" -d"${dur}s" -H 'Connection: close' "http://127.0.0.1:$port/" |
-        awk '/Requests\/sec/ {print $2}')
+      measure_wrk "$s" "$conns" -H 'Connection: close'
       echo "close-$conns $s $rps $round" >>"$results"
-      kill "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-      port=$((port == port0 ? port0 + 1 : port0))
     done
   done
 done
@@ -127,9 +135,7 @@ if [ "$rate" != 0 ] && [ -x "$cli" ]; then
       per=$(python3 -c "import sys; t=(int(sys.argv[1])-int(sys.argv[2]))/int(sys.argv[3]); print(f'{int(sys.argv[4])/t:.0f}' if t > 0 else 0)" \
         "$((u1 + s1))" "$((u0 + s0))" "$hz" "$sent")
       echo "fixed-$rate $s $per $round" >>"$results"
-      kill "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-      port=$((port == port0 ? port0 + 1 : port0))
+      stop_server
     done
   done
 else

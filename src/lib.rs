@@ -100,6 +100,8 @@ pub mod cookie;
 #[cfg(any(feature = "client", feature = "server"))]
 mod deadline;
 pub mod error;
+#[cfg(any(feature = "client", feature = "server"))]
+mod fnv;
 mod form;
 #[cfg(feature = "fs")]
 pub mod fs;

@@ -10,9 +10,8 @@
 //! nobody wants any more goes to the pool (late binding). The pool lock is held only to look up
 //! and insert, never across a dial, a close or a channel send that can block.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
@@ -28,6 +27,7 @@ use super::trace::{CancelToken, GotConnInfo};
 use super::wake;
 use super::{RequestOptions, RoundTripper};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::fnv::FnvMap;
 use crate::net::{Dial, Target, TcpDialer};
 use crate::proto::client::{self, EncodeOptions, TargetForm};
 use crate::proto::Limits;
@@ -318,42 +318,12 @@ pub(crate) struct TransportInner {
 #[derive(Default)]
 struct ConnPool {
     /// Per connection key; an entry goes when it holds nothing (`HostPool::is_unused`).
-    hosts: HashMap<ConnKey, HostPool, BuildHasherDefault<KeyHasher>>,
+    /// Hashed with FNV-1a (`crate::fnv`): a key is hashed twice per round trip.
+    hosts: FnvMap<ConnKey, HostPool>,
     /// Every idle connection with the sequence number it was put back with, oldest first
     /// (sequence numbers only grow, so this is sorted): the global LRU, Go's `idleLRU`.
     lru: VecDeque<(u64, Arc<PersistConn>)>,
     seq: u64,
-}
-
-/// The pool map's hasher: FNV-1a over the key's bytes, then a final mix so that the low bits
-/// (the bucket) and the high bits (the map's tag) both depend on every byte. A key is a few
-/// dozen bytes (scheme, host, port, proxy) and is hashed twice per round trip; std's SipHash
-/// took about 480 instructions a hash there (callgrind), this about a fifth of that.
-/// SipHash's defence against chosen collisions is not needed here: the map holds only keys
-/// that have a connection or a waiter, so its size is bounded by the connections the program
-/// itself opens, and no peer can make it long.
-#[derive(Clone, Copy)]
-struct KeyHasher(u64);
-
-impl Default for KeyHasher {
-    fn default() -> KeyHasher {
-        KeyHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^ (h >> 33)
-    }
 }
 
 /// One connection key's share of the pool.
@@ -1260,24 +1230,5 @@ fn take_idle(list: &mut Vec<IdleConn>, me: ThreadId) -> Option<IdleConn> {
     match list.iter().rposition(|ic| ic.last_caller == Some(me)) {
         Some(i) => Some(list.remove(i)),
         None => list.pop(),
-    }
-}
-
-#[cfg(test)]
-mod hasher_tests {
-    use super::*;
-
-    /// The pool's hasher tells apart keys that differ in one byte, or only in the port.
-    #[test]
-    fn key_hasher_spreads_near_keys() {
-        use std::hash::BuildHasher;
-        let b = BuildHasherDefault::<KeyHasher>::default();
-        let mut seen = std::collections::HashSet::new();
-        for port in 8000u16..8064 {
-            assert!(seen.insert(b.hash_one(("http", "127.0.0.1", port))));
-        }
-        // The bucket (low bits) as well as the whole hash.
-        let low: std::collections::HashSet<u64> = seen.iter().map(|h| h & 63).collect();
-        assert!(low.len() > 32, "{} buckets of 64", low.len());
     }
 }

@@ -8,8 +8,6 @@
 //! something other than the most specific match.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use http::Method;
 
@@ -280,31 +278,9 @@ impl PathNode {
     }
 }
 
-/// A `HashMap` with FNV-1a: keys are registered literals and hosts, and lookups of request
-/// strings cannot add entries, so a keyed hash buys no flooding resistance here.
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-
-#[derive(Debug, Clone, Copy)]
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// The tree's maps: keys are registered literals and hosts, and lookups of request strings
+/// cannot add entries, so a keyed hash buys no flooding resistance here.
+type FastMap<K, V> = crate::fnv::FnvMap<K, V>;
 
 #[cfg(test)]
 mod tests {
