@@ -700,8 +700,6 @@ mod tests {
         r.err().map(|e| e.kind())
     }
 
-    /// A first line that has not ended yet cannot be judged on its version: it might yet
-    /// turn out well-formed (505) or not (400). Seen when the line arrives in two reads.
     /// The root target comes from a static, not the head: it must still be the URI a parse
     /// gives, for every method that may carry it, and still refused where it is not a target.
     #[test]
@@ -825,6 +823,8 @@ mod tests {
         );
     }
 
+    /// A first line that has not ended yet cannot be judged on its version: it might yet
+    /// turn out well-formed (505) or not (400). Seen when the line arrives in two reads.
     #[test]
     fn version_verdict_waits_for_the_whole_line() {
         let l = Limits::default();

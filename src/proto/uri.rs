@@ -121,14 +121,11 @@ pub(crate) fn redact(url: &str) -> Cow<'_, str> {
     }
 }
 
-/// Where the path begins: after `scheme://authority` in an absolute URL and after
-/// `//authority` in a network-path reference, else at 0 (origin form, a relative reference;
-/// an authority-form `host:port` or `*` holds nothing that needs escaping).
-#[cfg_attr(not(feature = "client"), allow(dead_code))]
 /// The port written in `uri`'s authority, if any. `Uri::port_u16` does the same through a
 /// general reverse search that cost about 300 instructions a request (callgrind); an
 /// authority is a few bytes, so a plain scan from the end does it for a tenth of that. Any
 /// text that is not a plain port goes back to `port_u16`.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) fn explicit_port(uri: &http::Uri) -> Option<u16> {
     let a = uri.authority()?.as_str().as_bytes();
     let colon = a.iter().rposition(|&b| b == b':' || b == b']')?;
@@ -151,6 +148,9 @@ fn scheme_end(url: &str) -> Option<usize> {
     url.as_bytes().windows(3).position(|w| w == b"://")
 }
 
+/// Where the path begins: after `scheme://authority` in an absolute URL and after
+/// `//authority` in a network-path reference, else at 0 (origin form, a relative reference;
+/// an authority-form `host:port` or `*` holds nothing that needs escaping).
 fn target_start(url: &str) -> usize {
     let auth = match scheme_end(url) {
         Some(i)
