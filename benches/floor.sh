@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The design's floor beside the real implementations, interleaved in one run: floor-server
-# against nethttp-hello, Go's hello and hyper-hello under `wrk -c64` and `wrk -c512`, under
-# connection churn (`Connection: close`) and at a fixed rate, and floor-client against nethttp's and ureq's clients (sequential and 8 threads) talking to
-# hyper-hello. Not part of CI.
+# against nethttp-hello, Go's hello and hyper-hello under `wrk -c64` and `wrk -c512`,
+# under connection churn (`Connection: close`) and at a fixed rate, and floor-client
+# against nethttp's and ureq's clients (sequential and 8 threads) talking to hyper-hello.
+# Not part of CI.
 #
 #   bash benches/run.sh                 # builds the binaries into target/bench-results/bin
 #   bash benches/floor.sh               # then this
@@ -82,6 +83,9 @@ start_server() {
 stop_server() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  local live=() p
+  for p in "${pids[@]}"; do [ "$p" = "$pid" ] || live+=("$p"); done
+  pids=("${live[@]}")
   port=$((port == port0 ? port0 + 1 : port0))
 }
 
@@ -94,6 +98,7 @@ measure_wrk() {
   wrk -t2 -c"$conns" -d1s "$@" "http://127.0.0.1:$port/" >/dev/null
   rps=$(wrk -t2 -c"$conns" -d"${dur}s" "$@" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
   stop_server
+  [ -n "$rps" ] || { echo "benches/floor.sh: wrk reported no rate ($s, $conns connections)" >&2; exit 1; }
 }
 
 # --- servers under wrk -c64 and -c512 -------------------------------------------------------
@@ -143,28 +148,31 @@ else
 fi
 
 # --- clients against hyper-hello ----------------------------------------------------------
-clients=(ureq floor nethttp)
-[ -n "$base" ] && clients+=(nethttp-base)
-[ "${FLOOR_CLIENTS:-1}" = 0 ] && { clients=(); log "clients' run skipped (FLOOR_CLIENTS=0)"; }
-"$bin/hyper-hello" "127.0.0.1:$port" &
-pids+=("$!")
-wait_up "$port"
-url="http://127.0.0.1:$port/"
-for ((round = 1; round <= rounds; round++)); do
-  for mode in seq par; do
-    for c in $(rotate "$round" "${clients[@]}"); do
-      log "client round $round/$rounds: $c $mode"
-      case $c in
-        floor) line=$("$floor_bin/floor-client" --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
-        ureq) line=$("$bin/client-bench" --impl ureq --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
-        nethttp) line=$("$bin/client-bench" --impl nethttp --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
-        nethttp-base) line=$("$base/client-bench" --impl nethttp --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
-      esac
-      rps=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rps"])' "$line")
-      echo "client-$mode $c $rps $round" >>"$results"
+if [ "${FLOOR_CLIENTS:-1}" = 0 ]; then
+  log "clients' run skipped (FLOOR_CLIENTS=0)"
+else
+  clients=(ureq floor nethttp)
+  [ -n "$base" ] && clients+=(nethttp-base)
+  "$bin/hyper-hello" "127.0.0.1:$port" &
+  pids+=("$!")
+  wait_up "$port"
+  url="http://127.0.0.1:$port/"
+  for ((round = 1; round <= rounds; round++)); do
+    for mode in seq par; do
+      for c in $(rotate "$round" "${clients[@]}"); do
+        log "client round $round/$rounds: $c $mode"
+        case $c in
+          floor) line=$("$floor_bin/floor-client" --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
+          ureq) line=$("$bin/client-bench" --impl ureq --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
+          nethttp) line=$("$bin/client-bench" --impl nethttp --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
+          nethttp-base) line=$("$base/client-bench" --impl nethttp --url "$url" --mode "$mode" --threads 8 --duration "${dur}s") ;;
+        esac
+        rps=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rps"])' "$line")
+        echo "client-$mode $c $rps $round" >>"$results"
+      done
     done
   done
-done
+fi
 
 python3 - "$results" <<'PY'
 import statistics, sys

@@ -1,11 +1,13 @@
-//! FNV-1a, for the crate's small internal maps whose keys no peer chooses freely: std's
-//! SipHash defends against chosen collisions, which these maps cannot suffer, and costs
-//! several times as much per short key (about 480 instructions for a connection key, against
-//! about a fifth of that here).
+//! FNV-1a, for the crate's small internal maps: std's SipHash is keyed against chosen
+//! collisions and costs several times as much per short key (about 480 instructions for a
+//! connection key, against about a fifth of that here).
 //!
-//! Used by the client's pool (keys of hosts with a connection or a waiter: bounded by the
-//! connections the program opens) and by `ServeMux`'s routing tree (registered literals and
-//! hosts; a lookup never adds an entry).
+//! FNV has no key, so whoever chooses the keys can make them collide; what bounds the harm
+//! is how long each map can get. The client's pool holds an entry only while a connection or
+//! a waiter for that key exists (a program that dials hosts a peer names, by redirects, say,
+//! still holds no more entries than it has connections and callers), so a colliding lookup
+//! costs at most one probe per such entry. `ServeMux`'s routing tree holds the patterns the
+//! program registered, and a lookup never adds one.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

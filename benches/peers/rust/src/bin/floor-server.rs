@@ -6,8 +6,9 @@
 //!
 //! One OS thread per accepted connection, `TCP_NODELAY`, a blocking `read`,
 //! and for every request head found (`\r\n\r\n`) one `write` of a fixed `200 OK` with the
-//! 13-byte body nethttp-hello and hyper-hello send. A head that contains `Connection: close`
-//! (any case) gets the same response with `Connection: close` and the connection is closed
+//! 13-byte body nethttp-hello and hyper-hello send. A head that contains the bytes
+//! `connection: close` in any case (as wrk's `-H 'Connection: close'` writes it; a byte
+//! search, not a parse) gets the same response with `Connection: close` and the connection is closed
 //! after it, so `wrk -H 'Connection: close'` measures the floor of connection churn: one
 //! spawned thread per connection, one read, one write, one close. No parsing, no headers
 //! map, no `Date`, no timeouts, no limits: it is not a server anyone should run, only the
