@@ -292,20 +292,14 @@ impl ConnShared {
     /// other thread reads the socket (the read half is the handler's or idle), so switching
     /// the socket to non-blocking for the peek disturbs no read.
     pub(crate) fn peer_gone(&self) -> bool {
-        if self.tcp.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let mut one = [0u8; 1];
-        let gone = match self.tcp.peek(&mut one) {
+        match peek_now(&self.tcp) {
             Ok(0) => true,
             Ok(_) => false,
             Err(e) => !matches!(
                 e.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
             ),
-        };
-        let _ = self.tcp.set_nonblocking(false);
-        gone
+        }
     }
 
     /// Hands over the buffered, unconsumed bytes and stops all further reads by the server.
@@ -876,13 +870,29 @@ fn quiet_since(shared: &ConnShared) -> bool {
     if !shared.read.lock().buf.is_empty() {
         return false;
     }
-    if shared.tcp.set_nonblocking(true).is_err() {
-        return false;
-    }
     matches!(
-        shared.tcp.peek(&mut [0u8; 1]),
+        peek_now(&shared.tcp),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock
     )
+}
+
+/// Peeks at one byte of `tcp` without waiting: `WouldBlock` if none is there. On Linux one
+/// `recv(MSG_PEEK | MSG_DONTWAIT)`, which leaves the socket's blocking mode alone; elsewhere
+/// the socket is switched to non-blocking for the peek and back (two more system calls, and
+/// only safe while no other thread reads it, which holds for both callers).
+#[cfg(target_os = "linux")]
+fn peek_now(tcp: &TcpStream) -> io::Result<usize> {
+    let mut one = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    socket2::SockRef::from(tcp)
+        .recv_with_flags(&mut one, nix::libc::MSG_PEEK | nix::libc::MSG_DONTWAIT)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peek_now(tcp: &TcpStream) -> io::Result<usize> {
+    tcp.set_nonblocking(true)?;
+    let r = tcp.peek(&mut [0u8; 1]);
+    let _ = tcp.set_nonblocking(false);
+    r
 }
 
 /// Half-closes the connection and reads what the client still sends, briefly, so the client
@@ -915,5 +925,80 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        (server, client)
+    }
+
+    /// The peek before a close says what is waiting without waiting itself, and leaves the
+    /// socket blocking: the linger that may follow reads it with a timeout, and on a socket
+    /// left non-blocking that read returned at once, over and over, for the whole linger (a
+    /// busy loop of up to 500 ms per connection whose client sent a byte after its
+    /// `Connection: close` request).
+    #[test]
+    fn peek_now_waits_for_nothing_and_leaves_the_socket_blocking() {
+        let (mut server, mut client) = pair();
+        let e = peek_now(&server).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+
+        client.write_all(b"X").unwrap();
+        // Loopback delivers within the write, but allow the peer a moment's scheduling.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let n = loop {
+            match peek_now(&server) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(n, 1);
+        // Peeked, not taken.
+        let mut one = [0u8; 1];
+        assert_eq!(server.read(&mut one).unwrap(), 1);
+
+        // Still blocking: a read of an empty socket waits out its timeout. A timeout never
+        // ends early, so this lower bound cannot fail on a slow machine.
+        server
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let start = Instant::now();
+        let e = server.read(&mut one).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(150),
+            "the read returned after {:?}: the socket was left non-blocking",
+            start.elapsed()
+        );
+
+        drop(client);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match peek_now(&server) {
+                Ok(0) => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::thread::yield_now();
+                }
+                other => panic!("expected end of stream, got {other:?}"),
+            }
+        }
     }
 }
