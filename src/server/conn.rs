@@ -931,7 +931,7 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::net::TcpListener;
 
     fn pair() -> (TcpStream, TcpStream) {
@@ -948,7 +948,7 @@ mod tests {
     /// `Connection: close` request).
     #[test]
     fn peek_now_waits_for_nothing_and_leaves_the_socket_blocking() {
-        let (mut server, mut client) = pair();
+        let (server, mut client) = pair();
         let e = peek_now(&server).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
 
@@ -967,7 +967,7 @@ mod tests {
         assert_eq!(n, 1);
         // Peeked, not taken.
         let mut one = [0u8; 1];
-        assert_eq!(server.read(&mut one).unwrap(), 1);
+        assert_eq!(Stream::read(&server, &mut one).unwrap(), 1);
 
         // Still blocking: a read of an empty socket waits out its timeout. A timeout never
         // ends early, so this lower bound cannot fail on a slow machine.
@@ -975,7 +975,7 @@ mod tests {
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         let start = Instant::now();
-        let e = server.read(&mut one).unwrap_err();
+        let e = Stream::read(&server, &mut one).unwrap_err();
         assert!(
             matches!(
                 e.kind(),
