@@ -287,10 +287,9 @@ impl ConnShared {
         }
     }
 
-    /// True if the client closed or reset the connection: a non-blocking peek at the TCP
-    /// socket sees its end of stream or an error. Called from the handler's thread, while no
-    /// other thread reads the socket (the read half is the handler's or idle), so switching
-    /// the socket to non-blocking for the peek disturbs no read.
+    /// True if the client closed or reset the connection: a peek that does not wait
+    /// ([`peek_now`]) sees its end of stream or an error. Called from the handler's thread,
+    /// while no other thread reads the socket (the read half is the handler's or idle).
     pub(crate) fn peer_gone(&self) -> bool {
         match peek_now(&self.tcp) {
             Ok(0) => true,
@@ -597,10 +596,9 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             // An accept loop at max_connections waits for a connection to go idle (Dekker
             // with its flag).
             srv.went_idle();
-            let grace = bufio::idle_grace(req_id);
             (
                 cfg.idle_timeout.and_then(|d| now.checked_add(d)),
-                now.checked_add(grace),
+                now.checked_add(bufio::idle_grace(req_id)),
             )
         };
         let mut claimed = true;
