@@ -235,10 +235,26 @@ pub(crate) fn read_head<T, S: Stream + ?Sized>(
     scanner: &mut HeadScanner<T>,
     timing: &mut dyn HeadTiming,
 ) -> Result<Option<T>> {
+    let mut out = None;
+    read_head_into(buf, stream, slot, scanner, timing, &mut out)?;
+    Ok(out)
+}
+
+/// [`read_head`], the head written into `out` (true) rather than returned, so that it is not
+/// copied on its way to the caller (a server's connection loop, which keeps one slot for
+/// every request's head). False: the peer closed before a byte of the head arrived.
+pub(crate) fn read_head_into<T, S: Stream + ?Sized>(
+    buf: &mut ReadBuf,
+    stream: &S,
+    slot: &mut TimeoutSlot,
+    scanner: &mut HeadScanner<T>,
+    timing: &mut dyn HeadTiming,
+    out: &mut Option<T>,
+) -> Result<bool> {
     let cap = scanner.limits().max_head_bytes.saturating_add(READ_BUF);
     let mut started = false;
     loop {
-        let scanned = scanner.scan(buf.data());
+        let scanned = scanner.scan_into(buf.data(), out);
         if let Ok(Scan::Skip(n)) = scanned {
             buf.consume(n);
             continue;
@@ -250,15 +266,15 @@ pub(crate) fn read_head<T, S: Stream + ?Sized>(
             timing.first_byte();
         }
         match scanned? {
-            Scan::Complete { head, len } => {
+            Scan::Complete { len, .. } => {
                 buf.consume(len);
-                return Ok(Some(head));
+                return Ok(true);
             }
             Scan::Skip(_) | Scan::Partial => {}
         }
         let (deadline, phase) = timing.next_read(started);
         match buf.fill(stream, slot, deadline, cap) {
-            Ok(0) if !started => return Ok(None),
+            Ok(0) if !started => return Ok(false),
             Ok(0) => return Err(Error::closed(ClosedDuring::Head)),
             Ok(_) => {}
             Err(e) => return Err(timing.read_error(e, phase)),

@@ -98,7 +98,7 @@ const EARLY_CHECK: usize = 256;
 /// ```
 #[derive(Debug, Clone)]
 pub struct HeadScanner<T> {
-    parse: fn(&[u8], &Limits, &mut HeaderMap) -> Result<Parsed<T>>,
+    parse: ParseInto<T>,
     limits: Limits,
     /// A map from an earlier message, emptied, for the next head's fields ([`recycle`]).
     ///
@@ -128,6 +128,15 @@ pub enum Scan<T> {
     Partial,
 }
 
+/// A head parser that writes a whole head into `out` and returns its length, or `None` for a
+/// partial one; the fields go into the map it is given (emptied).
+///
+/// The head is written where the caller keeps it rather than returned: a returned head (about
+/// 220 bytes) was copied once per layer on its way up to the connection's loop, each copy to
+/// stack memory of its own, and on a server with hundreds of connections every such line is
+/// a cache miss (docs/PERFORMANCE.md, "Session 12").
+type ParseInto<T> = fn(&[u8], &Limits, &mut HeaderMap, &mut Option<T>) -> Result<Option<usize>>;
+
 impl HeadScanner<RequestHead> {
     /// A scanner for request heads.
     pub fn request(limits: Limits) -> HeadScanner<RequestHead> {
@@ -143,11 +152,7 @@ impl HeadScanner<ResponseHead> {
 }
 
 impl<T> HeadScanner<T> {
-    fn new(
-        parse: fn(&[u8], &Limits, &mut HeaderMap) -> Result<Parsed<T>>,
-        limits: Limits,
-        request: bool,
-    ) -> Self {
+    fn new(parse: ParseInto<T>, limits: Limits, request: bool) -> Self {
         HeadScanner {
             parse,
             limits,
@@ -181,6 +186,18 @@ impl<T> HeadScanner<T> {
     /// [`TooLarge::Head`] (or, for a request line that alone is
     /// too long, `RequestLine`) once `buf` holds `max_head_bytes` without a whole head.
     pub fn scan(&mut self, buf: &[u8]) -> Result<Scan<T>> {
+        let mut out = None;
+        Ok(match (self.scan_into(buf, &mut out)?, out) {
+            (Scan::Complete { len, .. }, Some(head)) => Scan::Complete { head, len },
+            (Scan::Skip(n), _) => Scan::Skip(n),
+            // `scan_into` fills `out` whenever it reports a whole head.
+            (Scan::Complete { .. } | Scan::Partial, _) => Scan::Partial,
+        })
+    }
+
+    /// [`scan`](Self::scan), a whole head written into `out` (`Scan::Complete` then carries
+    /// only its length), so it is not copied on its way to the caller.
+    pub(crate) fn scan_into(&mut self, buf: &[u8], out: &mut Option<T>) -> Result<Scan<()>> {
         if self.request {
             let skip = leading_empty_lines(buf);
             if skip > 0 {
@@ -189,24 +206,22 @@ impl<T> HeadScanner<T> {
             }
         }
         if let Some(end) = find_end(buf, self.scanned) {
-            if let Parsed::Complete { head, len } =
-                (self.parse)(&buf[..end], &self.limits, &mut self.spare)?
-            {
+            if let Some(len) = (self.parse)(&buf[..end], &self.limits, &mut self.spare, out)? {
                 self.scanned = 0;
                 self.line_checked = false;
-                return Ok(Scan::Complete { head, len });
+                return Ok(Scan::Complete { head: (), len });
             }
         } else if self.request && !self.line_checked {
             // httparse reports errors on partial input. Only a short prefix is checked: parsing
             // the whole buffer on every read would make a slowly sent long line cost O(n²).
             let prefix = &buf[..buf.len().min(EARLY_CHECK)];
-            (self.parse)(prefix, &self.limits, &mut self.spare)?;
+            (self.parse)(prefix, &self.limits, &mut self.spare, out)?;
             self.line_checked = buf.len() >= EARLY_CHECK || prefix.contains(&b'\n');
         }
         self.scanned = buf.len();
         if buf.len() >= self.limits.max_head_bytes {
             // Classify: a request line that alone is too long is 414, the rest 431.
-            (self.parse)(buf, &self.limits, &mut self.spare)?;
+            (self.parse)(buf, &self.limits, &mut self.spare, out)?;
             return Err(Error::too_large(TooLarge::Head));
         }
         Ok(Scan::Partial)
@@ -274,15 +289,27 @@ fn header_slots(buf: &[u8], limits: &Limits) -> usize {
 ///
 /// [`ErrorKind::Malformed`], [`ErrorKind::TooLarge`] or [`ErrorKind::UnsupportedVersion`].
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>> {
-    parse_request_into(buf, limits, &mut HeaderMap::new())
+    let mut out = None;
+    let len = parse_request_into(buf, limits, &mut HeaderMap::new(), &mut out)?;
+    Ok(parsed(len, out))
 }
 
-/// [`parse_request`], the fields going into `spare` (emptied) if the head is complete.
+/// A whole head and its length as a [`Parsed`]; `Partial` for none.
+fn parsed<T>(len: Option<usize>, head: Option<T>) -> Parsed<T> {
+    match (len, head) {
+        (Some(len), Some(head)) => Parsed::Complete { head, len },
+        _ => Parsed::Partial,
+    }
+}
+
+/// [`parse_request`], the head written into `out` and its length returned (`None` for a
+/// partial head), the fields going into `spare` (emptied) if the head is complete.
 fn parse_request_into(
     buf: &[u8],
     limits: &Limits,
     spare: &mut HeaderMap,
-) -> Result<Parsed<RequestHead>> {
+    out: &mut Option<RequestHead>,
+) -> Result<Option<usize>> {
     let mut stack = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut heap;
     let slots = header_slots(buf, limits);
@@ -299,14 +326,14 @@ fn parse_request_into(
         // malformed line) takes the whole line to tell: until it is here, read on.
         Err(httparse::Error::Version) if first_line(buf).is_none() => {
             check_partial(buf, limits, true)?;
-            return Ok(Parsed::Partial);
+            return Ok(None);
         }
         Err(e) => return Err(map_request_error(e, buf, limits)),
     };
     let len = match status {
         httparse::Status::Partial => {
             check_partial(buf, limits, true)?;
-            return Ok(Parsed::Partial);
+            return Ok(None);
         }
         httparse::Status::Complete(len) => len,
     };
@@ -332,15 +359,13 @@ fn parse_request_into(
     let uri = parse_target(&method, target, &shared)?;
     let headers = to_header_map_into(req.headers, std::mem::take(spare), &shared)?;
     check_request_headers(version, &headers)?;
-    Ok(Parsed::Complete {
-        head: RequestHead {
-            method,
-            uri,
-            version,
-            headers,
-        },
-        len,
-    })
+    *out = Some(RequestHead {
+        method,
+        uri,
+        version,
+        headers,
+    });
+    Ok(Some(len))
 }
 
 /// Parses a response head from the start of `buf`.
@@ -349,15 +374,19 @@ fn parse_request_into(
 ///
 /// [`ErrorKind::Malformed`], [`ErrorKind::TooLarge`] or [`ErrorKind::UnsupportedVersion`].
 pub fn parse_response(buf: &[u8], limits: &Limits) -> Result<Parsed<ResponseHead>> {
-    parse_response_into(buf, limits, &mut HeaderMap::new())
+    let mut out = None;
+    let len = parse_response_into(buf, limits, &mut HeaderMap::new(), &mut out)?;
+    Ok(parsed(len, out))
 }
 
-/// [`parse_response`], the fields going into `spare` (emptied) if the head is complete.
+/// [`parse_response`], the head written into `out` and its length returned (`None` for a
+/// partial head), the fields going into `spare` (emptied) if the head is complete.
 fn parse_response_into(
     buf: &[u8],
     limits: &Limits,
     spare: &mut HeaderMap,
-) -> Result<Parsed<ResponseHead>> {
+    out: &mut Option<ResponseHead>,
+) -> Result<Option<usize>> {
     let mut stack = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut heap;
     let slots = header_slots(buf, limits);
@@ -377,7 +406,7 @@ fn parse_response_into(
     let len = match status {
         httparse::Status::Partial => {
             check_partial(buf, limits, false)?;
-            return Ok(Parsed::Partial);
+            return Ok(None);
         }
         httparse::Status::Complete(len) => len,
     };
@@ -395,14 +424,12 @@ fn parse_response_into(
         .ok_or_else(|| Error::malformed(Malformed::StatusLine))?;
     let shared = HeadBytes::new(&buf[..len], res.headers.len());
     let headers = to_header_map_into(res.headers, std::mem::take(spare), &shared)?;
-    Ok(Parsed::Complete {
-        head: ResponseHead {
-            status,
-            version,
-            headers,
-        },
-        len,
-    })
+    *out = Some(ResponseHead {
+        status,
+        version,
+        headers,
+    });
+    Ok(Some(len))
 }
 
 /// Parses a block of header fields ending in a blank line, such as a chunked trailer section.

@@ -451,13 +451,16 @@ impl ReadHalf {
 
     /// Reads the next request head. `Ok(None)` means the client closed the connection (or
     /// went quiet past `wait_deadline`) before sending a byte of it.
+    /// Reads the next request head into `out`; when its first byte came, or `None` if the
+    /// connection ended (or only waited, and failed or timed out) before one.
     fn read_head(
         &mut self,
         stream: &dyn Stream,
         wait_deadline: Option<Instant>,
         srv: &ServerInner,
         on_first_byte: &mut dyn FnMut(),
-    ) -> Result<Option<(RequestHead, Instant)>> {
+        out: &mut Option<RequestHead>,
+    ) -> Result<Option<Instant>> {
         let mut timing = ServerHeadTiming {
             wait_deadline,
             header_timeout: srv.config.read_header_timeout,
@@ -468,14 +471,13 @@ impl ReadHalf {
         let ReadHalf {
             buf, slot, scanner, ..
         } = self;
-        match bufio::read_head(buf, stream, slot, scanner, &mut timing) {
-            Ok(Some(head)) => {
+        match bufio::read_head_into(buf, stream, slot, scanner, &mut timing, out) {
+            Ok(true) => {
                 // A large head grew the buffer; give the memory back.
                 buf.shrink(READ_BUF_SIZE);
-                let t = timing.started.map_or_else(Instant::now, |s| s.0);
-                Ok(Some((head, t)))
+                Ok(Some(timing.started.map_or_else(Instant::now, |s| s.0)))
             }
-            Ok(None) => Ok(None),
+            Ok(false) => Ok(None),
             // Before the first byte the connection was only waiting (idle, or new): a failed
             // or timed-out wait just ends it.
             Err(_) if timing.started.is_none() => Ok(None),
@@ -582,6 +584,9 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
     let mut req_id = 0u64;
     // The state word this thread stored last (`New`, then `Idle` since some time).
     let mut word = ConnState::New as u64;
+    // Every request's head is parsed into this one slot and served from it, not copied from
+    // frame to frame (`HeadScanner::scan_into`).
+    let mut slot: Option<RequestHead> = None;
     loop {
         // The wait for the next request, and (after a request) the end of its buffers' grace.
         let (wait, grace_end) = if req_id == 0 {
@@ -602,7 +607,7 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             )
         };
         let mut claimed = true;
-        let head = {
+        let started = {
             let mut rh = shared.read.lock();
             if wh.req_headers.capacity() > 0 {
                 rh.scanner.recycle(std::mem::take(&mut wh.req_headers));
@@ -611,21 +616,21 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             // closes it as idle; unless one of them claimed it first.
             let mut active = || claimed = shared.claim_active(srv, word);
             if req_id == 0 {
-                rh.read_head(&*shared.stream, wait, srv, &mut active)
+                rh.read_head(&*shared.stream, wait, srv, &mut active, &mut slot)
             } else {
                 // A busy keep-alive connection's next request comes at once: wait a moment
                 // with the buffers. Quiet past that, the connection is idle and holds no
                 // buffers (they go back to the allocator for busy connections, as Go pools
                 // them) while it waits out the idle timeout.
                 let grace = deadline::earliest(wait, grace_end);
-                match rh.read_head(&*shared.stream, grace, srv, &mut active) {
+                match rh.read_head(&*shared.stream, grace, srv, &mut active, &mut slot) {
                     Ok(None) if grace != wait && wait.is_none_or(|w| Instant::now() < w) => {
                         wh.buf = Vec::new();
                         wh.head = Vec::new();
                         wh.headers = HeaderMap::new();
                         rh.scanner.recycle(HeaderMap::new());
                         rh.buf.release();
-                        rh.read_head(&*shared.stream, wait, srv, &mut active)
+                        rh.read_head(&*shared.stream, wait, srv, &mut active, &mut slot)
                     }
                     other => other,
                 }
@@ -635,8 +640,8 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             // Claimed to be closed while idle (its socket is shut down): serve nothing.
             return Ending::Quiet;
         }
-        let (head, started) = match head {
-            Ok(Some(h)) => h,
+        let started = match started {
+            Ok(Some(t)) => t,
             Ok(None) => return Ending::Quiet,
             Err(e) => {
                 if e.status_hint().is_some() {
@@ -649,6 +654,10 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
                 return Ending::Quiet;
             }
         };
+        let Some(head) = slot.as_mut() else {
+            // read_head reports a head only once it is in the slot.
+            return Ending::Quiet;
+        };
         req_id += 1;
         if let Some(ending) = serve_request(srv, shared, wh, head, started, req_id) {
             return ending;
@@ -659,16 +668,17 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
 /// Serves one request whose head has been read: runs the handler and finishes the response.
 /// `None` if the connection can carry another request.
 ///
-/// Never inlined into `serve_loop`: the request's locals (the head, the `Request`, the
-/// writer) then live in this frame, which is gone while the connection waits, so the wait
-/// and the head parser run on a shallow stack. A connection thread keeps every stack page it
-/// has touched, so the deepest call decides what each idle connection costs.
+/// `head` is the loop's slot: its fields move into the `Request` and the slot keeps empty
+/// ones. Never inlined into `serve_loop`: the request's locals (the `Request`, the writer)
+/// then live in this frame, which is gone while the connection waits, so the wait and the
+/// head parser run on a shallow stack. A connection thread keeps every stack page it has
+/// touched, so the deepest call decides what each idle connection costs.
 #[inline(never)]
 fn serve_request(
     srv: &ServerInner,
     shared: &Arc<ConnShared>,
     wh: &mut WriteHalf,
-    head: RequestHead,
+    head: &mut RequestHead,
     started: Instant,
     req_id: u64,
 ) -> Option<Ending> {
@@ -688,7 +698,7 @@ fn serve_request(
             }
         };
         let has_body = !matches!(framing, Framing::Empty | Framing::Length(0));
-        let expect_continue = match expect_continue(&head) {
+        let expect_continue = match expect_continue(head) {
             Ok(e) => e && has_body,
             Err(()) => {
                 write_simple_response(
@@ -749,10 +759,10 @@ fn serve_request(
             }))
         };
         let mut req = Request::from_parts(
-            head.method,
-            head.uri,
+            std::mem::take(&mut head.method),
+            std::mem::take(&mut head.uri),
             head.version,
-            head.headers,
+            std::mem::take(&mut head.headers),
             body,
             Some(shared.remote_addr),
         );
