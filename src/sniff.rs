@@ -75,8 +75,8 @@ pub fn fill_content_type(
     next: &[u8],
 ) -> bool {
     if (buffered.is_empty() && next.is_empty())
-        || headers.contains_key(CONTENT_TYPE)
-        || headers.contains_key(CONTENT_ENCODING)
+        || crate::proto::has_field(headers, &CONTENT_TYPE)
+        || crate::proto::has_field(headers, &CONTENT_ENCODING)
         || !body_allowed(status)
     {
         return false;

@@ -102,8 +102,8 @@ pub fn decide(role: Role<'_>, version: Version, headers: &HeaderMap) -> Result<F
     }
 
     let is_request = matches!(role, Role::Request);
-    let has_te = headers.contains_key(TRANSFER_ENCODING);
-    let has_cl = headers.contains_key(CONTENT_LENGTH);
+    let has_te = super::has_field(headers, &TRANSFER_ENCODING);
+    let has_cl = super::has_field(headers, &CONTENT_LENGTH);
 
     if has_te {
         if version == Version::HTTP_10 {
@@ -177,7 +177,7 @@ enum Coding {
 fn transfer_codings(headers: &HeaderMap) -> Result<Vec<Coding>> {
     let bad = || Error::malformed(Malformed::TransferEncoding);
     let mut out = Vec::with_capacity(1);
-    for value in headers.get_all(TRANSFER_ENCODING) {
+    for value in super::field_values(headers, &TRANSFER_ENCODING) {
         for item in crate::proto::split_bytes(value.as_bytes(), b',') {
             let item = trim_ows(item);
             // Empty list elements are legal list syntax but no sender needs them; reject them
@@ -227,7 +227,7 @@ fn transfer_codings(headers: &HeaderMap) -> Result<Vec<Coding>> {
 pub fn content_length(headers: &HeaderMap) -> Result<u64> {
     let bad = || Error::malformed(Malformed::ContentLength);
     let mut found: Option<u64> = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
+    for value in super::field_values(headers, &CONTENT_LENGTH) {
         for item in crate::proto::split_bytes(value.as_bytes(), b',') {
             let n = parse_decimal(trim_ows(item)).ok_or_else(bad)?;
             match found {

@@ -242,7 +242,7 @@ fn leading_empty_lines(buf: &[u8]) -> usize {
 
 /// True if a `Connection` field lists `token` (case-insensitive), RFC 9110 §7.6.1.
 pub fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
-    headers.get_all(http::header::CONNECTION).iter().any(|v| {
+    super::field_values(headers, &http::header::CONNECTION).any(|v| {
         crate::proto::split_bytes(v.as_bytes(), b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
     })
@@ -690,7 +690,7 @@ fn check_request_headers(version: Version, headers: &HeaderMap) -> Result<()> {
             }
         }
     }
-    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let mut hosts = super::field_values(headers, &http::header::HOST);
     match (hosts.next(), hosts.next()) {
         // RFC 9112 §3.2: a server MUST respond with 400 to an HTTP/1.1 request that lacks a
         // Host field or has more than one.

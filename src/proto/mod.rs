@@ -123,3 +123,100 @@ pub(crate) fn is_tchar(b: u8) -> bool {
         b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
         | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
 }
+
+/// Maps of at most this many distinct field names are searched by a pass over their fields
+/// ([`has_field`], [`field_values`]).
+const SCAN_FIELDS: usize = 8;
+
+/// True if `headers` has a field `name`. Most messages carry a few fields (a load generator's
+/// request one, a handler's response two or three), and for those a pass comparing names
+/// (an integer compare for a standard name) costs less than hashing the name and probing
+/// `HeaderMap`'s index, about 65 instructions a lookup; a request and its response look up
+/// about a dozen names. Larger maps use the index.
+pub(crate) fn has_field(headers: &http::HeaderMap, name: &http::header::HeaderName) -> bool {
+    if headers.keys_len() <= SCAN_FIELDS {
+        headers.keys().any(|k| k == name)
+    } else {
+        headers.contains_key(name)
+    }
+}
+
+/// The values of field `name` in `headers`, in order: `HeaderMap::get_all`, by a pass over
+/// the fields for a small map ([`has_field`]).
+pub(crate) fn field_values<'a>(
+    headers: &'a http::HeaderMap,
+    name: &http::header::HeaderName,
+) -> FieldValues<'a> {
+    if headers.keys_len() <= SCAN_FIELDS {
+        // A standard name clones as an integer.
+        FieldValues::Scan(headers.iter(), name.clone())
+    } else {
+        FieldValues::Index(headers.get_all(name).into_iter())
+    }
+}
+
+/// The iterator of [`field_values`].
+pub(crate) enum FieldValues<'a> {
+    /// Every field of the map, filtered by name (`HeaderMap::iter` yields each value of a
+    /// name in order, as `get_all` does).
+    Scan(
+        http::header::Iter<'a, http::HeaderValue>,
+        http::header::HeaderName,
+    ),
+    Index(http::header::ValueIter<'a, http::HeaderValue>),
+}
+
+impl<'a> Iterator for FieldValues<'a> {
+    type Item = &'a http::HeaderValue;
+
+    fn next(&mut self) -> Option<&'a http::HeaderValue> {
+        match self {
+            FieldValues::Scan(fields, name) => fields.find(|(n, _)| *n == name).map(|(_, v)| v),
+            FieldValues::Index(values) => values.next(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST};
+    use http::HeaderMap;
+
+    /// `has_field` and `field_values` agree with `contains_key` and `get_all` on maps below,
+    /// at and above the size where they stop scanning, with repeated and custom names.
+    #[test]
+    fn field_lookups_agree_with_the_index() {
+        let custom = HeaderName::from_static("x-custom");
+        let absent = HeaderName::from_static("x-absent");
+        for fields in [
+            0,
+            1,
+            2,
+            super::SCAN_FIELDS - 1,
+            super::SCAN_FIELDS,
+            super::SCAN_FIELDS + 1,
+            20,
+        ] {
+            let mut h = HeaderMap::new();
+            for i in 0..fields {
+                let name = HeaderName::try_from(format!("x-f{i}")).unwrap();
+                h.append(name, HeaderValue::from(i));
+            }
+            // Repeated names, added last so that a scan must find values after other fields.
+            h.append(CONNECTION, HeaderValue::from_static("keep-alive"));
+            h.append(custom.clone(), HeaderValue::from_static("a"));
+            h.append(CONNECTION, HeaderValue::from_static("upgrade"));
+            h.append(custom.clone(), HeaderValue::from_static("b"));
+            for name in [&CONNECTION, &custom, &absent, &HOST, &CONTENT_LENGTH] {
+                assert_eq!(
+                    super::has_field(&h, name),
+                    h.contains_key(name),
+                    "{fields} fields, {name}"
+                );
+                let scanned: Vec<_> = super::field_values(&h, name).collect();
+                let indexed: Vec<_> = h.get_all(name).iter().collect();
+                assert_eq!(scanned, indexed, "{fields} fields, {name}");
+            }
+        }
+    }
+}

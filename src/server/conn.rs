@@ -809,7 +809,7 @@ fn serve_request(
 /// `Expect: 100-continue` (case-insensitive) → true; no Expect → false; any other expectation
 /// → error, answered with 417 (RFC 9110 §10.1.1).
 fn expect_continue(head: &RequestHead) -> std::result::Result<bool, ()> {
-    let mut values = head.headers.get_all(EXPECT).iter();
+    let mut values = crate::proto::field_values(&head.headers, &EXPECT);
     match (values.next(), values.next()) {
         (None, _) => Ok(false),
         (Some(v), None) if v.as_bytes().eq_ignore_ascii_case(b"100-continue") => {

@@ -14,6 +14,7 @@ use super::conn::{has_connection_token, write_simple_response, ConnShared, Write
 use super::{ConnState, ServerInner};
 use crate::deadline;
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::proto;
 use crate::proto::{chunked, framing, write};
 
 /// How many body bytes a response buffers before it must send its head. A handler whose whole
@@ -362,7 +363,7 @@ impl<'a> ConnWriter<'a> {
         let mut content_length = None;
         // Announced trailers need chunked framing (Go's rule), even for a body whose length
         // is known by now.
-        let announced = h.contains_key(TRAILER);
+        let announced = proto::has_field(h, &TRAILER);
         let body_allowed = !(status.is_informational()
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED);
@@ -435,7 +436,7 @@ impl<'a> ConnWriter<'a> {
         } else {
             write::write_fields(h, head);
         }
-        if !h.contains_key(DATE) {
+        if !proto::has_field(h, &DATE) {
             write::header(head, "Date", self.wh.date.get(SystemTime::now()));
         }
         if let Some(n) = content_length {
@@ -903,7 +904,7 @@ impl ResponseWriter for ConnWriter<'_> {
 /// The `Content-Length` a handler set, for either protocol; an invalid one is removed (and
 /// logged), as if the handler had set none.
 pub(crate) fn declared_length(h: &mut HeaderMap) -> Option<u64> {
-    if !h.contains_key(CONTENT_LENGTH) {
+    if !proto::has_field(h, &CONTENT_LENGTH) {
         return None;
     }
     match framing::content_length(h) {
