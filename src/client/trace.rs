@@ -43,6 +43,16 @@ type FieldHook = Option<Arc<dyn Fn(&str, &[u8]) + Send + Sync>>;
 /// ```
 #[derive(Clone, Default)]
 pub struct ClientTrace {
+    /// `None` for no hooks (most requests). The hooks sit behind one `Arc` because a trace
+    /// travels with its request through every layer (the pool, the connection's reader and
+    /// writer, the response body): an untraced request then moves and clones one pointer
+    /// instead of thirteen.
+    hooks: Option<Arc<Hooks>>,
+}
+
+/// The hooks of a [`ClientTrace`].
+#[derive(Clone, Default)]
+struct Hooks {
     get_conn: StrHook,
     got_conn: Hook<GotConnInfo>,
     put_idle_conn: PutIdleHook,
@@ -58,6 +68,23 @@ pub struct ClientTrace {
     got_100_continue: Hook<()>,
 }
 
+/// The hooks of a trace that has none.
+static NO_HOOKS: Hooks = Hooks {
+    get_conn: None,
+    got_conn: None,
+    put_idle_conn: None,
+    dns_start: None,
+    dns_done: None,
+    connect_start: None,
+    connect_done: None,
+    wrote_header_field: None,
+    wrote_headers: None,
+    wrote_request: None,
+    got_first_response_byte: None,
+    got_1xx_response: None,
+    got_100_continue: None,
+};
+
 impl fmt::Debug for ClientTrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientTrace").finish_non_exhaustive()
@@ -68,7 +95,7 @@ macro_rules! hook_setter {
     ($(#[$doc:meta])* $name:ident, $field:ident, $arg:ty) => {
         $(#[$doc])*
         pub fn $name(mut self, f: impl Fn($arg) + Send + Sync + 'static) -> Self {
-            self.$field = Some(Arc::new(f));
+            self.hooks_mut().$field = Some(Arc::new(f));
             self
         }
     };
@@ -78,6 +105,16 @@ impl ClientTrace {
     /// No hooks.
     pub fn new() -> ClientTrace {
         ClientTrace::default()
+    }
+
+    /// The hooks, to set one (copied first if another trace shares them).
+    fn hooks_mut(&mut self) -> &mut Hooks {
+        Arc::make_mut(self.hooks.get_or_insert_with(Default::default))
+    }
+
+    /// The hooks, to call one.
+    fn h(&self) -> &Hooks {
+        self.hooks.as_deref().unwrap_or(&NO_HOOKS)
     }
 
     hook_setter!(
@@ -134,7 +171,7 @@ impl ClientTrace {
         mut self,
         f: impl Fn(&str, &[u8]) + Send + Sync + 'static,
     ) -> Self {
-        self.wrote_header_field = Some(Arc::new(f));
+        self.hooks_mut().wrote_header_field = Some(Arc::new(f));
         self
     }
 
@@ -143,58 +180,58 @@ impl ClientTrace {
         mut self,
         f: impl Fn(StatusCode, &HeaderMap) + Send + Sync + 'static,
     ) -> Self {
-        self.got_1xx_response = Some(Arc::new(f));
+        self.hooks_mut().got_1xx_response = Some(Arc::new(f));
         self
     }
 
     /// Builds the hook's argument only when a hook is set: the pool calls this per request,
     /// and most requests are not traced.
     pub(crate) fn get_conn_with(&self, host_port: impl FnOnce() -> String) {
-        if let Some(f) = &self.get_conn {
+        if let Some(f) = &self.h().get_conn {
             f(&host_port());
         }
     }
     pub(crate) fn got_conn(&self, info: GotConnInfo) {
-        if let Some(f) = &self.got_conn {
+        if let Some(f) = &self.h().got_conn {
             f(info);
         }
     }
     /// [`got_conn`](Self::got_conn) with the information made only if a hook will see it.
     #[cfg(feature = "http2")]
     pub(crate) fn got_conn_with(&self, info: impl FnOnce() -> GotConnInfo) {
-        if let Some(f) = &self.got_conn {
+        if let Some(f) = &self.h().got_conn {
             f(info());
         }
     }
     pub(crate) fn put_idle_conn(&self, err: Option<&str>) {
-        if let Some(f) = &self.put_idle_conn {
+        if let Some(f) = &self.h().put_idle_conn {
             f(err);
         }
     }
     pub(crate) fn dns_start(&self, host: &str) {
-        if let Some(f) = &self.dns_start {
+        if let Some(f) = &self.h().dns_start {
             f(host);
         }
     }
     pub(crate) fn dns_done(&self, r: Result<&[SocketAddr], &io::Error>) {
-        if let Some(f) = &self.dns_done {
+        if let Some(f) = &self.h().dns_done {
             f(r.map(|a| a.len()).unwrap_or(0));
         }
     }
     pub(crate) fn connect_start(&self, a: SocketAddr) {
-        if let Some(f) = &self.connect_start {
+        if let Some(f) = &self.h().connect_start {
             f(a);
         }
     }
     pub(crate) fn connect_done(&self, a: SocketAddr, err: Option<&io::Error>) {
-        if let Some(f) = &self.connect_done {
+        if let Some(f) = &self.h().connect_done {
             f((a, err.is_none()));
         }
     }
     /// Calls the field hook for every field line of `head`, a request head serialised by
     /// `proto::write`: a request line, `Name: value` lines, an empty line.
     pub(crate) fn wrote_header_fields(&self, head: &[u8]) {
-        let Some(f) = &self.wrote_header_field else {
+        let Some(f) = &self.h().wrote_header_field else {
             return;
         };
         for line in crate::proto::split_bytes(head, b'\n').skip(1) {
@@ -211,44 +248,44 @@ impl ClientTrace {
         }
     }
     pub(crate) fn wrote_headers(&self) {
-        if let Some(f) = &self.wrote_headers {
+        if let Some(f) = &self.h().wrote_headers {
             f(());
         }
     }
     pub(crate) fn wrote_request(&self, ok: bool) {
-        if let Some(f) = &self.wrote_request {
+        if let Some(f) = &self.h().wrote_request {
             f(ok);
         }
     }
     pub(crate) fn got_first_response_byte(&self) {
-        if let Some(f) = &self.got_first_response_byte {
+        if let Some(f) = &self.h().got_first_response_byte {
             f(());
         }
     }
     /// True if a `wrote_header_field` hook is set (an HTTP/2 request then lists its fields).
     #[cfg(feature = "http2")]
     pub(crate) fn wants_header_fields(&self) -> bool {
-        self.wrote_header_field.is_some()
+        self.h().wrote_header_field.is_some()
     }
     /// One field of an HTTP/2 request's header block, pseudo-headers included (as Go's).
     #[cfg(feature = "http2")]
     pub(crate) fn wrote_header_field(&self, name: &[u8], value: &[u8]) {
-        if let Some(f) = &self.wrote_header_field {
+        if let Some(f) = &self.h().wrote_header_field {
             f(&String::from_utf8_lossy(name), value);
         }
     }
     /// True if a `got_1xx_response` hook is set.
     #[cfg(feature = "http2")]
     pub(crate) fn wants_1xx(&self) -> bool {
-        self.got_1xx_response.is_some()
+        self.h().got_1xx_response.is_some()
     }
     pub(crate) fn got_1xx_response(&self, status: StatusCode, headers: &HeaderMap) {
-        if let Some(f) = &self.got_1xx_response {
+        if let Some(f) = &self.h().got_1xx_response {
             f(status, headers);
         }
     }
     pub(crate) fn got_100_continue(&self) {
-        if let Some(f) = &self.got_100_continue {
+        if let Some(f) = &self.h().got_100_continue {
             f(());
         }
     }
