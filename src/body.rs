@@ -209,8 +209,7 @@ impl Body {
     /// The body's read errors, or the size limit.
     pub fn read_to_vec(&mut self, limit: u64) -> crate::Result<Vec<u8>> {
         let mut out = Vec::new();
-        let mut take = self.by_ref().take(limit.saturating_add(1));
-        take.read_to_end(&mut out)
+        read_to_end_with(&mut |b| self.read(b), &mut out, limit.saturating_add(1))
             .map_err(|e| Error::from_io(e, crate::error::TimeoutPhase::ReadBody))?;
         if out.len() as u64 > limit {
             return Err(Error::too_large(crate::error::TooLarge::Body));
@@ -305,5 +304,124 @@ impl From<&[u8]> for Body {
 impl From<()> for Body {
     fn from(_: ()) -> Body {
         Body::empty()
+    }
+}
+
+/// `Read::read_to_end` through `read`, stopping after `limit` bytes. std's version is generic
+/// and large (its buffer probing), and is compiled again for every reader type it is used
+/// with, including each type made into a `dyn Read`; the crate's readers go through this one
+/// function instead (compile time, docs/PERFORMANCE.md). The buffer grows with what has
+/// been read, 8 KiB at first.
+pub(crate) fn read_to_end_with(
+    read: &mut dyn FnMut(&mut [u8]) -> io::Result<usize>,
+    out: &mut Vec<u8>,
+    limit: u64,
+) -> io::Result<usize> {
+    let first = out.len();
+    loop {
+        let room = limit.saturating_sub((out.len() - first) as u64);
+        if room == 0 {
+            return Ok(out.len() - first);
+        }
+        let start = out.len();
+        let want = usize::try_from(room)
+            .unwrap_or(usize::MAX)
+            .min((start - first).max(8 << 10));
+        out.resize(start + want, 0);
+        match read(&mut out[start..]) {
+            Ok(n) => {
+                out.truncate(start + n);
+                if n == 0 {
+                    return Ok(out.len() - first);
+                }
+            }
+            Err(e) => {
+                out.truncate(start);
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// `Read::read_exact` through `read` (see [`read_to_end_with`]): `UnexpectedEof` if the
+/// reader ends first.
+pub(crate) fn read_exact_with(
+    read: &mut dyn FnMut(&mut [u8]) -> io::Result<usize>,
+    mut buf: &mut [u8],
+) -> io::Result<()> {
+    while !buf.is_empty() {
+        match read(buf) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf = &mut buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    /// A reader of `data` in reads of at most `step` bytes, failing with `Interrupted` before
+    /// every other read and with `err` (if any) once `data` runs out.
+    fn chunks(
+        data: &[u8],
+        step: usize,
+        err: Option<io::ErrorKind>,
+    ) -> impl FnMut(&mut [u8]) -> io::Result<usize> + '_ {
+        let (mut at, mut calls) = (0, 0);
+        move |buf| {
+            calls += 1;
+            if calls % 2 == 1 {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            if at == data.len() {
+                return err.map_or(Ok(0), |k| Err(k.into()));
+            }
+            let n = step.min(buf.len()).min(data.len() - at);
+            buf[..n].copy_from_slice(&data[at..at + n]);
+            at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_to_end_with_reads_all_up_to_the_limit_and_keeps_what_was_there() {
+        let data: Vec<u8> = (0..50_000u32).map(|i| i as u8).collect();
+        for (limit, want) in [
+            (u64::MAX, 50_000),
+            (50_000, 50_000),
+            (10_000, 10_000),
+            (0, 0),
+        ] {
+            let mut out = b"head".to_vec();
+            let n =
+                super::read_to_end_with(&mut chunks(&data, 3_000, None), &mut out, limit).unwrap();
+            assert_eq!(n, want, "limit {limit}");
+            assert_eq!(&out[..4], b"head");
+            assert_eq!(&out[4..], &data[..want], "limit {limit}");
+        }
+        let mut out = Vec::new();
+        let e = super::read_to_end_with(
+            &mut chunks(b"abc", 2, Some(io::ErrorKind::ConnectionReset)),
+            &mut out,
+            u64::MAX,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+        assert_eq!(out, b"abc", "the bytes read before the error are kept");
+    }
+
+    #[test]
+    fn read_exact_with_fills_the_buffer_or_reports_a_short_reader() {
+        let mut buf = [0u8; 5];
+        super::read_exact_with(&mut chunks(b"hello world", 2, None), &mut buf).unwrap();
+        assert_eq!(&buf, b"hello");
+        let e = super::read_exact_with(&mut chunks(b"hey", 2, None), &mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

@@ -279,7 +279,7 @@ fn parse_cookie_date(s: &str) -> Option<SystemTime> {
     let netscape: String = match s.split_once(", ") {
         Some((day, rest)) if rest.len() > 11 => {
             let (date, time) = rest.split_at(11);
-            format!("{day}, {}{time}", date.replace('-', " "))
+            format!("{day}, {}{time}", date.replace("-", " "))
         }
         _ => return None,
     };

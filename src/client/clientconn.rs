@@ -427,6 +427,25 @@ impl Read for CcBody {
             }
         }
     }
+
+    // std's generic versions of these would be compiled for this type (it is used as a
+    // `dyn Read`); the crate's shared ones are compiled once (`body::read_to_end_with`).
+    fn read_to_end(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        crate::body::read_to_end_with(&mut |b| self.read(b), out, u64::MAX)
+    }
+
+    fn read_to_string(&mut self, out: &mut String) -> io::Result<usize> {
+        let mut bytes = Vec::new();
+        let n = self.read_to_end(&mut bytes)?;
+        let s = std::str::from_utf8(&bytes)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "body is not UTF-8"))?;
+        out.push_str(s);
+        Ok(n)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        crate::body::read_exact_with(&mut |b| self.read(b), buf)
+    }
 }
 
 impl CcBody {

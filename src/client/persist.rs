@@ -1382,7 +1382,7 @@ fn wait_for_continue(pc: &PersistConn, rx: &Receiver<bool>, until: Instant) -> b
 
 fn read_exact_body(body: &mut Body, out: &mut [u8]) -> Result<()> {
     use std::io::Read;
-    body.read_exact(out).map_err(|e| {
+    crate::body::read_exact_with(&mut |b| body.read(b), out).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             Error::invalid_input("request body shorter than its declared length")
         } else {

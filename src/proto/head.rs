@@ -682,12 +682,11 @@ fn check_request_headers(version: Version, headers: &HeaderMap) -> Result<()> {
     for name in headers.keys() {
         // Names one underscore away from a framing header: some intermediaries treat `_` as
         // `-`, so a request carrying one could be framed two ways along the path.
-        let n = name.as_str();
-        if n.contains('_') {
-            let dashed = n.replace('_', "-");
-            if dashed == "transfer-encoding" || dashed == "content-length" {
-                return Err(Error::malformed(Malformed::HeaderName));
-            }
+        let n = name.as_str().as_bytes();
+        if n.contains(&b'_')
+            && (dashes_as(n, b"transfer-encoding") || dashes_as(n, b"content-length"))
+        {
+            return Err(Error::malformed(Malformed::HeaderName));
         }
     }
     let mut hosts = super::field_values(headers, &http::header::HOST);
@@ -705,6 +704,15 @@ fn check_request_headers(version: Version, headers: &HeaderMap) -> Result<()> {
             }
         }
     }
+}
+
+/// True if `name` reads as `framing` with each `_` taken for a `-` (names are lowercase).
+fn dashes_as(name: &[u8], framing: &[u8]) -> bool {
+    name.len() == framing.len()
+        && name
+            .iter()
+            .zip(framing)
+            .all(|(&a, &b)| a == b || (a == b'_' && b == b'-'))
 }
 
 /// The bytes of RFC 3986's `host [":" port]`: unreserved, sub-delims, `%`, `:` and the IPv6
@@ -994,6 +1002,16 @@ mod tests {
                 "underscore_cl",
                 b"GET / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\n\r\n",
                 Some(M(Malformed::HeaderName)),
+            ),
+            (
+                "underscore_both_te",
+                b"GET / HTTP/1.1\r\nHost: a\r\nTransfer_encoding: chunked\r\n\r\n",
+                Some(M(Malformed::HeaderName)),
+            ),
+            (
+                "underscore_in_other_names",
+                b"GET / HTTP/1.1\r\nHost: a\r\nX_Trace: 1\r\nContent_Length_X: 5\r\n\r\n",
+                None,
             ),
             (
                 "http2",
