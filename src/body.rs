@@ -346,7 +346,8 @@ pub(crate) fn read_to_end_with(
 }
 
 /// `Read::read_exact` through `read` (see [`read_to_end_with`]): `UnexpectedEof` if the
-/// reader ends first.
+/// reader ends first. (Used by the client's readers.)
+#[cfg(feature = "client")]
 pub(crate) fn read_exact_with(
     read: &mut dyn FnMut(&mut [u8]) -> io::Result<usize>,
     mut buf: &mut [u8],
@@ -417,6 +418,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "client")]
     fn read_exact_with_fills_the_buffer_or_reports_a_short_reader() {
         let mut buf = [0u8; 5];
         super::read_exact_with(&mut chunks(b"hello world", 2, None), &mut buf).unwrap();
