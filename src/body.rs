@@ -214,6 +214,10 @@ impl Body {
         if out.len() as u64 > limit {
             return Err(Error::too_large(crate::error::TooLarge::Body));
         }
+        // The buffer grows 8 KiB at a time; a small body need not keep that much.
+        if out.capacity() - out.len() > 1024 {
+            out.shrink_to_fit();
+        }
         Ok(out)
     }
 }
@@ -318,31 +322,34 @@ pub(crate) fn read_to_end_with(
     limit: u64,
 ) -> io::Result<usize> {
     let first = out.len();
-    loop {
-        let room = limit.saturating_sub((out.len() - first) as u64);
+    // `out[..filled]` holds what was there and what has been read; beyond it, zeroed room for
+    // the next reads. The room is zeroed once (no `unsafe` here) and grown only when full, so
+    // each byte costs the same however small the reads are.
+    let mut filled = first;
+    let result = loop {
+        let room = limit.saturating_sub((filled - first) as u64);
         if room == 0 {
-            return Ok(out.len() - first);
+            break Ok(());
         }
-        let start = out.len();
-        let want = usize::try_from(room)
-            .unwrap_or(usize::MAX)
-            .min((start - first).max(8 << 10));
-        out.resize(start + want, 0);
-        match read(&mut out[start..]) {
-            Ok(n) => {
-                out.truncate(start + n);
-                if n == 0 {
-                    return Ok(out.len() - first);
-                }
-            }
-            Err(e) => {
-                out.truncate(start);
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
+        if filled == out.len() {
+            let grow = usize::try_from(room)
+                .unwrap_or(usize::MAX)
+                .min((filled - first).max(8 << 10));
+            out.resize(filled + grow, 0);
         }
-    }
+        let end = out
+            .len()
+            .min(filled.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)));
+        match read(&mut out[filled..end]) {
+            Ok(0) => break Ok(()),
+            Ok(n) => filled += n.min(end - filled),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    // What was read is kept, an error or not (as std's `read_to_end`).
+    out.truncate(filled);
+    result.map(|()| filled - first)
 }
 
 /// `Read::read_exact` through `read` (see [`read_to_end_with`]): `UnexpectedEof` if the
@@ -354,7 +361,12 @@ pub(crate) fn read_exact_with(
 ) -> io::Result<()> {
     while !buf.is_empty() {
         match read(buf) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "failed to fill whole buffer",
+                ))
+            }
             Ok(n) => buf = &mut buf[n..],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -415,6 +427,25 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
         assert_eq!(out, b"abc", "the bytes read before the error are kept");
+    }
+
+    /// A body read a byte at a time (a slow peer's small segments): every byte arrives, and
+    /// the buffer grows only when full rather than being zeroed again for every read.
+    #[test]
+    fn read_to_end_with_one_byte_reads() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut at = 0;
+        let mut one = |buf: &mut [u8]| -> io::Result<usize> {
+            if at == data.len() || buf.is_empty() {
+                return Ok(0);
+            }
+            buf[0] = data[at];
+            at += 1;
+            Ok(1)
+        };
+        let mut out = Vec::new();
+        let n = super::read_to_end_with(&mut one, &mut out, u64::MAX).unwrap();
+        assert_eq!((n, out == data), (data.len(), true));
     }
 
     #[test]

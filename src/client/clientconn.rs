@@ -434,13 +434,23 @@ impl Read for CcBody {
         crate::body::read_to_end_with(&mut |b| self.read(b), out, u64::MAX)
     }
 
+    /// As std's: what was read is appended if it is UTF-8, an I/O error or not; if it is
+    /// not, `out` is left as it was and the error is `InvalidData`.
     fn read_to_string(&mut self, out: &mut String) -> io::Result<usize> {
         let mut bytes = Vec::new();
-        let n = self.read_to_end(&mut bytes)?;
-        let s = std::str::from_utf8(&bytes)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "body is not UTF-8"))?;
-        out.push_str(s);
-        Ok(n)
+        let r = self.read_to_end(&mut bytes);
+        match std::str::from_utf8(&bytes) {
+            Ok(s) => {
+                out.push_str(s);
+                r
+            }
+            Err(_) => r.and_then(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8",
+                ))
+            }),
+        }
     }
 
     fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {

@@ -449,10 +449,9 @@ impl ReadHalf {
         r
     }
 
-    /// Reads the next request head. `Ok(None)` means the client closed the connection (or
-    /// went quiet past `wait_deadline`) before sending a byte of it.
-    /// Reads the next request head into `out`; when its first byte came, or `None` if the
-    /// connection ended (or only waited, and failed or timed out) before one.
+    /// Reads the next request head into `out` and returns when its first byte arrived.
+    /// `Ok(None)` means the client closed the connection (or went quiet past
+    /// `wait_deadline`) before sending a byte of it; `out` holds a head only after `Ok(Some)`.
     fn read_head(
         &mut self,
         stream: &dyn Stream,
