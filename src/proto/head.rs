@@ -76,13 +76,14 @@ const EARLY_CHECK: usize = 256;
 
 /// Finds and parses one message head in a buffer that grows as bytes arrive: the one
 /// head-reading logic of the crate, which the server, the pooled client connection,
-/// `ClientConn` and the `CONNECT` tunnel all run (the I/O loop around it is `bufio::read_head`).
+/// `ClientConn` and the `CONNECT` tunnel all run (the I/O loop around it is
+/// `bufio::read_head_into`).
 ///
 /// Call [`scan`](Self::scan) with everything buffered each time more arrives; it remembers how
 /// far it looked, so each byte is searched about once. For requests it also skips the empty
-/// lines RFC 9112 §2.2 allows before a request line, and rejects a request line that is
-/// already invalid without waiting for the rest of the head (a TLS ClientHello on a plain
-/// port, say).
+/// lines RFC 9112 §2.2 allows before a request line (and, as httparse does, before a status
+/// line), and rejects a request line that is already invalid without waiting for the rest of
+/// the head (a TLS ClientHello on a plain port, say).
 ///
 /// ```
 /// use nethttp::proto::head::{HeadScanner, Scan};
@@ -122,14 +123,16 @@ pub enum Scan<T> {
         /// Its length on the wire, blank line included.
         len: usize,
     },
-    /// The first `n` bytes are empty lines before a request line: consume them and scan again.
+    /// The first `n` bytes are empty lines before a request or status line: consume them and
+    /// scan again.
     Skip(usize),
     /// No whole head yet: read more and scan again.
     Partial,
 }
 
 /// A head parser that writes a whole head into `out` and returns its length, or `None` for a
-/// partial one; the fields go into the map it is given (emptied).
+/// partial one; the fields go into the map it is given (emptied). `out` is meaningful only
+/// when a length is returned: a parse that ends in an error may have written it.
 ///
 /// The head is written where the caller keeps it rather than returned: a returned head (about
 /// 220 bytes) was copied once per layer on its way up to the connection's loop, each copy to
@@ -196,14 +199,16 @@ impl<T> HeadScanner<T> {
     }
 
     /// [`scan`](Self::scan), a whole head written into `out` (`Scan::Complete` then carries
-    /// only its length), so it is not copied on its way to the caller.
+    /// only its length), so it is not copied on its way to the caller. `out` is meaningful
+    /// only after `Scan::Complete`.
     pub(crate) fn scan_into(&mut self, buf: &[u8], out: &mut Option<T>) -> Result<Scan<()>> {
-        if self.request {
-            let skip = leading_empty_lines(buf);
-            if skip > 0 {
-                self.scanned = 0;
-                return Ok(Scan::Skip(skip));
-            }
+        // Empty lines before the first line are skipped in both roles: were one taken for the
+        // blank line that ends a head, the search would go on past the real end and wait for
+        // bytes that never come.
+        let skip = leading_empty_lines(buf);
+        if skip > 0 {
+            self.scanned = 0;
+            return Ok(Scan::Skip(skip));
         }
         if let Some(end) = find_end(buf, self.scanned) {
             if let Some(len) = (self.parse)(&buf[..end], &self.limits, &mut self.spare, out)? {
@@ -1205,6 +1210,73 @@ mod tests {
         for (name, wire, want) in cases {
             let got = parse_response(wire, &lim).err().map(|e| e.kind());
             assert_eq!(got, Some(*want), "case {name}");
+        }
+    }
+
+    /// Runs a scanner over `wire` as `bufio::read_head_into` does, the bytes arriving in
+    /// pieces of `step`: the head's first line and the bytes after the head.
+    fn scan_wire<T>(
+        scanner: &mut HeadScanner<T>,
+        wire: &[u8],
+        step: usize,
+        first_line: impl Fn(&T) -> String,
+    ) -> (String, Vec<u8>) {
+        let (mut buf, mut fed) = (Vec::new(), 0);
+        loop {
+            match scanner.scan(&buf).unwrap() {
+                Scan::Skip(n) => drop(buf.drain(..n)),
+                Scan::Complete { head, len } => {
+                    let mut rest = buf.split_off(len);
+                    rest.extend_from_slice(&wire[fed..]);
+                    return (first_line(&head), rest);
+                }
+                Scan::Partial => {
+                    assert!(fed < wire.len(), "no head found in {wire:?}");
+                    let n = step.min(wire.len() - fed);
+                    buf.extend_from_slice(&wire[fed..fed + n]);
+                    fed += n;
+                }
+            }
+        }
+    }
+
+    /// Both scanners find the head whether it arrives whole or a byte at a time, with empty
+    /// lines before it or not. Before, a response's leading empty line was taken for the end
+    /// of a head: the scanner then searched on from past the real end and waited for bytes
+    /// that never came.
+    #[test]
+    fn scanner_finds_heads_after_empty_lines_in_both_roles() {
+        let requests: &[(&str, &[u8])] = &[
+            ("plain", b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nrest"),
+            (
+                "crlf_before",
+                b"\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\nrest",
+            ),
+            ("lf_before", b"\n\nGET /a HTTP/1.1\r\nHost: h\r\n\r\nrest"),
+        ];
+        let responses: &[(&str, &[u8])] = &[
+            ("plain", b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrest"),
+            (
+                "crlf_before",
+                b"\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nrest",
+            ),
+            ("lf_before", b"\n\nHTTP/1.1 200 OK\n\nrest"),
+        ];
+        for step in [1, 3, usize::MAX] {
+            for (name, wire) in requests {
+                let mut sc = HeadScanner::request(Limits::default());
+                let got = scan_wire(&mut sc, wire, step, |h| format!("{} {}", h.method, h.uri));
+                assert_eq!(
+                    got,
+                    ("GET /a".to_string(), b"rest".to_vec()),
+                    "{name}, {step}"
+                );
+            }
+            for (name, wire) in responses {
+                let mut sc = HeadScanner::response(Limits::default());
+                let got = scan_wire(&mut sc, wire, step, |h| h.status.as_u16().to_string());
+                assert_eq!(got, ("200".to_string(), b"rest".to_vec()), "{name}, {step}");
+            }
         }
     }
 }
