@@ -253,6 +253,11 @@ impl ChunkedDecoder {
                 return Err(Error::too_large(TooLarge::Trailers));
             }
             if b != b'\n' {
+                // A CR not followed by LF is an error at once (RFC 9112 §2.2), not a line that
+                // never ends while the reader waits for more.
+                if len >= 2 && buf[len - 2] == b'\r' {
+                    return Err(Error::malformed(Malformed::Trailer));
+                }
                 continue;
             }
             // Lines in the trailer section end in CRLF; a bare LF is an error.
@@ -506,6 +511,18 @@ mod tests {
             (
                 "trailer_end_bare_lf",
                 b"0\r\n\n".to_vec(),
+                M(Malformed::Trailer),
+            ),
+            // A bare CR fails where it stands; before, the section waited for a CRLFCRLF
+            // that an input like these never sends.
+            (
+                "trailer_bare_cr_line",
+                b"0\r\n\r\r\n".to_vec(),
+                M(Malformed::Trailer),
+            ),
+            (
+                "trailer_bare_cr_in_value",
+                b"0\r\nX: a\rb".to_vec(),
                 M(Malformed::Trailer),
             ),
             (
