@@ -331,15 +331,11 @@ pub(crate) fn read_to_end_with(
         if room == 0 {
             break Ok(());
         }
+        let room = usize::try_from(room).unwrap_or(usize::MAX);
         if filled == out.len() {
-            let grow = usize::try_from(room)
-                .unwrap_or(usize::MAX)
-                .min((filled - first).max(8 << 10));
-            out.resize(filled + grow, 0);
+            out.resize(filled + room.min((filled - first).max(8 << 10)), 0);
         }
-        let end = out
-            .len()
-            .min(filled.saturating_add(usize::try_from(room).unwrap_or(usize::MAX)));
+        let end = out.len().min(filled.saturating_add(room));
         match read(&mut out[filled..end]) {
             Ok(0) => break Ok(()),
             Ok(n) => filled += n.min(end - filled),

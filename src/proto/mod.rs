@@ -133,6 +133,9 @@ const SCAN_FIELDS: usize = 8;
 /// (an integer compare for a standard name) costs less than hashing the name and probing
 /// `HeaderMap`'s index, about 65 instructions a lookup; a request and its response look up
 /// about a dozen names. Larger maps use the index.
+///
+/// A pass over the names (`keys`), not [`field_values`]: that walks every value, and costs
+/// about 300 instructions more per request over the dozen lookups.
 pub(crate) fn has_field(headers: &http::HeaderMap, name: &http::header::HeaderName) -> bool {
     if headers.keys_len() <= SCAN_FIELDS {
         headers.keys().any(|k| k == name)
@@ -142,7 +145,7 @@ pub(crate) fn has_field(headers: &http::HeaderMap, name: &http::header::HeaderNa
 }
 
 /// The values of field `name` in `headers`, in order: `HeaderMap::get_all`, by a pass over
-/// the fields for a small map ([`has_field`]).
+/// the fields for a small map (see [`has_field`] for why).
 pub(crate) fn field_values<'a>(
     headers: &'a http::HeaderMap,
     name: &http::header::HeaderName,

@@ -14,8 +14,7 @@ use super::conn::{has_connection_token, write_simple_response, ConnShared, Write
 use super::{ConnState, ServerInner};
 use crate::deadline;
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
-use crate::proto;
-use crate::proto::{chunked, framing, write};
+use crate::proto::{self, chunked, framing, write};
 
 /// How many body bytes a response buffers before it must send its head. A handler whose whole
 /// output fits gets a `Content-Length`; a larger one is sent chunked (Go buffers 2 KiB for this
