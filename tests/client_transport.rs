@@ -1057,6 +1057,64 @@ fn first_request_on_a_new_connection_is_not_retried() {
     assert_no_leaks(&t);
 }
 
+/// A calling thread's replies (the response, the writer's report) come over channels of the
+/// thread, reused by every round trip it makes, on any connection of any transport. With
+/// `response_header_timeout` set the writer reports every write, and a server that answers
+/// before it has read the body makes that report come after the response; a round trip that
+/// times out leaves the reader's answer (the connection's error) to come after its caller has
+/// gone. A reply to an earlier round trip must never be taken for a later one's.
+#[test]
+fn one_thread_alternates_transports_with_late_write_reports() {
+    let _wd = Watchdog::new(
+        "one_thread_alternates_transports_with_late_write_reports",
+        BUDGET,
+    );
+    let own = TestServer::start(routes);
+    // Answers each request as soon as its head is in, then reads the body.
+    let early = RawServer::start(|mut c, _| {
+        while let Some(head) = c.read_head() {
+            if !c.send(ok_response("early")) || c.read_body(&head).is_err() {
+                return;
+            }
+        }
+    });
+    // Reads a request and never answers; the client's timeout closes the connection.
+    let silent = RawServer::start(|mut c, _| {
+        if c.read_request().is_some() {
+            c.read_to_close();
+        }
+    });
+    let reports = Transport::with_config(TransportConfig {
+        response_header_timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    });
+    let plain = Transport::new();
+    let (c1, c2) = (client_for(&reports), client_for(&plain));
+    let upload = "u".repeat(256 << 10);
+    for i in 0..60 {
+        let c = if i % 2 == 0 { &c1 } else { &c2 };
+        let sent = format!("n{i}");
+        let mut resp = c
+            .send(request(Method::POST, &own.url("/echo")).with_body(sent.clone()))
+            .unwrap_or_else(|e| panic!("round trip {i} to the echo route: {e}"));
+        assert_eq!(text(&mut resp), sent, "round trip {i}");
+        let mut resp = c
+            .send(request(Method::POST, &early.url("/")).with_body(upload.clone()))
+            .unwrap_or_else(|e| panic!("round trip {i} to the early server: {e}"));
+        assert_eq!(text(&mut resp), "early", "round trip {i}");
+        if i % 10 == 0 {
+            let mut req = request(Method::GET, &silent.url("/"));
+            nethttp::client::RequestOptions::of_mut(&mut req).deadline =
+                Some(Instant::now() + Duration::from_millis(20));
+            let err = c.send(req).unwrap_err();
+            assert!(err.timeout_phase().is_some(), "round trip {i}: {err}");
+        }
+    }
+    drop((c1, c2));
+    assert_no_leaks(&reports);
+    assert_no_leaks(&plain);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timeouts, limits and broken responses
 

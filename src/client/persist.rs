@@ -18,7 +18,12 @@
 //! to the pool *before* the caller sees EOF, then tells the reader to go on.
 //!
 //! The writer thread (Go's `writeLoop`) writes each request's head and body, waiting for
-//! `100 Continue` when asked, and reports the result on the request's `done` channel.
+//! `100 Continue` when asked, and reports the result to the caller (always a failure, success
+//! only when the caller's response-header timer needs it).
+//!
+//! Both replies to the caller (the response from the reader, the writer's report: Go's `resc`
+//! and `writeErrCh`) go over the calling thread's own channels, tagged with the round trip's
+//! number (`CallerReplies`, `chan::Replies`), not over channels made per round trip.
 //!
 //! Every wait here is a parking wait (`wake.rs`) with a deadline: the request's own, or one of
 //! the named constants below.
@@ -50,7 +55,7 @@ use crate::proto::Limits;
 use crate::Body;
 
 mod chan;
-use chan::{Notify, Receiver, Sender, TryRecvError};
+use chan::{Notify, Receiver, Replies, Reply, Sender, TryRecvError};
 
 /// How long a finished response waits for the writer to finish its request before the
 /// connection is given up instead of reused (Go's `maxWriteWaitBeforeConnReuse`).
@@ -151,7 +156,7 @@ struct RequestAndChan {
     /// The response side of the exchange: 1xx skipping, framing, reuse.
     exchange: Exchange,
     /// Receives the response head, or the error that ended the wait for it; wakes the caller.
-    resp_tx: Notify<RespResult>,
+    resp_tx: Reply<RespResult>,
     /// Tells the writer whether to send the body after `Expect: 100-continue`; wakes it.
     continue_tx: Option<Notify<bool>>,
     trace: ClientTrace,
@@ -176,7 +181,7 @@ struct WriteRequest {
     continue_timeout: Duration,
     deadline: Option<Instant>,
     /// Taken by the writer thread; wakes the caller.
-    done_tx: Option<Notify<WriteResult>>,
+    done_tx: Option<Reply<WriteResult>>,
     /// Report success too (the caller times the response head from it); failures are always
     /// reported.
     notify_ok: bool,
@@ -674,10 +679,11 @@ pub(crate) fn round_trip(
         trace,
     };
     let me = std::thread::current();
-    let (resp_tx, resp_rx) = chan::bounded();
-    let (done_tx, done_rx) = chan::bounded();
-    let resp_tx = Notify::new(resp_tx, me.clone());
-    let done_tx = Notify::new(done_tx, me);
+    let replies = CallerReplies::get();
+    let seq = replies.next_seq();
+    let (resp_rx, done_rx) = (&replies.resp, &replies.wrote);
+    let resp_tx = resp_rx.reply_to(seq, me.clone());
+    let done_tx = done_rx.reply_to(seq, me);
     // The reader tells the writer (and wakes it) whether to send the body.
     let writer = if expect_continue {
         pc.state.lock().writer.clone()
@@ -740,7 +746,7 @@ pub(crate) fn round_trip(
         // The write report first: a failure of the request body outranks a response that is
         // ready at the same time, and a connection failure waits briefly for that response.
         if !write_done {
-            match done_rx.try_recv() {
+            match done_rx.try_recv(seq) {
                 Ok(WriteResult::Ok | WriteResult::BodySkipped) => {
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
@@ -757,7 +763,7 @@ pub(crate) fn round_trip(
                     if !body_err {
                         let grace = Instant::now() + RESPONSE_AFTER_WRITE_ERROR;
                         let until = deadline::earliest(req_deadline, Some(grace)).unwrap_or(grace);
-                        if let Some(Ok(parts)) = resp_rx.recv_until(until) {
+                        if let Some(Ok(parts)) = resp_rx.recv_until(seq, until) {
                             return Ok(make_response(pc, parts, req_id, &url, &ctx));
                         }
                     }
@@ -769,9 +775,9 @@ pub(crate) fn round_trip(
                         body,
                     }));
                 }
-                // The writer dropped this request's sender without a report: the write
-                // succeeded and no report was wanted (a failure is always reported, and a
-                // dead connection fails the request through the reader).
+                // The writer dropped this request's sender without a report (it reports a
+                // failure always, and success when asked): count it as written; a dead
+                // connection fails the request through the reader.
                 Err(TryRecvError::Disconnected) => {
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
@@ -779,7 +785,7 @@ pub(crate) fn round_trip(
                 Err(TryRecvError::Empty) => {}
             }
         }
-        match resp_rx.try_recv() {
+        match resp_rx.try_recv(seq) {
             Ok(Ok(parts)) => return Ok(make_response(pc, parts, req_id, &url, &ctx)),
             Ok(Err(mut e)) => {
                 // How far did the writer get? It fails fast now the socket is shut. A write
@@ -787,7 +793,7 @@ pub(crate) fn round_trip(
                 let result = if pc.wrote_full(req_id) {
                     None
                 } else {
-                    done_rx.recv_until(Instant::now() + WRITE_REPORT_AFTER_READ_ERROR)
+                    done_rx.recv_until(seq, Instant::now() + WRITE_REPORT_AFTER_READ_ERROR)
                 };
                 match result {
                     Some(WriteResult::Failed {
@@ -821,7 +827,7 @@ pub(crate) fn round_trip(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             if !write_done
                 && matches!(
-                    done_rx.try_recv(),
+                    done_rx.try_recv(seq),
                     Ok(WriteResult::Ok | WriteResult::BodySkipped)
                 )
             {
@@ -852,6 +858,42 @@ pub(crate) fn round_trip(
         // Woken by the reader (the response), the writer (its report), a cancel, or the
         // deadline; possibly for nothing, so everything is polled again.
         wake::park_until(wake_at);
+    }
+}
+
+/// The calling thread's reply channels (see `chan::Replies`), made on its first round trip.
+struct CallerReplies {
+    /// The number of the thread's last round trip, which tags its replies.
+    seq: std::cell::Cell<u64>,
+    resp: Replies<RespResult>,
+    wrote: Replies<WriteResult>,
+}
+
+thread_local! {
+    static CALLER_REPLIES: std::rc::Rc<CallerReplies> = std::rc::Rc::new(CallerReplies::new());
+}
+
+impl CallerReplies {
+    fn new() -> CallerReplies {
+        CallerReplies {
+            seq: std::cell::Cell::new(0),
+            resp: Replies::new(),
+            wrote: Replies::new(),
+        }
+    }
+
+    /// This thread's channels; new ones for a round trip made while its thread-locals are
+    /// being destroyed (from another thread-local's destructor).
+    fn get() -> std::rc::Rc<CallerReplies> {
+        CALLER_REPLIES
+            .try_with(std::rc::Rc::clone)
+            .unwrap_or_else(|_| std::rc::Rc::new(CallerReplies::new()))
+    }
+
+    fn next_seq(&self) -> u64 {
+        let seq = self.seq.get().wrapping_add(1);
+        self.seq.set(seq);
+        seq
     }
 }
 
@@ -1260,8 +1302,8 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
         }
         if let Some(done_tx) = done_tx {
             if matches!(result, WriteResult::Ok) && !notify_ok {
-                // No report wanted: drop the sender without waking the caller (it sees the
-                // disconnect, meaning success, whenever it next polls).
+                // No report wanted: send nothing and wake no one. A caller that needs to know
+                // asks the connection (`wrote_full`, `wrote_in_full`).
                 done_tx.drop_silently();
             } else {
                 let _ = done_tx.send(result);

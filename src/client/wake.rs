@@ -54,12 +54,6 @@ impl<T> Notify<T> {
         self.waiter.unpark();
         r
     }
-
-    /// The plain sender, for a message no one is woken for: dropping it later disconnects the
-    /// channel without a wake-up.
-    pub(crate) fn into_silent(mut self) -> Option<Sender<T>> {
-        self.tx.take()
-    }
 }
 
 impl<T> Drop for Notify<T> {
@@ -141,15 +135,6 @@ mod tests {
         let t = thread::spawn(move || drop(Notify::new(tx, me)));
         assert_eq!(recv(&rx), Err(RecvError));
         t.join().unwrap();
-    }
-
-    #[test]
-    fn into_silent_keeps_the_channel_open() {
-        let (tx, rx) = crossbeam_channel::bounded::<u32>(1);
-        let silent = Notify::new(tx, thread::current()).into_silent();
-        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
-        drop(silent);
-        assert!(matches!(rx.try_recv(), Err(TryRecvError::Disconnected)));
     }
 
     #[test]

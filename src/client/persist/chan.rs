@@ -12,6 +12,17 @@
 //! [`Receiver<T>`], [`Notify<T>`]): a sender puts its `T` in a `Msg` and a receiver takes it
 //! out, so a message of another kind cannot be sent on it. The blocking is `wake.rs`'s, as
 //! before (poll with `try_recv`, park, woken by the sender).
+//!
+//! The two replies to a caller (the response head from the reader, the writer's report) go
+//! over channels of the calling thread ([`Replies`]), made once per thread, not once per
+//! round trip as Go's `resc` and `writeErrCh` are: a crossbeam channel is allocated with a
+//! 128-byte alignment, which glibc serves through `memalign`, and two of them per round trip
+//! were about a tenth of a pooled request's instructions (docs/PERFORMANCE.md). Each reply is
+//! tagged with its round trip's number on that thread, so one that comes after its caller
+//! stopped waiting (a writer's report after the response) is skipped by the next round trip,
+//! and a sender dropped without replying sends a tag with nothing, which the caller sees as
+//! the disconnect a channel of its own used to give. The channels are unbounded, so a reply
+//! never finds one full of replies nobody reads.
 
 use std::marker::PhantomData;
 use std::thread::Thread;
@@ -28,8 +39,9 @@ pub(super) enum Msg {
     Write(WriteMsg),
     Body(BodyEvent),
     Continue(bool),
-    Resp(RespResult),
-    Wrote(WriteResult),
+    /// A reply for round trip `.0` of the calling thread; `None` from a sender dropped unsent.
+    Resp(u64, Option<RespResult>),
+    Wrote(u64, Option<WriteResult>),
 }
 
 /// A kind of message, and its variant of [`Msg`].
@@ -60,6 +72,32 @@ carried!(
     WriteMsg => Write,
     BodyEvent => Body,
     bool => Continue,
+);
+
+/// A kind of reply to a caller, and its variant of [`Msg`].
+pub(super) trait Tagged: Sized {
+    fn tag(seq: u64, v: Option<Self>) -> Msg;
+    /// `None` for a message of another kind, which no [`Reply`] sends.
+    fn untag(m: Msg) -> Option<(u64, Option<Self>)>;
+}
+
+macro_rules! tagged {
+    ($($t:ty => $variant:ident),* $(,)?) => {$(
+        impl Tagged for $t {
+            fn tag(seq: u64, v: Option<Self>) -> Msg {
+                Msg::$variant(seq, v)
+            }
+            fn untag(m: Msg) -> Option<(u64, Option<Self>)> {
+                match m {
+                    Msg::$variant(seq, v) => Some((seq, v)),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+tagged!(
     RespResult => Resp,
     WriteResult => Wrote,
 );
@@ -120,6 +158,101 @@ impl<T: Carried> Receiver<T> {
     }
 }
 
+/// A calling thread's channel for replies of one kind: every round trip the thread makes
+/// receives its `T` here, tagged with the round trip's number (see the module's docs).
+pub(super) struct Replies<T> {
+    tx: crossbeam_channel::Sender<Msg>,
+    rx: crossbeam_channel::Receiver<Msg>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Tagged> Replies<T> {
+    pub(super) fn new() -> Replies<T> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Replies {
+            tx,
+            rx,
+            _t: PhantomData,
+        }
+    }
+
+    /// The one-shot sender of round trip `seq`'s reply, which wakes `waiter`.
+    pub(super) fn reply_to(&self, seq: u64, waiter: Thread) -> Reply<T> {
+        Reply {
+            tx: Some(self.tx.clone()),
+            seq,
+            waiter,
+            _t: PhantomData,
+        }
+    }
+
+    /// Takes round trip `seq`'s reply without waiting, skipping replies to earlier ones.
+    /// `Disconnected` if its sender was dropped without replying.
+    pub(super) fn try_recv(&self, seq: u64) -> Result<T, TryRecvError> {
+        loop {
+            match T::untag(self.rx.try_recv()?) {
+                Some((s, Some(v))) if s == seq => return Ok(v),
+                Some((s, None)) if s == seq => return Err(TryRecvError::Disconnected),
+                // A reply to an earlier round trip that came after its caller stopped waiting.
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits for round trip `seq`'s reply until `deadline`, parking; `None` at the deadline
+    /// or if its sender was dropped without replying.
+    pub(super) fn recv_until(&self, seq: u64, deadline: Instant) -> Option<T> {
+        loop {
+            match self.try_recv(seq) {
+                Ok(v) => return Some(v),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {}
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            wake::park_until(Some(deadline));
+        }
+    }
+}
+
+/// The one-shot sender of one round trip's reply of kind `T` (see [`Replies`]). Dropped
+/// unsent, it sends the round trip's tag with nothing and wakes the caller, which sees a
+/// disconnect.
+pub(super) struct Reply<T: Tagged> {
+    tx: Option<crossbeam_channel::Sender<Msg>>,
+    seq: u64,
+    waiter: Thread,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: Tagged> Reply<T> {
+    /// Sends `v` and wakes the caller; `Err` if its thread has exited.
+    pub(super) fn send(mut self, v: T) -> Result<(), ()> {
+        let r = match self.tx.take() {
+            Some(tx) => tx.send(T::tag(self.seq, Some(v))).map_err(drop),
+            None => Err(()),
+        };
+        self.waiter.unpark();
+        r
+    }
+
+    /// Sends nothing and wakes nobody: for a report no one asked for (the caller knows the
+    /// outcome from the connection's state when it needs it).
+    pub(super) fn drop_silently(mut self) {
+        self.tx = None;
+    }
+}
+
+impl<T: Tagged> Drop for Reply<T> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(T::tag(self.seq, None));
+            self.waiter.unpark();
+        }
+    }
+}
+
 /// A one-shot sender of a `T` that wakes the thread waiting on the other end ([`wake::Notify`]).
 pub(super) struct Notify<T> {
     inner: wake::Notify<Msg>,
@@ -139,9 +272,77 @@ impl<T: Carried> Notify<T> {
     pub(super) fn send(self, v: T) -> Result<(), ()> {
         self.inner.send(v.into_msg()).map_err(drop)
     }
+}
 
-    /// Drops the sender without waking the waiter: it sees the disconnect when it next polls.
-    pub(super) fn drop_silently(self) {
-        drop(self.inner.into_silent());
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn wrote_ok(r: Result<WriteResult, TryRecvError>) -> bool {
+        matches!(r, Ok(WriteResult::Ok))
+    }
+
+    #[test]
+    fn a_reply_reaches_its_round_trip_and_wakes_it() {
+        let replies = Replies::<WriteResult>::new();
+        let tx = replies.reply_to(1, std::thread::current());
+        let t = std::thread::spawn(move || tx.send(WriteResult::Ok).is_ok());
+        let got = replies.recv_until(1, Instant::now() + Duration::from_secs(10));
+        assert!(matches!(got, Some(WriteResult::Ok)));
+        assert!(t.join().unwrap());
+    }
+
+    #[test]
+    fn replies_to_earlier_round_trips_are_skipped() {
+        let replies = Replies::<WriteResult>::new();
+        let me = std::thread::current();
+        // Round trip 1's caller stopped waiting before its report came; round trip 2 waits.
+        let late = replies.reply_to(1, me.clone());
+        let current = replies.reply_to(2, me.clone());
+        assert!(late.send(WriteResult::BodySkipped).is_ok());
+        assert!(matches!(replies.try_recv(2), Err(TryRecvError::Empty)));
+        assert!(current.send(WriteResult::Ok).is_ok());
+        // A report for round trip 1 after round trip 2's is skipped too.
+        assert!(replies.reply_to(1, me).send(WriteResult::Ok).is_ok());
+        assert!(wrote_ok(replies.try_recv(2)));
+        assert!(matches!(replies.try_recv(3), Err(TryRecvError::Empty)));
+    }
+
+    #[test]
+    fn a_sender_dropped_unsent_is_a_disconnect_for_its_round_trip_only() {
+        let replies = Replies::<WriteResult>::new();
+        let me = std::thread::current();
+        drop(replies.reply_to(1, me.clone()));
+        let t = std::thread::spawn({
+            let tx = replies.reply_to(2, me.clone());
+            move || drop(tx)
+        });
+        t.join().unwrap();
+        assert!(matches!(
+            replies.try_recv(2),
+            Err(TryRecvError::Disconnected)
+        ));
+        assert!(replies
+            .recv_until(3, Instant::now() + Duration::from_millis(1))
+            .is_none());
+    }
+
+    #[test]
+    fn drop_silently_sends_nothing() {
+        let replies = Replies::<WriteResult>::new();
+        replies.reply_to(1, std::thread::current()).drop_silently();
+        assert!(matches!(replies.try_recv(1), Err(TryRecvError::Empty)));
+    }
+
+    #[test]
+    fn a_reply_to_a_thread_that_exited_fails() {
+        let tx = std::thread::spawn(|| {
+            let replies = Replies::<WriteResult>::new();
+            replies.reply_to(1, std::thread::current())
+        })
+        .join()
+        .unwrap();
+        assert!(tx.send(WriteResult::Ok).is_err());
     }
 }
