@@ -159,7 +159,8 @@ impl<T: Carried> Receiver<T> {
 }
 
 /// A calling thread's channel for replies of one kind: every round trip the thread makes
-/// receives its `T` here, tagged with the round trip's number (see the module's docs).
+/// receives its `T` here, tagged with the round trip's number (see the module's docs). The
+/// work is done on [`Msg`]s by code that is not generic, compiled once for both kinds.
 pub(super) struct Replies<T> {
     tx: crossbeam_channel::Sender<Msg>,
     rx: crossbeam_channel::Receiver<Msg>,
@@ -179,9 +180,12 @@ impl<T: Tagged> Replies<T> {
     /// The one-shot sender of round trip `seq`'s reply, which wakes `waiter`.
     pub(super) fn reply_to(&self, seq: u64, waiter: Thread) -> Reply<T> {
         Reply {
-            tx: Some(self.tx.clone()),
-            seq,
-            waiter,
+            raw: RawReply {
+                tx: Some(self.tx.clone()),
+                seq,
+                waiter,
+                unsent: |seq| T::tag(seq, None),
+            },
             _t: PhantomData,
         }
     }
@@ -189,65 +193,109 @@ impl<T: Tagged> Replies<T> {
     /// Takes round trip `seq`'s reply without waiting, skipping replies to earlier ones.
     /// `Disconnected` if its sender was dropped without replying.
     pub(super) fn try_recv(&self, seq: u64) -> Result<T, TryRecvError> {
-        loop {
-            match T::untag(self.rx.try_recv()?) {
-                Some((s, Some(v))) if s == seq => return Ok(v),
-                Some((s, None)) if s == seq => return Err(TryRecvError::Disconnected),
-                // A reply to an earlier round trip that came after its caller stopped waiting.
-                _ => {}
-            }
+        let m = try_recv_reply(&self.rx, seq)?;
+        match T::untag(m) {
+            Some((_, Some(v))) => Ok(v),
+            _ => Err(TryRecvError::Disconnected),
         }
     }
 
     /// Waits for round trip `seq`'s reply until `deadline`, parking; `None` at the deadline
     /// or if its sender was dropped without replying.
     pub(super) fn recv_until(&self, seq: u64, deadline: Instant) -> Option<T> {
-        loop {
-            match self.try_recv(seq) {
-                Ok(v) => return Some(v),
-                Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) => {}
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            wake::park_until(Some(deadline));
+        let m = recv_reply_until(&self.rx, seq, deadline)?;
+        T::untag(m).and_then(|(_, v)| v)
+    }
+}
+
+/// The round trip a reply is for, and whether it carries one (not a sender dropped unsent).
+fn reply_tag(m: &Msg) -> Option<(u64, bool)> {
+    match m {
+        Msg::Resp(seq, v) => Some((*seq, v.is_some())),
+        Msg::Wrote(seq, v) => Some((*seq, v.is_some())),
+        _ => None,
+    }
+}
+
+/// Takes round trip `seq`'s reply, skipping replies to earlier round trips that came after
+/// their callers stopped waiting; `Disconnected` for its sender dropped unsent.
+fn try_recv_reply(rx: &crossbeam_channel::Receiver<Msg>, seq: u64) -> Result<Msg, TryRecvError> {
+    loop {
+        let m = rx.try_recv()?;
+        match reply_tag(&m) {
+            Some((s, true)) if s == seq => return Ok(m),
+            Some((s, false)) if s == seq => return Err(TryRecvError::Disconnected),
+            _ => {}
         }
+    }
+}
+
+fn recv_reply_until(
+    rx: &crossbeam_channel::Receiver<Msg>,
+    seq: u64,
+    deadline: Instant,
+) -> Option<Msg> {
+    loop {
+        match try_recv_reply(rx, seq) {
+            Ok(m) => return Some(m),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        wake::park_until(Some(deadline));
     }
 }
 
 /// The one-shot sender of one round trip's reply of kind `T` (see [`Replies`]). Dropped
 /// unsent, it sends the round trip's tag with nothing and wakes the caller, which sees a
 /// disconnect.
-pub(super) struct Reply<T: Tagged> {
-    tx: Option<crossbeam_channel::Sender<Msg>>,
-    seq: u64,
-    waiter: Thread,
+pub(super) struct Reply<T> {
+    raw: RawReply,
     _t: PhantomData<fn(T)>,
 }
 
 impl<T: Tagged> Reply<T> {
     /// Sends `v` and wakes the caller; `Err` if its thread has exited.
-    pub(super) fn send(mut self, v: T) -> Result<(), ()> {
-        let r = match self.tx.take() {
-            Some(tx) => tx.send(T::tag(self.seq, Some(v))).map_err(drop),
-            None => Err(()),
-        };
-        self.waiter.unpark();
-        r
+    pub(super) fn send(self, v: T) -> Result<(), ()> {
+        let m = T::tag(self.raw.seq, Some(v));
+        self.raw.send(m)
     }
 
     /// Sends nothing and wakes nobody: for a report no one asked for (the caller knows the
     /// outcome from the connection's state when it needs it).
     pub(super) fn drop_silently(mut self) {
-        self.tx = None;
+        self.raw.tx = None;
     }
 }
 
-impl<T: Tagged> Drop for Reply<T> {
+/// [`Reply`]'s untyped core.
+struct RawReply {
+    tx: Option<crossbeam_channel::Sender<Msg>>,
+    seq: u64,
+    waiter: Thread,
+    /// What a drop unsent sends: the round trip's tag with nothing.
+    unsent: fn(u64) -> Msg,
+}
+
+impl RawReply {
+    fn send(mut self, m: Msg) -> Result<(), ()> {
+        let r = match self.tx.take() {
+            // `try_send`: an unbounded channel is never full, and the blocking `send` would be
+            // compiled for every flavour of channel (docs/PERFORMANCE.md, "Compile time").
+            Some(tx) => tx.try_send(m).map_err(drop),
+            None => Err(()),
+        };
+        self.waiter.unpark();
+        r
+    }
+}
+
+impl Drop for RawReply {
     fn drop(&mut self) {
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(T::tag(self.seq, None));
+            let _ = tx.try_send((self.unsent)(self.seq));
             self.waiter.unpark();
         }
     }
