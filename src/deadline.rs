@@ -108,6 +108,10 @@ pub(crate) fn write_all<S: Stream + ?Sized>(
     parts: &[&[u8]],
 ) -> io::Result<()> {
     write_parts(stream, slot, deadline, parts)?;
+    if !stream.has_write_buffer() {
+        // A plain socket took every byte: no flush, and no timeout check before one.
+        return Ok(());
+    }
     // Whatever the stream still holds (TLS records) goes out under the same deadline.
     loop {
         slot.arm(deadline, |t| stream.set_write_timeout(t))?;

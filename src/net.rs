@@ -68,6 +68,14 @@ pub trait Stream: Send + Sync + fmt::Debug + 'static {
         Ok(())
     }
 
+    /// Whether a write may leave bytes in the stream until [`flush`](Self::flush) (a TLS
+    /// stream's records). The default, `true`, makes nethttp call `flush` under the write's
+    /// deadline after every write; a plain socket says `false`, which spares that (and the
+    /// timeout check before it).
+    fn has_write_buffer(&self) -> bool {
+        true
+    }
+
     /// Shuts down one or both directions; a thread blocked in `read` returns.
     ///
     /// # Errors
@@ -93,6 +101,9 @@ impl<T: Stream + ?Sized> Stream for Arc<T> {
     }
     fn flush(&self) -> io::Result<()> {
         (**self).flush()
+    }
+    fn has_write_buffer(&self) -> bool {
+        (**self).has_write_buffer()
     }
     fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         (**self).set_read_timeout(d)
@@ -124,6 +135,9 @@ impl Stream for TcpStream {
     fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         TcpStream::set_write_timeout(self, d)
     }
+    fn has_write_buffer(&self) -> bool {
+        false
+    }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         TcpStream::shutdown(self, how)
     }
@@ -148,6 +162,9 @@ impl Stream for std::os::unix::net::UnixStream {
     }
     fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         std::os::unix::net::UnixStream::set_write_timeout(self, d)
+    }
+    fn has_write_buffer(&self) -> bool {
+        false
     }
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         std::os::unix::net::UnixStream::shutdown(self, how)

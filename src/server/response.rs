@@ -540,19 +540,20 @@ impl<'a> ConnWriter<'a> {
             // Drain an unread body before deciding keep-alive, so the head tells the truth.
             // A client still waiting for 100 Continue has sent no body: nothing to drain.
             let waiting = self.req.expect_continue && self.shared.continue_waiting(self.req.req_id);
-            // No drain when the connection closes anyway, or when more than the drain limit is
-            // known to be left (Go's rule): the client would wait on our reading for nothing.
-            let closing = self.req.client_close
-                || self.srv.closes_conns()
-                || has_connection_token(&self.headers, "close")
-                || self
-                    .shared
-                    .body_remaining(self.req.req_id)
-                    .is_some_and(|n| n > super::conn::MAX_DRAIN);
-            if !self.shared.body_done(self.req.req_id)
-                && (closing || waiting || !self.shared.drain_body(self.req.req_id))
-            {
-                self.close_after = true;
+            if !self.shared.body_done(self.req.req_id) {
+                // No drain when the connection closes anyway, or when more than the drain
+                // limit is known to be left (Go's rule): the client would wait on our reading
+                // for nothing.
+                let closing = self.req.client_close
+                    || self.srv.closes_conns()
+                    || has_connection_token(&self.headers, "close")
+                    || self
+                        .shared
+                        .body_remaining(self.req.req_id)
+                        .is_some_and(|n| n > super::conn::MAX_DRAIN);
+                if closing || waiting || !self.shared.drain_body(self.req.req_id) {
+                    self.close_after = true;
+                }
             }
             let _ = self.commit(true);
             if self.mode == Mode::Chunked && self.failed.is_none() {
