@@ -1115,6 +1115,49 @@ fn one_thread_alternates_transports_with_late_write_reports() {
     assert_no_leaks(&plain);
 }
 
+/// A request body the writer hands back after its caller has given up (the head write
+/// failed when a timeout shut the socket) is dropped at once, on the writer's thread: not kept
+/// in the calling thread's reply channel until its next round trip. A body can hold a pipe
+/// whose producer waits for it to close, or a file.
+#[test]
+fn body_handed_back_after_a_timeout_is_dropped_at_once() {
+    struct Flag(Arc<std::sync::atomic::AtomicBool>);
+    impl Read for Flag {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Ok(0)
+        }
+    }
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let _wd = Watchdog::new(
+        "body_handed_back_after_a_timeout_is_dropped_at_once",
+        BUDGET,
+    );
+    // Never accepts, so never reads: a large head fills the socket buffers and blocks.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let t = Transport::new();
+    let c = client_for(&t);
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut req =
+        request(Method::POST, &url).with_body(Body::from_reader(Flag(Arc::clone(&dropped))));
+    let big = HeaderValue::from_str(&"a".repeat(32 << 20)).unwrap();
+    req.headers.insert("x-big", big);
+    nethttp::client::RequestOptions::of_mut(&mut req).deadline =
+        Some(Instant::now() + Duration::from_millis(300));
+    let err = c.send(req).unwrap_err();
+    assert!(err.timeout_phase().is_some(), "{err}");
+    assert!(
+        wait_until(Duration::from_secs(10), || dropped.load(Ordering::SeqCst)),
+        "the request body is still alive after its round trip failed"
+    );
+    drop(c);
+    assert_no_leaks(&t);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timeouts, limits and broken responses
 

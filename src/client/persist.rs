@@ -18,12 +18,14 @@
 //! to the pool *before* the caller sees EOF, then tells the reader to go on.
 //!
 //! The writer thread (Go's `writeLoop`) writes each request's head and body, waiting for
-//! `100 Continue` when asked, and reports the result to the caller (always a failure, success
-//! only when the caller's response-header timer needs it).
+//! `100 Continue` when asked, and reports the result to the caller (always a failure or a
+//! skipped body, success only when the caller's response-header timer needs it).
 //!
 //! Both replies to the caller (the response from the reader, the writer's report: Go's `resc`
 //! and `writeErrCh`) go over the calling thread's own channels, tagged with the round trip's
-//! number (`CallerReplies`, `chan::Replies`), not over channels made per round trip.
+//! number (`CallerReplies`, `chan::Replies`), not over channels made per round trip. A reply
+//! is queued only while its caller waits for it (`chan::Gate`); after that its send fails, as
+//! a send to a dropped receiver did, and what it carried is dropped on the sending thread.
 //!
 //! Every wait here is a parking wait (`wake.rs`) with a deadline: the request's own, or one of
 //! the named constants below.
@@ -55,7 +57,7 @@ use crate::proto::Limits;
 use crate::Body;
 
 mod chan;
-use chan::{Notify, Receiver, Replies, Reply, Sender, TryRecvError};
+use chan::{Gate, Notify, Receiver, Replies, Reply, Sender, TryRecvError};
 
 /// How long a finished response waits for the writer to finish its request before the
 /// connection is given up instead of reused (Go's `maxWriteWaitBeforeConnReuse`).
@@ -682,6 +684,8 @@ pub(crate) fn round_trip(
     let replies = CallerReplies::get();
     let seq = replies.next_seq();
     let (resp_rx, done_rx) = (&replies.resp, &replies.wrote);
+    // Replies are queued for this round trip until it returns (see `chan::Gate`).
+    let _waiting = replies.gate.open(seq, resp_rx, done_rx);
     let resp_tx = resp_rx.reply_to(seq, me.clone());
     let done_tx = done_rx.reply_to(seq, me);
     // The reader tells the writer (and wakes it) whether to send the body.
@@ -775,9 +779,9 @@ pub(crate) fn round_trip(
                         body,
                     }));
                 }
-                // The writer dropped this request's sender without a report (it reports a
-                // failure always, and success when asked): count it as written; a dead
-                // connection fails the request through the reader.
+                // The writer's sender was dropped without a report: the writer thread ended
+                // without one (it reports a failure always, and success when asked). Go on
+                // waiting for the reader, which fails the request if the connection died.
                 Err(TryRecvError::Disconnected) => {
                     write_done = true;
                     head_deadline = deadline::after(t.cfg.response_header_timeout);
@@ -865,6 +869,8 @@ pub(crate) fn round_trip(
 struct CallerReplies {
     /// The number of the thread's last round trip, which tags its replies.
     seq: std::cell::Cell<u64>,
+    /// The round trip the thread waits for now.
+    gate: Gate,
     resp: Replies<RespResult>,
     wrote: Replies<WriteResult>,
 }
@@ -875,10 +881,12 @@ thread_local! {
 
 impl CallerReplies {
     fn new() -> CallerReplies {
+        let gate = Gate::default();
         CallerReplies {
             seq: std::cell::Cell::new(0),
-            resp: Replies::new(),
-            wrote: Replies::new(),
+            resp: Replies::new(gate.clone()),
+            wrote: Replies::new(gate.clone()),
+            gate,
         }
     }
 
@@ -890,8 +898,9 @@ impl CallerReplies {
             .unwrap_or_else(|_| std::rc::Rc::new(CallerReplies::new()))
     }
 
+    /// The next round trip's number: never 0, which the gate keeps for "none".
     fn next_seq(&self) -> u64 {
-        let seq = self.seq.get().wrapping_add(1);
+        let seq = self.seq.get().checked_add(1).unwrap_or(1);
         self.seq.set(seq);
         seq
     }
@@ -1134,6 +1143,8 @@ fn respond(
         }))
         .is_err()
     {
+        // The caller no longer waits (it timed out or was canceled, and closes the
+        // connection itself), or its thread has exited: nobody will read the body.
         pc.close(Error::new(ErrorKind::Canceled));
         return false;
     }

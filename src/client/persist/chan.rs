@@ -18,15 +18,20 @@
 //! round trip as Go's `resc` and `writeErrCh` are: a crossbeam channel is allocated with a
 //! 128-byte alignment, which glibc serves through `memalign`, and two of them per round trip
 //! were about a tenth of a pooled request's instructions (docs/PERFORMANCE.md). Each reply is
-//! tagged with its round trip's number on that thread, so one that comes after its caller
-//! stopped waiting (a writer's report after the response) is skipped by the next round trip,
-//! and a sender dropped without replying sends a tag with nothing, which the caller sees as
-//! the disconnect a channel of its own used to give. The channels are unbounded, so a reply
-//! never finds one full of replies nobody reads.
+//! tagged with its round trip's number on that thread, and a sender dropped without replying
+//! sends a tag with nothing, which the caller sees as the disconnect a channel of its own used
+//! to give. A reply is only queued while its round trip is the one the thread waits for (a
+//! [`Gate`]): one that comes after its caller stopped waiting (a writer's report after the
+//! response or a timeout, with the request body it hands back) fails to send and is dropped
+//! on the sending thread at once, as a send to a dropped receiver was, rather than kept in the
+//! thread's channel. The channels are unbounded, so a reply never finds one full.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Instant;
+
+use parking_lot::Mutex;
 
 pub(super) use crossbeam_channel::{RecvError, TryRecvError};
 
@@ -164,15 +169,58 @@ impl<T: Carried> Receiver<T> {
 pub(super) struct Replies<T> {
     tx: crossbeam_channel::Sender<Msg>,
     rx: crossbeam_channel::Receiver<Msg>,
+    gate: Gate,
     _t: PhantomData<fn() -> T>,
 }
 
+/// The number of the round trip a calling thread waits for now (0: none), shared by its
+/// [`Replies`] and every [`Reply`] to them. A reply is queued under its lock, and only for
+/// that round trip; the caller closes it on its way out of the round trip ([`Waiting`]), so
+/// nothing is queued for a round trip after it has ended.
+#[derive(Clone, Default)]
+pub(super) struct Gate(Arc<Mutex<u64>>);
+
+/// A calling thread's wait for round trip `seq`: opened by [`Gate::open`], closed when dropped,
+/// which also drops whatever was queued and not taken (a report no one asked for).
+pub(super) struct Waiting<'a> {
+    gate: &'a Gate,
+    rxs: [&'a crossbeam_channel::Receiver<Msg>; 2],
+}
+
+impl Gate {
+    /// Opens the gate for round trip `seq` on these replies' channels until the returned
+    /// guard drops.
+    pub(super) fn open<'a, A, B>(
+        &'a self,
+        seq: u64,
+        a: &'a Replies<A>,
+        b: &'a Replies<B>,
+    ) -> Waiting<'a> {
+        *self.0.lock() = seq;
+        Waiting {
+            gate: self,
+            rxs: [&a.rx, &b.rx],
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        *self.gate.0.lock() = 0;
+        // Anything queued before the gate closed: dropped here, outside the lock.
+        for rx in self.rxs {
+            while rx.try_recv().is_ok() {}
+        }
+    }
+}
+
 impl<T: Tagged> Replies<T> {
-    pub(super) fn new() -> Replies<T> {
+    pub(super) fn new(gate: Gate) -> Replies<T> {
         let (tx, rx) = crossbeam_channel::unbounded();
         Replies {
             tx,
             rx,
+            gate,
             _t: PhantomData,
         }
     }
@@ -182,6 +230,7 @@ impl<T: Tagged> Replies<T> {
         Reply {
             raw: RawReply {
                 tx: Some(self.tx.clone()),
+                gate: self.gate.clone(),
                 seq,
                 waiter,
                 unsent: |seq| T::tag(seq, None),
@@ -257,7 +306,8 @@ pub(super) struct Reply<T> {
 }
 
 impl<T: Tagged> Reply<T> {
-    /// Sends `v` and wakes the caller; `Err` if its thread has exited.
+    /// Sends `v` and wakes the caller; `Err`, dropping `v` on this thread, if the caller no
+    /// longer waits for this round trip (it returned, or its thread has exited).
     pub(super) fn send(self, v: T) -> Result<(), ()> {
         let m = T::tag(self.raw.seq, Some(v));
         self.raw.send(m)
@@ -273,6 +323,7 @@ impl<T: Tagged> Reply<T> {
 /// [`Reply`]'s untyped core.
 struct RawReply {
     tx: Option<crossbeam_channel::Sender<Msg>>,
+    gate: Gate,
     seq: u64,
     waiter: Thread,
     /// What a drop unsent sends: the round trip's tag with nothing.
@@ -281,22 +332,43 @@ struct RawReply {
 
 impl RawReply {
     fn send(mut self, m: Msg) -> Result<(), ()> {
-        let r = match self.tx.take() {
-            // `try_send`: an unbounded channel is never full, and the blocking `send` would be
-            // compiled for every flavour of channel (docs/PERFORMANCE.md, "Compile time").
-            Some(tx) => tx.try_send(m).map_err(drop),
+        match self.tx.take() {
+            Some(tx) => self.queue(&tx, m),
             None => Err(()),
+        }
+    }
+
+    /// Queues `m` if the caller still waits for this round trip, and wakes it. Otherwise `m`
+    /// is dropped here, after the gate's lock is let go (it may hold a request body).
+    fn queue(&self, tx: &crossbeam_channel::Sender<Msg>, m: Msg) -> Result<(), ()> {
+        let refused = {
+            let waiting = self.gate.0.lock();
+            if *waiting == self.seq {
+                // `try_send`: an unbounded channel is never full (a send fails only when the
+                // thread has exited), and the blocking `send` would be compiled for every
+                // flavour of channel (docs/PERFORMANCE.md, "Compile time").
+                tx.try_send(m).err().map(|e| e.into_inner())
+            } else {
+                Some(m)
+            }
         };
-        self.waiter.unpark();
-        r
+        match refused {
+            None => {
+                self.waiter.unpark();
+                Ok(())
+            }
+            Some(m) => {
+                drop(m);
+                Err(())
+            }
+        }
     }
 }
 
 impl Drop for RawReply {
     fn drop(&mut self) {
         if let Some(tx) = self.tx.take() {
-            let _ = tx.try_send((self.unsent)(self.seq));
-            self.waiter.unpark();
+            let _ = self.queue(&tx, (self.unsent)(self.seq));
         }
     }
 }
@@ -325,72 +397,134 @@ impl<T: Carried> Notify<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
+
+    fn replies() -> (Gate, Replies<WriteResult>, Replies<RespResult>) {
+        let gate = Gate::default();
+        (gate.clone(), Replies::new(gate.clone()), Replies::new(gate))
+    }
 
     fn wrote_ok(r: Result<WriteResult, TryRecvError>) -> bool {
         matches!(r, Ok(WriteResult::Ok))
     }
 
+    /// A report that hands back a request body which says when it is dropped.
+    fn failed_with_body(dropped: &Arc<AtomicBool>) -> WriteResult {
+        struct Flag(Arc<AtomicBool>);
+        impl std::io::Read for Flag {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Ok(0)
+            }
+        }
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        WriteResult::Failed {
+            err: crate::Error::new(crate::ErrorKind::Canceled),
+            nothing_written: true,
+            body: Some(crate::Body::from_reader(Flag(Arc::clone(dropped)))),
+            body_err: false,
+        }
+    }
+
     #[test]
     fn a_reply_reaches_its_round_trip_and_wakes_it() {
-        let replies = Replies::<WriteResult>::new();
-        let tx = replies.reply_to(1, std::thread::current());
+        let (gate, wrote, resp) = replies();
+        let _waiting = gate.open(1, &wrote, &resp);
+        let tx = wrote.reply_to(1, std::thread::current());
         let t = std::thread::spawn(move || tx.send(WriteResult::Ok).is_ok());
-        let got = replies.recv_until(1, Instant::now() + Duration::from_secs(10));
+        let got = wrote.recv_until(1, Instant::now() + Duration::from_secs(10));
         assert!(matches!(got, Some(WriteResult::Ok)));
         assert!(t.join().unwrap());
     }
 
     #[test]
-    fn replies_to_earlier_round_trips_are_skipped() {
-        let replies = Replies::<WriteResult>::new();
+    fn a_reply_after_its_caller_stopped_waiting_fails_and_drops_its_body_at_once() {
+        let (gate, wrote, resp) = replies();
         let me = std::thread::current();
-        // Round trip 1's caller stopped waiting before its report came; round trip 2 waits.
-        let late = replies.reply_to(1, me.clone());
-        let current = replies.reply_to(2, me.clone());
-        assert!(late.send(WriteResult::BodySkipped).is_ok());
-        assert!(matches!(replies.try_recv(2), Err(TryRecvError::Empty)));
-        assert!(current.send(WriteResult::Ok).is_ok());
-        // A report for round trip 1 after round trip 2's is skipped too.
-        assert!(replies.reply_to(1, me).send(WriteResult::Ok).is_ok());
-        assert!(wrote_ok(replies.try_recv(2)));
-        assert!(matches!(replies.try_recv(3), Err(TryRecvError::Empty)));
+        let waiting = gate.open(1, &wrote, &resp);
+        let late = wrote.reply_to(1, me.clone());
+        drop(waiting);
+        let dropped = Arc::new(AtomicBool::new(false));
+        assert!(late.send(failed_with_body(&dropped)).is_err());
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the body must go with the refused reply"
+        );
+        // Nor is it there for the next round trip.
+        let _waiting = gate.open(2, &wrote, &resp);
+        assert!(matches!(wrote.try_recv(2), Err(TryRecvError::Empty)));
+        assert!(matches!(wrote.try_recv(1), Err(TryRecvError::Empty)));
+    }
+
+    #[test]
+    fn what_a_round_trip_left_unread_is_dropped_when_it_ends() {
+        let (gate, wrote, resp) = replies();
+        let waiting = gate.open(1, &wrote, &resp);
+        let dropped = Arc::new(AtomicBool::new(false));
+        let tx = wrote.reply_to(1, std::thread::current());
+        assert!(tx.send(failed_with_body(&dropped)).is_ok());
+        assert!(!dropped.load(Ordering::SeqCst));
+        drop(waiting);
+        assert!(dropped.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn replies_to_other_round_trips_are_skipped() {
+        let (gate, wrote, resp) = replies();
+        let me = std::thread::current();
+        // A reply to round trip 1 queued while it was awaited, then round trip 2 awaited
+        // without the first wait having ended (the gate allows one number at a time).
+        let _first = gate.open(1, &wrote, &resp);
+        assert!(wrote
+            .reply_to(1, me.clone())
+            .send(WriteResult::BodySkipped)
+            .is_ok());
+        let _second = gate.open(2, &wrote, &resp);
+        assert!(matches!(wrote.try_recv(2), Err(TryRecvError::Empty)));
+        assert!(wrote.reply_to(2, me.clone()).send(WriteResult::Ok).is_ok());
+        assert!(wrote.reply_to(1, me).send(WriteResult::Ok).is_err());
+        assert!(wrote_ok(wrote.try_recv(2)));
     }
 
     #[test]
     fn a_sender_dropped_unsent_is_a_disconnect_for_its_round_trip_only() {
-        let replies = Replies::<WriteResult>::new();
+        let (gate, wrote, resp) = replies();
         let me = std::thread::current();
-        drop(replies.reply_to(1, me.clone()));
+        let _waiting = gate.open(2, &wrote, &resp);
+        drop(wrote.reply_to(1, me.clone()));
         let t = std::thread::spawn({
-            let tx = replies.reply_to(2, me.clone());
+            let tx = wrote.reply_to(2, me.clone());
             move || drop(tx)
         });
         t.join().unwrap();
-        assert!(matches!(
-            replies.try_recv(2),
-            Err(TryRecvError::Disconnected)
-        ));
-        assert!(replies
+        assert!(matches!(wrote.try_recv(2), Err(TryRecvError::Disconnected)));
+        assert!(wrote
             .recv_until(3, Instant::now() + Duration::from_millis(1))
             .is_none());
     }
 
     #[test]
     fn drop_silently_sends_nothing() {
-        let replies = Replies::<WriteResult>::new();
-        replies.reply_to(1, std::thread::current()).drop_silently();
-        assert!(matches!(replies.try_recv(1), Err(TryRecvError::Empty)));
+        let (gate, wrote, resp) = replies();
+        let _waiting = gate.open(1, &wrote, &resp);
+        wrote.reply_to(1, std::thread::current()).drop_silently();
+        assert!(matches!(wrote.try_recv(1), Err(TryRecvError::Empty)));
     }
 
     #[test]
     fn a_reply_to_a_thread_that_exited_fails() {
-        let tx = std::thread::spawn(|| {
-            let replies = Replies::<WriteResult>::new();
-            replies.reply_to(1, std::thread::current())
+        let (tx, gate) = std::thread::spawn(|| {
+            let (gate, wrote, _resp) = replies();
+            *gate.0.lock() = 1;
+            (wrote.reply_to(1, std::thread::current()), gate)
         })
         .join()
         .unwrap();
+        assert_eq!(*gate.0.lock(), 1);
         assert!(tx.send(WriteResult::Ok).is_err());
     }
 }
