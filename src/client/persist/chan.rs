@@ -24,7 +24,9 @@
 //! [`Gate`]): one that comes after its caller stopped waiting (a writer's report after the
 //! response or a timeout, with the request body it hands back) fails to send and is dropped
 //! on the sending thread at once, as a send to a dropped receiver was, rather than kept in the
-//! thread's channel. The channels are unbounded, so a reply never finds one full.
+//! thread's channel. So a channel holds at most the one reply of the round trip under way
+//! (each [`Reply`] sends once, the gate admits one round trip at a time, and the end of a
+//! round trip takes what it left): one slot is enough, and a reply never finds it full.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -216,7 +218,9 @@ impl Drop for Waiting<'_> {
 
 impl<T: Tagged> Replies<T> {
     pub(super) fn new(gate: Gate) -> Replies<T> {
-        let (tx, rx) = crossbeam_channel::unbounded();
+        // One slot (see the module's docs): allocated once per thread, and reused by every
+        // round trip, so the slot stays in the cache.
+        let (tx, rx) = crossbeam_channel::bounded(1);
         Replies {
             tx,
             rx,
@@ -344,9 +348,10 @@ impl RawReply {
         let refused = {
             let waiting = self.gate.0.lock();
             if *waiting == self.seq {
-                // `try_send`: an unbounded channel is never full (a send fails only when the
-                // thread has exited), and the blocking `send` would be compiled for every
-                // flavour of channel (docs/PERFORMANCE.md, "Compile time").
+                // Never full: the slot is this round trip's alone (see the module's docs), so
+                // a send fails only when the thread has exited. (`try_send` and not the
+                // blocking `send`, which would be compiled for every flavour of channel:
+                // docs/PERFORMANCE.md, "Compile time".)
                 tx.try_send(m).err().map(|e| e.into_inner())
             } else {
                 Some(m)
@@ -470,6 +475,32 @@ mod tests {
         assert!(!dropped.load(Ordering::SeqCst));
         drop(waiting);
         assert!(dropped.load(Ordering::SeqCst));
+    }
+
+    /// One slot per kind is enough: the end of a round trip takes what it left unread (a
+    /// write report after the response), so the next round trip's reply always has room.
+    #[test]
+    fn every_round_trip_finds_the_slot_free() {
+        let (gate, wrote, resp) = replies();
+        let me = std::thread::current();
+        for seq in 1..=100 {
+            let _waiting = gate.open(seq, &resp, &wrote);
+            let head = Err(Box::new(super::super::RtError::new(crate::Error::new(
+                crate::ErrorKind::Canceled,
+            ))));
+            assert!(resp.reply_to(seq, me.clone()).send(head).is_ok(), "{seq}");
+            assert!(
+                wrote
+                    .reply_to(seq, me.clone())
+                    .send(WriteResult::Ok)
+                    .is_ok(),
+                "{seq}"
+            );
+            assert!(resp.try_recv(seq).is_ok(), "{seq}");
+            if seq % 2 == 0 {
+                assert!(wrote_ok(wrote.try_recv(seq)), "{seq}");
+            }
+        }
     }
 
     #[test]
