@@ -69,20 +69,21 @@ pub(crate) fn escape_lenient(url: &str) -> Result<Cow<'_, str>, UriError> {
 }
 
 fn escape(url: &str, strict: bool) -> Result<Cow<'_, str>, UriError> {
-    if url.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    let bytes = url.as_bytes();
+    if bytes.iter().any(|&b| CLASS[usize::from(b)] & CONTROL != 0) {
         return Err(UriError::ControlCharacter);
     }
-    let url = url.split_once('#').map_or(url, |(u, _)| u);
+    // Byte scans for the ASCII delimiters (a `char` pattern decodes UTF-8 as it goes).
+    let url = match bytes.iter().position(|&b| b == b'#') {
+        Some(i) => &url[..i],
+        None => url,
+    };
     let start = target_start(url);
-    let (path, query) = match url[start..].split_once('?') {
-        Some((p, q)) => (p, Some(q)),
+    let (path, query) = match url.as_bytes()[start..].iter().position(|&b| b == b'?') {
+        Some(i) => (&url[start..start + i], Some(&url[start + i + 1..])),
         None => (&url[start..], None),
     };
-    let clean = |s: &str, query: bool| {
-        let b = s.as_bytes();
-        (0..b.len()).all(|i| allowed(b[i], query) && (b[i] != b'%' || is_escape(b, i)))
-    };
-    if clean(path, false) && query.is_none_or(|q| clean(q, true)) {
+    if clean(path.as_bytes(), PATH) && query.is_none_or(|q| clean(q.as_bytes(), QUERY)) {
         return Ok(Cow::Borrowed(url));
     }
     let mut out = String::with_capacity(url.len() + 16);
@@ -163,7 +164,67 @@ fn target_start(url: &str) -> usize {
         _ if url.starts_with("//") => 2,
         _ => return 0,
     };
-    auth + url[auth..].find(['/', '?']).unwrap_or(url.len() - auth)
+    auth + url.as_bytes()[auth..]
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(url.len() - auth)
+}
+
+/// Byte classes for [`escape`]'s scans, one table lookup a byte: a control byte (refused),
+/// and the bytes that go on the wire as they are in a path and in a query ([`allowed`]).
+const CONTROL: u8 = 1;
+const PATH: u8 = 2;
+const QUERY: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let path = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'%'
+                    | b'['
+                    | b']'
+            );
+        if c < 0x20 || c == 0x7f {
+            t[i] |= CONTROL;
+        }
+        if path {
+            t[i] |= PATH | QUERY;
+        }
+        if c == b'?' {
+            t[i] |= QUERY;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// True if `s` needs no escaping where `class` says which bytes may stand as they are: each
+/// byte allowed, and each `%` the start of an escape.
+fn clean(s: &[u8], class: u8) -> bool {
+    s.iter()
+        .enumerate()
+        .all(|(i, &b)| CLASS[usize::from(b)] & class != 0 && (b != b'%' || is_escape(s, i)))
 }
 
 fn push_escaped(out: &mut String, s: &str, query: bool, strict: bool) -> Result<(), UriError> {
@@ -204,6 +265,17 @@ fn allowed(c: u8, query: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-class table says what `allowed` and the control-byte rule say, for every byte.
+    #[test]
+    fn byte_classes_agree_with_the_rules() {
+        for b in 0..=255u8 {
+            let class = CLASS[usize::from(b)];
+            assert_eq!(class & CONTROL != 0, b < 0x20 || b == 0x7f, "{b:#04x}");
+            assert_eq!(class & PATH != 0, allowed(b, false), "{b:#04x}");
+            assert_eq!(class & QUERY != 0, allowed(b, true), "{b:#04x}");
+        }
+    }
 
     /// The scan gives what `Uri::port_u16` gives, for every shape of authority.
     #[test]
