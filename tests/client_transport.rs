@@ -1158,6 +1158,40 @@ fn body_handed_back_after_a_timeout_is_dropped_at_once() {
     assert_no_leaks(&t);
 }
 
+/// A request body whose reader panics (on the connection's writer thread) fails the request
+/// with an error: the connection closes, so neither the caller (with no deadline) nor the
+/// server waits for a body that will never come, and no thread or connection is left.
+#[test]
+fn a_body_reader_that_panics_fails_the_request() {
+    struct Panics;
+    impl Read for Panics {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            panic!("a request body's reader panicked (on purpose)");
+        }
+    }
+    let _wd = Watchdog::new("a_body_reader_that_panics_fails_the_request", BUDGET);
+    // Waits for the body as long as the connection is open (no timeout of its own).
+    let closed = Signal::new();
+    let cl = closed.clone();
+    let waits = RawServer::start(move |mut c, _| {
+        if c.read_head().is_some() && c.read_to_close().1 {
+            cl.fire();
+        }
+    });
+    let srv = TestServer::start(routes);
+    let t = Transport::new();
+    let c = client_for(&t);
+    let req = request(Method::POST, &waits.url("/")).with_body(Body::from_reader(Panics));
+    assert!(c.send(req).is_err());
+    closed.expect("the client to close the connection whose writer panicked");
+    // The pool goes on working.
+    let mut resp = c.send(request(Method::GET, &srv.url("/text"))).unwrap();
+    assert_eq!(text(&mut resp), "hello");
+    drop(resp);
+    drop(c);
+    assert_no_leaks(&t);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timeouts, limits and broken responses
 

@@ -344,8 +344,12 @@ impl PersistConn {
         // its first park. (No one sends to the reader's `bodych` before a response exists.)
         let w = Arc::clone(&pc);
         let writer = spawn_counted(t, "nethttp-write", move || {
+            let _exit = ThreadExit {
+                pc: &w,
+                writer: Some(&writerx),
+                reader: None,
+            };
             write_loop(&w, &writerx, write_buffer_size);
-            w.writer_exit(&writerx);
         });
         match writer {
             Ok(h) => pc.state.lock().writer = Some(h),
@@ -357,8 +361,12 @@ impl PersistConn {
         }
         let r = Arc::clone(&pc);
         let reader = spawn_counted(t, "nethttp-read", move || {
+            let _exit = ThreadExit {
+                pc: &r,
+                writer: None,
+                reader: Some(&reqrx),
+            };
             read_loop(&r, &reqrx, &bodyrx, limits, idle_timeout);
-            r.reader_exit(&reqrx);
         });
         match reader {
             Ok(h) => pc.state.lock().reader = Some(h),
@@ -595,14 +603,21 @@ fn spawn_counted(
     name: &str,
     f: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<Thread> {
+    /// Counts the thread out when it ends, by a panic too.
+    struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
     let threads = Arc::clone(&t.threads);
     threads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let counted = Arc::clone(&threads);
+    let counted = Counted(Arc::clone(&threads));
     let r = spawn_thread(
         name,
         Box::new(move || {
+            let _counted = counted;
             f();
-            counted.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         }),
     );
     match r {
@@ -871,6 +886,8 @@ struct CallerReplies {
     seq: std::cell::Cell<u64>,
     /// The round trip the thread waits for now.
     gate: Gate,
+    /// Held by a round trip ([`RepliesLease`]).
+    busy: std::cell::Cell<bool>,
     resp: Replies<RespResult>,
     wrote: Replies<WriteResult>,
 }
@@ -884,18 +901,25 @@ impl CallerReplies {
         let gate = Gate::default();
         CallerReplies {
             seq: std::cell::Cell::new(0),
+            busy: std::cell::Cell::new(false),
             resp: Replies::new(gate.clone()),
             wrote: Replies::new(gate.clone()),
             gate,
         }
     }
 
-    /// This thread's channels; new ones for a round trip made while its thread-locals are
-    /// being destroyed (from another thread-local's destructor).
-    fn get() -> std::rc::Rc<CallerReplies> {
-        CALLER_REPLIES
+    /// This thread's channels, held for one round trip. New ones for a round trip made while
+    /// the thread's are held (started from user code an outer round trip runs on this thread:
+    /// a stream's `shutdown`, a body's `drop`) or while its thread-locals are being destroyed
+    /// (from another thread-local's destructor).
+    fn get() -> RepliesLease {
+        let replies = CALLER_REPLIES
             .try_with(std::rc::Rc::clone)
-            .unwrap_or_else(|_| std::rc::Rc::new(CallerReplies::new()))
+            .ok()
+            .filter(|r| !r.busy.get())
+            .unwrap_or_else(|| std::rc::Rc::new(CallerReplies::new()));
+        replies.busy.set(true);
+        RepliesLease(replies)
     }
 
     /// The next round trip's number: never 0, which the gate keeps for "none".
@@ -903,6 +927,46 @@ impl CallerReplies {
         let seq = self.seq.get().checked_add(1).unwrap_or(1);
         self.seq.set(seq);
         seq
+    }
+}
+
+/// The end of a connection thread's life, run when its loop returns or unwinds: a request
+/// body's reader or a trace hook that panics on the writer or the reader thread first closes
+/// the connection (so no caller waits for a thread that is gone, and the server's side of
+/// the exchange ends), then the thread says it is gone, as a normal exit does.
+struct ThreadExit<'a> {
+    pc: &'a Arc<PersistConn>,
+    writer: Option<&'a Receiver<WriteMsg>>,
+    reader: Option<&'a Receiver<RequestAndChan>>,
+}
+
+impl Drop for ThreadExit<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.pc.close(Error::new(ErrorKind::Io));
+        }
+        if let Some(rx) = self.writer {
+            self.pc.writer_exit(rx);
+        }
+        if let Some(rx) = self.reader {
+            self.pc.reader_exit(rx);
+        }
+    }
+}
+
+/// A round trip's hold on its thread's [`CallerReplies`], given back when dropped.
+struct RepliesLease(std::rc::Rc<CallerReplies>);
+
+impl std::ops::Deref for RepliesLease {
+    type Target = CallerReplies;
+    fn deref(&self) -> &CallerReplies {
+        &self.0
+    }
+}
+
+impl Drop for RepliesLease {
+    fn drop(&mut self) {
+        self.0.busy.set(false);
     }
 }
 
@@ -1510,5 +1574,39 @@ pub(crate) fn write_body(
             chunked::encode_last(trailers.as_ref().filter(|t| !t.is_empty()), &mut line);
             deadline::write_all(stream, slot, deadline, &[&line]).map_err(fail)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A round trip started while the thread's reply channels are held (from user code an
+    /// outer round trip runs) gets channels of its own, so neither closes the other's gate;
+    /// once given back, the thread's own are used again.
+    #[test]
+    fn a_nested_round_trip_takes_channels_of_its_own() {
+        let outer = CallerReplies::get();
+        let inner = CallerReplies::get();
+        assert!(!std::rc::Rc::ptr_eq(&outer.0, &inner.0));
+        let outer_seq = outer.next_seq();
+        let _outer_waiting = outer.gate.open(outer_seq, &outer.resp, &outer.wrote);
+        {
+            let seq = inner.next_seq();
+            let _inner_waiting = inner.gate.open(seq, &inner.resp, &inner.wrote);
+        }
+        // The outer round trip still receives its reply.
+        let tx = outer.wrote.reply_to(outer_seq, std::thread::current());
+        assert!(tx.send(WriteResult::Ok).is_ok());
+        assert!(matches!(
+            outer.wrote.try_recv(outer_seq),
+            Ok(WriteResult::Ok)
+        ));
+        drop(inner);
+        let first = std::rc::Rc::clone(&outer.0);
+        drop(_outer_waiting);
+        drop(outer);
+        let again = CallerReplies::get();
+        assert!(std::rc::Rc::ptr_eq(&first, &again.0));
     }
 }
