@@ -98,12 +98,12 @@ impl Default for Limits {
 }
 
 /// RFC 3986 §2.3 `unreserved`: letters, digits, `-`, `.`, `_`, `~`.
-pub(crate) fn is_unreserved(b: u8) -> bool {
+pub(crate) const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
 /// RFC 3986 §2.2 `sub-delims`: `!` `$` `&` `'` `(` `)` `*` `+` `,` `;` `=`.
-pub(crate) fn is_sub_delim(b: u8) -> bool {
+pub(crate) const fn is_sub_delim(b: u8) -> bool {
     matches!(
         b,
         b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='

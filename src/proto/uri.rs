@@ -181,37 +181,13 @@ static CLASS: [u8; 256] = {
     let mut i = 0;
     while i < 256 {
         let c = i as u8;
-        let path = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'/'
-                    | b'%'
-                    | b'['
-                    | b']'
-            );
         if c < 0x20 || c == 0x7f {
             t[i] |= CONTROL;
         }
-        if path {
-            t[i] |= PATH | QUERY;
+        if allowed(c, false) {
+            t[i] |= PATH;
         }
-        if c == b'?' {
+        if allowed(c, true) {
             t[i] |= QUERY;
         }
         i += 1;
@@ -255,7 +231,7 @@ fn is_escape(b: &[u8], i: usize) -> bool {
 
 /// The bytes that go on the wire as they are: RFC 3986 §3.3 `pchar` and `/` (and `?` in a
 /// query), `%` (checked separately), and `[` `]`, which Go leaves unescaped in a path.
-fn allowed(c: u8, query: bool) -> bool {
+const fn allowed(c: u8, query: bool) -> bool {
     super::is_unreserved(c)
         || super::is_sub_delim(c)
         || matches!(c, b':' | b'@' | b'/' | b'%' | b'[' | b']')

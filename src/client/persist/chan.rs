@@ -277,8 +277,9 @@ fn reply_tag(m: &Msg) -> Option<(u64, bool)> {
     }
 }
 
-/// Takes round trip `seq`'s reply, skipping replies to earlier round trips that came after
-/// their callers stopped waiting; `Disconnected` for its sender dropped unsent.
+/// Takes round trip `seq`'s reply, skipping any reply to another round trip (the gate
+/// keeps them out; the numbers are checked all the same); `Disconnected` for its sender
+/// dropped unsent.
 fn try_recv_reply(rx: &crossbeam_channel::Receiver<Msg>, seq: u64) -> Result<Msg, TryRecvError> {
     loop {
         let m = rx.try_recv()?;
