@@ -5,13 +5,15 @@
 //! client), by RFC 6265. Names and values that RFC 6265 does not allow are dropped, as Go
 //! drops them.
 //!
-//! Available with feature `client` or `server` (both on by default); [`set_cookie`] needs
-//! `server`. The client's cookie jar is `client::CookieJar` (feature `cookies` for the
+//! Available with feature `client` or `server` (both on by default); [`set_cookie`] and
+//! [`Cookie::to_set_cookie`] need `server`. The client's cookie jar is `client::CookieJar` (feature `cookies` for the
 //! built-in one).
 
+#[cfg(feature = "server")]
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "server")]
 use http::HeaderValue;
 
 use crate::proto::date;
@@ -87,7 +89,8 @@ impl Cookie {
     }
 
     /// The `Set-Cookie` line for this cookie, as Go's `Cookie.String`; `None` if the name is
-    /// not a valid cookie name (then no cookie is sent).
+    /// not a valid cookie name (then no cookie is sent). Feature `server`.
+    #[cfg(feature = "server")]
     pub fn to_set_cookie(&self) -> Option<String> {
         if !valid_name(&self.name) {
             return None;
@@ -148,6 +151,7 @@ impl Cookie {
     /// The cookies of `Cookie` header values, as Go's `readCookies`: `name=value` pairs
     /// separated by `;`, a quoted value unquoted; pairs with an invalid name or value are
     /// dropped. With `only`, just the cookies of that name.
+    #[cfg(feature = "server")]
     pub(crate) fn parse_request<'a>(
         fields: impl Iterator<Item = &'a HeaderValue>,
         only: Option<&str>,
@@ -289,6 +293,7 @@ fn parse_cookie_date(s: &str) -> Option<SystemTime> {
 
 /// Whole seconds from the Unix epoch to `t`, rounded down (negative before the epoch), as
 /// Go's `Time.Unix`; saturated at the ends of `i64`.
+#[cfg(feature = "server")]
 fn unix_secs(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
@@ -353,6 +358,7 @@ fn sanitize(s: &str, keep: impl Fn(u8) -> bool) -> String {
 
 /// A domain name (labels of letters, digits and `-`, not starting or ending with `-`) or an IP
 /// address.
+#[cfg(feature = "server")]
 fn valid_domain(d: &str) -> bool {
     if d.parse::<std::net::IpAddr>().is_ok() {
         return true;
@@ -374,10 +380,12 @@ fn valid_domain(d: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "server")]
     fn line(c: Cookie) -> Option<String> {
         c.to_set_cookie()
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn set_cookie_lines() {
         let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -637,6 +645,7 @@ mod tests {
         assert_eq!(Cookie::new("a b", "1").to_request_pair(), None);
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn request_cookies() {
         let fields = [

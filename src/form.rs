@@ -127,6 +127,7 @@ impl Form {
 
     /// Appends the values of `other` after this form's own, name by name: Go's `r.Form`,
     /// where the body's values of a name come before the query's.
+    #[cfg(feature = "server")]
     pub(crate) fn merged(body: &Form, query: &Form) -> Form {
         let mut out = Form::new();
         let names = {
@@ -289,6 +290,7 @@ mod tests {
         assert_eq!(f.iter().collect::<Vec<_>>(), [("a", "1"), ("d", "4")]);
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn merged_puts_body_values_first() {
         let body = Form::parse("b=1&a=2").unwrap();

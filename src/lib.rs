@@ -72,10 +72,11 @@
 //! | feature | default | what it adds | dependencies it pulls |
 //! |---|---|---|---|
 //! | (none) | | the wire core ([`proto`], but for `proto::multipart`), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
-//! | `client` | yes | [`client`]: `Client`, `Transport`, `ClientConn`, proxies, tracing; [`net`]'s dialers; [`cookie`] | `socket2` |
-//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`]; [`net::listen`] and `ListenConfig`; turns on `multipart` | `socket2` (with its `all` feature, for `SO_REUSEPORT`); `nix` on Linux (`sendfile`) |
+//! | `client` | yes | [`client`]: `Client`, `Transport`, proxies, tracing; [`net`]'s dialers; [`cookie`] | `socket2` |
+//! | `clientconn` | yes | `client::ClientConn`: one connection you dialled, no pool, `hijack` (implies `client`) | — |
+//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`] (with `Cookie::to_set_cookie`); [`Request`]'s handler side (`parse_form`, `form_value`, `path_value`, `cookies`, `basic_auth`, `remote_addr`); [`net::listen`] and `ListenConfig`; turns on `multipart` | `socket2` (with its `all` feature, for `SO_REUSEPORT`); `nix` on Linux (`sendfile`) |
 //! | `socks` | yes | `socks5://` and `socks5h://` proxies in the client (implies `client`) | — |
-//! | `multipart` | yes | [`multipart`] and `proto::multipart`: `multipart::Writer` (`RequestBuilder::multipart`), `Request::multipart_reader`, `parse_multipart_form`, `form_file` (Go's `mime/multipart`; on with `server`, since `form_value` parses multipart forms as Go's `FormValue` does) | — |
+//! | `multipart` | yes | [`multipart`] and `proto::multipart`: `multipart::Writer` (`RequestBuilder::multipart`); with `server`, `Request::multipart_reader`, `parse_multipart_form`, `form_file` (Go's `mime/multipart`; on with `server`, since `form_value` parses multipart forms as Go's `FormValue` does) | — |
 //! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
 //! | `tls` | yes | `https://` in the client, `serve_tls` in the server ([`tls`]; with `client` or `server`) | `rustls` (ring), `webpki-roots` |
 //! | `gzip` | yes | transparent gzip and deflate response bodies (implies `client`) | `flate2` |

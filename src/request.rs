@@ -11,9 +11,9 @@ use http::{Extensions, HeaderMap, Method, Uri, Version};
 use crate::body::Body;
 use crate::error::{Error, ErrorKind};
 use crate::form::Form;
-#[cfg(feature = "multipart")]
+#[cfg(feature = "server")]
 use crate::multipart::{read_form, FileHeader, MultipartForm, MultipartReader, DEFAULT_MAX_MEMORY};
-#[cfg(feature = "multipart")]
+#[cfg(feature = "server")]
 use crate::proto::multipart::{self as wire, MultipartLimits};
 
 /// The most of a form body [`Request::parse_form`] reads: 10 MiB, Go's limit.
@@ -47,7 +47,7 @@ pub struct Request {
     form: Option<Form>,
     post_form: Option<Form>,
     /// Set by `parse_multipart_form`; its temporary files go when the request is dropped.
-    #[cfg(feature = "multipart")]
+    #[cfg(feature = "server")]
     multipart: Option<MultipartForm>,
 }
 
@@ -112,7 +112,7 @@ impl Request {
             tls: false,
             form: None,
             post_form: None,
-            #[cfg(feature = "multipart")]
+            #[cfg(feature = "server")]
             multipart: None,
         }
     }
@@ -202,7 +202,9 @@ impl Request {
 
     /// The first cookie named `name` in the request's `Cookie` fields, as Go's `r.Cookie`;
     /// cookies with an invalid name or value are skipped.
-    #[cfg(any(feature = "client", feature = "server"))]
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn cookie(&self, name: &str) -> Option<crate::cookie::Cookie> {
         crate::cookie::Cookie::parse_request(
             self.headers.get_all(http::header::COOKIE).iter(),
@@ -213,7 +215,9 @@ impl Request {
     }
 
     /// Every valid cookie in the request's `Cookie` fields, in order, as Go's `r.Cookies`.
-    #[cfg(any(feature = "client", feature = "server"))]
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn cookies(&self) -> Vec<crate::cookie::Cookie> {
         crate::cookie::Cookie::parse_request(
             self.headers.get_all(http::header::COOKIE).iter(),
@@ -282,6 +286,9 @@ impl Request {
     /// answers 413, [`Error::status_hint`]); [`Malformed::Form`](crate::error::Malformed::Form)
     /// for a bad escape, a `;` or text that is not UTF-8 (400); the body's read errors. The
     /// well-formed values are kept all the same, as Go keeps them.
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn parse_form(&mut self) -> crate::Result<()> {
         if self.form.is_some() {
             return Ok(());
@@ -319,12 +326,18 @@ impl Request {
 
     /// The values [`parse_form`](Self::parse_form) found, body and query (Go's `r.Form`);
     /// `None` before it ran.
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn form(&self) -> Option<&Form> {
         self.form.as_ref()
     }
 
     /// The body's values alone (Go's `r.PostForm`); `None` before
     /// [`parse_form`](Self::parse_form) ran.
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn post_form(&self) -> Option<&Form> {
         self.post_form.as_ref()
     }
@@ -332,22 +345,28 @@ impl Request {
     /// The first value of `name` in the form, body before query, as Go's `r.FormValue`: runs
     /// [`parse_form`](Self::parse_form) if it has not run, ignoring its error (call it yourself
     /// to see one).
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn form_value(&mut self, name: &str) -> Option<&str> {
         self.parse_any_form();
         self.form.as_ref()?.get(name)
     }
 
     /// The first value of `name` in the body's form alone, as Go's `r.PostFormValue`.
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn post_form_value(&mut self, name: &str) -> Option<&str> {
         self.parse_any_form();
         self.post_form.as_ref()?.get(name)
     }
 
     /// What Go's `FormValue` parses on demand: a multipart form (with
-    /// `multipart::DEFAULT_MAX_MEMORY`; feature `multipart`, which `server` turns on) or an
+    /// `multipart::DEFAULT_MAX_MEMORY`) or an
     /// urlencoded one.
+    #[cfg(feature = "server")]
     fn parse_any_form(&mut self) {
-        #[cfg(feature = "multipart")]
         if self.multipart.is_none() && self.content_type_is("multipart/form-data") {
             let _ = self.parse_multipart_form(DEFAULT_MAX_MEMORY);
             return;
@@ -355,6 +374,7 @@ impl Request {
         let _ = self.parse_form();
     }
 
+    #[cfg(feature = "server")]
     fn content_type_is(&self, media_type: &str) -> bool {
         self.headers
             .get(http::header::CONTENT_TYPE)
@@ -366,7 +386,7 @@ impl Request {
     /// The parts of a `multipart/form-data` body, one at a time as they arrive, as Go's
     /// `r.MultipartReader`: for uploads that should go straight to their destination, never
     /// into memory or a temporary file. Each part's file name is already reduced to its base
-    /// name. Feature `multipart` (on with `server`).
+    /// name. Feature `server`.
     ///
     /// ```
     /// use std::io::Read;
@@ -391,7 +411,7 @@ impl Request {
     /// [`Malformed::Multipart`](crate::error::Malformed::Multipart) if the body is not
     /// `multipart/form-data` with a valid boundary; [`ErrorKind::InvalidInput`] after
     /// [`parse_multipart_form`](Self::parse_multipart_form) read the body.
-    #[cfg(feature = "multipart")]
+    #[cfg(feature = "server")]
     pub fn multipart_reader(&mut self) -> crate::Result<MultipartReader<'_>> {
         if self.multipart.is_some() {
             return Err(Error::invalid_input(
@@ -417,7 +437,7 @@ impl Request {
     /// when the request is dropped. The values are added after the query's in
     /// [`form`](Self::form) and to [`post_form`](Self::post_form), as Go adds them; the files
     /// are in [`multipart_form`](Self::multipart_form) and [`form_file`](Self::form_file).
-    /// A second call does nothing. Feature `multipart` (on with `server`).
+    /// A second call does nothing. Feature `server`.
     ///
     /// # Errors
     ///
@@ -427,7 +447,7 @@ impl Request {
     /// [`TooLarge::Body`](crate::error::TooLarge::Body) for values over their limit; the body's
     /// read errors and a temporary file's write errors. No temporary file is left behind by a
     /// failed call.
-    #[cfg(feature = "multipart")]
+    #[cfg(feature = "server")]
     pub fn parse_multipart_form(&mut self, max_memory: u64) -> crate::Result<()> {
         if self.multipart.is_some() {
             return Ok(());
@@ -450,21 +470,21 @@ impl Request {
     }
 
     /// The form [`parse_multipart_form`](Self::parse_multipart_form) read; `None` before.
-    /// Feature `multipart` (on with `server`).
-    #[cfg(feature = "multipart")]
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn multipart_form(&self) -> Option<&MultipartForm> {
         self.multipart.as_ref()
     }
 
     /// The first file of field `name`, as Go's `r.FormFile`: parses the multipart form (with
     /// [`DEFAULT_MAX_MEMORY`](crate::multipart::DEFAULT_MAX_MEMORY)) if that has not been done.
-    /// Read it with [`FileHeader::open`]. Feature `multipart` (on with `server`).
+    /// Read it with [`FileHeader::open`]. Feature `server`.
     ///
     /// # Errors
     ///
     /// As [`parse_multipart_form`](Self::parse_multipart_form);
     /// [`ErrorKind::InvalidInput`] if the form has no such file (Go's `ErrMissingFile`).
-    #[cfg(feature = "multipart")]
+    #[cfg(feature = "server")]
     pub fn form_file(&mut self, name: &str) -> crate::Result<&FileHeader> {
         self.parse_multipart_form(DEFAULT_MAX_MEMORY)?;
         self.multipart
@@ -507,6 +527,9 @@ impl Request {
 
     /// The value a router matched for the wildcard `name` (`{name}` or `{name...}` in the
     /// pattern), already percent-decoded; `None` if there is no such wildcard.
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn path_value(&self, name: &str) -> Option<&str> {
         self.path_values
             .iter()
@@ -516,6 +539,9 @@ impl Request {
     }
 
     /// Sets the value of the wildcard `name`, as Go's `Request.SetPathValue`.
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn set_path_value(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let name = name.into();
         let value = value.into();
@@ -527,11 +553,17 @@ impl Request {
     }
 
     /// The router pattern that matched this request, if a router dispatched it.
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn pattern(&self) -> Option<&str> {
         self.pattern.as_deref()
     }
 
     /// Records the pattern that matched (set by routers).
+    ///
+    /// Feature `server`.
+    #[cfg(feature = "server")]
     pub fn set_pattern(&mut self, pattern: impl Into<String>) {
         self.pattern = Some(pattern.into());
     }

@@ -9,7 +9,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nethttp::client::{Client, ClientConfig, ClientConn, Proxy, TransportConfig};
+#[cfg(feature = "clientconn")]
+use nethttp::client::ClientConn;
+use nethttp::client::{Client, ClientConfig, Proxy, TransportConfig};
 use nethttp::httptest::Server;
 use nethttp::{ErrorKind, Method, Request, ResponseWriter, StatusCode};
 use policy_support::peers::{free_port, have, tinyproxy, Peer};
@@ -230,6 +232,7 @@ fn tinyproxy_forwards_requests() {
     assert_eq!(text, "GET /direct via=");
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn tinyproxy_connect_tunnel() {
     use nethttp::client::connect_tunnel;

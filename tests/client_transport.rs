@@ -1545,6 +1545,7 @@ fn a_cancelled_gzip_body_fails_every_read() {
 /// `ClientConn::send` honours the request's cancel token (it used to ignore it): a send
 /// waiting for a response head that never comes fails with `Canceled` promptly, and the
 /// connection is closed.
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_send_can_be_cancelled() {
     let _wd = Watchdog::new("clientconn_send_can_be_cancelled", BUDGET);
@@ -1571,6 +1572,7 @@ fn clientconn_send_can_be_cancelled() {
 
 /// A body that runs until the connection closes ends at EOF, and a cancel closes the
 /// connection: the cancel must still read as a cancel, never as a clean (truncated) end.
+#[cfg(feature = "clientconn")]
 #[test]
 fn a_cancel_during_a_read_until_close_body_is_not_a_clean_end() {
     let _wd = Watchdog::new("a_cancel_during_a_read_until_close_body", BUDGET);
@@ -1621,6 +1623,7 @@ fn a_cancel_during_a_read_until_close_body_is_not_a_clean_end() {
 
 /// A request `ClientConn` cannot encode (no host) fails alone: nothing was written, so the
 /// connection still carries the next request.
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_survives_a_request_it_cannot_encode() {
     let _wd = Watchdog::new("clientconn_survives_a_request_it_cannot_encode", BUDGET);
@@ -1670,6 +1673,7 @@ fn connect_refusal_with_odd_framing_is_still_the_refusal() {
 }
 
 /// `ClientConn::send` runs the request's trace hooks (it used to ignore them).
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_send_is_traced() {
     let _wd = Watchdog::new("clientconn_send_is_traced", BUDGET);

@@ -6,13 +6,18 @@
 mod client_support;
 
 use std::io::{Read, Write};
+#[cfg(feature = "clientconn")]
 use std::net::TcpStream;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use client_support::*;
-use nethttp::client::{Client, ClientConn, Transport, TransportConfig};
-use nethttp::error::{ClosedDuring, TimeoutPhase, TooLarge};
+#[cfg(feature = "clientconn")]
+use nethttp::client::ClientConn;
+use nethttp::client::{Client, Transport, TransportConfig};
+use nethttp::error::TooLarge;
+#[cfg(feature = "clientconn")]
+use nethttp::error::{ClosedDuring, TimeoutPhase};
 use nethttp::server::Body;
 use nethttp::{ErrorKind, HeaderValue, Method, Request, ResponseWriter, StatusCode};
 
@@ -522,6 +527,7 @@ fn upgrade_echo_with_a_raw_server_and_bytes_after_the_head() {
 // ---------------------------------------------------------------------------------------------
 // ClientConn
 
+#[cfg(feature = "clientconn")]
 fn connect(addr: std::net::SocketAddr) -> TcpStream {
     let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -529,6 +535,7 @@ fn connect(addr: std::net::SocketAddr) -> TcpStream {
     s
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_keep_alive_then_hijack() {
     let _wd = Watchdog::new("clientconn_keep_alive_then_hijack", BUDGET);
@@ -558,6 +565,7 @@ fn clientconn_keep_alive_then_hijack() {
     assert_eq!(cc.hijack().unwrap_err().kind(), ErrorKind::Hijacked);
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_docker_attach_style_stream() {
     let _wd = Watchdog::new("clientconn_docker_attach_style_stream", BUDGET);
@@ -593,6 +601,7 @@ fn clientconn_docker_attach_style_stream() {
     assert_eq!(read_n(&mut raw, 10), "stdin data");
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_hijack_with_the_response_still_held_as_in_the_doc_example() {
     let srv = RawServer::start(|mut c, _| {
@@ -609,6 +618,7 @@ fn clientconn_hijack_with_the_response_still_held_as_in_the_doc_example() {
     assert_eq!(read_n(&mut raw, 2), "hi");
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_send_refused_while_a_body_is_unread_but_hijack_takes_it() {
     let _wd = Watchdog::new("clientconn_send_refused_while_a_body_is_unread", BUDGET);
@@ -633,6 +643,7 @@ fn clientconn_send_refused_while_a_body_is_unread_but_hijack_takes_it() {
     assert_eq!(cc.hijack().unwrap_err().kind(), ErrorKind::Hijacked);
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_upgrade_via_the_response() {
     let _wd = Watchdog::new("clientconn_upgrade_via_the_response", BUDGET);
@@ -653,6 +664,7 @@ fn clientconn_upgrade_via_the_response() {
     talk_echo(&mut conn);
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_errors_spoil_the_connection() {
     let _wd = Watchdog::new("clientconn_errors_spoil_the_connection", BUDGET);
@@ -689,6 +701,7 @@ fn clientconn_errors_spoil_the_connection() {
     }
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_truncated_body_stays_an_error() {
     let _wd = Watchdog::new("clientconn_truncated_body_stays_an_error", BUDGET);
@@ -710,6 +723,7 @@ fn clientconn_truncated_body_stays_an_error() {
     assert!(cc.send(request(Method::GET, &srv.url("/"))).is_err());
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_failed_request_body_spoils_the_connection() {
     let _wd = Watchdog::new(
@@ -748,6 +762,7 @@ fn clientconn_failed_request_body_spoils_the_connection() {
     }
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_caps_informational_responses() {
     let _wd = Watchdog::new("clientconn_caps_informational_responses", BUDGET);
@@ -774,6 +789,7 @@ fn clientconn_caps_informational_responses() {
     }
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_deadline() {
     let _wd = Watchdog::new("clientconn_deadline", BUDGET);
@@ -826,6 +842,7 @@ fn unix_socket_server_with_the_transport() {
 }
 
 #[cfg(unix)]
+#[cfg(feature = "clientconn")]
 #[test]
 fn unix_socket_clientconn_and_missing_socket() {
     let _wd = Watchdog::new("unix_socket_clientconn_and_missing_socket", BUDGET);
@@ -861,6 +878,7 @@ fn unix_socket_clientconn_and_missing_socket() {
     assert_no_leaks(&t);
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_hijack_after_101_takes_the_upgraded_stream() {
     let _wd = Watchdog::new("clientconn_hijack_after_101", BUDGET);
@@ -886,6 +904,7 @@ fn clientconn_hijack_after_101_takes_the_upgraded_stream() {
     assert_eq!(read_n(&mut raw, 4), "ping");
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn clientconn_upgraded_stream_outlives_the_request_deadline() {
     let _wd = Watchdog::new(

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nethttp::client::{ClientConn, ClientTrace, Transport, TransportConfig};
+#[cfg(feature = "clientconn")]
+use nethttp::client::ClientConn;
+use nethttp::client::{ClientTrace, Transport, TransportConfig};
 use nethttp::error::TimeoutPhase;
 use nethttp::net::{Dial, Stream, Target};
 use nethttp::server::Body;
@@ -290,6 +292,7 @@ fn upgrade_over_tls_echoes_both_ways() {
     }
 }
 
+#[cfg(feature = "clientconn")]
 #[test]
 fn client_conn_over_tls() {
     let ts = httptest::Server::new_tls(hello);

@@ -1,6 +1,6 @@
 //! `ClientConn`: HTTP over one connection you already have, with no pool and no threads (Go's
 //! `httputil.ClientConn`), and `hijack` to take the raw stream back — how Docker's client
-//! streams `attach`.
+//! streams `attach`. Feature `clientconn` (on by default).
 
 use std::fmt;
 use std::io::{self, Read};
@@ -24,7 +24,8 @@ use crate::{Body, Request};
 
 /// One HTTP/1.1 connection driven from the calling thread: `send` writes a request and reads
 /// the response head; the response body reads from the same connection and must be finished
-/// (or dropped, which spoils the connection) before the next `send`.
+/// (or dropped, which spoils the connection) before the next `send`. Feature `clientconn`
+/// (on by default; `client` alone leaves it out).
 ///
 /// Over any [`Stream`] — here a TCP connection, two requests in turn:
 ///

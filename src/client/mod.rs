@@ -62,6 +62,7 @@
 //! connection another request frees first.
 
 mod builder;
+#[cfg(feature = "clientconn")]
 mod clientconn;
 mod cookies;
 #[cfg(feature = "gzip")]
@@ -85,6 +86,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use builder::RequestBuilder;
+#[cfg(feature = "clientconn")]
 pub use clientconn::ClientConn;
 pub use cookies::CookieJar;
 #[cfg(feature = "cookies")]

@@ -62,6 +62,7 @@ impl Response {
         }
     }
 
+    #[cfg(feature = "clientconn")]
     pub(crate) fn with_upgrade_slot(mut self, slot: UpgradeSlot) -> Response {
         self.upgraded = Some(slot);
         self
