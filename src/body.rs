@@ -23,7 +23,9 @@ use crate::error::Error;
 /// can be reused; a larger remainder closes the connection after the response.
 pub struct Body {
     kind: BodyKind,
-    trailers: Option<HeaderMap>,
+    /// Boxed, as rare: a body is moved with its request through every layer, and a
+    /// `HeaderMap` inline would make each move 96 bytes longer.
+    trailers: Option<Box<HeaderMap>>,
 }
 
 enum BodyKind {
@@ -154,7 +156,7 @@ impl Body {
         let mut body = Body::replayable(len, move || {
             Ok(Box::new(io::Cursor::new(data.clone())) as Box<dyn Read + Send>)
         });
-        body.trailers = trailers;
+        body.trailers = trailers.map(Box::new);
         body
     }
 
@@ -189,7 +191,7 @@ impl Body {
 
     /// The trailer fields of a chunked body, once the body has been read to its end.
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.trailers.as_ref()
+        self.trailers.as_deref()
     }
 
     fn known_len(&self) -> Option<u64> {
@@ -245,7 +247,7 @@ impl Read for Body {
             BodyKind::Incoming(c) => {
                 let n = c.read(buf)?;
                 if n == 0 && !buf.is_empty() && self.trailers.is_none() {
-                    self.trailers = c.take_trailers();
+                    self.trailers = c.take_trailers().map(Box::new);
                 }
                 Ok(n)
             }

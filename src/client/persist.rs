@@ -209,8 +209,9 @@ enum WriteResult {
         err: Error,
         /// The head did not go out whole, so the server cannot have acted on the request.
         nothing_written: bool,
-        /// The body, if the writer never read from it.
-        body: Option<Body>,
+        /// The body, if the writer never read from it (boxed: a report travels by value
+        /// through a channel, and this is its one large field).
+        body: Option<Box<Body>>,
         /// The request body itself failed (a read error, or a length other than the declared
         /// one): the caller's error, which wins over a response or a connection error that
         /// follows from it (Go's `requestBodyReadError`).
@@ -255,9 +256,11 @@ struct RespParts {
     reusable: bool,
     /// The reader already finished the exchange: the body was empty, or is `small_body`.
     body_done: bool,
-    /// A small body the reader read whole from its buffer, with its trailers.
-    small_body: Option<(Vec<u8>, Option<http::HeaderMap>)>,
-    upgraded: Option<Conn>,
+    /// A small body the reader read whole from its buffer, with its trailers (boxed, as rare:
+    /// this travels by value through a channel).
+    small_body: Option<SmallBody>,
+    /// After a 101 (boxed, as rare).
+    upgraded: Option<Box<Conn>>,
 }
 
 /// A failed round trip, with what the transport needs to decide on a retry.
@@ -429,7 +432,7 @@ impl PersistConn {
                     let _ = done.send(WriteResult::Failed {
                         err: self.closed_error(),
                         nothing_written: true,
-                        body: Some(wr.body),
+                        body: Some(Box::new(wr.body)),
                         body_err: false,
                     });
                 }
@@ -791,7 +794,7 @@ pub(crate) fn round_trip(
                         err,
                         before_response: true,
                         nothing_written,
-                        body,
+                        body: body.map(|b| *b),
                     }));
                 }
                 // The writer's sender was dropped without a report: the writer thread ended
@@ -822,7 +825,7 @@ pub(crate) fn round_trip(
                         body_err,
                     }) => {
                         e.nothing_written = nothing_written;
-                        e.body = body;
+                        e.body = body.map(|b| *b);
                         if body_err {
                             // The connection error is only the consequence.
                             e.err = err;
@@ -985,7 +988,7 @@ fn make_response(
     req: &BodyCtx,
 ) -> Response {
     let body = if let Some(conn) = parts.upgraded {
-        return Response::new(parts.head, ResponseBody::empty(), url.clone(), Some(conn));
+        return Response::new(parts.head, ResponseBody::empty(), url.clone(), Some(*conn));
     } else if let Some((bytes, trailers)) = parts.small_body {
         ResponseBody::from_bytes(bytes, trailers)
     } else if parts.body_done {
@@ -1234,7 +1237,7 @@ fn upgrade(
         reusable: false,
         body_done: true,
         small_body: None,
-        upgraded: Some(conn),
+        upgraded: Some(Box::new(conn)),
     }));
     false
 }
@@ -1268,7 +1271,9 @@ fn read_final_head(
 
 /// If the whole body (at most `SMALL_BODY` bytes) is already buffered, decodes it out of the
 /// buffer, leaving the decoder done.
-fn take_small_body(rh: &mut ReadHalf) -> Result<Option<(Vec<u8>, Option<http::HeaderMap>)>> {
+type SmallBody = (Vec<u8>, Option<Box<http::HeaderMap>>);
+
+fn take_small_body(rh: &mut ReadHalf) -> Result<Option<SmallBody>> {
     if rh.decoder.is_done() || rh.decoder.is_until_close() {
         return Ok(None);
     }
@@ -1307,7 +1312,7 @@ fn take_small_body(rh: &mut ReadHalf) -> Result<Option<(Vec<u8>, Option<http::He
         body.extend_from_slice(&rh.buf.data()[step.data]);
         rh.buf.consume(step.consumed);
     }
-    let trailers = rh.decoder.take_trailers();
+    let trailers = rh.decoder.take_trailers().map(Box::new);
     Ok(Some((body, trailers)))
 }
 
@@ -1449,7 +1454,7 @@ fn write_request(
         return WriteResult::Failed {
             err: fail(e),
             nothing_written: true,
-            body: Some(body),
+            body: Some(Box::new(body)),
             body_err: false,
         };
     }
@@ -1608,5 +1613,26 @@ mod tests {
         drop(outer);
         let again = CallerReplies::get();
         assert!(std::rc::Rc::ptr_eq(&first, &again.0));
+    }
+}
+#[cfg(test)]
+mod size_tests {
+    /// What a round trip moves by value stays small: a channel message is copied in and out
+    /// of its slot, and a response is returned through every layer. Rare parts (trailers, a
+    /// 101's connection, a body handed back after a failed write) are boxed for this; an
+    /// inline `HeaderMap` is 96 bytes.
+    #[test]
+    fn what_a_round_trip_moves_stays_small() {
+        use std::mem::size_of;
+        let sizes = [
+            ("Msg", size_of::<super::chan::Msg>(), 160),
+            ("WriteResult", size_of::<super::WriteResult>(), 24),
+            ("Response", size_of::<crate::client::Response>(), 256),
+            ("ResponseBody", size_of::<crate::client::ResponseBody>(), 48),
+            ("Body", size_of::<crate::Body>(), 56),
+        ];
+        for (name, size, most) in sizes {
+            assert!(size <= most, "{name} is {size} bytes, more than {most}");
+        }
     }
 }

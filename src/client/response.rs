@@ -121,7 +121,7 @@ impl Response {
 
     /// The trailer fields of a chunked body, once the body has been read to its end.
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.body.trailers.as_ref()
+        self.body.trailers.as_deref()
     }
 
     /// Reads the whole body, failing with [`TooLarge::Body`] past `limit` bytes.
@@ -252,14 +252,16 @@ pub(crate) fn read_limited(r: &mut impl Read, limit: u64) -> Result<Vec<u8>> {
 /// response; a body cut short by the server is an error, never a clean end.
 pub struct ResponseBody {
     kind: Kind,
-    trailers: Option<HeaderMap>,
+    /// Boxed, as rare: a `Response` is moved through every layer of a round trip, and a
+    /// `HeaderMap` inline would make each move 96 bytes longer (twice, with `Kind::Bytes`).
+    trailers: Option<Box<HeaderMap>>,
 }
 
 enum Kind {
     Empty,
     /// A body the reader thread read whole; its trailers are revealed at its end, as for a
     /// streamed body.
-    Bytes(io::Cursor<Vec<u8>>, Option<HeaderMap>),
+    Bytes(io::Cursor<Vec<u8>>, Option<Box<HeaderMap>>),
     Conn(Box<ConnBody>),
     Reader(Box<dyn Read + Send>),
     /// One HTTP/2 stream's body.
@@ -275,7 +277,7 @@ impl ResponseBody {
         }
     }
 
-    pub(crate) fn from_bytes(b: Vec<u8>, trailers: Option<HeaderMap>) -> ResponseBody {
+    pub(crate) fn from_bytes(b: Vec<u8>, trailers: Option<Box<HeaderMap>>) -> ResponseBody {
         ResponseBody {
             kind: Kind::Bytes(io::Cursor::new(b), trailers),
             trailers: None,
@@ -307,7 +309,7 @@ impl ResponseBody {
 
     /// The trailer fields, once read to the end.
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.trailers.as_ref()
+        self.trailers.as_deref()
     }
 }
 
@@ -382,7 +384,7 @@ impl ConnBody {
         }
     }
 
-    fn read(&mut self, out: &mut [u8], trailers: &mut Option<HeaderMap>) -> io::Result<usize> {
+    fn read(&mut self, out: &mut [u8], trailers: &mut Option<Box<HeaderMap>>) -> io::Result<usize> {
         if let Some(kind) = self.failed {
             return Err(Error::new(kind).into_io());
         }
@@ -400,7 +402,7 @@ impl ConnBody {
             let r = bufio::read_body(buf, decoder, &*self.pc.stream, slot, self.deadline, out);
             let at_end = r.is_ok() && decoder.is_done();
             if at_end {
-                *trailers = decoder.take_trailers();
+                *trailers = decoder.take_trailers().map(Box::new);
             }
             (r, at_end)
         };

@@ -323,7 +323,10 @@ fn drain_response(resp: &mut Response) -> Result<(Vec<u8>, Option<HeaderMap>)> {
     match read_whole(&mut old) {
         Ok(data) => {
             let trailers = old.trailers().cloned();
-            resp.replace_body(ResponseBody::from_bytes(data.clone(), trailers.clone()));
+            resp.replace_body(ResponseBody::from_bytes(
+                data.clone(),
+                trailers.clone().map(Box::new),
+            ));
             Ok((data, trailers))
         }
         Err((read, e)) => {
@@ -436,7 +439,7 @@ mod tests {
             }
             t
         });
-        let body = ResponseBody::from_bytes(content.to_vec(), trailers);
+        let body = ResponseBody::from_bytes(content.to_vec(), trailers.map(Box::new));
         Response::new(head, body, "http://h/".parse().unwrap(), None)
     }
 

@@ -1515,7 +1515,7 @@ impl H2Conn {
             let body = if no_body || (bytes.is_empty() && trailers.is_none()) {
                 ResponseBody::empty()
             } else {
-                ResponseBody::from_bytes(bytes, trailers)
+                ResponseBody::from_bytes(bytes, trailers.map(Box::new))
             };
             return Ok(Response::new(head, body, req.uri.clone(), None));
         }
@@ -1950,7 +1950,7 @@ impl H2Body {
     pub(crate) fn read(
         &mut self,
         out: &mut [u8],
-        trailers: &mut Option<HeaderMap>,
+        trailers: &mut Option<Box<HeaderMap>>,
     ) -> io::Result<usize> {
         if self.done || out.is_empty() {
             return Ok(0);
@@ -1985,7 +1985,8 @@ impl H2Body {
                     *trailers = core
                         .streams
                         .get_mut(&self.id)
-                        .and_then(|s| s.trailers.take());
+                        .and_then(|s| s.trailers.take())
+                        .map(Box::new);
                     self.done = true;
                     conn.end_stream(core, self.id);
                 }
@@ -1996,7 +1997,7 @@ impl H2Body {
                 return Err(e.into_io());
             }
             if s.end_recv {
-                *trailers = s.trailers.take();
+                *trailers = s.trailers.take().map(Box::new);
                 self.done = true;
                 conn.end_stream(core, self.id);
                 return Ok(0);

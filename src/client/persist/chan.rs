@@ -438,7 +438,9 @@ mod tests {
         WriteResult::Failed {
             err: crate::Error::new(crate::ErrorKind::Canceled),
             nothing_written: true,
-            body: Some(crate::Body::from_reader(Flag(Arc::clone(dropped)))),
+            body: Some(Box::new(crate::Body::from_reader(Flag(Arc::clone(
+                dropped,
+            ))))),
             body_err: false,
         }
     }
