@@ -5,9 +5,9 @@
 //! client), by RFC 6265. Names and values that RFC 6265 does not allow are dropped, as Go
 //! drops them.
 //!
-//! Available with feature `client` or `server` (both on by default); [`set_cookie`] and
-//! [`Cookie::to_set_cookie`] need `server`. The client's cookie jar is `client::CookieJar` (feature `cookies` for the
-//! built-in one).
+//! Available with feature `client` or `server` (both on by default); `set_cookie` and
+//! `Cookie::to_set_cookie` need `server`. The client's cookie jar is `client::CookieJar`
+//! (feature `cookies` for the built-in one).
 
 #[cfg(feature = "server")]
 use std::fmt::Write as _;
@@ -34,6 +34,7 @@ use crate::server::ResponseWriter;
 ///     max_age: Some(3600),
 ///     ..Cookie::new("session", "abc123")
 /// };
+/// # #[cfg(feature = "server")] // to_set_cookie needs it
 /// assert_eq!(
 ///     c.to_set_cookie().unwrap(),
 ///     "session=abc123; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax"

@@ -74,7 +74,7 @@
 //! | (none) | | the wire core ([`proto`], but for `proto::multipart`), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
 //! | `client` | yes | [`client`]: `Client`, `Transport`, proxies, tracing; [`net`]'s dialers; [`cookie`] | `socket2` |
 //! | `clientconn` | yes | `client::ClientConn`: one connection you dialled, no pool, `hijack` (implies `client`) | — |
-//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`] (with `Cookie::to_set_cookie`); [`Request`]'s handler side (`parse_form`, `form_value`, `path_value`, `cookies`, `basic_auth`, `remote_addr`); [`net::listen`] and `ListenConfig`; turns on `multipart` | `socket2` (with its `all` feature, for `SO_REUSEPORT`); `nix` on Linux (`sendfile`) |
+//! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`] (with `Cookie::to_set_cookie`); [`Request`]'s handler side (`parse_form`, `form_value`, `path_value`, `cookies`, `basic_auth`); [`net::listen`] and `ListenConfig`; turns on `multipart` | `socket2` (with its `all` feature, for `SO_REUSEPORT`); `nix` on Linux (`sendfile`) |
 //! | `socks` | yes | `socks5://` and `socks5h://` proxies in the client (implies `client`) | — |
 //! | `multipart` | yes | [`multipart`] and `proto::multipart`: `multipart::Writer` (`RequestBuilder::multipart`); with `server`, `Request::multipart_reader`, `parse_multipart_form`, `form_file` (Go's `mime/multipart`; on with `server`, since `form_value` parses multipart forms as Go's `FormValue` does) | — |
 //! | `fs` | yes | [`fs`]: `FileServer`, `serve_file`, `serve_content` (implies `server`) | `mime_guess` |
@@ -166,7 +166,8 @@ struct ReadmeDoctests;
     feature = "fs",
     feature = "json",
     feature = "cookies",
-    feature = "httptest-tls"
+    feature = "httptest-tls",
+    feature = "clientconn"
 ))]
 #[doc = include_str!("../docs/GUIDE.md")]
 struct GuideDoctests;

@@ -1,6 +1,6 @@
 //! HTTP/1.1 client: `Client` (policy: redirects, cookies, the overall timeout, decompression;
 //! this file), `Transport` (pool and per-connection threads), and `ClientConn` (one
-//! connection, no pool).
+//! connection, no pool; feature `clientconn`).
 //!
 //! Available with feature `client` (on by default).
 //!

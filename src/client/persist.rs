@@ -1615,6 +1615,7 @@ mod tests {
         assert!(std::rc::Rc::ptr_eq(&first, &again.0));
     }
 }
+
 #[cfg(test)]
 mod size_tests {
     /// What a round trip moves by value stays small: a channel message is copied in and out

@@ -627,16 +627,21 @@ pub(crate) fn dial_conn(
 /// with its [`proxy_connect_header`](TransportConfig::proxy_connect_header) and
 /// [`on_proxy_connect_response`](TransportConfig::on_proxy_connect_response) settings.)
 ///
+/// With [`ClientConn`](super::ClientConn) (feature `clientconn`) on top:
+///
 /// ```no_run
+/// # #[cfg(feature = "clientconn")]
+/// # fn main() -> nethttp::Result<()> {
 /// use nethttp::client::{connect_tunnel, ClientConn};
 /// use nethttp::net::Target;
-/// # fn main() -> nethttp::Result<()> {
 /// let proxy = std::net::TcpStream::connect("127.0.0.1:3128").map_err(nethttp::Error::from)?;
 /// let target = Target { scheme: "http".into(), host: "example.com".into(), port: 80 };
 /// let tunnel = connect_tunnel(Box::new(proxy), &target, None, None)?;
 /// let conn = ClientConn::new(tunnel);
 /// let resp = conn.send(nethttp::Request::new(nethttp::Method::GET, "http://example.com/")?)?;
 /// # let _ = resp; Ok(()) }
+/// # #[cfg(not(feature = "clientconn"))]
+/// # fn main() {}
 /// ```
 ///
 /// # Errors

@@ -6,8 +6,8 @@
 //! a request body. The wire format is parsed and encoded by the sans-IO `proto::multipart`.
 //!
 //! Feature `multipart` (on by default, and with `server`). The receiving side (reader.rs:
-//! [`MultipartReader`], [`MultipartForm`], [`FileHeader`]) needs `server`; `multipart` alone
-//! is the [`Writer`] a client uploads with.
+//! `MultipartReader`, `MultipartForm`, `FileHeader`) needs `server`; `multipart` alone is the
+//! [`Writer`] a client uploads with.
 
 #[cfg(feature = "server")]
 mod reader;
