@@ -538,9 +538,10 @@ impl<'a> ConnWriter<'a> {
         }
         if !self.committed() {
             // Drain an unread body before deciding keep-alive, so the head tells the truth.
-            // A client still waiting for 100 Continue has sent no body: nothing to drain.
-            let waiting = self.req.expect_continue && self.shared.continue_waiting(self.req.req_id);
             if !self.shared.body_done(self.req.req_id) {
+                // A client still waiting for 100 Continue has sent no body: nothing to drain.
+                let waiting =
+                    self.req.expect_continue && self.shared.continue_waiting(self.req.req_id);
                 // No drain when the connection closes anyway, or when more than the drain
                 // limit is known to be left (Go's rule): the client would wait on our reading
                 // for nothing.
