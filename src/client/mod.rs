@@ -462,11 +462,11 @@ impl Client {
         let had_body = !req.body().is_empty();
         let mut body_dropped = false;
         let mut strip_sensitive = false;
+        // The URLs sent so far; empty (no allocation) until a redirect is followed.
         let mut via: Vec<Uri> = Vec::new();
         loop {
-            let url = req.uri.clone();
             let method = req.method.clone();
-            let decode = self.prepare_hop(&mut req);
+            let Hop { decode, typed } = self.prepare_hop(&mut req);
             let sent_url = req.uri.clone();
             let mut resp = transport
                 .round_trip(req)
@@ -476,7 +476,6 @@ impl Client {
                 let mut set = resp.headers.get_all(header::SET_COOKIE).iter();
                 jar.set_cookies(&sent_url, &mut set);
             }
-            via.push(sent_url);
 
             let Some((next_method, keep_body)) = redirect::behavior(resp.status, &method) else {
                 return Ok(finish(resp, decode, &method));
@@ -485,6 +484,9 @@ impl Client {
                 // 3xx without Location happen in the wild (Go issues 17773, 49281).
                 return Ok(finish(resp, decode, &method));
             };
+            // The URL as the caller gave it (with its credentials) resolves the redirect.
+            let url = typed.unwrap_or_else(|| sent_url.clone());
+            via.push(sent_url);
             let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
             let keep_body = keep_body && !body_dropped;
             let next_body = if keep_body && had_body {
@@ -570,9 +572,10 @@ impl Client {
     }
 
     /// Adds what the client sends on every hop: credentials from the URL, cookies from the
-    /// jar, `Accept-Encoding`. True if the client asked for gzip itself (then it decodes).
-    fn prepare_hop(&self, req: &mut Request) -> bool {
+    /// jar, `Accept-Encoding`.
+    fn prepare_hop(&self, req: &mut Request) -> Hop {
         let c = &self.inner.cfg;
+        let mut typed = None;
         // Credentials in the URL become Authorization (Go's send) and never go on the wire.
         if let Some((user, password)) = redirect::userinfo(&req.uri) {
             if !req.headers.contains_key(header::AUTHORIZATION) {
@@ -581,7 +584,8 @@ impl Client {
                     redirect::basic_auth(&user, password.as_deref()),
                 );
             }
-            req.uri = redirect::strip_userinfo(&req.uri);
+            let stripped = redirect::strip_userinfo(&req.uri);
+            typed = Some(std::mem::replace(&mut req.uri, stripped));
         }
         if let Some(jar) = &c.jar {
             if let Some(v) = jar.cookies(&req.uri) {
@@ -601,11 +605,25 @@ impl Client {
                     header::ACCEPT_ENCODING,
                     HeaderValue::from_static(decompress::ACCEPT),
                 );
-                return true;
+                return Hop {
+                    decode: true,
+                    typed,
+                };
             }
         }
-        false
+        Hop {
+            decode: false,
+            typed,
+        }
     }
+}
+
+/// What [`Client::prepare_hop`] did to a request.
+struct Hop {
+    /// The client asked for gzip itself, so it decodes the response.
+    decode: bool,
+    /// The URL as it was given, when the credentials in it were taken out.
+    typed: Option<Uri>,
 }
 
 /// The last step for a response handed to the caller: decoding, if the client asked for it.

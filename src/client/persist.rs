@@ -786,7 +786,7 @@ pub(crate) fn round_trip(
                         let grace = Instant::now() + RESPONSE_AFTER_WRITE_ERROR;
                         let until = deadline::earliest(req_deadline, Some(grace)).unwrap_or(grace);
                         if let Some(Ok(parts)) = resp_rx.recv_until(seq, until) {
-                            return Ok(make_response(pc, parts, req_id, &url, &ctx));
+                            return Ok(make_response(pc, parts, req_id, url, &ctx));
                         }
                     }
                     pc.close(Error::new(err.kind()));
@@ -808,7 +808,7 @@ pub(crate) fn round_trip(
             }
         }
         match resp_rx.try_recv(seq) {
-            Ok(Ok(parts)) => return Ok(make_response(pc, parts, req_id, &url, &ctx)),
+            Ok(Ok(parts)) => return Ok(make_response(pc, parts, req_id, url, &ctx)),
             Ok(Err(mut e)) => {
                 // How far did the writer get? It fails fast now the socket is shut. A write
                 // that succeeded may send no report, so do not wait for one then.
@@ -984,11 +984,11 @@ fn make_response(
     pc: &Arc<PersistConn>,
     parts: RespParts,
     req_id: u64,
-    url: &Uri,
+    url: Uri,
     req: &BodyCtx,
 ) -> Response {
     let body = if let Some(conn) = parts.upgraded {
-        return Response::new(parts.head, ResponseBody::empty(), url.clone(), Some(*conn));
+        return Response::new(parts.head, ResponseBody::empty(), url, Some(*conn));
     } else if let Some((bytes, trailers)) = parts.small_body {
         ResponseBody::from_bytes(bytes, trailers)
     } else if parts.body_done {
@@ -1003,7 +1003,7 @@ fn make_response(
             req.trace.clone(),
         ))
     };
-    Response::new(parts.head, body, url.clone(), None)
+    Response::new(parts.head, body, url, None)
 }
 
 /// The reader thread.

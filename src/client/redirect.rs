@@ -243,7 +243,7 @@ pub(crate) fn strip_userinfo(uri: &Uri) -> Uri {
 /// The user and password in `uri`'s authority, percent-decoded.
 pub(crate) fn userinfo(uri: &Uri) -> Option<(String, Option<String>)> {
     let a = uri.authority()?.as_str();
-    let at = a.rfind('@')?;
+    let at = a.as_bytes().iter().rposition(|&b| b == b'@')?;
     let info = &a[..at];
     Some(match info.split_once(':') {
         Some((u, p)) => (percent_decode_lossy(u), Some(percent_decode_lossy(p))),

@@ -640,7 +640,8 @@ fn target_of(uri: &Uri) -> Result<Target> {
         }
     };
     let host = uri
-        .host()
+        .authority()
+        .map(|a| crate::proto::uri::host_of(a.as_str()))
         .filter(|h| !h.is_empty())
         .ok_or_else(|| Error::invalid_input(format!("url has no host: {uri}")))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');

@@ -313,12 +313,11 @@ impl Exchange {
 /// travel there) and without the scheme's default port, as browsers and Go write it. `None`
 /// for a URL with no authority.
 pub(crate) fn request_host(uri: &Uri) -> Option<&str> {
-    let authority = uri.authority()?;
-    let host = match (super::uri::explicit_port(uri), uri.scheme_str()) {
-        (Some(80), Some("http")) | (Some(443), Some("https")) => authority.host(),
-        _ => authority.as_str(),
-    };
-    Some(host.rsplit_once('@').map_or(host, |(_, h)| h))
+    let host_port = super::uri::after_userinfo(uri.authority()?.as_str());
+    Some(match (super::uri::explicit_port(uri), uri.scheme_str()) {
+        (Some(80), Some("http")) | (Some(443), Some("https")) => super::uri::host_of(host_port),
+        _ => host_port,
+    })
 }
 
 #[cfg(test)]
