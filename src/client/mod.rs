@@ -462,7 +462,7 @@ impl Client {
         let had_body = !req.body().is_empty();
         let mut body_dropped = false;
         let mut strip_sensitive = false;
-        // The URLs sent so far; empty (no allocation) until a redirect is followed.
+        // The URLs sent so far; empty (no allocation) until a response is a redirect.
         let mut via: Vec<Uri> = Vec::new();
         loop {
             let method = req.method.clone();
