@@ -310,7 +310,8 @@ fn unix_secs(t: SystemTime) -> i64 {
 /// A cookie with an invalid name is not added (Go logs and drops it); returns whether it was.
 /// Call it before the response head is written (before the first body write).
 ///
-/// ```
+#[cfg_attr(all(feature = "client", feature = "server"), doc = "```")]
+#[cfg_attr(not(all(feature = "client", feature = "server")), doc = "```ignore")]
 /// use nethttp::cookie::{set_cookie, Cookie};
 /// use nethttp::httptest::ResponseRecorder;
 ///

@@ -250,7 +250,8 @@ pub fn write_json<T: serde::Serialize + ?Sized>(
 /// since Go 1.17 (and in nethttp's forms) a `;` is not a query separator, and this wrapper is
 /// for clients that still use it so. The request's URI is restored afterwards.
 ///
-/// ```
+#[cfg_attr(feature = "client", doc = "```")]
+#[cfg_attr(not(feature = "client"), doc = "```ignore")]
 /// use std::io::Write;
 /// use nethttp::handlers::allow_query_semicolons;
 /// use nethttp::{httptest, Request, ResponseWriter};

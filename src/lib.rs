@@ -3,7 +3,8 @@
 //!
 //! # A GET
 //!
-//! ```no_run
+#![cfg_attr(feature = "client", doc = "```no_run")]
+#![cfg_attr(not(feature = "client"), doc = "```ignore")]
 //! let client = nethttp::Client::new();
 //! let mut resp = client.get("http://127.0.0.1:8080/")?;
 //! let body = resp.text()?; // reads to the end: the connection goes back to the pool
@@ -13,7 +14,8 @@
 //!
 //! # A server
 //!
-//! ```no_run
+#![cfg_attr(feature = "server", doc = "```no_run")]
+#![cfg_attr(not(feature = "server"), doc = "```ignore")]
 //! use std::io::Write;
 //! use nethttp::{Request, ResponseWriter};
 //!
@@ -25,7 +27,8 @@
 //!
 //! # Testing a handler end to end
 //!
-//! ```
+#![cfg_attr(all(feature = "client", feature = "server"), doc = "```")]
+#![cfg_attr(not(all(feature = "client", feature = "server")), doc = "```ignore")]
 //! use std::io::Write;
 //! use nethttp::{httptest, Request, ResponseWriter};
 //!

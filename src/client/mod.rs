@@ -187,7 +187,8 @@ impl RequestOptions {
 ///
 /// See the [module documentation](self) for the rules it follows.
 ///
-/// ```
+#[cfg_attr(feature = "server", doc = "```")]
+#[cfg_attr(not(feature = "server"), doc = "```ignore")]
 /// use std::io::Write;
 /// use nethttp::{httptest, Client, Request, ResponseWriter};
 ///
@@ -378,7 +379,8 @@ impl Client {
     /// `GET url`. The response comes back once its head has arrived; its body streams from
     /// the connection as you read it (Go's `http.Get`, minus the global client).
     ///
-    /// ```
+    #[cfg_attr(feature = "server", doc = "```")]
+    #[cfg_attr(not(feature = "server"), doc = "```ignore")]
     /// use std::io::Write;
     /// use nethttp::{httptest, Client, Request, ResponseWriter};
     ///

@@ -43,7 +43,8 @@ const DEFAULT_WRITE_BUFFER: usize = 32 << 10;
 /// [`Client`](super::Client) sends through it and adds the policy (redirects, cookies, the
 /// overall timeout):
 ///
-/// ```
+#[cfg_attr(feature = "server", doc = "```")]
+#[cfg_attr(not(feature = "server"), doc = "```ignore")]
 /// use std::io::Write;
 /// use std::time::Duration;
 /// use nethttp::client::{Client, Transport, TransportConfig};

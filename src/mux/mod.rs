@@ -28,7 +28,8 @@ pub(crate) use path::clean_path;
 /// Register a handler per pattern with [`handle`](Self::handle), then serve the mux (it is a
 /// [`Handler`]):
 ///
-/// ```
+#[cfg_attr(feature = "client", doc = "```")]
+#[cfg_attr(not(feature = "client"), doc = "```ignore")]
 /// use std::io::Write;
 /// use nethttp::{Request, ResponseWriter, ServeMux};
 ///

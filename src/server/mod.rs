@@ -292,7 +292,8 @@ impl fmt::Debug for Config {
 /// An HTTP/1.1 server, and HTTP/2 with feature `http2` ([`Http2Config`]). A cheap handle: clone it to call [`shutdown`](Self::shutdown) or
 /// [`close`](Self::close) from another thread while one thread is in [`serve`](Self::serve).
 ///
-/// ```
+#[cfg_attr(feature = "client", doc = "```")]
+#[cfg_attr(not(feature = "client"), doc = "```ignore")]
 /// use std::io::Write;
 /// use std::time::Duration;
 /// use nethttp::server::{Config, Server};
