@@ -81,14 +81,20 @@ type ProxyFn = dyn Fn(&Request) -> Result<Option<Uri>> + Send + Sync;
 /// [`get_proxy_connect_header`]: TransportConfig::get_proxy_connect_header
 /// [`on_proxy_connect_response`]: TransportConfig::on_proxy_connect_response
 ///
-#[cfg_attr(feature = "tls", doc = "```")]
-#[cfg_attr(not(feature = "tls"), doc = "```ignore")]
+/// ```
 /// use nethttp::client::Proxy;
 /// let p = Proxy::all("http://user:secret@proxy.internal:3128")?.no_proxy("internal, 10.0.0.0/8");
 /// let via = p.url_for(&"http://example.com/".parse().unwrap())?;
 /// assert_eq!(via.unwrap().to_string(), "http://proxy.internal:3128/");
 /// assert!(p.url_for(&"http://db.internal/".parse().unwrap())?.is_none());
+/// # Ok::<(), nethttp::Error>(())
+/// ```
 ///
+/// An `https://` proxy (TLS to the proxy itself) needs feature `tls`:
+///
+#[cfg_attr(feature = "tls", doc = "```")]
+#[cfg_attr(not(feature = "tls"), doc = "```ignore")]
+/// use nethttp::client::Proxy;
 /// let tls = Proxy::https("https://proxy.internal")?;
 /// let via = tls.url_for(&"https://example.com/".parse().unwrap())?;
 /// assert_eq!(via.unwrap().to_string(), "https://proxy.internal:443/");
