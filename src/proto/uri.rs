@@ -312,26 +312,23 @@ mod tests {
             "//h/p{}",
             "rel{}/x",
         ];
+        let inserts: Vec<String> = (0..=255u8)
+            .map(|b| char::from(b).to_string())
+            .chain(
+                [
+                    "%41", "%", "%zz", "[::1]", "?", "??", "#", " ", "€", "😀", "\u{7ff}",
+                ]
+                .map(String::from),
+            )
+            .collect();
         for shape in shapes {
-            for b in 0..=255u8 {
+            for insert in &inserts {
+                let text = shape.replace("{}", insert);
                 for strict in [true, false] {
-                    let text = shape.replace("{}", &char::from(b).to_string());
                     assert_eq!(
                         escape(&text, strict),
                         escape_parts(&text, strict),
                         "{text:?} strict={strict}"
-                    );
-                }
-            }
-            for extra in [
-                "%41", "%", "%zz", "[::1]", "?", "??", "#", " ", "€", "😀", "\u{7ff}",
-            ] {
-                let text = shape.replace("{}", extra);
-                for strict in [true, false] {
-                    assert_eq!(
-                        escape(&text, strict),
-                        escape_parts(&text, strict),
-                        "{text:?}"
                     );
                 }
             }
