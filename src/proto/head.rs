@@ -7,7 +7,7 @@
 use std::mem::MaybeUninit;
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
 use super::Limits;
@@ -362,8 +362,8 @@ fn parse_request_into(
     let pieces = req.headers.len() + usize::from(target != "/");
     let shared = HeadBytes::new(&buf[..len], pieces);
     let uri = parse_target(&method, target, &shared)?;
-    let headers = to_header_map_into(req.headers, std::mem::take(spare), &shared)?;
-    check_request_headers(version, &headers)?;
+    let (headers, facts) = to_header_map_into(req.headers, std::mem::take(spare), &shared)?;
+    check_request_headers(version, facts)?;
     *out = Some(RequestHead {
         method,
         uri,
@@ -428,7 +428,7 @@ fn parse_response_into(
         .and_then(|c| StatusCode::from_u16(c).ok())
         .ok_or_else(|| Error::malformed(Malformed::StatusLine))?;
     let shared = HeadBytes::new(&buf[..len], res.headers.len());
-    let headers = to_header_map_into(res.headers, std::mem::take(spare), &shared)?;
+    let (headers, _) = to_header_map_into(res.headers, std::mem::take(spare), &shared)?;
     *out = Some(ResponseHead {
         status,
         version,
@@ -564,7 +564,7 @@ fn has_obs_fold(buf: &[u8]) -> bool {
 }
 
 fn to_header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap> {
-    to_header_map_into(fields, HeaderMap::new(), &HeadBytes::new(&[], 0))
+    to_header_map_into(fields, HeaderMap::new(), &HeadBytes::new(&[], 0)).map(|(map, _)| map)
 }
 
 /// One message head copied once into shared bytes, of which its header values (and a
@@ -610,22 +610,48 @@ pub(crate) fn emptied(mut map: HeaderMap) -> HeaderMap {
     map
 }
 
-/// [`to_header_map`] into `map` (empty; its memory reused when it has room).
+/// What a request's checks need to know of its fields, gathered while they are added to the
+/// map so the checks take no second pass over it ([`check_request_headers`]).
+#[derive(Clone, Copy, Default)]
+struct FieldFacts {
+    /// `Host` fields seen (counted to two).
+    hosts: u8,
+    /// Whether the first `Host` field's value reads as a host.
+    host_valid: bool,
+    /// A name that only underscores tell from a framing header.
+    framing_lookalike: bool,
+}
+
+/// [`to_header_map`] into `map` (empty; its memory reused when it has room), with the facts a
+/// request's checks need.
 fn to_header_map_into(
     fields: &[httparse::Header<'_>],
     mut map: HeaderMap,
     shared: &HeadBytes<'_>,
-) -> Result<HeaderMap> {
+) -> Result<(HeaderMap, FieldFacts)> {
     debug_assert!(map.is_empty());
     // Room for every field at once, in a new map or a reused one. `HeaderMap::with_capacity`
     // would panic past http's limit (about 24,000 fields; a response head has no field-count
     // limit by default, only a size one, as in Go): then the map grows as fields come.
     let _ = map.try_reserve(fields.len());
+    let mut facts = FieldFacts::default();
     for f in fields {
         // httparse has checked names are tokens and values hold no CTLs but HTAB; the http
         // types check the same again. obs-text (0x80-0xFF) is kept as opaque bytes.
-        let name = HeaderName::from_bytes(f.name.as_bytes())
-            .map_err(|_| Error::malformed(Malformed::HeaderName))?;
+        let name = field_name(f.name.as_bytes())?;
+        if name == header::HOST {
+            if facts.hosts == 0 {
+                facts.host_valid = valid_host(f.value);
+            }
+            facts.hosts = facts.hosts.saturating_add(1);
+        } else if matches!(f.name.len(), 14 | 17) && f.name.as_bytes().contains(&b'_') {
+            // Names one underscore away from a framing header (which are 14 and 17 bytes
+            // long): some intermediaries treat `_` as `-`, so a request carrying one could be
+            // framed two ways along the path.
+            let n = name.as_str().as_bytes();
+            facts.framing_lookalike |=
+                dashes_as(n, b"transfer-encoding") || dashes_as(n, b"content-length");
+        }
         let value = match shared.slice(f.value) {
             Some(b) => HeaderValue::from_maybe_shared(b),
             None => HeaderValue::from_bytes(f.value),
@@ -635,7 +661,110 @@ fn to_header_map_into(
             return Err(Error::too_large(TooLarge::HeaderCount));
         }
     }
-    Ok(map)
+    Ok((map, facts))
+}
+
+/// A name most heads carry (in either role), as its lowercase bytes and its `HeaderName`.
+type Known = (&'static [u8], HeaderName);
+
+/// The common names of each length that has some ([`field_name`]).
+static NAMES_4: [Known; 4] = [
+    (b"host", header::HOST),
+    (b"date", header::DATE),
+    (b"etag", header::ETAG),
+    (b"vary", header::VARY),
+];
+static NAMES_6: [Known; 4] = [
+    (b"accept", header::ACCEPT),
+    (b"server", header::SERVER),
+    (b"cookie", header::COOKIE),
+    (b"expect", header::EXPECT),
+];
+static NAMES_8: [Known; 1] = [(b"location", header::LOCATION)];
+static NAMES_10: [Known; 3] = [
+    (b"user-agent", header::USER_AGENT),
+    (b"connection", header::CONNECTION),
+    (b"set-cookie", header::SET_COOKIE),
+];
+static NAMES_12: [Known; 1] = [(b"content-type", header::CONTENT_TYPE)];
+static NAMES_13: [Known; 4] = [
+    (b"cache-control", header::CACHE_CONTROL),
+    (b"last-modified", header::LAST_MODIFIED),
+    (b"accept-ranges", header::ACCEPT_RANGES),
+    (b"authorization", header::AUTHORIZATION),
+];
+static NAMES_14: [Known; 1] = [(b"content-length", header::CONTENT_LENGTH)];
+static NAMES_15: [Known; 2] = [
+    (b"accept-encoding", header::ACCEPT_ENCODING),
+    (b"accept-language", header::ACCEPT_LANGUAGE),
+];
+static NAMES_16: [Known; 1] = [(b"content-encoding", header::CONTENT_ENCODING)];
+static NAMES_17: [Known; 1] = [(b"transfer-encoding", header::TRANSFER_ENCODING)];
+
+/// A field's name from the wire, as `HeaderName::from_bytes` makes it (lowercase, checked).
+///
+/// The names most heads carry are matched first, by length and then bytes, without
+/// `from_bytes`'s general path (which lowercases the name into a buffer and then looks it up
+/// among all of http's standard names): a head's parse runs this once per field, and the
+/// general path is a large function whose code a busy server fetches again for each request.
+fn field_name(raw: &[u8]) -> Result<HeaderName> {
+    let known: &[Known] = match raw.len() {
+        4 => &NAMES_4,
+        6 => &NAMES_6,
+        8 => &NAMES_8,
+        10 => &NAMES_10,
+        12 => &NAMES_12,
+        13 => &NAMES_13,
+        14 => &NAMES_14,
+        15 => &NAMES_15,
+        16 => &NAMES_16,
+        17 => &NAMES_17,
+        _ => &[],
+    };
+    for (bytes, name) in known {
+        if same_name(raw, bytes) {
+            return Ok(name.clone());
+        }
+    }
+    HeaderName::from_bytes(raw).map_err(|_| Error::malformed(Malformed::HeaderName))
+}
+
+/// Whether `raw` is `lower` in any case, where `lower` is 4 to 24 bytes of lowercase letters
+/// and `-`: compared a word at a time (two or three words, which may overlap), not a byte at
+/// a time.
+///
+/// A letter matches in either case: its 0x20 bit, taken from the letter itself (bit 6 shifted
+/// down: set in every lowercase letter, clear in `-`), is set in the byte compared. A `-` gets
+/// no such bit and matches only itself.
+fn same_name(raw: &[u8], lower: &[u8]) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    fn w8(b: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
+    }
+    fn w4(b: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&b[at..at + 4]);
+        u64::from(u32::from_le_bytes(w))
+    }
+    fn same(r: u64, k: u64) -> bool {
+        (r | ((k >> 1) & CASE)) == k
+    }
+    let n = lower.len();
+    if raw.len() != n {
+        return false;
+    }
+    // Words at the start and at the end, and past 16 bytes one between: together every byte.
+    match n {
+        4..=7 => same(w4(raw, 0), w4(lower, 0)) && same(w4(raw, n - 4), w4(lower, n - 4)),
+        8..=24 => {
+            same(w8(raw, 0), w8(lower, 0))
+                && same(w8(raw, n - 8), w8(lower, n - 8))
+                && (n <= 16 || same(w8(raw, 8), w8(lower, 8)))
+        }
+        _ => false,
+    }
 }
 
 /// Appends a field received from a peer; false if the map is full. A `HeaderMap` holds at
@@ -683,31 +812,17 @@ fn parse_target(method: &Method, target: &str, shared: &HeadBytes<'_>) -> Result
     }
 }
 
-fn check_request_headers(version: Version, headers: &HeaderMap) -> Result<()> {
-    for name in headers.keys() {
-        // Names one underscore away from a framing header: some intermediaries treat `_` as
-        // `-`, so a request carrying one could be framed two ways along the path.
-        let n = name.as_str().as_bytes();
-        if n.contains(&b'_')
-            && (dashes_as(n, b"transfer-encoding") || dashes_as(n, b"content-length"))
-        {
-            return Err(Error::malformed(Malformed::HeaderName));
-        }
+fn check_request_headers(version: Version, facts: FieldFacts) -> Result<()> {
+    if facts.framing_lookalike {
+        return Err(Error::malformed(Malformed::HeaderName));
     }
-    let mut hosts = super::field_values(headers, &http::header::HOST);
-    match (hosts.next(), hosts.next()) {
+    match facts.hosts {
         // RFC 9112 §3.2: a server MUST respond with 400 to an HTTP/1.1 request that lacks a
         // Host field or has more than one.
-        (None, _) if version == Version::HTTP_11 => Err(Error::malformed(Malformed::Host)),
-        (None, _) => Ok(()),
-        (Some(_), Some(_)) => Err(Error::malformed(Malformed::Host)),
-        (Some(h), None) => {
-            if valid_host(h.as_bytes()) {
-                Ok(())
-            } else {
-                Err(Error::malformed(Malformed::Host))
-            }
-        }
+        0 if version == Version::HTTP_11 => Err(Error::malformed(Malformed::Host)),
+        0 => Ok(()),
+        1 if facts.host_valid => Ok(()),
+        _ => Err(Error::malformed(Malformed::Host)),
     }
 }
 
@@ -771,6 +886,75 @@ mod tests {
     /// Heads with three pieces or more (target and values) share one copy of the head: every
     /// value and the target must come out as they were, empty and obs-text values included,
     /// and a value must outlive the map and the buffer it came from.
+    /// The common names' shortcut gives what `HeaderName::from_bytes` gives, for every name it
+    /// knows in three cases, for every name one byte off one of them (each byte at each place,
+    /// a byte cut or added), and for names it leaves to `from_bytes` (bad ones included,
+    /// which both refuse).
+    #[test]
+    fn field_name_agrees_with_from_bytes() {
+        let known: Vec<&[u8]> = [
+            &NAMES_4[..],
+            &NAMES_6,
+            &NAMES_8,
+            &NAMES_10,
+            &NAMES_12,
+            &NAMES_13,
+            &NAMES_14,
+            &NAMES_15,
+            &NAMES_16,
+            &NAMES_17,
+        ]
+        .iter()
+        .flat_map(|t| t.iter().map(|(b, _)| *b))
+        .collect();
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for k in &known {
+            // Each table entry is the standard name's own spelling.
+            assert_eq!(HeaderName::from_bytes(k).unwrap().as_str().as_bytes(), *k);
+            names.push(k.to_vec());
+            names.push(k.to_ascii_uppercase());
+            // Title-Case, as most clients send them.
+            let mut title = k.to_vec();
+            let mut start = true;
+            for b in &mut title {
+                if start {
+                    b.make_ascii_uppercase();
+                }
+                start = *b == b'-';
+            }
+            names.push(title);
+            for i in 0..k.len() {
+                // One byte changed to every other byte, cut off, or one added.
+                for b in 0..=255u8 {
+                    let mut off = k.to_vec();
+                    off[i] = b;
+                    names.push(off);
+                }
+                let mut cut = k.to_vec();
+                cut.remove(i);
+                names.push(cut);
+            }
+            names.push([*k, b"s"].concat());
+        }
+        for other in [
+            &b"x-trace"[..],
+            b"age",
+            b"te",
+            b"a",
+            b"bad name",
+            b"b\xe4d",
+            b"",
+            b"x(y)",
+        ] {
+            names.push(other.to_vec());
+        }
+        for raw in &names {
+            let ours = field_name(raw).ok();
+            let theirs = HeaderName::from_bytes(raw).ok();
+            assert_eq!(ours, theirs, "{:?}", String::from_utf8_lossy(raw));
+        }
+    }
+
     #[test]
     fn values_sliced_from_one_copy_of_the_head() {
         let wire = b"GET /a/b?q=1 HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Obs: caf\xe9\r\n\
@@ -913,6 +1097,11 @@ mod tests {
             ("simple_get", b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", None),
             ("http10_no_host", b"GET / HTTP/1.0\r\n\r\n", None),
             (
+                "host_in_any_case",
+                b"GET / HTTP/1.1\r\nhOsT: a\r\n\r\n",
+                None,
+            ),
+            (
                 "leading_crlf_ignored",
                 b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
                 None,
@@ -951,6 +1140,16 @@ mod tests {
             (
                 "two_hosts",
                 b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                Some(M(Malformed::Host)),
+            ),
+            (
+                "two_hosts_in_two_cases",
+                b"GET / HTTP/1.1\r\nHOST: a\r\nhost: a\r\n\r\n",
+                Some(M(Malformed::Host)),
+            ),
+            (
+                "second_host_bad",
+                b"GET / HTTP/1.1\r\nHost: a\r\nHost: a/b\r\n\r\n",
                 Some(M(Malformed::Host)),
             ),
             (
