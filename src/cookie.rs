@@ -1,13 +1,26 @@
 //! HTTP cookies for both roles, as Go's `http.Cookie`: what a request's `Cookie` field
-//! carries ([`Request::cookies`](crate::Request::cookies),
-//! [`Request::add_cookie`](crate::Request::add_cookie)) and what a `Set-Cookie` field says
-//! ([`set_cookie`] on a server, [`Response::cookies`](crate::client::Response::cookies) on a
-//! client), by RFC 6265. Names and values that RFC 6265 does not allow are dropped, as Go
-//! drops them.
+//! carries ([`Request::cookies`], [`Request::add_cookie`](crate::Request::add_cookie)) and what
+//! a `Set-Cookie` field says ([`set_cookie`] on a server, [`Response::cookies`] on a client), by
+//! RFC 6265. Names and values that RFC 6265 does not allow are dropped, as Go drops them.
 //!
 //! Available with feature `client` or `server` (both on by default); `set_cookie` and
 //! `Cookie::to_set_cookie` need `server`. The client's cookie jar is `client::CookieJar`
 //! (feature `cookies` for the built-in one).
+//!
+#![cfg_attr(
+    feature = "server",
+    doc = "[`Request::cookies`]: crate::Request::cookies"
+)]
+#![cfg_attr(
+    not(feature = "server"),
+    doc = "[`Request::cookies`]: crate#features",
+    doc = "[`set_cookie`]: crate#features"
+)]
+#![cfg_attr(
+    feature = "client",
+    doc = "[`Response::cookies`]: crate::client::Response::cookies"
+)]
+#![cfg_attr(not(feature = "client"), doc = "[`Response::cookies`]: crate#features")]
 
 #[cfg(feature = "server")]
 use std::fmt::Write as _;
@@ -40,6 +53,7 @@ use crate::server::ResponseWriter;
 ///     "session=abc123; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax"
 /// );
 /// ```
+#[cfg_attr(not(feature = "server"), doc = "[`set_cookie`]: crate#features")]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cookie {
     /// The name: an RFC 7230 token. A cookie with any other name is not sent.

@@ -64,8 +64,13 @@ pub enum ErrorKind {
     ContentLengthMismatch,
     /// The client followed more redirects than its policy allows.
     TooManyRedirects,
-    /// The connection was taken over by [`hijack`](crate::server::ResponseWriter::hijack); the
-    /// HTTP layer can no longer use it.
+    /// The connection was taken over by [`hijack`]; the HTTP layer can no longer use it.
+    ///
+    #[cfg_attr(
+        feature = "server",
+        doc = "[`hijack`]: crate::server::ResponseWriter::hijack"
+    )]
+    #[cfg_attr(not(feature = "server"), doc = "[`hijack`]: crate#features")]
     Hijacked,
     /// The server is shutting down or closed and accepts no more work.
     ServerClosed,
@@ -75,8 +80,16 @@ pub enum ErrorKind {
     /// The TLS handshake or a TLS record failed (bad certificate, wrong protocol, alert); the
     /// source says which.
     Tls,
-    /// The server answered with a 4xx or 5xx status, from
-    /// [`Response::error_for_status`](crate::client::Response::error_for_status).
+    /// The server answered with a 4xx or 5xx status, from [`Response::error_for_status`].
+    ///
+    #[cfg_attr(
+        feature = "client",
+        doc = "[`Response::error_for_status`]: crate::client::Response::error_for_status"
+    )]
+    #[cfg_attr(
+        not(feature = "client"),
+        doc = "[`Response::error_for_status`]: crate#features"
+    )]
     Status(http::StatusCode),
     /// An HTTP proxy answered a `CONNECT` with a status other than 200; no tunnel was made.
     ProxyConnect(http::StatusCode),
@@ -215,11 +228,28 @@ pub enum TooLarge {
     /// More informational (1xx) responses came before the final one than a client accepts
     /// ([`proto::client::MAX_INFORMATIONAL`](crate::proto::client::MAX_INFORMATIONAL)).
     Informational,
-    /// A `multipart/form-data` body has more parts than its limit
-    /// ([`MultipartLimits::max_parts`](crate::proto::multipart::MultipartLimits::max_parts)).
+    /// A `multipart/form-data` body has more parts than its limit ([`MultipartLimits::max_parts`]).
+    ///
+    #[cfg_attr(
+        feature = "multipart",
+        doc = "[`MultipartLimits::max_parts`]: crate::proto::multipart::MultipartLimits::max_parts"
+    )]
+    #[cfg_attr(
+        not(feature = "multipart"),
+        doc = "[`MultipartLimits::max_parts`]: crate#features"
+    )]
     Parts,
     /// The header section of one multipart part is longer, or has more fields, than its limit
-    /// ([`MultipartLimits`](crate::proto::multipart::MultipartLimits)).
+    /// ([`MultipartLimits`]).
+    ///
+    #[cfg_attr(
+        feature = "multipart",
+        doc = "[`MultipartLimits`]: crate::proto::multipart::MultipartLimits"
+    )]
+    #[cfg_attr(
+        not(feature = "multipart"),
+        doc = "[`MultipartLimits`]: crate#features"
+    )]
     PartHeader,
 }
 
@@ -399,9 +429,14 @@ impl Error {
         self.inner.kind == ErrorKind::Tls
     }
 
-    /// True for a 4xx or 5xx status turned into an error by
-    /// [`error_for_status`](crate::client::Response::error_for_status); [`status`](Self::status)
-    /// gives it.
+    /// True for a 4xx or 5xx status turned into an error by [`error_for_status`];
+    /// [`status`](Self::status) gives it.
+    ///
+    #[cfg_attr(
+        feature = "client",
+        doc = "[`error_for_status`]: crate::client::Response::error_for_status"
+    )]
+    #[cfg_attr(not(feature = "client"), doc = "[`error_for_status`]: crate#features")]
     pub fn is_status(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::Status(_))
     }

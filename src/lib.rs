@@ -57,8 +57,8 @@
 //!   also the HTTP/2 wire pieces (frames, HPACK), which neither role uses yet.
 //! - [`server`]: [`Server`], [`Handler`], [`ResponseWriter`], hijacking, graceful shutdown.
 //! - [`client`]: [`Client`], [`Transport`] (the pool; a reader and a writer thread per
-//!   connection, as Go's `persistConn`), [`ClientConn`](client::ClientConn) (one connection,
-//!   no pool, hijackable), tracing, cancellation.
+//!   connection, as Go's `persistConn`), [`ClientConn`] (one connection, no pool, hijackable),
+//!   tracing, cancellation.
 //! - [`fs`]: [`FileServer`] with ranges and conditional requests; [`httptest`]: test servers
 //!   and a response recorder; [`net`]: streams and dialers (TCP, Unix sockets); `tls`:
 //!   rustls for both roles (feature `tls`, on by default).
@@ -91,6 +91,48 @@
 //! | `cli` | | the `nethttp` command-line tool | `clap`, `indicatif`, `hdrhistogram`, `ctrlc`, `serde_json` |
 //!
 //! [`httptest`] and [`httputil`] need both `client` and `server`.
+//!
+// A name this build's features leave out links to the table above, not to nothing.
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "[`client`]: crate#features",
+    doc = "[`Client`]: crate#features",
+    doc = "[`Transport`]: crate#features",
+    doc = "[`client::RequestOptions`]: crate#features"
+)]
+#![cfg_attr(feature = "clientconn", doc = "[`ClientConn`]: client::ClientConn")]
+#![cfg_attr(not(feature = "clientconn"), doc = "[`ClientConn`]: crate#features")]
+#![cfg_attr(
+    not(feature = "server"),
+    doc = "[`server`]: crate#features",
+    doc = "[`server::Config`]: crate#features",
+    doc = "[`Server`]: crate#features",
+    doc = "[`Handler`]: crate#features",
+    doc = "[`ResponseWriter`]: crate#features",
+    doc = "[`mux`]: crate#features",
+    doc = "[`handlers`]: crate#features",
+    doc = "[`sniff`]: crate#features",
+    doc = "[`net::listen`]: crate#features"
+)]
+#![cfg_attr(
+    not(any(feature = "client", feature = "server")),
+    doc = "[`cookie`]: crate#features"
+)]
+#![cfg_attr(not(feature = "multipart"), doc = "[`multipart`]: crate#features")]
+#![cfg_attr(
+    not(feature = "fs"),
+    doc = "[`fs`]: crate#features",
+    doc = "[`FileServer`]: crate#features"
+)]
+#![cfg_attr(
+    not(all(feature = "tls", any(feature = "client", feature = "server"))),
+    doc = "[`tls`]: crate#features"
+)]
+#![cfg_attr(
+    not(all(feature = "client", feature = "server")),
+    doc = "[`httptest`]: crate#features",
+    doc = "[`httputil`]: crate#features"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 

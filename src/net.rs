@@ -6,8 +6,17 @@
 //!
 //! A pooled client connection is used by two threads at once (a reader and a writer), so a
 //! [`Stream`] reads and writes through `&self`, as `&TcpStream` does. TCP and Unix-domain
-//! sockets implement it here; `tls::TlsStream` (feature `tls`) wraps one, and
-//! [`Tunnel`](crate::client::Tunnel) is one through an HTTP proxy.
+//! sockets implement it here; `tls::TlsStream` (feature `tls`) wraps one, and [`Tunnel`] is
+//! one through an HTTP proxy.
+//!
+#![cfg_attr(feature = "client", doc = "[`Tunnel`]: crate::client::Tunnel")]
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "[`Target`]: crate#features",
+    doc = "[`Dial`]: crate#features",
+    doc = "[`TcpDialer`]: crate#features",
+    doc = "[`Tunnel`]: crate#features"
+)]
 
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};

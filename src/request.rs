@@ -17,6 +17,11 @@ use crate::multipart::{read_form, FileHeader, MultipartForm, MultipartReader, DE
 use crate::proto::multipart::{self as wire, MultipartLimits};
 
 /// The most of a form body [`Request::parse_form`] reads: 10 MiB, Go's limit.
+///
+#[cfg_attr(
+    not(feature = "server"),
+    doc = "[`Request::parse_form`]: crate#features"
+)]
 pub const MAX_FORM_BODY: u64 = 10 << 20;
 
 /// An HTTP request, as Go's `http.Request`: received by a server and handed to a handler, or

@@ -23,6 +23,13 @@
 //!
 //! Lock order: `flusher` → `session` → `queue`, and `reader` → `session` → `queue`. No lock but
 //! the two direction owners (`reader`, `flusher`) is held across a blocking call.
+//!
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "[`ClientTls`]: crate#features",
+    doc = "[`connect`]: crate#features"
+)]
+#![cfg_attr(not(feature = "server"), doc = "[`ServerTls`]: crate#features")]
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -34,6 +41,12 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 /// The rustls crate this module is built on, for custom `ClientConfig`/`ServerConfig`s
 /// ([`ClientTls::config`], [`ServerTls::from_config`]) without a separate dependency.
+///
+#[cfg_attr(not(feature = "client"), doc = "[`ClientTls::config`]: crate#features")]
+#[cfg_attr(
+    not(feature = "server"),
+    doc = "[`ServerTls::from_config`]: crate#features"
+)]
 pub use rustls;
 #[cfg(feature = "client")]
 use rustls::pki_types::ServerName;
@@ -660,14 +673,20 @@ fn add_default_roots(roots: &mut rustls::RootCertStore) {
 }
 
 /// Runs a client handshake for `host` over `sock` within `tls`'s handshake timeout (and
-/// `deadline`), e.g. to run a [`ClientConn`](crate::client::ClientConn) over TLS. Each call
-/// gets its rustls configuration from [`ClientTls::rustls_config`]; to make many connections
-/// with one, build it once and pass it in [`ClientTls::config`].
+/// `deadline`), e.g. to run a [`ClientConn`] over TLS. Each call gets its rustls configuration
+/// from [`ClientTls::rustls_config`]; to make many connections with one, build it once and
+/// pass it in [`ClientTls::config`].
 ///
 /// # Errors
 ///
 /// [`ErrorKind::Tls`] for a certificate or protocol failure,
 /// [`ErrorKind::Timeout`]([`TimeoutPhase::TlsHandshake`]) at the deadline, I/O errors.
+///
+#[cfg_attr(
+    feature = "clientconn",
+    doc = "[`ClientConn`]: crate::client::ClientConn"
+)]
+#[cfg_attr(not(feature = "clientconn"), doc = "[`ClientConn`]: crate#features")]
 #[cfg(feature = "client")]
 pub fn connect(
     sock: Box<dyn Stream>,

@@ -147,6 +147,7 @@ impl<R: RoundTripper + ?Sized> RoundTripper for Arc<R> {
 /// assert!(RequestOptions::of(&req).deadline.is_some());
 /// # Ok::<(), nethttp::Error>(())
 /// ```
+#[cfg_attr(not(feature = "clientconn"), doc = "[`ClientConn`]: crate#features")]
 #[derive(Debug, Clone, Default)]
 pub struct RequestOptions {
     /// The request, including reading its response body, must finish by then; past it the

@@ -63,9 +63,9 @@ type ProxyFn = dyn Fn(&Request) -> Result<Option<Uri>> + Send + Sync;
 ///   to the origin inside it.
 /// - `https://` (feature `tls`): the same, over TLS to the proxy, so an `https://` origin
 ///   gets TLS inside TLS. The proxy's certificate is checked for the proxy's host name with
-///   the transport's [`ClientTls`](crate::tls::ClientTls) settings, the same as an origin's
-///   (Go uses its one `TLSClientConfig` for both): add a private CA that signed the proxy's
-///   certificate to `extra_roots`.
+///   the transport's [`ClientTls`] settings, the same as an origin's (Go uses its one
+///   `TLSClientConfig` for both): add a private CA that signed the proxy's certificate to
+///   `extra_roots`.
 /// - `socks5://` and `socks5h://` (feature `socks`, on by default): a SOCKS5 tunnel to the
 ///   origin for every request, with TLS inside it for `https://` origins. The proxy resolves
 ///   host names in both cases, as in Go. Without the feature such a proxy fails the request
@@ -80,6 +80,8 @@ type ProxyFn = dyn Fn(&Request) -> Result<Option<Uri>> + Send + Sync;
 ///
 /// [`get_proxy_connect_header`]: TransportConfig::get_proxy_connect_header
 /// [`on_proxy_connect_response`]: TransportConfig::on_proxy_connect_response
+#[cfg_attr(feature = "tls", doc = "[`ClientTls`]: crate::tls::ClientTls")]
+#[cfg_attr(not(feature = "tls"), doc = "[`ClientTls`]: crate#features")]
 ///
 /// ```
 /// use nethttp::client::Proxy;
@@ -634,7 +636,7 @@ pub(crate) fn dial_conn(
 /// with its [`proxy_connect_header`](TransportConfig::proxy_connect_header) and
 /// [`on_proxy_connect_response`](TransportConfig::on_proxy_connect_response) settings.)
 ///
-/// With [`ClientConn`](super::ClientConn) (feature `clientconn`) on top:
+/// With [`ClientConn`] (feature `clientconn`) on top:
 ///
 /// ```no_run
 /// # #[cfg(feature = "clientconn")]
@@ -656,6 +658,9 @@ pub(crate) fn dial_conn(
 /// [`ErrorKind::ProxyConnect`] with the proxy's status if it is not 200;
 /// [`ErrorKind::Timeout`] ([`TimeoutPhase::Connect`]) at the deadline; write, read and parse
 /// errors.
+///
+#[cfg_attr(feature = "clientconn", doc = "[`ClientConn`]: super::ClientConn")]
+#[cfg_attr(not(feature = "clientconn"), doc = "[`ClientConn`]: crate#features")]
 pub fn connect_tunnel(
     stream: Box<dyn Stream>,
     target: &Target,

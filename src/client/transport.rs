@@ -184,8 +184,14 @@ pub struct Protocols {
     /// HTTP/1.1 (and 1.0 servers). Default is true.
     pub http1: bool,
     /// HTTP/2 over TLS, when the server picks `h2` by ALPN. Default is true. Not used when
-    /// [`ClientTls::config`](crate::tls::ClientTls::config) is set: that configuration's
-    /// ALPN list is sent as it is, and HTTP/2 is spoken if the server picks `h2` from it.
+    /// [`ClientTls::config`] is set: that configuration's ALPN list is sent as it is, and
+    /// HTTP/2 is spoken if the server picks `h2` from it.
+    ///
+    #[cfg_attr(
+        feature = "tls",
+        doc = "[`ClientTls::config`]: crate::tls::ClientTls::config"
+    )]
+    #[cfg_attr(not(feature = "tls"), doc = "[`ClientTls::config`]: crate#features")]
     pub http2: bool,
     /// HTTP/2 without TLS, with prior knowledge, for `http://` URLs not sent through a proxy
     /// (Go's `UnencryptedHTTP2`); used only with `http1` off, as in Go, since a server cannot

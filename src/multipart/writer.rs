@@ -42,12 +42,12 @@ const FILE_CONTENT_TYPE: &str = "application/octet-stream";
 /// bytes are Go's too: the same delimiters, part headers in the same order, names escaped the
 /// same way.
 ///
-/// [`RequestBuilder::multipart`](crate::client::RequestBuilder::multipart) sends it with its
-/// `Content-Type`; [`into_body`](Self::into_body) gives the [`Body`] alone. The body has a
-/// length, so the request gets a `Content-Length`, when every part's content has one (text,
-/// bytes, regular files, [`Body::sized`]); otherwise it is sent chunked. It can be sent again
-/// for a retry or a 307/308 redirect when every part's content can ([`Body::try_clone`]): text,
-/// bytes, files added by path (opened again) and [`Body::replayable`] readers.
+/// [`RequestBuilder::multipart`] sends it with its `Content-Type`; [`into_body`](Self::into_body)
+/// gives the [`Body`] alone. The body has a length, so the request gets a `Content-Length`,
+/// when every part's content has one (text, bytes, regular files, [`Body::sized`]); otherwise
+/// it is sent chunked. It can be sent again for a retry or a 307/308 redirect when every part's
+/// content can ([`Body::try_clone`]): text, bytes, files added by path (opened again) and
+/// [`Body::replayable`] readers.
 ///
 /// ```
 /// use std::io::Read;
@@ -77,6 +77,14 @@ const FILE_CONTENT_TYPE: &str = "application/octet-stream";
 /// );
 /// # Ok::<(), nethttp::Error>(())
 /// ```
+#[cfg_attr(
+    feature = "client",
+    doc = "[`RequestBuilder::multipart`]: crate::client::RequestBuilder::multipart"
+)]
+#[cfg_attr(
+    not(feature = "client"),
+    doc = "[`RequestBuilder::multipart`]: crate#features"
+)]
 pub struct Writer {
     boundary: String,
     parts: Vec<PartSpec>,
@@ -253,9 +261,18 @@ impl Writer {
     /// again ([`Body::try_clone`]) if every part's content can.
     ///
     /// Set the request's `Content-Type` to [`form_data_content_type`](Self::form_data_content_type)
-    /// (take it before this call); [`RequestBuilder::multipart`](crate::client::RequestBuilder::multipart)
-    /// does both. A part's content that ends before its stated length, or runs past it, fails
-    /// the request with an error naming the part.
+    /// (take it before this call); [`RequestBuilder::multipart`] does both. A part's content that
+    /// ends before its stated length, or runs past it, fails the request with an error naming the
+    /// part.
+    ///
+    #[cfg_attr(
+        feature = "client",
+        doc = "[`RequestBuilder::multipart`]: crate::client::RequestBuilder::multipart"
+    )]
+    #[cfg_attr(
+        not(feature = "client"),
+        doc = "[`RequestBuilder::multipart`]: crate#features"
+    )]
     pub fn into_body(self) -> Body {
         let Writer { boundary, parts } = self;
         let mut segments = Vec::with_capacity(2 * parts.len() + 1);

@@ -31,6 +31,7 @@
 //! assert_eq!(&wire[len..], b"hello");
 //! # Ok::<(), nethttp::Error>(())
 //! ```
+#![cfg_attr(not(feature = "multipart"), doc = "[`multipart`]: crate#features")]
 
 pub mod auth;
 pub mod body;
