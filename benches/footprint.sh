@@ -5,12 +5,11 @@
 #
 #   bash benches/footprint.sh
 #
-# A thread per connection runs a request's code on whichever thread the request came to, and
-# between two requests of one thread the kernel (the socket calls, the scheduler) and the other
-# connections' threads run: at 64 connections on two cores, little of a request's code or data
-# is still in the first-level caches when the next one on that thread starts. So how many lines
-# a request touches, not only how many instructions it runs, is what its user-space time grows
-# with (docs/PERFORMANCE.md, "Session 16").
+# Why lines: on a thread per connection, between two requests of one thread the kernel (the
+# socket calls, the scheduler) and the other connections' threads run. At 64 connections on two
+# cores we expect little of a request's code or data to be left in the first-level caches when
+# the next one on that thread starts, so how many lines a request touches should matter as
+# much as how many instructions it runs (docs/PERFORMANCE.md, "Session 16").
 #
 # How: each server runs under valgrind twice with the same connections and two request counts;
 # a count that grows with the requests belongs to them, so the difference, divided by the
@@ -29,7 +28,8 @@
 #   PEERS_TARGET_DIR the cargo target dir of benches/peers/rust (default: its own target/)
 #
 # Prints a markdown table. valgrind runs the servers about 50 times slower, so a run takes a
-# few minutes; the counts do not depend on the machine's load.
+# few minutes. The counts do not follow the machine's load; they vary by about 1 % from run
+# to run, with the order in which valgrind runs the threads.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +40,8 @@ read -r r1 r2 <<<"${FOOT_ROUNDS:-10 30}"
 read -r d1 d2 <<<"${FOOT_DATA_ROUNDS:-20 60}"
 servers=${FOOT_SERVERS:-nethttp-hello floor-server hyper-hello}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+vg=
+trap '[ -n "$vg" ] && kill "$vg" 2>/dev/null; rm -rf "$work"' EXIT
 
 command -v valgrind >/dev/null || { echo "footprint.sh: needs valgrind" >&2; exit 1; }
 (cd "$peers" && cargo build --release --quiet --target-dir "$target" \
@@ -67,7 +68,10 @@ def read_response(s):
         if k.strip().lower() == b"content-length":
             length = int(v)
     while len(rest) < length:
-        rest += s.recv(65536)
+        d = s.recv(65536)
+        if not d:
+            raise SystemExit("the server closed a connection mid-body")
+        rest += d
 for _ in range(rounds):
     for s in conns:
         s.sendall(req)
@@ -78,13 +82,24 @@ for s in conns:
 PY
 
 # Per-request code: instructions, and lines whose instructions' counts grew by at least
-# NEED between two callgrind profiles (--dump-instr=yes).
+# NEED between two callgrind profiles (--dump-instr=yes). Addresses are relative to their
+# object (the binary, libc...), so a line is keyed by its object's name and its address.
 cat >"$work/code.py" <<'PY'
 import sys
 def load(path):
-    counts, names, last, skip = {}, {}, 0, False
+    counts, objects, obj, last, skip = {}, {}, "", 0, False
     for line in open(path):
-        if line.startswith(("fn=", "cfn=", "fl=", "fi=", "fe=", "ob=", "cob=", "cfi=", "cfl=")):
+        if line.startswith("ob="):
+            v = line[3:].strip()
+            if v.startswith("("):
+                i = v.index(")")
+                if v[i + 1:].strip():
+                    objects[v[1:i]] = v[i + 1:].strip()
+                obj = objects.get(v[1:i], v)
+            else:
+                obj = v
+            continue
+        if line.startswith(("fn=", "cfn=", "fl=", "fi=", "fe=", "cob=", "cfi=", "cfl=")):
             continue
         if line.startswith("calls="):
             skip = True  # the next cost line is the call's inclusive cost
@@ -108,7 +123,7 @@ def load(path):
             skip = False
             continue
         if len(parts) > 2:
-            counts[addr] = counts.get(addr, 0) + int(parts[2])
+            counts[(obj, addr)] = counts.get((obj, addr), 0) + int(parts[2])
     return counts
 def total(path):
     for line in open(path):
@@ -116,33 +131,39 @@ def total(path):
             return int(line.split()[1])
 a, b = load(sys.argv[1]), load(sys.argv[2])
 requests, need = int(sys.argv[3]), float(sys.argv[3]) / 2
-lines = {addr // 64 for addr, n in b.items() if n - a.get(addr, 0) >= need}
+lines = {(obj, addr // 64) for (obj, addr), n in b.items() if n - a.get((obj, addr), 0) >= need}
 print((total(sys.argv[2]) - total(sys.argv[1])) / requests, len(lines))
 PY
 
-# Per-request data lines from two lackey traces.
+# Per-request data lines from two lackey traces (an access that spans two lines counts on
+# both).
 cat >"$work/data.py" <<'PY'
 import sys
 def load(path):
     counts = {}
     for line in open(path):
         if line[:2] in (" L", " S", " M"):
-            addr = int(line.split()[1].split(",")[0], 16) // 64
-            counts[addr] = counts.get(addr, 0) + 1
+            addr, size = line.split()[1].split(",")
+            first = int(addr, 16)
+            for l in {first // 64, (first + max(int(size), 1) - 1) // 64}:
+                counts[l] = counts.get(l, 0) + 1
     return counts
 a, b = load(sys.argv[1]), load(sys.argv[2])
 need = int(sys.argv[3])
 print(sum(1 for line, n in b.items() if n - a.get(line, 0) >= need))
 PY
 
-port=$((20000 + RANDOM % 20000))
-# run TOOL_ARGS... -- BIN CONNS ROUNDS: the server under valgrind, driven, then stopped.
+# Below the ephemeral range (32768 and up), where the driver's own connections take ports.
+port=$((20000 + RANDOM % 12000))
+# run BIN CONNS ROUNDS TOOL_ARGS...: the server under valgrind on a free port, driven, then
+# stopped with SIGTERM (callgrind writes its profile on it; a background job ignores SIGINT).
 run() {
   local bin=$1 n=$2 rounds=$3
   shift 3
   port=$((port + 1))
+  while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
   valgrind "$@" "$bin" "127.0.0.1:$port" >/dev/null 2>"$work/valgrind.err" &
-  local vg=$!
+  vg=$!
   local up=0
   for _ in $(seq 1 600); do
     if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
@@ -150,10 +171,11 @@ run() {
   done
   [ "$up" = 1 ] || { echo "footprint.sh: $bin did not start" >&2; cat "$work/valgrind.err" >&2; exit 1; }
   python3 "$work/drive.py" "$port" "$n" "$rounds"
-  kill -INT "$vg" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$vg" 2>/dev/null || break; sleep 0.1; done
   kill "$vg" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$vg" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$vg" 2>/dev/null || true
   wait "$vg" 2>/dev/null || true
+  vg=
 }
 
 echo "| server | instructions / request | code lines / request (KiB) | data lines / request (KiB) |"
@@ -164,8 +186,8 @@ for s in $servers; do
     run "$bin" "$conns" "$r" --tool=callgrind --dump-instr=yes \
       --callgrind-out-file="$work/$s-$r.cg"
   done
-  read -r ir code < <(python3 "$work/code.py" "$work/$s-$r1.cg" "$work/$s-$r2.cg" \
-    $(((r2 - r1) * conns)))
+  counts=$(python3 "$work/code.py" "$work/$s-$r1.cg" "$work/$s-$r2.cg" $(((r2 - r1) * conns)))
+  read -r ir code <<<"$counts"
   for r in "$d1" "$d2"; do
     run "$bin" 1 "$r" --tool=lackey --trace-mem=yes --log-file="$work/$s-$r.lk"
   done

@@ -614,7 +614,7 @@ pub(crate) fn emptied(mut map: HeaderMap) -> HeaderMap {
 /// map so the checks take no second pass over it ([`check_request_headers`]).
 #[derive(Clone, Copy, Default)]
 struct FieldFacts {
-    /// `Host` fields seen (counted to two).
+    /// `Host` fields seen (saturating at 255: only 0, 1 and more matter).
     hosts: u8,
     /// Whether the first `Host` field's value reads as a host.
     host_valid: bool,
@@ -637,7 +637,8 @@ fn to_header_map_into(
     let mut facts = FieldFacts::default();
     for f in fields {
         // httparse has checked names are tokens and values hold no CTLs but HTAB; the http
-        // types check the same again. obs-text (0x80-0xFF) is kept as opaque bytes.
+        // types check the same again (a common name, by matching it exactly). obs-text
+        // (0x80-0xFF) is kept as opaque bytes.
         let name = field_name(f.name.as_bytes())?;
         if name == header::HOST {
             if facts.hosts == 0 {
@@ -883,13 +884,10 @@ mod tests {
         );
     }
 
-    /// Heads with three pieces or more (target and values) share one copy of the head: every
-    /// value and the target must come out as they were, empty and obs-text values included,
-    /// and a value must outlive the map and the buffer it came from.
-    /// The common names' shortcut gives what `HeaderName::from_bytes` gives, for every name it
-    /// knows in three cases, for every name one byte off one of them (each byte at each place,
-    /// a byte cut or added), and for names it leaves to `from_bytes` (bad ones included,
-    /// which both refuse).
+    /// The common names' shortcut gives what `HeaderName::from_bytes` gives: for every name it
+    /// knows in three cases, for each of them with any one byte replaced by every byte value
+    /// or cut out, or with a byte added, and for names it leaves to `from_bytes` (bad ones
+    /// included, which both refuse).
     #[test]
     fn field_name_agrees_with_from_bytes() {
         let known: Vec<&[u8]> = [
@@ -955,6 +953,9 @@ mod tests {
         }
     }
 
+    /// Heads with three pieces or more (target and values) share one copy of the head: every
+    /// value and the target must come out as they were, empty and obs-text values included,
+    /// and a value must outlive the map and the buffer it came from.
     #[test]
     fn values_sliced_from_one_copy_of_the_head() {
         let wire = b"GET /a/b?q=1 HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Obs: caf\xe9\r\n\
