@@ -232,19 +232,17 @@ pub(crate) fn strip_userinfo(uri: &Uri) -> Uri {
     let Some(a) = uri.authority() else {
         return uri.clone();
     };
-    let Some(at) = a.as_str().rfind('@') else {
+    let (Some(_), rest) = crate::proto::uri::split_userinfo(a.as_str()) else {
         return uri.clone();
     };
     let mut parts = uri.clone().into_parts();
-    parts.authority = a.as_str()[at + 1..].parse().ok();
+    parts.authority = rest.parse().ok();
     Uri::from_parts(parts).unwrap_or_else(|_| uri.clone())
 }
 
 /// The user and password in `uri`'s authority, percent-decoded.
 pub(crate) fn userinfo(uri: &Uri) -> Option<(String, Option<String>)> {
-    let a = uri.authority()?.as_str();
-    let at = a.as_bytes().iter().rposition(|&b| b == b'@')?;
-    let info = &a[..at];
+    let info = crate::proto::uri::split_userinfo(uri.authority()?.as_str()).0?;
     Some(match info.split_once(':') {
         Some((u, p)) => (percent_decode_lossy(u), Some(percent_decode_lossy(p))),
         None => (percent_decode_lossy(info), None),

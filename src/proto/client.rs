@@ -315,7 +315,7 @@ impl Exchange {
 pub(crate) fn request_host(uri: &Uri) -> Option<&str> {
     let host_port = super::uri::after_userinfo(uri.authority()?.as_str());
     Some(match (super::uri::explicit_port(uri), uri.scheme_str()) {
-        (Some(80), Some("http")) | (Some(443), Some("https")) => super::uri::host_of(host_port),
+        (Some(80), Some("http")) | (Some(443), Some("https")) => super::uri::host_in(host_port),
         _ => host_port,
     })
 }

@@ -133,14 +133,20 @@ pub(crate) fn redact(url: &str) -> Cow<'_, str> {
     }
 }
 
-/// An authority (`user@host:port`) without its userinfo. A byte scan: `rfind` with a `char`
-/// costs several times more on a few bytes.
+/// An authority (`user@host:port`) split at its last `@`: the userinfo, if any, and the rest.
+/// A byte scan: `rfind` with a `char` costs several times more on a few bytes.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) fn split_userinfo(authority: &str) -> (Option<&str>, &str) {
+    match authority.as_bytes().iter().rposition(|&b| b == b'@') {
+        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+        None => (None, authority),
+    }
+}
+
+/// An authority (`user@host:port`) without its userinfo.
 #[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) fn after_userinfo(authority: &str) -> &str {
-    match authority.as_bytes().iter().rposition(|&b| b == b'@') {
-        Some(at) => &authority[at + 1..],
-        None => authority,
-    }
+    split_userinfo(authority).1
 }
 
 /// The host of `authority`, as `http::uri::Authority::host` gives it (an IPv6 literal keeps
@@ -148,14 +154,19 @@ pub(crate) fn after_userinfo(authority: &str) -> &str {
 /// 800 instructions a request (callgrind).
 #[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) fn host_of(authority: &str) -> &str {
-    let hp = after_userinfo(authority);
-    let b = hp.as_bytes();
+    host_in(after_userinfo(authority))
+}
+
+/// The host of `host[:port]` (an authority without userinfo), as [`host_of`] gives it.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) fn host_in(host_port: &str) -> &str {
+    let b = host_port.as_bytes();
     let end = if b.first() == Some(&b'[') {
         b.iter().position(|&c| c == b']').map_or(b.len(), |i| i + 1)
     } else {
         b.iter().position(|&c| c == b':').unwrap_or(b.len())
     };
-    &hp[..end]
+    &host_port[..end]
 }
 
 /// The port written in `uri`'s authority, if any. `Uri::port_u16` does the same through a
