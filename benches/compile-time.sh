@@ -46,7 +46,7 @@ programs=(
   "nethttp-server|nethttp = { path = \"$repo\", default-features = false, features = [\"server\"] }|fn main() { let _ = nethttp::listen_and_serve(\"127.0.0.1:0\", nethttp::ServeMux::new()); }"
   "nethttp-default|nethttp = { path = \"$repo\" }|fn main() { let _ = nethttp::Client::new().get(\"http://127.0.0.1:9/\"); }"
   "ureq-none|ureq = { version = \"$ureq\", default-features = false }|fn main() { let _ = ureq::get(\"http://127.0.0.1:9/\").call(); }"
-  "deps-floor|http = \"1\"\nhttparse = \"1.9\"\ncrossbeam-channel = \"0.5\"\nparking_lot = \"0.12\"\nlog = \"0.4\"\nsocket2 = { version = \"0.5\", features = [\"all\"] }|fn main() { let (tx, rx) = crossbeam_channel::bounded::<http::Method>(1); let _ = tx.send(http::Method::GET); let m = parking_lot::Mutex::new(rx.recv().ok()); let _ = httparse::Request::new(&mut []); let _ = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None); log::info!(\"{:?}\", m.lock()); }"
+  "deps-floor|http = \"1\"\nhttparse = \"1.9\"\ncrossbeam-channel = \"0.5\"\nparking_lot = \"0.12\"\nlog = \"0.4\"|fn main() { let (tx, rx) = crossbeam_channel::bounded::<http::Method>(1); let _ = tx.send(http::Method::GET); let m = parking_lot::Mutex::new(rx.recv().ok()); let _ = httparse::Request::new(&mut []); log::info!(\"{:?}\", m.lock()); }"
   "ureq-default|ureq = \"$ureq\"|fn main() { let _ = ureq::get(\"https://127.0.0.1:9/\").call(); }"
 )
 if [ -n "${BASELINE:-}" ]; then
@@ -111,7 +111,7 @@ for p in "${programs[@]}"; do
   IFS='|' read -r name dep _ <<<"$p"
   [ -n "${secs[$name]:-}" ] || continue
   if [ "$name" = deps-floor ]; then
-    echo "| the design's dependencies alone (http, httparse, crossbeam-channel, parking_lot, log, socket2) | — | ${secs[$name]} s | ${crates[$name]} |"
+    echo "| the design's dependencies alone (http, httparse, crossbeam-channel, parking_lot, log) | — | ${secs[$name]} s | ${crates[$name]} |"
     continue
   fi
   feats=$(sed -n 's/.*features = \[\(.*\)\].*/\1/p' <<<"$dep" | tr -d '"')

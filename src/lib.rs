@@ -75,7 +75,8 @@
 //! | feature | default | what it adds | dependencies it pulls |
 //! |---|---|---|---|
 //! | (none) | | the wire core ([`proto`], but for `proto::multipart`), [`Request`], [`Body`], [`Error`], [`net::Stream`] | `httparse`, `http`, `bytes`, `crossbeam-channel`, `parking_lot`, `log` |
-//! | `client` | yes | [`client`]: `Client`, `Transport`, proxies, tracing; [`net`]'s dialers; [`cookie`] | `socket2` |
+//! | `client` | yes | [`client`]: `Client`, `Transport`, proxies, tracing; [`net`]'s dialers; [`cookie`] | — |
+//! | `tcp-keepalive` | yes | TCP keep-alive probes on the client's dialled connections (`TcpDialer::keepalive`, Go's `Dialer.KeepAlive`; implies `client`) | `socket2` |
 //! | `clientconn` | yes | `client::ClientConn`: one connection you dialled, no pool, `hijack` (implies `client`) | — |
 //! | `server` | yes | [`server`], [`mux`] (`ServeMux`), [`handlers`], [`sniff`], [`cookie`] (with `Cookie::to_set_cookie`); [`Request`]'s handler side (`parse_form`, `form_value`, `path_value`, `cookies`, `basic_auth`); [`net::listen`] and `ListenConfig`; turns on `multipart` | `socket2` (with its `all` feature, for `SO_REUSEPORT`); `nix` on Linux (`sendfile`) |
 //! | `socks` | yes | `socks5://` and `socks5h://` proxies in the client (implies `client`) | — |

@@ -80,7 +80,7 @@ pub struct Transport {
 #[derive(Clone)]
 pub struct TransportConfig {
     /// How connections are opened. Default is [`TcpDialer::default`] (30 s connect timeout,
-    /// 30 s TCP keep-alive, `TCP_NODELAY`); set a `TcpDialer { connect_timeout, .. }` for
+    /// 30 s TCP keep-alive with feature `tcp-keepalive`, `TCP_NODELAY`); set a `TcpDialer { connect_timeout, .. }` for
     /// another connect timeout (Go's `net.Dialer.Timeout`), or [`crate::net::unix_socket`]
     /// to reach a Unix socket.
     pub dialer: Arc<dyn Dial>,

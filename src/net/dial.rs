@@ -83,7 +83,7 @@ pub trait Resolve: Send + Sync + fmt::Debug + 'static {
 }
 
 /// The default dialer: name resolution, then TCP connect with a timeout, `TCP_NODELAY` and
-/// TCP keep-alive, as Go's `net.Dialer` in `DefaultTransport`.
+/// TCP keep-alive (feature `tcp-keepalive`), as Go's `net.Dialer` in `DefaultTransport`.
 ///
 /// A failed lookup is [`ErrorKind::Dns`] naming the host; a failed connect is
 /// [`ErrorKind::Connect`] naming `host:port` (the last address tried gives the source).
@@ -93,7 +93,9 @@ pub struct TcpDialer {
     /// request's own deadline. Default is 30 seconds.
     pub connect_timeout: Option<Duration>,
     /// Idle time before TCP keep-alive probes start, and their interval. `None` turns
-    /// keep-alive off. Default is 30 seconds.
+    /// keep-alive off. Default is 30 seconds. Feature `tcp-keepalive` (on by default): a
+    /// build without it sends no probes, as ureq does not, and has no such field.
+    #[cfg(feature = "tcp-keepalive")]
     pub keepalive: Option<Duration>,
     /// Sets `TCP_NODELAY`, so small writes go out at once. Default is true.
     pub nodelay: bool,
@@ -107,6 +109,7 @@ impl Default for TcpDialer {
     fn default() -> TcpDialer {
         TcpDialer {
             connect_timeout: Some(Duration::from_secs(30)),
+            #[cfg(feature = "tcp-keepalive")]
             keepalive: Some(Duration::from_secs(30)),
             nodelay: true,
             resolver: None,
@@ -181,23 +184,21 @@ impl Dial for TcpDialer {
 
 impl TcpDialer {
     fn connect_one(&self, addr: SocketAddr, timeout: Option<Duration>) -> io::Result<TcpStream> {
-        use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
-        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        let sa = SockAddr::from(addr);
-        match timeout {
-            Some(t) => sock.connect_timeout(&sa, t.max(Duration::from_millis(1)))?,
-            None => sock.connect(&sa)?,
-        }
+        let sock = match timeout {
+            Some(t) => TcpStream::connect_timeout(&addr, t.max(Duration::from_millis(1)))?,
+            None => TcpStream::connect(addr)?,
+        };
         if self.nodelay {
             sock.set_nodelay(true)?;
         }
+        #[cfg(feature = "tcp-keepalive")]
         if let Some(k) = self.keepalive {
-            let ka = TcpKeepalive::new().with_time(k);
+            let ka = socket2::TcpKeepalive::new().with_time(k);
             #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
             let ka = ka.with_interval(k);
-            sock.set_tcp_keepalive(&ka)?;
+            socket2::SockRef::from(&sock).set_tcp_keepalive(&ka)?;
         }
-        Ok(sock.into())
+        Ok(sock)
     }
 }
 
@@ -239,5 +240,69 @@ impl Dial for UnixDialer {
             Error::with_source(ErrorKind::Connect, e).with_subject(self.path.display())
         })?;
         Ok(Box::new(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// Connects a dialer to a fresh loopback listener (the connect is bounded by a timeout).
+    fn connect(d: &TcpDialer) -> TcpStream {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("local addr");
+        d.connect_one(addr, Some(Duration::from_secs(5)))
+            .expect("connect")
+    }
+
+    #[test]
+    fn the_dialer_sets_nodelay_as_configured() {
+        for nodelay in [true, false] {
+            let d = TcpDialer {
+                nodelay,
+                ..TcpDialer::default()
+            };
+            assert_eq!(connect(&d).nodelay().expect("nodelay"), nodelay);
+        }
+    }
+
+    #[test]
+    fn a_connect_to_a_closed_port_is_refused_within_its_timeout() {
+        let addr = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("local addr")
+        };
+        let e = TcpDialer::default()
+            .connect_one(addr, Some(Duration::from_secs(5)))
+            .expect_err("nothing listens there");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[cfg(feature = "tcp-keepalive")]
+    #[test]
+    fn keepalive_probes_are_on_with_their_idle_time_or_off() {
+        let on = connect(&TcpDialer {
+            keepalive: Some(Duration::from_secs(17)),
+            ..TcpDialer::default()
+        });
+        let sock = socket2::SockRef::from(&on);
+        assert!(sock.keepalive().expect("SO_KEEPALIVE"));
+        // Reading the idle time back needs socket2's `all`, which `server` turns on.
+        #[cfg(all(feature = "server", target_os = "linux"))]
+        {
+            assert_eq!(sock.keepalive_time().expect("TCP_KEEPIDLE").as_secs(), 17);
+            assert_eq!(
+                sock.keepalive_interval().expect("TCP_KEEPINTVL").as_secs(),
+                17
+            );
+        }
+        let off = connect(&TcpDialer {
+            keepalive: None,
+            ..TcpDialer::default()
+        });
+        assert!(!socket2::SockRef::from(&off)
+            .keepalive()
+            .expect("SO_KEEPALIVE"));
     }
 }
