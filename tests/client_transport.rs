@@ -705,9 +705,21 @@ fn connection_refused_is_a_connect_error_naming_the_address() {
         "{msg}"
     );
     assert!(ev.saw(&Ev::ConnectDone(false)));
-    // The dial ran on its own thread, which gives its slot back just after it hands the
-    // error over: the count settles at zero, but not necessarily before the caller looks.
-    eventually("the failed dial's slot given back", || t.stats().open == 0);
+    // The transport alone, without a client around it, names the request the same way.
+    let direct =
+        nethttp::client::RoundTripper::round_trip(&t, Request::new(Method::DELETE, &url).unwrap())
+            .unwrap_err();
+    assert_eq!(direct.kind(), ErrorKind::Connect, "{direct:?}");
+    assert_eq!(direct.url(), Some(url.as_str()));
+    assert!(
+        direct.to_string().starts_with(&format!(
+            "DELETE {url}: cannot connect to 127.0.0.1:{port}: "
+        )),
+        "{direct}"
+    );
+    // The dials ran on their own threads, which give their slots back just after they hand
+    // the error over: the count settles at zero, but not necessarily before the caller looks.
+    eventually("the failed dials' slots given back", || t.stats().open == 0);
     drop(c);
     assert_no_leaks(&t);
 }

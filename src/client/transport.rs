@@ -617,11 +617,12 @@ impl Drop for TransportInner {
 
 impl RoundTripper for Transport {
     /// Errors name the request: `GET http://host/path: cannot connect to host:80: ...`.
-    fn round_trip(&self, req: Request) -> Result<Response> {
-        let (method, url) = (req.method.clone(), req.uri.clone());
+    fn round_trip(&self, mut req: Request) -> Result<Response> {
+        // The request stays here until the exchange ends, so its own method and URL name an
+        // error without a copy of either.
         self.inner
-            .round_trip(req)
-            .map_err(|e| e.with_request(Some(&method), &url))
+            .round_trip(&mut req)
+            .map_err(|e| e.with_request(Some(&req.method), &req.uri))
     }
 }
 
@@ -670,8 +671,8 @@ fn is_idempotent(req: &Request) -> bool {
 }
 
 impl TransportInner {
-    fn round_trip(self: &Arc<Self>, mut req: Request) -> Result<Response> {
-        let key = self.conn_key(&req)?;
+    fn round_trip(self: &Arc<Self>, req: &mut Request) -> Result<Response> {
+        let key = self.conn_key(req)?;
         let opts = req
             .extensions
             .get::<RequestOptions>()
@@ -680,16 +681,16 @@ impl TransportInner {
         // A connection an HTTP/2 dial made and handed to the HTTP/1 pool (the server chose
         // HTTP/1.1) is this request's own dial, not a reused one.
         #[cfg(feature = "http2")]
-        let mut dialed = match super::h2::pool::round_trip(self, &mut req, &key, &opts)? {
+        let mut dialed = match super::h2::pool::round_trip(self, req, &key, &opts)? {
             super::h2::pool::Route::Done(resp) => return Ok(*resp),
             super::h2::pool::Route::Http1 { dialed } => dialed,
         };
         #[cfg(not(feature = "http2"))]
         let mut dialed = false;
-        let idempotent = is_idempotent(&req);
+        let idempotent = is_idempotent(req);
         let mut retried = false;
         loop {
-            let prepared = self.prepare(&mut req, &opts, &key)?;
+            let prepared = self.prepare(req, &opts, &key)?;
             let (pc, mut info) = self.get_conn(&key, &opts)?;
             if std::mem::take(&mut dialed) {
                 info = GotConnInfo {

@@ -267,18 +267,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_connect_to_a_closed_port_is_refused_within_its_timeout() {
-        let addr = {
-            let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("local addr")
-        };
-        let e = TcpDialer::default()
-            .connect_one(addr, Some(Duration::from_secs(5)))
-            .expect_err("nothing listens there");
-        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
-    }
-
     #[cfg(feature = "tcp-keepalive")]
     #[test]
     fn keepalive_probes_are_on_with_their_idle_time_or_off() {
