@@ -603,11 +603,17 @@ const RECYCLE_MAX: usize = 64;
 /// `map` emptied for reuse, or a new map (which holds no memory) if `map` has room for more
 /// than [`RECYCLE_MAX`] entries.
 pub(crate) fn emptied(mut map: HeaderMap) -> HeaderMap {
-    if map.capacity() > RECYCLE_MAX {
-        return HeaderMap::new();
-    }
-    map.clear();
+    empty_in_place(&mut map);
     map
+}
+
+/// [`emptied`], in place.
+pub(crate) fn empty_in_place(map: &mut HeaderMap) {
+    if map.capacity() > RECYCLE_MAX {
+        *map = HeaderMap::new();
+    } else {
+        map.clear();
+    }
 }
 
 /// What a request's checks need to know of its fields, gathered while they are added to the

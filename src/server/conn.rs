@@ -44,7 +44,7 @@ use crate::proto::body::BodyDecoder;
 use crate::proto::date::DateCache;
 use crate::proto::framing::{self, Framing};
 pub(crate) use crate::proto::head::{connection_has_token as has_connection_token, wants_close};
-use crate::proto::head::{emptied, HeadScanner, RequestHead};
+use crate::proto::head::{HeadScanner, RequestHead};
 use crate::proto::Limits;
 
 /// The most of an unread request body the server reads and discards to keep the connection
@@ -523,9 +523,10 @@ pub(crate) struct WriteHalf {
     pub(crate) head: Vec<u8>,
     pub(crate) slot: TimeoutSlot,
     pub(crate) date: DateCache,
-    /// The response header map, emptied, for the next response (`ConnWriter` takes it).
+    /// The response header map, empty between responses: `ConnWriter` fills it in place and
+    /// empties it when the response is done.
     pub(crate) headers: HeaderMap,
-    /// The last request's header map, emptied: the read half's scanner parses the next
+    /// The last request's header map: the read half's scanner empties it and parses the next
     /// request's fields into it. Both maps are freed with the buffers when the connection
     /// goes idle.
     pub(crate) req_headers: HeaderMap,
@@ -789,7 +790,8 @@ fn serve_request(
         w.recycle_headers();
         // The body may be gone (moved out by the handler); whatever it was, the read half
         // says whether this request's bytes are all off the wire.
-        wh.req_headers = emptied(std::mem::take(&mut req.headers));
+        // Emptied once, by the scanner that takes it back (`HeadScanner::recycle`).
+        wh.req_headers = std::mem::take(&mut req.headers);
         drop(req);
         if !close && !shared.body_done(req_id) {
             close = !shared.drain_body(req_id);

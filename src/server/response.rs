@@ -266,7 +266,6 @@ pub(crate) struct ConnWriter<'a> {
     wh: &'a mut WriteHalf,
     srv: &'a ServerInner,
     req: ReqInfo,
-    headers: HeaderMap,
     status: Option<StatusCode>,
     mode: Mode,
     /// Body bytes accepted from the handler.
@@ -288,14 +287,14 @@ impl<'a> ConnWriter<'a> {
         req: ReqInfo,
     ) -> ConnWriter<'a> {
         wh.buf.clear();
-        // The last response's map, emptied (`recycle_headers`): no allocation per response.
-        let headers = std::mem::take(&mut wh.headers);
+        // The response's fields go in the connection's own map, emptied after the last
+        // response (`recycle_headers`): no allocation, and no copy of the map, per response.
+        debug_assert!(wh.headers.is_empty());
         ConnWriter {
             shared,
             wh,
             srv,
             req,
-            headers,
             status: None,
             mode: Mode::Buffering,
             written: 0,
@@ -354,8 +353,8 @@ impl<'a> ConnWriter<'a> {
     fn commit(&mut self, last: bool) -> io::Result<()> {
         let status = *self.status.get_or_insert(StatusCode::OK);
         // Go's server names the type of a body whose handler did not (from its first bytes).
-        crate::sniff::fill_content_type(&mut self.headers, status, &self.wh.buf, &[]);
-        let h = &mut self.headers;
+        crate::sniff::fill_content_type(&mut self.wh.headers, status, &self.wh.buf, &[]);
+        let h = &mut self.wh.headers;
         // We frame the body ourselves.
         h.remove(TRANSFER_ENCODING);
         let declared = declared_length(h);
@@ -521,14 +520,14 @@ impl<'a> ConnWriter<'a> {
 
     /// The trailer section (see [`trailer_section`]); `None` if there are none.
     fn trailer_fields(&self) -> Option<HeaderMap> {
-        let out = trailer_section(&self.headers, &self.trailers);
+        let out = trailer_section(&self.wh.headers, &self.trailers);
         (!out.is_empty()).then_some(out)
     }
 
     /// Gives the response's header map back to the connection, emptied, for the next
     /// response.
     pub(crate) fn recycle_headers(self) {
-        self.wh.headers = crate::proto::head::emptied(self.headers);
+        crate::proto::head::empty_in_place(&mut self.wh.headers);
     }
 
     /// Finishes the response after the handler returned.
@@ -547,7 +546,7 @@ impl<'a> ConnWriter<'a> {
                 // for nothing.
                 let closing = self.req.client_close
                     || self.srv.closes_conns()
-                    || has_connection_token(&self.headers, "close")
+                    || has_connection_token(&self.wh.headers, "close")
                     || self
                         .shared
                         .body_remaining(self.req.req_id)
@@ -715,7 +714,7 @@ impl Write for ConnWriter<'_> {
                     // Content-Length can be the full count. The type is sniffed from the
                     // first write, as a GET's would be.
                     if self.written == 0 {
-                        crate::sniff::fill_content_type(&mut self.headers, status, &[], data);
+                        crate::sniff::fill_content_type(&mut self.wh.headers, status, &[], data);
                     }
                     self.written += data.len() as u64;
                     return Ok(data.len());
@@ -726,7 +725,7 @@ impl Write for ConnWriter<'_> {
                     return Ok(data.len());
                 }
                 // A first write larger than the buffer: sniff from it before the head goes.
-                crate::sniff::fill_content_type(&mut self.headers, status, &self.wh.buf, data);
+                crate::sniff::fill_content_type(&mut self.wh.headers, status, &self.wh.buf, data);
                 self.commit(false)?;
             }
             Mode::Discard => {
@@ -762,7 +761,7 @@ impl Write for ConnWriter<'_> {
 
 impl ResponseWriter for ConnWriter<'_> {
     fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.wh.headers
     }
 
     fn set_write_deadline(&mut self, deadline: Option<Instant>) -> Result<()> {
@@ -845,7 +844,7 @@ impl ResponseWriter for ConnWriter<'_> {
     }
 
     fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        &mut self.wh.headers
     }
 
     fn write_header(&mut self, status: StatusCode) {
@@ -865,7 +864,7 @@ impl ResponseWriter for ConnWriter<'_> {
             let mut head = std::mem::take(&mut self.wh.head);
             head.clear();
             write::status_line(&mut head, Version::HTTP_11, status);
-            write::write_fields(&self.headers, &mut head);
+            write::write_fields(&self.wh.headers, &mut head);
             write::end(&mut head);
             let _ = self.send(&[&head]);
             self.wh.head = head;
