@@ -262,20 +262,29 @@ pub fn wants_close(version: Version, headers: &HeaderMap) -> bool {
     version == Version::HTTP_10 && !connection_has_token(headers, "keep-alive")
 }
 
-/// Header slots parsed on the stack: a head with more lines than this takes a heap array of
-/// one slot per line instead. The slots are left uninitialised (`MaybeUninit`): httparse
+/// Header slots parsed on the stack: a head with more fields than this is parsed again into
+/// a heap array of one slot per line ([`header_slots`]). The slots are left uninitialised (`MaybeUninit`): httparse
 /// writes each before reading it, so a parse pays neither an allocation nor zeroing per head.
 /// Kept small (1 KiB) because a connection thread's stack pages, once touched, stay resident
 /// for as long as the thread lives: each idle connection would pay for a larger array.
 const STACK_HEADERS: usize = 32;
 
-/// How many header slots to give httparse for `buf`: `max_headers`, but never more than
-/// `buf`'s head could hold (one field per line), so a generous or unlimited `max_headers`
-/// (a client's, bounded only by the head's size as in Go) costs no more than the head needs.
+/// The slots of the first parse, on the stack: `max_headers` if it is smaller.
+fn stack_slots(limits: &Limits) -> usize {
+    limits.max_headers.min(STACK_HEADERS)
+}
+
+/// Whether a parse that found more fields than [`stack_slots`] gets a second parse into
+/// [`header_slots`] on the heap, rather than the error: only if `max_headers` allows more.
+fn parse_again(e: httparse::Error, limits: &Limits) -> bool {
+    e == httparse::Error::TooManyHeaders && limits.max_headers > STACK_HEADERS
+}
+
+/// How many header slots a head too large for the stack gets: `max_headers`, but never more
+/// than `buf`'s head could hold (one field per line), so a generous or unlimited
+/// `max_headers` (a client's, bounded only by the head's size as in Go) costs no more than
+/// the head needs.
 fn header_slots(buf: &[u8], limits: &Limits) -> usize {
-    if limits.max_headers <= STACK_HEADERS {
-        return limits.max_headers;
-    }
     let head = &buf[..buf.len().min(limits.max_head_bytes.saturating_add(1))];
     let lines = head.iter().filter(|&&b| b == b'\n').count();
     limits.max_headers.min(lines + 1)
@@ -317,15 +326,17 @@ fn parse_request_into(
 ) -> Result<Option<usize>> {
     let mut stack = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut heap;
-    let slots = header_slots(buf, limits);
-    let headers: &mut [MaybeUninit<httparse::Header<'_>>] = if slots <= STACK_HEADERS {
-        &mut stack[..slots]
-    } else {
-        heap = vec![MaybeUninit::uninit(); slots];
-        &mut heap
-    };
     let mut req = httparse::Request::new(&mut []);
-    let status = match req.parse_with_uninit_headers(buf, headers) {
+    // Most heads fit the stack's slots, so their lines are never counted.
+    let parsed = match req.parse_with_uninit_headers(buf, &mut stack[..stack_slots(limits)]) {
+        Err(e) if parse_again(e, limits) => {
+            heap = vec![MaybeUninit::uninit(); header_slots(buf, limits)];
+            req = httparse::Request::new(&mut []);
+            req.parse_with_uninit_headers(buf, &mut heap)
+        }
+        other => other,
+    };
+    let status = match parsed {
         Ok(s) => s,
         // Whether a bad version is a 505 (a well-formed version we do not speak) or a 400 (a
         // malformed line) takes the whole line to tell: until it is here, read on.
@@ -394,17 +405,22 @@ fn parse_response_into(
 ) -> Result<Option<usize>> {
     let mut stack = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
     let mut heap;
-    let slots = header_slots(buf, limits);
-    let headers: &mut [MaybeUninit<httparse::Header<'_>>] = if slots <= STACK_HEADERS {
-        &mut stack[..slots]
-    } else {
-        heap = vec![MaybeUninit::uninit(); slots];
-        &mut heap
-    };
     let mut res = httparse::Response::new(&mut []);
-    let status = match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut res, buf, headers)
-    {
+    let config = httparse::ParserConfig::default();
+    // Most heads fit the stack's slots, so their lines are never counted.
+    let parsed = match config.parse_response_with_uninit_headers(
+        &mut res,
+        buf,
+        &mut stack[..stack_slots(limits)],
+    ) {
+        Err(e) if parse_again(e, limits) => {
+            heap = vec![MaybeUninit::uninit(); header_slots(buf, limits)];
+            res = httparse::Response::new(&mut []);
+            config.parse_response_with_uninit_headers(&mut res, buf, &mut heap)
+        }
+        other => other,
+    };
+    let status = match parsed {
         Ok(s) => s,
         Err(e) => return Err(map_response_error(e, buf, limits)),
     };
@@ -994,6 +1010,84 @@ mod tests {
             .map(|n| head.headers[*n].to_str().unwrap())
             .collect();
         assert_eq!(got, ["1", "2", "", "4"]);
+    }
+
+    #[test]
+    fn field_counts_around_the_stack_slots_parse_or_are_too_many() {
+        // A head is parsed into the stack's slots first and, when it has more fields than
+        // they hold, again on the heap: the outcome must depend only on `max_headers`.
+        for max_headers in [0, 5, STACK_HEADERS, STACK_HEADERS + 1, 50, usize::MAX] {
+            let limits = Limits {
+                max_headers,
+                ..Limits::default()
+            };
+            for fields in [
+                0,
+                1,
+                5,
+                6,
+                STACK_HEADERS - 1,
+                STACK_HEADERS,
+                STACK_HEADERS + 1,
+                50,
+                51,
+                70,
+            ] {
+                let mut req = b"GET / HTTP/1.1\r\n".to_vec();
+                let mut res = b"HTTP/1.1 200 OK\r\n".to_vec();
+                for i in 0..fields {
+                    // The first field is the request's Host.
+                    let line = if i == 0 {
+                        "host: h\r\n".to_string()
+                    } else {
+                        format!("x{i}: v\r\n")
+                    };
+                    req.extend_from_slice(line.as_bytes());
+                    res.extend_from_slice(line.as_bytes());
+                }
+                for (head, is_req) in [(req, true), (res, false)] {
+                    // Without its last line the head is partial, whatever its fields.
+                    let partial = if is_req {
+                        parse_request(&head, &limits).map(|p| matches!(p, Parsed::Partial))
+                    } else {
+                        parse_response(&head, &limits).map(|p| matches!(p, Parsed::Partial))
+                    };
+                    let mut whole = head.clone();
+                    whole.extend_from_slice(b"\r\n");
+                    let count = if is_req {
+                        parse_request(&whole, &limits).map(|p| match p {
+                            Parsed::Complete { head, .. } => head.headers.len(),
+                            Parsed::Partial => usize::MAX,
+                        })
+                    } else {
+                        parse_response(&whole, &limits).map(|p| match p {
+                            Parsed::Complete { head, .. } => head.headers.len(),
+                            Parsed::Partial => usize::MAX,
+                        })
+                    };
+                    let case =
+                        format!("{fields} fields, max_headers {max_headers}, request {is_req}");
+                    if fields <= max_headers {
+                        assert!(partial.unwrap(), "{case}");
+                        if is_req && fields == 0 {
+                            // HTTP/1.1 without Host.
+                            assert!(count.is_err(), "{case}");
+                        } else {
+                            assert_eq!(count.unwrap(), fields, "{case}");
+                        }
+                    } else {
+                        for r in [partial.map(|_| 0), count] {
+                            let err = r.expect_err(&case);
+                            assert_eq!(
+                                err.kind(),
+                                ErrorKind::TooLarge(TooLarge::HeaderCount),
+                                "{case}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
