@@ -210,6 +210,16 @@ impl<T> HeadScanner<T> {
             self.scanned = 0;
             return Ok(Scan::Skip(skip));
         }
+        if self.scanned == 0 {
+            // Most heads arrive whole in one read: parse at once rather than first searching
+            // for the head's end. The parser stops at that end by itself, and reaches it only
+            // where the search would have found it. A head not yet whole is searched for from
+            // here on, so a slowly sent one is still parsed once, not once per read.
+            if let Some(len) = (self.parse)(buf, &self.limits, &mut self.spare, out)? {
+                self.line_checked = false;
+                return Ok(Scan::Complete { head: (), len });
+            }
+        }
         if let Some(end) = find_end(buf, self.scanned) {
             if let Some(len) = (self.parse)(&buf[..end], &self.limits, &mut self.spare, out)? {
                 self.scanned = 0;
