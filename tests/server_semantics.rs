@@ -216,6 +216,58 @@ fn implicit_200_with_content_length_when_the_output_fits() {
 }
 
 #[test]
+fn a_response_carries_none_of_the_last_ones_fields() {
+    // The connection reuses one header map for its responses, emptied after each: what a
+    // handler set for one request must not reach the next response on the connection.
+    let srv = TestServer::with_handler(|w: &mut dyn ResponseWriter, r: &mut Request| {
+        let h = w.headers_mut();
+        match r.uri.path() {
+            "/few" => {
+                h.insert("x-few", HeaderValue::from_static("1"));
+                h.append("set-cookie", HeaderValue::from_static("a=1"));
+                h.append("set-cookie", HeaderValue::from_static("b=2"));
+            }
+            // More fields than a map kept for reuse may hold room for (the reader of these
+            // tests takes up to 100).
+            "/many" => {
+                for i in 0..80 {
+                    h.insert(
+                        nethttp::HeaderName::from_bytes(format!("x-many-{i}").as_bytes()).unwrap(),
+                        HeaderValue::from_static("v"),
+                    );
+                }
+            }
+            _ => {}
+        }
+        let _ = w.write_all(b"ok");
+    });
+    let mut c = srv.connect();
+    for path in ["/few", "/plain", "/many", "/plain", "/few", "/plain"] {
+        c.send(get(path));
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "{path}");
+        let names: Vec<String> = r
+            .raw_head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, _)| n.to_ascii_lowercase())
+            .collect();
+        let custom = names
+            .iter()
+            .filter(|n| n.starts_with("x-") || *n == "set-cookie")
+            .count();
+        let want = match path {
+            "/few" => 3,
+            "/many" => 80,
+            _ => 0,
+        };
+        assert_eq!(custom, want, "{path}: {}", r.raw_head);
+        assert!(!r.is_close(), "{path}");
+    }
+}
+
+#[test]
 fn chunked_on_http11_when_the_output_does_not_fit() {
     let (srv, _) = start();
     let mut over = vec![b'o'; 4096];

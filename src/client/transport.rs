@@ -80,9 +80,9 @@ pub struct Transport {
 #[derive(Clone)]
 pub struct TransportConfig {
     /// How connections are opened. Default is [`TcpDialer::default`] (30 s connect timeout,
-    /// 30 s TCP keep-alive with feature `tcp-keepalive`, `TCP_NODELAY`); set a `TcpDialer { connect_timeout, .. }` for
-    /// another connect timeout (Go's `net.Dialer.Timeout`), or [`crate::net::unix_socket`]
-    /// to reach a Unix socket.
+    /// 30 s TCP keep-alive with feature `tcp-keepalive`, `TCP_NODELAY`); set a
+    /// `TcpDialer { connect_timeout, .. }` for another connect timeout (Go's
+    /// `net.Dialer.Timeout`), or [`crate::net::unix_socket`] to reach a Unix socket.
     pub dialer: Arc<dyn Dial>,
     /// The most idle connections kept across all hosts; the least recently used goes first.
     /// Zero means no limit. Default is 100.

@@ -93,9 +93,11 @@ pub struct TcpDialer {
     /// request's own deadline. Default is 30 seconds.
     pub connect_timeout: Option<Duration>,
     /// Idle time before TCP keep-alive probes start, and their interval. `None` turns
-    /// keep-alive off. Default is 30 seconds. Feature `tcp-keepalive` (on by default): a
-    /// build without it sends no probes, as ureq does not, and has no such field.
-    #[cfg(feature = "tcp-keepalive")]
+    /// keep-alive off. Default is 30 seconds with feature `tcp-keepalive` (on by default), and
+    /// `None` without it: such a build sends no probes, as ureq does not, and a dial with
+    /// `Some` fails with [`ErrorKind::InvalidInput`] naming the feature rather than connect
+    /// without them. The field is there in every build, so code that names it compiles
+    /// whichever features the rest of a program turns on.
     pub keepalive: Option<Duration>,
     /// Sets `TCP_NODELAY`, so small writes go out at once. Default is true.
     pub nodelay: bool,
@@ -109,8 +111,11 @@ impl Default for TcpDialer {
     fn default() -> TcpDialer {
         TcpDialer {
             connect_timeout: Some(Duration::from_secs(30)),
-            #[cfg(feature = "tcp-keepalive")]
-            keepalive: Some(Duration::from_secs(30)),
+            keepalive: if cfg!(feature = "tcp-keepalive") {
+                Some(Duration::from_secs(30))
+            } else {
+                None
+            },
             nodelay: true,
             resolver: None,
         }
@@ -124,6 +129,14 @@ impl Dial for TcpDialer {
         deadline: Option<Instant>,
         trace: &crate::client::ClientTrace,
     ) -> Result<Box<dyn Stream>> {
+        #[cfg(not(feature = "tcp-keepalive"))]
+        if self.keepalive.is_some() {
+            return Err(Error::invalid_input(
+                "TcpDialer::keepalive needs feature `tcp-keepalive`, which this build does not \
+                 have (set it to None, or turn the feature on)",
+            )
+            .with_subject(target));
+        }
         let deadline =
             crate::deadline::earliest(deadline, crate::deadline::after(self.connect_timeout));
         trace.dns_start(&target.host);
@@ -265,6 +278,35 @@ mod tests {
             };
             assert_eq!(connect(&d).nodelay().expect("nodelay"), nodelay);
         }
+    }
+
+    #[cfg(not(feature = "tcp-keepalive"))]
+    #[test]
+    fn keepalive_without_its_feature_is_off_by_default_and_refused_when_set() {
+        assert_eq!(TcpDialer::default().keepalive, None);
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let target = Target {
+            scheme: "http".into(),
+            host: "127.0.0.1".into(),
+            port: l.local_addr().expect("local addr").port(),
+        };
+        let d = TcpDialer {
+            keepalive: Some(Duration::from_secs(17)),
+            ..TcpDialer::default()
+        };
+        let trace = crate::client::ClientTrace::default();
+        let deadline = Some(Instant::now() + Duration::from_secs(5));
+        let Err(e) = d.dial(&target, deadline, &trace) else {
+            panic!("a dial with keep-alive set, in a build without the feature")
+        };
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("tcp-keepalive"), "{e}");
+        // With keep-alive off, the same dialer connects.
+        let d = TcpDialer {
+            keepalive: None,
+            ..d
+        };
+        assert!(d.dial(&target, deadline, &trace).is_ok());
     }
 
     #[cfg(feature = "tcp-keepalive")]

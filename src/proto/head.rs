@@ -213,9 +213,12 @@ impl<T> HeadScanner<T> {
         if self.scanned == 0 {
             // Most heads arrive whole in one read: parse at once rather than first searching
             // for the head's end. The parser stops at that end by itself, and reaches it only
-            // where the search would have found it. A head not yet whole is searched for from
-            // here on, so a slowly sent one is still parsed once, not once per read.
-            if let Some(len) = (self.parse)(buf, &self.limits, &mut self.spare, out)? {
+            // where the search would have found it. Only a whole, valid head is taken here:
+            // a partial one, or one with an error, goes the way below, so its error is the one
+            // (and comes when) the head alone gives, not one that bytes past its end or a read
+            // that split it would give. A head not yet whole is searched for from here on, so
+            // a slowly sent one is still parsed once, not once per read.
+            if let Ok(Some(len)) = (self.parse)(buf, &self.limits, &mut self.spare, out) {
                 self.line_checked = false;
                 return Ok(Scan::Complete { head: (), len });
             }
@@ -273,8 +276,9 @@ pub fn wants_close(version: Version, headers: &HeaderMap) -> bool {
 }
 
 /// Header slots parsed on the stack: a head with more fields than this is parsed again into
-/// a heap array of one slot per line ([`header_slots`]). The slots are left uninitialised (`MaybeUninit`): httparse
-/// writes each before reading it, so a parse pays neither an allocation nor zeroing per head.
+/// a heap array of one slot per line ([`header_slots`]). The slots are left uninitialised
+/// (`MaybeUninit`): httparse writes each before reading it, so a parse pays neither an
+/// allocation nor zeroing per head.
 /// Kept small (1 KiB) because a connection thread's stack pages, once touched, stay resident
 /// for as long as the thread lives: each idle connection would pay for a larger array.
 const STACK_HEADERS: usize = 32;
@@ -1020,6 +1024,151 @@ mod tests {
             .map(|n| head.headers[*n].to_str().unwrap())
             .collect();
         assert_eq!(got, ["1", "2", "", "4"]);
+    }
+
+    /// What a scanner made of one read: `Ok(Some(len))` for a whole head, `Ok(None)` for a
+    /// partial one.
+    fn scan_outcome<T>(scanner: &mut HeadScanner<T>, buf: &[u8]) -> Result<Option<usize>> {
+        scanner.scan(buf).map(|s| match s {
+            Scan::Complete { len, .. } => Some(len),
+            Scan::Partial => None,
+            Scan::Skip(_) => panic!("no empty lines in these cases"),
+        })
+    }
+
+    #[test]
+    fn a_first_read_is_taken_at_once_only_when_it_holds_a_whole_valid_head() {
+        // A head's first read is parsed at once; only a whole, valid head is taken from that
+        // parse. Anything else has the outcome it had when the head's end was searched for
+        // first: a partial head waits for its end (even where the bytes so far are already
+        // wrong), and an error is the one the head alone gives.
+        let mut many = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        for i in 0..30 {
+            many.push_str(&format!("x-field-{i}: v\r\n"));
+        }
+        many.push_str("Bad Field: v\r\n");
+        assert!(many.len() > EARLY_CHECK);
+        use ErrorKind::{Malformed as M, UnsupportedVersion};
+        type Outcome = std::result::Result<Option<usize>, ErrorKind>;
+        /// Name, request?, the first read, the rest, the first outcome, the outcome with all.
+        type Case<'a> = (&'a str, bool, Vec<u8>, &'a [u8], Outcome, Outcome);
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "status_line_split_inside_a_version_we_do_not_speak",
+                false,
+                b"HTTP/2 2".to_vec(),
+                b"00 OK\r\n\r\n",
+                Ok(None),
+                Err(UnsupportedVersion),
+            ),
+            (
+                "partial_response_with_a_bad_field_name_so_far",
+                false,
+                b"HTTP/1.1 200 OK\r\n:".to_vec(),
+                b"x\r\n\r\n",
+                Ok(None),
+                Err(M(Malformed::HeaderName)),
+            ),
+            (
+                "partial_request_with_a_bad_field_past_the_early_check",
+                true,
+                many.clone().into_bytes(),
+                b"\r\n",
+                Ok(None),
+                Err(M(Malformed::HeaderName)),
+            ),
+            (
+                "request_followed_by_the_next_one",
+                true,
+                b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HT".to_vec(),
+                b"TP/1.1\r\n",
+                Ok(Some(27)),
+                Ok(Some(27)),
+            ),
+            (
+                "response_followed_by_body_bytes",
+                false,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab".to_vec(),
+                b"c",
+                Ok(Some(38)),
+                Ok(Some(38)),
+            ),
+            (
+                "bare_lf_head_then_junk",
+                false,
+                b"HTTP/1.1 204 No Content\n\n\x00\xff".to_vec(),
+                b"",
+                Ok(Some(25)),
+                Ok(Some(25)),
+            ),
+        ];
+        for (name, request, first, rest, want_first, want_whole) in cases {
+            let mut whole = first.clone();
+            whole.extend_from_slice(rest);
+            let run = |bufs: &[&[u8]]| -> Vec<Outcome> {
+                let limits = if request {
+                    Limits::default()
+                } else {
+                    Limits::response(Limits::DEFAULT_MAX_RESPONSE_HEAD_BYTES)
+                };
+                let mut out = Vec::new();
+                if request {
+                    let mut sc = HeadScanner::request(limits);
+                    for b in bufs {
+                        out.push(scan_outcome(&mut sc, b).map_err(|e| e.kind()));
+                    }
+                } else {
+                    let mut sc = HeadScanner::response(limits);
+                    for b in bufs {
+                        out.push(scan_outcome(&mut sc, b).map_err(|e| e.kind()));
+                    }
+                }
+                out
+            };
+            assert_eq!(
+                run(&[&first, &whole]),
+                vec![want_first, want_whole],
+                "{name}"
+            );
+            // The whole buffer in one read gives the same final outcome.
+            assert_eq!(run(&[&whole]), vec![want_whole], "{name}, in one read");
+        }
+    }
+
+    #[test]
+    fn a_head_over_its_limit_gets_the_same_error_whatever_max_headers() {
+        // A head longer than `max_head_bytes`, whole in the buffer. Its fields used to be
+        // counted within the limit only when `max_headers` was over the stack's slots, and
+        // too few slots then became the error (431 rather than 414 or 400).
+        let pad = "a".repeat(5000);
+        let cases = [
+            (
+                "request_line_past_the_limit",
+                format!("GET /{pad} HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n"),
+                ErrorKind::TooLarge(TooLarge::RequestLine),
+            ),
+            (
+                "bad_field_past_the_limit",
+                format!("GET / HTTP/1.1\r\nHost: a\r\nX-Pad: {pad}\r\nBad Field: v\r\n\r\n"),
+                ErrorKind::Malformed(Malformed::HeaderName),
+            ),
+            (
+                "good_fields_past_the_limit",
+                format!("GET / HTTP/1.1\r\nHost: a\r\nX-Pad: {pad}\r\nX: y\r\nY: z\r\n\r\n"),
+                ErrorKind::TooLarge(TooLarge::Head),
+            ),
+        ];
+        for (name, head, want) in cases {
+            for max_headers in [2, 3, STACK_HEADERS, STACK_HEADERS + 1, 100, usize::MAX] {
+                let limits = Limits {
+                    max_head_bytes: 4096,
+                    max_headers,
+                    ..Limits::default()
+                };
+                let err = parse_request(head.as_bytes(), &limits).expect_err(name);
+                assert_eq!(err.kind(), want, "{name}, max_headers {max_headers}");
+            }
+        }
     }
 
     #[test]
