@@ -312,6 +312,10 @@ mod tests {
     #[cfg(feature = "tcp-keepalive")]
     #[test]
     fn keepalive_probes_are_on_with_their_idle_time_or_off() {
+        assert_eq!(
+            TcpDialer::default().keepalive,
+            Some(Duration::from_secs(30))
+        );
         let on = connect(&TcpDialer {
             keepalive: Some(Duration::from_secs(17)),
             ..TcpDialer::default()

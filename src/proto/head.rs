@@ -217,7 +217,7 @@ impl<T> HeadScanner<T> {
             // a partial one, or one with an error, goes the way below, so its error is the one
             // (and comes when) the head alone gives, not one that bytes past its end or a read
             // that split it would give. A head not yet whole is searched for from here on, so
-            // a slowly sent one is still parsed once, not once per read.
+            // a slowly sent one is parsed in full at most twice, not once per read.
             if let Ok(Some(len)) = (self.parse)(buf, &self.limits, &mut self.spare, out) {
                 self.line_checked = false;
                 return Ok(Scan::Complete { head: (), len });
@@ -1137,9 +1137,11 @@ mod tests {
 
     #[test]
     fn a_head_over_its_limit_gets_the_same_error_whatever_max_headers() {
-        // A head longer than `max_head_bytes`, whole in the buffer. Its fields used to be
-        // counted within the limit only when `max_headers` was over the stack's slots, and
-        // too few slots then became the error (431 rather than 414 or 400).
+        // A head longer than `max_head_bytes`, whole in the buffer, with fewer fields than the
+        // stack's slots. Its fields used to be counted within the limit only when
+        // `max_headers` was over the stack's slots, and too few slots then became the error
+        // (431 rather than 414 or 400). A head with more fields than the stack holds is
+        // still counted within the limit, and gets 431 whatever `max_headers` is.
         let pad = "a".repeat(5000);
         let cases = [
             (
