@@ -300,6 +300,9 @@ fn parse_again(e: httparse::Error, limits: &Limits) -> bool {
 /// the head needs.
 fn header_slots(buf: &[u8], limits: &Limits) -> usize {
     let head = &buf[..buf.len().min(limits.max_head_bytes.saturating_add(1))];
+    // Only the head's own lines: `buf` may go on with a body or the next request, whose lines
+    // would otherwise each get a slot (a read buffer of newlines, thousands of them).
+    let head = &head[..find_end(head, 0).unwrap_or(head.len())];
     let lines = head.iter().filter(|&&b| b == b'\n').count();
     limits.max_headers.min(lines + 1)
 }
@@ -1133,6 +1136,26 @@ mod tests {
             // The whole buffer in one read gives the same final outcome.
             assert_eq!(run(&[&whole]), vec![want_whole], "{name}, in one read");
         }
+    }
+
+    #[test]
+    fn a_large_heads_slots_count_its_own_lines_only() {
+        // 40 fields (more than the stack's slots), then a body of newlines in the same read.
+        let mut buf = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..40 {
+            buf.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+        }
+        buf.extend_from_slice(b"\r\n");
+        let head_len = buf.len();
+        buf.extend_from_slice(&[b'\n'; 10_000]);
+        let limits = Limits::response(Limits::DEFAULT_MAX_RESPONSE_HEAD_BYTES);
+        assert_eq!(header_slots(&buf, &limits), 43);
+        let Parsed::Complete { head, len } = parse_response(&buf, &limits).unwrap() else {
+            panic!("partial")
+        };
+        assert_eq!((head.headers.len(), len), (40, head_len));
+        // Without a blank line yet, every line so far counts.
+        assert_eq!(header_slots(&buf[..head_len - 2], &limits), 42);
     }
 
     #[test]
