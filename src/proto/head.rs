@@ -74,6 +74,12 @@ pub fn find_end(buf: &[u8], from: usize) -> Option<usize> {
 /// How much of a partial request head [`HeadScanner`] checks early for an invalid request line.
 const EARLY_CHECK: usize = 256;
 
+/// Whether a check of `buf`'s first [`EARLY_CHECK`] bytes covers the request line: it is
+/// whole in them, or they are all there are to check.
+fn early_check_done(buf: &[u8]) -> bool {
+    buf.len() >= EARLY_CHECK || buf[..buf.len().min(EARLY_CHECK)].contains(&b'\n')
+}
+
 /// Finds and parses one message head in a buffer that grows as bytes arrive: the one
 /// head-reading logic of the crate, which the server, the pooled client connection,
 /// `ClientConn` and the `CONNECT` tunnel all run (the I/O loop around it is
@@ -213,14 +219,25 @@ impl<T> HeadScanner<T> {
         if self.scanned == 0 {
             // Most heads arrive whole in one read: parse at once rather than first searching
             // for the head's end. The parser stops at that end by itself, and reaches it only
-            // where the search would have found it. Only a whole, valid head is taken here:
-            // a partial one, or one with an error, goes the way below, so its error is the one
-            // (and comes when) the head alone gives, not one that bytes past its end or a read
-            // that split it would give. A head not yet whole is searched for from here on, so
-            // a slowly sent one is parsed in full at most twice, not once per read.
-            if let Ok(Some(len)) = (self.parse)(buf, &self.limits, &mut self.spare, out) {
-                self.line_checked = false;
-                return Ok(Scan::Complete { head: (), len });
+            // where the search would have found it. An error found here is not returned: the
+            // way below finds it again, so it is the one (and comes when) the head alone
+            // gives, not one that bytes past its end or a read that split it would give. A
+            // head not yet whole is searched for from the next read on, so a slowly sent one
+            // is parsed in full at most twice, not once per read.
+            match (self.parse)(buf, &self.limits, &mut self.spare, out) {
+                Ok(Some(len)) => {
+                    self.line_checked = false;
+                    return Ok(Scan::Complete { head: (), len });
+                }
+                // Partial and nothing wrong so far: `buf` holds no end to search for, and what
+                // it holds of the request line has passed the check below; nor is it over the
+                // head limit (that parse would have said so).
+                Ok(None) => {
+                    self.line_checked = early_check_done(buf);
+                    self.scanned = buf.len();
+                    return Ok(Scan::Partial);
+                }
+                Err(_) => {}
             }
         }
         if let Some(end) = find_end(buf, self.scanned) {
@@ -234,7 +251,7 @@ impl<T> HeadScanner<T> {
             // the whole buffer on every read would make a slowly sent long line cost O(n²).
             let prefix = &buf[..buf.len().min(EARLY_CHECK)];
             (self.parse)(prefix, &self.limits, &mut self.spare, out)?;
-            self.line_checked = buf.len() >= EARLY_CHECK || prefix.contains(&b'\n');
+            self.line_checked = early_check_done(buf);
         }
         self.scanned = buf.len();
         if buf.len() >= self.limits.max_head_bytes {
