@@ -47,6 +47,11 @@ pub struct Request {
     path_values: Vec<(String, String)>,
     pattern: Option<String>,
     tls: bool,
+    /// Set by a [`Client`](crate::Client) that decodes gzip: the transport asks for it on the
+    /// wire (`Accept-Encoding: gzip`, as Go's `Transport` adds it) without a field in
+    /// `headers`, whose lookups stay those of an empty map.
+    #[cfg(feature = "gzip")]
+    ask_gzip: bool,
     /// Set by `parse_form`: the body's and the query's values (Go's `r.Form`), and the body's
     /// alone (`r.PostForm`).
     form: Option<Form>,
@@ -115,6 +120,8 @@ impl Request {
             path_values: Vec::new(),
             pattern: None,
             tls: false,
+            #[cfg(feature = "gzip")]
+            ask_gzip: false,
             form: None,
             post_form: None,
             #[cfg(feature = "server")]
@@ -151,9 +158,30 @@ impl Request {
         r.path_values = self.path_values.clone();
         r.pattern = self.pattern.clone();
         r.tls = self.tls;
+        #[cfg(feature = "gzip")]
+        {
+            r.ask_gzip = self.ask_gzip;
+        }
         r.form = self.form.clone();
         r.post_form = self.post_form.clone();
         Some(r)
+    }
+
+    /// Whether the transport is to add `Accept-Encoding: gzip` as it sends this request: a
+    /// [`Client`](crate::Client) that decodes gzip asked for it, and the request has no
+    /// `Accept-Encoding` of its own.
+    #[cfg(feature = "client")]
+    pub(crate) fn asks_gzip(&self) -> bool {
+        #[cfg(feature = "gzip")]
+        return self.ask_gzip;
+        #[cfg(not(feature = "gzip"))]
+        false
+    }
+
+    /// Has the transport add `Accept-Encoding: gzip` ([`asks_gzip`](Self::asks_gzip)).
+    #[cfg(feature = "gzip")]
+    pub(crate) fn ask_gzip(&mut self) {
+        self.ask_gzip = true;
     }
 
     /// The host the request is for: the authority of an absolute-form target if there is one

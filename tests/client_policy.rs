@@ -708,6 +708,58 @@ mod gzip {
         assert_eq!(conns.load(Ordering::SeqCst), 1);
     }
 
+    /// The transport writes the client's `Accept-Encoding`, after the request's fields: a
+    /// `RoundTripper` between them sees the request's own fields only (as in Go, where the
+    /// `Transport` adds it), and one that passes the request on, or a `try_clone` of it, still
+    /// has gzip asked for and decoded.
+    #[test]
+    fn asked_for_by_the_transport_behind_a_wrapper() {
+        struct Wrap {
+            inner: nethttp::Transport,
+            clone: bool,
+            seen: Mutex<Vec<Option<String>>>,
+        }
+        impl nethttp::client::RoundTripper for Wrap {
+            fn round_trip(&self, req: Request) -> nethttp::Result<nethttp::client::Response> {
+                let ae = req.headers.get("accept-encoding");
+                let ae = ae.map(|v| v.to_str().unwrap_or("?").to_string());
+                self.seen.lock().unwrap().push(ae);
+                let req = if self.clone {
+                    req.try_clone().unwrap()
+                } else {
+                    req
+                };
+                self.inner.round_trip(req)
+            }
+        }
+        let (ts, _) = gzip_server();
+        for clone in [false, true] {
+            let wrap = Arc::new(Wrap {
+                inner: nethttp::Transport::with_config(no_proxy()),
+                clone,
+                seen: Mutex::new(Vec::new()),
+            });
+            let c = Client::with_config(ClientConfig {
+                transport: Some(wrap.clone()),
+                ..config()
+            });
+            let mut resp = c.get(ts.url()).unwrap();
+            assert_eq!(resp.headers["x-accept-encoding"], "gzip", "clone {clone}");
+            assert!(resp.uncompressed());
+            assert_eq!(resp.text().unwrap(), "hello, gzip");
+            let mut resp = c
+                .request(Method::GET, ts.url())
+                .header("accept-encoding", "identity")
+                .send()
+                .unwrap();
+            assert_eq!(resp.headers["x-accept-encoding"], "identity");
+            assert!(!resp.uncompressed());
+            assert_eq!(resp.bytes().unwrap(), gz(b"hello, gzip"));
+            let seen = wrap.seen.lock().unwrap().clone();
+            assert_eq!(seen, [None, Some("identity".to_string())], "clone {clone}");
+        }
+    }
+
     #[test]
     fn not_asked_for_head_range_or_a_chosen_encoding() {
         let (ts, _) = gzip_server();

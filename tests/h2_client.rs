@@ -113,6 +113,29 @@ fn get_over_h2c() {
     assert_no_threads(&t);
 }
 
+/// The client's `Accept-Encoding: gzip` goes out over HTTP/2 as over HTTP/1: the transport
+/// adds it when the request has none, and the request's own is sent instead of it.
+#[cfg(feature = "gzip")]
+#[test]
+fn the_clients_accept_encoding_goes_out_over_h2() {
+    let ts = h2c_server(250, |w: &mut dyn ResponseWriter, r: &mut Request| {
+        let all = r.headers.get_all("accept-encoding").iter();
+        let all: Vec<&str> = all.map(|v| v.to_str().unwrap_or("?")).collect();
+        let _ = write!(w, "{}", all.join(","));
+    });
+    let (c, t, _) = h2c_client();
+    let mut resp = c.get(ts.url()).unwrap();
+    assert_eq!(resp.version, Version::HTTP_2);
+    assert_eq!(resp.text().unwrap(), "gzip");
+    let mut resp = c
+        .request(Method::GET, ts.url())
+        .header("accept-encoding", "identity")
+        .send()
+        .unwrap();
+    assert_eq!(resp.text().unwrap(), "identity");
+    assert_no_threads(&t);
+}
+
 /// `unencrypted_http2` with HTTP/1 still on sends `http://` requests over HTTP/1.1, as Go
 /// does: a server cannot be asked whether it expects the HTTP/2 preface.
 #[test]

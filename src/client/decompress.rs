@@ -10,9 +10,6 @@ use http::{Method, StatusCode};
 use super::response::{Response, ResponseBody};
 use crate::error::{Error, ErrorKind, TimeoutPhase};
 
-/// The `Accept-Encoding` the client sends when the user set none.
-pub(crate) const ACCEPT: &str = "gzip";
-
 /// The codings we decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Coding {

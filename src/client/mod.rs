@@ -260,6 +260,12 @@ pub struct ClientConfig {
     /// Whether to ask for gzip and decode gzip and deflate bodies (Go's `DisableCompression`,
     /// inverted). Without feature `gzip` this has no effect. Default is `true` with feature
     /// `gzip`, `false` without.
+    ///
+    /// The request is marked, not given a field: nethttp's transport (HTTP/1 and HTTP/2)
+    /// writes `Accept-Encoding: gzip` after the request's own fields, as Go's `Transport`
+    /// does, so a [`RoundTripper`] of your own sees `headers` as the caller set them. It
+    /// still has gzip asked for when it hands the request, or its
+    /// [`try_clone`](Request::try_clone), to a [`Transport`].
     pub gzip: bool,
     /// Header fields added to every request that does not set them itself. Default is
     /// empty.
@@ -604,10 +610,8 @@ impl Client {
         {
             #[cfg(feature = "gzip")]
             {
-                req.headers.insert(
-                    header::ACCEPT_ENCODING,
-                    HeaderValue::from_static(decompress::ACCEPT),
-                );
+                // Written by the transport, after the request's fields (`accept_encoding`).
+                req.ask_gzip();
                 return Hop {
                     decode: true,
                     typed,
@@ -619,6 +623,16 @@ impl Client {
             typed,
         }
     }
+}
+
+/// What a client asks the transport to send when it asked for gzip on a request
+/// ([`Request::asks_gzip`]).
+static ACCEPT_GZIP: HeaderValue = HeaderValue::from_static("gzip");
+
+/// The `Accept-Encoding` a transport adds to `req` when the request has none of its own:
+/// `gzip` if its client asked for gzip, else none.
+pub(crate) fn accept_encoding(req: &Request) -> Option<&'static HeaderValue> {
+    req.asks_gzip().then_some(&ACCEPT_GZIP)
 }
 
 /// What [`Client::prepare_hop`] did to a request.

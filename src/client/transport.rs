@@ -242,11 +242,12 @@ impl Default for TransportConfig {
 impl TransportConfig {
     /// How these settings have `encode_request` write a request head whose target is in
     /// `form`: the one place a transport chooses them.
-    fn encode_options<'a>(&'a self, form: TargetForm<'a>) -> EncodeOptions<'a> {
+    fn encode_options<'a>(&'a self, form: TargetForm<'a>, req: &Request) -> EncodeOptions<'a> {
         EncodeOptions {
             form,
             user_agent: self.user_agent.as_ref(),
             close: self.disable_keep_alives,
+            accept_encoding: super::accept_encoding(req),
         }
     }
 
@@ -511,7 +512,7 @@ impl Transport {
             &req.uri,
             &req.headers,
             body_len,
-            &self.inner.cfg.encode_options(TargetForm::Origin),
+            &self.inner.cfg.encode_options(TargetForm::Origin, req),
         )
     }
 
@@ -768,7 +769,7 @@ impl TransportInner {
             &req.uri,
             &req.headers,
             body_len,
-            &self.cfg.encode_options(form),
+            &self.cfg.encode_options(form, req),
         )?;
         Ok(Prepared {
             method: req.method.clone(),

@@ -35,7 +35,8 @@
 //! ```
 
 use http::header::{
-    CONNECTION, CONTENT_LENGTH, EXPECT, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING, USER_AGENT,
+    ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, PROXY_AUTHORIZATION,
+    TRANSFER_ENCODING, USER_AGENT,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 
@@ -73,6 +74,10 @@ pub struct EncodeOptions<'a> {
     /// Ask the server to close the connection after this exchange (`Connection: close`, unless
     /// the request has a `Connection` field of its own). Default is false.
     pub close: bool,
+    /// The `Accept-Encoding` sent after the request's fields when it has none: a client that
+    /// decodes what it asks for (Go's `Transport` adds `Accept-Encoding: gzip` so). Default is
+    /// `None` (none sent).
+    pub accept_encoding: Option<&'a HeaderValue>,
 }
 
 /// What [`encode_request`] decided about the request it wrote.
@@ -90,7 +95,8 @@ pub struct Encoded {
 
 /// Writes the head of a request to `dst`: the request line with the target in `opts.form`,
 /// `Host` (the request's own field, else the URI's authority without the scheme's default
-/// port), a default `User-Agent`, the request's fields, and the framing fields for a body of
+/// port), a default `User-Agent`, the request's fields, a default `Accept-Encoding`, and the
+/// framing fields for a body of
 /// `body_len` bytes (`None`: unknown, sent chunked). The request's own `Host`,
 /// `Content-Length` and `Transfer-Encoding` fields are replaced by ours: the framing is ours to
 /// decide. An empty body is framed with `Content-Length: 0` for methods that normally carry one
@@ -160,6 +166,11 @@ pub fn encode_request(
             continue;
         }
         write::header(dst, name.as_str(), value.as_bytes());
+    }
+    if let Some(ae) = opts.accept_encoding {
+        if !headers.contains_key(ACCEPT_ENCODING) {
+            write::header(dst, "Accept-Encoding", ae.as_bytes());
+        }
     }
     let close_after = opts.close || connection_has_token(headers, "close");
     if opts.close && !headers.contains_key(CONNECTION) {
@@ -361,6 +372,7 @@ mod tests {
     #[test]
     fn request_heads() {
         let ua = HeaderValue::from_static("nethttp/test");
+        let gzip = HeaderValue::from_static("gzip");
         let auth = HeaderValue::from_static("Basic dTpw");
         let proxied = EncodeOptions {
             form: TargetForm::Absolute {
@@ -368,7 +380,7 @@ mod tests {
             },
             ..EncodeOptions::default()
         };
-        let cases: [(&str, String, &str); 10] = [
+        let cases: [(&str, String, &str); 12] = [
             (
                 "get_origin_form",
                 encode(Method::GET, "http://h.example/a?b=1", &[], Some(0)),
@@ -437,6 +449,34 @@ mod tests {
                     },
                 ),
                 "GET / HTTP/1.1\r\nHost: h\r\nuser-agent: mine\r\n\r\n",
+            ),
+            (
+                "accept_encoding_after_the_fields",
+                encode_with(
+                    Method::POST,
+                    "http://h/",
+                    &[("x-a", "1")],
+                    Some(2),
+                    &EncodeOptions {
+                        accept_encoding: Some(&gzip),
+                        ..EncodeOptions::default()
+                    },
+                ),
+                "POST / HTTP/1.1\r\nHost: h\r\nx-a: 1\r\nAccept-Encoding: gzip\r\nContent-Length: 2\r\n\r\n",
+            ),
+            (
+                "own_accept_encoding_kept",
+                encode_with(
+                    Method::GET,
+                    "http://h/",
+                    &[("accept-encoding", "identity")],
+                    Some(0),
+                    &EncodeOptions {
+                        accept_encoding: Some(&gzip),
+                        ..EncodeOptions::default()
+                    },
+                ),
+                "GET / HTTP/1.1\r\nHost: h\r\naccept-encoding: identity\r\n\r\n",
             ),
         ];
         for (name, got, want) in cases {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use http::header::{HeaderValue, CONTENT_LENGTH, HOST, TE, USER_AGENT};
+use http::header::{HeaderValue, ACCEPT_ENCODING, CONTENT_LENGTH, HOST, TE, USER_AGENT};
 use http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::error::{Error, Result};
@@ -37,6 +37,8 @@ pub(crate) struct RequestFields<'a> {
     /// The decimal digits of the `content-length` to add, right-aligned, and where they start.
     content_length: Option<([u8; 20], usize)>,
     user_agent: Option<&'a [u8]>,
+    /// The client's `accept-encoding`, when the request has none.
+    accept_encoding: Option<&'a [u8]>,
 }
 
 impl<'a> RequestFields<'a> {
@@ -52,6 +54,7 @@ impl<'a> RequestFields<'a> {
         headers: &'a HeaderMap,
         body_len: Option<u64>,
         user_agent: Option<&'a HeaderValue>,
+        accept_encoding: Option<&'a HeaderValue>,
     ) -> Result<RequestFields<'a>> {
         let authority = match headers.get(HOST) {
             Some(h) => h.as_bytes(),
@@ -85,6 +88,9 @@ impl<'a> RequestFields<'a> {
             content_length,
             user_agent: user_agent
                 .filter(|_| !headers.contains_key(USER_AGENT))
+                .map(HeaderValue::as_bytes),
+            accept_encoding: accept_encoding
+                .filter(|_| !headers.contains_key(ACCEPT_ENCODING))
                 .map(HeaderValue::as_bytes),
         })
     }
@@ -121,12 +127,16 @@ impl<'a> RequestFields<'a> {
             .as_ref()
             .map(|(buf, at)| FieldRef::new(b"content-length", &buf[*at..]));
         let ua = self.user_agent.map(|v| FieldRef::new(b"user-agent", v));
+        let ae = self
+            .accept_encoding
+            .map(|v| FieldRef::new(b"accept-encoding", v));
         pseudo
             .into_iter()
             .flatten()
             .chain(regular)
             .chain(length)
             .chain(ua)
+            .chain(ae)
     }
 }
 
@@ -223,8 +233,36 @@ mod tests {
         body_len: Option<u64>,
         user_agent: Option<&HeaderValue>,
     ) -> Result<Vec<Field>> {
-        let f = RequestFields::new(method, uri, headers, body_len, user_agent)?;
+        let f = RequestFields::new(method, uri, headers, body_len, user_agent, None)?;
         Ok(f.iter().map(|f| f.to_field()).collect())
+    }
+
+    #[test]
+    fn the_clients_accept_encoding_comes_last_unless_the_request_has_one() {
+        let uri: Uri = "http://example.com".parse().unwrap();
+        let gzip = HeaderValue::from_static("gzip");
+        let ua = HeaderValue::from_static("nethttp-test");
+        let mut h = HeaderMap::new();
+        h.insert("x-a", HeaderValue::from_static("1"));
+        let f =
+            RequestFields::new(&Method::GET, &uri, &h, Some(0), Some(&ua), Some(&gzip)).unwrap();
+        let got: Vec<Field> = f.iter().map(|f| f.to_field()).collect();
+        assert_eq!(
+            got[4..],
+            [
+                Field::new("x-a", "1"),
+                Field::new("user-agent", "nethttp-test"),
+                Field::new("accept-encoding", "gzip"),
+            ]
+        );
+        h.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        let f = RequestFields::new(&Method::GET, &uri, &h, Some(0), None, Some(&gzip)).unwrap();
+        let got: Vec<Field> = f.iter().map(|f| f.to_field()).collect();
+        let ae: Vec<&Field> = got
+            .iter()
+            .filter(|f| f.name == b"accept-encoding")
+            .collect();
+        assert_eq!(ae, [&Field::new("accept-encoding", "identity")]);
     }
 
     #[test]

@@ -1275,6 +1275,7 @@ impl H2Conn {
             &req.headers,
             body_len,
             t.cfg.user_agent.as_ref(),
+            crate::client::accept_encoding(req),
         );
         let end_stream = body_len == Some(0);
         // As over HTTP/1 (and Go's HTTP/2 client): with `Expect: 100-continue`, the body
