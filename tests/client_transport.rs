@@ -1633,6 +1633,46 @@ fn a_cancel_during_a_read_until_close_body_is_not_a_clean_end() {
     }
 }
 
+/// A `Client` in front of a `ClientConn` (through a `RoundTripper` of the caller's, as a
+/// Docker client streams over one connection) asks for gzip as through a `Transport`: the
+/// connection writes the client's `Accept-Encoding: gzip` after the request's fields.
+#[cfg(all(feature = "clientconn", feature = "gzip"))]
+#[test]
+fn clientconn_writes_the_clients_accept_encoding() {
+    struct OverConn(nethttp::client::ClientConn);
+    impl nethttp::client::RoundTripper for OverConn {
+        fn round_trip(&self, req: Request) -> nethttp::Result<nethttp::client::Response> {
+            self.0.send(req)
+        }
+    }
+    let _wd = Watchdog::new("clientconn_writes_the_clients_accept_encoding", BUDGET);
+    let (tx, rx) = mpsc::channel();
+    let srv = RawServer::start(move |mut c, _| {
+        while let Some(head) = c.read_head_bytes() {
+            let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    let cc = nethttp::client::ClientConn::new(std::net::TcpStream::connect(srv.addr()).unwrap());
+    let c = Client::with_transport(OverConn(cc));
+    let mut resp = c.get(&srv.url("/")).unwrap();
+    assert_eq!(text(&mut resp), "ok");
+    let head = rx.recv_timeout(REQ_TIMEOUT).unwrap();
+    assert!(
+        head.ends_with("\r\nAccept-Encoding: gzip\r\n\r\n"),
+        "{head:?}"
+    );
+    let mut resp = c
+        .request(Method::GET, &srv.url("/"))
+        .header("accept-encoding", "br")
+        .send()
+        .unwrap();
+    assert_eq!(text(&mut resp), "ok");
+    let head = rx.recv_timeout(REQ_TIMEOUT).unwrap();
+    assert!(head.contains("\r\naccept-encoding: br\r\n"), "{head:?}");
+    assert!(!head.contains("gzip"), "{head:?}");
+}
+
 /// A request `ClientConn` cannot encode (no host) fails alone: nothing was written, so the
 /// connection still carries the next request.
 #[cfg(feature = "clientconn")]

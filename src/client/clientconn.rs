@@ -190,7 +190,12 @@ impl ClientConn {
             &req.uri,
             &req.headers,
             body_len,
-            &EncodeOptions::default(),
+            // A `Client` in front of this connection (through a `RoundTripper` of the
+            // caller's) asks for gzip as through a `Transport`.
+            &EncodeOptions {
+                accept_encoding: crate::client::accept_encoding(&req),
+                ..EncodeOptions::default()
+            },
         )?;
         let id = inner.next_id;
         inner.next_id += 1;

@@ -261,11 +261,13 @@ pub struct ClientConfig {
     /// inverted). Without feature `gzip` this has no effect. Default is `true` with feature
     /// `gzip`, `false` without.
     ///
-    /// The request is marked, not given a field: nethttp's transport (HTTP/1 and HTTP/2)
-    /// writes `Accept-Encoding: gzip` after the request's own fields, as Go's `Transport`
-    /// does, so a [`RoundTripper`] of your own sees `headers` as the caller set them. It
-    /// still has gzip asked for when it hands the request, or its
-    /// [`try_clone`](Request::try_clone), to a [`Transport`].
+    /// The request is marked, not given a field: nethttp's transports ([`Transport`] over
+    /// HTTP/1 and HTTP/2, and a [`ClientConn`]) write `Accept-Encoding: gzip` after the
+    /// request's own fields, as Go's `Transport` does, so a [`RoundTripper`] of your own sees
+    /// `headers` as the caller set them. It still has gzip asked for when it hands the
+    /// request, or its [`try_clone`](Request::try_clone), to one of them.
+    #[cfg_attr(not(feature = "clientconn"), doc = "")]
+    #[cfg_attr(not(feature = "clientconn"), doc = "[`ClientConn`]: crate#features")]
     pub gzip: bool,
     /// Header fields added to every request that does not set them itself. Default is
     /// empty.
