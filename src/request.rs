@@ -167,9 +167,11 @@ impl Request {
         Some(r)
     }
 
-    /// Whether the transport is to add `Accept-Encoding: gzip` as it sends this request: a
-    /// [`Client`](crate::Client) that decodes gzip asked for it, and the request has no
-    /// `Accept-Encoding` of its own.
+    /// Whether the transport is to add `Accept-Encoding: gzip` as it sends this request (when
+    /// the request has no `Accept-Encoding` of its own, which the encoders check): a
+    /// [`Client`](crate::Client) that decodes gzip marked it so. [`try_clone`](Self::try_clone)
+    /// and [`into_http`](Self::into_http) then [`from_http`](Self::from_http) keep the mark; a
+    /// request built anew does not have it.
     #[cfg(feature = "client")]
     pub(crate) fn asks_gzip(&self) -> bool {
         #[cfg(feature = "gzip")]
@@ -638,10 +640,16 @@ impl Request {
             None,
         );
         r.extensions = parts.extensions;
+        #[cfg(feature = "gzip")]
+        {
+            r.ask_gzip = r.extensions.remove::<AskGzip>().is_some();
+        }
         r
     }
 
-    /// Converts into an `http::Request` carrying the streaming body.
+    /// Converts into an `http::Request` carrying the streaming body. A request a `Client`
+    /// marked to ask for gzip (feature `gzip`) keeps the mark in the extensions, so that
+    /// [`from_http`](Self::from_http) gives it back.
     pub fn into_http(self) -> http::Request<Body> {
         let mut req = http::Request::new(self.body);
         *req.method_mut() = self.method;
@@ -649,9 +657,19 @@ impl Request {
         *req.version_mut() = self.version;
         *req.headers_mut() = self.headers;
         *req.extensions_mut() = self.extensions;
+        #[cfg(feature = "gzip")]
+        if self.ask_gzip {
+            req.extensions_mut().insert(AskGzip);
+        }
         req
     }
 }
+
+/// The mark of [`Request::asks_gzip`] while the request is an `http::Request`
+/// ([`Request::into_http`]); private, so only [`Request::from_http`] reads it.
+#[cfg(feature = "gzip")]
+#[derive(Clone, Copy, Debug)]
+struct AskGzip;
 
 impl<B: Into<Body>> From<http::Request<B>> for Request {
     fn from(req: http::Request<B>) -> Request {

@@ -710,13 +710,15 @@ mod gzip {
 
     /// The transport writes the client's `Accept-Encoding`, after the request's fields: a
     /// `RoundTripper` between them sees the request's own fields only (as in Go, where the
-    /// `Transport` adds it), and one that passes the request on, or a `try_clone` of it, still
-    /// has gzip asked for and decoded.
+    /// `Transport` adds it). One that passes the request on, a `try_clone` of it or the request
+    /// back from `into_http` and `from_http` still has gzip asked for and decoded; one that
+    /// builds a new request does not ask (and a gzip body is still decoded).
     #[test]
     fn asked_for_by_the_transport_behind_a_wrapper() {
+        type Pass = fn(Request) -> Request;
         struct Wrap {
             inner: nethttp::Transport,
-            clone: bool,
+            pass: Pass,
             seen: Mutex<Vec<Option<String>>>,
         }
         impl nethttp::client::RoundTripper for Wrap {
@@ -724,19 +726,30 @@ mod gzip {
                 let ae = req.headers.get("accept-encoding");
                 let ae = ae.map(|v| v.to_str().unwrap_or("?").to_string());
                 self.seen.lock().unwrap().push(ae);
-                let req = if self.clone {
-                    req.try_clone().unwrap()
-                } else {
-                    req
-                };
-                self.inner.round_trip(req)
+                self.inner.round_trip((self.pass)(req))
             }
         }
+        let rebuilt: Pass = |r| {
+            let mut n = Request::new(r.method.clone(), &r.uri.to_string()).unwrap();
+            n.headers = r.headers.clone();
+            n
+        };
+        // (how the wrapper passes the request on, whether gzip is still asked for)
+        let cases: [(&str, Pass, bool); 4] = [
+            ("as is", |r| r, true),
+            ("try_clone", |r| r.try_clone().unwrap(), true),
+            (
+                "through http::Request",
+                |r| Request::from_http(r.into_http()),
+                true,
+            ),
+            ("rebuilt", rebuilt, false),
+        ];
         let (ts, _) = gzip_server();
-        for clone in [false, true] {
+        for (name, pass, asks) in cases {
             let wrap = Arc::new(Wrap {
                 inner: nethttp::Transport::with_config(no_proxy()),
-                clone,
+                pass,
                 seen: Mutex::new(Vec::new()),
             });
             let c = Client::with_config(ClientConfig {
@@ -744,19 +757,20 @@ mod gzip {
                 ..config()
             });
             let mut resp = c.get(ts.url()).unwrap();
-            assert_eq!(resp.headers["x-accept-encoding"], "gzip", "clone {clone}");
-            assert!(resp.uncompressed());
-            assert_eq!(resp.text().unwrap(), "hello, gzip");
+            let want = if asks { "gzip" } else { "" };
+            assert_eq!(resp.headers["x-accept-encoding"], want, "{name}");
+            assert!(resp.uncompressed(), "{name}");
+            assert_eq!(resp.text().unwrap(), "hello, gzip", "{name}");
             let mut resp = c
                 .request(Method::GET, ts.url())
                 .header("accept-encoding", "identity")
                 .send()
                 .unwrap();
-            assert_eq!(resp.headers["x-accept-encoding"], "identity");
-            assert!(!resp.uncompressed());
-            assert_eq!(resp.bytes().unwrap(), gz(b"hello, gzip"));
+            assert_eq!(resp.headers["x-accept-encoding"], "identity", "{name}");
+            assert!(!resp.uncompressed(), "{name}");
+            assert_eq!(resp.bytes().unwrap(), gz(b"hello, gzip"), "{name}");
             let seen = wrap.seen.lock().unwrap().clone();
-            assert_eq!(seen, [None, Some("identity".to_string())], "clone {clone}");
+            assert_eq!(seen, [None, Some("identity".to_string())], "{name}");
         }
     }
 

@@ -263,9 +263,12 @@ pub struct ClientConfig {
     ///
     /// The request is marked, not given a field: nethttp's transports ([`Transport`] over
     /// HTTP/1 and HTTP/2, and a [`ClientConn`]) write `Accept-Encoding: gzip` after the
-    /// request's own fields, as Go's `Transport` does, so a [`RoundTripper`] of your own sees
-    /// `headers` as the caller set them. It still has gzip asked for when it hands the
-    /// request, or its [`try_clone`](Request::try_clone), to one of them.
+    /// request's own fields, as Go's `Transport` does, so a [`RoundTripper`] of your own finds
+    /// no `Accept-Encoding` the client added in `headers`. It still has gzip asked for when it
+    /// hands on the request, its [`try_clone`](Request::try_clone), or the request back from
+    /// [`into_http`](Request::into_http) and [`from_http`](Request::from_http); a request it
+    /// builds anew is not marked. To send no `Accept-Encoding: gzip` for a marked request, set
+    /// the field yourself (`identity` asks for the body as it is).
     #[cfg_attr(not(feature = "clientconn"), doc = "")]
     #[cfg_attr(not(feature = "clientconn"), doc = "[`ClientConn`]: crate#features")]
     pub gzip: bool,
@@ -583,7 +586,7 @@ impl Client {
     }
 
     /// Adds what the client sends on every hop: credentials from the URL, cookies from the
-    /// jar, `Accept-Encoding`.
+    /// jar; and marks the request to ask for gzip (the transport writes `Accept-Encoding`).
     fn prepare_hop(&self, req: &mut Request) -> Hop {
         let c = &self.inner.cfg;
         let mut typed = None;

@@ -50,8 +50,8 @@ impl<'a> Attempt<'a> {
         &self.next.method
     }
 
-    /// The header fields the next request would carry, before cookies and
-    /// `Accept-Encoding` are added.
+    /// The header fields the next request would carry, before cookies are added (the
+    /// transport writes the client's `Accept-Encoding`).
     pub fn headers(&self) -> &HeaderMap {
         &self.next.headers
     }

@@ -123,8 +123,10 @@ pub fn dump_request(req: &mut Request, body: bool) -> Result<Vec<u8>> {
 /// Without `body`, the body is not touched and the dump is the head alone.
 ///
 /// What a [`Client`](crate::Client) adds before its transport sees the request is not in the
-/// dump: `Accept-Encoding: gzip` (feature `gzip`), cookies from its jar, credentials from the
-/// URL. Go's dump has `Accept-Encoding` because Go's transport adds it.
+/// dump of a request you built: cookies from its jar, credentials from the URL, and
+/// `Accept-Encoding: gzip` (feature `gzip`). A request a `Client` marked to ask for gzip (one
+/// a [`RoundTripper`](crate::client::RoundTripper) of yours was handed) is dumped with the
+/// `Accept-Encoding: gzip` its transport writes after the fields, as Go's dump shows it.
 ///
 /// ```
 /// use nethttp::{httputil, Method, Request};
