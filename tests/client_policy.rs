@@ -719,13 +719,17 @@ mod gzip {
         struct Wrap {
             inner: nethttp::Transport,
             pass: Pass,
-            seen: Mutex<Vec<Option<String>>>,
+            seen: Mutex<Vec<(Option<String>, bool)>>,
         }
         impl nethttp::client::RoundTripper for Wrap {
-            fn round_trip(&self, req: Request) -> nethttp::Result<nethttp::client::Response> {
+            fn round_trip(&self, mut req: Request) -> nethttp::Result<nethttp::client::Response> {
                 let ae = req.headers.get("accept-encoding");
                 let ae = ae.map(|v| v.to_str().unwrap_or("?").to_string());
-                self.seen.lock().unwrap().push(ae);
+                // A dump shows what the transport writes, the client's field included.
+                let dump = nethttp::httputil::dump_request_out(&mut req, false)?;
+                let dumped =
+                    String::from_utf8_lossy(&dump).contains("\r\nAccept-Encoding: gzip\r\n");
+                self.seen.lock().unwrap().push((ae, dumped));
                 self.inner.round_trip((self.pass)(req))
             }
         }
@@ -770,7 +774,8 @@ mod gzip {
             assert!(!resp.uncompressed(), "{name}");
             assert_eq!(resp.bytes().unwrap(), gz(b"hello, gzip"), "{name}");
             let seen = wrap.seen.lock().unwrap().clone();
-            assert_eq!(seen, [None, Some("identity".to_string())], "{name}");
+            let identity = Some("identity".to_string());
+            assert_eq!(seen, [(None, true), (identity, false)], "{name}");
         }
     }
 
