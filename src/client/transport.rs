@@ -801,33 +801,33 @@ impl TransportInner {
         let mut stale = Vec::new();
         let mut got = None;
         let mut dial = false;
-        let taken: std::result::Result<IdleConn, Arc<WantConn>>;
+        // An idle connection taken, and how long it was idle (read once, for the expiry and
+        // for `GotConnInfo`).
+        let taken: std::result::Result<(IdleConn, Duration), Arc<WantConn>>;
         {
             let mut guard = self.pool.lock();
             let pool = &mut *guard;
             if !self.cfg.disable_keep_alives {
                 if let Some(h) = pool.hosts.get_mut(key) {
                     while let Some(ic) = take_idle(&mut h.idle, me) {
-                        let expired = self
-                            .cfg
-                            .idle_conn_timeout
-                            .is_some_and(|t| ic.since.elapsed() > t);
+                        let idle = ic.since.elapsed();
+                        let expired = self.cfg.idle_conn_timeout.is_some_and(|t| idle > t);
                         if ic.pc.is_closed() || expired {
                             stale.push(ic);
                             continue;
                         }
-                        got = Some(ic);
+                        got = Some((ic, idle));
                         break;
                     }
                 }
-                for ic in stale.iter().chain(&got) {
+                for ic in stale.iter().chain(got.as_ref().map(|(ic, _)| ic)) {
                     pool.lru_remove(ic.seq);
                 }
             }
             // Only a caller that must wait needs a want: the common case, an idle connection
             // at hand, allocates nothing here.
             taken = match got {
-                Some(ic) => Ok(ic),
+                Some(taken_idle) => Ok(taken_idle),
                 None => {
                     let want = Arc::new(WantConn::new(key.clone(), opts));
                     let h = match pool.hosts.get_mut(key) {
@@ -852,11 +852,11 @@ impl TransportInner {
             ic.pc.close(Error::timeout(TimeoutPhase::Idle));
         }
         let want = match taken {
-            Ok(ic) => {
+            Ok((ic, idle_time)) => {
                 let info = GotConnInfo {
                     reused: true,
                     was_idle: true,
-                    idle_time: ic.since.elapsed(),
+                    idle_time,
                 };
                 return Ok((ic.pc, info));
             }
