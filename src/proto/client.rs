@@ -96,11 +96,11 @@ pub struct Encoded {
 /// Writes the head of a request to `dst`: the request line with the target in `opts.form`,
 /// `Host` (the request's own field, else the URI's authority without the scheme's default
 /// port), a default `User-Agent`, the request's fields, a default `Accept-Encoding`, and the
-/// framing fields for a body of
-/// `body_len` bytes (`None`: unknown, sent chunked). The request's own `Host`,
-/// `Content-Length` and `Transfer-Encoding` fields are replaced by ours: the framing is ours to
-/// decide. An empty body is framed with `Content-Length: 0` for methods that normally carry one
-/// (POST, PUT, PATCH), as Go does, and with nothing for the rest.
+/// framing fields for a body of `body_len` bytes (`None`: unknown, sent chunked). The
+/// request's own `Host`, `Content-Length` and `Transfer-Encoding` fields are replaced by ours:
+/// the framing is ours to decide. An empty body is framed with `Content-Length: 0` for
+/// methods that normally carry one (POST, PUT, PATCH), as Go does, and with nothing for the
+/// rest.
 ///
 /// # Errors
 ///
