@@ -1056,6 +1056,16 @@ mod tests {
         })
     }
 
+    /// [`scan_outcome`] of each read in turn, errors as their kinds.
+    fn scan_outcomes<T>(
+        mut scanner: HeadScanner<T>,
+        bufs: &[&[u8]],
+    ) -> Vec<std::result::Result<Option<usize>, ErrorKind>> {
+        bufs.iter()
+            .map(|b| scan_outcome(&mut scanner, b).map_err(|e| e.kind()))
+            .collect()
+    }
+
     #[test]
     fn a_first_read_is_taken_at_once_only_when_it_holds_a_whole_valid_head() {
         // A head's first read is parsed at once; only a whole, valid head is taken from that
@@ -1131,19 +1141,11 @@ mod tests {
                 } else {
                     Limits::response(Limits::DEFAULT_MAX_RESPONSE_HEAD_BYTES)
                 };
-                let mut out = Vec::new();
                 if request {
-                    let mut sc = HeadScanner::request(limits);
-                    for b in bufs {
-                        out.push(scan_outcome(&mut sc, b).map_err(|e| e.kind()));
-                    }
+                    scan_outcomes(HeadScanner::request(limits), bufs)
                 } else {
-                    let mut sc = HeadScanner::response(limits);
-                    for b in bufs {
-                        out.push(scan_outcome(&mut sc, b).map_err(|e| e.kind()));
-                    }
+                    scan_outcomes(HeadScanner::response(limits), bufs)
                 }
-                out
             };
             assert_eq!(
                 run(&[&first, &whole]),
