@@ -1,10 +1,12 @@
 //! Resident memory per idle pooled client connection: `cargo bench --bench client_idle --
 //! [N] [URL]` (default 1,000 connections to a server it starts itself; give the URL of a
-//! server in another process, as benches/idle.sh does, to count the client alone). N requests
-//! are sent from one thread, each response kept unread so the next needs a connection of its
-//! own; then every body is read and all N connections wait in the pool (each with its reader
-//! and writer thread). The process's VmRSS growth divided by the open connections is their
-//! cost. Not a test.
+//! server in another process to count the client alone, such as Go's hello server's `/big`,
+//! docs/PERFORMANCE.md, "The client's pool"). N requests are sent from one thread, each
+//! response kept unread so the next needs a connection of its own (the bodies must be over
+//! the 16 KiB the client takes along with a head, or the requests share one connection: the
+//! bench then says so and fails); then every body is read and all N connections wait in the
+//! pool (each with its reader and writer thread). The process's VmRSS growth divided by the
+//! open connections is their cost. Not a test.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,8 +40,11 @@ fn main() {
                     addr: "127.0.0.1:0".into(),
                     ..Default::default()
                 },
+                // 256 KiB, as benches/idle.sh's Go server answers at `/big`: more than the
+                // client takes along with a response head (16 KiB), so a response left unread
+                // keeps its connection busy and the next request dials another.
                 |w: &mut dyn nethttp::ResponseWriter, _r: &mut nethttp::Request| {
-                    let _ = w.write_all(b"ok");
+                    let _ = w.write_all(&vec![b'x'; 256 << 10]);
                 },
             );
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -91,6 +96,17 @@ fn main() {
         s.threads,
         (after.saturating_sub(before)) * 1024 / s.open.max(1) as u64
     );
+    if s.open < ok {
+        // The responses were small enough to come whole with their heads, so the requests
+        // shared connections: a per-connection figure would be meaningless.
+        eprintln!(
+            "client_idle: {ok} requests but only {} connections open: the server's bodies \
+             must be over 16 KiB (the client takes a smaller one with its head and reuses the \
+             connection at once)",
+            s.open
+        );
+        std::process::exit(1);
+    }
     // CLIENT_IDLE_HOLD=SECS keeps the pool open that long, to look at /proc/PID/smaps.
     if let Some(secs) = std::env::var("CLIENT_IDLE_HOLD")
         .ok()
