@@ -1342,14 +1342,16 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
     // Requests written so far: how long the buffer is kept between them (`bufio::idle_grace`).
     let mut written = 0u64;
     loop {
+        // The wait for the next request lasts as long as the connection stays idle: it
+        // re-polls rarely (`recv_idle`), so an idle connection's writer costs no CPU.
         let msg = if buf.is_empty() {
-            rx.recv()
+            rx.recv_idle()
         } else {
             match rx.recv_until(Instant::now() + bufio::idle_grace(written)) {
                 Some(m) => Ok(m),
                 None => {
                     buf = Vec::new();
-                    rx.recv()
+                    rx.recv_idle()
                 }
             }
         };

@@ -159,6 +159,12 @@ impl<T: Carried> Receiver<T> {
         wake::recv(&self.rx).and_then(|m| T::from_msg(m).ok_or(RecvError))
     }
 
+    /// Waits for a message as a connection thread waits for its next piece of work
+    /// ([`wake::recv_idle`]: it re-polls rarely once the wait is long).
+    pub(super) fn recv_idle(&self) -> Result<T, RecvError> {
+        wake::recv_idle(&self.rx).and_then(|m| T::from_msg(m).ok_or(RecvError))
+    }
+
     /// Waits for a message until `deadline` ([`wake::recv_until`]).
     pub(super) fn recv_until(&self, deadline: Instant) -> Option<T> {
         wake::recv_until(&self.rx, deadline).and_then(T::from_msg)
