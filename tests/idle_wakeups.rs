@@ -70,11 +70,11 @@ fn an_idle_keep_alive_connection_wakes_no_thread() {
     assert_eq!(get().unwrap(), "ok");
     eventually("the connection back in the pool", || t.stats().idle == 1);
 
-    // The writer's wait for the next request re-polls once a second after the last one (a
-    // lost wake-up then costs a second), and then only every 30 s; so the window starts after
-    // that first second.
+    // The writer's wait for the next request re-polls one and two seconds after the last one
+    // (a lost wake-up then costs a second), and then only every 30 s; so the window starts
+    // after those two.
     let names = ["nethttp-read", "nethttp-write", "nethttp-conn"];
-    let_pass(Duration::from_millis(1500));
+    let_pass(Duration::from_millis(2500));
     let (before, threads) = switches_of(&names);
     assert_eq!(
         threads, 3,

@@ -69,8 +69,8 @@ impl<T> Drop for Notify<T> {
 /// The longest a parked wait sleeps before it polls again, whatever its deadline. Every
 /// wait here is woken by the event it waits for; this bound only makes sure that a wake-up lost
 /// to a bug would cost a second, never a hang. A connection thread's wait for its next piece
-/// of work, which lasts as long as the connection is idle, re-polls after this and then every
-/// [`IDLE_RECHECK`] ([`recv_idle`]).
+/// of work, which lasts as long as the connection is idle, re-polls at this pace for its first
+/// two seconds and then every [`IDLE_RECHECK`] ([`recv_idle`]).
 pub(crate) const RECHECK: Duration = Duration::from_secs(1);
 
 /// Receives from `rx`, parking while it is empty; for a channel whose senders wake this thread
@@ -89,31 +89,34 @@ pub(crate) fn recv<T>(rx: &Receiver<T>) -> std::result::Result<T, RecvError> {
     }
 }
 
-/// How long [`recv_idle`] sleeps between polls once its wait has lasted [`RECHECK`].
+/// How long [`recv_idle`] sleeps between polls once its wait has found nothing for a while.
 pub(crate) const IDLE_RECHECK: Duration = Duration::from_secs(30);
 
 /// Receives from `rx` as [`recv`] does, for the wait of a connection thread for its next
 /// piece of work, which lasts as long as its connection stays idle in the pool: it re-polls
-/// after [`RECHECK`] and from then on every [`IDLE_RECHECK`].
+/// every [`RECHECK`] until a wake-up has found nothing for a `RECHECK` (so twice, a second
+/// and two seconds into a quiet wait), then every [`IDLE_RECHECK`].
 ///
 /// With `recv`'s every-second re-poll, 1,000 idle pooled connections woke the process 1,000
 /// times a second (2.2 % of a CPU here, for nothing: docs/PERFORMANCE.md, "Session 19").
-/// The first re-poll stays at a second because a connection is most likely to be used again
-/// soon after its last request: that is where a lost wake-up would cost the most.
+/// The first re-polls stay a second apart because a connection is most likely to be used
+/// again soon after its last request: that is where a lost wake-up would cost the most. The
+/// clock is read only once a wake-up has found nothing, never on a wait that work ends.
 pub(crate) fn recv_idle<T>(rx: &Receiver<T>) -> std::result::Result<T, RecvError> {
-    let mut since: Option<Instant> = None;
+    let mut parked = false;
+    let mut empty_since: Option<Instant> = None;
     loop {
         match rx.try_recv() {
             Ok(v) => return Ok(v),
             Err(TryRecvError::Disconnected) => return Err(RecvError),
             Err(TryRecvError::Empty) => {}
         }
-        let since = *since.get_or_insert_with(Instant::now);
-        if since.elapsed() < RECHECK {
-            thread::park_timeout(RECHECK);
-        } else {
-            thread::park_timeout(IDLE_RECHECK);
-        }
+        // Quiet for a `RECHECK` since a wake-up first found nothing (the first park never
+        // reads the clock).
+        let quiet = parked && empty_since.get_or_insert_with(Instant::now).elapsed() >= RECHECK;
+        let wait = if quiet { IDLE_RECHECK } else { RECHECK };
+        parked = true;
+        thread::park_timeout(wait);
     }
 }
 
