@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use nethttp::client::{Client, ClientConfig, Transport, TransportConfig};
 
+/// The in-process server's body (see `main`).
+static BIG: [u8; 256 << 10] = [b'x'; 256 << 10];
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -40,11 +43,12 @@ fn main() {
                     addr: "127.0.0.1:0".into(),
                     ..Default::default()
                 },
-                // 256 KiB, as benches/idle.sh's Go server answers at `/big`: more than the
-                // client takes along with a response head (16 KiB), so a response left unread
-                // keeps its connection busy and the next request dials another.
+                // 256 KiB, as the Go hello server answers at `/big`: more than the client
+                // takes along with a response head (16 KiB), so a response left unread keeps
+                // its connection busy and the next request dials another. From a static, so
+                // the handlers blocked in their writes hold no heap of their own.
                 |w: &mut dyn nethttp::ResponseWriter, _r: &mut nethttp::Request| {
-                    let _ = w.write_all(&vec![b'x'; 256 << 10]);
+                    let _ = w.write_all(&BIG);
                 },
             );
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

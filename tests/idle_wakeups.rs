@@ -4,6 +4,8 @@
 //! for nothing either). Counted from `/proc/self/task`, in a test binary of its own so that no
 //! other test's threads are counted.
 
+#![cfg(target_os = "linux")]
+
 mod client_support;
 
 use std::time::{Duration, Instant};
@@ -14,7 +16,6 @@ use nethttp::{Method, Request, ResponseWriter};
 
 /// Voluntary context switches so far of this process's threads with these names, and how many
 /// such threads there are.
-#[cfg(target_os = "linux")]
 fn switches_of(names: &[&str]) -> (u64, usize) {
     let (mut total, mut threads) = (0, 0);
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
@@ -43,7 +44,6 @@ fn switches_of(names: &[&str]) -> (u64, usize) {
 }
 
 /// Lets `d` pass: here the passing time is what is measured, not something waited for.
-#[cfg(target_os = "linux")]
 fn let_pass(d: Duration) {
     let end = Instant::now() + d;
     while let Some(left) = end.checked_duration_since(Instant::now()) {
@@ -51,7 +51,6 @@ fn let_pass(d: Duration) {
     }
 }
 
-#[cfg(target_os = "linux")]
 #[test]
 fn an_idle_keep_alive_connection_wakes_no_thread() {
     let _wd = Watchdog::new(
@@ -72,9 +71,22 @@ fn an_idle_keep_alive_connection_wakes_no_thread() {
 
     // The writer's wait for the next request re-polls one and two seconds after the last one
     // (a lost wake-up then costs a second), and then only every 30 s; so the window starts
-    // after those two.
+    // once the count has stood still for 1.5 s (on a loaded machine the two re-polls may come
+    // late). With a re-poll every second it never does.
     let names = ["nethttp-read", "nethttp-write", "nethttp-conn"];
-    let_pass(Duration::from_millis(2500));
+    let settle_by = Instant::now() + Duration::from_secs(15);
+    let (mut before, mut since) = (switches_of(&names).0, Instant::now());
+    while since.elapsed() < Duration::from_millis(1500) {
+        assert!(
+            Instant::now() < settle_by,
+            "an idle connection's threads kept waking for 15 s"
+        );
+        let_pass(Duration::from_millis(100));
+        let now = switches_of(&names).0;
+        if now != before {
+            (before, since) = (now, Instant::now());
+        }
+    }
     let (before, threads) = switches_of(&names);
     assert_eq!(
         threads, 3,
@@ -90,8 +102,15 @@ fn an_idle_keep_alive_connection_wakes_no_thread() {
         "wake-ups of an idle connection's threads in 4 s"
     );
 
-    // The connection still serves, without a new dial.
+    // The connection still serves, without a new dial, and its writer, now in a 30 s park,
+    // is woken by the request (a lost wake-up would take up to 30 s).
+    let sent = Instant::now();
     assert_eq!(get().unwrap(), "ok");
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "a request to an idle connection took {:?}",
+        sent.elapsed()
+    );
     assert_eq!(t.stats().open, 1, "the idle connection was reused");
     drop(c);
     assert_no_leaks(&t);

@@ -76,9 +76,9 @@ pub(crate) const RECHECK: Duration = Duration::from_secs(1);
 /// Receives from `rx`, parking while it is empty; for a channel whose senders wake this thread
 /// after each send and when they all go.
 ///
-/// No deadline of its own: it is the wait of a connection thread for its next piece of work,
-/// which ends with the connection (`PersistConn::close` sends both threads a message and
-/// wakes them), and the reader enforces the connection's idle timeout.
+/// No deadline of its own: it is the reader thread's wait for the caller to finish a body it
+/// reads, which ends with the body (its end or drop sends the event) or with the connection
+/// (`PersistConn::close` wakes it). The writer's wait for its next request is [`recv_idle`].
 pub(crate) fn recv<T>(rx: &Receiver<T>) -> std::result::Result<T, RecvError> {
     loop {
         match rx.try_recv() {
@@ -95,7 +95,10 @@ pub(crate) const IDLE_RECHECK: Duration = Duration::from_secs(30);
 /// Receives from `rx` as [`recv`] does, for the wait of a connection thread for its next
 /// piece of work, which lasts as long as its connection stays idle in the pool: it re-polls
 /// every [`RECHECK`] until a wake-up has found nothing for a `RECHECK` (so twice, a second
-/// and two seconds into a quiet wait), then every [`IDLE_RECHECK`].
+/// and two seconds into a quiet wait, counted from when the wait begins: for the writer,
+/// once it has written its last request; sooner if a wake-up token was left over from a
+/// message already taken), then every [`IDLE_RECHECK`]. A wake-up lost to a bug would then
+/// cost up to `IDLE_RECHECK`.
 ///
 /// With `recv`'s every-second re-poll, 1,000 idle pooled connections woke the process 1,000
 /// times a second (2.2 % of a CPU here, for nothing: docs/PERFORMANCE.md, "Session 19").
