@@ -155,36 +155,31 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    type Recv = fn(&Receiver<u32>) -> std::result::Result<u32, RecvError>;
+
+    /// Both waits, the every-second one and the idle one.
+    const WAITS: [(&str, Recv); 2] = [("recv", recv), ("recv_idle", recv_idle)];
+
     #[test]
     fn send_wakes_a_parked_receiver() {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let me = thread::current();
-        let t = thread::spawn(move || Notify::new(tx, me).send(7u32).is_ok());
-        assert_eq!(recv(&rx), Ok(7));
-        assert!(t.join().unwrap());
+        for (name, wait) in WAITS {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let me = thread::current();
+            let t = thread::spawn(move || Notify::new(tx, me).send(7u32).is_ok());
+            assert_eq!(wait(&rx), Ok(7), "{name}");
+            assert!(t.join().unwrap());
+        }
     }
 
     #[test]
     fn drop_unsent_wakes_with_a_disconnect() {
-        let (tx, rx) = crossbeam_channel::bounded::<u32>(1);
-        let me = thread::current();
-        let t = thread::spawn(move || drop(Notify::new(tx, me)));
-        assert_eq!(recv(&rx), Err(RecvError));
-        t.join().unwrap();
-    }
-
-    #[test]
-    fn recv_idle_takes_a_message_and_sees_a_disconnect() {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let me = thread::current();
-        let t = thread::spawn(move || Notify::new(tx, me).send(7u32).is_ok());
-        assert_eq!(recv_idle(&rx), Ok(7));
-        assert!(t.join().unwrap());
-        let (tx, rx) = crossbeam_channel::bounded::<u32>(1);
-        let me = thread::current();
-        let t = thread::spawn(move || drop(Notify::new(tx, me)));
-        assert_eq!(recv_idle(&rx), Err(RecvError));
-        t.join().unwrap();
+        for (name, wait) in WAITS {
+            let (tx, rx) = crossbeam_channel::bounded::<u32>(1);
+            let me = thread::current();
+            let t = thread::spawn(move || drop(Notify::new(tx, me)));
+            assert_eq!(wait(&rx), Err(RecvError), "{name}");
+            t.join().unwrap();
+        }
     }
 
     #[test]
