@@ -1200,6 +1200,72 @@ fn raw_ping_is_answered_and_a_silent_server_fails_the_health_check() {
     srv.join().unwrap();
 }
 
+/// A quiet connection's reader sleeps until the idle timeout is due, not until its next
+/// 30 s look: an idle connection closes at `idle_conn_timeout` (here 2 s, longer than the
+/// reader's 500 ms tick while in use, so the quiet reader's sleep is what ends it).
+#[test]
+fn a_quiet_connection_closes_at_its_idle_timeout() {
+    let srv = h2c_server(100, hello);
+    let (c, t, _) = h2c_client_with(|cfg| cfg.idle_conn_timeout = Some(Duration::from_secs(2)));
+    let r = c
+        .get(&format!("{}/", srv.url()))
+        .and_then(|mut r| r.text())
+        .unwrap();
+    assert_eq!(r, "HTTP/2.0 GET /");
+    let idle = Instant::now();
+    assert_eq!(t.stats().open, 1);
+    support::wait_until(
+        Duration::from_secs(8),
+        "the idle connection to close",
+        || t.stats().open == 0,
+    );
+    assert!(
+        idle.elapsed() >= Duration::from_millis(1500),
+        "closed before its idle timeout: {:?}",
+        idle.elapsed()
+    );
+    assert_no_threads(&t);
+}
+
+/// The health check runs on a quiet connection too: with no stream open, a server that
+/// stops answering is pinged after `read_idle_timeout` and the connection closes
+/// `ping_timeout` later, not at the quiet reader's next 30 s look.
+#[test]
+fn raw_a_quiet_connection_runs_its_health_check() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let (id, _) = p.request();
+        p.send_headers(id, &[(":status", "200"), ("content-length", "0")], true);
+        // Silent from here on: read what the client sends until it closes.
+        let mut pinged = false;
+        let end = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < end {
+            match p.next_raw() {
+                Some(Frame2::Ping { ack: false, .. }) => pinged = true,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        assert!(pinged, "the client sent no health-check ping while quiet");
+    });
+    let (c, t, _) = h2c_client_with(|cfg| {
+        cfg.http2 = nethttp::client::Http2ClientConfig {
+            read_idle_timeout: Some(Duration::from_secs(1)),
+            ping_timeout: Duration::from_secs(1),
+            ..Default::default()
+        };
+    });
+    let r = c.get(&format!("http://{addr}/")).unwrap();
+    drop(r);
+    support::wait_until(
+        Duration::from_secs(8),
+        "the health check to close the connection",
+        || t.stats().open == 0,
+    );
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
 /// A frame as `Peer::next_raw` reports it.
 enum Frame2 {
     Ping { ack: bool, data: [u8; 8] },

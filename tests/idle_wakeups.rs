@@ -51,8 +51,55 @@ fn let_pass(d: Duration) {
     }
 }
 
+/// Held by each test: they count threads by name across the process, so they run one at a
+/// time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Waits until the voluntary switches of the threads named `names` have stood still for
+/// 1.5 s (at most 15 s), then asserts that they, at least `threads` of them, make none in
+/// the next 4 s.
+///
+/// Why wait first: the client's HTTP/1 writer re-polls one and two seconds after its last
+/// request (a lost wake-up then costs a second) and then only every 30 s, and an HTTP/2
+/// reader gives its buffers back after half a second of quiet; on a loaded machine those may
+/// come late. A connection whose threads wake every second or more often never settles.
+fn assert_no_wakeups(what: &str, names: &[&str], threads: usize) {
+    let settle_by = Instant::now() + Duration::from_secs(15);
+    let (mut before, mut since) = (switches_of(names).0, Instant::now());
+    while since.elapsed() < Duration::from_millis(1500) {
+        assert!(
+            Instant::now() < settle_by,
+            "{what}: its threads kept waking for 15 s"
+        );
+        let_pass(Duration::from_millis(100));
+        let now = switches_of(names).0;
+        if now != before {
+            (before, since) = (now, Instant::now());
+        }
+    }
+    let (before, found) = switches_of(names);
+    assert!(found >= threads, "{what}: {found} threads named {names:?}");
+    let_pass(Duration::from_secs(4));
+    let (after, still) = switches_of(names);
+    assert_eq!(still, found, "{what}: the same threads, still there");
+    assert_eq!(after - before, 0, "{what}: wake-ups of its threads in 4 s");
+}
+
+/// Fails unless `get` is served within 5 s: a request to an idle connection whose threads
+/// sleep long must wake them at once (a lost wake-up would take up to 30 s).
+fn served_at_once(get: impl FnOnce() -> nethttp::Result<String>) {
+    let sent = Instant::now();
+    assert_eq!(get().unwrap(), "ok");
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "a request to an idle connection took {:?}",
+        sent.elapsed()
+    );
+}
+
 #[test]
 fn an_idle_keep_alive_connection_wakes_no_thread() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let _wd = Watchdog::new(
         "an_idle_keep_alive_connection_wakes_no_thread",
         Duration::from_secs(60),
@@ -68,49 +115,72 @@ fn an_idle_keep_alive_connection_wakes_no_thread() {
     };
     assert_eq!(get().unwrap(), "ok");
     eventually("the connection back in the pool", || t.stats().idle == 1);
-
-    // The writer's wait for the next request re-polls one and two seconds after the last one
-    // (a lost wake-up then costs a second), and then only every 30 s; so the window starts
-    // once the count has stood still for 1.5 s (on a loaded machine the two re-polls may come
-    // late). With a re-poll every second it never does.
-    let names = ["nethttp-read", "nethttp-write", "nethttp-conn"];
-    let settle_by = Instant::now() + Duration::from_secs(15);
-    let (mut before, mut since) = (switches_of(&names).0, Instant::now());
-    while since.elapsed() < Duration::from_millis(1500) {
-        assert!(
-            Instant::now() < settle_by,
-            "an idle connection's threads kept waking for 15 s"
-        );
-        let_pass(Duration::from_millis(100));
-        let now = switches_of(&names).0;
-        if now != before {
-            (before, since) = (now, Instant::now());
-        }
-    }
-    let (before, threads) = switches_of(&names);
-    assert_eq!(
-        threads, 3,
-        "the client's reader and writer and the server's connection thread"
+    // The client's reader and writer and the server's connection thread. With the writer
+    // re-polling every second (before session 19) this saw 4 switches in the window.
+    assert_no_wakeups(
+        "an idle HTTP/1 keep-alive connection",
+        &["nethttp-read", "nethttp-write", "nethttp-conn"],
+        3,
     );
-    let_pass(Duration::from_secs(4));
-    let (after, threads) = switches_of(&names);
-    assert_eq!(threads, 3, "the same three threads, still there");
-    // Before this was fixed the writer re-polled every second: 4 switches in this window.
-    assert_eq!(
-        after - before,
-        0,
-        "wake-ups of an idle connection's threads in 4 s"
-    );
+    served_at_once(get);
+    assert_eq!(t.stats().open, 1, "the idle connection was reused");
+    drop(c);
+    assert_no_leaks(&t);
+}
 
-    // The connection still serves, without a new dial, and its writer, now in a 30 s park,
-    // is woken by the request (a lost wake-up would take up to 30 s).
-    let sent = Instant::now();
+/// The same over HTTP/2 (h2c with prior knowledge): the client's reader used to look at
+/// the clock every 500 ms for as long as the connection stayed in the pool.
+#[cfg(feature = "http2")]
+#[test]
+fn an_idle_http2_connection_wakes_no_thread() {
+    use nethttp::client::{ClientConfig, Protocols, TransportConfig};
+    use nethttp::server::{Config, Http2Config};
+    use std::sync::Arc;
+
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _wd = Watchdog::new(
+        "an_idle_http2_connection_wakes_no_thread",
+        Duration::from_secs(60),
+    );
+    let cfg = Config {
+        http2: Http2Config {
+            h2c: true,
+            ..Http2Config::default()
+        },
+        ..Config::default()
+    };
+    let srv = nethttp::httptest::Server::with_config(
+        cfg,
+        |w: &mut dyn ResponseWriter, _r: &mut Request| {
+            let _ = w.write_all(b"ok");
+        },
+    );
+    let t = Transport::with_config(TransportConfig {
+        protocols: Protocols {
+            http1: false,
+            unencrypted_http2: true,
+            ..Protocols::default()
+        },
+        proxy: nethttp::client::Proxy::none(),
+        ..TransportConfig::default()
+    });
+    let c = Client::with_config(ClientConfig {
+        transport: Some(Arc::new(t.clone())),
+        timeout: Some(Duration::from_secs(10)),
+        ..ClientConfig::default()
+    });
+    let url = format!("{}/", srv.url());
+    let get = || c.get(&url).and_then(|mut r| r.text());
     assert_eq!(get().unwrap(), "ok");
-    assert!(
-        sent.elapsed() < Duration::from_secs(5),
-        "a request to an idle connection took {:?}",
-        sent.elapsed()
+    // The client's reader and writer (a thread's name is cut to 15 bytes in /proc), and
+    // the server's connection thread, its writer and the thread that ran the handler, now in
+    // the server's thread cache.
+    assert_no_wakeups(
+        "an idle HTTP/2 connection",
+        &["nethttp-h2-read", "nethttp-h2-writ", "nethttp-conn"],
+        4,
     );
+    served_at_once(get);
     assert_eq!(t.stats().open, 1, "the idle connection was reused");
     drop(c);
     assert_no_leaks(&t);

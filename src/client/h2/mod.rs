@@ -13,7 +13,9 @@
 //!   connection `WINDOW_UPDATE`, `RST_STREAM`). It also closes the connection when it has
 //!   been idle (no stream) for `idle_conn_timeout`, and runs the health check (a `PING`
 //!   after `read_idle_timeout` without a frame, the connection closed if no frame comes
-//!   within `ping_timeout`).
+//!   within `ping_timeout`). It looks at the clock every [`RECHECK`] while the connection is
+//!   in use; once it is quiet, only when one of those is due (at most every
+//!   [`QUIET_TICK`]).
 //! - The **writer thread** (`nethttp-h2-write`) owns the write direction: it takes encoded
 //!   frames from an unbounded channel, in the order they were queued, and writes them, each
 //!   batch under [`WRITE_STALL`]. No lock is held while it writes; it takes the lock after a
@@ -133,8 +135,13 @@ const CONN_WINDOW: u32 = 4 << 20;
 const WRITE_STALL: Duration = Duration::from_secs(30);
 
 /// How often the reader thread looks at the clock when no frame arrives (idle timeout,
-/// health check, a close it must notice).
+/// health check, a close it must notice) while the connection is in use.
 const RECHECK: Duration = Duration::from_millis(500);
+
+/// The longest a quiet reader (no stream for a whole [`RECHECK`], its buffers given back)
+/// sleeps in its read: it wakes when the idle timeout or the health check is due, and
+/// otherwise only this often (`H2Conn::quiet_tick`).
+const QUIET_TICK: Duration = Duration::from_secs(30);
 
 /// The payload of the `PING` that follows this end's stream resets (see
 /// `Core::pending_resets`); the health check's is different.
@@ -725,7 +732,8 @@ impl H2Conn {
         let mut block: Option<(u32, bool, Vec<u8>)> = None;
         let mut last_frame = Instant::now();
         let mut ping_sent: Option<Instant> = None;
-        let _ = self.stream.set_read_timeout(Some(RECHECK));
+        let mut read_timeout = RECHECK;
+        let _ = self.stream.set_read_timeout(Some(read_timeout));
         let mut chunk = vec![0u8; READ_CHUNK];
         // While the connection is idle, `chunk` and `buf` go back to the allocator and the
         // first bytes come into `small`, on the stack (as the server's idle read).
@@ -733,6 +741,17 @@ impl H2Conn {
         let mut wakes = Wakes::default();
         let outcome: std::result::Result<(), Failure> = 'conn: loop {
             let idle_read = chunk.is_empty();
+            // A quiet connection's reader sleeps until it has something to do, so an idle
+            // pooled connection wakes no thread twice a second.
+            let want = if idle_read {
+                self.quiet_tick(idle, cfg, last_frame, ping_sent)
+            } else {
+                RECHECK
+            };
+            if want != read_timeout {
+                let _ = self.stream.set_read_timeout(Some(want));
+                read_timeout = want;
+            }
             let r = if idle_read {
                 self.stream.read(&mut small)
             } else {
@@ -824,6 +843,42 @@ impl H2Conn {
         if let Err(f) = outcome {
             self.close(f);
         }
+    }
+
+    /// How long a quiet reader may sleep in its next read: until the idle timeout or the
+    /// health check (its `PING`, or the wait for an answer) is due, at most [`QUIET_TICK`];
+    /// [`RECHECK`] while a stream is open, or when the connection must close once idle
+    /// (`on_tick` closes it then). Never zero, which `set_read_timeout` refuses.
+    fn quiet_tick(
+        &self,
+        idle: Option<Duration>,
+        cfg: Http2ClientConfig,
+        last_frame: Instant,
+        ping_sent: Option<Instant>,
+    ) -> Duration {
+        let now = Instant::now();
+        let mut due = now + QUIET_TICK;
+        {
+            let core = self.core.lock();
+            let idle_now = core.active == 0 && core.streams.is_empty();
+            if !idle_now
+                || core.goaway.is_some()
+                || core.closing
+                || self.transport.strong_count() == 0
+            {
+                return RECHECK;
+            }
+            if let (Some(t), Some(since)) = (idle, core.idle_since) {
+                due = due.min(since + t);
+            }
+        }
+        match (ping_sent, cfg.read_idle_timeout) {
+            (Some(sent), _) => due = due.min(sent + cfg.ping_timeout),
+            (None, Some(t)) => due = due.min(last_frame + t),
+            (None, None) => {}
+        }
+        due.saturating_duration_since(now)
+            .max(Duration::from_millis(1))
     }
 
     /// The reader saw no bytes for a while: idle timeout and health check. `Some` closes.
