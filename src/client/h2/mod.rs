@@ -589,11 +589,14 @@ impl H2Conn {
     }
 
     /// Stream `id` ended and its caller is done with it: it is forgotten, and if the
-    /// connection will carry nothing more, the connection goes now rather than at its idle
-    /// timeout. Takes the lock it is given (one acquisition per request end).
+    /// connection will carry nothing more (it is spent, or its transport is gone and this was
+    /// its last stream), the connection goes now rather than at its idle timeout or the
+    /// reader's next look. Takes the lock it is given (one acquisition per request end).
     fn end_stream(&self, mut core: parking_lot::MutexGuard<'_, Core>, id: u32) {
         core.forget(id);
-        let spent = core.spent();
+        let orphaned =
+            core.broken.is_none() && core.streams.is_empty() && self.transport.strong_count() == 0;
+        let spent = core.spent() || orphaned;
         drop(core);
         self.changed.notify_all();
         if spent {
@@ -748,8 +751,7 @@ impl H2Conn {
             } else {
                 RECHECK
             };
-            if want != read_timeout {
-                let _ = self.stream.set_read_timeout(Some(want));
+            if want != read_timeout && self.stream.set_read_timeout(Some(want)).is_ok() {
                 read_timeout = want;
             }
             let r = if idle_read {
@@ -849,6 +851,10 @@ impl H2Conn {
     /// health check (its `PING`, or the wait for an answer) is due, at most [`QUIET_TICK`];
     /// [`RECHECK`] while a stream is open, or when the connection must close once idle
     /// (`on_tick` closes it then). Never zero, which `set_read_timeout` refuses.
+    ///
+    /// A close from elsewhere wakes the sleeping reader by shutting the socket's read side
+    /// down (a `Stream` must make that end a blocked read); the quiet sleep relies on it,
+    /// where the 500 ms tick would also have seen `broken` within a tick.
     fn quiet_tick(
         &self,
         idle: Option<Duration>,
