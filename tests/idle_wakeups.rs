@@ -85,9 +85,10 @@ fn assert_no_wakeups(what: &str, names: &[&str], threads: usize) {
     assert_eq!(after - before, 0, "{what}: wake-ups of its threads in 4 s");
 }
 
-/// Fails unless `get` is served within 5 s: a request to an idle connection whose threads
-/// sleep long must wake them at once (a lost wake-up would take up to 30 s).
-fn served_at_once(get: impl FnOnce() -> nethttp::Result<String>) {
+/// Fails unless `get` is served within 5 s over `t`'s one idle connection, reused: a request
+/// to an idle connection whose threads sleep long must wake them at once (a lost wake-up
+/// would take up to 30 s).
+fn served_at_once(t: &Transport, get: impl FnOnce() -> nethttp::Result<String>) {
     let sent = Instant::now();
     assert_eq!(get().unwrap(), "ok");
     assert!(
@@ -95,6 +96,7 @@ fn served_at_once(get: impl FnOnce() -> nethttp::Result<String>) {
         "a request to an idle connection took {:?}",
         sent.elapsed()
     );
+    assert_eq!(t.stats().open, 1, "the idle connection was reused");
 }
 
 #[test]
@@ -122,8 +124,7 @@ fn an_idle_keep_alive_connection_wakes_no_thread() {
         &["nethttp-read", "nethttp-write", "nethttp-conn"],
         3,
     );
-    served_at_once(get);
-    assert_eq!(t.stats().open, 1, "the idle connection was reused");
+    served_at_once(&t, get);
     drop(c);
     assert_no_leaks(&t);
 }
@@ -133,9 +134,8 @@ fn an_idle_keep_alive_connection_wakes_no_thread() {
 #[cfg(feature = "http2")]
 #[test]
 fn an_idle_http2_connection_wakes_no_thread() {
-    use nethttp::client::{ClientConfig, Protocols, TransportConfig};
+    use nethttp::client::{Protocols, TransportConfig};
     use nethttp::server::{Config, Http2Config};
-    use std::sync::Arc;
 
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let _wd = Watchdog::new(
@@ -164,11 +164,7 @@ fn an_idle_http2_connection_wakes_no_thread() {
         proxy: nethttp::client::Proxy::none(),
         ..TransportConfig::default()
     });
-    let c = Client::with_config(ClientConfig {
-        transport: Some(Arc::new(t.clone())),
-        timeout: Some(Duration::from_secs(10)),
-        ..ClientConfig::default()
-    });
+    let c = Client::with_transport(t.clone());
     let url = format!("{}/", srv.url());
     let get = || c.get(&url).and_then(|mut r| r.text());
     assert_eq!(get().unwrap(), "ok");
@@ -180,8 +176,7 @@ fn an_idle_http2_connection_wakes_no_thread() {
         &["nethttp-h2-read", "nethttp-h2-writ", "nethttp-conn"],
         4,
     );
-    served_at_once(get);
-    assert_eq!(t.stats().open, 1, "the idle connection was reused");
+    served_at_once(&t, get);
     drop(c);
     assert_no_leaks(&t);
 }

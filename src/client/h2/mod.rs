@@ -336,6 +336,11 @@ struct StreamEntry {
 }
 
 impl Core {
+    /// No stream open or counted: the connection is idle.
+    fn is_idle(&self) -> bool {
+        self.active == 0 && self.streams.is_empty()
+    }
+
     /// Wakes the caller waiting for stream `id`'s head or body.
     fn wake(&self, id: u32) {
         if let Some(s) = self.streams.get(&id) {
@@ -866,12 +871,7 @@ impl H2Conn {
         let mut due = now + QUIET_TICK;
         {
             let core = self.core.lock();
-            let idle_now = core.active == 0 && core.streams.is_empty();
-            if !idle_now
-                || core.goaway.is_some()
-                || core.closing
-                || self.transport.strong_count() == 0
-            {
+            if !core.is_idle() || self.ends_once_idle(&core) {
                 return RECHECK;
             }
             if let (Some(t), Some(since)) = (idle, core.idle_since) {
@@ -885,6 +885,12 @@ impl H2Conn {
         }
         due.saturating_duration_since(now)
             .max(Duration::from_millis(1))
+    }
+
+    /// Nobody can use this connection again once it is idle: its transport is gone, the
+    /// server said goodbye, or it takes no more streams.
+    fn ends_once_idle(&self, core: &Core) -> bool {
+        self.transport.strong_count() == 0 || core.goaway.is_some() || core.closing
     }
 
     /// The reader saw no bytes for a while: idle timeout and health check. `Some` closes.
@@ -902,11 +908,8 @@ impl H2Conn {
                 "http2 connection closed".into(),
             ));
         }
-        let idle_now = core.active == 0 && core.streams.is_empty();
-        if idle_now && (self.transport.strong_count() == 0 || core.goaway.is_some() || core.closing)
-        {
-            // The transport is gone, or the server said goodbye: nobody can use this
-            // connection again.
+        let idle_now = core.is_idle();
+        if idle_now && self.ends_once_idle(&core) {
             drop(core);
             self.close_idle();
             return None;
