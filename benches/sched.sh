@@ -21,8 +21,10 @@
 # these as made by that CPU's idle task).
 #
 # A second table runs each client for SCHED_SECS with everything (server and client) pinned
-# to one CPU (`taskset -c 0`), then with both CPUs, SCHED_ROUNDS times in turn: what the same
-# work costs without a wake-up across CPUs. A diagnostic of this host, not a way to run.
+# to one CPU (`taskset -c 0`), then with both CPUs, then with the server on CPU 1 and the
+# client's threads together on CPU 0, SCHED_ROUNDS times in turn: what the same work costs
+# without a wake-up across CPUs, and with only the server's on the other CPU. A diagnostic of
+# this host, not a way to run.
 #
 # Settings (environment):
 #   SCHED_SECS       seconds per client (default 3)
@@ -169,21 +171,24 @@ echo "Rates under the trace: ${rates[*]} requests/s."
 
 [ "$rounds" -gt 0 ] || exit 0
 echo
-echo "### Requests/s, everything on one CPU against both ($mode, $threads calling thread(s))"
+echo "### Requests/s by placement ($mode, $threads calling thread(s))"
+echo
+echo "CPUs: the server's / the client's (all its threads)."
 echo
 echo "| round | CPUs | floor | nethttp | ureq | nethttp / ureq | nethttp / floor |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for r in $(seq 1 "$rounds"); do
-  for cpus in 0 0-1; do
-    start_server "$cpus"
+  # server CPUs:client CPUs
+  for placement in 0:0 0-1:0-1 1:0; do
+    start_server "${placement%%:*}"
     row=()
     for impl in floor nethttp ureq; do
       # shellcheck disable=SC2046
-      taskset -c "$cpus" $(client "$impl") --duration "${secs}s" >"$work/pin.json"
+      taskset -c "${placement##*:}" $(client "$impl") --duration "${secs}s" >"$work/pin.json"
       row+=("$(rate "$work/pin.json")")
     done
     stop_server
-    awk -v r="$r" -v c="$cpus" -v f="${row[0]}" -v n="${row[1]}" -v u="${row[2]}" \
+    awk -v r="$r" -v c="${placement%%:*} / ${placement##*:}" -v f="${row[0]}" -v n="${row[1]}" -v u="${row[2]}" \
       'BEGIN { printf "| %d | %s | %d | %d | %d | %.2f | %.2f |\n", r, c, f, n, u, n / u, n / f }'
   done
 done
