@@ -1266,6 +1266,60 @@ fn raw_a_quiet_connection_runs_its_health_check() {
     srv.join().unwrap();
 }
 
+/// A response body that outlives its client and transport: once it has been read to its
+/// end, no one can use the connection again, and it closes then (the stream's end closes
+/// it), not at its idle timeout (60 s here), nor at the reader's next look at the connection
+/// (its 500 ms tick while a stream is open, or a quiet reader's 30 s).
+#[test]
+fn raw_a_body_that_outlives_its_transport_closes_the_connection_at_its_end() {
+    let (dropped_tx, dropped_rx) = std::sync::mpsc::channel::<()>();
+    let (closed_tx, closed_rx) = std::sync::mpsc::channel::<Duration>();
+    let (addr, srv) = scripted(move |l| {
+        let mut p = Peer::accept(&l, Settings::default());
+        let (id, _) = p.request();
+        p.send_headers(id, &[(":status", "200"), ("content-length", "6")], false);
+        p.send(&Frame::Data(Data {
+            stream_id: id,
+            end_stream: false,
+            data: b"abc",
+            padding: None,
+        }));
+        dropped_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the client and its transport dropped");
+        // A read timeout past the deadline below, so that only a close ends the loop in time.
+        p.s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        p.send(&Frame::Data(Data {
+            stream_id: id,
+            end_stream: true,
+            data: b"def",
+            padding: None,
+        }));
+        let sent = Instant::now();
+        while p.next().is_some() {}
+        let _ = closed_tx.send(sent.elapsed());
+    });
+    let (c, t, _) = h2c_client_with(|cfg| cfg.idle_conn_timeout = Some(Duration::from_secs(60)));
+    let mut body = c.get(&format!("http://{addr}/")).unwrap().into_reader();
+    let mut first = [0u8; 3];
+    body.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"abc");
+    drop((c, t));
+    dropped_tx.send(()).unwrap();
+    let mut rest = Vec::new();
+    body.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"def");
+    let closed = closed_rx
+        .recv_timeout(Duration::from_secs(25))
+        .expect("the server's loop ended");
+    assert!(
+        closed < Duration::from_millis(400),
+        "the connection stayed open {closed:?} after its last stream ended"
+    );
+    drop(body);
+    srv.join().unwrap();
+}
+
 /// A frame as `Peer::next_raw` reports it.
 enum Frame2 {
     Ping { ack: bool, data: [u8; 8] },
