@@ -160,6 +160,57 @@ fn no_reuse_after_early_drop() {
     assert_no_leaks(&t);
 }
 
+/// A body that outlives its client and transport: read to its end, it cannot go back to a
+/// pool that is gone, so its connection closes then (the server sees EOF at once), not at
+/// the reader's idle timeout. The transport's `stats` are gone with it, so the leak check
+/// counts the dialed streams instead.
+#[test]
+fn a_body_that_outlives_its_transport_closes_the_connection_at_its_end() {
+    let _wd = Watchdog::new(
+        "a_body_that_outlives_its_transport_closes_the_connection_at_its_end",
+        BUDGET,
+    );
+    let dropped = Signal::new();
+    let (closed_tx, closed_rx) = mpsc::channel::<(Duration, bool)>();
+    let srv = {
+        let dropped = dropped.clone();
+        RawServer::start(move |mut c, _| {
+            if c.read_request().is_none() {
+                return;
+            }
+            c.send("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc");
+            dropped.expect("the client and its transport to be dropped");
+            c.send("def");
+            let sent = Instant::now();
+            let (rest, eof) = c.read_to_close();
+            assert!(rest.is_empty(), "{rest:?}");
+            let _ = closed_tx.send((sent.elapsed(), eof));
+        })
+    };
+    let dialer = Arc::new(LiveDialer::default());
+    let t = Transport::with_config(TransportConfig {
+        idle_conn_timeout: Some(Duration::from_secs(60)),
+        dialer: dialer.clone(),
+        ..TransportConfig::default()
+    });
+    let c = client_for(&t);
+    let mut body = c.get(&srv.url("/")).unwrap().into_reader();
+    let mut first = [0u8; 3];
+    body.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"abc");
+    drop((c, t));
+    dropped.fire();
+    let mut rest = Vec::new();
+    body.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"def");
+    let (closed, eof) = closed_rx
+        .recv_timeout(IO_TIMEOUT + Duration::from_secs(5))
+        .expect("the server's script ended");
+    assert!(eof, "the connection was still open after {closed:?}");
+    drop(body);
+    assert_streams_dropped(&dialer);
+}
+
 /// How a raw server answers, and whether the connection may carry the next request.
 #[test]
 fn keep_alive_decisions() {

@@ -3,6 +3,7 @@
 //! exact behaviour matters. Every wait is bounded; every test checks that the transport's
 //! threads are gone after `close_idle_connections`.
 
+mod client_support;
 mod support;
 
 use std::io::{Read, Write};
@@ -1299,7 +1300,11 @@ fn raw_a_body_that_outlives_its_transport_closes_the_connection_at_its_end() {
         while p.next().is_some() {}
         let _ = closed_tx.send(sent.elapsed());
     });
-    let (c, t, _) = h2c_client_with(|cfg| cfg.idle_conn_timeout = Some(Duration::from_secs(60)));
+    let dialer = Arc::new(client_support::LiveDialer::default());
+    let (c, t, _) = h2c_client_with(|cfg| {
+        cfg.idle_conn_timeout = Some(Duration::from_secs(60));
+        cfg.dialer = dialer.clone();
+    });
     let mut body = c.get(&format!("http://{addr}/")).unwrap().into_reader();
     let mut first = [0u8; 3];
     body.read_exact(&mut first).unwrap();
@@ -1317,6 +1322,7 @@ fn raw_a_body_that_outlives_its_transport_closes_the_connection_at_its_end() {
         "the connection stayed open {closed:?} after its last stream ended"
     );
     drop(body);
+    client_support::assert_streams_dropped(&dialer);
     srv.join().unwrap();
 }
 

@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nethttp::client::{ClientTrace, GotConnInfo, Transport};
+use nethttp::net::{Dial, Stream, Target, TcpDialer};
 use nethttp::proto::body::BodyDecoder;
 use nethttp::proto::head::{self, Parsed, RequestHead};
 use nethttp::proto::{framing, Limits};
@@ -68,6 +69,78 @@ pub fn assert_no_leaks(t: &Transport) {
         "transport leaked connections or threads: {:?}",
         t.stats()
     );
+}
+
+/// A TCP dialer whose streams count themselves while they live: the leak check for a test
+/// that drops its transport, whose `stats` go with it. A connection's stream is dropped once
+/// its reader and writer threads have ended and no body holds it.
+#[derive(Debug, Default)]
+pub struct LiveDialer {
+    /// The streams dialed and not yet dropped.
+    pub live: Arc<AtomicUsize>,
+}
+
+impl Dial for LiveDialer {
+    fn dial(
+        &self,
+        target: &Target,
+        deadline: Option<Instant>,
+        trace: &ClientTrace,
+    ) -> nethttp::Result<Box<dyn Stream>> {
+        let inner = TcpDialer::default().dial(target, deadline, trace)?;
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::new(LiveStream {
+            inner,
+            live: Arc::clone(&self.live),
+        }))
+    }
+}
+
+/// Fails the test unless every stream `d` dialed is dropped within 5 s.
+#[track_caller]
+pub fn assert_streams_dropped(d: &LiveDialer) {
+    assert!(
+        wait_until(Duration::from_secs(5), || d.live.load(Ordering::SeqCst)
+            == 0),
+        "{} stream(s) still held: a connection thread or a body is left",
+        d.live.load(Ordering::SeqCst)
+    );
+}
+
+#[derive(Debug)]
+struct LiveStream {
+    inner: Box<dyn Stream>,
+    live: Arc<AtomicUsize>,
+}
+
+impl Drop for LiveStream {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Stream for LiveStream {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.inner.write_vectored(bufs)
+    }
+    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.inner.set_read_timeout(d)
+    }
+    fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        self.inner.set_write_timeout(d)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.shutdown(how)
+    }
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.inner.peer_addr()
+    }
 }
 
 /// Aborts the whole test process if the test holding it runs longer than its budget: the last
