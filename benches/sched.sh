@@ -23,8 +23,9 @@
 # A second table runs each client for SCHED_SECS with everything (server and client) pinned
 # to one CPU (`taskset -c 0`), then with both CPUs, then with the server on CPU 1 and the
 # client's threads together on CPU 0, SCHED_ROUNDS times in turn: what the same work costs
-# without a wake-up across CPUs, and with only the server's on the other CPU. A diagnostic of
-# this host, not a way to run.
+# without a wake-up across CPUs, and with only the server's on the other CPU. hyper-hello
+# starts a worker per CPU it may use: one in the pinned placements, two with both CPUs free.
+# A diagnostic of this host, not a way to run.
 #
 # Settings (environment):
 #   SCHED_SECS       seconds per client (default 3)

@@ -96,14 +96,20 @@ impl Dial for LiveDialer {
     }
 }
 
-/// Fails the test unless every stream `d` dialed is dropped within 5 s.
+/// Fails the test unless, within 5 s, every stream `d` dialed is dropped and `d` is held by
+/// the caller alone (a transport's settings hold it, and so do its dial threads while they
+/// run).
 #[track_caller]
-pub fn assert_streams_dropped(d: &LiveDialer) {
+pub fn assert_streams_dropped(d: &Arc<LiveDialer>) {
+    let ok = wait_until(Duration::from_secs(5), || {
+        d.live.load(Ordering::SeqCst) == 0 && Arc::strong_count(d) == 1
+    });
     assert!(
-        wait_until(Duration::from_secs(5), || d.live.load(Ordering::SeqCst)
-            == 0),
-        "{} stream(s) still held: a connection thread or a body is left",
-        d.live.load(Ordering::SeqCst)
+        ok,
+        "{} stream(s) still held, {} holder(s) of the dialer: a connection thread, a body or \
+         the transport is left",
+        d.live.load(Ordering::SeqCst),
+        Arc::strong_count(d)
     );
 }
 
@@ -128,6 +134,12 @@ impl Stream for LiveStream {
     }
     fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         self.inner.write_vectored(bufs)
+    }
+    fn flush(&self) -> io::Result<()> {
+        self.inner.flush()
+    }
+    fn has_write_buffer(&self) -> bool {
+        self.inner.has_write_buffer()
     }
     fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         self.inner.set_read_timeout(d)
