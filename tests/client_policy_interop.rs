@@ -5,9 +5,13 @@
 
 mod policy_support;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+#[cfg(feature = "clientconn")]
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "clientconn")]
+use std::time::Instant;
 
 #[cfg(feature = "clientconn")]
 use nethttp::client::ClientConn;
