@@ -1056,6 +1056,77 @@ fn idle_http2_connection_is_evicted_at_max_connections() {
     assert_eq!(srv.server().num_evicted(), 1);
 }
 
+/// An HTTP/2 connection that goes idle while an accept loop waits at `max_connections` is
+/// evicted, whatever the connection-state hook does meanwhile: here the hook holds the
+/// connection's thread at its `Idle` report until the newcomer is served (at most 3 s). With
+/// the hook called under the connection's `core`, the eviction (which takes `core` under the
+/// server's table lock) and the connection's notice to the accept loop (which takes the table
+/// lock under `core`) deadlocked, and the whole server with them. Two listeners, so that one
+/// accept loop waits at the limit while the other may be in `accept`.
+#[test]
+fn an_http2_connection_going_idle_as_it_is_evicted_does_not_deadlock() {
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (newcomer_tx, newcomer_rx) = bounded::<()>(1);
+    let (started_tx, started_rx) = bounded::<()>(1);
+    let (release_tx, release_rx) = bounded::<()>(1);
+    let hold = Arc::clone(&held);
+    let mut cfg = h2c_config();
+    cfg.max_connections = 1;
+    cfg.conn_state = Some(Arc::new(move |_, s| {
+        if s == nethttp::server::ConnState::Idle && hold.swap(false, Ordering::SeqCst) {
+            let _ = newcomer_rx.recv_timeout(Duration::from_secs(3));
+        }
+    }));
+    let srv = nethttp::server::Server::with_config(
+        cfg,
+        move |w: &mut dyn ResponseWriter, r: &mut Request| {
+            match r.uri.path() {
+                "/slow" => {
+                    let _ = started_tx.send(());
+                    let _ = release_rx.recv_timeout(DEADLINE);
+                }
+                "/newcomer" => {
+                    let _ = newcomer_tx.try_send(());
+                }
+                _ => {}
+            }
+            let _ = w.write_all(r.uri.path().as_bytes());
+        },
+    );
+    let listeners = [
+        nethttp::net::listen("127.0.0.1:0").unwrap(),
+        nethttp::net::listen("127.0.0.1:0").unwrap(),
+    ];
+    let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+    let serving: Vec<_> = listeners
+        .into_iter()
+        .map(|l| {
+            let s = srv.clone();
+            std::thread::spawn(move || s.serve(l))
+        })
+        .collect();
+    // The one slot: an HTTP/2 connection whose stream's handler runs.
+    let mut h = H2Client::connect(addrs[0]);
+    h.get(1, "/slow");
+    started_rx
+        .recv_timeout(DEADLINE)
+        .expect("the first handler");
+    // A newcomer on the other listener waits at the limit.
+    let mut n = support::RawConn::connect(addrs[1]);
+    n.send("GET /newcomer HTTP/1.1\r\nHost: h\r\n\r\n");
+    held.store(true, Ordering::SeqCst);
+    release_tx.send(()).unwrap();
+    assert_eq!(h.response(1).status, 200);
+    assert_eq!(n.read_response().text(), "/newcomer");
+    let (last, code, _) = h.expect_goaway();
+    assert_eq!((last, code), (1, ErrorCode::NoError));
+    assert_eq!(srv.num_evicted(), 1);
+    assert!(srv.shutdown(Duration::from_secs(3)).is_ok());
+    for s in serving {
+        let _ = s.join().expect("a serve thread");
+    }
+}
+
 /// `Http2Config::max_handlers` caps HTTP/2 handlers across the server: at the cap, a stream
 /// on a connection with no handler running is refused (`REFUSED_STREAM`, which clients
 /// retry), and one on a connection with a handler running waits for it.

@@ -363,3 +363,66 @@ fn evictions_under_churn_never_cut_a_request_short() {
     srv.wait_no_threads();
     assert_eq!(srv.server().num_connections(), 0);
 }
+
+/// A request pipelined behind another arrived while that one was served: after the first
+/// response the connection does not wait for anything, so an eviction must not take it and
+/// drop that request. Here the hook holds the connection's thread at its `Idle` report (where
+/// the state word used to say `Idle` too) for up to a second, while a newcomer waits at the
+/// limit: the accept loop, which re-checks every 250 ms, must find nothing to evict, and both
+/// pipelined requests are answered before the newcomer is admitted.
+#[test]
+fn a_pipelined_request_already_read_is_not_lost_to_an_eviction() {
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (newcomer_tx, newcomer_rx) = bounded::<()>(1);
+    let hold = Arc::clone(&held);
+    let cfg = Config {
+        max_connections: 1,
+        conn_state: Some(Arc::new(move |_, s| {
+            if s == ConnState::Idle && hold.swap(false, Ordering::SeqCst) {
+                // Released at once if the newcomer is served meanwhile (that is, the
+                // pipelining connection was evicted); the bound is the test's window.
+                let _ = newcomer_rx.recv_timeout(Duration::from_secs(1));
+            }
+        })),
+        ..test_config()
+    };
+    let (started_tx, started_rx) = bounded::<()>(1);
+    let (release_tx, release_rx) = bounded::<()>(1);
+    let handled = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&handled);
+    let srv = TestServer::start(cfg, move |w: &mut dyn ResponseWriter, r: &mut Request| {
+        h.fetch_add(1, Ordering::SeqCst);
+        match r.uri.path() {
+            "/slow" => {
+                let _ = started_tx.send(());
+                let _ = release_rx.recv_timeout(TEARDOWN);
+            }
+            "/newcomer" => {
+                let _ = newcomer_tx.try_send(());
+            }
+            _ => {}
+        }
+        let _ = w.write_all(r.uri.path().as_bytes());
+    });
+    let mut p = srv.connect();
+    p.send([get("/slow"), get("/second")].concat());
+    started_rx
+        .recv_timeout(TEARDOWN)
+        .expect("the first handler");
+    // The one slot is busy: the newcomer waits in the backlog.
+    let mut n = srv.connect();
+    n.send(get("/newcomer"));
+    held.store(true, Ordering::SeqCst);
+    release_tx.send(()).unwrap();
+    assert_eq!(p.read_response().text(), "/slow");
+    let second = p.try_read_response("GET").map_err(|e| describe(&e));
+    assert_eq!(
+        second.map(|r| r.text()),
+        Ok("/second".to_string()),
+        "the pipelined request was dropped"
+    );
+    // Idle now with nothing buffered: evicted for the newcomer.
+    assert_eq!(n.read_response().text(), "/newcomer");
+    assert_eq!(handled.load(Ordering::SeqCst), 3);
+    assert_eq!(srv.server().num_evicted(), 1);
+}

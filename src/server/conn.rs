@@ -593,14 +593,26 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             (deadline::after(cfg.read_header_timeout), None)
         } else {
             let now = Instant::now();
-            word = shared.set_idle(srv, now);
+            // A request already buffered (pipelined behind the last one) came while that one
+            // was served: the connection does not wait, so it is not stored `Idle`, where an
+            // eviction could claim it and drop that request. The hook hears `Idle` and then
+            // `Active` all the same, as Go reports it.
+            let buffered = !shared.read.lock().buf.is_empty();
+            word = if buffered {
+                srv.conn_state_changed(shared.remote_addr, ConnState::Idle);
+                ConnState::Active as u64
+            } else {
+                shared.set_idle(srv, now)
+            };
             // Dekker with shutdown(): it sets the flag, then closes connections it sees Idle.
             if srv.closes_conns() {
                 return Ending::Quiet;
             }
             // An accept loop at max_connections waits for a connection to go idle (Dekker
             // with its flag).
-            srv.went_idle();
+            if !buffered {
+                srv.went_idle();
+            }
             (
                 cfg.idle_timeout.and_then(|d| now.checked_add(d)),
                 now.checked_add(bufio::idle_grace(req_id)),

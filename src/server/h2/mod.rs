@@ -657,6 +657,12 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
             start = 0;
         }
         let now = Instant::now();
+        // What to tell the connection-state hook and the accept loop, once `core` is let go:
+        // the hook is the user's code, and `went_idle` takes the server's table lock, which
+        // an eviction holds while it takes `core` (a connection that went idle under `core`
+        // and then waited for the table deadlocked with it).
+        let mut tell_hook = None;
+        let mut tell_idle = false;
         let deadline = {
             let core = conn.core.lock();
             if core.finished() {
@@ -677,19 +683,25 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
                     idle_word = Some(conn.shared.store_idle(srv, since));
                     if !hook_idle {
                         hook_idle = true;
-                        srv.conn_state_changed(conn.shared.remote_addr, ConnState::Idle);
+                        tell_hook = Some(ConnState::Idle);
                     }
-                    srv.went_idle();
+                    tell_idle = true;
                 }
                 srv.config.idle_timeout.and_then(|d| since.checked_add(d))
             } else {
                 if std::mem::take(&mut hook_idle) {
-                    srv.conn_state_changed(conn.shared.remote_addr, ConnState::Active);
+                    tell_hook = Some(ConnState::Active);
                 }
                 idle_since = None;
                 Some(now + RECHECK)
             }
         };
+        if let Some(state) = tell_hook {
+            srv.conn_state_changed(conn.shared.remote_addr, state);
+        }
+        if tell_idle {
+            srv.went_idle();
+        }
         let len = buf.len();
         let r = if idle_since.is_some() && len == 0 {
             // Idle with nothing buffered: the read buffer goes back to the allocator while
