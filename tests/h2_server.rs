@@ -1117,6 +1117,12 @@ fn an_http2_connection_going_idle_as_it_is_evicted_does_not_deadlock() {
     held.store(true, Ordering::SeqCst);
     release_tx.send(()).unwrap();
     assert_eq!(h.response(1).status, 200);
+    // A frame wakes the connection's reader, which then sees its last stream ended and goes
+    // idle (else it would look again only at its next 1 s tick).
+    h.send(&Frame::Ping(nethttp::proto::h2::frame::Ping {
+        ack: false,
+        data: [7; 8],
+    }));
     assert_eq!(n.read_response().text(), "/newcomer");
     let (last, code, _) = h.expect_goaway();
     assert_eq!((last, code), (1, ErrorCode::NoError));

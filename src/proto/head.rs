@@ -264,7 +264,7 @@ impl<T> HeadScanner<T> {
 }
 
 /// The length of the empty lines (CRLF or bare LF) at the start of `buf`.
-fn leading_empty_lines(buf: &[u8]) -> usize {
+pub(crate) fn leading_empty_lines(buf: &[u8]) -> usize {
     let mut skip = 0;
     loop {
         match &buf[skip..] {

@@ -596,8 +596,15 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             // A request already buffered (pipelined behind the last one) came while that one
             // was served: the connection does not wait, so it is not stored `Idle`, where an
             // eviction could claim it and drop that request. The hook hears `Idle` and then
-            // `Active` all the same, as Go reports it.
-            let buffered = !shared.read.lock().buf.is_empty();
+            // `Active` all the same, as Go reports it. Empty lines before it (RFC 9112 §2.2:
+            // some clients send a CRLF after a body) are no request: dropped here, as the head
+            // scanner would skip them, or they would keep an idle connection `Active`.
+            let buffered = {
+                let mut rh = shared.read.lock();
+                let blank = crate::proto::head::leading_empty_lines(rh.buf.data());
+                rh.buf.consume(blank);
+                !rh.buf.is_empty()
+            };
             word = if buffered {
                 srv.conn_state_changed(shared.remote_addr, ConnState::Idle);
                 ConnState::Active as u64
@@ -605,8 +612,14 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
                 shared.set_idle(srv, now)
             };
             // Dekker with shutdown(): it sets the flag, then closes connections it sees Idle.
+            // With a request buffered, the client is still sending: FIN first, so a reset does
+            // not destroy the response it has not read yet.
             if srv.closes_conns() {
-                return Ending::Quiet;
+                return if buffered {
+                    Ending::Linger
+                } else {
+                    Ending::Quiet
+                };
             }
             // An accept loop at max_connections waits for a connection to go idle (Dekker
             // with its flag).
