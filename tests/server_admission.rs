@@ -427,11 +427,11 @@ fn a_pipelined_request_already_read_is_not_lost_to_an_eviction() {
     assert_eq!(srv.server().num_evicted(), 1);
 }
 
-/// A CRLF after a request (RFC 9112 §2.2: some clients send one after a body) is no request:
-/// the connection waits idle behind it, and a newcomer at the limit evicts it at once.
-#[test]
-fn an_idle_connection_with_a_stray_crlf_is_evicted() {
-    let (cfg, log) = logged(1);
+/// A server with `max` slots (0: no limit) and a connection that has been answered once and
+/// then sent a CRLF (RFC 9112 §2.2: some clients send one after a body), which is no request:
+/// the connection waits idle behind it.
+fn idle_behind_a_crlf(max: usize) -> (TestServer, RawConn) {
+    let (cfg, log) = logged(max);
     let srv = TestServer::start(cfg, |w: &mut dyn ResponseWriter, r: &mut Request| {
         let _ = w.write_all(r.uri.path().as_bytes());
     });
@@ -439,6 +439,13 @@ fn an_idle_connection_with_a_stray_crlf_is_evicted() {
     a.send([get("/a"), b"\r\n".to_vec()].concat());
     assert_eq!(a.read_response().text(), "/a");
     wait_idle(&log, &a, 1);
+    (srv, a)
+}
+
+/// A newcomer at the limit evicts a connection idle behind a stray CRLF at once.
+#[test]
+fn an_idle_connection_with_a_stray_crlf_is_evicted() {
+    let (srv, _a) = idle_behind_a_crlf(1);
     let mut b = srv.connect();
     b.send(get("/b"));
     let answered = b.try_read_response("GET").map_err(|e| describe(&e));
@@ -446,16 +453,9 @@ fn an_idle_connection_with_a_stray_crlf_is_evicted() {
     assert_eq!(srv.server().num_evicted(), 1);
 }
 
-/// The same idle connection is closed by a graceful shutdown at once, not waited for.
+/// A graceful shutdown closes a connection idle behind a stray CRLF at once, not waited for.
 #[test]
 fn an_idle_connection_with_a_stray_crlf_does_not_hold_up_shutdown() {
-    let (cfg, log) = logged(0);
-    let srv = TestServer::start(cfg, |w: &mut dyn ResponseWriter, r: &mut Request| {
-        let _ = w.write_all(r.uri.path().as_bytes());
-    });
-    let mut a = srv.connect();
-    a.send([get("/a"), b"\r\n".to_vec()].concat());
-    assert_eq!(a.read_response().text(), "/a");
-    wait_idle(&log, &a, 1);
+    let (srv, _a) = idle_behind_a_crlf(0);
     assert!(srv.server().shutdown(Duration::from_secs(3)).is_ok());
 }
