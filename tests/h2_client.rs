@@ -70,13 +70,7 @@ fn h2c_client_with(
     let dialer = Arc::new(CountingDialer::default());
     let mut cfg = TransportConfig {
         dialer: dialer.clone(),
-        protocols: Protocols {
-            http1: false,
-            unencrypted_http2: true,
-            ..Protocols::default()
-        },
-        proxy: nethttp::client::Proxy::none(),
-        ..TransportConfig::default()
+        ..client_support::h2c_transport_config()
     };
     tweak(&mut cfg);
     let t = Transport::with_config(cfg);

@@ -18,6 +18,7 @@
 //! is otherwise skipped with a note printed past the harness's capture. Server processes run
 //! on 127.0.0.1, are killed on drop, and every request has a 10 s deadline.
 
+mod client_support;
 mod peers;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nethttp::client::{Client, ClientConfig, Protocols, Transport, TransportConfig};
+use nethttp::client::{Client, ClientConfig, Transport, TransportConfig};
 use nethttp::Version;
 use peers::{free_port, missing, pattern, wait_listening, Proc, TempDir, TestPki};
 
@@ -277,15 +278,7 @@ fn start_go(pki: &TestPki) -> Option<Upstream> {
 
 /// A transport for h2c with prior knowledge (HTTP/1 off, unencrypted HTTP/2 on).
 fn h2c_transport() -> Transport {
-    Transport::with_config(TransportConfig {
-        protocols: Protocols {
-            http1: false,
-            unencrypted_http2: true,
-            ..Protocols::default()
-        },
-        proxy: nethttp::client::Proxy::none(),
-        ..TransportConfig::default()
-    })
+    Transport::with_config(client_support::h2c_transport_config())
 }
 
 /// A transport for `https://` that trusts `pki`'s CA (ALPN offers `h2` and `http/1.1`).

@@ -134,7 +134,6 @@ fn an_idle_keep_alive_connection_wakes_no_thread() {
 #[cfg(feature = "http2")]
 #[test]
 fn an_idle_http2_connection_wakes_no_thread() {
-    use nethttp::client::{Protocols, TransportConfig};
     use nethttp::server::{Config, Http2Config};
 
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -155,15 +154,7 @@ fn an_idle_http2_connection_wakes_no_thread() {
             let _ = w.write_all(b"ok");
         },
     );
-    let t = Transport::with_config(TransportConfig {
-        protocols: Protocols {
-            http1: false,
-            unencrypted_http2: true,
-            ..Protocols::default()
-        },
-        proxy: nethttp::client::Proxy::none(),
-        ..TransportConfig::default()
-    });
+    let t = Transport::with_config(client_support::h2c_transport_config());
     let c = Client::with_transport(t.clone());
     let url = format!("{}/", srv.url());
     let get = || c.get(&url).and_then(|mut r| r.text());

@@ -71,6 +71,22 @@ pub fn assert_no_leaks(t: &Transport) {
     );
 }
 
+/// Transport settings for h2c with prior knowledge (HTTP/1 off, unencrypted HTTP/2 on) and no
+/// proxy (the feature `http2` must be on for them to speak HTTP/2).
+#[cfg(feature = "http2")]
+pub fn h2c_transport_config() -> nethttp::client::TransportConfig {
+    use nethttp::client::{Protocols, TransportConfig};
+    TransportConfig {
+        protocols: Protocols {
+            http1: false,
+            unencrypted_http2: true,
+            ..Protocols::default()
+        },
+        proxy: nethttp::client::Proxy::none(),
+        ..TransportConfig::default()
+    }
+}
+
 /// A TCP dialer whose streams count themselves while they live: the leak check for a test
 /// that drops its transport, whose `stats` go with it. A connection's stream is dropped once
 /// its reader and writer threads have ended and no body holds it.
