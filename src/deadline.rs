@@ -14,6 +14,8 @@ use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
 use crate::net::Stream;
+#[cfg(all(feature = "server", target_os = "linux"))]
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 /// The socket timeout currently set on one direction of a socket.
 ///
@@ -227,6 +229,39 @@ const SEND_FILE_PIECE: usize = 4 << 20;
 /// `io::copy` never does this, and the trade every `sendfile` server (Go's, nginx) makes.
 #[cfg(all(feature = "server", target_os = "linux"))]
 pub(crate) fn send_file(
+    tcp: &std::net::TcpStream,
+    slot: &mut TimeoutSlot,
+    hard: Option<Instant>,
+    stall: Option<Duration>,
+    file: &std::fs::File,
+    len: u64,
+) -> (u64, io::Result<()>) {
+    // sendfile(2) has no MSG_NOSIGNAL: a send to a shut-down socket raises SIGPIPE on this
+    // thread, which kills a process whose SIGPIPE action is the default (a C or Python host,
+    // a CLI that restored it), where every other write goes through std, which never raises
+    // it. So SIGPIPE is blocked on this thread for the send, and after a failed one taken off
+    // again: one more raised (a blocked signal stays pending, and a second of the same kind
+    // merges with the first) makes sure `wait` finds one at once, whatever the kernel did.
+    // Costs two `sigprocmask` calls per file sent this way.
+    let pipe = SigSet::from(Signal::SIGPIPE);
+    let old_mask = pipe.thread_swap_mask(SigmaskHow::SIG_BLOCK).ok();
+    let (sent, r) = send_file_blocked(tcp, slot, hard, stall, file, len);
+    if let Some(old) = old_mask {
+        if r.is_err() && nix::sys::signal::raise(Signal::SIGPIPE).is_err() {
+            // Nothing known pending to take off: SIGPIPE stays blocked on this thread
+            // rather than be delivered.
+            return (sent, r);
+        }
+        if r.is_err() {
+            let _ = pipe.wait();
+        }
+        let _ = old.thread_set_mask();
+    }
+    (sent, r)
+}
+
+#[cfg(all(feature = "server", target_os = "linux"))]
+fn send_file_blocked(
     tcp: &std::net::TcpStream,
     slot: &mut TimeoutSlot,
     hard: Option<Instant>,

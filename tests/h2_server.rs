@@ -4,6 +4,7 @@
 //! when its `TestServer` drops.
 
 mod h2_support;
+mod raw;
 mod support;
 
 use std::io::Read;
@@ -1166,4 +1167,52 @@ fn server_wide_handler_cap() {
     started.recv_timeout(DEADLINE).unwrap();
     release.send(()).unwrap();
     assert_eq!(b.response(3).status, 200);
+}
+
+/// A body short of its content-length must not end its stream cleanly (RFC 9113 §8.1.1: a
+/// response with fewer DATA bytes than its content-length is malformed): the stream is reset,
+/// as HTTP/1 closes the connection. A file that comes up short (truncated after its size was
+/// read), and a handler that declares a length and writes nothing.
+#[test]
+fn a_body_short_of_its_content_length_does_not_end_cleanly() {
+    let t = raw::TempDir::new("h2-short-file");
+    std::fs::write(t.join("f.bin"), vec![7u8; 100_000]).unwrap();
+    let path = t.join("f.bin");
+    let cfg = Config {
+        http2: Http2Config {
+            h2c: true,
+            ..Http2Config::default()
+        },
+        ..test_config()
+    };
+    let srv = TestServer::start(cfg, move |w: &mut dyn ResponseWriter, r: &mut Request| {
+        w.headers_mut()
+            .insert(nethttp::http::header::CONTENT_LENGTH, 200_000u64.into());
+        if r.uri.path() == "/file" {
+            // Tries to send more than the file holds.
+            let file = std::fs::File::open(&path).unwrap();
+            let _ = w.write_file(&file, 200_000);
+        }
+    });
+    let mut c = H2Client::connect(srv.addr());
+    // Room for the whole body without WINDOW_UPDATEs from the test.
+    c.window_update(0, 1 << 20);
+    c.send(&Frame::Settings(Settings {
+        initial_window_size: Some(1 << 20),
+        ..Default::default()
+    }));
+    for (id, path, sent) in [(1, "/file", 100_000), (3, "/nothing", 0)] {
+        c.get(id, path);
+        let resp = c.response(id);
+        assert_eq!(resp.status, 200, "{path}");
+        assert_eq!(resp.header("content-length"), Some("200000"), "{path}");
+        assert_eq!(resp.body.len(), sent, "{path}");
+        assert_eq!(
+            resp.reset,
+            Some(ErrorCode::Internal),
+            "{path}: the stream ended without a reset, with {} of its 200000 declared body \
+             bytes",
+            resp.body.len()
+        );
+    }
 }

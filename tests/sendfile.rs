@@ -7,11 +7,13 @@
 //! `src/server/response.rs`, which can see the connection thread's `sendfile` count.
 
 mod raw;
+mod support;
 
 use raw::TempDir;
+use support::TestServer;
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use nethttp::error::{ClosedDuring, ErrorKind, TimeoutPhase};
 use nethttp::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use nethttp::http::HeaderValue;
 use nethttp::server::Config;
 use nethttp::{
     handlers, httptest, sniff, FileServer, Handler, Request, ResponseWriter, StatusCode,
@@ -427,5 +430,182 @@ fn a_sniffed_type_comes_from_the_files_first_bytes() {
         );
         assert!(body.unwrap() == html);
         close_and_check_threads(srv);
+    }
+}
+
+/// Sends the first 1000 bytes of a 2000-byte file with `write_file` (after a `flush` if
+/// `flush_first`), reports the file position after it, then copies the rest of the file with
+/// `io::copy`. No Content-Length is set: the server counts.
+fn first_part_then_copy(
+    path: std::path::PathBuf,
+    flush_first: bool,
+    tx: mpsc::Sender<(String, u64)>,
+) -> impl Handler {
+    let tx = Mutex::new(tx);
+    move |w: &mut dyn ResponseWriter, r: &mut Request| {
+        let mut f = File::open(&path).unwrap();
+        if flush_first {
+            let _ = w.flush();
+        }
+        w.write_file(&f, 1000).unwrap();
+        let pos = f.stream_position().unwrap();
+        let _ = tx.lock().unwrap().send((r.method.to_string(), pos));
+        std::io::copy(&mut f, w).unwrap();
+    }
+}
+
+#[test]
+fn head_write_file_moves_the_position_and_counts_as_get() {
+    for flush_first in [false, true] {
+        let t = TempDir::new("sendfile-head-pos");
+        std::fs::write(t.join("f.bin"), pattern(2000)).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let srv = TestServer::with_handler(first_part_then_copy(t.join("f.bin"), flush_first, tx));
+        let mut c = srv.connect();
+        // HTTP/1.0 so the GET is framed by its length or the close, never chunked.
+        c.send("GET / HTTP/1.0\r\nHost: a\r\n\r\n");
+        let g = c.read_response();
+        let (_, get_pos) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let mut c = srv.connect();
+        c.send("HEAD / HTTP/1.0\r\nHost: a\r\n\r\n");
+        let h = c.read_response_for("HEAD");
+        let (_, head_pos) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(g.body.len(), 2000, "flush_first={flush_first}");
+        assert_eq!(get_pos, 1000, "GET, flush_first={flush_first}");
+        assert_eq!(
+            head_pos, 1000,
+            "HEAD (flush_first={flush_first}): file position after write_file(1000) is \
+             {head_pos}, want 1000 as on GET"
+        );
+        if !flush_first {
+            assert_eq!(
+                h.header("content-length"),
+                Some("2000"),
+                "HEAD's Content-Length differs from the GET's 2000: {}",
+                h.raw_head
+            );
+        }
+    }
+}
+
+/// sendfile(2) has no MSG_NOSIGNAL: a send to a socket whose writing side is shut down raises
+/// SIGPIPE on the connection thread, which kills a program whose SIGPIPE action is the
+/// default (a C or Python host, a CLI that restored it). Rust's runtime ignores SIGPIPE and
+/// the crate forbids `unsafe`, so the test cannot restore the default; it blocks SIGPIPE on
+/// its thread (the server's threads inherit the mask), so that one raised stays pending and
+/// shows in /proc/self/task/*/status.
+#[cfg(target_os = "linux")]
+/// The tasks of this process with SIGPIPE (signal 13, bit 12) pending, thread-directed or
+/// process-wide.
+fn tasks_with_sigpipe_pending() -> Vec<String> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            let Some((key, mask)) = line.split_once(':') else {
+                continue;
+            };
+            if key != "SigPnd" && key != "ShdPnd" {
+                continue;
+            }
+            let mask = u64::from_str_radix(mask.trim(), 16).unwrap_or(0);
+            if mask & (1 << (13 - 1)) != 0 {
+                let name = status.lines().next().unwrap_or("").to_string();
+                out.push(format!("task {:?} ({name}): {line}", task.file_name()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_send_cut_off_raises_no_sigpipe() {
+    use nix::sys::signal::{SigSet, Signal};
+    // Inherited by the server's threads, which this thread starts.
+    SigSet::from(Signal::SIGPIPE).thread_block().unwrap();
+    assert!(tasks_with_sigpipe_pending().is_empty());
+
+    let t = TempDir::new("sendfile-sigpipe");
+    File::create(t.join("big.bin"))
+        .unwrap()
+        .set_len(256 * MIB)
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let path = t.join("big.bin");
+    let srv = TestServer::with_handler(move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        let file = File::open(&path).unwrap();
+        w.headers_mut().insert(CONTENT_LENGTH, (256 * MIB).into());
+        let r = w.write_file(&file, 256 * MIB);
+        let _ = tx.lock().unwrap().send(r.map_err(|e| e.to_string()));
+        // Stays alive (a thread's pending signals go with it) until the test has looked.
+        let _ = release_rx
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(20));
+    });
+    let mut c = std::net::TcpStream::connect(srv.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    // The head (with the first 512 bytes) leaves before sendfile starts.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = c.read(&mut buf).expect("response head");
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+    }
+    // The client reads no more: sendfile fills the socket buffers and blocks. Closing the
+    // server shuts the connection down under it.
+    srv.server().close();
+    let r = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("write_file returned");
+    assert!(r.is_err(), "{r:?}");
+    let pending = tasks_with_sigpipe_pending();
+    let _ = release_tx.send(());
+    assert!(
+        pending.is_empty(),
+        "write_file ({r:?}) raised SIGPIPE, which kills a process whose SIGPIPE action is \
+         the default:\n{}",
+        pending.join("\n")
+    );
+}
+
+/// A HEAD for a file under a caller's `Content-Encoding` (a pre-compressed `.gz`): the file
+/// server sends no length for a whole response then (as Go), and HEAD must not claim an empty
+/// body (`Content-Length: 0`) where the GET sends the file.
+#[test]
+fn head_of_an_encoded_file_does_not_claim_an_empty_body() {
+    let t = TempDir::new("sendfile-head-ce");
+    for (name, size) in [("small.gz", 3000usize), ("big.gz", 200_000usize)] {
+        std::fs::write(t.join(name), pattern(size)).unwrap();
+    }
+    let fs = FileServer::new(t.path());
+    let srv = TestServer::with_handler(move |w: &mut dyn ResponseWriter, r: &mut Request| {
+        w.headers_mut()
+            .insert("content-encoding", HeaderValue::from_static("gzip"));
+        fs.serve_http(w, r)
+    });
+    for (name, size) in [("small.gz", 3000usize), ("big.gz", 200_000usize)] {
+        let mut c = srv.connect();
+        c.send(format!("GET /{name} HTTP/1.1\r\nHost: a\r\n\r\n"));
+        let g = c.read_response();
+        assert_eq!(g.body.len(), size, "{name}");
+        c.send(format!("HEAD /{name} HTTP/1.1\r\nHost: a\r\n\r\n"));
+        let h = c.read_response_for("HEAD");
+        let head_cl = h.header("content-length");
+        assert!(
+            head_cl.is_none() || head_cl == g.header("content-length"),
+            "{name}: HEAD says Content-Length {head_cl:?}, the GET sent {size} bytes \
+             (its Content-Length {:?})\nHEAD head:\n{}",
+            g.header("content-length"),
+            h.raw_head
+        );
     }
 }

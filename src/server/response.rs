@@ -189,6 +189,22 @@ pub(crate) fn copy_file<W: Write + ?Sized>(w: &mut W, mut file: &File, len: u64)
     Ok(())
 }
 
+/// Moves `file`'s position on by `n` bytes without sending them (a HEAD response's file), as
+/// sending them would: by a seek, or for a file that cannot seek (a pipe) by reading them.
+fn skip_file(mut file: &File, n: u64) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    if let Ok(by) = i64::try_from(n) {
+        if file.seek(SeekFrom::Current(by)).is_ok() {
+            return Ok(());
+        }
+    }
+    let read = io::copy(&mut file.take(n), &mut io::sink())?;
+    if read < n {
+        return Err(file_ended(n - read));
+    }
+    Ok(())
+}
+
 /// The error of a file that ended `left` bytes before the length it was to be sent with.
 fn file_ended(left: u64) -> io::Error {
     io::Error::new(
@@ -800,12 +816,14 @@ impl ResponseWriter for ConnWriter<'_> {
             }
         }
         match self.mode {
-            // HEAD: counted, never read.
+            // HEAD: counted, never read; the position moves on as if the bytes were sent.
             Mode::Discard => {
+                skip_file(file, left)?;
                 self.written += left;
                 return Ok(());
             }
             Mode::Buffering if self.req.head => {
+                skip_file(file, left)?;
                 self.written += left;
                 return Ok(());
             }

@@ -422,7 +422,13 @@ impl H2Writer {
         let fields = message::response_fields(status, h, &skip);
         self.committed = true;
         let has_trailers = !announced.is_empty() || !self.trailers.is_empty();
-        let end = last && (self.no_body || self.head || self.buf.is_empty()) && !has_trailers;
+        // A body short of its declared length never ends cleanly: `finish` leaves the stream
+        // open and `run` resets it.
+        let short = !self.no_body
+            && !self.head
+            && self.declared.is_some_and(|n| (self.buf.len() as u64) < n);
+        let end =
+            last && !short && (self.no_body || self.head || self.buf.is_empty()) && !has_trailers;
         self.send_fields(&fields, end)?;
         if self.head || self.no_body {
             self.buf.clear();
@@ -450,16 +456,20 @@ impl H2Writer {
         if self.failed.is_some() {
             return;
         }
-        if !self.committed {
-            if self.commit(true).is_err() {
-                return;
-            }
-        } else if let Some(n) = self.declared {
-            if self.written < n {
+        if !self.committed && self.commit(true).is_err() {
+            return;
+        }
+        if let Some(n) = self.declared {
+            if self.written < n && !self.head && !self.no_body {
+                // A body short of its content-length must not end cleanly (RFC 9113 §8.1.1):
+                // what was written goes out, and `run` resets the stream (INTERNAL_ERROR), as
+                // the HTTP/1 writer closes its connection.
                 log::debug!(
                     "handler wrote {} body bytes under a content-length of {n}",
                     self.written
                 );
+                let _ = self.send_buffered(false);
+                return;
             }
         }
         let trailers = self.trailer_fields();
