@@ -1216,3 +1216,42 @@ fn a_body_short_of_its_content_length_does_not_end_cleanly() {
         );
     }
 }
+
+/// `write_file` of more than a declared content-length leaves room for fails with
+/// `ContentLengthMismatch` and sends nothing (a small file would have been buffered and cut at
+/// the head); the handler can then write the body it declared.
+#[test]
+fn write_file_longer_than_the_declared_length_is_refused_whole() {
+    let t = raw::TempDir::new("h2-over-declared");
+    std::fs::write(t.join("f.bin"), vec![7u8; 1000]).unwrap();
+    let path = t.join("f.bin");
+    let (tx, rx) = bounded(1);
+    let cfg = Config {
+        http2: Http2Config {
+            h2c: true,
+            ..Http2Config::default()
+        },
+        ..test_config()
+    };
+    let srv = TestServer::start(cfg, move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        w.headers_mut()
+            .insert(nethttp::http::header::CONTENT_LENGTH, 500u64.into());
+        let file = std::fs::File::open(&path).unwrap();
+        let refused = w
+            .write_file(&file, 1000)
+            .map_err(|e| nethttp::Error::from(e).kind());
+        let _ = tx.send(refused);
+        std::io::Write::write_all(w, &[b'x'; 500]).unwrap();
+    });
+    let mut c = H2Client::connect(srv.addr());
+    c.get(1, "/");
+    let resp = c.response(1);
+    let refused = rx.recv_timeout(DEADLINE).unwrap();
+    assert_eq!(refused, Err(nethttp::ErrorKind::ContentLengthMismatch));
+    assert_eq!(resp.header("content-length"), Some("500"));
+    assert_eq!(resp.reset, None);
+    assert!(
+        resp.body == [b'x'; 500],
+        "the body is not the 500 bytes written after"
+    );
+}

@@ -609,3 +609,44 @@ fn head_of_an_encoded_file_does_not_claim_an_empty_body() {
         );
     }
 }
+
+/// `write_file` of more than a declared `Content-Length` leaves room for fails with
+/// `ContentLengthMismatch` and sends nothing, also for a small file the server would buffer
+/// with the head (it was buffered and cut at the head before); the handler can then write the
+/// body it declared.
+#[test]
+fn write_file_longer_than_the_declared_length_is_refused_whole() {
+    let t = TempDir::new("sendfile-over-declared");
+    for (name, size) in [("small.bin", 1000usize), ("big.bin", 100_000)] {
+        std::fs::write(t.join(name), pattern(size)).unwrap();
+    }
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let dir = t.path().to_path_buf();
+    let srv = TestServer::with_handler(move |w: &mut dyn ResponseWriter, r: &mut Request| {
+        let file = File::open(dir.join(&r.uri.path()[1..])).unwrap();
+        let len = file.metadata().unwrap().len();
+        w.headers_mut().insert(CONTENT_LENGTH, 500u64.into());
+        let refused = w
+            .write_file(&file, len)
+            .map_err(|e| nethttp::Error::from(e).kind());
+        let _ = tx.lock().unwrap().send(refused);
+        w.write_all(&[b'x'; 500]).unwrap();
+    });
+    for name in ["small.bin", "big.bin"] {
+        let mut c = srv.connect();
+        c.send(format!("GET /{name} HTTP/1.1\r\nHost: a\r\n\r\n"));
+        let resp = c.read_response();
+        let refused = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            refused,
+            Err(ErrorKind::ContentLengthMismatch),
+            "{name}: write_file of more than the declared 500 bytes"
+        );
+        assert_eq!(resp.header("content-length"), Some("500"), "{name}");
+        assert!(
+            resp.body == [b'x'; 500],
+            "{name}: the body is not the 500 bytes written after"
+        );
+    }
+}

@@ -793,6 +793,15 @@ impl ResponseWriter for ConnWriter<'_> {
         if len == 0 {
             return Ok(());
         }
+        if self.mode == Mode::Buffering {
+            // Refused whole, before any of it is buffered (once the head is out, the mode
+            // holds what is left of the length and the same check comes below).
+            if let Some(n) = declared_length(&mut self.wh.headers) {
+                if self.written.saturating_add(len) > n {
+                    return Err(Error::new(ErrorKind::ContentLengthMismatch).into_io());
+                }
+            }
+        }
         let Some(tcp) = self.zero_copy_socket() else {
             return copy_file(self, file, len);
         };

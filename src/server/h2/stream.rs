@@ -545,6 +545,20 @@ impl ResponseWriter for H2Writer {
         &self.headers
     }
 
+    fn write_file(&mut self, file: &std::fs::File, len: u64) -> io::Result<()> {
+        // More than the declared length leaves room for is refused whole, before any of it
+        // is buffered (after the head, `write` checks each piece the same way).
+        let declared = if self.committed {
+            self.declared
+        } else {
+            declared_length(&mut self.headers)
+        };
+        if declared.is_some_and(|n| self.written.saturating_add(len) > n) {
+            return Err(Error::new(ErrorKind::ContentLengthMismatch).into_io());
+        }
+        crate::server::response::copy_file(self, file, len)
+    }
+
     fn headers_mut(&mut self) -> &mut HeaderMap {
         &mut self.headers
     }
