@@ -178,12 +178,57 @@ impl Dir {
         }
         // What is opened is the canonical path, so a symlink swapped in after the check
         // cannot redirect the last component.
-        let file = File::open(&real)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::ErrorKind::NotFound.into());
-        }
+        let (file, meta) = open_regular(&real)?;
         Ok((file, os_info(&meta)))
+    }
+}
+
+/// Opens `real` if it is a regular file, with what is known about it once open; `NotFound`
+/// for anything else. On Linux the open does not wait: a FIFO swapped in after the caller's
+/// check would otherwise block the connection thread in `open(2)` until some writer opened
+/// it (the flag changes nothing for a regular file's reads).
+fn open_regular(real: &Path) -> io::Result<(File, Metadata)> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, nix::libc::O_NONBLOCK);
+    let file = options.open(real)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::ErrorKind::NotFound.into());
+    }
+    Ok((file, meta))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod open_tests {
+    use std::time::Duration;
+
+    /// A FIFO (what a file could be swapped for between the check and the open) is refused
+    /// at once, not waited on.
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let dir = std::env::temp_dir().join(format!("nethttp-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(super::open_regular(&path).map(drop).map_err(|e| e.kind()));
+        });
+        let got = rx.recv_timeout(Duration::from_secs(5));
+        if got.is_err() {
+            // Let the blocked open end, so the thread does not outlive the test.
+            let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            got.expect("open of a FIFO still waiting for a writer after 5 s"),
+            Err(std::io::ErrorKind::NotFound)
+        );
     }
 }
 
