@@ -136,7 +136,7 @@ impl Stream for TcpStream {
         Write::write(&mut &*self, buf)
     }
     fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        Write::write_vectored(&mut &*self, bufs)
+        send_vectored(self, bufs)
     }
     fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, d)
@@ -164,7 +164,7 @@ impl Stream for std::os::unix::net::UnixStream {
         Write::write(&mut &*self, buf)
     }
     fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        Write::write_vectored(&mut &*self, bufs)
+        send_vectored(self, bufs)
     }
     fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         std::os::unix::net::UnixStream::set_read_timeout(self, d)
@@ -178,6 +178,48 @@ impl Stream for std::os::unix::net::UnixStream {
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         std::os::unix::net::UnixStream::shutdown(self, how)
     }
+}
+
+/// Writes `bufs` to a socket in one call without raising `SIGPIPE`.
+///
+/// std's `write` sends with `MSG_NOSIGNAL`, but its `write_vectored` is `writev(2)`, which on
+/// Linux raises `SIGPIPE` when the peer has gone: a program that keeps `SIGPIPE`'s default
+/// action (a C or Python host, a CLI that restored it for `prog | head`) would be killed by a
+/// peer that closes while a response or a request body is being written. Go's runtime keeps
+/// that signal from socket writes; here `sendmsg(2)` carries `MSG_NOSIGNAL` (through
+/// `socket2`, which a build has with `server` or `tcp-keepalive`). A Linux build with neither
+/// (a build script's `client`) sends the first non-empty buffer with std's `write` instead.
+/// Elsewhere std's own write is used (macOS sockets are made with `SO_NOSIGPIPE`).
+#[cfg(all(
+    target_os = "linux",
+    any(feature = "server", feature = "tcp-keepalive")
+))]
+fn send_vectored<S: std::os::fd::AsFd>(sock: &S, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    socket2::SockRef::from(sock).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
+}
+
+/// See the Linux version above: the first non-empty buffer, sent with `MSG_NOSIGNAL`.
+#[cfg(all(
+    target_os = "linux",
+    not(any(feature = "server", feature = "tcp-keepalive"))
+))]
+fn send_vectored<S>(sock: &S, bufs: &[IoSlice<'_>]) -> io::Result<usize>
+where
+    for<'a> &'a S: Write,
+{
+    match bufs.iter().find(|b| !b.is_empty()) {
+        Some(b) => Write::write(&mut &*sock, b),
+        None => Ok(0),
+    }
+}
+
+/// See the Linux version above: std's vectored write.
+#[cfg(not(target_os = "linux"))]
+fn send_vectored<S>(sock: &S, bufs: &[IoSlice<'_>]) -> io::Result<usize>
+where
+    for<'a> &'a S: Write,
+{
+    Write::write_vectored(&mut &*sock, bufs)
 }
 
 /// A shared [`Stream`] with `Read` and `Write`: what an upgraded or hijacked client connection
@@ -261,3 +303,34 @@ mod listen;
 pub(crate) use listen::shares_port;
 #[cfg(feature = "server")]
 pub use listen::{listen, listen_backlog, ListenConfig};
+
+#[cfg(test)]
+mod tests {
+    use super::Stream;
+    use std::io::{IoSlice, Read};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    /// A vectored write (`send_vectored`, whichever way this build has) sends the buffers'
+    /// bytes in order, skipping empty ones.
+    #[test]
+    fn a_vectored_write_sends_the_buffers_in_order() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut b, _) = l.accept().unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let want = b"head body";
+        let bufs = [
+            IoSlice::new(b""),
+            IoSlice::new(b"head "),
+            IoSlice::new(b""),
+            IoSlice::new(b"body"),
+        ];
+        let n = Stream::write_vectored(&a, &bufs).unwrap();
+        assert!(n > 0 && n <= want.len(), "{n}");
+        let mut got = vec![0u8; n];
+        b.read_exact(&mut got).unwrap();
+        assert_eq!(got, want[..n]);
+        assert_eq!(Stream::write_vectored(&a, &[IoSlice::new(b"")]).unwrap(), 0);
+    }
+}

@@ -4,6 +4,7 @@
 //! purpose. Every test ends with a leak check: no connection or reader/writer thread is left.
 
 mod client_support;
+mod raw;
 
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -2565,6 +2566,40 @@ fn a_connection_idle_in_the_pool_reads_and_writes_whole_messages_after_its_pause
     let conns = ev.got_conns();
     assert_eq!(conns.len(), 4);
     assert!(conns[1..].iter().all(|g| g.reused), "{conns:?}");
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+/// A server that closes while a request body is being written (here: reads the head, then
+/// sends its FIN; the reader sees the end and shuts the socket, so the writer's next write
+/// fails with EPIPE) raises no SIGPIPE: std's vectored write (`writev`) would, killing a
+/// program that keeps SIGPIPE's default action (a CLI that restored it); the crate's socket
+/// writes carry `MSG_NOSIGNAL`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_request_body_cut_off_raises_no_sigpipe() {
+    let _wd = Watchdog::new("a_request_body_cut_off_raises_no_sigpipe", BUDGET);
+    // Inherited by the transport's threads, which this thread's first request starts.
+    raw::block_sigpipe();
+    let srv = RawServer::start(|mut c, _| {
+        if c.read_head().is_some() {
+            let _ = c.stream.shutdown(std::net::Shutdown::Write);
+            let _ = c.read_to_close();
+        }
+    });
+    let t = Transport::new();
+    let c = client_for(&t);
+    let upload = Body::from_reader(std::io::Cursor::new(vec![0u8; 64 << 20]));
+    let mut req = request(Method::PUT, &srv.url("/upload")).with_body(upload);
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(REQ_TIMEOUT);
+    let err = c.send(req).expect_err("the server answered nothing");
+    let pending = raw::sigpipe_pending();
+    assert!(
+        pending.is_empty(),
+        "the request ({err}) raised SIGPIPE, which kills a process whose SIGPIPE action is \
+         the default:\n{}",
+        pending.join("\n")
+    );
     drop(c);
     assert_no_leaks(&t);
 }

@@ -493,40 +493,12 @@ fn head_write_file_moves_the_position_and_counts_as_get() {
 /// default (a C or Python host, a CLI that restored it). Rust's runtime ignores SIGPIPE and
 /// the crate forbids `unsafe`, so the test cannot restore the default; it blocks SIGPIPE on
 /// its thread (the server's threads inherit the mask), so that one raised stays pending and
-/// shows in /proc/self/task/*/status.
-#[cfg(target_os = "linux")]
-/// The tasks of this process with SIGPIPE (signal 13, bit 12) pending, thread-directed or
-/// process-wide.
-fn tasks_with_sigpipe_pending() -> Vec<String> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue;
-        };
-        for line in status.lines() {
-            let Some((key, mask)) = line.split_once(':') else {
-                continue;
-            };
-            if key != "SigPnd" && key != "ShdPnd" {
-                continue;
-            }
-            let mask = u64::from_str_radix(mask.trim(), 16).unwrap_or(0);
-            if mask & (1 << (13 - 1)) != 0 {
-                let name = status.lines().next().unwrap_or("").to_string();
-                out.push(format!("task {:?} ({name}): {line}", task.file_name()));
-            }
-        }
-    }
-    out
-}
-
+/// shows in /proc/self/task/*/status (`raw::sigpipe_pending`).
 #[cfg(target_os = "linux")]
 #[test]
 fn a_send_cut_off_raises_no_sigpipe() {
-    use nix::sys::signal::{SigSet, Signal};
     // Inherited by the server's threads, which this thread starts.
-    SigSet::from(Signal::SIGPIPE).thread_block().unwrap();
-    assert!(tasks_with_sigpipe_pending().is_empty());
+    raw::block_sigpipe();
 
     let t = TempDir::new("sendfile-sigpipe");
     File::create(t.join("big.bin"))
@@ -567,7 +539,7 @@ fn a_send_cut_off_raises_no_sigpipe() {
         .recv_timeout(Duration::from_secs(20))
         .expect("write_file returned");
     assert!(r.is_err(), "{r:?}");
-    let pending = tasks_with_sigpipe_pending();
+    let pending = raw::sigpipe_pending();
     let _ = release_tx.send(());
     assert!(
         pending.is_empty(),

@@ -3,6 +3,7 @@
 //! (`SO_REUSEPORT`). The connection limit is in `server_admission.rs`; restarts of the
 //! `nethttp` binary under load in `many_instances.rs`.
 
+mod raw;
 mod support;
 
 use std::io::{Read, Write};
@@ -663,4 +664,56 @@ fn shutdown_closes_idle_connections_only_after_its_listeners() {
         assert!(shutdown.join().unwrap().is_ok(), "{kind}");
         srv.join_serve();
     }
+}
+
+/// A response write cut off under its handler (`Server::close` shuts the connection down, so
+/// the next write fails with EPIPE) raises no SIGPIPE: std's vectored write (`writev`) would,
+/// killing a program that keeps SIGPIPE's default action (a C host, a CLI that restored it);
+/// the crate's socket writes carry `MSG_NOSIGNAL`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_response_write_cut_off_raises_no_sigpipe() {
+    // Inherited by the server's threads, which this thread starts.
+    raw::block_sigpipe();
+    let (tx, rx) = bounded(1);
+    let (release_tx, release_rx) = bounded::<()>(1);
+    let srv = TestServer::with_handler(move |w: &mut dyn ResponseWriter, _r: &mut Request| {
+        w.headers_mut()
+            .insert("content-length", (64u64 << 20).into());
+        let chunk = vec![b'x'; 64 << 10];
+        let mut r = Ok(());
+        for _ in 0..1024 {
+            if let Err(e) = w.write_all(&chunk) {
+                r = Err(e.to_string());
+                break;
+            }
+        }
+        let _ = tx.send(r);
+        // Alive until the test has looked: a thread's pending signals end with it.
+        let _ = release_rx.recv_timeout(Duration::from_secs(20));
+    });
+    let mut c = std::net::TcpStream::connect(srv.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = c.read(&mut buf).expect("response head");
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+    }
+    // The client reads no more: the handler's writes fill the socket buffers and block.
+    srv.server().close();
+    let r = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the handler's writes ended");
+    assert!(r.is_err(), "{r:?}");
+    let pending = raw::sigpipe_pending();
+    let _ = release_tx.send(());
+    assert!(
+        pending.is_empty(),
+        "the response write ({r:?}) raised SIGPIPE, which kills a process whose SIGPIPE \
+         action is the default:\n{}",
+        pending.join("\n")
+    );
 }

@@ -110,3 +110,42 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Blocks SIGPIPE on the calling thread, and so on the threads it starts from then on (a
+/// server's, a client's), so that one raised stays pending where [`sigpipe_pending`] sees
+/// it, instead of being ignored as Rust's runtime does. What would kill a program that keeps
+/// SIGPIPE's default action (a C host, a CLI that restored it); the crate forbids `unsafe`,
+/// so a test cannot restore the default itself. Asserts that none is pending yet.
+#[cfg(target_os = "linux")]
+pub fn block_sigpipe() {
+    use nix::sys::signal::{SigSet, Signal};
+    SigSet::from(Signal::SIGPIPE).thread_block().unwrap();
+    let pending = sigpipe_pending();
+    assert!(pending.is_empty(), "SIGPIPE pending already: {pending:?}");
+}
+
+/// The threads of this process with SIGPIPE (signal 13, bit 12) pending, thread-directed or
+/// process-wide, each as a line naming it.
+#[cfg(target_os = "linux")]
+pub fn sigpipe_pending() -> Vec<String> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            let Some((key, mask)) = line.split_once(':') else {
+                continue;
+            };
+            if key != "SigPnd" && key != "ShdPnd" {
+                continue;
+            }
+            let mask = u64::from_str_radix(mask.trim(), 16).unwrap_or(0);
+            if mask & (1 << (13 - 1)) != 0 {
+                let name = status.lines().next().unwrap_or("").to_string();
+                out.push(format!("task {:?} ({name}): {line}", task.file_name()));
+            }
+        }
+    }
+    out
+}
