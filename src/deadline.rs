@@ -109,7 +109,19 @@ pub(crate) fn write_all<S: Stream + ?Sized>(
     deadline: Option<Instant>,
     parts: &[&[u8]],
 ) -> io::Result<()> {
-    write_parts(stream, slot, deadline, parts)?;
+    write_all_counted(stream, slot, deadline, parts, &mut 0)
+}
+
+/// As [`write_all`], counting in `written` the bytes the stream accepted (for a stream with a
+/// write buffer, taken into the buffer: an upper bound of what went out), also on failure.
+pub(crate) fn write_all_counted<S: Stream + ?Sized>(
+    stream: &S,
+    slot: &mut TimeoutSlot,
+    deadline: Option<Instant>,
+    parts: &[&[u8]],
+    written: &mut usize,
+) -> io::Result<()> {
+    write_parts(stream, slot, deadline, parts, written)?;
     if !stream.has_write_buffer() {
         // A plain socket took every byte: no flush, and no timeout check before one.
         return Ok(());
@@ -129,6 +141,7 @@ fn write_parts<S: Stream + ?Sized>(
     slot: &mut TimeoutSlot,
     deadline: Option<Instant>,
     parts: &[&[u8]],
+    written: &mut usize,
 ) -> io::Result<()> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     if total == 0 {
@@ -152,7 +165,10 @@ fn write_parts<S: Stream + ?Sized>(
         };
         match stream.write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => done = n,
+            Ok(n) => {
+                done = n;
+                *written += n;
+            }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -173,7 +189,10 @@ fn write_parts<S: Stream + ?Sized>(
             slot.arm(deadline, |t| stream.set_write_timeout(t))?;
             match stream.write(rest) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => rest = &rest[n..],
+                Ok(n) => {
+                    rest = &rest[n..];
+                    *written += n;
+                }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }

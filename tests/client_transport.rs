@@ -2603,3 +2603,234 @@ fn a_request_body_cut_off_raises_no_sigpipe() {
     drop(c);
     assert_no_leaks(&t);
 }
+
+/// A dialer whose first dial panics (user code on the dial thread, as a trace hook or a
+/// proxy hook may); later dials are ordinary TCP dials.
+#[derive(Debug, Default)]
+struct PanicsOnce {
+    dials: AtomicUsize,
+}
+
+impl Dial for PanicsOnce {
+    fn dial(
+        &self,
+        target: &Target,
+        deadline: Option<Instant>,
+        trace: &nethttp::client::ClientTrace,
+    ) -> nethttp::Result<Box<dyn Stream>> {
+        if self.dials.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("a dialer panicked (on purpose)");
+        }
+        TcpDialer::default().dial(target, deadline, trace)
+    }
+}
+
+/// A transport whose first dial panics, at most one connection per host, and an echo server.
+fn panicking_dialer_setup() -> (RawServer, Transport, Client) {
+    let srv = RawServer::start(|mut c, _| serve_echo(&mut c));
+    let t = Transport::with_config(TransportConfig {
+        dialer: Arc::new(PanicsOnce::default()),
+        max_conns_per_host: 1,
+        ..TransportConfig::default()
+    });
+    let c = Client::with_transport(t.clone());
+    (srv, t, c)
+}
+
+fn get_within(c: &Client, url: &str, timeout: Duration) -> nethttp::Result<nethttp::Response> {
+    let mut req = nethttp::Request::new(Method::GET, url).unwrap();
+    nethttp::client::RequestOptions::of_mut(&mut req).set_timeout(timeout);
+    c.send(req)
+}
+
+/// User code on the dial thread (a `Dial`, a trace hook, `get_proxy_connect_header`,
+/// `on_proxy_connect_response`) that panics fails the request waiting for that dial at once,
+/// as a panic on a connection's reader or writer thread does (`ThreadExit`), instead of
+/// leaving it to wait out its deadline (forever without one).
+#[test]
+fn a_dialer_that_panics_fails_its_request_at_once() {
+    let _wd = Watchdog::new("a_dialer_that_panics_fails_its_request_at_once", BUDGET);
+    let (srv, t, c) = panicking_dialer_setup();
+    let started = Instant::now();
+    let err =
+        get_within(&c, &srv.url("/first"), Duration::from_secs(3)).expect_err("the dial panicked");
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2) && !matches!(err.kind(), ErrorKind::Timeout(_)),
+        "the request whose dial panicked waited out its deadline ({took:?}) and failed with \
+         {err:?} instead of failing at once"
+    );
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+/// The `max_conns_per_host` slot a dial holds comes back when the dial panics; otherwise the
+/// host would be stuck, every later request waiting in the pool until its deadline.
+#[test]
+fn a_dialer_that_panics_gives_its_slot_back() {
+    let _wd = Watchdog::new("a_dialer_that_panics_gives_its_slot_back", BUDGET);
+    let (srv, t, c) = panicking_dialer_setup();
+    let _ = get_within(&c, &srv.url("/first"), Duration::from_secs(1));
+    let resp = get_within(&c, &srv.url("/second"), Duration::from_secs(3));
+    let stats = t.stats();
+    assert!(
+        resp.as_ref().is_ok_and(|r| r.status == StatusCode::OK),
+        "the next request to the host could not get a connection (the panicked dial's slot \
+         leaked; stats {stats:?}): {:?}",
+        resp.map(|r| r.status)
+    );
+    drop(resp);
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+/// A server whose connections 0 and 1 answer their first request (with a body bigger than the
+/// reader's small-body limit, so each stays lent to its caller until read) and then read the
+/// next request and close without an answer, as a server whose keep-alive timeout strikes just
+/// as a request arrives; connection 2 and later echo. Records `method path conn` per request.
+fn two_connections_that_die_on_reuse() -> (RawServer, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    let srv = RawServer::start(move |mut c, n| {
+        if n <= 1 {
+            if let Some(req) = c.read_request() {
+                s.lock()
+                    .unwrap()
+                    .push(format!("{} {} {n}", req.head.method, req.head.uri));
+                c.send(ok_response(&"w".repeat(20_000)));
+            }
+            if let Some(head) = c.read_head() {
+                s.lock()
+                    .unwrap()
+                    .push(format!("{} {} {n}", head.method, head.uri));
+                let _ = c.read_body(&head);
+            }
+            return;
+        }
+        while let Some(req) = c.read_request() {
+            s.lock()
+                .unwrap()
+                .push(format!("{} {} {n}", req.head.method, req.head.uri));
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                req.body.len()
+            );
+            if !c.send([resp.as_bytes(), &req.body].concat()) {
+                return;
+            }
+        }
+    });
+    (srv, seen)
+}
+
+/// Go's `Transport.roundTrip` retries a replayable request for as long as each attempt fails
+/// on a *reused* connection before any response byte (`shouldRetryRequest`; there is no
+/// count), so a GET gets through a pool whose idle connections the server closed all at once
+/// (a keep-alive timeout, a restart, a NAT that dropped them): the attempt that reaches a
+/// fresh connection succeeds. Here two idle connections die on reuse (one retry, as before,
+/// would fail the GET).
+#[test]
+fn a_get_is_retried_past_every_dead_idle_connection() {
+    let _wd = Watchdog::new("a_get_is_retried_past_every_dead_idle_connection", BUDGET);
+    let (srv, seen) = two_connections_that_die_on_reuse();
+    let t = Transport::new();
+    let c = Client::with_transport(t.clone());
+    // Two connections in the pool: the first response is held unread while the second
+    // request goes out, so it needs a connection of its own.
+    let mut a = c.send(request(Method::GET, &srv.url("/warm-a"))).unwrap();
+    let mut b = c.send(request(Method::GET, &srv.url("/warm-b"))).unwrap();
+    assert_eq!(text(&mut a).len(), 20_000);
+    assert_eq!(text(&mut b).len(), 20_000);
+    drop((a, b));
+    eventually("two idle connections", || t.stats().idle == 2);
+
+    let ev = Events::new();
+    let resp = c.send(get_traced(&srv.url("/get"), ev.trace()));
+    let attempts = ev.got_conns();
+    let status = resp
+        .as_ref()
+        .map(|r| r.status)
+        .map_err(|e| format!("{e:?}"));
+    assert_eq!(
+        status,
+        Ok(StatusCode::OK),
+        "the GET failed after {} attempt(s) ({attempts:?}); the server saw {:?}",
+        attempts.len(),
+        seen.lock().unwrap()
+    );
+    drop(resp);
+    drop(c);
+    assert_no_leaks(&t);
+}
+
+/// A POST whose request never left (the reader saw the server close the reused connection
+/// and shut the socket, so the writer's first write failed) is safe to send again, and Go
+/// does (`nothingWrittenError`: retried when the body can be produced again, `GetBody`,
+/// which a bytes body has). A body small enough to go out with the head in one write has been
+/// read into the write buffer by then, so the transport keeps a spare copy of a replayable
+/// body for any method on a reused connection.
+///
+/// The `wrote_header_field` hook (on the writer thread, just before the write) holds the
+/// writer until the server has closed the idle connection and the client has seen it.
+#[test]
+fn a_post_that_was_never_written_is_retried() {
+    let _wd = Watchdog::new("a_post_that_was_never_written_is_retried", BUDGET);
+    let close_now = Signal::new();
+    let closed = Signal::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (cn, cl, s) = (close_now.clone(), closed.clone(), Arc::clone(&seen));
+    let srv = RawServer::start(move |mut c, n| {
+        if n == 0 {
+            if let Some(req) = c.read_request() {
+                s.lock().unwrap().push(format!("{} {n}", req.head.method));
+                c.send(ok_response("warm"));
+            }
+            // Close the idle connection when told to (the script's end shuts it down).
+            cn.wait(Duration::from_secs(5));
+            let _ = c.stream.shutdown(std::net::Shutdown::Both);
+            cl.fire();
+            return;
+        }
+        while let Some(req) = c.read_request() {
+            s.lock().unwrap().push(format!("{} {n}", req.head.method));
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                req.body.len()
+            );
+            if !c.send([resp.as_bytes(), &req.body].concat()) {
+                return;
+            }
+        }
+    });
+    let t = Transport::new();
+    let c = Client::with_transport(t.clone());
+    let mut warm = c.send(request(Method::GET, &srv.url("/"))).unwrap();
+    assert_eq!(text(&mut warm), "warm");
+    drop(warm);
+    eventually("the connection idle", || t.stats().idle == 1);
+
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (h, t2) = (Arc::clone(&held), t.clone());
+    let trace = nethttp::client::ClientTrace::new().on_wrote_header_field(move |_, _| {
+        if !h.swap(true, Ordering::SeqCst) {
+            close_now.fire();
+            assert!(closed.wait(Duration::from_secs(5)), "server did not close");
+            // The reader saw the EOF and closed the connection (which shuts the socket).
+            wait_until(Duration::from_secs(5), || t2.stats().open == 0);
+        }
+    });
+    let mut req = request(Method::POST, &srv.url("/")).with_body(nethttp::Body::from("payload"));
+    nethttp::client::RequestOptions::of_mut(&mut req).trace = trace;
+    let resp = c.send(req);
+    let result = resp
+        .map(|mut r| (r.status, text(&mut r)))
+        .map_err(|e| format!("{e:?}"));
+    assert_eq!(
+        result,
+        Ok((StatusCode::OK, "payload".to_string())),
+        "a POST the server never saw was not retried; the server saw {:?}",
+        seen.lock().unwrap()
+    );
+    drop(c);
+    assert_no_leaks(&t);
+}

@@ -1431,10 +1431,20 @@ fn write_request(
                     body_err: true,
                 };
             }
-            if let Err(e) = deadline::write_all(stream, slot, deadline, &[&head, &buf[..n]]) {
+            let mut written = 0;
+            if let Err(e) = deadline::write_all_counted(
+                stream,
+                slot,
+                deadline,
+                &[&head, &buf[..n]],
+                &mut written,
+            ) {
+                // Go's `nothingWrittenError`: not one byte went out. The body was read into
+                // the buffer, so a retry needs a copy of it (the transport keeps one of a
+                // replayable body).
                 return WriteResult::Failed {
                     err: fail(e),
-                    nothing_written: true,
+                    nothing_written: written == 0,
                     body: None,
                     body_err: false,
                 };

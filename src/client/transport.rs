@@ -689,7 +689,7 @@ impl TransportInner {
         #[cfg(not(feature = "http2"))]
         let mut dialed = false;
         let idempotent = is_idempotent(req);
-        let mut retried = false;
+        let mut retries = 0u32;
         loop {
             let prepared = self.prepare(req, &opts, &key)?;
             let (pc, mut info) = self.get_conn(&key, &opts)?;
@@ -703,8 +703,11 @@ impl TransportInner {
             opts.trace.got_conn(info);
             let req_id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let reused = pc.begin(req_id);
-            // Keep a copy of the body for one retry on a reused connection.
-            let spare = if reused && !retried && idempotent {
+            // Keep a copy of a replayable body (a cheap handle: bytes are shared, a replayable
+            // body is reopened only when read) for a retry on a reused connection: any method
+            // may be sent again if none of it was written (Go's `nothingWrittenError` with
+            // `GetBody`), an idempotent one also after it was.
+            let spare = if reused {
                 prepared.body.try_clone()
             } else {
                 None
@@ -714,12 +717,13 @@ impl TransportInner {
                 Err(e) => {
                     // Go's shouldRetryRequest: a reused connection that failed before any
                     // response byte, where either nothing reached the server or the request
-                    // may be sent twice and its body can be produced again.
+                    // may be sent twice, and its body can be produced again. As in Go there
+                    // is no count: each retry closed one reused connection, and once the idle
+                    // ones are used up the next attempt dials.
                     let retry = reused
-                        && !retried
                         && e.before_response
                         && !matches!(e.err.kind(), ErrorKind::Canceled | ErrorKind::Timeout(_))
-                        && (e.nothing_written || spare.is_some());
+                        && (e.nothing_written || idempotent);
                     if !retry {
                         return Err(e.err);
                     }
@@ -733,13 +737,13 @@ impl TransportInner {
                         }
                         None => return Err(e.err),
                     }
+                    retries += 1;
                     log::debug!(
-                        "retrying {} {} on a new connection: {}",
+                        "retrying {} {} (retry {retries}): {}",
                         req.method,
                         req.uri,
                         e.err
                     );
-                    retried = true;
                 }
             }
         }
@@ -937,7 +941,17 @@ impl TransportInner {
         let spawned = persist::spawn_thread(
             "nethttp-dial",
             Box::new(move || {
-                let stream = match t.dial(&key, deadline, &trace) {
+                // User code runs in the dial (the `Dial`, trace hooks, the proxy hooks): if it
+                // panics, the want still gets an answer and the slot comes back, as a
+                // connection thread's `ThreadExit` closes its connection.
+                let guard = DialGuard {
+                    t: &t,
+                    want: &want,
+                    key: &key,
+                };
+                let dialed = t.dial(&key, deadline, &trace);
+                std::mem::forget(guard);
+                let stream = match dialed {
                     Ok(s) => s,
                     Err(e) => {
                         want.try_deliver(Err(e));
@@ -1201,6 +1215,24 @@ impl TransportInner {
             old.close(Error::timeout(TimeoutPhase::Idle));
         }
         Ok(())
+    }
+}
+
+/// Armed while a dial thread runs user code: dropped by an unwind, it fails the want and
+/// gives the dial's per-host slot back (a dial that returns forgets it).
+struct DialGuard<'a> {
+    t: &'a Arc<TransportInner>,
+    want: &'a Arc<WantConn>,
+    key: &'a ConnKey,
+}
+
+impl Drop for DialGuard<'_> {
+    fn drop(&mut self) {
+        self.want.try_deliver(Err(Error::with_source(
+            ErrorKind::Io,
+            "the dial panicked (a dialer, trace hook or proxy hook)",
+        )));
+        self.t.release_slot(self.key);
     }
 }
 
