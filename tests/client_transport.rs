@@ -920,13 +920,22 @@ fn connections_closed_at_once_by_the_server_leave_no_threads() {
 /// request (head and body), closes without a response; later connections echo. Counts the
 /// requests it saw per method.
 fn closes_second_request() -> (RawServer, Arc<Mutex<Vec<String>>>) {
+    closes_on_reuse(1, "warm")
+}
+
+/// A server whose first `dying` connections each answer one request with `first` and then,
+/// after reading the next request (head and body), close without a response, as a server
+/// whose keep-alive timeout strikes just as a request arrives; later connections echo.
+/// Records `METHOD connection` per request.
+fn closes_on_reuse(dying: usize, first: &str) -> (RawServer, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&seen);
+    let first = first.to_string();
     let srv = RawServer::start(move |mut c, n| {
-        if n == 0 {
+        if n < dying {
             if let Some(req) = c.read_request() {
                 s.lock().unwrap().push(format!("{} {}", req.head.method, n));
-                c.send(ok_response("warm"));
+                c.send(ok_response(&first));
             }
             if let Some(head) = c.read_head() {
                 s.lock().unwrap().push(format!("{} {}", head.method, n));
@@ -2684,45 +2693,6 @@ fn a_dialer_that_panics_gives_its_slot_back() {
     assert_no_leaks(&t);
 }
 
-/// A server whose connections 0 and 1 answer their first request (with a body bigger than the
-/// reader's small-body limit, so each stays lent to its caller until read) and then read the
-/// next request and close without an answer, as a server whose keep-alive timeout strikes just
-/// as a request arrives; connection 2 and later echo. Records `method path conn` per request.
-fn two_connections_that_die_on_reuse() -> (RawServer, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = Arc::clone(&seen);
-    let srv = RawServer::start(move |mut c, n| {
-        if n <= 1 {
-            if let Some(req) = c.read_request() {
-                s.lock()
-                    .unwrap()
-                    .push(format!("{} {} {n}", req.head.method, req.head.uri));
-                c.send(ok_response(&"w".repeat(20_000)));
-            }
-            if let Some(head) = c.read_head() {
-                s.lock()
-                    .unwrap()
-                    .push(format!("{} {} {n}", head.method, head.uri));
-                let _ = c.read_body(&head);
-            }
-            return;
-        }
-        while let Some(req) = c.read_request() {
-            s.lock()
-                .unwrap()
-                .push(format!("{} {} {n}", req.head.method, req.head.uri));
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                req.body.len()
-            );
-            if !c.send([resp.as_bytes(), &req.body].concat()) {
-                return;
-            }
-        }
-    });
-    (srv, seen)
-}
-
 /// Go's `Transport.roundTrip` retries a replayable request for as long as each attempt fails
 /// on a *reused* connection before any response byte (`shouldRetryRequest`; there is no
 /// count), so a GET gets through a pool whose idle connections the server closed all at once
@@ -2732,7 +2702,9 @@ fn two_connections_that_die_on_reuse() -> (RawServer, Arc<Mutex<Vec<String>>>) {
 #[test]
 fn a_get_is_retried_past_every_dead_idle_connection() {
     let _wd = Watchdog::new("a_get_is_retried_past_every_dead_idle_connection", BUDGET);
-    let (srv, seen) = two_connections_that_die_on_reuse();
+    // Each answers with a body over the reader's small-body limit, so it stays lent to its
+    // caller until read.
+    let (srv, seen) = closes_on_reuse(2, &"w".repeat(20_000));
     let t = Transport::new();
     let c = Client::with_transport(t.clone());
     // Two connections in the pool: the first response is held unread while the second

@@ -521,17 +521,8 @@ fn a_send_cut_off_raises_no_sigpipe() {
             .unwrap()
             .recv_timeout(Duration::from_secs(20));
     });
-    let mut c = std::net::TcpStream::connect(srv.addr()).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
     // The head (with the first 512 bytes) leaves before sendfile starts.
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = c.read(&mut buf).expect("response head");
-        assert!(n > 0, "closed before the head");
-        got.extend_from_slice(&buf[..n]);
-    }
+    let _c = raw::get_and_stall_after_the_head(srv.addr());
     // The client reads no more: sendfile fills the socket buffers and blocks. Closing the
     // server shuts the connection down under it.
     srv.server().close();

@@ -149,3 +149,20 @@ pub fn sigpipe_pending() -> Vec<String> {
     }
     out
 }
+
+/// Sends `GET /` to `addr` and reads until the end of the response's head, then leaves the
+/// rest unread, so the server's writes of the body fill the socket buffers and block. The
+/// connection, with a 5 s read timeout.
+pub fn get_and_stall_after_the_head(addr: SocketAddr) -> TcpStream {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = c.read(&mut buf).expect("response head");
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+    }
+    c
+}
