@@ -383,6 +383,11 @@ impl Read for CcBody {
         if let Some(kind) = self.failed {
             return Err(Error::new(kind).into_io());
         }
+        if out.is_empty() {
+            // Nothing asked, nothing learnt: `bufio::read_body` answers 0, which must not be
+            // taken for the end of the body below.
+            return Ok(0);
+        }
         if self.token.as_ref().is_some_and(CancelToken::is_canceled) {
             self.fail_now(ErrorKind::Canceled);
             return Err(Error::new(ErrorKind::Canceled).into_io());

@@ -290,6 +290,9 @@ impl ReverseProxy {
             None,
         );
         if let Some(director) = &self.director {
+            // An empty `X-Forwarded-For` after the director means "send none" (Go's nil
+            // value); the client's own empty values must not say so for it.
+            drop_empty_values(&mut out.headers, &X_FORWARDED_FOR);
             director(&mut out);
         }
         let up_type = match upgrade_type(&out.headers) {
@@ -321,10 +324,12 @@ impl ReverseProxy {
                 out: &mut out,
             };
             rewrite(&mut pr);
-        } else if out
-            .headers
-            .get(X_FORWARDED_FOR)
-            .is_some_and(|v| v.is_empty())
+        } else if out.headers.contains_key(X_FORWARDED_FOR)
+            && out
+                .headers
+                .get_all(X_FORWARDED_FOR)
+                .iter()
+                .all(|v| v.is_empty())
         {
             // The director asked for none (Go's nil value).
             out.headers.remove(X_FORWARDED_FOR);
@@ -382,6 +387,15 @@ impl ReverseProxy {
             }
         }
         w.write_header(resp.status);
+        if r.method == http::Method::HEAD && !resp.headers.contains_key(header::CONTENT_LENGTH) {
+            // The upstream gave no length: send the head now, as it is. At the handler's end
+            // the server would add `Content-Length: 0` to a HEAD that wrote nothing, telling
+            // the client the resource is empty (Go's server adds none to a HEAD).
+            if let Err(e) = w.flush() {
+                log::debug!("reverse proxy: {} {}: client: {e}", r.method, r.uri);
+                return;
+            }
+        }
 
         match copy_body(w, &mut resp, flush, &cancel) {
             Ok(()) => {}
@@ -750,6 +764,23 @@ fn append_forwarded_for(h: &mut HeaderMap, ip: std::net::IpAddr) {
         .collect();
     chain.push(ip.to_string());
     set_text(h, X_FORWARDED_FOR, &chain.join(", "));
+}
+
+/// Removes the empty values of field `name`, keeping the others in order.
+fn drop_empty_values(h: &mut HeaderMap, name: &HeaderName) {
+    if !h.get_all(name).iter().any(|v| v.is_empty()) {
+        return;
+    }
+    let kept: Vec<HeaderValue> = h
+        .get_all(name)
+        .iter()
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .collect();
+    h.remove(name);
+    for v in kept {
+        h.append(name.clone(), v);
+    }
 }
 
 /// How many addresses the `X-Forwarded-For` fields list.

@@ -307,7 +307,14 @@ impl Exchange {
                 Next::Informational(head)
             });
         }
+        let mut head = head;
         let framing = framing::response(&self.method, head.status, head.version, &head.headers)?;
+        if framing == Framing::Chunked {
+            // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, and a recipient that
+            // passes the message on must remove it (Go's `fixLength` deletes it): a proxy
+            // copying these fields would otherwise frame the decoded body by the wrong length.
+            head.headers.remove(CONTENT_LENGTH);
+        }
         let reusable = !self.close_after
             && !wants_close(head.version, &head.headers)
             && framing != Framing::UntilClose;

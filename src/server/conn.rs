@@ -804,6 +804,11 @@ fn serve_request(
                 req.method,
                 req.uri
             );
+            if w.is_hijacked() {
+                // The connection is the hijacker's (maybe handed to another thread before the
+                // panic): the server touches it no more, as Go's.
+                return Some(Ending::Hijacked);
+            }
             w.abort_after_panic();
             return Some(Ending::Linger);
         }

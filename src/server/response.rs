@@ -920,6 +920,9 @@ impl ResponseWriter for ConnWriter<'_> {
         // The caller gets a plain blocking connection.
         let _ = stream.set_read_timeout(None);
         let _ = stream.set_write_timeout(None);
+        // The connection speaks the hijacker's protocol from now on: a later body read must
+        // not write `100 Continue` into it (Go's `disableWriteContinue`).
+        let _ = self.shared.refuse_continue(self.req.req_id);
         let buffered = self.shared.hijack_read_half();
         self.hijacked = true;
         self.shared.set_state(self.srv, ConnState::Hijacked);
