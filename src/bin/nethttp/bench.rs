@@ -50,6 +50,12 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(1);
 /// The longest wait between two failures on new connections.
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// How long a request begun before the end of the run (-z) may go on past it. A request
+/// still waiting then is cut: counted as neither a response nor an error (as wrk and oha
+/// leave out requests in flight at their end), so a stalled server cannot stretch a run of
+/// -z to --timeout.
+const END_GRACE: Duration = Duration::from_secs(1);
+
 /// With --rate, a request sent more than this after its slot counts as late.
 const LATE: Duration = Duration::from_millis(1);
 
@@ -442,7 +448,9 @@ fn run_once(plan: &Plan, site: &Site, stop: &Arc<AtomicBool>) -> Result<Run, Fai
         // At least the span of the slots it used: a run that ends with its last slot is not
         // shorter than its schedule by the gap after that slot.
         let sent = t.responses() + t.error_count();
-        elapsed = elapsed.max(Duration::from_secs_f64(sent as f64 / rate));
+        if let Ok(span) = Duration::try_from_secs_f64(sent as f64 / rate) {
+            elapsed = elapsed.max(span);
+        }
     }
     Ok(Run { t, elapsed })
 }
@@ -461,6 +469,8 @@ struct Tally {
     late: u64,
     /// With --rate: the longest a request waited past its slot before it was sent.
     max_lag: Duration,
+    /// Requests cut by the end of the run ([`END_GRACE`]) before their response ended.
+    cut: u64,
 }
 
 impl Tally {
@@ -473,6 +483,7 @@ impl Tally {
             bytes: 0,
             late: 0,
             max_lag: Duration::ZERO,
+            cut: 0,
         }
     }
 
@@ -488,6 +499,7 @@ impl Tally {
         self.bytes += other.bytes;
         self.late += other.late;
         self.max_lag = self.max_lag.max(other.max_lag);
+        self.cut += other.cut;
     }
 
     fn responses(&self) -> u64 {
@@ -506,6 +518,10 @@ impl Tally {
         match self.errors.iter().max_by_key(|(_, n)| **n) {
             Some((first, _)) => Err(Failure::new(format!(
                 "no request to {url} succeeded: {first}"
+            ))),
+            None if self.cut > 0 => Err(Failure::new(format!(
+                "no response from {url} before the run ended ({} request(s) still waiting)",
+                self.cut
             ))),
             None => Err(Failure::new(format!("no request to {url} was sent"))),
         }
@@ -613,7 +629,11 @@ impl Schedule {
         match self.interval {
             None => Some(Instant::now()),
             Some(iv) => {
-                let due = self.start + Duration::from_secs_f64(k as f64 * iv);
+                // A slot past what a Duration or an Instant holds (a --rate of 1e-20) is past
+                // the end of the run.
+                let due = Duration::try_from_secs_f64(k as f64 * iv)
+                    .ok()
+                    .and_then(|d| self.start.checked_add(d))?;
                 (due < self.end).then_some(due)
             }
         }
@@ -643,6 +663,8 @@ impl Schedule {
 struct Failed {
     error: nethttp::Error,
     fresh: bool,
+    /// A timeout set by the end of the run, not by --timeout.
+    cut: bool,
 }
 
 /// One worker thread's share of the load.
@@ -711,6 +733,10 @@ impl Worker {
                     t.bytes += bytes;
                     backoff = BACKOFF_FIRST;
                 }
+                Err(f) if f.cut => {
+                    t.cut += 1;
+                    break;
+                }
                 Err(f) => {
                     let key = describe_client_error(&f.error, &self.target);
                     *t.errors.entry(key).or_default() += 1;
@@ -732,9 +758,18 @@ impl Worker {
     /// One request, its response body read to the end; returns the status and the bytes
     /// received.
     fn one(&mut self, buf: &mut [u8]) -> Result<(u16, u64), Failed> {
-        let deadline = Instant::now() + self.timeout;
+        let own = Instant::now() + self.timeout;
+        let run_end = self.schedule.end + END_GRACE;
+        let deadline = own.min(run_end);
+        let by_end = run_end < own;
         let mut fresh = true;
-        let on = |fresh: bool| move |error| Failed { error, fresh };
+        let on = |fresh: bool| {
+            move |error: nethttp::Error| Failed {
+                cut: by_end && error.is_timeout(),
+                error,
+                fresh,
+            }
+        };
         let mut req = Request::new(self.method.clone(), "/").map_err(on(fresh))?;
         req.uri = self.uri.clone();
         req.headers = self.headers.clone();
@@ -771,8 +806,10 @@ impl Worker {
                 Ok(n) => bytes += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
+                    let error = nethttp::Error::from_io(e, TimeoutPhase::ReadBody);
                     return Err(Failed {
-                        error: nethttp::Error::from_io(e, TimeoutPhase::ReadBody),
+                        cut: by_end && error.is_timeout(),
+                        error,
                         // A response head arrived: the server is there.
                         fresh: false,
                     });
@@ -935,6 +972,13 @@ impl Report<'_> {
                 statuses.join(", ")
             }
         );
+        if t.cut > 0 {
+            s += &format!(
+                "  cut        {} request(s) still waiting {} after the end of the run, not counted\n",
+                t.cut,
+                human_duration(END_GRACE)
+            );
+        }
         if t.errors.is_empty() {
             s += "  errors     0\n";
         } else {
@@ -981,6 +1025,7 @@ impl Report<'_> {
             "status": status_json(t),
             "errors": t.error_count(),
             "errors_by_kind": t.errors,
+            "cut": t.cut,
             "latency_us": latency_json(&t.latency_us),
             "rate": self.plan.rate.map(|r| serde_json::json!({
                 "target_per_s": r,
@@ -1011,7 +1056,7 @@ fn compare(plan: &Plan, sites: [&Site; 2], stop: &Arc<AtomicBool>) -> Result<(),
             }
             let run = run_once(plan, sites[i], stop)?;
             if progress {
-                eprintln!(
+                say!(
                     "round {}/{}: {} {:.1} requests/s",
                     round + 1,
                     plan.rounds,

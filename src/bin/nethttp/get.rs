@@ -347,7 +347,7 @@ fn exchange(
         };
         backoff = (backoff * 2).min(RETRY_MAX_WAIT);
         if !args.silent {
-            eprintln!(
+            say!(
                 "nethttp: warning: {problem}; trying again in {} ({retries_left} {} left)",
                 human_duration(wait),
                 if retries_left == 1 {
@@ -362,6 +362,12 @@ fn exchange(
     };
 
     if !args.location && resp.status.is_redirection() {
+        // The recording transport held the Location back from the client (observe.rs).
+        if let Some(hop) = observer.hops().last() {
+            for v in hop.headers.get_all(header::LOCATION) {
+                resp.headers.append(header::LOCATION, v.clone());
+            }
+        }
         if let Ok(Some(u)) = resp.location() {
             report.redirect_url = u.to_string();
         }
@@ -424,7 +430,7 @@ fn exchange(
             Output::File(p) => format!(" to {}", p.display()),
             Output::Stdout => String::new(),
         };
-        eprintln!(
+        say!(
             "{} in {} ({}/s){to}",
             human_bytes(received as f64),
             human_duration(took),

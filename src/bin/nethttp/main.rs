@@ -13,6 +13,19 @@
 //! 2 a usage error. `get` exits with curl's codes instead (6 cannot resolve, 7 cannot connect,
 //! 22 `--fail`, 28 timeout, 60 certificate...; get.rs and docs/CLI.md list them).
 
+/// `eprintln!` that never panics: a line on stderr, or nothing if stderr cannot be written
+/// (a closed pipe: `nethttp serve 2>&1 | head -n1`, a log collector that went away).
+/// `eprintln!` panics there, which killed serve's shutdown thread and its signal handler, so
+/// SIGTERM and Ctrl-C no longer stopped it, and turned `get`'s exit codes into 101.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(format!("{}\n", format_args!($($arg)*)).as_bytes());
+    }};
+}
+
 mod bench;
 mod get;
 mod logger;
@@ -94,7 +107,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("nethttp: {}", f.message);
+            say!("nethttp: {}", f.message);
             ExitCode::from(f.code)
         }
     }
@@ -118,8 +131,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         u => return Err(format!("invalid duration unit {u:?}: use ms, s, m or h")),
     };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {s:?}: {e}"))
+    let d =
+        Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+    // Deadlines are `Instant::now() + d`, which panics past what an Instant holds (about
+    // 2^63 s); a century is "no limit" for any flag here.
+    if d > MAX_DURATION {
+        return Err(format!("invalid duration {s:?}: at most 100 years"));
+    }
+    Ok(d)
 }
+
+/// The longest duration any flag takes.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A duration for people: `850µs`, `1.25ms`, `2.00s`.
 pub fn human_duration(d: Duration) -> String {

@@ -301,7 +301,7 @@ fn run_with(
         if signals.fetch_add(1, Ordering::SeqCst) == 0 {
             let _ = tx.try_send(());
         } else {
-            eprintln!("nethttp: second signal: closing every connection now");
+            say!("nethttp: second signal: closing every connection now");
             closer.close();
             std::process::exit(130);
         }
@@ -315,7 +315,7 @@ fn run_with(
             if rx.recv().is_err() {
                 return Ok(());
             }
-            eprintln!(
+            say!(
                 "nethttp: shutting down: no new connections; waiting up to {} for {} \
                  open connection(s) (signal again to stop at once)",
                 human_duration(grace),
@@ -323,7 +323,7 @@ fn run_with(
             );
             match stopper_srv.shutdown(grace) {
                 Ok(()) => {
-                    eprintln!("nethttp: shut down cleanly");
+                    say!("nethttp: shut down cleanly");
                     Ok(())
                 }
                 Err(_) => {
@@ -338,7 +338,7 @@ fn run_with(
         })
         .map_err(|e| Failure::new(format!("cannot start a thread: {e}")))?;
 
-    eprintln!("nethttp: {what} on {scheme}://{local}/ (Ctrl-C to stop)");
+    say!("nethttp: {what} on {scheme}://{local}/ (Ctrl-C to stop)");
     serve(srv, listener).map_err(Failure::new)?;
     // serve returns only once shutdown has begun; the stopper says how it ended.
     stopper

@@ -266,14 +266,21 @@ impl State {
 pub struct Recording {
     pub transport: Transport,
     pub observer: Arc<Observer>,
+    /// -L. Without it a redirect is the answer, and its `Location` is held back from the
+    /// client, which would otherwise parse it (Go's order: before asking the policy) and fail
+    /// the transfer on one that does not parse; `get` puts it back on the response.
+    pub follow: bool,
 }
 
 impl RoundTripper for Recording {
     fn round_trip(&self, req: Request) -> nethttp::Result<Response> {
         let (method, url) = (req.method.clone(), req.uri.clone());
         self.observer.sending(&method, &url);
-        let resp = self.transport.round_trip(req)?;
+        let mut resp = self.transport.round_trip(req)?;
         self.observer.received(method, url, &resp);
+        if !self.follow && resp.status.is_redirection() {
+            resp.headers.remove(nethttp::http::header::LOCATION);
+        }
         Ok(resp)
     }
 }

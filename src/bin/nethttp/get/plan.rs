@@ -67,11 +67,11 @@ pub enum FormPart {
         name: String,
         value: String,
     },
-    /// `name=@path`: a file part, read as the request goes out.
+    /// `name=@path`: a file part, read as the request goes out (a regular file) or read
+    /// already (a pipe, a FIFO, a device: no length to declare before reading it).
     File {
         name: String,
-        path: PathBuf,
-        len: u64,
+        content: FileContent,
         filename: String,
         content_type: String,
     },
@@ -81,6 +81,13 @@ pub enum FormPart {
         value: Bytes,
         content_type: Option<String>,
     },
+}
+
+/// A file part's bytes: streamed from a regular file, or read beforehand.
+#[derive(Debug)]
+pub enum FileContent {
+    Stream { path: PathBuf, len: u64 },
+    Bytes(Bytes),
 }
 
 /// One -H: a field to send, or (`Name:` with no value, as curl) one not to send.
@@ -246,6 +253,7 @@ impl Plan {
             transport: Some(Arc::new(Recording {
                 transport,
                 observer: Arc::clone(observer),
+                follow: args.location,
             })),
             timeout: self.max_time,
             redirect: if args.location {
@@ -379,8 +387,14 @@ fn payload(args: &Args) -> Result<Payload, Failure> {
         // One file: streamed, not read into memory.
         [one] if one.starts_with('@') && one != "@-" => {
             let path = PathBuf::from(&one[1..]);
-            let len = file_len(&path)?;
-            Ok(Payload::File { path, len })
+            match file_len(&path)? {
+                Some(len) => Ok(Payload::File { path, len }),
+                // A pipe (`@<(cmd)`), a FIFO or a device: its length is known only once
+                // read, and its metadata says 0.
+                None => Ok(Payload::Bytes(Bytes::from(
+                    read_source(&one[1..]).map_err(|e| read_failure(&one[1..], &e))?,
+                ))),
+            }
         }
         _ => {
             let mut body = Vec::new();
@@ -442,7 +456,15 @@ fn form_part(s: &str) -> Result<FormPart, Failure> {
             content_type,
         });
     }
-    let len = file_len(&path)?;
+    let content = match file_len(&path)? {
+        Some(len) => FileContent::Stream {
+            path: path.clone(),
+            len,
+        },
+        None => FileContent::Bytes(Bytes::from(
+            std::fs::read(&path).map_err(|e| read_failure(&path.display().to_string(), &e))?,
+        )),
+    };
     let filename = filename.unwrap_or_else(|| {
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -450,8 +472,7 @@ fn form_part(s: &str) -> Result<FormPart, Failure> {
     });
     Ok(FormPart::File {
         name,
-        path,
-        len,
+        content,
         filename,
         content_type: content_type.unwrap_or_else(|| "application/octet-stream".into()),
     })
@@ -471,8 +492,7 @@ fn form_writer(parts: &[FormPart]) -> Result<Writer, Failure> {
             }
             FormPart::File {
                 name,
-                path,
-                len,
+                content,
                 filename,
                 content_type: ct,
             } => {
@@ -482,7 +502,10 @@ fn form_writer(parts: &[FormPart]) -> Result<Writer, Failure> {
                     file_content_disposition(name, filename).map_err(bad)?,
                 );
                 h.insert(header::CONTENT_TYPE, content_type(ct)?);
-                w.part(h, file_body(path, *len));
+                match content {
+                    FileContent::Stream { path, len } => w.part(h, file_body(path, *len)),
+                    FileContent::Bytes(b) => w.part(h, b.clone()),
+                };
             }
             FormPart::FileValue {
                 name,
@@ -504,8 +527,10 @@ fn form_writer(parts: &[FormPart]) -> Result<Writer, Failure> {
     Ok(w)
 }
 
-/// The size of a file to send, checking now that it can be opened (exit 26 if not).
-fn file_len(path: &Path) -> Result<u64, Failure> {
+/// The size of a file to send, checking now that it can be opened (exit 26 if not); `None`
+/// if it is not a regular file (a pipe, a FIFO, a device), whose metadata does not give the
+/// length it will yield.
+fn file_len(path: &Path) -> Result<Option<u64>, Failure> {
     let cannot = |e: io::Error| read_failure(&path.display().to_string(), &e);
     let meta = std::fs::metadata(path).map_err(cannot)?;
     if meta.is_dir() {
@@ -514,8 +539,11 @@ fn file_len(path: &Path) -> Result<u64, Failure> {
             "is a directory",
         )));
     }
+    if !meta.is_file() {
+        return Ok(None);
+    }
     File::open(path).map_err(cannot)?;
-    Ok(meta.len())
+    Ok(Some(meta.len()))
 }
 
 /// A file's bytes as a body, opened again each time it is sent (a retry, a 307 or 308).
