@@ -26,8 +26,8 @@
 //!   in the order they were compressed; a block's `HEADERS` and `CONTINUATION` frames go in
 //!   one queued buffer, so nothing comes between them) and give back receive window as they
 //!   read. They wait under the request's deadline: for their head and body on their
-//!   stream's condition variable (the opening thread's own, [`STREAM_CV`]), for a stream slot
-//!   or room to send a body on the connection's ([`H2Conn::changed`]). A response that came
+//!   stream's condition variable (the opening thread's own for that connection,
+//!   [`STREAM_CV`]), for a stream slot or room to send a body on the connection's ([`H2Conn::changed`]). A response that came
 //!   whole with its head leaves with it, its stream forgotten in the same hold of the lock.
 //! - A **body thread** (`nethttp-h2-body`) per request with a body sends it as the peer's
 //!   windows allow, while the caller waits for the response (full duplex); it ends with the
@@ -157,12 +157,33 @@ const READ_CHUNK: usize = 16 << 10;
 const IDLE_READ: usize = 1024;
 
 thread_local! {
-    /// The condition variable of the streams a thread opens (a clone of an `Arc`, not an
-    /// allocation per request). A thread waits on one stream at a time; two streams share it
-    /// only when one thread opened both (a response body read later, or on another thread),
-    /// and then an event on one is a spurious wake-up for the other's waiter, which checks its
-    /// own stream and waits again, as every wait here does.
-    static STREAM_CV: Arc<Condvar> = Arc::new(Condvar::new());
+    /// The condition variable of the streams a thread opens on one connection (a clone of an
+    /// `Arc`, not an allocation per request), with that connection. A thread waits on one
+    /// stream at a time; two streams share it only when one thread opened both on the same
+    /// connection (a response body read later, or on another thread), and then an event on
+    /// one is a spurious wake-up for the other's waiter, which checks its own stream and
+    /// waits again, as every wait here does. It is never shared across connections:
+    /// parking_lot's `Condvar` panics when two threads wait on it under different mutexes
+    /// (a body read on another thread while its opener waits on a second connection).
+    static STREAM_CV: std::cell::RefCell<Option<(Weak<H2Conn>, Arc<Condvar>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The condition variable for a stream this thread opens on `conn` (see [`STREAM_CV`]): the
+/// cached one if it was made for `conn`, else a new one, cached. The `Weak` keeps `conn`'s
+/// allocation, so its address cannot be reused by another connection while cached.
+fn stream_cv(conn: &Arc<H2Conn>) -> Arc<Condvar> {
+    STREAM_CV.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some((w, cv)) = &*c {
+            if std::ptr::eq(w.as_ptr(), Arc::as_ptr(conn)) {
+                return Arc::clone(cv);
+            }
+        }
+        let cv = Arc::new(Condvar::new());
+        *c = Some((Arc::downgrade(conn), Arc::clone(&cv)));
+        cv
+    })
 }
 
 /// One HTTP/2 connection, shared by its reader thread, writer thread and callers.
@@ -1025,20 +1046,14 @@ impl H2Conn {
                     core.uncount(id);
                 }
                 if g.code != ErrorCode::NoError {
+                    // As Go's Transport: the code is logged, and the streams at or below the
+                    // last stream id are left to complete (RFC 9113 §6.8); if the server
+                    // closes the connection instead, they fail then.
                     log::debug!(
                         "http2 server sent goaway: {} {}",
                         g.code,
                         String::from_utf8_lossy(g.debug_data)
                     );
-                    let f = Failure::Conn(
-                        ErrorKind::Http2(Http2Error::Connection(g.code)),
-                        format!("server sent goaway: {}", g.code),
-                    );
-                    for s in core.streams.values_mut() {
-                        if s.failed.is_none() && !s.end_recv {
-                            s.failed = Some(f.clone());
-                        }
-                    }
                 }
                 core.wake_all();
                 drop(core);
@@ -1427,7 +1442,7 @@ impl H2Conn {
                     end_sent: end_stream,
                     counted: true,
                     failed: None,
-                    cv: STREAM_CV.with(Arc::clone),
+                    cv: stream_cv(self),
                 },
             );
             core.active += 1;
@@ -1481,7 +1496,7 @@ impl H2Conn {
                 if let Some(wait) = continue_wait {
                     conn.wait_continue(id, wait, deadline, &trace);
                 }
-                let r = conn.send_body(id, body, deadline, chunk);
+                let r = conn.send_body(id, body, body_len, deadline, chunk);
                 trace.wrote_request(r.is_ok());
                 if let Err(e) = r {
                     conn.body_failed(id, &e);
@@ -1495,7 +1510,7 @@ impl H2Conn {
                 if let Some(wait) = continue_wait {
                     self.wait_continue(id, wait, deadline, &opts.trace);
                 }
-                let r = self.send_body(id, body, deadline, t.cfg.write_buffer_size);
+                let r = self.send_body(id, body, body_len, deadline, t.cfg.write_buffer_size);
                 opts.trace.wrote_request(r.is_ok());
                 if let Err(e) = r {
                     let unprocessed = self.unprocessed(id);
@@ -1658,22 +1673,32 @@ impl H2Conn {
     }
 
     /// Sends the request body as `DATA` frames, within the server's windows and frame size.
+    /// `declared`: the length the request's `content-length` states (the body's own): a body
+    /// that runs long or ends short fails, as over HTTP/1, and no `DATA` past it is sent.
     fn send_body(
         &self,
         id: u32,
         mut body: Body,
+        declared: Option<u64>,
         deadline: Option<Instant>,
         chunk_size: usize,
     ) -> Result<()> {
         let mut chunk = vec![0u8; chunk_size.max(1024)];
+        let mut read: u64 = 0;
         loop {
             let n = match io::Read::read(&mut body, &mut chunk) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::with_source(ErrorKind::Io, e)),
             };
+            read += n as u64;
             let mut rest = &chunk[..n];
             let end = n == 0;
+            let wrong_length = match declared {
+                Some(d) if read > d => Some("request body longer than its declared length"),
+                Some(d) if end && read < d => Some("request body shorter than its declared length"),
+                _ => None,
+            };
             let mut core = self.core.lock();
             loop {
                 let s = match core.streams.get(&id) {
@@ -1685,16 +1710,23 @@ impl H2Conn {
                 }
                 if s.end_recv {
                     // §8.1: the server answered in full before reading the whole request;
-                    // the rest is not sent (the response stays readable).
-                    core.queue_frame(&Frame::RstStream(RstStream {
-                        stream_id: id,
-                        code: ErrorCode::Cancel,
-                    }));
+                    // the rest is not sent (the response stays readable). Not if the server
+                    // reset the stream itself (with NO_ERROR): it is closed, and §5.1 allows
+                    // no frame on it.
+                    if !s.end_sent {
+                        core.queue_frame(&Frame::RstStream(RstStream {
+                            stream_id: id,
+                            code: ErrorCode::Cancel,
+                        }));
+                    }
                     if let Some(s) = core.streams.get_mut(&id) {
                         s.end_sent = true;
                     }
                     core.uncount(id);
                     return Ok(());
+                }
+                if let Some(what) = wrong_length {
+                    return Err(Error::invalid_input(what));
                 }
                 if end && rest.is_empty() {
                     // A body read to its end may have trailers (one moved from a server's
