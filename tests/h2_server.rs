@@ -409,6 +409,34 @@ fn client_reset_ends_stream_and_handler_sees_it() {
     assert_eq!(c.response(3).status, 200);
 }
 
+/// `client_probe` answers `client_gone` from another thread: a stream the client reset reads
+/// as gone there too (what the reverse proxy's watching thread asks).
+#[test]
+fn a_client_probe_sees_a_reset_from_another_thread() {
+    let (gone_tx, gone_rx) = bounded::<bool>(1);
+    let srv = h2c_server(
+        h2c_config(),
+        move |w: &mut dyn ResponseWriter, r: &mut Request| {
+            if r.uri.path() != "/wait" {
+                return;
+            }
+            let probe = w.client_probe().expect("a stream has a probe");
+            let watcher = std::thread::spawn(move || {
+                let deadline = std::time::Instant::now() + DEADLINE;
+                while !probe.gone() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                probe.gone()
+            });
+            let _ = gone_tx.send(watcher.join().unwrap_or(false));
+        },
+    );
+    let mut c = H2Client::connect(srv.addr());
+    c.get(1, "/wait");
+    c.rst(1, ErrorCode::Cancel);
+    assert_eq!(gone_rx.recv_timeout(DEADLINE), Ok(true));
+}
+
 #[test]
 fn too_many_streams_refused() {
     let (h, started, release) = gated();

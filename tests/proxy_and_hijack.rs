@@ -143,18 +143,17 @@ fn a_content_length_beside_chunked_is_not_forwarded() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A client that goes away while the proxy waits for the upstream (a known gap).
+// A client that goes away while the proxy waits for the upstream.
 // ---------------------------------------------------------------------------------------------
 
 /// Go's proxy sends the upstream request under the incoming request's context, which the
 /// server cancels when the client's connection closes: the upstream connection is closed and
-/// the handler returns. nethttp's proxy does not notice yet: its thread stays blocked in
-/// `round_trip` (and then on the body) until the upstream answers by itself, so a long poll
-/// or a hung upstream keeps a proxy thread and an upstream connection per departed client
-/// (GUIDE, "Reverse proxy"). Ignored until the server can tell a handler's helpers that its
-/// client left.
+/// the handler returns. nethttp's proxy watches its client from a shared thread
+/// (`ResponseWriter::client_probe`) and cancels the upstream request; before, its thread stayed
+/// blocked until the upstream answered by itself, so a long poll or a hung upstream kept a
+/// proxy thread and an upstream connection per departed client. The watching thread ends once
+/// nothing is watched.
 #[test]
-#[ignore = "known gap: the proxy does not notice a client that leaves while it waits (GUIDE, Reverse proxy)"]
 fn a_client_that_leaves_cancels_the_upstream_request() {
     let (started_tx, started_rx) = mpsc::channel::<()>();
     let (seen_tx, seen_rx) = mpsc::channel::<Option<Duration>>();
@@ -192,6 +191,24 @@ fn a_client_that_leaves_cancels_the_upstream_request() {
         "the proxy kept its upstream request open for 6 s after its client left \
          (upstream saw its peer gone: {seen:?})"
     );
+    drop(proxy);
+    // Other tests here may proxy meanwhile; the thread ends 5 s after the last of them.
+    let ended = support::poll_until(Duration::from_secs(30), || !threads_named("nethttp-watch"));
+    assert!(
+        ended,
+        "the client-watching thread outlived every proxied request by 30 s"
+    );
+}
+
+/// True if some thread of this process has `name`.
+fn threads_named(name: &str) -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks.flatten().any(|t| {
+                std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name)
+            })
+        })
+        .unwrap_or(false)
 }
 
 // ---------------------------------------------------------------------------------------------

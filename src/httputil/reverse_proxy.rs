@@ -351,16 +351,25 @@ impl ReverseProxy {
             out.headers
                 .insert(header::USER_AGENT, HeaderValue::from_static(""));
         }
-        // Lets a stalled response body be stopped when the client goes away.
+        // Stops the upstream request (its head, then its body) when the client goes away: as
+        // Go's proxy sends it under the incoming request's context, which the server cancels
+        // then. A shared thread watches the client (`watch_client`).
         let cancel = CancelToken::new();
         RequestOptions::of_mut(&mut out).cancel = Some(cancel.clone());
+        let watch = w.client_probe().map(|p| watch_client(p, cancel.clone()));
 
         let transport = self.transport.clone().unwrap_or_else(default_transport);
         let mut resp = match transport.round_trip(out) {
             Ok(resp) => resp,
+            Err(_) if cancel.is_canceled() => {
+                log::debug!("reverse proxy: {} {}: the client left", r.method, r.uri);
+                return;
+            }
             Err(e) => return self.fail(w, r, &e),
         };
         if resp.status == StatusCode::SWITCHING_PROTOCOLS {
+            // The client's connection is the tunnel's now.
+            drop(watch);
             if let Some(modify) = &self.modify_response {
                 if let Err(e) = modify(&mut resp) {
                     return self.fail(w, r, &e);
@@ -402,6 +411,10 @@ impl ReverseProxy {
             Err(CopyError::Client(e)) => {
                 // The client went away; dropping the response closes the upstream connection.
                 log::debug!("reverse proxy: {} {}: client: {e}", r.method, r.uri);
+                return;
+            }
+            Err(CopyError::Upstream(_)) if watch.is_some() && cancel.is_canceled() => {
+                log::debug!("reverse proxy: {} {}: the client left", r.method, r.uri);
                 return;
             }
             Err(CopyError::Upstream(e)) => {
@@ -870,6 +883,99 @@ fn valid_escapes(s: &str) -> bool {
         }
     }
     true
+}
+
+/// The proxied requests whose client is watched, and whether the watching thread runs.
+struct ClientWatch {
+    list: Vec<Watched>,
+    running: bool,
+}
+
+/// One proxied request: its client's probe and the token of its upstream request.
+struct Watched {
+    id: u64,
+    probe: crate::server::ClientProbe,
+    cancel: CancelToken,
+}
+
+/// How often the watching thread asks each watched client whether it has gone.
+const WATCH_TICK: Duration = Duration::from_millis(200);
+/// How long the watching thread stays with nothing to watch before it ends.
+const WATCH_LINGER: Duration = Duration::from_secs(5);
+
+static WATCH: parking_lot::Mutex<ClientWatch> = parking_lot::Mutex::new(ClientWatch {
+    list: Vec::new(),
+    running: false,
+});
+static WATCH_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Stops watching its request when dropped (the handler's end, or a tunnel's start).
+struct WatchGuard(u64);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        let mut w = WATCH.lock();
+        if let Some(i) = w.list.iter().position(|x| x.id == self.0) {
+            w.list.swap_remove(i);
+        }
+    }
+}
+
+/// Cancels `cancel` if the client behind `probe` goes away while the guard lives.
+///
+/// One thread (`nethttp-watch`) serves every proxy of the process: every [`WATCH_TICK`] it
+/// asks each watched client (one non-blocking peek each, outside the lock), and it ends after
+/// [`WATCH_LINGER`] with nothing to watch; the next request starts it again. A request costs
+/// two short holds of the lock, and no wake-up of any thread.
+fn watch_client(probe: crate::server::ClientProbe, cancel: CancelToken) -> WatchGuard {
+    let id = WATCH_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = {
+        let mut w = WATCH.lock();
+        w.list.push(Watched { id, probe, cancel });
+        !std::mem::replace(&mut w.running, true)
+    };
+    if start {
+        let spawned = thread::Builder::new()
+            .name("nethttp-watch".into())
+            .stack_size(64 << 10)
+            .spawn(watch_loop);
+        if let Err(e) = spawned {
+            log::warn!("reverse proxy: cannot start the client-watching thread: {e}");
+            WATCH.lock().running = false;
+        }
+    }
+    WatchGuard(id)
+}
+
+/// The watching thread: see [`watch_client`].
+fn watch_loop() {
+    let mut empty_since: Option<Instant> = None;
+    loop {
+        // A timer, not a synchronisation: a client is seen gone within a tick or two.
+        thread::sleep(WATCH_TICK);
+        let now: Vec<(crate::server::ClientProbe, CancelToken)> = {
+            let mut w = WATCH.lock();
+            if w.list.is_empty() {
+                let since = *empty_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= WATCH_LINGER {
+                    w.running = false;
+                    return;
+                }
+                continue;
+            }
+            empty_since = None;
+            w.list
+                .iter()
+                .filter(|x| !x.cancel.is_canceled())
+                .map(|x| (x.probe.clone(), x.cancel.clone()))
+                .collect()
+        };
+        for (probe, cancel) in now {
+            if probe.gone() {
+                cancel.cancel();
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 #[doc(no_inline)]
 pub use crate::{Body, Request};
 pub use handler::Handler;
-pub use response::{Hijacked, ResponseWriter};
+pub use response::{ClientProbe, Hijacked, ResponseWriter};
 
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
 use crate::net::Stream;

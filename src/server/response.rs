@@ -117,6 +117,16 @@ pub trait ResponseWriter: Write {
         false
     }
 
+    /// A handle that answers [`client_gone`](Self::client_gone) from any thread: for a helper
+    /// thread that watches while the handler blocks on something else, as Go's handlers
+    /// watch `r.Context().Done()`. The reverse proxy cancels its upstream request with one
+    /// when its client leaves. It speaks of the request being handled: use it while the
+    /// handler runs. `None` (the default) for writers without a connection, and after
+    /// [`hijack`](Self::hijack).
+    fn client_probe(&self) -> Option<ClientProbe> {
+        None
+    }
+
     /// Writes `len` bytes of `file`, from its current position (which moves on by as many),
     /// as the next bytes of the body: Go's `io.ReaderFrom` on a `ResponseWriter`, through
     /// which `io.Copy` sends a file with `sendfile`.
@@ -214,7 +224,7 @@ fn file_ended(left: u64) -> io::Error {
 }
 
 /// The [`ResponseWriter`] methods a writer that wraps another passes on unchanged: the
-/// deadlines, `client_gone` and `trailers_mut`. For the wrappers in `handlers` and `sniff`;
+/// deadlines, `client_gone`, `client_probe` and `trailers_mut`. For the wrappers in `handlers` and `sniff`;
 /// `$inner` is the field holding the wrapped writer.
 macro_rules! forward_connection_methods {
     ($inner:ident) => {
@@ -236,12 +246,39 @@ macro_rules! forward_connection_methods {
             self.$inner.client_gone()
         }
 
+        fn client_probe(&self) -> Option<$crate::server::ClientProbe> {
+            self.$inner.client_probe()
+        }
+
         fn trailers_mut(&mut self) -> Option<&mut http::HeaderMap> {
             self.$inner.trailers_mut()
         }
     };
 }
 pub(crate) use forward_connection_methods;
+
+/// Whether the client of a request has gone, askable from any thread:
+/// [`ResponseWriter::client_probe`]. Cloning it is cheap.
+#[derive(Clone)]
+pub struct ClientProbe(Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl ClientProbe {
+    pub(crate) fn new(gone: impl Fn() -> bool + Send + Sync + 'static) -> ClientProbe {
+        ClientProbe(Arc::new(gone))
+    }
+
+    /// True if the client is known to have gone away, as
+    /// [`ResponseWriter::client_gone`] (with its limits); never blocks.
+    pub fn gone(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for ClientProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientProbe")
+    }
+}
 
 /// A connection taken over from the server by [`ResponseWriter::hijack`]: a
 /// [`Conn`](crate::net::Conn) whose reads yield first the bytes the server had already read
@@ -864,6 +901,14 @@ impl ResponseWriter for ConnWriter<'_> {
 
     fn client_gone(&self) -> bool {
         !self.hijacked && self.shared.peer_gone()
+    }
+
+    fn client_probe(&self) -> Option<ClientProbe> {
+        if self.hijacked {
+            return None;
+        }
+        let shared = Arc::clone(self.shared);
+        Some(ClientProbe::new(move || shared.peer_gone()))
     }
 
     fn trailers_mut(&mut self) -> Option<&mut HeaderMap> {

@@ -618,7 +618,19 @@ impl ResponseWriter for H2Writer {
     }
 
     fn client_gone(&self) -> bool {
-        let core = self.conn.core.lock();
-        core.broken || core.streams.get(&self.id).is_none_or(|s| s.reset.is_some())
+        stream_gone_now(&self.conn, self.id)
     }
+
+    fn client_probe(&self) -> Option<crate::server::ClientProbe> {
+        let (conn, id) = (Arc::clone(&self.conn), self.id);
+        Some(crate::server::ClientProbe::new(move || {
+            stream_gone_now(&conn, id)
+        }))
+    }
+}
+
+/// True if stream `id`'s client is gone: the connection broke or the stream was reset.
+fn stream_gone_now(conn: &H2Conn, id: u32) -> bool {
+    let core = conn.core.lock();
+    core.broken || core.streams.get(&id).is_none_or(|s| s.reset.is_some())
 }
