@@ -83,6 +83,46 @@ struct Ciphertext {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Where the bytes given to the session stand in the record layer.
+    records: Records,
+}
+
+/// Follows the TLS record framing (RFC 8446 §5.1: a 5-byte header whose last two bytes are
+/// the length) of the bytes handed to the session, so an EOF can be told apart at a record
+/// boundary (accepted without close_notify, as Go's crypto/tls does) from one in the middle
+/// of a record (a truncation: `io.ErrUnexpectedEOF` in Go).
+#[derive(Default)]
+struct Records {
+    header: [u8; 5],
+    /// Header bytes seen of the record being started.
+    have: usize,
+    /// Body bytes still to come of the current record.
+    left: usize,
+}
+
+impl Records {
+    fn feed(&mut self, mut b: &[u8]) {
+        while !b.is_empty() {
+            if self.left > 0 {
+                let k = self.left.min(b.len());
+                self.left -= k;
+                b = &b[k..];
+                continue;
+            }
+            let k = (5 - self.have).min(b.len());
+            self.header[self.have..self.have + k].copy_from_slice(&b[..k]);
+            self.have += k;
+            b = &b[k..];
+            if self.have == 5 {
+                self.have = 0;
+                self.left = usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
+            }
+        }
+    }
+
+    fn mid_record(&self) -> bool {
+        self.have > 0 || self.left > 0
+    }
 }
 
 impl fmt::Debug for TlsStream {
@@ -229,6 +269,7 @@ impl TlsStream {
         let mut wslot = TimeoutSlot::default();
         let mut buf = vec![0u8; CIPHERTEXT_BUF];
         let mut first = true;
+        let mut records = Records::default();
         let io_err = |e: io::Error| Error::from_io(e, TimeoutPhase::TlsHandshake);
         loop {
             while conn.wants_write() {
@@ -268,9 +309,12 @@ impl TlsStream {
             while !data.is_empty() {
                 // rustls takes nothing more once the peer has sent close_notify: without this
                 // check the loop would spin forever on the bytes after it.
-                if conn.read_tls(&mut data).map_err(io_err)? == 0 {
+                let taken = conn.read_tls(&mut data).map_err(io_err)?;
+                if taken == 0 {
                     return Err(Error::closed(ClosedDuring::Head));
                 }
+                let at = n - data.len();
+                records.feed(&buf[at - taken..at]);
                 if let Err(e) = conn.process_new_packets() {
                     // Tell the peer why before giving up.
                     let mut out = Vec::new();
@@ -289,6 +333,7 @@ impl TlsStream {
                 buf: Vec::new(),
                 start: 0,
                 end: 0,
+                records,
             }),
             eof: AtomicBool::new(false),
             failed: Mutex::new(None),
@@ -368,10 +413,20 @@ impl Stream for TlsStream {
                 match s.reader().read(out) {
                     Ok(n) => return Ok(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    // The peer closed without close_notify. HTTP frames its own messages, so
-                    // a cut-off body is still caught by its framing; treat this as EOF, as
-                    // Go and most HTTP clients do.
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                    // The peer closed without close_notify. At a record boundary this is
+                    // EOF, as in Go (HTTP frames its own messages, so a cut-off body is
+                    // still caught by its framing; RFC 9112 §9.8 would want the alert for a
+                    // body delimited by the close, which Go and most clients do not); in the
+                    // middle of a record it is a truncation, as in Go: an error.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        if ct.records.mid_record() || ct.start < ct.end {
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "tls: connection closed in the middle of a record",
+                            ));
+                        }
+                        return Ok(0);
+                    }
                     Err(e) => return Err(e),
                 }
                 if ct.start < ct.end {
@@ -381,6 +436,9 @@ impl Stream for TlsStream {
                     let before = data.len();
                     s.read_tls(&mut data)?;
                     let used = before - data.len();
+                    let start = ct.start;
+                    let Ciphertext { buf, records, .. } = &mut *ct;
+                    records.feed(&buf[start..start + used]);
                     ct.start += used;
                     if let Err(e) = s.process_new_packets() {
                         *self.failed.lock() = Some(e.clone());

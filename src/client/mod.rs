@@ -46,9 +46,10 @@
 //! As Go's `http.Client`: 301, 302 and 303 are followed with GET (HEAD stays HEAD) and no
 //! body; 307 and 308 keep the method and body if the body can be produced again
 //! ([`Body::try_clone`]), else the 3xx is returned; a 3xx without `Location` is returned; at
-//! most 10 redirects by default ([`RedirectPolicy`]). `Authorization`, `Cookie`,
-//! `Proxy-Authorization` and `WWW-Authenticate` set on the request go to the same host and
-//! its subdomains only, and once dropped stay dropped. `Referer` names the previous URL,
+//! most 10 redirects by default ([`RedirectPolicy`]). `Authorization`, `Cookie` and
+//! `WWW-Authenticate` set on the request go to the same host and its subdomains only, and
+//! once dropped stay dropped; a `Proxy-Authorization` set on the request goes with the first
+//! request only (credentials in the proxy's URL go to the proxy on every hop). `Referer` names the previous URL,
 //! never from https to http. With feature `gzip` (on by default) the client asks for gzip
 //! and decodes it (and deflate) unless the request set `Accept-Encoding` or `Range` or is a
 //! HEAD; [`Response::uncompressed`] tells. [`ClientConfig::timeout`] is one deadline for
@@ -538,6 +539,10 @@ impl Client {
                     headers.remove(name);
                 }
             }
+            // A proxy credential is for the next proxy only (RFC 9110 §11.7.2), and the next
+            // hop may go direct or through another proxy: never sent on. Credentials in the
+            // proxy's URL are added by the transport per hop.
+            headers.remove(header::PROXY_AUTHORIZATION);
             if !keep_body {
                 body_dropped = true;
                 for name in &redirect::BODY_FIELDS {

@@ -362,7 +362,10 @@ impl Proxy {
         }
         let host = host.to_ascii_lowercase();
         let ip = host.parse::<IpAddr>().ok();
-        if self.from_env && (host == "localhost" || ip.is_some_and(|ip| ip.is_loopback())) {
+        // Go's IP.IsLoopback holds for ::ffff:127.0.0.1 too.
+        if self.from_env
+            && (host == "localhost" || ip.is_some_and(|ip| ip.to_canonical().is_loopback()))
+        {
             return false;
         }
         !self.no_proxy.matches(&host, port, ip)
@@ -863,7 +866,13 @@ impl NoProxy {
                 continue;
             }
             let (host, port) = match split_host_port(&p) {
-                Some((h, port)) => (h, port.parse::<u16>().ok()),
+                Some((h, "")) => (h, None),
+                Some((h, port)) => match port.parse::<u16>() {
+                    Ok(port) => (h, Some(port)),
+                    // Go compares the port as text: one that is not a number matches no
+                    // request, rather than every port of the host.
+                    Err(_) => continue,
+                },
                 None => (p.as_str(), None),
             };
             if host.is_empty() {
@@ -898,7 +907,10 @@ impl NoProxy {
             for rule in &self.ips {
                 let hit = match rule {
                     IpRule::Net(net, bits) => in_network(ip, *net, *bits),
-                    IpRule::Addr(a, p) => *a == ip && p.is_none_or(|p| p == port),
+                    // Go's net.IP.Equal: an IPv4-mapped IPv6 address is its IPv4 address.
+                    IpRule::Addr(a, p) => {
+                        a.to_canonical() == ip.to_canonical() && p.is_none_or(|p| p == port)
+                    }
                 };
                 if hit {
                     return true;
