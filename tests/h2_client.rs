@@ -948,6 +948,43 @@ fn raw_request_fields_and_connection_specific_headers() {
     srv.join().unwrap();
 }
 
+/// A server's SETTINGS_MAX_HEADER_LIST_SIZE bounds what the client sends: a request whose
+/// header list is larger fails with `InvalidInput` before its HEADERS go out (Go's
+/// `errRequestHeaderListSize`); a smaller one on the same connection goes.
+#[test]
+fn raw_a_header_list_over_the_servers_limit_is_not_sent() {
+    let (addr, srv) = scripted(|l| {
+        let mut p = Peer::accept(
+            &l,
+            Settings {
+                max_header_list_size: Some(400),
+                ..Settings::default()
+            },
+        );
+        // The first request (small) is answered after our SETTINGS, so the client knows the
+        // limit before the second.
+        let (id, _) = p.request();
+        p.send_headers(id, &[(":status", "204")], true);
+        let (id, fields) = p.request();
+        assert_eq!(field(&fields, ":path"), Some(&b"/small-again"[..]));
+        p.send_headers(id, &[(":status", "204")], true);
+        while p.next().is_some() {}
+    });
+    let (c, t, _) = raw_client();
+    assert_eq!(c.get(&format!("http://{addr}/")).unwrap().status, 204);
+    let mut big = Request::new(Method::GET, &format!("http://{addr}/big")).unwrap();
+    big.headers
+        .insert("x-big", "b".repeat(1000).parse().unwrap());
+    let err = c.send(big).expect_err("a header list over the limit");
+    assert_eq!(err.kind(), nethttp::ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("limit of 400"), "{err}");
+    let resp = c.get(&format!("http://{addr}/small-again")).unwrap();
+    assert_eq!(resp.status, 204);
+    drop(resp);
+    assert_no_threads(&t);
+    srv.join().unwrap();
+}
+
 #[test]
 fn raw_body_respects_the_peer_windows_and_frame_size() {
     let (addr, srv) = scripted(|l| {

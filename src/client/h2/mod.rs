@@ -1410,6 +1410,24 @@ impl H2Conn {
                     return Err(RtError::fatal(Error::timeout(TimeoutPhase::PoolWait), None));
                 }
             }
+            if let Some(max) = core.peer.max_header_list_size {
+                // The server said how large a header list it takes (RFC 9113 §6.5.2: each
+                // field's name and value and 32): a larger one is not sent, as Go's
+                // `errRequestHeaderListSize`.
+                let size: u64 = fields
+                    .iter()
+                    .map(|f| (f.name.len() + f.value.len() + 32) as u64)
+                    .sum();
+                if size > u64::from(max) {
+                    return Err(RtError::fatal(
+                        Error::invalid_input(format!(
+                            "request header list of {size} bytes is larger than the server's \
+                             limit of {max}"
+                        )),
+                        None,
+                    ));
+                }
+            }
             let id = core.next_stream_id;
             core.next_stream_id += 2;
             // The block is encoded straight into the frame that carries it.
