@@ -304,6 +304,7 @@ impl<H: Handler> Handler for SniffContentType<H> {
             inner: w,
             pending: Vec::new(),
             decided: false,
+            implied_ok: false,
         };
         self.inner.serve_http(&mut sw, r);
         // The handler is done: whatever it wrote is all there is to judge.
@@ -316,6 +317,9 @@ struct SniffWriter<'a> {
     inner: &'a mut dyn ResponseWriter,
     pending: Vec<u8>,
     decided: bool,
+    /// A write held back in `pending` came before any status: it chose 200, as a write
+    /// through the server's writer does, so a later `write_header` is superfluous.
+    implied_ok: bool,
 }
 
 impl SniffWriter<'_> {
@@ -343,6 +347,9 @@ impl Write for SniffWriter<'_> {
             self.decided = true;
             return self.inner.write(data);
         }
+        if self.inner.status().is_none() && !data.is_empty() {
+            self.implied_ok = true;
+        }
         let room = SNIFF_LEN - self.pending.len();
         let n = data.len().min(room);
         self.pending.extend_from_slice(&data[..n]);
@@ -368,11 +375,17 @@ impl ResponseWriter for SniffWriter<'_> {
     }
 
     fn write_header(&mut self, status: StatusCode) {
+        if self.implied_ok && self.inner.status().is_none() {
+            log::warn!("superfluous write_header({status}) ignored");
+            return;
+        }
         self.inner.write_header(status)
     }
 
     fn status(&self) -> Option<StatusCode> {
-        self.inner.status()
+        self.inner
+            .status()
+            .or(self.implied_ok.then_some(StatusCode::OK))
     }
 
     fn hijack(&mut self) -> Result<Hijacked> {

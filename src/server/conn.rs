@@ -226,8 +226,9 @@ impl ConnShared {
     }
 
     /// How many body bytes of `req_id` are still to come, when the framing says so.
+    /// `None`, without waiting, while another thread holds the read half (see `body_done`).
     pub(crate) fn body_remaining(&self, req_id: u64) -> Option<u64> {
-        let rh = self.read.lock();
+        let rh = self.read.try_lock()?;
         if rh.body.req_id == req_id {
             rh.body.decoder.remaining()
         } else {
@@ -235,9 +236,14 @@ impl ConnShared {
         }
     }
 
-    /// True if the body of `req_id` has been read to its end without error.
+    /// True if the body of `req_id` has been read to its end without error. False, without
+    /// waiting, while another thread holds the read half: a body read in progress there (a
+    /// `timeout_handler` thread the serving thread has given up on) is not finished, and the
+    /// serving thread must not wait on it to answer.
     pub(crate) fn body_done(&self, req_id: u64) -> bool {
-        let rh = self.read.lock();
+        let Some(rh) = self.read.try_lock() else {
+            return false;
+        };
         rh.body.req_id == req_id && rh.body.error.is_none() && rh.body.decoder.is_done()
     }
 
@@ -251,7 +257,11 @@ impl ConnShared {
         // On the heap: a stack array would stay resident on the connection's thread.
         let mut scratch = vec![0u8; 8192];
         let mut total = 0u64;
-        let mut rh = self.read.lock();
+        // Another thread in a read of this body (see `body_done`): not drained; the
+        // connection closes rather than wait for that read.
+        let Some(mut rh) = self.read.try_lock() else {
+            return false;
+        };
         loop {
             match rh.read_body(&*self.stream, req_id, &mut scratch) {
                 Ok(0) => return true,
@@ -456,12 +466,14 @@ impl ReadHalf {
         &mut self,
         stream: &dyn Stream,
         wait_deadline: Option<Instant>,
+        first: bool,
         srv: &ServerInner,
         on_first_byte: &mut dyn FnMut(),
         out: &mut Option<RequestHead>,
     ) -> Result<Option<Instant>> {
         let mut timing = ServerHeadTiming {
             wait_deadline,
+            first,
             header_timeout: srv.config.read_header_timeout,
             read_timeout: srv.config.read_timeout,
             started: None,
@@ -489,6 +501,10 @@ impl ReadHalf {
 /// byte, then `read_header_timeout` (and `read_timeout`) from that byte.
 struct ServerHeadTiming<'a> {
     wait_deadline: Option<Instant>,
+    /// The connection's first request: its wait deadline is `read_header_timeout` from
+    /// accept, and bounds the whole head (Go's, from the start of `readRequest`), not only
+    /// the wait for its first byte.
+    first: bool,
     header_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     /// When the first byte arrived, and the head's deadline from then.
@@ -499,10 +515,13 @@ struct ServerHeadTiming<'a> {
 impl bufio::HeadTiming for ServerHeadTiming<'_> {
     fn first_byte(&mut self) {
         let now = Instant::now();
-        let hdr = deadline::earliest(
+        let mut hdr = deadline::earliest(
             self.header_timeout.and_then(|d| now.checked_add(d)),
             self.read_timeout.and_then(|d| now.checked_add(d)),
         );
+        if self.first {
+            hdr = deadline::earliest(hdr, self.wait_deadline);
+        }
         self.started = Some((now, hdr));
         (self.on_first_byte)();
     }
@@ -641,21 +660,21 @@ fn serve_loop(srv: &ServerInner, shared: &Arc<ConnShared>, wh: &mut WriteHalf) -
             // closes it as idle; unless one of them claimed it first.
             let mut active = || claimed = shared.claim_active(srv, word);
             if req_id == 0 {
-                rh.read_head(&*shared.stream, wait, srv, &mut active, &mut slot)
+                rh.read_head(&*shared.stream, wait, true, srv, &mut active, &mut slot)
             } else {
                 // A busy keep-alive connection's next request comes at once: wait a moment
                 // with the buffers. Quiet past that, the connection is idle and holds no
                 // buffers (they go back to the allocator for busy connections, as Go pools
                 // them) while it waits out the idle timeout.
                 let grace = deadline::earliest(wait, grace_end);
-                match rh.read_head(&*shared.stream, grace, srv, &mut active, &mut slot) {
+                match rh.read_head(&*shared.stream, grace, false, srv, &mut active, &mut slot) {
                     Ok(None) if grace != wait && wait.is_none_or(|w| Instant::now() < w) => {
                         wh.buf = Vec::new();
                         wh.head = Vec::new();
                         wh.headers = HeaderMap::new();
                         rh.scanner.recycle(HeaderMap::new());
                         rh.buf.release();
-                        rh.read_head(&*shared.stream, wait, srv, &mut active, &mut slot)
+                        rh.read_head(&*shared.stream, wait, false, srv, &mut active, &mut slot)
                     }
                     other => other,
                 }
@@ -946,7 +965,12 @@ pub(crate) fn linger_close(shared: &ConnShared) {
     let _ = shared.stream.shutdown(Shutdown::Write);
     let deadline = Instant::now() + LINGER;
     let mut scratch = vec![0u8; 4096];
-    let mut rh = shared.read.lock();
+    // A body read on another thread may hold the read half (see `ConnShared::body_done`);
+    // its reads also drain the socket, so wait for it no longer than the linger itself.
+    let Some(mut rh) = shared.read.try_lock_until(deadline) else {
+        let _ = shared.stream.shutdown(Shutdown::Both);
+        return;
+    };
     rh.slot.reset();
     loop {
         match deadline::read(&*shared.stream, &mut rh.slot, Some(deadline), &mut scratch) {
