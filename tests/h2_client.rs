@@ -5,6 +5,7 @@
 //! every dialed stream was let go).
 
 mod client_support;
+mod h2_peer;
 mod support;
 
 use std::io::{Read, Write};
@@ -14,13 +15,11 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use h2_peer::{field, Got, Peer};
 use nethttp::client::{CancelToken, Client, Protocols, RequestOptions, Transport, TransportConfig};
 use nethttp::net::{Dial, Stream, Target, TcpDialer};
-use nethttp::proto::h2::frame::{
-    self, Data, Decoded, Frame, FrameDecoder, FrameLimits, GoAway, Settings, PREFACE,
-};
+use nethttp::proto::h2::frame::{self, Data, Decoded, Frame, GoAway, Settings};
 use nethttp::proto::h2::ErrorCode;
-use nethttp::proto::hpack::{Decoder, Encoder, Field, DEFAULT_TABLE_SIZE};
 use nethttp::server::{Config, Http2Config};
 use nethttp::{httptest, Method, Request, ResponseWriter, Version};
 
@@ -757,139 +756,6 @@ fn tls_server_without_h2_falls_back_to_http1() {
 
 // ---- scripted servers over raw frames ----
 
-/// One side of a scripted HTTP/2 server connection.
-struct Peer {
-    s: TcpStream,
-    buf: Vec<u8>,
-    dec: FrameDecoder,
-    hpack: Decoder,
-    enc: Encoder,
-}
-
-/// A frame read by [`Peer`], owned.
-#[derive(Debug)]
-enum Got {
-    Headers { id: u32, fields: Vec<Field> },
-    Data { len: usize, end_stream: bool },
-    Rst { id: u32, code: ErrorCode },
-    Ping { ack: bool, data: [u8; 8] },
-    Other,
-}
-
-impl Peer {
-    /// Accepts one connection, reads the preface, sends empty SETTINGS (plus `extra`).
-    fn accept(l: &TcpListener, extra: Settings) -> Peer {
-        let (s, _) = l.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut p = Peer {
-            s,
-            buf: Vec::new(),
-            dec: FrameDecoder::new(FrameLimits::default()),
-            hpack: Decoder::new(DEFAULT_TABLE_SIZE),
-            enc: Encoder::new(DEFAULT_TABLE_SIZE),
-        };
-        let mut pre = [0u8; 24];
-        p.s.read_exact(&mut pre).unwrap();
-        assert_eq!(&pre, PREFACE);
-        p.send(&Frame::Settings(extra));
-        p
-    }
-
-    fn send(&mut self, f: &Frame<'_>) {
-        let mut b = Vec::new();
-        f.encode(&mut b).unwrap();
-        self.s.write_all(&b).unwrap();
-    }
-
-    fn send_headers(&mut self, id: u32, fields: &[(&str, &str)], end_stream: bool) {
-        let fields: Vec<Field> = fields.iter().map(|(n, v)| Field::new(*n, *v)).collect();
-        let mut block = Vec::new();
-        self.enc.encode(&fields, &mut block);
-        let mut b = Vec::new();
-        frame::encode_headers(id, &block, end_stream, 16_384, &mut b).unwrap();
-        self.s.write_all(&b).unwrap();
-    }
-
-    /// The next frame; `None` at EOF.
-    fn next(&mut self) -> Option<Got> {
-        let mut block: Vec<u8> = Vec::new();
-        let mut hdr: Option<(u32, bool)> = None;
-        loop {
-            match self.dec.decode(&self.buf).unwrap() {
-                Decoded::Partial => {
-                    let mut chunk = [0u8; 16 << 10];
-                    let n = self.s.read(&mut chunk).ok()?;
-                    if n == 0 {
-                        return None;
-                    }
-                    self.buf.extend_from_slice(&chunk[..n]);
-                }
-                Decoded::StreamError { len, .. } => {
-                    self.buf.drain(..len);
-                }
-                Decoded::Frame { frame, len } => {
-                    let got = match frame {
-                        Frame::Headers(h) => {
-                            block.extend_from_slice(h.fragment);
-                            hdr = Some((h.stream_id, h.end_stream));
-                            h.end_headers.then_some(())
-                        }
-                        Frame::Continuation(c) => {
-                            block.extend_from_slice(c.fragment);
-                            c.end_headers.then_some(())
-                        }
-                        _ => None,
-                    };
-                    let out = match frame {
-                        Frame::Data(d) => Some(Got::Data {
-                            len: d.data.len(),
-                            end_stream: d.end_stream,
-                        }),
-                        Frame::RstStream(r) => Some(Got::Rst {
-                            id: r.stream_id,
-                            code: r.code,
-                        }),
-                        Frame::Ping(p) => Some(Got::Ping {
-                            ack: p.ack,
-                            data: p.data,
-                        }),
-                        Frame::Headers(_) | Frame::Continuation(_) => None,
-                        _ => Some(Got::Other),
-                    };
-                    self.buf.drain(..len);
-                    if got.is_some() {
-                        let (id, end_stream) = hdr.take().unwrap();
-                        let fields = self.hpack.decode(&block).unwrap();
-                        let _ = end_stream;
-                        return Some(Got::Headers { id, fields });
-                    }
-                    if let Some(o) = out {
-                        return Some(o);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Reads until a request's header block arrives; returns its stream and fields.
-    fn request(&mut self) -> (u32, Vec<Field>) {
-        loop {
-            match self.next().expect("connection closed before a request") {
-                Got::Headers { id, fields, .. } => return (id, fields),
-                _ => continue,
-            }
-        }
-    }
-}
-
-fn field<'a>(fields: &'a [Field], name: &str) -> Option<&'a [u8]> {
-    fields
-        .iter()
-        .find(|f| f.name == name.as_bytes())
-        .map(|f| f.value.as_slice())
-}
-
 /// A transport with h2c on and no proxy, for scripted servers.
 fn raw_client() -> (Client, Transport, Arc<CountingDialer>) {
     h2c_client()
@@ -1424,7 +1290,9 @@ fn raw_expect_continue_holds_the_body_for_100() {
         let mut got = 0;
         loop {
             match p.next().expect("connection closed before the body ended") {
-                Got::Data { len, end_stream } => {
+                Got::Data {
+                    len, end_stream, ..
+                } => {
                     got += len;
                     if end_stream {
                         break;

@@ -3,19 +3,18 @@
 //! Every blocking step is bounded; loopback only.
 
 mod client_support;
+mod h2_peer;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use h2_peer::{Got, Peer};
 use nethttp::client::{Client, ClientConfig, Transport, TransportConfig};
-use nethttp::proto::h2::frame::{
-    self, Data, Decoded, Frame, FrameDecoder, FrameLimits, GoAway, Settings, PREFACE,
-};
+use nethttp::proto::h2::frame::{self, Data, Frame, GoAway, Settings};
 use nethttp::proto::h2::ErrorCode;
-use nethttp::proto::hpack::{Decoder, Encoder, Field, DEFAULT_TABLE_SIZE};
 use nethttp::server::{Config, Http2Config};
 use nethttp::{httptest, Request, ResponseWriter};
 
@@ -61,179 +60,7 @@ fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-// ---- scripted server (as in tests/h2_client.rs) ----
-
-struct Peer {
-    s: TcpStream,
-    buf: Vec<u8>,
-    dec: FrameDecoder,
-    hpack: Decoder,
-    enc: Encoder,
-}
-
-#[derive(Debug)]
-#[allow(dead_code)]
-enum Got {
-    Headers {
-        id: u32,
-        fields: Vec<Field>,
-        end_stream: bool,
-    },
-    Data {
-        id: u32,
-        len: usize,
-        end_stream: bool,
-    },
-    Rst {
-        id: u32,
-        code: ErrorCode,
-    },
-    Ping {
-        ack: bool,
-        data: [u8; 8],
-    },
-    WindowUpdate {
-        id: u32,
-        inc: u32,
-    },
-    GoAway {
-        code: ErrorCode,
-    },
-    Other,
-}
-
-impl Peer {
-    fn accept(l: &TcpListener, extra: Settings) -> Peer {
-        l.set_nonblocking(false).unwrap();
-        let (s, _) = l.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut p = Peer {
-            s,
-            buf: Vec::new(),
-            dec: FrameDecoder::new(FrameLimits::default()),
-            hpack: Decoder::new(DEFAULT_TABLE_SIZE),
-            enc: Encoder::new(DEFAULT_TABLE_SIZE),
-        };
-        let mut pre = [0u8; 24];
-        p.s.read_exact(&mut pre).unwrap();
-        assert_eq!(&pre, PREFACE);
-        p.send(&Frame::Settings(extra));
-        p
-    }
-
-    fn send(&mut self, f: &Frame<'_>) {
-        let mut b = Vec::new();
-        f.encode(&mut b).unwrap();
-        let _ = self.s.write_all(&b);
-    }
-
-    fn send_headers(&mut self, id: u32, fields: &[(&str, &str)], end_stream: bool) {
-        let fields: Vec<Field> = fields.iter().map(|(n, v)| Field::new(*n, *v)).collect();
-        let mut block = Vec::new();
-        self.enc.encode(&fields, &mut block);
-        let mut b = Vec::new();
-        frame::encode_headers(id, &block, end_stream, 16_384, &mut b).unwrap();
-        let _ = self.s.write_all(&b);
-    }
-
-    fn data(&mut self, id: u32, data: &[u8], end_stream: bool) {
-        self.send(&Frame::Data(Data {
-            stream_id: id,
-            end_stream,
-            data,
-            padding: None,
-        }));
-    }
-
-    /// The next frame; `None` at EOF or after the read timeout.
-    fn next(&mut self) -> Option<Got> {
-        let mut block: Vec<u8> = Vec::new();
-        let mut hdr: Option<(u32, bool)> = None;
-        loop {
-            match self.dec.decode(&self.buf).unwrap() {
-                Decoded::Partial => {
-                    let mut chunk = [0u8; 16 << 10];
-                    let n = self.s.read(&mut chunk).ok()?;
-                    if n == 0 {
-                        return None;
-                    }
-                    self.buf.extend_from_slice(&chunk[..n]);
-                }
-                Decoded::StreamError { len, .. } => {
-                    self.buf.drain(..len);
-                }
-                Decoded::Frame { frame, len } => {
-                    let done = match frame {
-                        Frame::Headers(h) => {
-                            block.extend_from_slice(h.fragment);
-                            hdr = Some((h.stream_id, h.end_stream));
-                            h.end_headers
-                        }
-                        Frame::Continuation(c) => {
-                            block.extend_from_slice(c.fragment);
-                            c.end_headers
-                        }
-                        _ => false,
-                    };
-                    let out = match frame {
-                        Frame::Data(d) => Some(Got::Data {
-                            id: d.stream_id,
-                            len: d.data.len(),
-                            end_stream: d.end_stream,
-                        }),
-                        Frame::RstStream(r) => Some(Got::Rst {
-                            id: r.stream_id,
-                            code: r.code,
-                        }),
-                        Frame::Ping(p) => Some(Got::Ping {
-                            ack: p.ack,
-                            data: p.data,
-                        }),
-                        Frame::WindowUpdate(w) => Some(Got::WindowUpdate {
-                            id: w.stream_id,
-                            inc: w.increment,
-                        }),
-                        Frame::GoAway(g) => Some(Got::GoAway { code: g.code }),
-                        Frame::Headers(_) | Frame::Continuation(_) => None,
-                        _ => Some(Got::Other),
-                    };
-                    self.buf.drain(..len);
-                    if done {
-                        let (id, end_stream) = hdr.take().unwrap();
-                        let fields = self.hpack.decode(&block).unwrap();
-                        return Some(Got::Headers {
-                            id,
-                            fields,
-                            end_stream,
-                        });
-                    }
-                    if let Some(o) = out {
-                        if let Got::Ping { ack: false, data } = o {
-                            self.send(&Frame::Ping(frame::Ping { ack: true, data }));
-                        }
-                        return Some(o);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Reads until a request's header block arrives: its stream and END_STREAM flag.
-    fn request(&mut self) -> (u32, bool) {
-        loop {
-            match self.next().expect("connection closed before a request") {
-                Got::Headers { id, end_stream, .. } => return (id, end_stream),
-                _ => continue,
-            }
-        }
-    }
-
-    /// Reads frames until the client closes (or 5 s of silence).
-    fn drain(&mut self) {
-        while self.next().is_some() {}
-    }
-}
+// ---- scripted server: tests/h2_peer ----
 
 fn scripted(f: impl FnOnce(TcpListener) + Send + 'static) -> (SocketAddr, thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -311,7 +138,7 @@ fn upload_server() -> (SocketAddr, thread::JoinHandle<Upload>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let h = thread::spawn(move || {
-        let mut p = Peer::accept(&l, Settings::default());
+        let mut p = Peer::accept_acking(&l, Settings::default());
         let mut up = Upload::default();
         let id = loop {
             match p.next().expect("no request") {
@@ -414,8 +241,8 @@ fn sized_body_longer_than_declared_fails_the_request() {
 #[test]
 fn goaway_with_an_error_code_lets_processed_streams_complete() {
     let (addr, srv) = scripted(|l| {
-        let mut p = Peer::accept(&l, Settings::default());
-        let (id, _) = p.request();
+        let mut p = Peer::accept_acking(&l, Settings::default());
+        let (id, _) = p.request_end();
         p.send(&Frame::GoAway(GoAway {
             last_stream_id: id,
             code: ErrorCode::EnhanceYourCalm,
@@ -454,8 +281,8 @@ fn no_rst_stream_after_the_servers_early_response_and_reset() {
 fn early_response_and_reset_round() {
     let (saw_tx, saw_rx) = crossbeam_channel::bounded::<Option<ErrorCode>>(1);
     let (addr, srv) = scripted(move |l| {
-        let mut p = Peer::accept(&l, Settings::default());
-        let (id, _) = p.request();
+        let mut p = Peer::accept_acking(&l, Settings::default());
+        let (id, _) = p.request_end();
         // The head first, so the caller has its response and is not reading.
         p.send_headers(id, &[(":status", "200"), ("content-length", "2")], false);
         // The client fills the 65,535-octet window and waits for more.
