@@ -11,7 +11,7 @@ mod support;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,45 +25,6 @@ fn body_echo() -> TestServer {
         let body = r.body().read_to_vec(1 << 20).unwrap_or_default();
         let _ = w.write_all(&body);
     })
-}
-
-/// Runs `nethttp ARGS` with `input` on a piped stdin (so `/dev/stdin` is a pipe), under
-/// [`RUN_DEADLINE`].
-fn with_piped_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nethttp");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_vec();
-    let writer = thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_t = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_t = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let mut child = KillOnDrop(child);
-    let exited = support::poll_until(RUN_DEADLINE, || matches!(child.0.try_wait(), Ok(Some(_))));
-    assert!(exited, "nethttp {args:?} overran {RUN_DEADLINE:?}");
-    let status = child.0.wait().expect("wait");
-    let _ = writer.join();
-    Output {
-        status,
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    }
 }
 
 /// The write end of a pipe whose read end is already closed: every write to it fails with
@@ -211,7 +172,7 @@ fn get_sends_a_body_file_that_is_a_pipe() {
         (vec!["get", "--json", "@/dev/stdin", &url], "hello-pipe"),
         (vec!["get", "-F", "f=@/dev/stdin", &url], "hello-pipe"),
     ] {
-        let (code, out, err) = parts(&with_piped_stdin(&args, b"hello-pipe"));
+        let (code, out, err) = parts(&nethttp_with_stdin(&args, b"hello-pipe"));
         assert!(
             code == Some(0) && out.contains(want),
             "nethttp {args:?} with a pipe: exit {code:?}, server received {out:?}, stderr {err:?}"

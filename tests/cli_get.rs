@@ -47,46 +47,6 @@ fn echoed_fields(out: &str) -> Vec<&str> {
     out.lines().skip(1).take_while(|l| !l.is_empty()).collect()
 }
 
-/// `nethttp ARGS` with `input` on its stdin, under [`RUN_DEADLINE`].
-fn nethttp_with_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nethttp");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_vec();
-    let writer = thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let (mut out, mut err) = (
-        child.stdout.take().expect("stdout"),
-        child.stderr.take().expect("stderr"),
-    );
-    let out_t = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_t = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let mut child = KillOnDrop(child);
-    let exited = support::poll_until(RUN_DEADLINE, || matches!(child.0.try_wait(), Ok(Some(_))));
-    assert!(exited, "nethttp {args:?} overran {RUN_DEADLINE:?}");
-    let status = child.0.wait().expect("wait");
-    let _ = writer.join();
-    Output {
-        status,
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    }
-}
-
 /// `nethttp ARGS` run in `dir`, under [`RUN_DEADLINE`].
 fn nethttp_in(dir: &std::path::Path, args: &[&str]) -> Output {
     support::run_bounded(Command::new(BIN).current_dir(dir).args(args), RUN_DEADLINE)

@@ -276,3 +276,45 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+/// `nethttp ARGS` with `input` on its stdin (a pipe, so `/dev/stdin` is one too), under
+/// [`RUN_DEADLINE`].
+pub fn nethttp_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nethttp");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
+    let (mut out, mut err) = (
+        child.stdout.take().expect("stdout"),
+        child.stderr.take().expect("stderr"),
+    );
+    let out_t = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let mut child = KillOnDrop(child);
+    let exited =
+        crate::support::poll_until(RUN_DEADLINE, || matches!(child.0.try_wait(), Ok(Some(_))));
+    assert!(exited, "nethttp {args:?} overran {RUN_DEADLINE:?}");
+    let status = child.0.wait().expect("wait");
+    let _ = writer.join();
+    Output {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    }
+}
