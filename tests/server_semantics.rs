@@ -434,14 +434,20 @@ fn head_gets_the_headers_of_a_get_and_never_a_body() {
         let h = c.read_response_for("HEAD");
         let next = c.read_response();
         assert_eq!(h.status, g.status, "{path}");
+        // A HEAD handler that writes nothing gets no length (Go's rule: it may have skipped
+        // the body); otherwise the GET's.
+        let want = if path == "/empty" {
+            None
+        } else {
+            g.header("content-length")
+        };
         assert_eq!(
             h.header("content-length"),
-            g.header("content-length"),
+            want,
             "{path}: HEAD {} vs GET {}",
             h.raw_head,
             g.raw_head
         );
-        assert!(h.header("content-length").is_some(), "{path}");
         assert_eq!(h.header("x-path"), g.header("x-path"), "{path}");
         assert!(h.body.is_empty());
         assert_eq!(

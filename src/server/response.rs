@@ -429,7 +429,10 @@ impl<'a> ConnWriter<'a> {
             }
             Mode::NoBody
         } else if self.req.head {
-            if declared.is_none() && last {
+            // The count of what the handler wrote, if it wrote something (Go's rule): a HEAD
+            // handler that writes nothing may have skipped the body, and `Content-Length: 0`
+            // would say the GET's is empty (RFC 9110 §8.6 allows only the GET's length).
+            if declared.is_none() && last && self.written > 0 {
                 content_length = Some(self.written);
             }
             Mode::Discard

@@ -91,6 +91,12 @@ const RECHECK: Duration = Duration::from_secs(1);
 /// queued, at the end of a connection, before it closes the socket under it.
 const WRITER_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// What the writer writes at a time, counting each for [`H2Conn::written`].
+const WRITE_PIECE: usize = 16 << 10;
+
+/// The most octets of request body one buffered chunk gathers from small `DATA` frames.
+const BODY_CHUNK: usize = 16 << 10;
+
 /// One read's size.
 const READ_CHUNK: usize = 16 << 10;
 
@@ -105,6 +111,9 @@ pub(crate) struct H2Conn {
     /// wait for its handlers at the end. Handlers wait on their stream's own condition
     /// variable (`StreamEntry::cv`).
     pub(crate) changed: Condvar,
+    /// Octets the writer has written, counted piece by piece ([`WRITE_PIECE`]): what the end
+    /// of a connection watches for progress while the last frames go out.
+    written: std::sync::atomic::AtomicUsize,
     pub(crate) shared: Arc<ConnShared>,
     pub(crate) srv: Arc<ServerInner>,
     spawner: Spawner,
@@ -433,6 +442,7 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
             broken: false,
         }),
         changed: Condvar::new(),
+        written: std::sync::atomic::AtomicUsize::new(0),
         shared: Arc::clone(&shared),
         srv: Arc::clone(srv),
         spawner,
@@ -494,15 +504,23 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
     }
     conn.changed.notify_all();
     // Wait for the writer to send what is queued (the last responses of a graceful close) as
-    // long as it makes progress; a peer that stops reading for WRITER_CLOSE_WAIT gets its
-    // connection cut, so the writer's blocked write ends.
-    let mut left = usize::MAX;
-    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
-        done_rx.recv_timeout(WRITER_CLOSE_WAIT)
-    {
-        let now_left = conn.core.lock().queued_bytes;
-        if now_left < left {
-            left = now_left;
+    // long as it makes progress; a peer that stops reading for as long as the writer's own
+    // stall timeout allows (at least WRITER_CLOSE_WAIT) gets its connection cut, so the
+    // writer's blocked write ends. Not less: the kernel frees room in a socket's buffers in
+    // steps of many kilobytes, so a reader slower than a few tens of KB/s could go seconds
+    // without the writer moving, and would lose the end of its last response.
+    // (After a connection error, only the GOAWAY is owed: WRITER_CLOSE_WAIT.)
+    let close_wait = match cfg_stall(srv) {
+        Some(s) if clean => s.max(WRITER_CLOSE_WAIT),
+        _ => WRITER_CLOSE_WAIT,
+    };
+    // Progress is what the writer wrote (counted a piece at a time), not what left the
+    // queue (a whole batch at a time, which a slow reader takes longer than the wait over).
+    let mut seen = conn.written.load(std::sync::atomic::Ordering::SeqCst);
+    while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = done_rx.recv_timeout(close_wait) {
+        let now = conn.written.load(std::sync::atomic::Ordering::SeqCst);
+        if now != seen {
+            seen = now;
             continue;
         }
         let _ = shared.tcp.shutdown(Shutdown::Both);
@@ -523,6 +541,11 @@ fn serve(srv: &Arc<ServerInner>, shared: Arc<ConnShared>, spawner: Spawner) {
     }
     shared.set_state(srv, ConnState::Closed);
     srv.untrack(shared.id);
+}
+
+/// The writer's stall timeout (`Config::inactivity_timeout`).
+fn cfg_stall(srv: &ServerInner) -> Option<Duration> {
+    srv.config.inactivity_timeout
 }
 
 /// Sends the writer its `Close` when dropped.
@@ -656,6 +679,7 @@ fn read_loop(conn: &Arc<H2Conn>, buffered: Vec<u8>, max_header_list: usize) -> b
             buf.drain(..start);
             start = 0;
         }
+        start_waiting(conn);
         let now = Instant::now();
         // What to tell the connection-state hook and the accept loop, once `core` is let go:
         // the hook is the user's code, and `went_idle` takes the server's table lock, which
@@ -944,7 +968,15 @@ fn on_data(conn: &H2Conn, d: frame::Data<'_>) -> Result<()> {
     let too_long = st.content_length.is_some_and(|n| st.received > n);
     let too_short = d.end_stream && st.content_length.is_some_and(|n| st.received != n);
     if !d.data.is_empty() {
-        st.body.push_back(d.data.to_vec());
+        // Small frames go into the last chunk, up to BODY_CHUNK: the windows bound the
+        // octets, and one allocation (and queue slot) a frame would cost far more than the
+        // octets for a peer that sends one-octet frames.
+        match st.body.back_mut() {
+            Some(last) if last.len() + d.data.len() <= BODY_CHUNK => {
+                last.extend_from_slice(d.data);
+            }
+            _ => st.body.push_back(d.data.to_vec()),
+        }
     }
     if let Some(inc) = update {
         core.queue_frame(
@@ -1110,7 +1142,11 @@ fn on_header_block(
     );
     req.set_tls(conn.shared.tls);
     let job = Job { id, req, canned };
-    if core.handlers < core.max_handlers && take_handler_place(&conn.srv) {
+    // Streams already waiting go first: a new one starts at once only if none waits.
+    if core.unstarted.is_empty()
+        && core.handlers < core.max_handlers
+        && take_handler_place(&conn.srv)
+    {
         core.handlers += 1;
         drop(core);
         start_handler(conn, job);
@@ -1135,8 +1171,45 @@ fn on_header_block(
         ));
     } else {
         core.unstarted.push_back(job);
+        drop(core);
+        start_waiting(conn);
     }
     Ok(())
+}
+
+/// Starts streams waiting for a handler while this connection and the server have places
+/// for them: a place freed by another connection's handler is taken here (the connection
+/// thread calls this as it loops, at least every [`RECHECK`] while streams are open), not
+/// only when one of this connection's handlers finishes.
+fn start_waiting(conn: &Arc<H2Conn>) {
+    loop {
+        let job = {
+            let mut core = conn.core.lock();
+            if core.broken || core.handlers >= core.max_handlers {
+                return;
+            }
+            let job = loop {
+                match core.unstarted.pop_front() {
+                    // Reset while it waited: it needs no handler.
+                    Some(j) if core.streams.get(&j.id).is_none_or(|s| s.reset.is_some()) => {
+                        if let Some(st) = core.streams.get_mut(&j.id) {
+                            st.handler = false;
+                        }
+                        core.set_state(j.id, State::Closed);
+                    }
+                    Some(j) => break j,
+                    None => return,
+                }
+            };
+            if !take_handler_place(&conn.srv) {
+                core.unstarted.push_front(job);
+                return;
+            }
+            core.handlers += 1;
+            job
+        };
+        start_handler(conn, job);
+    }
 }
 
 /// Takes one of the server's places for a running HTTP/2 handler
@@ -1282,11 +1355,17 @@ fn write_loop(conn: &H2Conn, rx: &Receiver<Out>) {
                 Err(_) => break,
             }
         }
-        let r = if batch.is_empty() {
-            Ok(())
-        } else {
-            deadline::write_all_stalled(stream, &mut slot, None, stall, &[&batch])
-        };
+        // In pieces, each counted once written, so the end of the connection can tell a
+        // slow reader from one that stopped.
+        let mut r = Ok(());
+        for piece in batch.chunks(WRITE_PIECE) {
+            r = deadline::write_all_stalled(stream, &mut slot, None, stall, &[piece]);
+            if r.is_err() {
+                break;
+            }
+            conn.written
+                .fetch_add(piece.len(), std::sync::atomic::Ordering::SeqCst);
+        }
         let mut core = conn.core.lock();
         let was_full = core.queued_bytes >= WRITE_QUEUE_LIMIT;
         core.queued_control -= control.min(core.queued_control);

@@ -264,14 +264,37 @@ impl H2Writer {
 
     /// Encodes and queues a header block for the stream.
     fn send_fields(&mut self, fields: &[Field], end_stream: bool) -> io::Result<()> {
-        let conn = &*self.conn;
+        let conn = Arc::clone(&self.conn);
+        let stall = conn.srv.config.inactivity_timeout;
+        let wait_until = wait_deadline(self.deadline, stall);
         let mut core = conn.core.lock();
-        let broken = core.broken;
-        let st = core.streams.get(&self.id);
-        if broken || st.is_none_or(|s| !s.state.can_send() || s.reset.is_some()) {
-            let reset = st.and_then(|s| s.reset);
-            drop(core);
-            return Err(self.fail(stream_gone(broken, reset)));
+        loop {
+            let broken = core.broken;
+            let st = core.streams.get(&self.id);
+            if broken || st.is_none_or(|s| !s.state.can_send() || s.reset.is_some()) {
+                let reset = st.and_then(|s| s.reset);
+                drop(core);
+                return Err(self.fail(stream_gone(broken, reset)));
+            }
+            // A header block waits for room in the write queue as DATA does: a peer that
+            // does not read would otherwise have every response's head held in memory (a
+            // response without a body never waits for a window).
+            if core.queued_bytes < WRITE_QUEUE_LIMIT {
+                break;
+            }
+            let cv = Arc::clone(&st.expect("checked above").cv);
+            let timed_out = match wait_until {
+                Some(d) => cv.wait_until(&mut core, d).timed_out(),
+                None => {
+                    cv.wait_for(&mut core, super::RECHECK);
+                    false
+                }
+            };
+            if timed_out && wait_until.is_some_and(|d| Instant::now() >= d) {
+                core.reset_stream(self.id, ErrorCode::Internal);
+                drop(core);
+                return Err(self.fail(io::ErrorKind::TimedOut.into()));
+            }
         }
         let mut block = Vec::with_capacity(128);
         core.enc.encode(fields, &mut block);
@@ -407,7 +430,9 @@ impl H2Writer {
                 h.insert(DATE, v);
             }
         }
-        if last && !self.no_body && self.declared.is_none() {
+        // (A HEAD whose handler wrote nothing says no length: the GET's is not known, and
+        // RFC 9110 §8.6 allows only that one. Go's rule.)
+        if last && !self.no_body && self.declared.is_none() && !(self.head && self.written == 0) {
             // The whole body is known: say its length (Go does for a handler that returns
             // having written less than its buffer).
             let n = if self.head {
@@ -509,8 +534,8 @@ impl Write for H2Writer {
                 return Err(Error::new(ErrorKind::ContentLengthMismatch).into_io());
             }
         }
-        self.written += data.len() as u64;
         if self.head {
+            self.written += data.len() as u64;
             if !self.committed && self.buf.len() + data.len() > BUFFER_SIZE {
                 self.commit(false)?;
             }
@@ -518,11 +543,21 @@ impl Write for H2Writer {
         }
         if self.buf.len() + data.len() <= BUFFER_SIZE {
             self.buf.extend_from_slice(data);
+            self.written += data.len() as u64;
             return Ok(data.len());
         }
         if !self.committed {
             self.commit(false)?;
+            // The head just declared the handler's length, if it set one: a write that
+            // passes it is refused whole, as once the head is out (and as the HTTP/1 writer
+            // does), rather than sent as DATA beyond the content-length (§8.1.1).
+            if let Some(n) = self.declared {
+                if self.written + data.len() as u64 > n {
+                    return Err(Error::new(ErrorKind::ContentLengthMismatch).into_io());
+                }
+            }
         }
+        self.written += data.len() as u64;
         self.send_buffered(false)?;
         self.send_data(data, false)?;
         Ok(data.len())
@@ -579,7 +614,9 @@ impl ResponseWriter for H2Writer {
         }
         if status.is_informational() {
             // An interim response (103 Early Hints...): a HEADERS frame without END_STREAM.
-            let fields = message::response_fields(status, &self.headers, &|_| false);
+            // RFC 9110 §8.6: no content-length in a 1xx (Go drops it, and
+            // transfer-encoding, which response_fields leaves out anyway).
+            let fields = message::response_fields(status, &self.headers, &|n| *n == CONTENT_LENGTH);
             if let Err(e) = self.send_fields(&fields, false) {
                 log::debug!("sending {status} on http2 stream {}: {e}", self.id);
             }
