@@ -1318,19 +1318,22 @@ fn take_small_body(rh: &mut ReadHalf) -> Result<Option<SmallBody>> {
 
 /// Returns the connection to the pool; false if it could not go (then the caller closes it).
 pub(crate) fn put_idle(pc: &Arc<PersistConn>, trace: &ClientTrace) -> bool {
-    match pc.transport.upgrade() {
-        Some(t) => match t.put_idle(pc) {
-            Ok(()) => {
-                trace.put_idle_conn(None);
-                true
-            }
-            Err(reason) => {
-                trace.put_idle_conn(Some(reason));
-                false
-            }
-        },
+    match put_idle_untraced(pc) {
+        Some(r) => {
+            trace.put_idle_conn(r.err());
+            r.is_ok()
+        }
         None => false,
     }
+}
+
+/// [`put_idle`] without the trace hook: `None` if the transport is gone, else whether the
+/// connection went back (`Err` says why not), for a caller that must finish its own work
+/// before user code runs.
+pub(crate) fn put_idle_untraced(
+    pc: &Arc<PersistConn>,
+) -> Option<std::result::Result<(), &'static str>> {
+    pc.transport.upgrade().map(|t| t.put_idle(pc))
 }
 
 /// The writer thread.
@@ -1367,7 +1370,26 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
         let done_tx = wr.done_tx.take();
         let notify_ok = wr.notify_ok;
         let trace = wr.trace.clone();
-        let result = write_request(pc, &mut slot, &mut buf, wr);
+        // The body's reader (a `Body::from_reader`, a `Body::replayable` factory) and the
+        // trace hooks are user code: a panic in them fails this request with an error that
+        // says so, rather than with the connection closing under it as if the server had
+        // closed it. The thread then ends (the connection is closed below).
+        let mut panicked = false;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_request(pc, &mut slot, &mut buf, wr)
+        }))
+        .unwrap_or_else(|_| {
+            panicked = true;
+            WriteResult::Failed {
+                err: Error::with_source(
+                    ErrorKind::Io,
+                    "the request body's reader or a trace hook panicked while the request was written",
+                ),
+                nothing_written: false,
+                body: None,
+                body_err: true,
+            }
+        });
         pc.wrote(req_id, matches!(result, WriteResult::Ok));
         match &result {
             WriteResult::Ok => trace.wrote_request(true),
@@ -1381,6 +1403,13 @@ fn write_loop(pc: &Arc<PersistConn>, rx: &Receiver<WriteMsg>, write_buffer_size:
                 // connection if none comes; it can never be reused (`wrote` is not set).
                 let _ = pc.stream.shutdown(std::net::Shutdown::Write);
             }
+        }
+        if panicked {
+            if let Some(done_tx) = done_tx {
+                let _ = done_tx.send(result);
+            }
+            pc.close(Error::new(ErrorKind::Io));
+            return;
         }
         if let Some(done_tx) = done_tx {
             if matches!(result, WriteResult::Ok) && !notify_ok {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use http::{HeaderMap, StatusCode, Uri, Version};
 
-use super::persist::{put_idle, BodyEvent, PersistConn, ReadHalf};
+use super::persist::{put_idle_untraced, BodyEvent, PersistConn, ReadHalf};
 use super::trace::{CancelToken, ClientTrace};
 use crate::bufio;
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase, TooLarge};
@@ -130,7 +130,15 @@ impl Response {
     ///
     /// The body's read errors, or the limit.
     pub fn bytes_limited(&mut self, limit: u64) -> Result<Vec<u8>> {
-        read_limited(&mut self.body, limit)
+        let r = read_limited(&mut self.body, limit);
+        if let Err(e) = &r {
+            if e.kind() == ErrorKind::TooLarge(TooLarge::Body) {
+                // Part of the body is gone: later reads must fail too, never go on from
+                // there to a clean end. Dropping the rest closes its connection.
+                self.body = ResponseBody::from_reader(Failed(e.kind()));
+            }
+        }
+        r
     }
 
     /// Reads the whole body, up to the [body limit](Self::body_limit) ([`DEFAULT_BODY_LIMIT`]
@@ -207,6 +215,15 @@ impl fmt::Debug for Response {
             .field("url", &self.url)
             .field("headers", &self.headers)
             .finish_non_exhaustive()
+    }
+}
+
+/// A body that failed: every read repeats its error.
+struct Failed(ErrorKind);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(Error::new(self.0).into_io())
     }
 }
 
@@ -447,16 +464,23 @@ impl ConnBody {
             return;
         }
         self.done = true;
+        let mut put = None;
         let pooled =
             eof && self.reusable && !self.pc.is_closed() && self.pc.wrote_in_full(self.req_id) && {
                 self.pc.end_exchange(self.req_id);
-                put_idle(&self.pc, &self.trace)
+                put = put_idle_untraced(&self.pc);
+                matches!(put, Some(Ok(())))
             };
         if !pooled {
             self.pc
                 .close(Error::closed(crate::error::ClosedDuring::Body));
         }
         self.pc.send_body_event(BodyEvent::Done { pooled });
+        // The hook is user code on the caller's thread: only once the reader thread has been
+        // told, so a panic in it cannot leave a pooled connection whose reader waits forever.
+        if let Some(r) = put {
+            self.trace.put_idle_conn(r.err());
+        }
     }
 }
 

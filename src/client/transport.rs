@@ -399,6 +399,9 @@ pub(crate) struct WantConn {
     slot: Mutex<WantSlot>,
     /// The caller's thread, parked in `wait_for_conn`; a delivery wakes it.
     waiter: std::thread::Thread,
+    /// The dial for this want has connected and is in the origin's TLS handshake: a deadline
+    /// that passes now is the handshake's, not the connect's.
+    handshaking: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -415,6 +418,7 @@ impl WantConn {
             opts: opts.clone(),
             slot: Mutex::new(WantSlot::default()),
             waiter: std::thread::current(),
+            handshaking: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -628,9 +632,11 @@ impl RoundTripper for Transport {
 }
 
 fn target_of(uri: &Uri) -> Result<Target> {
+    // The URL as an error may show it: never with its password (`Error::url` redacts too).
+    let shown = || crate::proto::uri::redact(&uri.to_string()).into_owned();
     let scheme = uri
         .scheme_str()
-        .ok_or_else(|| Error::invalid_input(format!("url has no scheme: {uri}")))?
+        .ok_or_else(|| Error::invalid_input(format!("url has no scheme: {}", shown())))?
         .to_ascii_lowercase();
     let default_port = match scheme.as_str() {
         "http" => 80,
@@ -652,12 +658,31 @@ fn target_of(uri: &Uri) -> Result<Target> {
         .authority()
         .map(|a| crate::proto::uri::host_of(a.as_str()))
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| Error::invalid_input(format!("url has no host: {uri}")))?;
+        .ok_or_else(|| Error::invalid_input(format!("url has no host: {}", shown())))?;
+    // A port that is written must be one (Go: "invalid port"); an empty one is the default.
+    let port = match crate::proto::uri::explicit_port(uri) {
+        Some(p) => p,
+        None => {
+            let after_host = uri.authority().map_or("", |a| {
+                let hp = crate::proto::uri::after_userinfo(a.as_str());
+                &hp[crate::proto::uri::host_in(hp).len()..]
+            });
+            match after_host.strip_prefix(':') {
+                Some(p) if !p.is_empty() => {
+                    return Err(Error::invalid_input(format!(
+                        "invalid port {p:?} in url {}",
+                        shown()
+                    )))
+                }
+                _ => default_port,
+            }
+        }
+    };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     Ok(Target {
         scheme,
         host: host.to_string(),
-        port: crate::proto::uri::explicit_port(uri).unwrap_or(default_port),
+        port,
     })
 }
 
@@ -700,7 +725,15 @@ impl TransportInner {
                     idle_time: Duration::ZERO,
                 };
             }
-            opts.trace.got_conn(info);
+            // The hook is user code on this thread, run while the connection belongs to no
+            // one (out of the pool, not yet begun): if it panics, close the connection, or
+            // it and its per-host slot would never be given back.
+            if let Err(p) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| opts.trace.got_conn(info)))
+            {
+                pc.close(Error::new(ErrorKind::Canceled));
+                std::panic::resume_unwind(p);
+            }
             let req_id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let reused = pc.begin(req_id);
             // Keep a copy of a replayable body (a cheap handle: bytes are shared, a replayable
@@ -891,11 +924,15 @@ impl TransportInner {
                 break Some(Error::new(ErrorKind::Canceled));
             }
             if opts.deadline.is_some_and(|d| Instant::now() >= d) {
-                break Some(Error::timeout(if dialing {
-                    TimeoutPhase::Connect
-                } else {
-                    TimeoutPhase::PoolWait
-                }));
+                break Some(Error::timeout(
+                    if dialing && want.handshaking.load(Ordering::SeqCst) {
+                        TimeoutPhase::TlsHandshake
+                    } else if dialing {
+                        TimeoutPhase::Connect
+                    } else {
+                        TimeoutPhase::PoolWait
+                    },
+                ));
             }
             wake::park_until(opts.deadline);
         };
@@ -949,7 +986,7 @@ impl TransportInner {
                     want: &want,
                     key: &key,
                 };
-                let dialed = t.dial(&key, deadline, &trace);
+                let dialed = t.dial(&key, deadline, &trace, &want.handshaking);
                 std::mem::forget(guard);
                 let stream = match dialed {
                     Ok(s) => s,
@@ -994,11 +1031,15 @@ impl TransportInner {
         key: &ConnKey,
         deadline: Option<Instant>,
         trace: &super::ClientTrace,
+        handshaking: &std::sync::atomic::AtomicBool,
     ) -> Result<Box<dyn crate::net::Stream>> {
         let tls = |s, host: &str| self.tls_client(s, host, deadline);
         let s = proxy::dial_conn(&self.cfg, key, deadline, trace, &tls)?;
         match key.target.scheme.as_str() {
-            "https" => self.tls_client(s, &key.target.host, deadline),
+            "https" => {
+                handshaking.store(true, Ordering::SeqCst);
+                self.tls_client(s, &key.target.host, deadline)
+            }
             _ => Ok(s),
         }
     }
@@ -1050,12 +1091,14 @@ impl TransportInner {
         alpn: bool,
         deadline: Option<Instant>,
         trace: &super::ClientTrace,
+        handshaking: &std::sync::atomic::AtomicBool,
     ) -> Result<(Box<dyn crate::net::Stream>, bool)> {
         let tls = |s, host: &str| self.tls_client(s, host, deadline);
         let s = proxy::dial_conn(&self.cfg, key, deadline, trace, &tls)?;
         if !alpn {
             return Ok((s, true));
         }
+        handshaking.store(true, Ordering::SeqCst);
         #[cfg(feature = "tls")]
         {
             let http1 = self.cfg.protocols.http1;

@@ -60,7 +60,12 @@ impl<'a> RequestFields<'a> {
             Some(h) => h.as_bytes(),
             // Without the URL's userinfo, as HTTP/1's Host (RFC 9113 §8.3.1).
             None => crate::proto::client::request_host(uri)
-                .ok_or_else(|| Error::invalid_input(format!("url has no host: {uri}")))?
+                .ok_or_else(|| {
+                    Error::invalid_input(format!(
+                        "url has no host: {}",
+                        crate::proto::uri::redact(&uri.to_string())
+                    ))
+                })?
                 .as_bytes(),
         };
         let scheme = uri.scheme_str().unwrap_or("http");

@@ -45,6 +45,9 @@ struct DialCall {
     /// `None` while dialing; then `Ok` or the error's kind and text.
     result: Mutex<Option<std::result::Result<(), (ErrorKind, String)>>>,
     done: Condvar,
+    /// The dial has connected and is in the origin's TLS handshake: a caller's deadline that
+    /// passes now is the handshake's, not the connect's.
+    handshaking: std::sync::atomic::AtomicBool,
 }
 
 /// How a key's requests may go over HTTP/2.
@@ -293,7 +296,7 @@ fn get_conn(
                         }
                         break;
                     }
-                    if let Some(e) = gave_up(opts) {
+                    if let Some(e) = gave_up(opts, &call) {
                         return Err(e);
                     }
                     let step = Instant::now() + Duration::from_millis(500);
@@ -320,6 +323,7 @@ fn dial_apart(
 ) -> Result<Got> {
     let (tx, rx) = crossbeam_channel::bounded::<Result<Option<Arc<H2Conn>>>>(1);
     let (t2, key2, opts2) = (Arc::clone(t), key.clone(), opts.clone());
+    let call2 = Arc::clone(&call);
     let spawned = super::spawn_counted(&t.threads, "nethttp-h2-dial", move || {
         let mut guard = DialDone {
             t: &t2,
@@ -327,7 +331,7 @@ fn dial_apart(
             call: &call,
             armed: true,
         };
-        let r = dial(&t2, &key2, mode, &opts2);
+        let r = dial(&t2, &key2, mode, &opts2, &call.handshaking);
         guard.armed = false;
         {
             let mut p = t2.h2.lock();
@@ -378,7 +382,7 @@ fn dial_apart(
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
         }
-        if let Some(e) = gave_up(opts) {
+        if let Some(e) = gave_up(opts, &call2) {
             return Err(e);
         }
     }
@@ -386,9 +390,14 @@ fn dial_apart(
 
 /// Why a caller waiting for a dial stops waiting, if it does: its deadline passed (a
 /// connect timeout) or it was canceled.
-fn gave_up(opts: &RequestOptions) -> Option<Error> {
+fn gave_up(opts: &RequestOptions, call: &DialCall) -> Option<Error> {
     if opts.deadline.is_some_and(|d| Instant::now() >= d) {
-        return Some(Error::timeout(TimeoutPhase::Connect));
+        let handshaking = call.handshaking.load(std::sync::atomic::Ordering::SeqCst);
+        return Some(Error::timeout(if handshaking {
+            TimeoutPhase::TlsHandshake
+        } else {
+            TimeoutPhase::Connect
+        }));
     }
     opts.cancel
         .as_ref()
@@ -427,8 +436,15 @@ fn dial(
     key: &ConnKey,
     mode: Mode,
     opts: &RequestOptions,
+    handshaking: &std::sync::atomic::AtomicBool,
 ) -> Result<Option<Arc<H2Conn>>> {
-    let (stream, h2) = t.dial_h2(key, mode == Mode::Alpn, opts.deadline, &opts.trace)?;
+    let (stream, h2) = t.dial_h2(
+        key,
+        mode == Mode::Alpn,
+        opts.deadline,
+        &opts.trace,
+        handshaking,
+    )?;
     if !h2 {
         t.adopt_http1(key, stream, &opts.trace)?;
         return Ok(None);
