@@ -34,7 +34,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 pub(super) enum Waker {
     /// Connect to the listener once: its blocked `accept` returns with that connection. For a
     /// listener with its port to itself, the only one the kernel can send the connection to.
-    Connect(SocketAddr),
+    /// The socket for the connect is made with the listener, so that a shutdown can wake the
+    /// loop even when the process has no descriptor left (EMFILE), when making one would fail.
+    Connect(SocketAddr, parking_lot::Mutex<Option<socket2::Socket>>),
     /// Write a byte to the socket the loop polls beside its listener. For a listener that
     /// shares its port, where a connect could reach another listener of the port.
     #[cfg(target_os = "linux")]
@@ -44,9 +46,9 @@ pub(super) enum Waker {
 impl Waker {
     /// Wakes the loop, without blocking, or says where to connect to wake it (the caller
     /// connects after it lets go of the listener table's lock).
-    pub(super) fn wake(&self) -> Option<SocketAddr> {
+    pub(super) fn wake(&self) -> Option<(SocketAddr, Option<socket2::Socket>)> {
         match self {
-            Waker::Connect(addr) => {
+            Waker::Connect(addr, sock) => {
                 let mut addr = *addr;
                 if addr.ip().is_unspecified() {
                     addr.set_ip(match addr {
@@ -54,7 +56,7 @@ impl Waker {
                         SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
                     });
                 }
-                Some(addr)
+                Some((addr, sock.lock().take()))
             }
             #[cfg(target_os = "linux")]
             Waker::Poll(tx) => {
@@ -92,13 +94,23 @@ impl Listening {
             };
             return Ok((l, Waker::Poll(tx)));
         }
+        // A listener handed over in non-blocking mode (tokio's `into_std`, say) would fail
+        // every `accept` with `WouldBlock`, which the loop takes for an error and backs off
+        // from, up to a second per connection.
+        listener.set_nonblocking(false)?;
         let addr = listener.local_addr()?;
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .ok();
         let l = Listening {
             listener,
             #[cfg(target_os = "linux")]
             wake: None,
         };
-        Ok((l, Waker::Connect(addr)))
+        Ok((l, Waker::Connect(addr, parking_lot::Mutex::new(sock))))
     }
 
     /// True if the listener shares its port (`SO_REUSEPORT`): then a shutdown drains it.

@@ -301,6 +301,15 @@ impl ConnShared {
     /// ([`peek_now`]) sees its end of stream or an error. Called from the handler's thread,
     /// while no other thread reads the socket (the read half is the handler's or idle).
     pub(crate) fn peer_gone(&self) -> bool {
+        // Over TLS a clean close is a close_notify record and then the FIN: a peek sees the
+        // record's bytes, never the end of stream behind them. poll(2)'s POLLRDHUP says the
+        // peer has shut its sending side whatever is still unread.
+        #[cfg(target_os = "linux")]
+        if self.tls {
+            if let Some(gone) = rdhup_now(&self.tcp) {
+                return gone;
+            }
+        }
         match peek_now(&self.tcp) {
             Ok(0) => true,
             Ok(_) => false,
@@ -309,6 +318,18 @@ impl ConnShared {
                 io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
             ),
         }
+    }
+
+    /// Closes a connection claimed for close while idle (shutdown, eviction): wakes its
+    /// thread's blocked read with EOF. A TLS connection's read side only, so that its thread
+    /// sends a close_notify before it closes (as Go's `tls.Conn.Close`); a plain one at once.
+    pub(crate) fn close_idle(&self) {
+        let how = if self.tls {
+            Shutdown::Read
+        } else {
+            Shutdown::Both
+        };
+        let _ = self.tcp.shutdown(how);
     }
 
     /// Hands over the buffered, unconsumed bytes and stops all further reads by the server.
@@ -581,6 +602,10 @@ pub(crate) fn serve(srv: &ServerInner, shared: Arc<ConnShared>) {
     match ending {
         Ending::Hijacked => {}
         Ending::Quiet => {
+            if shared.tls {
+                // close_notify first (never waiting long: see TlsStream::shutdown).
+                let _ = shared.stream.shutdown(Shutdown::Write);
+            }
             let _ = shared.stream.shutdown(Shutdown::Both);
         }
         Ending::Linger => linger_close(&shared),
@@ -943,6 +968,22 @@ fn peek_now(tcp: &TcpStream) -> io::Result<usize> {
     let mut one = [std::mem::MaybeUninit::<u8>::uninit(); 1];
     socket2::SockRef::from(tcp)
         .recv_with_flags(&mut one, nix::libc::MSG_PEEK | nix::libc::MSG_DONTWAIT)
+}
+
+/// Whether the peer has shut down its sending side (or the connection failed), without
+/// waiting: `poll(2)` for `POLLRDHUP`. `None` if the poll itself fails.
+#[cfg(target_os = "linux")]
+fn rdhup_now(tcp: &TcpStream) -> Option<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let rdhup = PollFlags::from_bits_retain(nix::libc::POLLRDHUP);
+    let mut fds = [PollFd::new(tcp.as_fd(), rdhup)];
+    poll(&mut fds, PollTimeout::ZERO).ok()?;
+    // nix's `revents` is `None` for a flag it has no name for, which POLLRDHUP is here.
+    Some(match fds[0].revents() {
+        None => true,
+        Some(r) => r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR),
+    })
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -421,9 +421,7 @@ fn evict_longest_idle(conns: &mut Conns) -> Option<Arc<ConnShared>> {
                 // (never blocks), so a request the client sends meanwhile is retried
                 // elsewhere rather than lost.
                 Some(graceful) => graceful(),
-                None => {
-                    let _ = c.tcp.shutdown(std::net::Shutdown::Both);
-                }
+                None => c.close_idle(),
             }
             conns.evicted.insert(c.id);
             conns.evictions += 1;
@@ -521,14 +519,21 @@ impl ServerInner {
     /// Wakes every accept loop out of its wait for a connection: by a byte on its waker, or by
     /// connecting to its listener (outside the table's lock).
     fn wake_listeners(&self) {
-        let connect: Vec<SocketAddr> = self
+        let connect: Vec<(SocketAddr, Option<socket2::Socket>)> = self
             .listeners
             .lock()
             .iter()
             .filter_map(|(_, w)| w.wake())
             .collect();
-        for addr in connect {
-            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        for (addr, sock) in connect {
+            match sock {
+                Some(s) => {
+                    let _ = s.connect_timeout(&addr.into(), Duration::from_secs(1));
+                }
+                None => {
+                    let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+                }
+            }
         }
         self.conns_changed.notify_all();
     }
@@ -874,7 +879,7 @@ impl Server {
                 // Claimed first, so a connection whose request has just begun is left alone.
                 if idle && c.claim_for_close(word) {
                     // Wakes the connection's blocked read with EOF; it then closes quietly.
-                    let _ = c.tcp.shutdown(std::net::Shutdown::Both);
+                    c.close_idle();
                 }
             }
             let now = Instant::now();

@@ -110,8 +110,8 @@ pub trait ResponseWriter: Write {
     /// three system calls, no allocation), so the request's own body and any pipelined
     /// request stay where they are. Limits of the check: a client that only half-closes (shuts
     /// down its sending side and still waits for the answer) reads as gone, as in Go; over TLS
-    /// a client's clean TLS close arrives as data and is not seen, only the TCP close after
-    /// it; a client that vanished without a FIN or reset (a cable pulled) is seen only once a
+    /// a client's clean close (close_notify, then its FIN) is seen by the FIN (on Linux,
+    /// `poll(2)`'s `POLLRDHUP`; elsewhere the alert's bytes hide it); a client that vanished without a FIN or reset (a cable pulled) is seen only once a
     /// write fails.
     fn client_gone(&self) -> bool {
         false
