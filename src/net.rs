@@ -195,6 +195,9 @@ impl Stream for std::os::unix::net::UnixStream {
     any(feature = "server", feature = "tcp-keepalive")
 ))]
 fn send_vectored<S: std::os::fd::AsFd>(sock: &S, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    // sendmsg(2) refuses more than UIO_MAXIOV slices (EMSGSIZE); a vectored write may send a
+    // prefix, as std's writev caps them.
+    let bufs = &bufs[..bufs.len().min(libc::UIO_MAXIOV as usize)];
     socket2::SockRef::from(sock).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
 }
 
@@ -332,5 +335,19 @@ mod tests {
         b.read_exact(&mut got).unwrap();
         assert_eq!(got, want[..n]);
         assert_eq!(Stream::write_vectored(&a, &[IoSlice::new(b"")]).unwrap(), 0);
+    }
+
+    /// More slices than a system call takes (Linux: 1,024) send a prefix, as std's
+    /// `write_vectored` does, rather than fail (`sendmsg` refuses them with `EMSGSIZE`).
+    #[test]
+    fn a_vectored_write_of_many_slices_sends_a_prefix() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (_b, _) = l.accept().unwrap();
+        a.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+        let bytes = vec![b'x'; 2000];
+        let slices: Vec<IoSlice<'_>> = bytes.chunks(1).map(IoSlice::new).collect();
+        let n = Stream::write_vectored(&a, &slices);
+        assert!(matches!(n, Ok(n) if n > 0), "2,000 slices: {n:?}");
     }
 }

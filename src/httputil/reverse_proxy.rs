@@ -361,11 +361,14 @@ impl ReverseProxy {
         let transport = self.transport.clone().unwrap_or_else(default_transport);
         let mut resp = match transport.round_trip(out) {
             Ok(resp) => resp,
-            Err(_) if cancel.is_canceled() => {
-                log::debug!("reverse proxy: {} {}: the client left", r.method, r.uri);
-                return;
+            // The client left (or only half-closed, and still reads): the error handler
+            // answers, as Go's does with the context's error; a 502 nobody reads costs nothing.
+            Err(e) => {
+                if cancel.is_canceled() {
+                    log::debug!("reverse proxy: {} {}: the client left", r.method, r.uri);
+                }
+                return self.fail(w, r, &e);
             }
-            Err(e) => return self.fail(w, r, &e),
         };
         if resp.status == StatusCode::SWITCHING_PROTOCOLS {
             // The client's connection is the tunnel's now.
@@ -414,8 +417,10 @@ impl ReverseProxy {
                 return;
             }
             Err(CopyError::Upstream(_)) if watch.is_some() && cancel.is_canceled() => {
+                // The body is cut short: never let the server end it as if complete (a client
+                // that only half-closed still reads), as Go's ErrAbortHandler.
                 log::debug!("reverse proxy: {} {}: the client left", r.method, r.uri);
-                return;
+                return abort(w);
             }
             Err(CopyError::Upstream(e)) => {
                 log::error!(

@@ -121,8 +121,9 @@ pub trait ResponseWriter: Write {
     /// thread that watches while the handler blocks on something else, as Go's handlers
     /// watch `r.Context().Done()`. The reverse proxy cancels its upstream request with one
     /// when its client leaves. It speaks of the request being handled: use it while the
-    /// handler runs. `None` (the default) for writers without a connection, and after
-    /// [`hijack`](Self::hijack).
+    /// handler runs. `None` (the default) for writers without a connection, after
+    /// [`hijack`](Self::hijack), and for HTTP/1 connections elsewhere than Linux (whose check
+    /// would have to switch the socket to non-blocking under the connection's thread).
     fn client_probe(&self) -> Option<ClientProbe> {
         None
     }
@@ -907,7 +908,9 @@ impl ResponseWriter for ConnWriter<'_> {
     }
 
     fn client_probe(&self) -> Option<ClientProbe> {
-        if self.hijacked {
+        // Elsewhere than Linux the peek switches the socket to non-blocking for its call,
+        // which another thread must not do while the connection's own thread may read.
+        if self.hijacked || !cfg!(target_os = "linux") {
             return None;
         }
         let shared = Arc::clone(self.shared);
