@@ -2806,3 +2806,75 @@ fn a_post_that_was_never_written_is_retried() {
     drop(c);
     assert_no_leaks(&t);
 }
+
+/// A server that answers every request on every connection with a 20,000-byte body (over the
+/// reader's small-body limit, so a response held unread keeps its connection busy).
+fn big_body_server() -> RawServer {
+    RawServer::start(|mut c, _n| {
+        while let Some(_req) = c.read_request() {
+            if !c.send(ok_response(&"w".repeat(20_000))) {
+                return;
+            }
+        }
+    })
+}
+
+/// Puts `k` idle connections in `t`'s pool for `srv`.
+fn warm_pool(c: &Client, t: &Transport, srv: &RawServer, k: usize) {
+    let mut held = Vec::new();
+    for _ in 0..k {
+        held.push(c.send(request(Method::GET, &srv.url("/warm"))).unwrap());
+    }
+    for r in &mut held {
+        let mut s = String::new();
+        r.body().read_to_string(&mut s).unwrap();
+        assert_eq!(s.len(), 20_000);
+    }
+    drop(held);
+    eventually("k idle connections", || t.stats().idle == k);
+}
+
+/// A replayable body that states 10 bytes and yields 5, counting how often it is opened.
+fn short_body(opened: &Arc<AtomicUsize>) -> Body {
+    let o = Arc::clone(opened);
+    Body::replayable(Some(10), move || {
+        o.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::new(std::io::Cursor::new(b"short".to_vec())) as Box<dyn Read + Send>)
+    })
+}
+
+/// A request whose own body is wrong (here: shorter than it states) fails the same way on
+/// every connection: Go never retries it (`requestBodyReadError` is returned as the request's
+/// error, before `shouldRetryRequest` could see a `nothingWrittenError`). The first version of
+/// session 21's retries (no count; any method when nothing was written) retried it on every
+/// idle connection, closing each (a healthy pool drained by one bad request), then once more
+/// on a fresh dial; a body's own failure is now never retried.
+#[test]
+fn a_request_body_error_is_not_retried_on_every_idle_connection() {
+    let _wd = Watchdog::new(
+        "a_request_body_error_is_not_retried_on_every_idle_connection",
+        BUDGET,
+    );
+    let srv = big_body_server();
+    let t = Transport::new();
+    let c = Client::with_transport(t.clone());
+    warm_pool(&c, &t, &srv, 3);
+
+    let opened = Arc::new(AtomicUsize::new(0));
+    let req = request(Method::POST, &srv.url("/upload")).with_body(short_body(&opened));
+    let err = c
+        .send(req)
+        .map(|r| r.status)
+        .expect_err("a short body must fail");
+    let opened = opened.load(Ordering::SeqCst);
+    let stats = t.stats();
+    let accepted = srv.accepted();
+    assert!(
+        opened == 1 && stats.idle == 2 && accepted == 3,
+        "one bad request body was tried {opened} times ({err}); idle connections left: {} \
+         of 3; connections accepted by the server: {accepted} (3 before the request)",
+        stats.idle
+    );
+    drop(c);
+    assert_no_leaks(&t);
+}

@@ -272,6 +272,9 @@ pub(crate) struct RtError {
     pub(crate) nothing_written: bool,
     /// The untouched request body, if the writer gives it back.
     pub(crate) body: Option<Body>,
+    /// The request body itself failed (Go's `requestBodyReadError`): never retried, as it
+    /// would fail the same way on any connection.
+    pub(crate) body_err: bool,
 }
 
 impl RtError {
@@ -281,6 +284,7 @@ impl RtError {
             before_response: false,
             nothing_written: false,
             body: None,
+            body_err: false,
         }
     }
 }
@@ -724,6 +728,7 @@ pub(crate) fn round_trip(
         before_response: true,
         nothing_written: true,
         body,
+        body_err: false,
     };
     if let Some(c) = &ctx.cancel {
         // Canceled already: watch() closes the connection, which no one else holds now.
@@ -795,6 +800,7 @@ pub(crate) fn round_trip(
                         before_response: true,
                         nothing_written,
                         body: body.map(|b| *b),
+                        body_err,
                     }));
                 }
                 // The writer's sender was dropped without a report: the writer thread ended
@@ -826,6 +832,7 @@ pub(crate) fn round_trip(
                     }) => {
                         e.nothing_written = nothing_written;
                         e.body = body.map(|b| *b);
+                        e.body_err = body_err;
                         if body_err {
                             // The connection error is only the consequence.
                             e.err = err;
@@ -1131,6 +1138,7 @@ fn fail_pending(rc: Option<RequestAndChan>, err: Error, before_response: bool) {
             before_response,
             nothing_written: false,
             body: None,
+            body_err: false,
         })));
     }
 }

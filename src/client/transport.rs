@@ -755,6 +755,7 @@ impl TransportInner {
                     // ones are used up the next attempt dials.
                     let retry = reused
                         && e.before_response
+                        && !e.body_err
                         && !matches!(e.err.kind(), ErrorKind::Canceled | ErrorKind::Timeout(_))
                         && (e.nothing_written || idempotent);
                     if !retry {

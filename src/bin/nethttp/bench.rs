@@ -761,11 +761,13 @@ impl Worker {
         let own = Instant::now() + self.timeout;
         let run_end = self.schedule.end + END_GRACE;
         let deadline = own.min(run_end);
-        let by_end = run_end < own;
+        // A timeout is the run's end only once that end has come (a connect timeout before
+        // it is an error like any other).
+        let by_end = move |e: &nethttp::Error| e.is_timeout() && Instant::now() >= run_end;
         let mut fresh = true;
         let on = |fresh: bool| {
             move |error: nethttp::Error| Failed {
-                cut: by_end && error.is_timeout(),
+                cut: by_end(&error),
                 error,
                 fresh,
             }
@@ -808,7 +810,7 @@ impl Worker {
                 Err(e) => {
                     let error = nethttp::Error::from_io(e, TimeoutPhase::ReadBody);
                     return Err(Failed {
-                        cut: by_end && error.is_timeout(),
+                        cut: by_end(&error),
                         error,
                         // A response head arrived: the server is there.
                         fresh: false,
