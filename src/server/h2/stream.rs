@@ -283,14 +283,7 @@ impl H2Writer {
                 break;
             }
             let cv = Arc::clone(&st.expect("checked above").cv);
-            let timed_out = match wait_until {
-                Some(d) => cv.wait_until(&mut core, d).timed_out(),
-                None => {
-                    cv.wait_for(&mut core, super::RECHECK);
-                    false
-                }
-            };
-            if timed_out && wait_until.is_some_and(|d| Instant::now() >= d) {
+            if wait_step(&cv, &mut core, wait_until) {
                 core.reset_stream(self.id, ErrorCode::Internal);
                 drop(core);
                 return Err(self.fail(io::ErrorKind::TimedOut.into()));
@@ -354,14 +347,7 @@ impl H2Writer {
                     break avail.min(data.len());
                 }
                 let cv = Arc::clone(&st.cv);
-                let timed_out = match wait_until {
-                    Some(d) => cv.wait_until(&mut core, d).timed_out(),
-                    None => {
-                        cv.wait_for(&mut core, super::RECHECK);
-                        false
-                    }
-                };
-                if timed_out && wait_until.is_some_and(|d| Instant::now() >= d) {
+                if wait_step(&cv, &mut core, wait_until) {
                     // Go resets a stream whose write timed out.
                     core.reset_stream(self.id, ErrorCode::Internal);
                     drop(core);
@@ -670,4 +656,22 @@ impl ResponseWriter for H2Writer {
 fn stream_gone_now(conn: &H2Conn, id: u32) -> bool {
     let core = conn.core.lock();
     core.broken || core.streams.get(&id).is_none_or(|s| s.reset.is_some())
+}
+
+/// One wait of a handler's write on its stream's `cv` (with `core`): until woken, until
+/// `wait_until`, or for [`RECHECK`](super::RECHECK) when there is none. True if `wait_until`
+/// has passed (the write has timed out).
+fn wait_step(
+    cv: &parking_lot::Condvar,
+    core: &mut parking_lot::MutexGuard<'_, super::Core>,
+    wait_until: Option<Instant>,
+) -> bool {
+    let timed_out = match wait_until {
+        Some(d) => cv.wait_until(core, d).timed_out(),
+        None => {
+            cv.wait_for(core, super::RECHECK);
+            false
+        }
+    };
+    timed_out && wait_until.is_some_and(|d| Instant::now() >= d)
 }
