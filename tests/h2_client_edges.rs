@@ -182,14 +182,12 @@ fn upload_server() -> (SocketAddr, thread::JoinHandle<Upload>) {
     (addr, h)
 }
 
-/// `Body::sized` promises that "a reader that ends early or runs long makes the request
-/// fail" (HTTP/1 does so). Over HTTP/2 the client sent `content-length: 10`, then 5 octets
-/// and END_STREAM, a malformed request (RFC 9113 §8.1.1), and the request succeeded.
-#[test]
-fn sized_body_shorter_than_declared_fails_the_request() {
+/// POSTs a `Body::sized` of `actual` octets declared as `declared` to a fresh upload server:
+/// the result and what the server saw, once the transport has let go of its threads.
+fn upload_sized(actual: usize, declared: u64) -> (nethttp::Result<String>, Upload) {
     let (addr, srv) = upload_server();
     let (c, t) = client();
-    let body = nethttp::Body::sized(std::io::Cursor::new(vec![b'x'; 5]), 10);
+    let body = nethttp::Body::sized(std::io::Cursor::new(vec![b'x'; actual]), declared);
     let r = c
         .request(nethttp::Method::POST, &format!("http://{addr}/"))
         .body(body)
@@ -198,7 +196,15 @@ fn sized_body_shorter_than_declared_fails_the_request() {
     assert_no_threads(&t);
     drop(c);
     drop(t);
-    let up = srv.join().unwrap();
+    (r, srv.join().unwrap())
+}
+
+/// `Body::sized` promises that "a reader that ends early or runs long makes the request
+/// fail" (HTTP/1 does so). Over HTTP/2 the client sent `content-length: 10`, then 5 octets
+/// and END_STREAM, a malformed request (RFC 9113 §8.1.1), and the request succeeded.
+#[test]
+fn sized_body_shorter_than_declared_fails_the_request() {
+    let (r, up) = upload_sized(5, 10);
     assert!(
         r.is_err(),
         "a body 5 octets short was accepted: {r:?}; server saw {up:?}"
@@ -209,21 +215,10 @@ fn sized_body_shorter_than_declared_fails_the_request() {
     );
 }
 
-/// A sized body that runs long: the client sends more DATA than its own `content-length`.
+/// A sized body that runs long: the client sent more DATA than its own `content-length`.
 #[test]
 fn sized_body_longer_than_declared_fails_the_request() {
-    let (addr, srv) = upload_server();
-    let (c, t) = client();
-    let body = nethttp::Body::sized(std::io::Cursor::new(vec![b'x'; 20]), 10);
-    let r = c
-        .request(nethttp::Method::POST, &format!("http://{addr}/"))
-        .body(body)
-        .send()
-        .and_then(|mut r| r.text());
-    assert_no_threads(&t);
-    drop(c);
-    drop(t);
-    let up = srv.join().unwrap();
+    let (r, up) = upload_sized(20, 10);
     assert!(
         up.octets <= 10,
         "the client sent {} octets after content-length: 10 ({up:?}); result {r:?}",
