@@ -184,7 +184,9 @@ fn escape_location(s: &str) -> Cow<'_, str> {
 
 /// Serves requests whose path starts with `prefix` by passing them to `h` with the prefix
 /// removed, and answers 404 to the rest, as Go's `http.StripPrefix`. The prefix is compared
-/// with the path as sent (percent-encoded). The handler sees the shortened URI; the request's
+/// with the path as sent (percent-encoded), where Go compares the decoded path: a prefix with
+/// a character clients escape (a space, non-ASCII) must be given escaped (`/my%20files`, not
+/// `/my files`), or it never matches. The handler sees the shortened URI; the request's
 /// URI is restored when it returns, so outer middleware logs the original. A request for
 /// exactly the prefix reaches `h` with the path `/` (an `http::Uri` cannot have an empty
 /// path).

@@ -373,6 +373,9 @@ impl Write for ResponseRecorder {
         let status = match self.status {
             Some(s) => s,
             None => {
+                // As Go's recorder (and the server): a missing type is sniffed from the
+                // first write that implies the status.
+                crate::sniff::fill_content_type(&mut self.live, StatusCode::OK, &[], data);
                 self.record_status(StatusCode::OK);
                 StatusCode::OK
             }
