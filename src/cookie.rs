@@ -65,7 +65,7 @@ pub struct Cookie {
     /// `Path`; `None` sends none. Bytes other than printable ASCII and `;` are dropped.
     pub path: Option<String>,
     /// `Domain`; `None` sends none. A leading dot is dropped; a value that is not a domain
-    /// name or an IP address is not sent.
+    /// name or an IPv4 address is not sent (no IPv6, as Go).
     pub domain: Option<String>,
     /// `Expires`; `None` sends none. A time before 1601 is not sent (Go's rule).
     pub expires: Option<SystemTime>,
@@ -173,13 +173,19 @@ impl Cookie {
     ) -> Vec<Cookie> {
         let mut out = Vec::new();
         for field in fields {
-            let Ok(text) = field.to_str() else { continue };
-            for part in text.split(';') {
-                let part = part.trim_matches(' ');
+            // Pair by pair: one pair with a non-ASCII byte drops that pair alone, as Go's
+            // readCookies does, not the whole field.
+            for part in field.as_bytes().split(|&b| b == b';') {
+                let Ok(part) = std::str::from_utf8(part) else {
+                    continue;
+                };
+                // Go's textproto.TrimString: space and tab (CR and LF cannot be in a field).
+                let part = part.trim_matches([' ', '\t']);
                 if part.is_empty() {
                     continue;
                 }
                 let (name, value) = part.split_once('=').unwrap_or((part, ""));
+                let name = name.trim_matches([' ', '\t']);
                 if !valid_name(name) || only.is_some_and(|o| o != name) {
                     continue;
                 }
@@ -372,11 +378,12 @@ fn sanitize(s: &str, keep: impl Fn(u8) -> bool) -> String {
     kept.trim_matches(' ').to_string()
 }
 
-/// A domain name (labels of letters, digits and `-`, not starting or ending with `-`) or an IP
+/// A domain name (labels of letters, digits and `-`, not starting or ending with `-`) or an IPv4
 /// address.
 #[cfg(feature = "server")]
 fn valid_domain(d: &str) -> bool {
-    if d.parse::<std::net::IpAddr>().is_ok() {
+    // Go's validCookieDomain: an IP address only without a ':' (IPv4); no IPv6.
+    if d.parse::<std::net::Ipv4Addr>().is_ok() {
         return true;
     }
     !d.is_empty()

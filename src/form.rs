@@ -106,13 +106,13 @@ impl Form {
 
     /// The distinct names, in the order each first appeared.
     pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for (n, _) in &self.pairs {
-            if !names.contains(&n.as_str()) {
-                names.push(n);
-            }
-        }
-        names
+        // A set beside the list: `Vec::contains` per pair is quadratic in the distinct names.
+        let mut seen = std::collections::HashSet::new();
+        self.pairs
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| seen.insert(*n))
+            .collect()
     }
 
     /// The number of pairs.
@@ -129,19 +129,24 @@ impl Form {
     /// where the body's values of a name come before the query's.
     #[cfg(feature = "server")]
     pub(crate) fn merged(body: &Form, query: &Form) -> Form {
+        // Values grouped by name in one pass (a scan of every pair per name is quadratic).
+        let mut order: Vec<&str> = Vec::new();
+        let mut groups: std::collections::HashMap<&str, Vec<&str>> =
+            std::collections::HashMap::new();
+        for (n, v) in body.iter().chain(query.iter()) {
+            groups
+                .entry(n)
+                .or_insert_with(|| {
+                    order.push(n);
+                    Vec::new()
+                })
+                .push(v);
+        }
         let mut out = Form::new();
-        let names = {
-            let mut names = body.names();
-            for n in query.names() {
-                if !names.contains(&n) {
-                    names.push(n);
-                }
-            }
-            names
-        };
-        for name in names {
-            for v in body.get_all(name).chain(query.get_all(name)) {
-                out.add(name, v);
+        out.pairs.reserve(body.len() + query.len());
+        for name in order {
+            for v in &groups[name] {
+                out.add(name, *v);
             }
         }
         out

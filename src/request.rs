@@ -339,9 +339,20 @@ impl Request {
                         first_err = e;
                         f
                     }
-                    Err(_) => {
+                    Err(e) => {
+                        // Keep the pairs that are UTF-8, as Go's ParseQuery keeps the rest of
+                        // the body; only the pairs with a raw non-UTF-8 byte are lost.
                         first_err = Some(Error::malformed(crate::error::Malformed::Form));
-                        Form::new()
+                        let mut form = Form::new();
+                        for pair in e.as_bytes().split(|&b| b == b'&') {
+                            if let Ok(p) = std::str::from_utf8(pair) {
+                                let (f, _) = Form::parse_lenient(p);
+                                for (n, v) in f.iter() {
+                                    form.add(n, v);
+                                }
+                            }
+                        }
+                        form
                     }
                 },
                 Err(e) => {

@@ -80,8 +80,10 @@ impl Response {
         self.headers
             .get_all(http::header::SET_COOKIE)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(crate::Cookie::parse_set_cookie)
+            // Not `to_str`: an obs-text byte in an attribute must not lose the cookie (Go keeps
+            // it and puts the attribute in Unparsed); U+FFFD is not a cookie-octet, so a bad
+            // byte in the name or value still drops it, and in an attribute skips that one.
+            .filter_map(|v| crate::Cookie::parse_set_cookie(&String::from_utf8_lossy(v.as_bytes())))
             .collect()
     }
 

@@ -306,11 +306,13 @@ impl TempFile {
         loop {
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let path = dir.join(format!("nethttp-upload-{}-{n}", std::process::id()));
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            // Readable by the owner alone, as Go's os.CreateTemp makes it: an upload is not
+            // for other local users to read from the shared temporary directory.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
                 Ok(f) => return Ok((TempFile { path }, f)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(Error::with_source(ErrorKind::Io, e)),
@@ -337,6 +339,21 @@ pub(crate) fn read_form(
     let mut chunk = vec![0u8; READ_CHUNK];
     while let Some(mut part) = reader.next_part()? {
         let name = std::mem::take(&mut part.name);
+        // What the form keeps of every part beyond its content counts against the values'
+        // allowance, as Go's ReadForm counts it (CVE-2023-24536): the name and 100 bytes, and
+        // for a file its header fields (name, value and 200 bytes each, 400 for the map) and
+        // 200 bytes more for the FileHeader.
+        let mut overhead = name.len() as u64 + 100;
+        if part.filename.is_some() {
+            overhead += 400 + 200;
+            for (n, v) in part.headers.iter() {
+                overhead += n.as_str().len() as u64 + v.len() as u64 + 200;
+            }
+        }
+        if overhead > values_left {
+            return Err(Error::too_large(TooLarge::Body));
+        }
+        values_left -= overhead;
         let Some(filename) = part.filename.take() else {
             let mut value = Vec::new();
             let mut take = (&mut part).take(values_left.saturating_add(1));
