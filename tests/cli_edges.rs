@@ -9,7 +9,7 @@ mod cli_support;
 mod support;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -184,33 +184,10 @@ fn get_sends_a_body_file_that_is_a_pipe() {
 /// parse (that failed the transfer with exit 8).
 #[test]
 fn get_without_l_writes_a_redirect_whose_location_does_not_parse() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    l.set_nonblocking(true).unwrap();
-    let t = thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut s = loop {
-            match l.accept() {
-                Ok((s, _)) => break s,
-                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
-                Err(e) => panic!("no connection: {e}"),
-            }
-        };
-        s.set_nonblocking(false).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut head = Vec::new();
-        let mut b = [0u8; 4096];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match s.read(&mut b) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&b[..n]),
-            }
-        }
-        let _ = s.write_all(
-            b"HTTP/1.1 302 Found\r\nLocation: http://exa mple/\r\nContent-Length: 5\r\n\r\nmoved",
-        );
-    });
-    let (code, out, err) = parts(&nethttp(&["get", &format!("http://{addr}/")]));
+    let (url, t) = raw_server(
+        b"HTTP/1.1 302 Found\r\nLocation: http://exa mple/\r\nContent-Length: 5\r\n\r\nmoved",
+    );
+    let (code, out, err) = parts(&nethttp(&["get", &url]));
     t.join().unwrap();
     assert_eq!((code, out.as_str()), (Some(0), "moved"), "stderr: {err}");
 }

@@ -10,21 +10,18 @@
 mod cli_support;
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use cli_support::*;
 use nethttp::server::{Request, ResponseWriter};
 use nethttp::StatusCode;
 use support::TestServer;
-
-/// How long a raw server waits for its one connection.
-const RAW_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A server that answers with the request it received: the request line, then the fields
 /// (sorted, `name: value`), an empty line and the body.
@@ -59,36 +56,6 @@ fn assert_fails(out: &Output, code: i32, line: &str) {
     assert_eq!(got, Some(code), "stderr: {stderr}");
     assert_eq!(stdout, "", "stdout of a failed run");
     assert_eq!(stderr, format!("nethttp: {line}\n"));
-}
-
-/// A server on a raw socket for what a real server will not do: it accepts one connection,
-/// reads the request head, writes `response` and closes.
-fn raw_server(response: &'static [u8]) -> (String, JoinHandle<()>) {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = l.local_addr().unwrap();
-    l.set_nonblocking(true).unwrap();
-    let t = thread::spawn(move || {
-        let deadline = Instant::now() + RAW_DEADLINE;
-        let mut s = loop {
-            match l.accept() {
-                Ok((s, _)) => break s,
-                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
-                Err(e) => panic!("raw server: no connection within {RAW_DEADLINE:?}: {e}"),
-            }
-        };
-        s.set_nonblocking(false).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut head = Vec::new();
-        let mut b = [0u8; 4096];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match s.read(&mut b) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&b[..n]),
-            }
-        }
-        let _ = s.write_all(response);
-    });
-    (format!("http://{addr}/"), t)
 }
 
 #[test]

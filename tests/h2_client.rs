@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use h2_peer::{field, Got, Peer};
 use nethttp::client::{CancelToken, Client, Protocols, RequestOptions, Transport, TransportConfig};
 use nethttp::net::{Dial, Stream, Target, TcpDialer};
-use nethttp::proto::h2::frame::{self, Data, Decoded, Frame, GoAway, Settings};
+use nethttp::proto::h2::frame::{self, Data, Frame, GoAway, Settings};
 use nethttp::proto::h2::ErrorCode;
 use nethttp::server::{Config, Http2Config};
 use nethttp::{httptest, Method, Request, ResponseWriter, Version};
@@ -1055,13 +1055,13 @@ fn raw_ping_is_answered_and_a_silent_server_fails_the_health_check() {
         let mut pinged = false;
         let end = Instant::now() + Duration::from_secs(5);
         while Instant::now() < end {
-            match p.next_raw() {
-                Some(Frame2::Ping { ack: true, data }) => {
+            match p.next() {
+                Some(Got::Ping { ack: true, data }) => {
                     assert_eq!(&data, b"12345678");
                     acked = true;
                 }
-                Some(Frame2::Ping { ack: false, .. }) => pinged = true,
-                Some(Frame2::Other) => {}
+                Some(Got::Ping { ack: false, .. }) => pinged = true,
+                Some(_) => {}
                 None => break,
             }
         }
@@ -1139,8 +1139,8 @@ fn raw_a_quiet_connection_runs_its_health_check() {
         let mut pinged = false;
         let end = Instant::now() + Duration::from_secs(8);
         while Instant::now() < end {
-            match p.next_raw() {
-                Some(Frame2::Ping { ack: false, .. }) => pinged = true,
+            match p.next() {
+                Some(Got::Ping { ack: false, .. }) => pinged = true,
                 Some(_) => {}
                 None => break,
             }
@@ -1224,45 +1224,6 @@ fn raw_a_body_that_outlives_its_transport_closes_the_connection_at_its_end() {
     drop(body);
     client_support::assert_streams_dropped(&dialer);
     srv.join().unwrap();
-}
-
-/// A frame as `Peer::next_raw` reports it.
-enum Frame2 {
-    Ping { ack: bool, data: [u8; 8] },
-    Other,
-}
-
-impl Peer {
-    /// The next frame of any type (header blocks are not decoded); `None` at EOF or after
-    /// the read timeout.
-    fn next_raw(&mut self) -> Option<Frame2> {
-        loop {
-            match self.dec.decode(&self.buf).ok()? {
-                Decoded::Partial => {
-                    let mut chunk = [0u8; 16 << 10];
-                    let n = self.s.read(&mut chunk).ok()?;
-                    if n == 0 {
-                        return None;
-                    }
-                    self.buf.extend_from_slice(&chunk[..n]);
-                }
-                Decoded::StreamError { len, .. } => {
-                    self.buf.drain(..len);
-                }
-                Decoded::Frame { frame, len } => {
-                    let out = match frame {
-                        Frame::Ping(p) => Frame2::Ping {
-                            ack: p.ack,
-                            data: p.data,
-                        },
-                        _ => Frame2::Other,
-                    };
-                    self.buf.drain(..len);
-                    return Some(out);
-                }
-            }
-        }
-    }
 }
 
 /// `Expect: 100-continue` over HTTP/2: the body waits for the server's `100 Continue` (here

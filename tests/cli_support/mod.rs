@@ -8,13 +8,13 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::support::run_bounded;
@@ -24,6 +24,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_nethttp");
 
 /// The most any one client run (`get`, `bench`) may take.
 pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+/// How long `raw_server` waits for its one connection.
+pub const RAW_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How long a server may take to start, or to exit once told to.
 pub const SERVE_DEADLINE: Duration = Duration::from_secs(15);
@@ -317,4 +320,34 @@ pub fn nethttp_with_stdin(args: &[&str], input: &[u8]) -> Output {
         stdout: out_t.join().unwrap_or_default(),
         stderr: err_t.join().unwrap_or_default(),
     }
+}
+
+/// A server on a raw socket for what a real server will not do: it accepts one connection,
+/// reads the request head, writes `response` and closes.
+pub fn raw_server(response: &'static [u8]) -> (String, JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().unwrap();
+    l.set_nonblocking(true).unwrap();
+    let t = thread::spawn(move || {
+        let deadline = Instant::now() + RAW_DEADLINE;
+        let mut s = loop {
+            match l.accept() {
+                Ok((s, _)) => break s,
+                Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                Err(e) => panic!("raw server: no connection within {RAW_DEADLINE:?}: {e}"),
+            }
+        };
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&b[..n]),
+            }
+        }
+        let _ = s.write_all(response);
+    });
+    (format!("http://{addr}/"), t)
 }
