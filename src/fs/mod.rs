@@ -676,13 +676,6 @@ fn serve_sized<R: Read + Seek>(
         h.insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
     w.write_header(status);
-    if r.method == Method::HEAD && !w.headers().contains_key(CONTENT_LENGTH) {
-        // A whole response under a caller's Content-Encoding: its length is not known here.
-        // The head goes now, without one, so the server does not count this HEAD's missing
-        // body as `Content-Length: 0` (Go sends no length either).
-        let _ = w.flush();
-        return;
-    }
     if r.method == Method::HEAD || len == 0 {
         return;
     }

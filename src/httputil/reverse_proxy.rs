@@ -399,15 +399,6 @@ impl ReverseProxy {
             }
         }
         w.write_header(resp.status);
-        if r.method == http::Method::HEAD && !resp.headers.contains_key(header::CONTENT_LENGTH) {
-            // The upstream gave no length: send the head now, as it is. At the handler's end
-            // the server would add `Content-Length: 0` to a HEAD that wrote nothing, telling
-            // the client the resource is empty (Go's server adds none to a HEAD).
-            if let Err(e) = w.flush() {
-                log::debug!("reverse proxy: {} {}: client: {e}", r.method, r.uri);
-                return;
-            }
-        }
 
         match copy_body(w, &mut resp, flush, &cancel) {
             Ok(()) => {}
